@@ -1,0 +1,1 @@
+"""Harness: everything impure — transports, reference devices, replay, the pytest plugin, reports, the CLI."""
