@@ -1,11 +1,425 @@
-"""wireproof's pytest plugin (placeholder; filled in by the plugin work)."""
+"""wireproof's pytest plugin: clause tests, verdicts, evidence, reports.
+
+Theory of operation (DESIGN.md, "Conformance"; STYLE.md: the pytest-xdist and
+Hypothesis habit):
+
+- A clause test is marked ``@pytest.mark.conformance(clause="MB-TCP-013",
+  level="shall")``. The marker is validated when its module is collected; a
+  bad one turns that module into a collection error that names the test.
+- Each test phase's report is classified into a verdict (:func:`classify`) in
+  the process that ran it, and the clause, level, verdict, message and
+  evidence are put on ``report.user_properties`` as ``wireproof.*`` entries.
+  Those survive pytest-xdist's report serialisation and reach pytest's own
+  ``--junitxml`` too; the teardown report carries the final verdict.
+- With ``--wireproof-report DIR``, the process that is *not* an xdist worker
+  rebuilds one :class:`~wireproof.harness.report.model.CaseResult` per test
+  from those properties and writes DIR/report.json, junit.xml and
+  report.html at session end.
+- ``not_applicable(reason)`` and ``inconclusive(reason)`` end a test as a
+  pytest skip whose reason starts with ``[not_applicable]`` /
+  ``[inconclusive]``; any other skip is ``inconclusive`` (the clause was not
+  decided).
+
+The module is imported by every pytest run in an environment that has
+wireproof installed, so it imports nothing heavy at module level.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, NoReturn
+
 import pytest
+
+if TYPE_CHECKING:
+    from wireproof.harness.report.model import CaseResult, RunResult
+
+__all__ = [
+    "INCONCLUSIVE_PREFIX",
+    "LEVELS",
+    "NOT_APPLICABLE_PREFIX",
+    "PROP_CLAUSE",
+    "PROP_EVIDENCE",
+    "PROP_LEVEL",
+    "PROP_MESSAGE",
+    "PROP_VERDICT",
+    "EvidenceRecorder",
+    "case_from_report",
+    "classify",
+    "inconclusive",
+    "not_applicable",
+]
+
+LEVELS: Final = ("shall", "should", "may")
+NOT_APPLICABLE_PREFIX: Final = "[not_applicable] "
+INCONCLUSIVE_PREFIX: Final = "[inconclusive] "
+
+PROP_CLAUSE: Final = "wireproof.clause"
+PROP_LEVEL: Final = "wireproof.level"
+PROP_VERDICT: Final = "wireproof.verdict"
+PROP_MESSAGE: Final = "wireproof.message"
+PROP_EVIDENCE: Final = "wireproof.evidence"
+_PROPS: Final = frozenset({PROP_CLAUSE, PROP_LEVEL, PROP_VERDICT, PROP_MESSAGE, PROP_EVIDENCE})
+
+_MAX_MESSAGE: Final = 4000
+REPORTER_NAME: Final = "wireproof-report"
+
+
+def not_applicable(reason: str) -> NoReturn:
+    """End the current clause test with verdict ``not_applicable`` (the profile excludes it)."""
+    pytest.skip(NOT_APPLICABLE_PREFIX + reason)
+
+
+def inconclusive(reason: str) -> NoReturn:
+    """End the current clause test with verdict ``inconclusive`` (it could not be decided)."""
+    pytest.skip(INCONCLUSIVE_PREFIX + reason)
+
+
+# --------------------------------------------------------------------------- evidence
+
+_TAP_WORDS: Final = {"tx": "sent", "send": "sent", "sent": "sent", "out": "sent", "write": "sent",
+                     "rx": "received", "recv": "received", "received": "received", "in": "received",
+                     "read": "received"}
+
+
+class EvidenceRecorder:
+    """What a clause test sent and received, for the report (the ``evidence`` fixture).
+
+    ``sent``/``received`` record bytes, ``note`` a step in words; ``tap`` is a
+    plain ``(direction, data)`` callable for transports (``"tx"``/``"send"``
+    are recorded as ``sent``, ``"rx"``/``"recv"`` as ``received``).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._start = clock()
+        self.entries: list[dict[str, Any]] = []
+        self.tap: Callable[[str, bytes], None] = self._tap
+
+    def _add(self, direction: str, data: bytes, note: str) -> None:
+        t = round(self._clock() - self._start, 6)
+        self.entries.append({"direction": direction, "hex": bytes(data).hex(), "note": note, "t": t})
+
+    def sent(self, data: bytes, note: str = "") -> None:
+        self._add("sent", data, note)
+
+    def received(self, data: bytes, note: str = "") -> None:
+        self._add("received", data, note)
+
+    def note(self, text: str) -> None:
+        self._add("note", b"", text)
+
+    def _tap(self, direction: str, data: bytes) -> None:
+        self._add(_TAP_WORDS.get(direction.lower(), direction), data, "")
+
+    def to_json(self) -> str:
+        import json
+
+        return json.dumps(self.entries, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------- options and fixtures
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wireproof", "wireproof conformance")
+    group.addoption("--wireproof-target", metavar="URL", default=None,
+                    help="target of the conformance suite (tcp://host:port, ...); default: the suite's own")
+    group.addoption("--wireproof-profile", metavar="FILE", default=None,
+                    help="device profile (TOML) deciding which clauses apply")
+    group.addoption("--wireproof-report", metavar="DIR", default=None,
+                    help="write report.json, junit.xml and report.html into DIR")
+    group.addoption("--wireproof-unit", metavar="ID", type=int, default=1,
+                    help="Modbus unit identifier to address (default 1)")
+    group.addoption("--wireproof-option", metavar="KEY=VALUE", action="append", default=[],
+                    help="suite option (repeatable)")
+    group.addoption("--wireproof-suite", metavar="NAME", default=None,
+                    help="suite name recorded in the reports (default: the rootdir's name)")
+
+
+_PROFILE: Final[pytest.StashKey[dict[str, Any] | None]] = pytest.StashKey()
+_OPTIONS: Final[pytest.StashKey[dict[str, str]]] = pytest.StashKey()
+
+
+def _load_profile(path: str | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as err:
+        raise pytest.UsageError(f"--wireproof-profile {path}: {err.strerror or err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise pytest.UsageError(f"--wireproof-profile {path}: not valid TOML: {err}") from None
+
+
+def _parse_options(items: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise pytest.UsageError(f"--wireproof-option {item!r}: expected KEY=VALUE")
+        options[key.strip()] = value
+    return options
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "conformance(clause, level): a conformance clause test (level: shall|should|may)"
     )
+    unit = config.getoption("wireproof_unit")
+    if not 0 <= unit <= 255:
+        raise pytest.UsageError(f"--wireproof-unit {unit}: a unit identifier is 0..255 (MB-TCP 4.4.1.1)")
+    config.stash[_PROFILE] = _load_profile(config.getoption("wireproof_profile"))
+    config.stash[_OPTIONS] = _parse_options(config.getoption("wireproof_option"))
+    report_dir = config.getoption("wireproof_report")
+    # Reports are written once, by the controller; an xdist worker has ``workerinput``.
+    if report_dir and not hasattr(config, "workerinput") and not config.getoption("collectonly"):
+        config.pluginmanager.register(ReportWriter(config, Path(report_dir)), REPORTER_NAME)
+
+
+@pytest.fixture(scope="session")
+def wireproof_target(pytestconfig: pytest.Config) -> str | None:
+    """The ``--wireproof-target`` URL, or None (the suite then uses its own default)."""
+    target: str | None = pytestconfig.getoption("wireproof_target")
+    return target
+
+
+@pytest.fixture(scope="session")
+def wireproof_profile(pytestconfig: pytest.Config) -> dict[str, Any] | None:
+    """The parsed ``--wireproof-profile`` TOML, or None."""
+    return pytestconfig.stash[_PROFILE]
+
+
+@pytest.fixture(scope="session")
+def wireproof_options(pytestconfig: pytest.Config) -> dict[str, str]:
+    """The ``--wireproof-option KEY=VALUE`` pairs (a fresh copy per session)."""
+    options = pytestconfig.stash[_OPTIONS]
+    return dict(options)
+
+
+@pytest.fixture(scope="session")
+def wireproof_unit(pytestconfig: pytest.Config) -> int:
+    """The ``--wireproof-unit`` Modbus unit identifier (default 1)."""
+    unit: int = pytestconfig.getoption("wireproof_unit")
+    return unit
+
+
+_EVIDENCE: Final = pytest.StashKey[EvidenceRecorder]()
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
+    """A recorder of what this test sends and receives; it lands in the report."""
+    recorder = EvidenceRecorder()
+    request.node.stash[_EVIDENCE] = recorder
+    return recorder
+
+
+# --------------------------------------------------------------------------- marker validation
+
+def marker_problem(marker: pytest.Mark) -> str | None:
+    """Why a ``conformance`` marker is invalid, or None if it is fine."""
+    if marker.args:
+        return "takes keyword arguments only: conformance(clause=..., level=...)"
+    unknown = set(marker.kwargs) - {"clause", "level"}
+    if unknown:
+        return f"unknown argument(s) {', '.join(sorted(unknown))}"
+    clause = marker.kwargs.get("clause")
+    if not isinstance(clause, str) or not clause.strip():
+        return f"clause must be a non-empty string, got {clause!r}"
+    level = marker.kwargs.get("level")
+    if level not in LEVELS:
+        return f"level must be one of {', '.join(LEVELS)}, got {level!r}"
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, pytest.CollectReport,
+                                                                          pytest.CollectReport]:
+    report = yield
+    problems = []
+    for node in report.result if report.passed else ():
+        if isinstance(node, pytest.Item):
+            marker = node.get_closest_marker("conformance")
+            problem = marker_problem(marker) if marker is not None else None
+            if problem is not None:
+                problems.append(f"{node.nodeid}: invalid @pytest.mark.conformance: {problem}")
+    if problems:
+        report.outcome = "failed"
+        report.longrepr = "\n".join(problems)
+        report.result = []
+    return report
+
+
+# --------------------------------------------------------------------------- verdicts
+
+@dataclass(slots=True)
+class _CaseState:
+    verdict: str | None = None
+    message: str = ""
+    extra: list[str] = field(default_factory=list)
+
+
+_STATE: Final = pytest.StashKey[_CaseState]()
+
+
+def _skip_verdict(reason: str) -> tuple[str, str]:
+    for prefix, verdict in ((NOT_APPLICABLE_PREFIX, "not_applicable"), (INCONCLUSIVE_PREFIX, "inconclusive")):
+        if reason.startswith(prefix):
+            return verdict, reason[len(prefix):]
+    return "inconclusive", f"skipped: {reason}"
+
+
+def _is_implementation_fault(exc: BaseException) -> bool:
+    from wireproof.errors import DecodeError, LocalProtocolError, ProtocolViolation
+
+    if isinstance(exc, LocalProtocolError):
+        return False  # our own side refused to do something: a harness fault
+    return isinstance(exc, AssertionError | ProtocolViolation | DecodeError | pytest.fail.Exception)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + " ..."
+
+
+def _exconly(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    # "ProtocolViolation: ..." reads better in a verdict table than "wireproof.errors.ProtocolViolation: ...".
+    text = excinfo.exconly()
+    cls = type(excinfo.value)
+    qualified = f"{cls.__module__}.{cls.__qualname__}"
+    return cls.__qualname__ + text[len(qualified):] if text.startswith(qualified + ":") else text
+
+
+def classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str | None, str]:
+    """The verdict (and message) that one phase's report gives, or None if it decides nothing.
+
+    setup: a failure is ``error``; call: ``fail`` for AssertionError,
+    ProtocolViolation (but not LocalProtocolError), DecodeError or
+    ``pytest.fail``, ``error`` for anything else; teardown: a failure is
+    ``error``. Skips map by reason prefix (see :func:`not_applicable`).
+    """
+    excinfo = call.excinfo
+    if report.skipped:
+        if hasattr(report, "wasxfail"):  # an expected failure happened: the rule is still broken
+            return "fail", _clip(f"xfail: {report.wasxfail}")
+        reason = str(getattr(excinfo.value, "msg", "")) if excinfo is not None else ""
+        if not reason and isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+        return _skip_verdict(reason)
+    if report.passed:
+        return ("pass", "") if report.when == "call" else (None, "")
+    message = _clip(_exconly(excinfo)) if excinfo is not None else _clip(str(report.longrepr or ""))
+    if report.when == "call" and (excinfo is None or _is_implementation_fault(excinfo.value)):
+        return "fail", message
+    return "error", f"{report.when}: {message}" if report.when != "call" else message
+
+
+def _set_props(item: pytest.Item, props: dict[str, object]) -> None:
+    kept = [(k, v) for k, v in item.user_properties if k not in props]
+    item.user_properties[:] = kept + list(props.items())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
+        None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    marker = item.get_closest_marker("conformance")
+    if marker is None:
+        return report
+    state = item.stash.setdefault(_STATE, _CaseState())
+    verdict, message = classify(report, call)
+    if verdict is not None:
+        if report.when == "teardown" and state.verdict not in (None, "pass"):
+            state.extra.append(message)  # keep the earlier, more telling verdict
+        else:
+            state.verdict, state.message = verdict, message
+    props: dict[str, object] = {PROP_CLAUSE: marker.kwargs.get("clause", ""),
+                                PROP_LEVEL: marker.kwargs.get("level", "")}
+    if state.verdict is not None:
+        props[PROP_VERDICT] = state.verdict
+        props[PROP_MESSAGE] = "\n".join([state.message, *state.extra]).strip()
+    recorder = item.stash.get(_EVIDENCE, None)
+    if recorder is not None and recorder.entries:
+        props[PROP_EVIDENCE] = recorder.to_json()
+    _set_props(item, props)
+    report.user_properties = list(item.user_properties)
+    return report
+
+
+# --------------------------------------------------------------------------- reports
+
+def case_from_report(report: pytest.TestReport, duration: float | None = None) -> CaseResult | None:
+    """The CaseResult a (teardown) report carries, or None if it carries no verdict."""
+    import json
+
+    from wireproof.harness.report.model import CaseResult, EvidenceEntry
+
+    props = {str(k): v for k, v in report.user_properties if k in _PROPS}
+    if PROP_VERDICT not in props:
+        return None
+    entries = json.loads(str(props[PROP_EVIDENCE])) if PROP_EVIDENCE in props else []
+    return CaseResult(
+        nodeid=report.nodeid, clause=str(props.get(PROP_CLAUSE, "")), level=str(props.get(PROP_LEVEL, "")),
+        verdict=str(props[PROP_VERDICT]),
+        duration=round(report.duration if duration is None else duration, 6),
+        message=str(props.get(PROP_MESSAGE, "")),
+        evidence=tuple(EvidenceEntry.from_json_dict(e) for e in entries),
+    )
+
+
+def case_from_collect_error(report: pytest.CollectReport) -> CaseResult:
+    """A collection error as an ``error`` case (a broken suite must show in the report)."""
+    from wireproof.harness.report.model import CaseResult
+
+    return CaseResult(nodeid=report.nodeid, clause="", level="", verdict="error",
+                      message=_clip(f"collection: {report.longreprtext}"))
+
+
+class ReportWriter:
+    """Collects per-test reports on the controller and writes the reports at session end."""
+
+    def __init__(self, config: pytest.Config, directory: Path) -> None:
+        self.config = config
+        self.directory = directory
+        self.cases: list[CaseResult] = []
+        self.result: RunResult | None = None
+        self.paths: list[Path] = []
+        self._durations: dict[str, float] = {}
+        self._t0 = time.monotonic()
+        self._started = ""
+
+    def pytest_sessionstart(self) -> None:
+        import datetime
+
+        self._t0 = time.monotonic()
+        self._started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        total = self._durations.get(report.nodeid, 0.0) + report.duration
+        self._durations[report.nodeid] = total
+        if report.when == "teardown":
+            case = case_from_report(report, duration=self._durations.pop(report.nodeid))
+            if case is not None:
+                self.cases.append(case)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.cases.append(case_from_collect_error(report))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from wireproof.harness.report import RunResult, write_reports
+        from wireproof.harness.report.model import clause_sort_key
+
+        suite = self.config.getoption("wireproof_suite") or self.config.rootpath.name
+        self.result = RunResult(
+            suite=suite, target=self.config.getoption("wireproof_target"), started=self._started,
+            duration=round(time.monotonic() - self._t0, 6),
+            cases=tuple(sorted(self.cases, key=clause_sort_key)),
+        )
+        self.paths = write_reports(self.result, self.directory)

@@ -1,0 +1,89 @@
+"""The ``wireproof`` command line (also ``python -m wireproof``).
+
+Each subcommand is a module in :mod:`wireproof.harness.commands` exposing
+``add_arguments(parser)`` and ``run(args) -> int``; :data:`COMMANDS` maps its
+name to that module and a one-line help. Only the module of the command being
+run is imported, so ``wireproof decode`` does not pay for the simulator, and a
+command whose module is missing fails alone, with a clear message.
+
+Exit codes: 0 success, 1 the command's own failure (a clause failed, bytes
+did not decode, ...), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Final
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+COMMANDS: Final[dict[str, tuple[str, str]]] = {
+    "certify": ("wireproof.harness.commands.certify",
+                "run a conformance suite against a target; per-clause verdicts and reports"),
+    "suites": ("wireproof.harness.commands.suites", "list the conformance suites and their clause counts"),
+    "decode": ("wireproof.harness.commands.decode", "decode hex bytes with a registered codec"),
+    "simulate": ("wireproof.harness.commands.simulate", "run a reference device (e.g. modbus-server)"),
+    "bench": ("wireproof.harness.commands.bench", "benchmark the codecs against peer libraries"),
+}
+
+
+class CommandUnavailable(Exception):
+    """A subcommand's module could not be imported."""
+
+
+def _load(name: str) -> ModuleType:
+    module = COMMANDS[name][0]
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name == module:
+            raise CommandUnavailable(f"command {name!r} is not available in this installation "
+                                     f"(module {module} is missing)") from None
+        raise CommandUnavailable(f"command {name!r} cannot start: {err}") from None
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; only ``command``'s module is imported to add its arguments."""
+    from wireproof import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="wireproof", description="Protocol conformance harness and codec library.")
+    parser.add_argument("--version", action="version", version=f"wireproof {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            _load(name).add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = _chosen(args_list)
+    try:
+        parser = build_parser(command)
+    except CommandUnavailable as err:
+        print(f"wireproof: error: {err}", file=sys.stderr)
+        return 1
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse reports usage errors (2) and --help (0) this way
+        return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
+    code: int = _load(args.command).run(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,51 @@
+"""Reports of a conformance run: a format-free model and one pure writer per format.
+
+``write_reports(result, directory)`` writes ``report.json`` (schema
+``wireproof.report/1``), ``junit.xml`` and ``report.html`` and returns their
+paths. The pytest plugin calls it on the xdist controller only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wireproof.harness.report.html import render_html, write_html
+from wireproof.harness.report.json_report import read_json, write_json
+from wireproof.harness.report.junit import junit_tree, write_junit
+from wireproof.harness.report.model import (
+    OK_VERDICTS,
+    SCHEMA,
+    VERDICTS,
+    CaseResult,
+    EvidenceEntry,
+    RunResult,
+)
+
+__all__ = [
+    "OK_VERDICTS",
+    "REPORT_FILES",
+    "SCHEMA",
+    "VERDICTS",
+    "CaseResult",
+    "EvidenceEntry",
+    "RunResult",
+    "junit_tree",
+    "read_json",
+    "render_html",
+    "write_html",
+    "write_json",
+    "write_junit",
+    "write_reports",
+]
+
+REPORT_FILES = ("report.json", "junit.xml", "report.html")
+
+
+def write_reports(result: RunResult, directory: Path) -> list[Path]:
+    """Write the three reports into ``directory`` (created if needed); returns their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return [
+        write_json(result, directory / "report.json"),
+        write_junit(result, directory / "junit.xml"),
+        write_html(result, directory / "report.html"),
+    ]

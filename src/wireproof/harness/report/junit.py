@@ -1,0 +1,83 @@
+"""junit.xml: the run for CI dashboards, in the common JUnit XML dialect.
+
+One ``<testcase>`` per clause test, named by its clause id; ``clause``,
+``level``, ``verdict`` and ``nodeid`` are ``<property>`` elements inside it.
+``fail`` becomes ``<failure>``, ``error`` ``<error>``, ``not_applicable`` and
+``inconclusive`` ``<skipped>`` (with ``type`` naming the verdict); the evidence
+is the case's ``<system-out>``, one line per step.
+
+XML 1.0 cannot carry most control characters, and device bytes end up in
+messages, so text is sanitised (``\\xNN``) before it reaches the tree.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from wireproof.harness.report.model import CaseResult, RunResult
+
+__all__ = ["junit_tree", "write_junit"]
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _x(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def _evidence_text(case: CaseResult) -> str:
+    lines = []
+    for e in case.evidence:
+        note = f"  # {e.note}" if e.note else ""
+        lines.append(f"{e.t:9.6f} {e.direction:<8} {e.hex}{note}".rstrip())
+    return "\n".join(lines)
+
+
+def _testcase(suite: str, case: CaseResult) -> ET.Element:
+    tc = ET.Element("testcase", {"classname": _x(suite), "name": _x(case.clause or case.nodeid),
+                                 "time": f"{case.duration:.6f}"})
+    props = ET.SubElement(tc, "properties")
+    for name, value in (("clause", case.clause), ("level", case.level), ("verdict", case.verdict),
+                        ("nodeid", case.nodeid)):
+        ET.SubElement(props, "property", {"name": name, "value": _x(value)})
+    tag = {"fail": "failure", "error": "error", "not_applicable": "skipped",
+           "inconclusive": "skipped"}.get(case.verdict)
+    if tag is not None:
+        child = ET.SubElement(tc, tag, {"type": case.verdict, "message": _x(_first_line(case.message))})
+        if tag != "skipped":
+            child.text = _x(case.message)
+    if case.evidence:
+        ET.SubElement(tc, "system-out").text = _x(_evidence_text(case))
+    return tc
+
+
+def junit_tree(result: RunResult) -> ET.ElementTree:
+    """The JUnit XML document for ``result``."""
+    s = result.summary
+    root = ET.Element("testsuites", {"name": "wireproof", "tests": str(s["total"]),
+                                      "failures": str(s["fail"]), "errors": str(s["error"]),
+                                      "time": f"{result.duration:.3f}"})
+    suite = ET.SubElement(root, "testsuite", {
+        "name": _x(result.suite), "tests": str(s["total"]), "failures": str(s["fail"]),
+        "errors": str(s["error"]), "skipped": str(s["not_applicable"] + s["inconclusive"]),
+        "time": f"{result.duration:.3f}", "timestamp": _x(result.started),
+    })
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", {"name": "target", "value": _x(result.target or "")})
+    for case in result.cases:
+        suite.append(_testcase(result.suite, case))
+    tree = ET.ElementTree(root)
+    ET.indent(tree)
+    return tree
+
+
+def write_junit(result: RunResult, path: Path) -> Path:
+    """Write ``result`` to ``path`` as JUnit XML; returns ``path``."""
+    junit_tree(result).write(path, encoding="utf-8", xml_declaration=True)
+    return path

@@ -1,0 +1,133 @@
+"""Report writers: pure functions of the model; JSON schema, JUnit properties, HTML escaping."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from wireproof.errors import FixtureError
+from wireproof.harness.report import (
+    REPORT_FILES,
+    SCHEMA,
+    CaseResult,
+    EvidenceEntry,
+    RunResult,
+    read_json,
+    render_html,
+    write_json,
+    write_junit,
+    write_reports,
+)
+from wireproof.harness.report.model import clause_sort_key
+
+EVIDENCE = (EvidenceEntry(direction="sent", hex="000100000006010300000001", note="read <1>", t=0.001),
+            EvidenceEntry(direction="received", hex="0001", t=0.25))
+CASES = (
+    CaseResult(nodeid="t.py::test_a", clause="MB-1", level="shall", verdict="pass", duration=0.5,
+               evidence=EVIDENCE),
+    CaseResult(nodeid="t.py::test_b", clause="MB-2", level="shall", verdict="fail", duration=0.1,
+               message="AssertionError: got <script>alert(1)</script>\nsecond line & more"),
+    CaseResult(nodeid="t.py::test_c", clause="MB-3", level="should", verdict="error",
+               message="RuntimeError: bytes \x00\x1b[31m here"),
+    CaseResult(nodeid="t.py::test_d", clause="MB-4", level="may", verdict="not_applicable",
+               message="FC 23 off"),
+    CaseResult(nodeid="t.py::test_e", clause="MB-5", level="should", verdict="inconclusive",
+               message="no reply"),
+)
+RUN = RunResult(suite="modbus-server", target="tcp://127.0.0.1:1502", started="2024-01-01T00:00:00+00:00",
+                duration=1.5, cases=CASES)
+
+
+def test_summary_counts_and_passed() -> None:
+    assert RUN.summary == {"pass": 1, "fail": 1, "error": 1, "not_applicable": 1, "inconclusive": 1,
+                           "total": 5}
+    assert not RUN.passed
+    ok = RunResult(suite="s", target=None, started="", duration=0, cases=(CASES[0], CASES[3]))
+    assert ok.passed
+    assert not RunResult(suite="s", target=None, started="", duration=0).passed  # nothing ran: no pass
+    assert not RunResult(suite="s", target=None, started="", duration=0, cases=(CASES[0], CASES[4])).passed
+
+
+def test_unknown_verdict_rejected() -> None:
+    with pytest.raises(FixtureError, match="unknown verdict 'skipped'"):
+        CaseResult(nodeid="x", clause="c", level="shall", verdict="skipped")
+
+
+def test_clause_sort_key_is_numeric() -> None:
+    cases = [CaseResult(nodeid=n, clause=c, level="shall", verdict="pass")
+             for n, c in [("a", "MB-10"), ("b", "MB-2"), ("c", ""), ("d", "MB-2.1"), ("e", "AA-1")]]
+    assert [c.clause for c in sorted(cases, key=clause_sort_key)] == ["AA-1", "MB-2", "MB-2.1", "MB-10", ""]
+
+
+def test_json_schema_and_round_trip(tmp_path: Path) -> None:
+    path = write_json(RUN, tmp_path / "report.json")
+    data = json.loads(path.read_text())
+    assert list(data) == ["schema", "suite", "target", "started", "duration", "summary", "cases"]
+    assert data["schema"] == SCHEMA == "wireproof.report/1"
+    assert data["summary"]["total"] == 5
+    assert data["cases"][0]["evidence"][0] == {"direction": "sent", "hex": "000100000006010300000001",
+                                                "note": "read <1>", "t": 0.001}
+    assert read_json(path) == RUN
+
+
+def test_read_json_rejects_other_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "other/9"}')
+    with pytest.raises(FixtureError, match=r"not a wireproof\.report/1 report"):
+        read_json(bad)
+    bad.write_text("[1, 2")
+    with pytest.raises(FixtureError, match="unreadable"):
+        read_json(bad)
+
+
+def test_junit_one_testcase_per_clause_with_properties(tmp_path: Path) -> None:
+    root = ET.parse(write_junit(RUN, tmp_path / "junit.xml")).getroot()
+    suite = root.find("testsuite")
+    assert suite is not None
+    counts = tuple(suite.get(a) for a in ("tests", "failures", "errors", "skipped"))
+    assert counts == ("5", "1", "1", "2")
+    cases = {tc.get("name"): tc for tc in suite.findall("testcase")}
+    assert list(cases) == ["MB-1", "MB-2", "MB-3", "MB-4", "MB-5"]
+    props = {p.get("name"): p.get("value") for p in cases["MB-2"].iter("property")}
+    assert props == {"clause": "MB-2", "level": "shall", "verdict": "fail", "nodeid": "t.py::test_b"}
+    failure = cases["MB-2"].find("failure")
+    assert failure is not None and failure.get("message") == "AssertionError: got <script>alert(1)</script>"
+    assert failure.text is not None and "second line & more" in failure.text
+    error = cases["MB-3"].find("error")
+    assert error is not None and error.text == "RuntimeError: bytes \\x00\\x1b[31m here"
+    skipped = [cases[c].find("skipped") for c in ("MB-4", "MB-5")]
+    assert [s.get("type") for s in skipped if s is not None] == ["not_applicable", "inconclusive"]
+    assert cases["MB-1"].find("failure") is None and cases["MB-1"].find("skipped") is None
+    out = cases["MB-1"].find("system-out")
+    assert out is not None and out.text is not None and "000100000006010300000001" in out.text
+
+
+def test_html_escapes_everything_and_is_self_contained() -> None:
+    hostile = RunResult(suite="<b>suite</b>", target='tcp://"x"', started="now", duration=0.0, cases=(
+        CaseResult(nodeid="n<1>", clause="<i>C</i>", level="shall", verdict="fail",
+                   message="<script>x</script>",
+                   evidence=(EvidenceEntry(direction="note", note="<img src=x>"),)),
+    ))
+    page = render_html(hostile)
+    for raw in ("<script>", "<b>suite", "<i>C", "<img", '"x"'):
+        assert raw not in page
+    assert "&lt;script&gt;x&lt;/script&gt;" in page and "&lt;img src=x&gt;" in page
+    assert "http" not in page.replace("tcp://", "")  # nothing fetched from elsewhere
+    assert '<span class="v v-fail">fail</span>' in page and "<details>" in page
+
+
+def test_html_table_has_every_case() -> None:
+    page = render_html(RUN)
+    for case in CASES:
+        assert f">{case.clause}<" in page
+        assert f'class="v v-{case.verdict}">{case.verdict}<' in page
+    assert "NOT PASSED" in page
+
+
+def test_write_reports(tmp_path: Path) -> None:
+    paths = write_reports(RUN, tmp_path / "new" / "dir")
+    assert [p.name for p in paths] == list(REPORT_FILES)
+    assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
