@@ -1,3 +1,15 @@
-"""Project-wide test configuration: pytester for the plugin and CLI tests."""
+"""Shared test configuration."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["pytester"]
+
+# Timing deadlines make property tests flaky on a loaded 2-core CI machine;
+# correctness, not speed, is what they check (speed has `tox -e bench`).
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fuzz", parent=settings.get_profile("default"), max_examples=20_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

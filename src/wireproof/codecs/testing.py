@@ -33,7 +33,8 @@ def assert_fields(actual: Any, expected: Any, where: str = "") -> None:
         for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
             assert_fields(a, e, f"{where}[{i}]")
     elif isinstance(expected, float) and isinstance(actual, float):
-        assert actual == expected or (actual != actual and expected != expected), f"{where}: {actual!r} != {expected!r}"
+        both_nan = actual != actual and expected != expected
+        assert actual == expected or both_nan, f"{where}: {actual!r} != {expected!r}"
     else:
         assert actual == expected, f"{where}: {actual!r} != {expected!r}"
 

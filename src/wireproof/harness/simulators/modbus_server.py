@@ -1,0 +1,252 @@
+"""The Modbus reference server: drivers around the pure :class:`~wireproof.codecs.modbus.server.ModbusServer`.
+
+Theory of operation
+-------------------
+One :class:`ModbusServer` (data model, counters) is shared by every
+connection; each connection has its own
+:class:`~wireproof.codecs.modbus.server.ServerConnection`, so bytes from one
+client are framed alone: garbage, a half-sent ADU or a closed socket on one
+connection never disturbs another (MB-TCP 4.2: a server handles several
+connections at once). When a connection's machine asks to ``close`` (an MBAP
+length that cannot be framed), only that socket is closed.
+
+- TCP: an asyncio server; framing ``tcp`` (MBAP, MB-TCP 3.1.3) or ``rtu`` /
+  ``ascii`` carried over TCP as a serial gateway would.
+- serial: a blocking pyserial loop on a tty (MB-SL), RTU framed by length
+  and CRC (not by timing), or ASCII.
+
+Everything the machines do runs on one thread (the event loop's or the
+serial loop's), so the shared server needs no lock. Tests use
+:func:`running_server` / :func:`running_serial_server`: they return once the
+socket is bound / the port is open (a ``threading.Event``, never a sleep) and
+stop the server on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import serial
+
+from wireproof.codecs.modbus.datamodel import DataModel, load_datamodel
+from wireproof.codecs.modbus.server import Framing, ModbusServer, UnknownUnitPolicy
+from wireproof.errors import HarnessError
+
+__all__ = [
+    "ServerHandle",
+    "default_config_path",
+    "load_server",
+    "parse_bind",
+    "running_serial_server",
+    "running_server",
+    "serve_serial",
+    "serve_tcp",
+]
+
+_START_TIMEOUT = 10.0
+
+
+def default_config_path() -> Path:
+    """The packaged default data model, ``fixtures/modbus/server-default.toml``."""
+    return Path(str(resources.files("wireproof.fixtures") / "modbus" / "server-default.toml"))
+
+
+def load_server(config: str | Path | DataModel | None = None, *, framing: Framing = "tcp",
+                unknown_unit: UnknownUnitPolicy | None = None) -> ModbusServer:
+    """A server over ``config`` (a TOML path, a :class:`DataModel`, or ``None`` for the default)."""
+    model = config if isinstance(config, DataModel) else load_datamodel(config or default_config_path())
+    return ModbusServer(model, framing=framing, unknown_unit=unknown_unit)
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[V6]:PORT`` for IPv6) -> (host, port); ``HarnessError`` if malformed."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 0xFFFF:
+        raise HarnessError(f"bind address must be HOST:PORT, not {bind!r}")
+    return host.strip("[]"), int(port)
+
+
+def format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# --- TCP ------------------------------------------------------------------------------
+
+
+async def _serve_connection(server: ModbusServer, reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter) -> None:
+    conn = server.connection()
+    try:
+        while True:
+            data = await reader.read(4096)
+            if not data:
+                break  # the client closed, possibly mid-frame: nothing to answer
+            out = conn.receive_data(data)
+            for reply in out.replies:
+                writer.write(reply)
+            if out.replies:
+                await writer.drain()
+            if out.close:
+                break
+    except (ConnectionError, OSError):
+        pass  # a reset from this client concerns only this client
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError, OSError):
+            await writer.wait_closed()
+
+
+async def serve_tcp(server: ModbusServer, host: str, port: int, *, stop: asyncio.Event,
+                    on_listening: Callable[[str, int], None] | None = None) -> None:
+    """Serve ``server`` on ``host:port`` until ``stop`` is set; ``on_listening(host, port)`` once bound.
+
+    On stop, open connections are closed (their handlers see end of file and
+    return) rather than cancelled, so shutdown is quiet.
+    """
+    writers: set[asyncio.StreamWriter] = set()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        writers.add(writer)
+        tasks.add(task)
+        try:
+            await _serve_connection(server, reader, writer)
+        finally:
+            writers.discard(writer)
+            tasks.discard(task)
+
+    tcp = await asyncio.start_server(handle, host, port)
+    async with tcp:
+        bound = tcp.sockets[0].getsockname()
+        if on_listening is not None:
+            on_listening(str(bound[0]), int(bound[1]))
+        await stop.wait()
+        tcp.close()
+        for writer in list(writers):
+            writer.close()
+        if tasks:
+            await asyncio.wait(list(tasks), timeout=_START_TIMEOUT)
+
+
+@dataclass
+class ServerHandle:
+    """A running reference server: where it listens, the shared machine, and ``stop()``."""
+
+    host: str
+    port: int
+    url: str
+    server: ModbusServer
+    _stop: Callable[[], None] = field(repr=False)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server thread to end; idempotent."""
+        self._stop()
+
+
+@contextlib.contextmanager
+def running_server(bind: str = "127.0.0.1:0", config: str | Path | DataModel | None = None,
+                   framing: Framing = "tcp", *,
+                   unknown_unit: UnknownUnitPolicy | None = None) -> Iterator[ServerHandle]:
+    """Run a TCP reference server on a background thread for the ``with`` block."""
+    server = load_server(config, framing=framing, unknown_unit=unknown_unit)
+    host, port = parse_bind(bind)
+    ready = threading.Event()
+    state: dict[str, Any] = {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        state["loop"], state["stop"] = asyncio.get_running_loop(), stop
+
+        def listening(h: str, p: int) -> None:
+            state["address"] = (h, p)
+            ready.set()
+        await serve_tcp(server, host, port, stop=stop, on_listening=listening)
+
+    def thread_main() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported to the starting thread, never lost
+            state["error"] = exc
+        finally:
+            ready.set()
+
+    thread = threading.Thread(target=thread_main, name=f"modbus-server-{bind}", daemon=True)
+    thread.start()
+    if not ready.wait(_START_TIMEOUT) or "address" not in state:
+        thread.join(_START_TIMEOUT)
+        raise HarnessError(f"modbus server did not start on {bind}: {state.get('error')!r}")
+
+    def stop() -> None:
+        loop = state["loop"]
+        if thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                loop.call_soon_threadsafe(state["stop"].set)
+            thread.join(_START_TIMEOUT)
+
+    h, p = state["address"]
+    handle = ServerHandle(host=h, port=p, url=f"tcp://{format_address(h, p)}", server=server, _stop=stop)
+    try:
+        yield handle
+    finally:
+        stop()
+
+
+# --- serial ---------------------------------------------------------------------------
+
+
+def open_serial(device: str, *, baudrate: int = 19200, parity: str = "E", stopbits: float = 1,
+                timeout: float = 0.05) -> serial.Serial:
+    """Open ``device`` with the MB-SL 2.5.1 defaults (19200 baud, 8 bits, even parity, 1 stop bit)."""
+    try:
+        return serial.Serial(device, baudrate=baudrate, bytesize=8, parity=parity, stopbits=stopbits,
+                             timeout=timeout)
+    except (serial.SerialException, OSError, ValueError) as err:
+        raise HarnessError(f"cannot open serial device {device}: {err}") from err
+
+
+def serve_serial(server: ModbusServer, port: serial.Serial, *, stop: threading.Event) -> None:
+    """Serve ``server`` on an open serial port until ``stop`` is set (polls every read timeout)."""
+    conn = server.connection()
+    while not stop.is_set():
+        try:
+            data = port.read(max(1, min(port.in_waiting, 4096)))
+        except (serial.SerialException, OSError) as err:
+            if stop.is_set():
+                return
+            raise HarnessError(f"serial device {port.port}: {err}") from err
+        if not data:
+            conn.line_idle()  # a read timeout (>= t3.5 at the usual rates) ends any partial frame
+            continue
+        out = conn.receive_data(data)
+        for reply in out.replies:
+            port.write(reply)
+        if out.replies:
+            port.flush()
+
+
+@contextlib.contextmanager
+def running_serial_server(device: str, config: str | Path | DataModel | None = None,
+                          framing: Framing = "rtu", *, baudrate: int = 19200, parity: str = "E",
+                          unknown_unit: UnknownUnitPolicy | None = None) -> Iterator[ModbusServer]:
+    """Serve a serial device on a background thread for the ``with`` block (port open on entry)."""
+    server = load_server(config, framing=framing, unknown_unit=unknown_unit)
+    port = open_serial(device, baudrate=baudrate, parity=parity)
+    stop = threading.Event()
+    thread = threading.Thread(target=serve_serial, args=(server, port), kwargs={"stop": stop},
+                              name=f"modbus-serial-{device}", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        stop.set()
+        thread.join(_START_TIMEOUT)
+        port.close()

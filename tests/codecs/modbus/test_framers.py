@@ -1,0 +1,147 @@
+"""Framers (MB-TCP 3.1.3, MB-SL 2.5.1 / 2.5.1.1 / 2.5.2): invalid headers, resync, timing."""
+
+from __future__ import annotations
+
+import pytest
+
+from wireproof.codecs._core import NEED_DATA, Framer
+from wireproof.codecs.modbus import ReadHoldingRegistersRequest, RtuAdu, ascii_codec, rtu_codec, tcp_codec
+from wireproof.codecs.modbus.framers import AsciiFramer, RtuFramer, RtuTimedFramer, TcpFramer, rtu_timing
+from wireproof.errors import ChecksumError, DecodeError
+
+REQ = bytes.fromhex("0001000000061103006B0003")
+
+
+def test_framers_satisfy_the_protocol() -> None:
+    for framer in (TcpFramer(), RtuFramer(), RtuTimedFramer(), AsciiFramer()):
+        assert isinstance(framer, Framer)
+
+
+@pytest.mark.parametrize("header", ["000100000000", "000100000001", "0001000000FF", "000100010006"])
+def test_tcp_framer_raises_on_invalid_header_and_discards(header: str) -> None:
+    framer = TcpFramer()
+    framer.feed(bytes.fromhex(header))
+    with pytest.raises(DecodeError) as info:
+        framer.next_frame()
+    assert info.value.path[0] == "mbap"
+    assert framer.buffered == 0
+    framer.feed(REQ)
+    assert framer.next_frame() == REQ
+
+
+def test_tcp_framer_needs_data() -> None:
+    framer = TcpFramer()
+    framer.feed(REQ[:5])
+    assert framer.next_frame() is NEED_DATA
+    framer.feed(REQ[5:])
+    assert framer.next_frame() == REQ
+    assert framer.next_frame() is NEED_DATA
+
+
+def _rtu(address: int = 0x11) -> bytes:
+    return rtu_codec().encode(RtuAdu(address=address, pdu=ReadHoldingRegistersRequest(start_address=107,
+                                                                                       quantity=3)))
+
+
+def test_rtu_framer_resyncs_after_garbage() -> None:
+    framer = RtuFramer(direction="request")
+    frame = _rtu()
+    framer.feed(b"\x11\x03\xff" + frame)
+    errors = 0
+    frames = []
+    for _ in range(10):
+        try:
+            f = framer.next_frame()
+        except ChecksumError:
+            errors += 1
+            continue
+        if f is NEED_DATA:
+            break
+        frames.append(f)
+    assert frames == [frame] and errors == 3
+
+
+def test_rtu_framer_response_lengths_from_byte_count() -> None:
+    framer = rtu_codec().framer(direction="response")
+    wire = bytes.fromhex("1103 06 022B 0000 0064".replace(" ", ""))
+    from wireproof.codecs.modbus import crc16
+    crc = crc16(wire)
+    frame = wire + bytes([crc & 0xFF, crc >> 8])
+    framer.feed(frame[:4])
+    assert framer.next_frame() is NEED_DATA
+    framer.feed(frame[4:] + frame)
+    assert framer.next_frame() == frame
+    assert framer.next_frame() == frame
+
+
+def test_rtu_framer_rejects_bad_direction() -> None:
+    with pytest.raises(ValueError, match="direction"):
+        RtuFramer(direction="up")  # type: ignore[arg-type]
+
+
+def test_rtu_timing_constants() -> None:
+    # MB-SL 2.5.1.1: fixed above 19200 baud; 11-bit characters below.
+    assert rtu_timing(38400) == (0.000750, 0.001750)
+    t15, t35 = rtu_timing(9600)
+    assert t15 == pytest.approx(1.5 * 11 / 9600) and t35 == pytest.approx(3.5 * 11 / 9600)
+
+
+def test_rtu_timed_framer_splits_on_t35_and_rejects_t15_gaps() -> None:
+    framer = RtuTimedFramer(9600)
+    char = 11 / 9600
+    frame = _rtu()
+    t = 0.0
+    for byte in frame:  # back to back
+        t += char
+        framer.feed(bytes([byte]), t)
+    assert framer.next_frame() is NEED_DATA  # not yet ended by silence
+    framer.tick(t + 4 * char)
+    assert framer.next_frame() == frame
+    # A 2-character gap inside a frame (> t1.5, < t3.5): the partial frame is discarded.
+    t += 10 * char
+    framer.feed(frame[:3], t)
+    with pytest.raises(DecodeError) as info:
+        framer.feed(frame[3:], t + 3 * char + (len(frame) - 3) * char)
+    assert "t1.5" in info.value.reason
+    # A new frame after t3.5 of silence is framed normally.
+    t += 100 * char
+    framer.feed(frame, t)
+    framer.feed(frame, t + 5 * char + len(frame) * char)  # second frame closes the first
+    assert framer.next_frame() == frame
+
+
+def test_rtu_timed_framer_checks_crc() -> None:
+    framer = RtuTimedFramer(115200)
+    bad = _rtu()[:-1] + b"\x00"
+    framer.feed(bad, 0.0)
+    with pytest.raises(ChecksumError):
+        framer.tick(1.0)
+    assert framer.next_frame() is NEED_DATA
+
+
+def test_ascii_framer_discards_junk_and_partial_frames() -> None:
+    codec = ascii_codec()
+    frame = b":1103006B00037E\r\n"
+    framer = codec.framer()
+    framer.feed(b"xx:1103" + frame)
+    with pytest.raises(DecodeError):
+        framer.next_frame()  # junk before ':'
+    with pytest.raises(DecodeError):
+        framer.next_frame()  # ':' inside a frame restarts it
+    assert framer.next_frame() == frame
+    framer.feed(b":1103006B00037F\r\n")
+    with pytest.raises(ChecksumError):
+        framer.next_frame()
+    assert framer.buffered == 0
+
+
+def test_ascii_framer_bounds_the_frame() -> None:
+    framer = AsciiFramer()
+    framer.feed(b":" + b"0" * 600)
+    with pytest.raises(DecodeError):
+        framer.next_frame()
+    assert framer.buffered == 0
+
+
+def test_tcp_codec_framer_type() -> None:
+    assert isinstance(tcp_codec().framer(), TcpFramer)
