@@ -53,5 +53,6 @@ def test_pure_module_imports_no_io(path: Path) -> None:
 
 
 def test_checker_can_fail() -> None:
-    src = "import os\ndef f():\n    import socket\nfrom asyncio import sleep\nfrom wireproof.harness import cli\n"
+    src = ("import os\ndef f():\n    import socket\n"
+           "from asyncio import sleep\nfrom wireproof.harness import cli\n")
     assert len(forbidden_imports(src)) == 3

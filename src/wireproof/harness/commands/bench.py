@@ -1,0 +1,61 @@
+"""``wireproof bench SUITE``: codec speed against peer libraries, one process.
+
+``wireproof bench modbus`` checks, then times, Modbus TCP decode (requests,
+responses) and encode in wireproof, pymodbus and Scapy on the same frames,
+and prints frames/s, the ratios wireproof/peer and whether the project's
+goals (>= 1.5x pymodbus, >= 10x Scapy) are met; ``--json`` prints the same as
+JSON (schema ``wireproof.bench/1``). See :mod:`wireproof.harness.bench`.
+
+Exit codes: 0 done (goals met or not: speed depends on the machine), 1 a
+library gave a wrong answer (or, with ``--require-goals``, a goal was
+missed), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+__all__ = ["SUITES", "add_arguments", "run"]
+
+SUITES = ("modbus",)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("suite", choices=SUITES, help="which codec benchmark to run")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON (wireproof.bench/1)")
+    parser.add_argument("--seconds", type=_positive, default=None, metavar="S",
+                        help="time per measured case, about (default 1.0; 0.1 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="short samples, for tests (< 5 s in all)")
+    parser.add_argument("--require-goals", action="store_true", help="exit 1 if a speed goal is missed")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile of wireproof's own cases instead of comparing")
+
+
+def run(args: argparse.Namespace) -> int:
+    from wireproof.harness.bench import modbus, ratios, render_table, report_json
+
+    seconds = args.seconds if args.seconds is not None else (0.1 if args.quick else 1.0)
+    if args.profile:
+        print(modbus.profile(seconds=seconds))
+        return 0
+    report = modbus.run(seconds=seconds, quick=args.quick)
+    if args.json:
+        print(json.dumps(report_json(report), indent=2))
+    else:
+        print(f"wireproof bench {args.suite}: {report.frames['requests']} request and "
+              f"{report.frames['responses']} response Modbus TCP ADUs "
+              f"({report.frames['bytes_min']}..{report.frames['bytes_max']} bytes)\n")
+        print(render_table(report))
+    if not report.checks_ok:
+        return 1
+    if args.require_goals and not all(r["met"] for r in ratios(report)):
+        return 1
+    return 0
