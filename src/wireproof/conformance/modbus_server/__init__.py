@@ -1,0 +1,68 @@
+"""Conformance suite ``modbus-server``: a Modbus TCP server, clause by clause.
+
+Normative references: MODBUS Application Protocol Specification V1.1b3
+("MB-AP"), MODBUS Messaging on TCP/IP Implementation Guide V1.0b ("MB-TCP"),
+and the Modbus Organization's MODBUS/TCP conformance test specification,
+whose test areas (function code bounds, exceptions, MBAP checks, stream
+handling) the clauses follow.
+
+Run it with ``wireproof certify modbus-server [--target tcp://HOST:PORT]
+[--profile FILE] [--unit N]``; without a target the built-in reference server
+(:mod:`wireproof.harness.simulators.modbus_server`) is started on loopback.
+The device profile (:mod:`.profile`, ``default-profile.toml``) decides which
+clauses apply. Suite options (``--option KEY=VALUE``): ``response_timeout``
+(seconds; default the profile's) and ``silence`` (how long a clause that
+expects no answer listens; default 0.3).
+
+Clause ids are stable: ``MB-AP-NNN`` for application-layer rules, ``MB-TCP-NNN``
+for the TCP mapping. New clauses get new numbers; numbers are never reused.
+
+============  ======  ============================  ==============================================
+clause        level   cites                         rule
+============  ======  ============================  ==============================================
+MB-AP-001     shall   MB-AP 6.1                     FC 01 quantity 0 / 2001 -> exception 03
+MB-AP-002     shall   MB-AP 6.2                     FC 02 quantity 0 / 2001 -> exception 03
+MB-AP-003     shall   MB-AP 6.3                     FC 03 quantity 0 / 126 -> exception 03
+MB-AP-004     shall   MB-AP 6.4                     FC 04 quantity 0 / 126 -> exception 03
+MB-AP-005     shall   MB-AP 6.1                     FC 01 past the coils -> exception 02
+MB-AP-006     shall   MB-AP 6.2                     FC 02 past the discrete inputs -> exception 02
+MB-AP-007     shall   MB-AP 6.3                     FC 03 past the holding registers -> exception 02
+MB-AP-008     shall   MB-AP 6.4                     FC 04 past the input registers -> exception 02
+MB-AP-009     shall   MB-AP 6.1, 6.2                bit reads: byte count ceil(N/8), zero padding
+MB-AP-010     shall   MB-AP 6.3, 6.4                register reads: byte count 2N, N registers
+MB-AP-011     shall   MB-AP 6.5                     FC 05 value not 0x0000/0xFF00 -> exception 03
+MB-AP-012     shall   MB-AP 6.5                     FC 05 response echoes; read-back agrees
+MB-AP-013     shall   MB-AP 6.6                     FC 06 response echoes; read-back agrees
+MB-AP-014     shall   MB-AP 6.6                     FC 06 past the holding registers -> exception 02
+MB-AP-015     shall   MB-AP 6.11                    FC 15 quantity 0 / 1969 -> exception 03
+MB-AP-016     shall   MB-AP 6.11                    FC 15 response: address, quantity; read-back
+MB-AP-017     shall   MB-AP 6.12                    FC 16 quantity 0 / 124 -> exception 03
+MB-AP-018     shall   MB-AP 6.12                    FC 16 response: address, quantity; read-back
+MB-AP-019     shall   MB-AP 6.12                    FC 16 past the holding registers -> exception 02
+MB-AP-020     shall   MB-AP 6.17                    FC 23 read 0/126, write 0/122 -> exception 03
+MB-AP-021     shall   MB-AP 6.17                    FC 23 writes before it reads
+MB-AP-022     shall   MB-AP 6.8.1                   FC 08 sub-function 00 echoes the request
+MB-AP-023     shall   MB-AP 6.21                    FC 43/14 basic objects, conformity level
+MB-AP-024     shall   MB-AP 7, 6.x state diagrams   unsupported function code -> exception 01
+MB-AP-025     shall   MB-AP 7; MB-TCP 3.1.3         exception PDU: FC | 0x80, one code byte
+MB-AP-026     shall   MB-AP 6.12                    FC 16 byte count != 2 x quantity -> exc. 03
+MB-TCP-001    shall   MB-TCP 3.1.3                  transaction id copied (0x0000 .. 0xFFFF)
+MB-TCP-002    shall   MB-TCP 3.1.3                  response protocol id 0, exact length
+MB-TCP-003    shall   MB-TCP 3.1.3                  unit id copied
+MB-TCP-004    should  MB-TCP 4.4                    unit id 0xFF addresses a direct device
+MB-TCP-005    shall   MB-TCP 3.1.3, 4.4             protocol id != 0: no answer; service goes on
+MB-TCP-006    shall   MB-TCP 3.1.3, 4.4             MBAP length too long: not answered as valid
+MB-TCP-007    shall   MB-TCP 3.1.3, 4.4             MBAP length too short: not answered as valid
+MB-TCP-008    shall   MB-TCP 3.1.3, 4.4             one ADU split over 4 TCP segments
+MB-TCP-009    shall   MB-TCP 3.1.3, 4.4             two ADUs in one TCP segment
+MB-TCP-010    shall   MB-TCP 3.1.3, 4.4             pipelined requests, paired by transaction id
+MB-TCP-011    shall   MB-TCP 4.2, 4.4               malformed ADUs do not stop the server
+MB-TCP-012    should  MB-TCP 4.4, 5                 answers within the response timeout
+MB-TCP-013    shall   MB-TCP 4.2                    many transactions on one connection
+MB-TCP-014    should  MB-TCP 4.2.1                  two connections served at once
+============  ======  ============================  ==============================================
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

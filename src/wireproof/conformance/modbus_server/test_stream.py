@@ -1,0 +1,126 @@
+"""The TCP stream: split and merged ADUs, pipelining, connections, response time.
+
+MB-TCP 3.1.2 / 3.1.3: TCP is a stream; the MBAP length field is how the
+receiver finds the ADU boundaries, whatever the segments. MB-TCP 4.2:
+connection management (several connections, many transactions per
+connection); MB-TCP 4.4: a server may process several transactions at once,
+pairing them by transaction identifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from wireproof.conformance.modbus_server._checks import Timing, pdu_bytes, probe_request
+from wireproof.conformance.modbus_server._client import ModbusClient
+from wireproof.conformance.modbus_server.profile import DeviceProfile
+from wireproof.harness.plugin import EvidenceRecorder, not_applicable
+
+Connect = Callable[[], ModbusClient]
+
+_MAX_PIPELINE_PROBE = 8
+
+
+def _read_answers(client: ModbusClient, tids: list[int], what: str) -> None:
+    """Read one answer per tid, in any order; each tid exactly once (MB-TCP 3.1.3 pairing)."""
+    pending = set(tids)
+    for i in range(len(tids)):
+        try:
+            adu = client.read_adu()
+        except AssertionError as err:
+            raise AssertionError(f"{what}: answer {i + 1} of {len(tids)}: {err}") from None
+        assert adu.transaction_id in pending, (
+            f"{what}: answer with transaction id 0x{adu.transaction_id:04X}, which is not outstanding "
+            f"(outstanding: {', '.join(f'0x{t:04X}' for t in sorted(pending))})")
+        pending.discard(adu.transaction_id)
+        adu.decode()
+
+
+@pytest.mark.conformance(clause="MB-TCP-008", level="shall")
+def test_adu_split_over_segments(client: ModbusClient, modbus_profile: DeviceProfile,
+                                 evidence: EvidenceRecorder) -> None:
+    """One ADU sent in four TCP segments is answered once, as if it came whole.
+
+    MB-TCP 3.1.3 / 4.4: the receiver reassembles the ADU with the MBAP length
+    field; TCP segment boundaries carry no meaning. Segments: 3 bytes of MBAP,
+    its other 4, the function code and the rest of the PDU (best effort:
+    TCP_NODELAY plus waiting for each acknowledgement).
+    """
+    tid = 0x5301
+    adu = client.raw_adu(pdu_bytes(client, probe_request(modbus_profile)), tid=tid)
+    client.send_segments([adu[:3], adu[3:7], adu[7:8], adu[8:]])
+    answer = client.read_adu()
+    assert answer.transaction_id == tid, (
+        f"answer transaction id 0x{answer.transaction_id:04X}, sent 0x{tid:04X}")
+    answer.decode()
+
+
+@pytest.mark.conformance(clause="MB-TCP-009", level="shall")
+def test_two_adus_in_one_segment(client: ModbusClient, modbus_profile: DeviceProfile,
+                                 evidence: EvidenceRecorder) -> None:
+    """Two ADUs in one TCP segment are both answered, each with its transaction id (MB-TCP 3.1.3, 4.4)."""
+    pdu = pdu_bytes(client, probe_request(modbus_profile))
+    tids = [0x4D01, 0x4D02]
+    client.send(b"".join(client.raw_adu(pdu, tid=t) for t in tids))
+    _read_answers(client, tids, "two ADUs in one segment")
+
+
+@pytest.mark.conformance(clause="MB-TCP-010", level="shall")
+def test_pipelined_requests(client: ModbusClient, modbus_profile: DeviceProfile,
+                            evidence: EvidenceRecorder) -> None:
+    """Several requests outstanding on one connection are each answered, paired by transaction id.
+
+    MB-TCP 3.1.3 ("used for transaction pairing") and 4.4 (a server may accept
+    several transactions before answering): up to the profile's
+    ``max_pipelined`` (at most 8) requests are sent back to back, each in its
+    own send, before any answer is read.
+    """
+    n = min(modbus_profile.max_pipelined, _MAX_PIPELINE_PROBE)
+    if n < 2:
+        not_applicable("the device profile allows one outstanding request (max_pipelined = 1)")
+    pdu = pdu_bytes(client, probe_request(modbus_profile))
+    tids = [0x7000 + i for i in range(n)]
+    for tid in tids:
+        client.send(client.raw_adu(pdu, tid=tid))
+    _read_answers(client, tids, f"{n} pipelined requests")
+
+
+@pytest.mark.conformance(clause="MB-TCP-012", level="should")
+def test_response_time(client: ModbusClient, modbus_profile: DeviceProfile, suite_timing: Timing,
+                       evidence: EvidenceRecorder) -> None:
+    """Requests are answered within the profile's response timeout.
+
+    MB-TCP 4.4 / 5 (the client's response timer): a server that answers later
+    than the client's timeout is, for the client, not answering. Five requests;
+    the slowest must come within ``response_timeout``.
+    """
+    probe = probe_request(modbus_profile)
+    times = [client.request(probe).elapsed for _ in range(5)]
+    evidence.note("round trips: " + ", ".join(f"{t * 1000:.1f} ms" for t in times))
+    assert max(times) <= suite_timing.response_timeout, (
+        f"slowest answer took {max(times):.3f} s, more than {suite_timing.response_timeout:g} s")
+
+
+@pytest.mark.conformance(clause="MB-TCP-013", level="shall")
+def test_many_transactions_per_connection(client: ModbusClient, modbus_profile: DeviceProfile,
+                                          evidence: EvidenceRecorder) -> None:
+    """One connection carries many transactions in sequence (MB-TCP 4.2: connections are long-lived).
+
+    Twenty requests, each waiting for its answer, on the same connection.
+    """
+    probe = probe_request(modbus_profile)
+    for i in range(20):
+        client.request(probe, tid=0x2000 + i)
+
+
+@pytest.mark.conformance(clause="MB-TCP-014", level="should")
+def test_concurrent_connections(connect: Connect, modbus_profile: DeviceProfile,
+                                evidence: EvidenceRecorder) -> None:
+    """Two connections open at once are both served, interleaved (MB-TCP 4.2.1: several connections)."""
+    probe = probe_request(modbus_profile)
+    first, second = connect(), connect()
+    for i in range(3):
+        first.request(probe, tid=0x3100 + i)
+        second.request(probe, tid=0x3200 + i)
