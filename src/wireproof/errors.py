@@ -108,7 +108,9 @@ class ProtocolViolation(WireproofError):
         return (_rebuild_violation, (type(self), self.reason, self.clause, self.protocol))
 
 
-def _rebuild_violation(cls: type[ProtocolViolation], reason: str, clause: str, protocol: str) -> ProtocolViolation:
+def _rebuild_violation(
+    cls: type[ProtocolViolation], reason: str, clause: str, protocol: str
+) -> ProtocolViolation:
     return cls(reason, clause=clause, protocol=protocol)
 
 

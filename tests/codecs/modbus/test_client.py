@@ -179,8 +179,13 @@ def test_malformed_pdu_keeps_request_outstanding() -> None:
 def test_malformed_stream_is_an_event_not_an_exception() -> None:
     client = ModbusClient()
     client.request(READ3, now=0.0)
-    event = only(client.receive_data(bytes.fromhex("0001 0007 0006 0103".replace(" ", "")), now=0.0))
-    assert isinstance(event, MalformedResponse) and event.frame == b""  # protocol id 7: the framer refuses
+    event = only(client.receive_data(bytes.fromhex("0001 0000 0000 0103".replace(" ", "")), now=0.0))
+    assert isinstance(event, MalformedResponse) and event.frame == b""  # MBAP length 0: the framer refuses
+    foreign = bytes.fromhex("0001 0007 0005 01 03 02 0000".replace(" ", ""))
+    event = only(client.receive_data(foreign, now=0.0))
+    # protocol id 7: framed by its length, then rejected by the decoder
+    assert isinstance(event, MalformedResponse) and event.frame == foreign
+    assert event.error.path == ("mbap", "protocol_id")
 
 
 @settings(max_examples=200, deadline=None)

@@ -17,7 +17,7 @@ def test_framers_satisfy_the_protocol() -> None:
         assert isinstance(framer, Framer)
 
 
-@pytest.mark.parametrize("header", ["000100000000", "000100000001", "0001000000FF", "000100010006"])
+@pytest.mark.parametrize("header", ["000100000000", "000100000001", "0001000000FF"])
 def test_tcp_framer_raises_on_invalid_header_and_discards(header: str) -> None:
     framer = TcpFramer()
     framer.feed(bytes.fromhex(header))
@@ -145,3 +145,17 @@ def test_ascii_framer_bounds_the_frame() -> None:
 
 def test_tcp_codec_framer_type() -> None:
     assert isinstance(tcp_codec().framer(), TcpFramer)
+
+
+def test_tcp_framer_frames_foreign_protocol_id_and_decoder_rejects_it() -> None:
+    """Protocol id != 0 is framed by its length (so the stream stays in sync) and
+    the decoder, not the framer, rejects it (MB-TCP 3.1.3)."""
+    foreign = bytes.fromhex("000100010006" "0103006B0003")
+    good = bytes.fromhex("000200000006" "0103006B0003")
+    framer = TcpFramer()
+    framer.feed(foreign + good)
+    assert framer.next_frame() == foreign
+    assert framer.next_frame() == good
+    with pytest.raises(DecodeError) as info:
+        tcp_codec().decode(foreign)
+    assert info.value.path == ("mbap", "protocol_id")

@@ -1,8 +1,11 @@
 """Modbus framers: stream bytes -> whole ADUs (DESIGN.md layer 2; contract in ``_core``).
 
 - :class:`TcpFramer` — frames by the MBAP length (MB-TCP 3.1.3); raises as
-  soon as the 6 header bytes prove the stream invalid (protocol id != 0,
-  length outside 2..254), after discarding what it buffered.
+  soon as the 6 header bytes prove the stream unframeable (length outside
+  2..254), after discarding what it buffered. A protocol id other than 0
+  does not stop framing: the length still delimits the ADU, so the frame is
+  returned and the decoder rejects it — which lets a server skip it and go
+  on serving the connection (MB-TCP 3.1.3), and a replay go on decoding.
 - :class:`RtuFramer` — RTU on a plain byte stream, without timing. The frame
   length follows from the function code and, for variable PDUs, the byte
   count (MB-AP 6.x layouts), for requests, responses or (``direction=None``)
@@ -38,11 +41,6 @@ class TcpFramer(BufferedFramer):
         buf = self._buf
         if len(buf) < 6:
             return NEED_DATA
-        if buf[2] or buf[3]:
-            n, pid = len(buf), buf[2] << 8 | buf[3]
-            buf.clear()
-            raise DecodeError(self.protocol, ("mbap", "protocol_id"), 2,
-                              f"protocol id {pid} != 0; {n} buffered bytes discarded")
         length = buf[4] << 8 | buf[5]
         if not C.MIN_MBAP_LENGTH <= length <= C.MAX_MBAP_LENGTH:
             n = len(buf)

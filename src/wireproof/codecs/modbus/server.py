@@ -68,7 +68,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from wireproof.codecs._core import NEED_DATA, BufferedFramer, NeedData
+from wireproof.codecs._core import NEED_DATA
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import AsciiCodec, RtuCodec, TcpCodec, crc16, lrc
@@ -512,32 +512,6 @@ class ConnectionOutput:
 _MBAP = struct.Struct(">HHHB")
 
 
-class _MbapFramer(BufferedFramer):
-    """MBAP framing for a server: like the codec's ``TcpFramer`` but lenient on protocol id.
-
-    The codec's framer rejects a protocol id other than 0 (right for a strict
-    decoder); a server must instead skip that ADU by its length and go on
-    serving (MB-TCP 3.1.3), so this framer returns it and the connection drops
-    it. A length outside 2..254 is still an error: nothing after it can be framed.
-    """
-
-    protocol = "modbus-tcp"
-
-    def next_frame(self) -> bytes | NeedData:
-        buf = self._buf
-        if len(buf) < 6:
-            return NEED_DATA
-        length = buf[4] << 8 | buf[5]
-        if not C.MIN_MBAP_LENGTH <= length <= C.MAX_MBAP_LENGTH:
-            n = len(buf)
-            buf.clear()
-            raise DecodeError(self.protocol, ("mbap", "length"), 4,
-                              f"length {length} not in 2..254; {n} buffered bytes discarded")
-        if len(buf) < 6 + length:
-            return NEED_DATA
-        return self._take(6 + length)
-
-
 class ServerConnection:
     """One connection to a :class:`ModbusServer` (sans-I/O; see the module docstring)."""
 
@@ -548,7 +522,7 @@ class ServerConnection:
         self._framer: Any
         if server.framing == "tcp":
             self._codec = TcpCodec()
-            self._framer = _MbapFramer()
+            self._framer = self._codec.framer()
         elif server.framing == "rtu":
             self._codec = RtuCodec()
             self._framer = self._codec.framer("request")
