@@ -15,6 +15,7 @@ it, so the suite's pytest session is isolated from this one. Targets:
 from __future__ import annotations
 
 import json
+import re
 import selectors
 import socket
 import struct
@@ -69,6 +70,7 @@ def test_reference_server_passes_every_clause(tmp_path: Path) -> None:
     summary = report["summary"]
     assert summary["total"] >= 25, summary
     assert summary["pass"] == summary["total"], out
+    assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+ \(wireproof reference server, built in\)", report["target"])
     clauses = [case["clause"] for case in report["cases"]]
     assert len(set(clauses)) == len(clauses), "clause ids must be unique"
     for case in report["cases"]:

@@ -62,6 +62,9 @@ PROP_LEVEL: Final = "wireproof.level"
 PROP_VERDICT: Final = "wireproof.verdict"
 PROP_MESSAGE: Final = "wireproof.message"
 PROP_EVIDENCE: Final = "wireproof.evidence"
+# What the suite actually tested when no --wireproof-target was given (its
+# built-in default); suites put it on the item's user_properties.
+PROP_TARGET: Final = "wireproof.target"
 _PROPS: Final = frozenset({PROP_CLAUSE, PROP_LEVEL, PROP_VERDICT, PROP_MESSAGE, PROP_EVIDENCE})
 
 _MAX_MESSAGE: Final = 4000
@@ -392,6 +395,7 @@ class ReportWriter:
         self._durations: dict[str, float] = {}
         self._t0 = time.monotonic()
         self._started = ""
+        self._target: str | None = None
 
     def pytest_sessionstart(self) -> None:
         import datetime
@@ -400,6 +404,9 @@ class ReportWriter:
         self._started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == PROP_TARGET:
+                self._target = str(value)
         total = self._durations.get(report.nodeid, 0.0) + report.duration
         self._durations[report.nodeid] = total
         if report.when == "teardown":
@@ -418,7 +425,8 @@ class ReportWriter:
 
         suite = self.config.getoption("wireproof_suite") or self.config.rootpath.name
         self.result = RunResult(
-            suite=suite, target=self.config.getoption("wireproof_target"), started=self._started,
+            suite=suite, target=self.config.getoption("wireproof_target") or self._target,
+            started=self._started,
             duration=round(time.monotonic() - self._t0, 6),
             cases=tuple(sorted(self.cases, key=clause_sort_key)),
         )

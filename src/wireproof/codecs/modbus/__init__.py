@@ -26,6 +26,7 @@ from wireproof.codecs.modbus.constants import (
     MeiType,
     ReadDeviceIdCode,
 )
+from wireproof.codecs.modbus.datatypes import DataType, Order, decode_value, encode_value, parse_type
 from wireproof.codecs.modbus.messages import (
     AsciiAdu,
     CanopenGeneralReferenceRequest,
@@ -81,6 +82,11 @@ from wireproof.codecs.modbus.messages import (
 from wireproof.codecs.modbus.pdu import decode_request_pdu, decode_response_pdu, encode_pdu
 
 __all__ = [
+    "DataType",
+    "Order",
+    "decode_value",
+    "encode_value",
+    "parse_type",
     "AsciiAdu",
     "AsciiCodec",
     "CanopenGeneralReferenceRequest",

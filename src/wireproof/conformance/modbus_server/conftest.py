@@ -25,7 +25,7 @@ from wireproof.conformance.modbus_server._checks import Timing
 from wireproof.conformance.modbus_server._client import ModbusClient
 from wireproof.conformance.modbus_server.profile import DeviceProfile, default_profile, load_profile
 from wireproof.errors import HarnessError
-from wireproof.harness.plugin import EvidenceRecorder
+from wireproof.harness.plugin import PROP_TARGET, EvidenceRecorder
 
 
 def _seconds(options: dict[str, str], key: str, default: float) -> float:
@@ -68,9 +68,13 @@ def modbus_target(wireproof_target: str | None) -> Iterator[str]:
 
 
 @pytest.fixture
-def connect(modbus_target: str, modbus_unit: int, suite_timing: Timing,
+def connect(request: pytest.FixtureRequest, modbus_target: str, modbus_unit: int, suite_timing: Timing,
+            wireproof_target: str | None,
             evidence: EvidenceRecorder) -> Iterator[Callable[[], ModbusClient]]:
     clients: list[ModbusClient] = []
+    if wireproof_target is None:
+        request.node.user_properties.append(
+            (PROP_TARGET, f"{modbus_target} (wireproof reference server, built in)"))
 
     def record(direction: str, data: bytes, label: str) -> None:
         (evidence.sent if direction == "sent" else evidence.received)(data, label)
