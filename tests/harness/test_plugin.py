@@ -327,3 +327,9 @@ def test_plugin_module_is_import_light() -> None:
             "'wireproof.codecs', 'construct') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_k_selects_by_clause_id(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_fake=FAKE_SUITE)
+    reprec = pytester.inline_run("-k", "FAKE-003 or FAKE-006")
+    assert sorted(final_properties(reprec)) == ["FAKE-003", "FAKE-006"]

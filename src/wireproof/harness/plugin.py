@@ -252,6 +252,9 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, p
             problem = marker_problem(marker) if marker is not None else None
             if problem is not None:
                 problems.append(f"{node.nodeid}: invalid @pytest.mark.conformance: {problem}")
+            elif marker is not None:
+                # `-k MB-TCP-005` (or `-k MB-TCP`) selects by clause id.
+                node.extra_keyword_matches.add(marker.kwargs["clause"])
     if problems:
         report.outcome = "failed"
         report.longrepr = "\n".join(problems)
