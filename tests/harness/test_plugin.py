@@ -36,6 +36,10 @@ def test_pass(evidence, wireproof_target, wireproof_unit, wireproof_options, wir
 
 @pytest.mark.conformance(clause="FAKE-002", level="shall")
 def test_fail_assert():
+    """The device echoes
+    the request.
+
+    Details that are not the title."""
     assert 1 == 2, "device said <script>"
 
 @pytest.mark.conformance(clause="FAKE-003", level="should")
@@ -104,6 +108,8 @@ def test_verdicts_and_user_properties(pytester: pytest.Pytester) -> None:
     props = final_properties(reprec)
     assert {clause: p[PROP_VERDICT] for clause, p in props.items()} == EXPECTED
     assert props["FAKE-003"][PROP_LEVEL] == "should"
+    assert props["FAKE-002"]["wireproof.title"] == "The device echoes the request."
+    assert props["FAKE-003"]["wireproof.title"] == ""
     assert "transaction id not echoed" in props["FAKE-003"][PROP_MESSAGE]
     assert props["FAKE-002"][PROP_MESSAGE].startswith("AssertionError: device said <script>")
     assert props["FAKE-006"][PROP_MESSAGE] == "profile excludes FC 23"
@@ -248,7 +254,7 @@ def check_reports(directory: Path, *, suite: str) -> dict[str, Any]:
     assert {c["clause"]: c["verdict"] for c in report["cases"]} == EXPECTED
     assert [c["clause"] for c in report["cases"]] == sorted(EXPECTED)
     case = next(c for c in report["cases"] if c["clause"] == "FAKE-001")
-    assert set(case) == {"nodeid", "clause", "level", "verdict", "duration", "message", "evidence"}
+    assert set(case) == {"nodeid", "clause", "title", "level", "verdict", "duration", "message", "evidence"}
     assert case["nodeid"] == "test_fake.py::test_pass"
     assert case["evidence"][0] == {"direction": "sent", "hex": "0001", "note": "request <b>",
                                    "t": case["evidence"][0]["t"]}

@@ -65,7 +65,8 @@ PROP_EVIDENCE: Final = "wireproof.evidence"
 # What the suite actually tested when no --wireproof-target was given (its
 # built-in default); suites put it on the item's user_properties.
 PROP_TARGET: Final = "wireproof.target"
-_PROPS: Final = frozenset({PROP_CLAUSE, PROP_LEVEL, PROP_VERDICT, PROP_MESSAGE, PROP_EVIDENCE})
+PROP_TITLE: Final = "wireproof.title"  # the rule in one line: the clause test's docstring summary
+_PROPS: Final = frozenset({PROP_CLAUSE, PROP_LEVEL, PROP_VERDICT, PROP_MESSAGE, PROP_EVIDENCE, PROP_TITLE})
 
 _MAX_MESSAGE: Final = 4000
 REPORTER_NAME: Final = "wireproof-report"
@@ -345,7 +346,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         else:
             state.verdict, state.message = verdict, message
     props: dict[str, object] = {PROP_CLAUSE: marker.kwargs.get("clause", ""),
-                                PROP_LEVEL: marker.kwargs.get("level", "")}
+                                PROP_LEVEL: marker.kwargs.get("level", ""),
+                                PROP_TITLE: _title(item)}
     if state.verdict is not None:
         props[PROP_VERDICT] = state.verdict
         props[PROP_MESSAGE] = "\n".join([state.message, *state.extra]).strip()
@@ -355,6 +357,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     _set_props(item, props)
     report.user_properties = list(item.user_properties)
     return report
+
+
+def _title(item: pytest.Item) -> str:
+    doc = getattr(getattr(item, "obj", None), "__doc__", None) or ""
+    return " ".join(doc.strip().split("\n\n", 1)[0].split())
 
 
 # --------------------------------------------------------------------------- reports
@@ -373,7 +380,7 @@ def case_from_report(report: pytest.TestReport, duration: float | None = None) -
         nodeid=report.nodeid, clause=str(props.get(PROP_CLAUSE, "")), level=str(props.get(PROP_LEVEL, "")),
         verdict=str(props[PROP_VERDICT]),
         duration=round(report.duration if duration is None else duration, 6),
-        message=str(props.get(PROP_MESSAGE, "")),
+        message=str(props.get(PROP_MESSAGE, "")), title=str(props.get(PROP_TITLE, "")),
         evidence=tuple(EvidenceEntry.from_json_dict(e) for e in entries),
     )
 

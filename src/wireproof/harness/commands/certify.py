@@ -95,7 +95,7 @@ def missing_runner(workers: str | None = None) -> str | None:
     return None
 
 
-def _short(message: str, width: int = 70) -> str:
+def _short(message: str, width: int = 90) -> str:
     line = message.strip().splitlines()[0] if message.strip() else ""
     return line if len(line) <= width else line[: width - 3] + "..."
 
@@ -103,7 +103,8 @@ def _short(message: str, width: int = 70) -> str:
 def _line(case: CaseResult, clause_width: int = 18) -> str:
     clause = case.clause or case.nodeid
     verdict = case.verdict.upper()
-    return f"{clause:<{clause_width}} {case.level:<6} {verdict:<14} {_short(case.message)}".rstrip()
+    text = f"{case.title} -- {case.message}" if case.title and case.message else case.title or case.message
+    return f"{clause:<{clause_width}} {case.level:<6} {verdict:<14} {_short(text)}".rstrip()
 
 
 class LiveProgress:
@@ -140,7 +141,7 @@ def _table(cases: Sequence[CaseResult], out: TextIO) -> None:
 
     ordered = sorted(cases, key=clause_sort_key)
     width = max([len("clause"), *(len(c.clause or c.nodeid) for c in ordered)])
-    print(f"\n{'clause':<{width}} {'level':<6} {'verdict':<14} message", file=out)
+    print(f"\n{'clause':<{width}} {'level':<6} {'verdict':<14} rule / message", file=out)
     print(f"{'-' * width} {'-' * 6} {'-' * 14} {'-' * 7}", file=out)
     for case in ordered:
         print(_line(case, width), file=out)

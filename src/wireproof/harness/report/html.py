@@ -20,6 +20,7 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;width:100%}
 th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
+div.rule{color:#444;margin-bottom:.2em}
 th{background:#f0f0f0}
 td.clause,td.msg pre,details pre{font-family:ui-monospace,monospace}
 td.msg pre{margin:0;white-space:pre-wrap;word-break:break-word}
@@ -47,11 +48,12 @@ def _evidence(case: CaseResult) -> str:
 def _row(case: CaseResult) -> str:
     v = escape(case.verdict)
     message = f"<pre>{escape(case.message)}</pre>" if case.message else ""
+    rule = f'<div class="rule">{escape(case.title)}</div>' if case.title else ""
     return (f'<tr><td class="clause" title="{escape(case.nodeid)}">{escape(case.clause or case.nodeid)}</td>'
             f"<td>{escape(case.level)}</td>"
             f'<td><span class="v v-{v}">{v}</span></td>'
             f"<td>{case.duration:.3f}s</td>"
-            f'<td class="msg">{message}{_evidence(case)}</td></tr>')
+            f'<td class="msg">{rule}{message}{_evidence(case)}</td></tr>')
 
 
 def render_html(result: RunResult) -> str:
@@ -70,7 +72,8 @@ def render_html(result: RunResult) -> str:
 &middot; started {escape(result.started)} &middot; {result.duration:.2f}s &middot; {s["total"]} cases</p>
 <p>{counts}</p>
 <table>
-<thead><tr><th>clause</th><th>level</th><th>verdict</th><th>time</th><th>message / evidence</th></tr></thead>
+<thead><tr><th>clause</th><th>level</th><th>verdict</th><th>time</th>
+<th>rule / message / evidence</th></tr></thead>
 <tbody>
 {rows}
 </tbody>

@@ -44,7 +44,7 @@ def _testcase(suite: str, case: CaseResult) -> ET.Element:
                                  "time": f"{case.duration:.6f}"})
     props = ET.SubElement(tc, "properties")
     for name, value in (("clause", case.clause), ("level", case.level), ("verdict", case.verdict),
-                        ("nodeid", case.nodeid)):
+                        ("nodeid", case.nodeid), ("title", case.title)):
         ET.SubElement(props, "property", {"name": name, "value": _x(value)})
     tag = {"fail": "failure", "error": "error", "not_applicable": "skipped",
            "inconclusive": "skipped"}.get(case.verdict)

@@ -65,6 +65,7 @@ class CaseResult:
     duration: float = 0.0
     message: str = ""
     evidence: tuple[EvidenceEntry, ...] = ()
+    title: str = ""  # the rule the clause checks, in one sentence
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -72,7 +73,8 @@ class CaseResult:
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
-            "nodeid": self.nodeid, "clause": self.clause, "level": self.level, "verdict": self.verdict,
+            "nodeid": self.nodeid, "clause": self.clause, "title": self.title, "level": self.level,
+            "verdict": self.verdict,
             "duration": self.duration, "message": self.message,
             "evidence": [e.to_json_dict() for e in self.evidence],
         }
@@ -82,6 +84,7 @@ class CaseResult:
         return cls(nodeid=str(data["nodeid"]), clause=str(data.get("clause", "")),
                    level=str(data.get("level", "")), verdict=str(data["verdict"]),
                    duration=float(data.get("duration", 0.0)), message=str(data.get("message", "")),
+                   title=str(data.get("title", "")),
                    evidence=tuple(EvidenceEntry.from_json_dict(e) for e in data.get("evidence", ())))
 
 
