@@ -92,7 +92,8 @@ def test_junit_one_testcase_per_clause_with_properties(tmp_path: Path) -> None:
     cases = {tc.get("name"): tc for tc in suite.findall("testcase")}
     assert list(cases) == ["MB-1", "MB-2", "MB-3", "MB-4", "MB-5"]
     props = {p.get("name"): p.get("value") for p in cases["MB-2"].iter("property")}
-    assert props == {"clause": "MB-2", "level": "shall", "verdict": "fail", "nodeid": "t.py::test_b", "title": ""}
+    assert props == {"clause": "MB-2", "level": "shall", "verdict": "fail", "nodeid": "t.py::test_b",
+                     "title": ""}
     failure = cases["MB-2"].find("failure")
     assert failure is not None and failure.get("message") == "AssertionError: got <script>alert(1)</script>"
     assert failure.text is not None and "second line & more" in failure.text
