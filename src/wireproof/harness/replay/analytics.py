@@ -1,0 +1,741 @@
+"""Traffic and value analytics of a replayed capture: streaming, bounded, deterministic.
+
+The analyzers call three methods as the capture streams past, and the replay
+asks for :meth:`Analytics.summary` (JSON) and :meth:`Analytics.plots` (for the
+HTML report) at the end::
+
+    a = Analytics()
+    a.frame("10.0.0.1:49152 > 10.0.0.5:502", "modbus-tcp", t, len(payload))
+    a.message("10.0.0.1:49152 > 10.0.0.5:502", t)
+    a.value("10.0.0.5:502 u1 hr[40]", t, 1234.0)
+
+Theory of operation
+-------------------
+Time is an input: every estimate runs on *capture* time (the frame
+timestamps), never on the wall clock, so a replay gives the same numbers at
+any speed, on any machine, every time. Nothing iterates a set or hashes a
+float, so the output is deterministic.
+
+*Moments* are Welford's online mean and variance (population variance, ddof
+0): one pass, numerically stable, O(1) state.
+
+*Anomalies* are z-scores. A sample ``x`` is anomalous when, after a warm-up
+of ``warmup`` samples, ``|x - mean| / std > k_sigma`` where ``mean`` and
+``std`` are the statistics *before* ``x`` is added (the sample is added
+afterwards, so a lasting step change gives a short burst of anomalies that
+starts exactly at the step and fades as the statistics absorb the new
+level). ``std`` has a floor: ``time_resolution`` for timing (capture clocks
+tick in microseconds, and a float epoch timestamp carries ~2e-7 s of rounding,
+so a perfectly regular poll is not "anomalous" by a rounding error), and a
+nonzero std is at least ``1e-9 * |mean|`` (float noise of a near-constant
+series). A series constant until a change has std 0, and its z is
+infinite: JSON ``null``. Per track only the ``max_anomalies`` most
+extreme samples are kept (plus the first one and the total count).
+
+*Bandwidth* is an exponentially weighted moving average on irregular
+events, time constant ``tau`` (1 s and 60 s by default): the interval
+``dt`` since the previous frame has the rate ``nbytes / dt`` and weighs
+``1 - exp(-dt / tau)``, so a constant rate is measured exactly (the first
+frame of a flow opens the first interval and is not counted; frames at the
+same instant add the ``dt -> 0`` limit ``nbytes / tau``). The average starts
+at 0, which would under-read the first ``tau`` seconds, so the reported
+value is divided by ``1 - exp(-elapsed / tau)``, the weight the intervals
+seen so far carry (Adam's bias correction in continuous time).
+``peak_bandwidth_bps`` is the highest corrected 1 s value once a flow is
+at least ``tau_short`` old (before that it is a fencepost artefact). The
+*rate trend* is the least-squares line through the byte rate of consecutive
+``rate_window`` windows (idle windows count as 0; the unfinished last
+window is left out).
+
+*Trends* of values are online least squares (the covariance form of
+Welford's update; runs of identical points are merged with Chan's parallel
+formula), slope in units per second and r^2; ``None`` where undefined
+(fewer than two distinct times, or a constant series for r^2).
+
+*Plots* keep, per flow and per series, at most ``buckets`` time buckets of
+(count, sum, min, max). Buckets start ``bucket_s`` wide; when a sample falls
+beyond the last one, neighbouring buckets are merged pairwise and the width
+doubles, so a series keeps O(``buckets``) memory however long the capture.
+Only non-empty buckets are stored.
+
+Bounds: at most ``max_flows`` flows and ``max_series`` series are tracked;
+samples for others are counted in ``flows_dropped`` / ``series_dropped``
+(samples, not distinct keys: counting distinct keys would be unbounded).
+Non-finite inputs (NaN, infinities) are counted in ``non_finite`` and
+otherwise ignored. Finite inputs can still overflow (``1e308 - -1e308``); any
+non-finite number in the output is written as ``None`` (JSON ``null``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from bisect import bisect_left
+from typing import Any
+
+from wireproof.errors import HarnessError
+
+__all__ = ["Analytics", "summary_lines"]
+
+_INF = math.inf
+
+
+def _num(x: float) -> float | None:
+    """``x`` if it is finite, else ``None`` (JSON has no NaN or infinities)."""
+    return x if math.isfinite(x) else None
+
+
+class _Moments:
+    """Welford's online mean / population variance, with min and max."""
+
+    __slots__ = ("count", "m2", "max", "mean", "min")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.min = _INF
+        self.max = -_INF
+
+    def add(self, x: float) -> None:
+        self.count += 1
+        delta = x - self.mean
+        self.mean += delta / self.count
+        self.m2 += delta * (x - self.mean)
+        if x < self.min:
+            self.min = x
+        if x > self.max:
+            self.max = x
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.count) if self.count and self.m2 > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        if not self.count:
+            return {"count": 0, "mean": None, "std": None, "min": None, "max": None}
+        return {"count": self.count, "mean": _num(self.mean), "std": _num(self.std),
+                "min": _num(self.min), "max": _num(self.max)}
+
+
+class _Anomalies:
+    """The most extreme anomalies of one track, the first one, and how many there were."""
+
+    __slots__ = ("count", "first", "heap")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: tuple[float, float, float, float, float] | None = None
+        # (|z|, -sequence, t, value, z, mean, std): a min-heap, so the least extreme is
+        # replaced; on equal |z| the earlier anomaly wins (deterministic).
+        self.heap: list[tuple[float, int, float, float, float, float, float]] = []
+
+    def add(self, keep: int, t: float, value: float, z: float, mean: float, std: float) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = (t, value, z, mean, std)
+        entry = (abs(z), -self.count, t, value, z, mean, std)
+        if len(self.heap) < keep:
+            heapq.heappush(self.heap, entry)
+        elif keep and entry > self.heap[0]:
+            heapq.heapreplace(self.heap, entry)
+
+    def first_record(self, **extra: str) -> dict[str, Any] | None:
+        if self.first is None:
+            return None
+        t, value, z, mean, std = self.first
+        return _record(t, value, z, mean, std, **extra)
+
+    def records(self, **extra: str) -> list[dict[str, Any]]:
+        """Kept anomalies in time order (then in arrival order)."""
+        kept = sorted(self.heap, key=lambda e: (e[2], -e[1]))
+        return [_record(e[2], e[3], e[4], e[5], e[6], **extra) for e in kept]
+
+
+def _record(t: float, value: float, z: float, mean: float, std: float, **extra: str) -> dict[str, Any]:
+    return {**extra, "timestamp": _num(t), "value": _num(value), "z": _num(z),
+            "mean": _num(mean), "std": _num(std)}
+
+
+class _Regression:
+    """Online least squares y = a + b x (co-moments, Welford / Chan updates)."""
+
+    __slots__ = ("cxx", "cxy", "cyy", "mx", "my", "n")
+
+    def __init__(self) -> None:
+        self.n = 0.0
+        self.mx = self.my = self.cxx = self.cxy = self.cyy = 0.0
+
+    def add(self, x: float, y: float) -> None:
+        self.n += 1
+        dx = x - self.mx
+        self.mx += dx / self.n
+        dy = y - self.my
+        self.my += dy / self.n
+        self.cxx += dx * (x - self.mx)
+        self.cxy += dx * (y - self.my)
+        self.cyy += dy * (y - self.my)
+
+    def add_run(self, x0: float, step: float, k: float, y: float) -> None:
+        """Add the ``k`` points (x0 + i*step, y), i = 0..k-1, in O(1) (Chan et al. merge)."""
+        if k <= 0:
+            return
+        n = self.n + k
+        dx = x0 + step * (k - 1) / 2 - self.mx
+        dy = y - self.my
+        w = self.n * k / n
+        self.cxx += step * step * k * (k * k - 1) / 12 + dx * dx * w
+        self.cxy += dx * dy * w
+        self.cyy += dy * dy * w
+        self.mx += dx * k / n
+        self.my += dy * k / n
+        self.n = n
+
+    def as_dict(self, slope_key: str) -> dict[str, Any]:
+        slope = self.cxy / self.cxx if self.cxx > 0 else None
+        r2 = self.cxy * self.cxy / (self.cxx * self.cyy) if self.cxx > 0 and self.cyy > 0 else None
+        return {slope_key: None if slope is None else _num(slope),
+                "r2": None if r2 is None else _num(min(r2, 1.0))}
+
+
+class _Buckets:
+    """Downsampled track: at most ``nbuckets`` time buckets of (count, sum, min, max).
+
+    Only non-empty buckets are stored: ``index`` holds their bucket numbers
+    (sorted), ``data`` four doubles per bucket.
+    """
+
+    __slots__ = ("data", "index", "origin", "width")
+
+    def __init__(self, origin: float, width: float) -> None:
+        self.origin = origin
+        self.width = width
+        self.index = array("q")
+        self.data = array("d")
+
+    def add(self, t: float, v: float, nbuckets: int) -> None:
+        d = t - self.origin
+        pos = d / self.width if d > 0 else 0.0  # earlier than the origin: clamp to bucket 0
+        while pos >= nbuckets and math.isfinite(self.width):
+            self._coarsen()
+            pos = d / self.width
+        i = int(pos) if pos < nbuckets else nbuckets - 1  # only an overflowed (infinite) span
+        index, data = self.index, self.data
+        if index and index[-1] == i:
+            j = len(index) - 1
+        elif not index or index[-1] < i:
+            index.append(i)
+            data.extend((0.0, 0.0, _INF, -_INF))
+            j = len(index) - 1
+        else:  # timestamps went backwards: find or insert the bucket
+            j = bisect_left(index, i)
+            if index[j] != i:
+                index.insert(j, i)
+                data[4 * j:4 * j] = array("d", (0.0, 0.0, _INF, -_INF))
+        b = 4 * j
+        data[b] += 1.0
+        data[b + 1] += v
+        if v < data[b + 2]:
+            data[b + 2] = v
+        if v > data[b + 3]:
+            data[b + 3] = v
+
+    def _coarsen(self) -> None:
+        """Merge buckets pairwise; the width doubles (to infinity at worst: then all is bucket 0)."""
+        self.width *= 2
+        old_index, old = self.index, self.data
+        index, data = array("q"), array("d")
+        for j, i in enumerate(old_index):
+            c, s, lo, hi = old[4 * j:4 * j + 4]
+            if index and index[-1] == i // 2:
+                b = len(data) - 4
+                data[b] += c
+                data[b + 1] += s
+                data[b + 2] = min(data[b + 2], lo)
+                data[b + 3] = max(data[b + 3], hi)
+            else:
+                index.append(i // 2)
+                data.extend((c, s, lo, hi))
+        self.index, self.data = index, data
+
+    def buckets(self) -> list[tuple[int, float, float, float, float]]:
+        """(bucket number, count, sum, min, max) of the non-empty buckets, in time order."""
+        d = self.data
+        return [(i, d[4 * j], d[4 * j + 1], d[4 * j + 2], d[4 * j + 3]) for j, i in enumerate(self.index)]
+
+    def midpoint(self, i: int) -> float:
+        return self.origin + (i + 0.5) * self.width
+
+
+class _Timing:
+    """Inter-arrival statistics and timing anomalies of one kind of event in one flow."""
+
+    __slots__ = ("anomalies", "last", "moments", "reversals", "track")
+
+    def __init__(self) -> None:
+        self.moments = _Moments()
+        self.anomalies = _Anomalies()
+        self.last: float | None = None
+        self.reversals = 0
+        self.track: _Buckets | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.moments.as_dict(), "anomaly_count": self.anomalies.count,
+                "time_reversals": self.reversals}
+
+
+class _Flow:
+    __slots__ = ("bytes", "ew_long", "ew_short", "ew_t", "first", "frame_timing", "frames", "last",
+                 "message_timing", "peak", "protocol", "rate", "rw_bytes", "rw_index", "traffic")
+
+    def __init__(self, protocol: str, t: float, bucket_s: float) -> None:
+        self.protocol = protocol
+        self.frames = 0
+        self.bytes = 0
+        self.first = self.last = self.ew_t = t
+        self.ew_short = self.ew_long = 0.0
+        self.peak: float | None = None
+        self.frame_timing = _Timing()
+        self.message_timing = _Timing()
+        self.rate = _Regression()
+        self.rw_index = 0.0
+        self.rw_bytes = 0.0
+        self.traffic = _Buckets(t, bucket_s)
+
+
+class _Series:
+    __slots__ = ("anomalies", "changes", "first", "last", "last_time", "moments", "track", "trend")
+
+    def __init__(self, t: float, bucket_s: float) -> None:
+        self.first = self.last_time = t
+        self.last = 0.0
+        self.changes = 0
+        self.moments = _Moments()
+        self.anomalies = _Anomalies()
+        self.trend = _Regression()
+        self.track = _Buckets(t, bucket_s)
+
+
+class Analytics:
+    """Per-flow traffic and per-series value statistics of a capture (see the module docstring).
+
+    Parameters (keyword only): ``k_sigma`` (4) and ``warmup`` (30) of the
+    z-score rule; ``tau_short`` (1 s) and ``tau_long`` (60 s), the EWMA time
+    constants; ``rate_window`` (1 s), the window of the rate trend;
+    ``time_resolution`` (1e-6 s), the floor of the inter-arrival std;
+    ``max_flows`` and ``max_series`` (10,000 each); ``max_anomalies`` (10)
+    kept per track; ``buckets`` (100) per plotted track, initially
+    ``bucket_s`` (1 ms) wide.
+    """
+
+    def __init__(self, *, k_sigma: float = 4.0, warmup: int = 30, tau_short: float = 1.0,
+                 tau_long: float = 60.0, rate_window: float = 1.0, time_resolution: float = 1e-6,
+                 max_flows: int = 10_000, max_series: int = 10_000, max_anomalies: int = 10,
+                 buckets: int = 100, bucket_s: float = 1e-3, max_protocols: int = 64) -> None:
+        positive = {"k_sigma": k_sigma, "tau_short": tau_short, "tau_long": tau_long,
+                    "rate_window": rate_window, "bucket_s": bucket_s}
+        for name, x in positive.items():
+            if not (math.isfinite(x) and x > 0):
+                raise HarnessError(f"Analytics: {name} must be a positive finite number, not {x!r}")
+        if warmup < 2 or buckets < 2 or max_anomalies < 0 or max_flows < 0 or max_series < 0:
+            raise HarnessError("Analytics: warmup and buckets must be >= 2, the maxima >= 0")
+        if not (math.isfinite(time_resolution) and time_resolution >= 0):
+            raise HarnessError(f"Analytics: time_resolution must be >= 0, not {time_resolution!r}")
+        self.k_sigma = float(k_sigma)
+        self.warmup = warmup
+        self.tau_short = float(tau_short)
+        self.tau_long = float(tau_long)
+        self.rate_window = float(rate_window)
+        self.time_resolution = float(time_resolution)
+        self.max_flows = max_flows
+        self.max_series = max_series
+        self.max_anomalies = max_anomalies
+        self.buckets = buckets
+        self.bucket_s = float(bucket_s)
+        self.max_protocols = max_protocols
+        self._flows: dict[str, _Flow] = {}
+        self._series: dict[str, _Series] = {}
+        self._protocols: dict[str, _Buckets] = {}
+        self._protocol_totals: dict[str, list[int]] = {}
+        self.flows_dropped = 0
+        self.series_dropped = 0
+        self.non_finite = 0
+        self.frames = 0
+        self.bytes = 0
+        self.first: float | None = None
+        self.last: float | None = None
+
+    # -- feeding -------------------------------------------------------------------------------
+
+    def _z(self, m: _Moments, x: float, floor: float) -> float | None:
+        """z of ``x`` against ``m`` (before ``x`` is added); None during the warm-up."""
+        if m.count < self.warmup:
+            return None
+        std = m.std
+        # The relative floor absorbs float noise of a near-constant series; an exactly
+        # constant one (std 0) keeps std 0, and any change from it is infinitely unusual.
+        std = max(std, floor, 1e-9 * abs(m.mean)) if std > 0 else floor
+        dev = x - m.mean
+        if std > 0:
+            return dev / std
+        return 0.0 if dev == 0 else math.copysign(_INF, dev)
+
+    def _timing(self, timing: _Timing, t: float) -> None:
+        last = timing.last
+        if last is None:
+            timing.last = t
+            return
+        if t < last:
+            timing.reversals += 1  # a clock step or a merged capture: no interval to learn from
+            return
+        gap = t - last
+        timing.last = t
+        m = timing.moments
+        z = self._z(m, gap, self.time_resolution)
+        if z is not None and abs(z) > self.k_sigma:
+            timing.anomalies.add(self.max_anomalies, t, gap, z, m.mean, m.std)
+        m.add(gap)
+        if timing.track is None:
+            timing.track = _Buckets(t, self.bucket_s)
+        timing.track.add(t, gap, self.buckets)
+
+    def frame(self, flow_label: str, protocol: str, timestamp: float, nbytes: int) -> None:
+        """One frame (a TCP segment, a datagram, a CAN frame) of ``nbytes`` payload bytes."""
+        t = timestamp
+        if not math.isfinite(t):
+            self.non_finite += 1
+            return
+        flow = self._flows.get(flow_label)
+        if flow is None:
+            if len(self._flows) >= self.max_flows:
+                self.flows_dropped += 1
+                return
+            flow = self._flows[flow_label] = _Flow(protocol, t, self.bucket_s)
+        flow.protocol = protocol
+        self.frames += 1
+        self.bytes += nbytes
+        self.first = t if self.first is None else min(self.first, t)
+        self.last = t if self.last is None else max(self.last, t)
+        self._protocol_traffic(protocol, t, nbytes)
+
+        flow.frames += 1
+        flow.bytes += nbytes
+        flow.last = max(flow.last, t)
+        dt = t - flow.ew_t
+        if dt > 0:
+            flow.ew_short = _ewma(flow.ew_short, nbytes, dt, self.tau_short)
+            flow.ew_long = _ewma(flow.ew_long, nbytes, dt, self.tau_long)
+            flow.ew_t = t
+        elif flow.frames > 1:  # same instant (or earlier): the dt -> 0 limit, an impulse
+            flow.ew_short += nbytes / self.tau_short
+            flow.ew_long += nbytes / self.tau_long
+        if flow.ew_t - flow.first >= self.tau_short:
+            bw = _corrected(flow.ew_short, self.tau_short, flow.ew_t - flow.first)
+            if bw is not None and (flow.peak is None or bw > flow.peak):
+                flow.peak = bw
+        self._rate_window(flow, t, nbytes)
+        self._timing(flow.frame_timing, t)
+        flow.traffic.add(t, float(nbytes), self.buckets)
+
+    def _rate_window(self, flow: _Flow, t: float, nbytes: int) -> None:
+        w = self.rate_window
+        q = (t - flow.first) / w
+        i = float(math.floor(q)) if q > 0 and math.isfinite(q) else 0.0
+        if i <= flow.rw_index:
+            flow.rw_bytes += nbytes  # same window (or time went backwards: keep it in the current one)
+            return
+        flow.rate.add((flow.rw_index + 0.5) * w, flow.rw_bytes / w)
+        idle = i - flow.rw_index - 1
+        flow.rate.add_run((flow.rw_index + 1.5) * w, w, idle, 0.0)
+        flow.rw_index = i
+        flow.rw_bytes = float(nbytes)
+
+    def _protocol_traffic(self, protocol: str, t: float, nbytes: int) -> None:
+        track = self._protocols.get(protocol)
+        if track is None:
+            if len(self._protocols) >= self.max_protocols:
+                protocol = "(other)"
+                track = self._protocols.get(protocol)
+            if track is None:
+                track = self._protocols[protocol] = _Buckets(t, self.bucket_s)
+                self._protocol_totals[protocol] = [0, 0]
+        track.add(t, float(nbytes), self.buckets)
+        totals = self._protocol_totals[protocol]
+        totals[0] += 1
+        totals[1] += nbytes
+
+    def message(self, flow_label: str, timestamp: float) -> None:
+        """One decoded protocol message (either direction) of a flow: message timing."""
+        if not math.isfinite(timestamp):
+            self.non_finite += 1
+            return
+        flow = self._flows.get(flow_label)
+        if flow is None:
+            if len(self._flows) >= self.max_flows:
+                self.flows_dropped += 1
+                return
+            flow = self._flows[flow_label] = _Flow("", timestamp, self.bucket_s)
+        self._timing(flow.message_timing, timestamp)
+
+    def value(self, series: str, timestamp: float, value: float) -> None:
+        """One observed value of a point or register, e.g. ``"10.0.0.5:502 u1 hr[40]"``."""
+        t, v = timestamp, float(value)
+        if not (math.isfinite(t) and math.isfinite(v)):
+            self.non_finite += 1
+            return
+        s = self._series.get(series)
+        if s is None:
+            if len(self._series) >= self.max_series:
+                self.series_dropped += 1
+                return
+            s = self._series[series] = _Series(t, self.bucket_s)
+        m = s.moments
+        z = self._z(m, v, 0.0)
+        if z is not None and abs(z) > self.k_sigma:
+            s.anomalies.add(self.max_anomalies, t, v, z, m.mean, m.std)
+        if m.count and v != s.last:
+            s.changes += 1
+        m.add(v)
+        s.trend.add(t - s.first, v)
+        s.last = v
+        s.last_time = max(s.last_time, t)
+        s.track.add(t, v, self.buckets)
+
+    # -- results -------------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able statistics; every float finite or ``None``. Keys:
+
+        ``parameters``; ``frames``, ``bytes``, ``first_time``, ``last_time``;
+        ``protocols``: {name: {frames, bytes}};
+        ``flows``: {label: {protocol, frames, bytes, first_time, last_time,
+        duration, mean_bandwidth_bps, ewma_bandwidth_bps (tau_short),
+        ewma_bandwidth_long_bps (tau_long), peak_bandwidth_bps,
+        rate_trend {slope_bps_per_s, r2}, interarrival and
+        message_interarrival {count, mean, std, min, max, anomaly_count,
+        time_reversals}, anomaly_count, first_anomaly, anomalies [{kind,
+        timestamp, value, z, mean, std}]}} where ``kind`` is ``frame_interarrival`` or
+        ``message_interarrival`` and ``value`` the interval in seconds;
+        ``series``: {key: {count, mean, std, min, max, last, first_time,
+        last_time, trend_per_s, r2, changes, change_rate_per_s,
+        anomaly_count, first_anomaly, anomalies [{timestamp, value, z, mean,
+        std}]}}; ``first_anomaly`` is the earliest (kept or not) or None;
+        ``flows_dropped``, ``series_dropped`` (samples not tracked because
+        the table was full), ``non_finite`` (samples ignored).
+        Flows and series are in first-seen order; anomalies in time order.
+        """
+        return {
+            "parameters": {"k_sigma": self.k_sigma, "warmup": self.warmup, "tau_short_s": self.tau_short,
+                           "tau_long_s": self.tau_long, "rate_window_s": self.rate_window,
+                           "time_resolution_s": self.time_resolution, "max_flows": self.max_flows,
+                           "max_series": self.max_series, "max_anomalies": self.max_anomalies,
+                           "buckets": self.buckets},
+            "frames": self.frames,
+            "bytes": self.bytes,
+            "first_time": None if self.first is None else _num(self.first),
+            "last_time": None if self.last is None else _num(self.last),
+            "protocols": {p: {"frames": f, "bytes": b} for p, (f, b) in self._protocol_totals.items()},
+            "flows": {label: self._flow_dict(f) for label, f in self._flows.items()},
+            "series": {key: self._series_dict(s) for key, s in self._series.items()},
+            "flows_dropped": self.flows_dropped,
+            "series_dropped": self.series_dropped,
+            "non_finite": self.non_finite,
+        }
+
+    def _flow_dict(self, f: _Flow) -> dict[str, Any]:
+        duration = f.last - f.first
+        elapsed = f.ew_t - f.first
+        anomalies = (f.frame_timing.anomalies.records(kind="frame_interarrival")
+                     + f.message_timing.anomalies.records(kind="message_interarrival"))
+        anomalies.sort(key=lambda r: (r["timestamp"] is None, r["timestamp"] or 0.0))
+        firsts = [r for r in (f.frame_timing.anomalies.first_record(kind="frame_interarrival"),
+                              f.message_timing.anomalies.first_record(kind="message_interarrival"))
+                  if r is not None]
+        firsts.sort(key=lambda r: (r["timestamp"] is None, r["timestamp"] or 0.0))
+        return {
+            "protocol": f.protocol,
+            "frames": f.frames,
+            "bytes": f.bytes,
+            "first_time": _num(f.first),
+            "last_time": _num(f.last),
+            "duration": _num(duration),
+            "mean_bandwidth_bps": _num(f.bytes / duration) if duration > 0 else None,
+            "ewma_bandwidth_bps": _corrected(f.ew_short, self.tau_short, elapsed),
+            "ewma_bandwidth_long_bps": _corrected(f.ew_long, self.tau_long, elapsed),
+            "peak_bandwidth_bps": None if f.peak is None else _num(f.peak),
+            "rate_trend": f.rate.as_dict("slope_bps_per_s"),
+            "interarrival": f.frame_timing.as_dict(),
+            "message_interarrival": f.message_timing.as_dict(),
+            "anomaly_count": f.frame_timing.anomalies.count + f.message_timing.anomalies.count,
+            "first_anomaly": firsts[0] if firsts else None,
+            "anomalies": anomalies,
+        }
+
+    def _series_dict(self, s: _Series) -> dict[str, Any]:
+        span = s.last_time - s.first
+        trend = s.trend.as_dict("trend_per_s")
+        return {
+            **s.moments.as_dict(),
+            "last": _num(s.last),
+            "first_time": _num(s.first),
+            "last_time": _num(s.last_time),
+            **trend,
+            "changes": s.changes,
+            "change_rate_per_s": _num(s.changes / span) if span > 0 else None,
+            "anomaly_count": s.anomalies.count,
+            "first_anomaly": s.anomalies.first_record(),
+            "anomalies": s.anomalies.records(),
+        }
+
+    def plots(self, *, max_lines: int = 8, max_series: int = 12) -> dict[str, Any]:
+        """Plot data for :func:`wireproof.harness.replay.html.render_html` (JSON-able).
+
+        ``{"origin": first capture time or None,
+           "traffic": [{"label", "points": [[t, bytes_per_s], ...]}]}``   per protocol;
+        ``"flows": [...same...]``   the ``max_lines`` flows with most bytes;
+        ``"timing": [{"label", "points": [[t, mean, min, max]], "anomalies": [[t, value, z]]}]``
+            message (else frame) inter-arrival of the flows with timing anomalies;
+        ``"series": [...same as timing...]``   the ``max_series`` series with most anomalies.
+        Times are absolute capture times (bucket midpoints); traffic is bytes per second
+        per bucket, idle buckets included as 0 (the last bucket's rate is over the part of
+        it the capture covers); ``z`` may be ``None`` (infinite).
+        """
+        flows = sorted(self._flows.items(), key=lambda kv: -kv[1].bytes)[:max_lines]
+        timing: list[dict[str, Any]] = []
+        anomalous = [(label, f) for label, f in self._flows.items()
+                     if f.message_timing.anomalies.count or f.frame_timing.anomalies.count]
+        anomalous.sort(key=lambda kv: -(kv[1].message_timing.anomalies.count
+                                        + kv[1].frame_timing.anomalies.count))
+        for label, f in anomalous[:max_series]:
+            tm = f.message_timing if f.message_timing.anomalies.count else f.frame_timing
+            kind = "messages" if tm is f.message_timing else "frames"
+            if tm.track is not None:
+                timing.append(_value_plot(f"{label} ({kind})", tm.track, tm.anomalies))
+        series = [(k, s) for k, s in self._series.items() if s.anomalies.count]
+        series.sort(key=lambda kv: -kv[1].anomalies.count)
+        return {
+            "origin": None if self.first is None else _num(self.first),
+            "traffic": [_traffic_plot(p, b, self.last) for p, b in self._protocols.items()],
+            "flows": [_traffic_plot(label, f.traffic, f.last) for label, f in flows],
+            "timing": timing,
+            "series": [_value_plot(k, s.track, s.anomalies) for k, s in series[:max_series]],
+        }
+
+    def text(self, *, top: int = 5) -> list[str]:
+        """The human summary lines of :func:`summary_lines` for this run."""
+        return summary_lines(self.summary(), top=top)
+
+
+def _ewma(rate: float, nbytes: int, dt: float, tau: float) -> float:
+    """One step of the interval-weighted EWMA: rate ``nbytes / dt`` weighing ``1 - e^(-dt/tau)``."""
+    weight = -math.expm1(-dt / tau)
+    return rate * (1.0 - weight) + nbytes / dt * weight
+
+
+def _corrected(ewma: float, tau: float, elapsed: float) -> float | None:
+    """Bias-corrected EWMA rate (see the module docstring); None before any time has passed."""
+    if not elapsed > 0:
+        return None
+    return _num(ewma / -math.expm1(-elapsed / tau))
+
+
+def _traffic_plot(label: str, track: _Buckets, end: float | None) -> dict[str, Any]:
+    buckets = track.buckets()
+    points: list[list[float]] = []
+    if buckets:
+        by_index = {i: total for i, _c, total, _lo, _hi in buckets}
+        last = buckets[-1][0]
+        for i in range(buckets[0][0], last + 1):
+            width = track.width
+            if i == last and end is not None:
+                # the capture ends inside the last bucket: its rate is over the part it covers
+                # (at least half a bucket, lest one frame at its start look like a burst)
+                width = min(width, max(end - (track.origin + i * width), width / 2))
+            t, rate = track.midpoint(i), by_index.get(i, 0.0) / width
+            if math.isfinite(t) and math.isfinite(rate):
+                points.append([t, rate])
+    return {"label": label, "points": points}
+
+
+def _value_plot(label: str, track: _Buckets, anomalies: _Anomalies) -> dict[str, Any]:
+    points = []
+    for i, c, total, lo, hi in track.buckets():
+        row = [track.midpoint(i), total / c, lo, hi]
+        if all(math.isfinite(x) for x in row):
+            points.append(row)
+    marks = [[r["timestamp"], r["value"], r["z"]] for r in anomalies.records()
+             if r["timestamp"] is not None and r["value"] is not None]
+    return {"label": label, "points": points, "anomalies": marks, "anomaly_count": anomalies.count}
+
+
+def _fmt(x: Any, unit: str = "") -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, int):
+        return f"{x}{unit}"
+    return f"{x:.6g}{unit}"
+
+
+def summary_lines(summary: dict[str, Any], *, top: int = 5) -> list[str]:
+    """Lines of text for the CLI from a :meth:`Analytics.summary` dict (or its JSON).
+
+    Times are seconds since the first frame. The ``top`` flows by bandwidth,
+    then the flows with timing anomalies and the series with value anomalies
+    (most anomalies first), each with its first anomaly.
+    """
+    lines: list[str] = []
+    flows: dict[str, Any] = summary.get("flows", {})
+    series: dict[str, Any] = summary.get("series", {})
+    origin = summary.get("first_time") or 0.0
+
+    def bw(item: tuple[str, dict[str, Any]]) -> tuple[float, int]:
+        f = item[1]
+        return -(f.get("mean_bandwidth_bps") or 0.0), -int(f.get("bytes", 0))
+
+    if flows:
+        lines.append(f"Top flows by bandwidth ({min(top, len(flows))} of {len(flows)}):")
+        for label, f in sorted(flows.items(), key=bw)[:top]:
+            ia = f.get("message_interarrival") or {}
+            if not ia.get("count"):
+                ia = f.get("interarrival") or {}
+            trend = (f.get("rate_trend") or {}).get("slope_bps_per_s")
+            lines.append(f"  {label} [{f.get('protocol') or '?'}] {f.get('frames', 0)} frames "
+                         f"{f.get('bytes', 0)} B, mean {_fmt(f.get('mean_bandwidth_bps'), ' B/s')}, "
+                         f"ewma {_fmt(f.get('ewma_bandwidth_bps'), ' B/s')}, "
+                         f"peak {_fmt(f.get('peak_bandwidth_bps'), ' B/s')}, trend {_fmt(trend, ' B/s/s')}, "
+                         f"interval {_fmt(ia.get('mean'), ' s')} +- {_fmt(ia.get('std'), ' s')}")
+    timing = sorted(((k, f) for k, f in flows.items() if f.get("anomaly_count")),
+                    key=lambda kv: -kv[1]["anomaly_count"])
+    if timing:
+        lines.append(f"Timing anomalies in {len(timing)} flow(s):")
+        for label, f in timing[:top]:
+            lines.append(f"  {label}: {f['anomaly_count']} anomalous interval(s)" + _first(f, origin))
+    anomalous = sorted(((k, s) for k, s in series.items() if s.get("anomaly_count")),
+                       key=lambda kv: -kv[1]["anomaly_count"])
+    if anomalous:
+        lines.append(f"Anomalous series ({len(anomalous)} of {len(series)}):")
+        for key, s in anomalous[:top]:
+            lines.append(f"  {key}: {s['anomaly_count']} anomal{'y' if s['anomaly_count'] == 1 else 'ies'}, "
+                         f"mean {_fmt(s.get('mean'))} std {_fmt(s.get('std'))} "
+                         f"range [{_fmt(s.get('min'))}, {_fmt(s.get('max'))}] "
+                         f"trend {_fmt(s.get('trend_per_s'), '/s')}" + _first(s, origin))
+    elif series:
+        lines.append(f"No anomalies in {len(series)} series.")
+    dropped = [f"{summary[k]} {k.replace('_', ' ')}" for k in ("flows_dropped", "series_dropped")
+               if summary.get(k)]
+    if dropped:
+        lines.append("Not tracked (tables full): " + ", ".join(dropped) + " samples")
+    return lines
+
+
+def _first(item: dict[str, Any], origin: float) -> str:
+    anomalies = item.get("anomalies") or []
+    if not anomalies and not item.get("first_anomaly"):
+        return ""
+    a = item.get("first_anomaly") or anomalies[0]
+    z = "inf" if a.get("z") is None else f"{a['z']:+.1f}"
+    t = a.get("timestamp")
+    at = "?" if t is None else f"+{t - origin:.6f}s"
+    return (f"; first at {at}: {_fmt(a.get('value'))} (z={z}, "
+            f"mean {_fmt(a.get('mean'))}, std {_fmt(a.get('std'))})")
