@@ -226,6 +226,18 @@ def test_unsupported_function_codes_are_not_applicable(tmp_path: Path) -> None:
     assert "does not list function code 05" in messages["MB-AP-011"]
 
 
+def test_unit_option_overrides_the_profile(tmp_path: Path) -> None:
+    # The default profile says unit_id = 1; `--unit 7` must still address unit 7
+    # (it was silently ignored). The reference server has no unit 7 and answers
+    # 0A GATEWAY PATH UNAVAILABLE, so the bounds clause fails, honestly.
+    code, report, out = certify(tmp_path, "--unit", "7", "-k", "MB-AP-003")
+    assert code == 1, out
+    (case,) = report["cases"]
+    assert case["verdict"] == "fail", out
+    sent = [bytes.fromhex(e["hex"]) for e in case["evidence"] if e["direction"] == "sent"]
+    assert sent and all(adu[6] == 7 for adu in sent), [adu.hex() for adu in sent]
+
+
 # --------------------------------------------------------------------------- (d) broken targets
 
 Answer = Callable[[bytes], bytes | None]

@@ -206,6 +206,8 @@ def test_certify_suite_that_does_not_collect(pytester: pytest.Pytester, monkeypa
     (["modbus-server", "--profile", "/nonexistent/p.toml"], "--profile /nonexistent/p.toml: no such file"),
     (["modbus-server", "-n", "many"], "-n many: expected a number or 'auto'"),
     (["modbus-server", "--unit", "x"], "invalid int value"),
+    (["modbus-server", "--target", "foo://bar"], "--target: 'foo://bar': unknown transport scheme"),
+    (["modbus-server", "--target", "tcp://127.0.0.1"], "needs a port"),
 ])
 def test_certify_usage_errors(argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch,
                               tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import struct
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import AsciiCodec, RtuCodec, TcpCodec
@@ -407,3 +410,30 @@ def test_ascii_connection() -> None:
     got = [codec.decode_response(r).pdu for r in out.replies]
     assert got == [M.ReadInputRegistersResponse(values=(0x8001,))]
     assert out.errors and not out.close
+
+
+# --- garbage in: the server answers or closes, and keeps serving (issue: "Bad input") ---
+
+_CODECS: dict[str, Any] = {"tcp": TcpCodec(), "rtu": RtuCodec(), "ascii": AsciiCodec()}
+
+
+@settings(max_examples=150, deadline=None)
+@given(framing=st.sampled_from(["tcp", "rtu", "ascii"]),
+       chunks=st.lists(st.binary(max_size=80), max_size=6))
+def test_garbage_never_escapes_and_other_connections_keep_working(framing: str, chunks: list[bytes]) -> None:
+    srv = ModbusServer(load_datamodel(DEFAULT), framing=framing)  # type: ignore[arg-type]
+    conn = srv.connection()
+    for chunk in chunks:
+        if conn.closed:
+            break
+        out = conn.receive_data(chunk)
+        for reply in out.replies:
+            _CODECS[framing].decode_response(reply)  # whatever it answers is a valid response ADU
+    codec = _CODECS[framing]
+    pdu = M.ReadHoldingRegistersRequest(start_address=0, quantity=1)
+    adu: M.TcpAdu | M.RtuAdu | M.AsciiAdu = (
+        M.TcpAdu(transaction_id=7, unit_id=1, pdu=pdu) if framing == "tcp"
+        else M.RtuAdu(address=1, pdu=pdu) if framing == "rtu" else M.AsciiAdu(address=1, pdu=pdu))
+    fresh = srv.connection().receive_data(codec.encode(adu))
+    assert len(fresh.replies) == 1 and not fresh.close
+    assert isinstance(codec.decode_response(fresh.replies[0]).pdu, M.ReadHoldingRegistersResponse)

@@ -114,6 +114,10 @@ class RtuFramer(BufferedFramer):
                         if direction in (None, d)]
         self._scan_len = 0  # CRC of buf[:_scan_len] is _scan_crc
         self._scan_crc = 0xFFFF
+        # Offsets 1.._later_from-1 are proven not to start a frame (every
+        # candidate length fit in the buffer and failed): the next search for a
+        # later frame resumes there instead of rescanning the whole buffer.
+        self._later_from = 1
 
     def _lengths(self, buf: bytearray | memoryview | None = None) -> tuple[list[int], bool, bool]:
         """Candidate lengths, whether more bytes are needed to know, whether to scan."""
@@ -144,13 +148,18 @@ class RtuFramer(BufferedFramer):
         further on proves them garbage: skip to it instead of waiting for 256 bytes.
         """
         buf = self._buf
+        size = len(buf)
         view = memoryview(buf)
+        decided = True  # every offset before i is proven not to start a frame
         try:
-            for i in range(1, len(buf) - 3):
-                lengths, _, _ = self._lengths(view[i:])
+            for i in range(self._later_from, size - 3):
+                lengths, pending, _ = self._lengths(view[i:])
                 for n in lengths:
-                    if i + n <= len(buf) and crc16(view[i:i + n - 2]) == buf[i + n - 2] | buf[i + n - 1] << 8:
+                    if i + n <= size and crc16(view[i:i + n - 2]) == buf[i + n - 2] | buf[i + n - 1] << 8:
                         return i
+                decided = decided and not pending and all(i + n <= size for n in lengths)
+                if decided:
+                    self._later_from = i + 1
         finally:
             view.release()
         return 0
@@ -159,19 +168,20 @@ class RtuFramer(BufferedFramer):
         skip = self._later_frame()
         if skip:
             self._drop(skip)
-            self._scan_len, self._scan_crc = 0, 0xFFFF
+            self._scan_len, self._scan_crc, self._later_from = 0, 0xFFFF, 1
             raise ChecksumError(self.protocol, ("crc",), 0,
                                 f"{skip} bytes without a valid frame skipped to the next one")
         return NEED_DATA
 
     def _resync(self) -> DecodeError:
         self._drop(1)
-        self._scan_len, self._scan_crc = 0, 0xFFFF
+        # What was proven about later offsets stays proven, one place earlier.
+        self._scan_len, self._scan_crc, self._later_from = 0, 0xFFFF, max(1, self._later_from - 1)
         return ChecksumError(self.protocol, ("crc",), 0,
                              "no frame with a matching CRC starts here; one byte discarded")
 
     def _frame(self, n: int) -> bytes:
-        self._scan_len, self._scan_crc = 0, 0xFFFF
+        self._scan_len, self._scan_crc, self._later_from = 0, 0xFFFF, max(1, self._later_from - n)
         return self._take(n)
 
     def next_frame(self) -> bytes | NeedData:

@@ -4,8 +4,9 @@
   the built-in reference server started for the session on 127.0.0.1:0.
 - ``modbus_profile``: the ``--wireproof-profile`` TOML as a
   :class:`~.profile.DeviceProfile`, else ``default-profile.toml``.
-- ``modbus_unit``: the profile's ``device.unit_id`` if it has one, else
-  ``--wireproof-unit``.
+- ``modbus_unit``: ``--wireproof-unit`` (``wireproof certify --unit``) when
+  given, else the profile's ``device.unit_id``, else 1: the command line wins
+  over the file.
 - ``suite_timing``: ``response_timeout`` (the profile's, or
   ``--wireproof-option response_timeout=S``) and ``silence`` (how long a
   clause that expects *no* answer listens; ``--wireproof-option silence=S``,
@@ -46,7 +47,9 @@ def modbus_profile(wireproof_profile: dict[str, Any] | None) -> DeviceProfile:
 
 
 @pytest.fixture(scope="session")
-def modbus_unit(modbus_profile: DeviceProfile, wireproof_unit: int) -> int:
+def modbus_unit(pytestconfig: pytest.Config, modbus_profile: DeviceProfile, wireproof_unit: int) -> int:
+    if pytestconfig.getoption("wireproof_unit") is not None:
+        return wireproof_unit
     return wireproof_unit if modbus_profile.unit_id is None else modbus_profile.unit_id
 
 

@@ -5,7 +5,7 @@ describes the built-in reference server and is the worked example)::
 
     [device]
     name = "my PLC"
-    unit_id = 1                     # optional; else --wireproof-unit
+    unit_id = 1                     # optional; --wireproof-unit overrides it
     function_codes = [1, 2, 3, 4, 5, 6, 15, 16]
     max_pipelined = 4               # requests the server accepts outstanding (MB-TCP 4.2)
     response_timeout = 1.0          # seconds within which an answer must come

@@ -41,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="DIR", type=Path, default=Path("wireproof-report"),
                         help="directory for report.json, junit.xml, report.html (default ./wireproof-report)")
     parser.add_argument("-k", metavar="EXPR", dest="keyword", help="only clauses matching EXPR (pytest -k)")
-    parser.add_argument("--unit", metavar="N", type=int, default=1, help="Modbus unit identifier (default 1)")
+    parser.add_argument("--unit", metavar="N", type=int, default=None,
+                        help="Modbus unit identifier (default: the profile's unit_id, else 1)")
     parser.add_argument("-n", metavar="WORKERS", dest="workers",
                         help="run clauses in parallel on WORKERS processes (pytest-xdist; 'auto' = cores)")
     parser.add_argument("--option", metavar="KEY=VALUE", action="append", default=[],
@@ -165,6 +166,14 @@ def run(args: argparse.Namespace) -> int:
     if missing is not None:
         print(f"wireproof certify: error: {missing}", file=err)
         return 2
+    if args.target:
+        from wireproof.harness.transports import parse_url
+
+        try:
+            parse_url(args.target)  # a malformed URL is a usage error, not 40 clause errors
+        except HarnessError as exc:
+            print(f"wireproof certify: error: --target: {exc}", file=err)
+            return 2
     if args.profile is not None and not args.profile.is_file():
         print(f"wireproof certify: error: --profile {args.profile}: no such file", file=err)
         return 2
@@ -173,8 +182,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     report_dir = args.report.resolve()
-    extra = ["--wireproof-report", str(report_dir), "--wireproof-suite", args.suite,
-             "--wireproof-unit", str(args.unit)]
+    extra = ["--wireproof-report", str(report_dir), "--wireproof-suite", args.suite]
+    if args.unit is not None:
+        extra += ["--wireproof-unit", str(args.unit)]
     if args.target:
         extra += ["--wireproof-target", args.target]
     if args.profile is not None:
