@@ -46,7 +46,8 @@ from wireproof import codecs
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.harness.modbus_client import BlockingModbusClient
-from wireproof.harness.pcapfile import read_frames, tcp_streams
+from wireproof.harness.replay.capture import iter_capture
+from wireproof.harness.replay.dissector import tcp_streams
 from wireproof.harness.simulators.modbus_server import running_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,7 +294,7 @@ def check(path: Path, server_port: int) -> int:
     """Decode every ADU of the capture; the number of ADUs (raises on any error)."""
     tcp = codecs.get("modbus-tcp")
     count = 0
-    for stream in tcp_streams(read_frames(path), port=server_port):
+    for stream in tcp_streams(iter_capture(path), port=server_port):
         framer = tcp.framer()
         framer.feed(stream.data)
         while (frame := framer.next_frame()) is not codecs.NEED_DATA:

@@ -1,6 +1,6 @@
 """The recorded peer captures (fixtures/modbus/captures) and the pcap reader.
 
-Every capture is read with :mod:`wireproof.harness.pcapfile`, each TCP
+Every capture is read with :mod:`wireproof.harness.replay.capture`, each TCP
 direction reassembled (in order, sequence numbers continuous), framed with
 the Modbus/TCP framer and every ADU decoded: requests client -> server,
 responses server -> client, zero decode errors and no bytes left over. Each
@@ -20,13 +20,9 @@ import pytest
 from wireproof import codecs
 from wireproof.codecs.modbus import messages as M
 from wireproof.errors import FixtureError
-from wireproof.harness.pcapfile import (
-    LINKTYPE_ETHERNET,
-    build_tcp_frame,
-    read_frames,
-    tcp_streams,
-    write_pcap,
-)
+from wireproof.harness.replay.capture import iter_capture as read_frames
+from wireproof.harness.replay.dissector import tcp_streams
+from wireproof.harness.replay.pcap import LINKTYPE_ETHERNET, build_tcp_frame, write_pcap
 
 CAPTURES = Path(str(resources.files("wireproof.fixtures") / "modbus" / "captures"))
 PCAPS = sorted(CAPTURES.glob("*.pcapng"))

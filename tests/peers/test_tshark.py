@@ -22,7 +22,7 @@ import pytest
 from wireproof import codecs
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
-from wireproof.harness.pcapfile import build_tcp_frame, write_pcap
+from wireproof.harness.replay.pcap import build_tcp_frame, write_pcap
 
 pytestmark = pytest.mark.peer
 

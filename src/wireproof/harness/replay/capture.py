@@ -1,0 +1,115 @@
+"""Open any supported capture and stream its frames: format detection and the reader object.
+
+Formats, by content first and file name second:
+
+- ``pcap``: the four classic magics (micro/nanosecond, either byte order);
+- ``pcapng``: a Section Header Block first (0x0A0D0D0A);
+- ``blf``: Vector BLF (``LOGG`` magic), read by python-can;
+- ``asc`` / ``trc``: Vector ASC and PEAK TRC text logs (by suffix), read by python-can;
+- ``candump``: can-utils text logs (``-L`` or default format; see :mod:`.candump`).
+
+Theory of operation: :func:`iter_capture` checks the file and decides its
+format at once (so a wrong file is a :class:`~wireproof.errors.FixtureError`
+before anything is read); iterating the returned :class:`CaptureReader`
+opens the file and streams :class:`~.events.Frame` values, keeping
+``bytes_read`` current for a progress bar. Memory is flat: readers hold one
+chunk of the file at a time.
+
+Truncation policy (a file that ends in the middle of its last record, as
+when the capturing process was killed): every complete record is yielded;
+then with ``on_truncation="raise"`` (the default) a :class:`FixtureError`
+says where the file was cut, with ``on_truncation="stop"`` iteration just
+ends and :attr:`CaptureReader.truncation` holds the same message for the
+caller to report. Any other damage is a :class:`FixtureError` where it is found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from wireproof.errors import FixtureError
+from wireproof.harness.replay.candump import looks_like_candump, read_candump, read_python_can
+from wireproof.harness.replay.events import Frame
+from wireproof.harness.replay.pcap import PCAP_MAGICS, PCAPNG_MAGIC, read_pcap, read_pcapng
+
+__all__ = ["FORMATS", "CaptureReader", "detect_format", "iter_capture"]
+
+Format = Literal["pcap", "pcapng", "candump", "blf", "asc", "trc"]
+FORMATS: tuple[Format, ...] = ("pcap", "pcapng", "candump", "blf", "asc", "trc")
+_PYTHON_CAN = ("blf", "asc", "trc")
+
+
+def detect_format(head: bytes, path: Path) -> Format:
+    """The format of a file from its first bytes (and, for ASC/TRC, its suffix)."""
+    if head[:4] in PCAP_MAGICS:
+        return "pcap"
+    if head[:4] == PCAPNG_MAGIC:
+        return "pcapng"
+    if head[:4] == b"LOGG":
+        return "blf"
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in ("asc", "trc"):
+        return "asc" if suffix == "asc" else "trc"
+    if looks_like_candump(head):
+        return "candump"
+    raise FixtureError(f"{path}: not a capture wireproof reads (pcap, pcapng, candump, ASC, BLF, TRC); "
+                       f"first bytes {head[:8].hex()}")
+
+
+class CaptureReader:
+    """An iterable of the frames of one capture file (see the module docstring).
+
+    ``format``, ``size`` (bytes) and ``bytes_read`` (so far) are for progress
+    reporting; ``interface_names`` lists the interfaces in the order of their
+    :attr:`Frame.interface <.events.Frame.interface>` numbers as the reader
+    meets them (pcapng if_name or ``if<n>``, candump interface names).
+    """
+
+    def __init__(self, path: str | Path, *, on_truncation: Literal["raise", "stop"] = "raise") -> None:
+        self.path = Path(path)
+        try:
+            self.size = self.path.stat().st_size
+            with self.path.open("rb") as f:
+                head = f.read(4096)
+        except OSError as exc:
+            raise FixtureError(f"{self.path}: cannot read capture: {exc}") from exc
+        if not head:
+            raise FixtureError(f"{self.path}: empty file, not a capture")
+        self.format: Format = detect_format(head, self.path)
+        self.on_truncation = on_truncation
+        self.bytes_read = 0
+        self.truncation: str | None = None
+        self.interface_names: list[str] = []
+
+    def truncated(self, offset: int, reason: str) -> None:
+        """Called by the format readers when the file ends inside a record at ``offset``."""
+        message = f"{self.path}: truncated capture: {reason}"
+        if self.on_truncation == "raise":
+            raise FixtureError(message)
+        self.truncation = message
+
+    def __iter__(self) -> Iterator[Frame]:
+        self.bytes_read = 0
+        self.truncation = None
+        self.interface_names.clear()
+        if self.format in _PYTHON_CAN:
+            yield from read_python_can(self)
+            return
+        try:
+            f = self.path.open("rb")
+        except OSError as exc:
+            raise FixtureError(f"{self.path}: cannot read capture: {exc}") from exc
+        with f:
+            if self.format == "pcap":
+                yield from read_pcap(self, f)
+            elif self.format == "pcapng":
+                yield from read_pcapng(self, f)
+            else:
+                yield from read_candump(self, f)
+
+
+def iter_capture(path: str | Path, *, on_truncation: Literal["raise", "stop"] = "raise") -> CaptureReader:
+    """The frames of the capture at ``path``, streamed; :class:`FixtureError` if it is not one."""
+    return CaptureReader(path, on_truncation=on_truncation)
