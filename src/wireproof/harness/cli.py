@@ -28,6 +28,8 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "decode": ("wireproof.harness.commands.decode", "decode hex bytes with a registered codec"),
     "simulate": ("wireproof.harness.commands.simulate", "run a reference device (e.g. modbus-server)"),
     "bench": ("wireproof.harness.commands.bench", "benchmark the codecs against peer libraries"),
+    "replay": ("wireproof.harness.commands.replay",
+               "decode a capture (pcap, pcapng, candump) and report every protocol rule it breaks"),
 }
 
 

@@ -15,6 +15,9 @@ Hypothesis habit):
   rebuilds one :class:`~wireproof.harness.report.model.CaseResult` per test
   from those properties and writes DIR/report.json, junit.xml and
   report.html at session end.
+- With ``--wireproof-replay FILE``, the capture's flows are added as test
+  items (:mod:`wireproof.harness.replay.pytest_items`, imported only then),
+  so pytest-xdist shards a big capture.
 - ``not_applicable(reason)`` and ``inconclusive(reason)`` end a test as a
   pytest skip whose reason starts with ``[not_applicable]`` /
   ``[inconclusive]``; any other skip is ``inconclusive`` (the clause was not
@@ -135,12 +138,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="device profile (TOML) deciding which clauses apply")
     group.addoption("--wireproof-report", metavar="DIR", default=None,
                     help="write report.json, junit.xml and report.html into DIR")
-    group.addoption("--wireproof-unit", metavar="ID", type=int, default=1,
-                    help="Modbus unit identifier to address (default 1)")
+    group.addoption("--wireproof-unit", metavar="ID", type=int, default=None,
+                    help="Modbus unit identifier to address (default: the suite's profile, else 1)")
     group.addoption("--wireproof-option", metavar="KEY=VALUE", action="append", default=[],
                     help="suite option (repeatable)")
     group.addoption("--wireproof-suite", metavar="NAME", default=None,
                     help="suite name recorded in the reports (default: the rootdir's name)")
+    # Capture replay as test items (wireproof.harness.replay.pytest_items, imported only when used).
+    group.addoption("--wireproof-replay", metavar="FILE", default=None,
+                    help="replay a capture; its flows become test items (shardable with pytest-xdist)")
+    group.addoption("--wireproof-replay-shards", metavar="N", type=int, default=64,
+                    help="at most N replay items: flows are grouped beyond that (default 64)")
+    group.addoption("--wireproof-replay-port", metavar="P=NAME", action="append", default=[],
+                    help="decode port P as protocol NAME during --wireproof-replay (repeatable)")
+    group.addoption("--wireproof-replay-timeout", metavar="SECONDS", type=float, default=1.0,
+                    help="capture time after which a replayed response is late (default 1.0)")
 
 
 _PROFILE: Final[pytest.StashKey[dict[str, Any] | None]] = pytest.StashKey()
@@ -176,7 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "conformance(clause, level): a conformance clause test (level: shall|should|may)"
     )
     unit = config.getoption("wireproof_unit")
-    if not 0 <= unit <= 255:
+    if unit is not None and not 0 <= unit <= 255:
         raise pytest.UsageError(f"--wireproof-unit {unit}: a unit identifier is 0..255 (MB-TCP 4.4.1.1)")
     config.stash[_PROFILE] = _load_profile(config.getoption("wireproof_profile"))
     config.stash[_OPTIONS] = _parse_options(config.getoption("wireproof_option"))
@@ -208,9 +220,9 @@ def wireproof_options(pytestconfig: pytest.Config) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def wireproof_unit(pytestconfig: pytest.Config) -> int:
-    """The ``--wireproof-unit`` Modbus unit identifier (default 1)."""
-    unit: int = pytestconfig.getoption("wireproof_unit")
-    return unit
+    """The ``--wireproof-unit`` Modbus unit identifier (1 when the option is not given)."""
+    unit: int | None = pytestconfig.getoption("wireproof_unit")
+    return 1 if unit is None else unit
 
 
 _EVIDENCE: Final = pytest.StashKey[EvidenceRecorder]()
@@ -222,6 +234,15 @@ def evidence(request: pytest.FixtureRequest) -> EvidenceRecorder:
     recorder = EvidenceRecorder()
     request.node.stash[_EVIDENCE] = recorder
     return recorder
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselection, so they apply to the replay items too
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    if config.getoption("wireproof_replay", None):
+        from wireproof.harness.replay.pytest_items import collect_replay_items
+
+        items.extend(collect_replay_items(session, config))
 
 
 # --------------------------------------------------------------------------- marker validation

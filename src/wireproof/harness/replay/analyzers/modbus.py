@@ -1,0 +1,466 @@
+"""Passive Modbus/TCP analyzer: both directions of a flow in, findings out.
+
+Normative references: MB-TCP 3.1.3 (MBAP header: transaction id "used for
+transaction pairing, the MODBUS server copies in the response the
+transaction identifier of the request"; protocol id 0; length counts the
+unit id and the PDU, 2..254 since an ADU is at most 260 bytes, MB-TCP 4.2),
+MB-TCP 4.4.1 (the client manages response timeouts; several requests may be
+outstanding on one connection), MB-TCP 4.4.2 (the server answers every
+request it accepts), MB-AP 4.1 (a response carries the request's function
+code), MB-AP 6.x (each function's layout and bounds), MB-AP 7 (exception
+responses and codes).
+
+Theory of operation
+-------------------
+Each direction is framed by the MBAP length, exactly as the codec's
+:class:`~wireproof.codecs.modbus.framers.TcpFramer` does (length 2..254;
+a foreign protocol id still frames by length and is then rejected). The
+framing is done here rather than by the framer object because a finding
+needs the bytes of a rejected header for its hex window, and because most
+captures carry one ADU per segment, which this loop decodes without copying.
+Whole ADUs go to the codec's ``decode_request`` (client side) and
+``decode_response`` (server side); a ``DecodeError`` is a finding whose
+offset is the codec's.
+
+Requests wait in a table keyed by transaction id (bounded: ``max_pending``,
+the oldest is given up as unanswered beyond it). A response is paired with
+the request of its transaction id; the pairing is then judged by the
+client machine's own rule (:func:`wireproof.codecs.modbus.client.mismatch`).
+A response for an id already answered is a duplicate, for an id never seen
+a response without request, one after ``flow.timeout`` seconds of capture
+time a late response. What is still outstanding when the flow ends is
+unanswered.
+
+After a TCP gap, or when the capture starts mid-flow, a direction is out of
+sync: bytes are skipped up to the first offset that looks like an MBAP
+header (protocol id 0, length 2..254, a public function code).
+Requests whose response may have fallen into a gap on the server side,
+and responses that may answer a request lost in a gap (or sent before the
+capture began), are reported as ``info`` rather than as violations.
+
+Rules (``rule`` — clause — severity):
+
+- ``modbus.mbap-length`` — MB-TCP 3.1.3 — error: length outside 2..254; the
+  rest of the segment is skipped, the direction resyncs;
+- ``modbus.protocol-id`` — MB-TCP 3.1.3 — error: protocol id != 0;
+- ``modbus.bounds`` — MB-AP 6.x of the function — error: a field outside the
+  bounds of its function (the codec's ``DecodeError`` path names it);
+- ``modbus.malformed`` — MB-AP 6.x — error: a PDU truncated, or followed by
+  bytes, inside a well-framed ADU;
+- ``modbus.response-without-request``, ``modbus.duplicate-response`` —
+  MB-TCP 3.1.3 — error;
+- ``modbus.mismatched-response`` — MB-TCP 3.1.3 (unit id), MB-AP 4.1
+  (function code) or MB-AP 6.x (content) — error;
+- ``modbus.late-response`` — MB-TCP 4.4.1 — warning;
+- ``modbus.unanswered-request`` — MB-TCP 4.4.2 — warning (info when the
+  capture ends before the response was due, or a gap may hold it);
+- ``modbus.transaction-id-reuse`` — MB-TCP 3.1.3 — warning: a request
+  reuses the id of one still outstanding;
+- ``modbus.exception-from-client`` — MB-AP 7 — error;
+- ``modbus.exception-response`` — MB-AP 7 — info (also counted per function
+  and exception code);
+- ``modbus.incomplete-adu`` — MB-TCP 3.1.3 — warning: the connection closed
+  inside an ADU (info when only the capture ended);
+- ``modbus.resync`` — MB-TCP 3.1.3 — info: bytes skipped to find a header.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Final
+
+from wireproof.codecs.modbus import constants as C
+from wireproof.codecs.modbus import messages as M
+from wireproof.codecs.modbus import tcp_codec
+from wireproof.codecs.modbus.client import mismatch
+from wireproof.errors import DecodeError, TrailingDataError, TruncatedError
+from wireproof.harness.replay.analyzers import FlowContext, Sink, make_finding
+from wireproof.harness.replay.findings import Severity
+
+__all__ = ["ModbusTcpAnalyzer", "function_clause", "looks_like_modbus_tcp", "plausible_header"]
+
+PROTOCOL: Final = "modbus-tcp"
+_MBAP = struct.Struct(">HHHB").unpack_from
+_PUBLIC_FCS: Final = frozenset(int(fc) for fc in C.FunctionCode)
+_MIN_LEN, _MAX_LEN = C.MIN_MBAP_LENGTH, C.MAX_MBAP_LENGTH
+_ZEROS: Final = b"\x00\x00\x00"  # protocol id 0, length < 256
+
+# MB-AP 6.x: the clause of each public function code.
+_CLAUSES: Final = {1: "6.1", 2: "6.2", 3: "6.3", 4: "6.4", 5: "6.5", 6: "6.6", 7: "6.7", 8: "6.8",
+                   11: "6.9", 12: "6.10", 15: "6.11", 16: "6.12", 17: "6.13", 20: "6.14", 21: "6.15",
+                   22: "6.16", 23: "6.17", 24: "6.18", 43: "6.19"}
+
+
+def function_clause(fc: int) -> str:
+    """The MB-AP clause of function code ``fc`` (MB-AP 5.1 for codes it does not define)."""
+    number = _CLAUSES.get(fc & 0x7F)
+    return f"MB-AP {number}" if number else "MB-AP 5.1"
+
+
+def function_name(fc: int) -> str:
+    """``read_holding_registers`` for 0x03; ``fc 0x41`` for codes MB-AP does not name."""
+    try:
+        return C.FunctionCode(fc & 0x7F).name.lower()
+    except ValueError:
+        return f"fc 0x{fc & 0x7F:02X}"
+
+
+_NAMES: Final = [function_name(fc) for fc in range(256)]
+_REQUEST_KEYS: Final = [f"{name} request" for name in _NAMES]
+_RESPONSE_KEYS: Final = [f"{name} response" for name in _NAMES]
+_EXCEPTION_KEYS: Final = [f"{name} exception" for name in _NAMES]
+
+
+def exception_name(code: int) -> str:
+    try:
+        return C.ExceptionCode(code).name
+    except ValueError:
+        return f"0x{code:02X}"
+
+
+def plausible_header(buf: bytes | bytearray, i: int = 0) -> bool:
+    """Whether ``buf[i:i + 8]`` looks like an MBAP header and a public function code."""
+    return (len(buf) - i >= 8 and buf[i + 2] == 0 and buf[i + 3] == 0 and buf[i + 4] == 0
+            and _MIN_LEN <= buf[i + 5] <= _MAX_LEN and (buf[i + 7] & 0x7F) in _PUBLIC_FCS)
+
+
+def looks_like_modbus_tcp(data: bytes, from_client: bool) -> bool:
+    """Content heuristic for a flow on an unknown port: its first bytes are whole MBAP ADUs.
+
+    The first header must be plausible (:func:`plausible_header`) and its ADU
+    complete in ``data``; if more bytes follow, they must start another
+    plausible header. A client's first ADU must be a request (no 0x80 bit).
+    """
+    if not plausible_header(data):
+        return False
+    if from_client and data[7] & C.EXCEPTION_FLAG:
+        return False
+    end = 6 + data[5]
+    if len(data) < end:
+        return False
+    return len(data) == end or len(data) - end < 8 or plausible_header(data, end)
+
+
+@dataclass(slots=True)
+class _Pending:
+    unit: int
+    fc: int
+    pdu: Any  # None when the request did not decode (its bounds were broken)
+    frame: int
+    ts: float
+    in_gap: bool = False  # the server side lost bytes since: the response may be there
+
+
+@dataclass(slots=True)
+class _Side:
+    buf: bytearray
+    sync: bool  # False: skip to the next plausible MBAP header
+    skipped: int = 0
+
+
+class ModbusTcpAnalyzer:
+    """One Modbus/TCP flow's passive machine (see the module docstring)."""
+
+    def __init__(self, flow: FlowContext, sink: Sink, *, max_pending: int = 1024, history: int = 256) -> None:
+        self.flow = flow
+        self.sink = sink
+        self.max_pending = max_pending
+        self.history = history
+        self._codec = tcp_codec()
+        self._sides = {True: _Side(bytearray(), flow.handshake), False: _Side(bytearray(), flow.handshake)}
+        self._pending: OrderedDict[int, _Pending] = OrderedDict()
+        self._answered: OrderedDict[int, _Pending] = OrderedDict()
+        self._requests_seen = False
+        self._client_gap = not flow.handshake  # requests may be missing from the capture
+        self._last_ts = 0.0
+
+    # --- findings ----------------------------------------------------------------------
+
+    def _report(self, *, frame: int, ts: float, rule: str, clause: str, severity: Severity, message: str,
+                data: bytes = b"", at: int = 0) -> None:
+        self.sink.finding(make_finding(self.flow, frame=frame, ts=ts, rule=rule, clause=clause,
+                                       severity=severity, message=message, data=data, at=at))
+
+    # --- FlowAnalyzer --------------------------------------------------------------------
+
+    def on_data(self, from_client: bool, data: bytes, frame: int, ts: float) -> None:
+        self._last_ts = ts
+        side = self._sides[from_client]
+        if side.sync and not side.buf and len(data) >= 8:
+            # Fast path: one whole ADU in one segment, nothing buffered.
+            length = data[4] << 8 | data[5]
+            if len(data) == 6 + length and _MIN_LEN <= length <= _MAX_LEN:
+                self._adu(from_client, data, frame, ts)
+                return
+        side.buf += data
+        self._drain(from_client, side, frame, ts)
+
+    def on_datagram(self, from_client: bool, data: bytes, frame: int, ts: float) -> None:
+        # A datagram is self-contained: frame it alone, then report what is left over.
+        side = self._sides[from_client]
+        side.buf.clear()
+        side.sync = True
+        self.on_data(from_client, data, frame, ts)
+        self._incomplete(from_client, frame, ts, "a datagram ended")
+
+    def on_gap(self, from_client: bool, missing: int, frame: int, ts: float) -> None:
+        side = self._sides[from_client]
+        side.buf.clear()
+        side.sync = False
+        if from_client:
+            self._client_gap = True
+        else:
+            for pending in self._pending.values():
+                pending.in_gap = True
+
+    def on_close(self, frame: int, ts: float, how: str) -> None:
+        for from_client in (True, False):
+            self._incomplete(from_client, frame, ts, "the capture ended" if how in ("end", "idle")
+                             else "the connection closed")
+        closed = how in ("fin", "rst")
+        for tid, p in self._pending.items():
+            self._unanswered(tid, p, ts, closed)
+        self._pending.clear()
+
+    # --- framing ---------------------------------------------------------------------------
+
+    def _drain(self, from_client: bool, side: _Side, frame: int, ts: float) -> None:
+        buf = side.buf
+        while True:
+            if not side.sync and not self._resync(side, frame, ts):
+                return
+            if len(buf) < 6:
+                return
+            length = buf[4] << 8 | buf[5]
+            if not _MIN_LEN <= length <= _MAX_LEN:
+                self._report(frame=frame, ts=ts, rule="modbus.mbap-length", clause="MB-TCP 3.1.3",
+                             severity="error", message=f"MBAP length {length} not in 2..254; "
+                             f"{len(buf)} bytes skipped", data=bytes(buf[:64]), at=4)
+                self.sink.decode_error(PROTOCOL)
+                buf.clear()
+                side.sync = False
+                return
+            end = 6 + length
+            if len(buf) < end:
+                return
+            adu = bytes(buf[:end])
+            del buf[:end]
+            self._adu(from_client, adu, frame, ts)
+
+    def _resync(self, side: _Side, frame: int, ts: float) -> bool:
+        """Skip to the first plausible header; True when found (the side is in sync again).
+
+        The bytes skipped in one out-of-sync episode make one ``modbus.resync``
+        finding, when sync is regained (or at the end, by :meth:`_incomplete`).
+        """
+        buf = side.buf
+        n = len(buf)
+        # A header has protocol id 0 and a length below 256: bytes 2..4 are zero. Let
+        # bytes.find look for them (a non-Modbus flow on port 502 can be gigabytes).
+        start = max(0, n - 7)  # none found: keep what could begin a header
+        i = buf.find(_ZEROS, 2)
+        while i >= 0:
+            if n - (i - 2) < 8 or plausible_header(buf, i - 2):
+                start = i - 2  # a header, or possibly one: wait for its other bytes
+                break
+            i = buf.find(_ZEROS, i + 1)
+        side.skipped += start
+        window = buf[max(0, start - 16):start + 16]
+        at = start - max(0, start - 16)
+        del buf[:start]
+        if len(buf) < 8:
+            return False
+        side.sync = True
+        if side.skipped:
+            self._report(frame=frame, ts=ts, rule="modbus.resync", clause="MB-TCP 3.1.3", severity="info",
+                         message=f"{side.skipped} bytes skipped to the next plausible MBAP header",
+                         data=bytes(window), at=at)
+            side.skipped = 0
+        return True
+
+    def _incomplete(self, from_client: bool, frame: int, ts: float, why: str) -> None:
+        side = self._sides[from_client]
+        who = "client" if from_client else "server"
+        if side.buf and side.sync:
+            self._report(frame=frame, ts=ts, rule="modbus.incomplete-adu", clause="MB-TCP 3.1.3",
+                         severity="info" if "capture" in why else "warning",
+                         message=f"{why} inside a {who} ADU ({len(side.buf)} bytes buffered)",
+                         data=bytes(side.buf[:64]), at=len(side.buf[:64]))
+        elif not side.sync and side.skipped + len(side.buf):
+            self._report(frame=frame, ts=ts, rule="modbus.resync", clause="MB-TCP 3.1.3", severity="info",
+                         message=f"{side.skipped + len(side.buf)} {who} bytes skipped without finding "
+                         "a plausible MBAP header", data=bytes(side.buf[:32]), at=0)
+        side.buf.clear()
+        side.skipped = 0
+
+    # --- one ADU ---------------------------------------------------------------------------
+
+    def _adu(self, from_client: bool, adu: bytes, frame: int, ts: float) -> None:
+        tid, pid, _length, unit = _MBAP(adu)
+        if pid != C.MODBUS_PROTOCOL_ID:
+            self._report(frame=frame, ts=ts, rule="modbus.protocol-id", clause="MB-TCP 3.1.3",
+                         severity="error", message=f"protocol id {pid} != 0 (transaction {tid})",
+                         data=adu, at=2)
+            self.sink.decode_error(PROTOCOL)
+            return
+        if from_client:
+            self._request(tid, unit, adu, frame, ts)
+        else:
+            self._response(tid, unit, adu, frame, ts)
+
+    def _decode_failed(self, err: DecodeError, adu: bytes, kind: str, frame: int, ts: float) -> None:
+        fc = adu[7]
+        bounds = not isinstance(err, TruncatedError | TrailingDataError) and err.path[:1] == ("pdu",)
+        path = ".".join(str(p) for p in err.path)
+        self._report(frame=frame, ts=ts, rule="modbus.bounds" if bounds else "modbus.malformed",
+                     clause=function_clause(fc), severity="error",
+                     message=f"{function_name(fc)} {kind}: {path}: {err.reason}", data=adu, at=err.offset)
+        self.sink.decode_error(PROTOCOL)
+        self.sink.message(PROTOCOL, f"{function_name(fc)} {kind} (malformed)", frame, ts)
+
+    def _request(self, tid: int, unit: int, adu: bytes, frame: int, ts: float) -> None:
+        self._requests_seen = True
+        fc = adu[7]
+        try:
+            pdu = self._codec.decode_request(adu).pdu
+        except DecodeError as err:
+            self._decode_failed(err, adu, "request", frame, ts)
+            pdu = None
+        else:
+            if isinstance(pdu, M.ExceptionResponse):
+                self._report(frame=frame, ts=ts, rule="modbus.exception-from-client", clause="MB-AP 7",
+                             severity="error", message=f"the client sent an exception response "
+                             f"(function 0x{fc:02X})", data=adu, at=7)
+                self.sink.message(PROTOCOL, _EXCEPTION_KEYS[fc], frame, ts)
+                return
+            self.sink.message(PROTOCOL, _REQUEST_KEYS[fc], frame, ts)
+            self._written_values(unit, pdu, ts)
+        old = self._pending.pop(tid, None)
+        if old is not None:
+            self._report(frame=frame, ts=ts, rule="modbus.transaction-id-reuse", clause="MB-TCP 3.1.3",
+                         severity="warning", message=f"transaction {tid} reused while the request of frame "
+                         f"{old.frame} is outstanding", data=adu, at=0)
+        self._answered.pop(tid, None)
+        self._pending[tid] = _Pending(unit, fc, pdu, frame, ts)
+        if len(self._pending) > self.max_pending:
+            oldest, p = self._pending.popitem(last=False)
+            self._unanswered(oldest, p, ts, False, note=f" (more than {self.max_pending} outstanding)")
+
+    def _response(self, tid: int, unit: int, adu: bytes, frame: int, ts: float) -> None:
+        fc = adu[7]
+        pending = self._pending.pop(tid, None)
+        if pending is not None:
+            self._remember(tid, pending)
+        try:
+            pdu = self._codec.decode_response(adu).pdu
+        except DecodeError as err:
+            self._decode_failed(err, adu, "response", frame, ts)
+            return
+        is_exception = isinstance(pdu, M.ExceptionResponse)
+        self.sink.message(PROTOCOL, (_EXCEPTION_KEYS if is_exception else _RESPONSE_KEYS)[fc], frame, ts)
+        if is_exception:
+            self._exception(pdu, adu, frame, ts)
+        if pending is None:
+            self._unpaired(tid, adu, frame, ts)
+            return
+        elapsed = ts - pending.ts
+        if elapsed > self.flow.timeout:
+            self._report(frame=frame, ts=ts, rule="modbus.late-response", clause="MB-TCP 4.4.1",
+                         severity="warning", message=f"response to the request of frame {pending.frame} "
+                         f"after {elapsed:.3f} s (timeout {self.flow.timeout:g} s)", data=adu, at=0)
+        reason = self._mismatch(pending, unit, pdu)
+        if reason is not None:
+            clause, at = (("MB-TCP 3.1.3", 6) if reason.startswith("unit id") else
+                          ("MB-AP 4.1", 7) if reason.startswith("function code") else
+                          (function_clause(fc), 8))
+            self._report(frame=frame, ts=ts, rule="modbus.mismatched-response", clause=clause,
+                         severity="error", message=f"response to the request of frame {pending.frame}: "
+                         f"{reason}", data=adu, at=at)
+        elif not is_exception and pending.pdu is not None:
+            self._read_values(pending, pdu, ts)
+
+    @staticmethod
+    def _mismatch(pending: _Pending, unit: int, pdu: Any) -> str | None:
+        if pending.pdu is not None:
+            return mismatch(pending.pdu, pending.unit, pdu, unit)
+        if unit != pending.unit:
+            return f"unit id {unit} != {pending.unit} of the request"
+        if pdu.function_code != pending.fc & 0x7F:
+            return f"function code 0x{pdu.function_code:02X} != 0x{pending.fc:02X} of the request"
+        return None
+
+    def _unpaired(self, tid: int, adu: bytes, frame: int, ts: float) -> None:
+        if tid in self._answered:
+            p = self._answered[tid]
+            self._report(frame=frame, ts=ts, rule="modbus.duplicate-response", clause="MB-TCP 3.1.3",
+                         severity="error", message=f"second response to transaction {tid} (request in frame "
+                         f"{p.frame})", data=adu, at=0)
+            return
+        doubtful = self._client_gap or not self._requests_seen
+        why = " (its request may precede the capture or be in a gap)" if doubtful else ""
+        self._report(frame=frame, ts=ts, rule="modbus.response-without-request", clause="MB-TCP 3.1.3",
+                     severity="info" if doubtful else "error",
+                     message=f"response with transaction {tid}, for which no request was seen{why}",
+                     data=adu, at=0)
+
+    def _exception(self, pdu: M.ExceptionResponse, adu: bytes, frame: int, ts: float) -> None:
+        code = int(pdu.exception_code)
+        name = exception_name(code)
+        self.sink.statistic(PROTOCOL, "exceptions", f"{function_name(pdu.function_code)}: {name}")
+        known = code in C.ExceptionCode.__members__.values()
+        self._report(frame=frame, ts=ts, rule="modbus.exception-response", clause="MB-AP 7",
+                     severity="info" if known else "warning",
+                     message=f"exception {name} ({code}) to {function_name(pdu.function_code)}"
+                     + ("" if known else ": not an MB-AP 7 exception code"), data=adu, at=8)
+
+    def _unanswered(self, tid: int, p: _Pending, now: float, closed: bool, note: str = "") -> None:
+        due = now - p.ts > self.flow.timeout or closed
+        severity: Severity = "warning" if due and not p.in_gap else "info"
+        why = (" (the response may be in a capture gap)" if p.in_gap else
+               "" if due else " (the capture ends before it was due)")
+        self._report(frame=p.frame, ts=p.ts, rule="modbus.unanswered-request", clause="MB-TCP 4.4.2",
+                     severity=severity, message=f"{function_name(p.fc)} request, transaction {tid}, "
+                     f"never answered{why}{note}")
+
+    def _remember(self, tid: int, pending: _Pending) -> None:
+        self._answered[tid] = pending
+        self._answered.move_to_end(tid)
+        if len(self._answered) > self.history:
+            self._answered.popitem(last=False)
+
+    # --- values for the analytics -------------------------------------------------------------
+
+    def _emit(self, unit: int, table: str, start: int, values: Any, ts: float) -> None:
+        if not self.flow.values:
+            return
+        value = self.sink.value
+        prefix = f"{self.flow.server} u{unit} {table}["
+        for i, v in enumerate(values, start):
+            value(f"{prefix}{i}]", ts, float(v))
+
+    def _written_values(self, unit: int, pdu: Any, ts: float) -> None:
+        if isinstance(pdu, M.WriteSingleRegisterRequest):
+            self._emit(unit, "hr", pdu.address, (pdu.value,), ts)
+        elif isinstance(pdu, M.WriteSingleCoilRequest):
+            self._emit(unit, "co", pdu.address, (pdu.value == C.COIL_ON,), ts)
+        elif isinstance(pdu, M.WriteMultipleRegistersRequest):
+            self._emit(unit, "hr", pdu.start_address, pdu.values, ts)
+        elif isinstance(pdu, M.WriteMultipleCoilsRequest):
+            self._emit(unit, "co", pdu.start_address, pdu.values, ts)
+        elif isinstance(pdu, M.ReadWriteMultipleRegistersRequest):
+            self._emit(unit, "hr", pdu.write_start_address, pdu.values, ts)
+
+    def _read_values(self, p: _Pending, pdu: Any, ts: float) -> None:
+        req = p.pdu
+        if isinstance(req, M.ReadHoldingRegistersRequest):
+            self._emit(p.unit, "hr", req.start_address, pdu.values, ts)
+        elif isinstance(req, M.ReadInputRegistersRequest):
+            self._emit(p.unit, "ir", req.start_address, pdu.values, ts)
+        elif isinstance(req, M.ReadCoilsRequest):
+            self._emit(p.unit, "co", req.start_address, pdu.values[:req.quantity], ts)
+        elif isinstance(req, M.ReadDiscreteInputsRequest):
+            self._emit(p.unit, "di", req.start_address, pdu.values[:req.quantity], ts)
+        elif isinstance(req, M.ReadWriteMultipleRegistersRequest):
+            self._emit(p.unit, "hr", req.read_start_address, pdu.values, ts)

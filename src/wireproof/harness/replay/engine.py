@@ -1,0 +1,557 @@
+"""The replay engine: a capture in, decoded messages, findings and statistics out.
+
+Theory of operation
+-------------------
+:func:`replay` streams the capture (:func:`~.capture.iter_capture`) through
+the :class:`~.dissector.Dissector`, which turns frames into flow events, and
+dispatches each event to the analyzer of its flow's protocol (framer ->
+codec -> passive machine, see :mod:`.analyzers`). Memory stays flat:
+
+- frames are never kept; the dissector bounds its flow table and buffers;
+- findings go to a sink as they are found (by default a
+  :class:`~.findings.FindingCollector` that counts them all and keeps the
+  first ``max_findings``);
+- the flows table keeps at most ``max_flows`` records; later flows are
+  analysed and counted but not listed (``flows_dropped``);
+- per-function and per-table statistics are dictionaries keyed by names the
+  analyzers choose from small vocabularies.
+
+A flow's protocol is decided once: by port (the registry, with the
+``ports`` overrides), else by the first data it carries (the analyzers'
+content heuristics), else it is ``unknown``. When the port that decided is
+the dissector's client side, the sides are swapped for the analyzer (a
+capture that starts mid-flow leaves the dissector guessing). Protocols
+registered without an analyzer are counted and listed as "not yet
+available".
+
+The transport's own oddities become findings too (``tcp.gap``,
+``tcp.retransmission``, ...; RFC 9293 3.4 and 3.10.7.4), as do frames the
+dissector could not take apart (``<layer>.malformed``).
+
+``flow_filter`` limits the analysis (and the flows table, and the findings)
+to the flows it accepts; frames outside them are still read and counted.
+Capture-level findings (malformed frames, which belong to no flow) are
+reported only without a filter, unless ``capture_findings`` says otherwise.
+This is how pytest items share a capture out (:mod:`.pytest_items`).
+
+A file cut short inside its last record (the capturing process was
+killed) is replayed up to the cut; the cut is a ``capture.truncated``
+warning and ``ReplayResult.truncation``. Anything else wrong with the file
+is a :class:`~wireproof.errors.FixtureError`.
+
+An analyzer that raises is a bug, not a verdict on the traffic: the engine
+reports ``replay.analyzer-error`` and stops analysing that flow.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wireproof.harness.replay.analyzers import FlowAnalyzer, FlowContext
+from wireproof.harness.replay.events import (
+    CanMessage,
+    Datagram,
+    FlowClosed,
+    FlowKey,
+    FlowOpened,
+    Malformed,
+    StreamAnomaly,
+    StreamData,
+    StreamGap,
+)
+from wireproof.harness.replay.findings import Finding, FindingCollector, FindingSink, Severity
+from wireproof.harness.replay.registry import DEFAULT_REGISTRY, ProtocolSpec, Registry
+
+if TYPE_CHECKING:
+    from wireproof.harness.replay.analytics import Analytics
+
+__all__ = ["FlowRecord", "ReplayResult", "endpoint_text", "flow_label", "replay", "scan_flows"]
+
+ProgressCallback = Callable[[int, int, int], None]  # (bytes read, file size, frames)
+FlowFilter = Callable[[FlowKey], bool]
+
+UNKNOWN = "unknown"
+_HEURISTIC_TRIES = 4  # data events looked at before a flow on an unknown port is "unknown"
+_MAX_STAT_KEYS = 1000  # per statistics table
+_PROGRESS_EVERY = 4096  # frames
+
+# RFC 9293: the sequence space (3.4) and segment arrival (3.10.7.4).
+_TCP_RULES: dict[str, tuple[Severity, str]] = {
+    "gap": ("warning", "RFC 9293 3.4"),
+    "retransmission": ("info", "RFC 9293 3.10.7.4"),
+    "out_of_order": ("info", "RFC 9293 3.10.7.4"),
+    "overlap_conflict": ("warning", "RFC 9293 3.10.7.4"),
+    "midstream_start": ("info", "RFC 9293 3.5"),
+    "data_after_close": ("warning", "RFC 9293 3.6"),
+    "buffer_overflow": ("warning", "RFC 9293 3.10.7.4"),
+}
+
+
+# The standard each layer the dissector takes apart is defined by.
+_LAYER_CLAUSES: dict[str, str] = {
+    "ethernet": "IEEE 802.3 3.1.1", "raw": "RFC 791 3.1", "ipv4": "RFC 791 3.1", "ipv6": "RFC 8200 3",
+    "ip-fragment": "RFC 791 3.2", "fragment": "RFC 791 3.2", "tcp": "RFC 9293 3.1", "udp": "RFC 768",
+    "socketcan": "ISO 11898-1",
+}
+
+
+def endpoint_text(endpoint: tuple[str, int]) -> str:
+    """``"10.0.0.1:502"``; IPv6 in brackets: ``"[fe80::1]:502"``."""
+    host, port = endpoint
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def flow_label(flow: FlowKey, swapped: bool = False) -> str:
+    """``"10.0.0.9:3082 -> 10.0.0.3:502"`` (client first); CAN: ``"can can0"``."""
+    if flow.transport == "can":
+        return f"can {flow.client[0]}"
+    client, server = (flow.server, flow.client) if swapped else (flow.client, flow.server)
+    return f"{endpoint_text(client)} -> {endpoint_text(server)}"
+
+
+@dataclass(slots=True)
+class FlowRecord:
+    """One line of the flows table."""
+
+    flow: str
+    transport: str
+    protocol: str
+    status: str  # "analysed" | "not yet available" | "unknown"
+    first: float
+    last: float
+    handshake: bool = True
+    frames: int = 0
+    bytes: int = 0
+    messages: int = 0
+    findings: int = 0
+    errors: int = 0
+    connections: int = 1
+    closed: str = ""
+    _last_frame: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"flow": self.flow, "transport": self.transport, "protocol": self.protocol,
+                "status": self.status, "frames": self.frames, "bytes": self.bytes, "messages": self.messages,
+                "findings": self.findings, "errors": self.errors, "first": self.first, "last": self.last,
+                "handshake": self.handshake, "connections": self.connections, "closed": self.closed}
+
+
+@dataclass(slots=True, kw_only=True)
+class ReplayResult:
+    """What a replay found; :func:`wireproof.harness.replay.summary.to_json` is its JSON."""
+
+    file: str
+    format: str = ""
+    frames: int = 0
+    bytes: int = 0
+    first: float | None = None
+    last: float | None = None
+    messages: Counter[str] = field(default_factory=Counter)
+    message_frames: Counter[str] = field(default_factory=Counter)
+    functions: dict[str, Counter[str]] = field(default_factory=dict)
+    statistics: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
+    decode_errors: Counter[str] = field(default_factory=Counter)
+    malformed_frames: int = 0
+    collector: FindingCollector = field(default_factory=FindingCollector)
+    flows: list[FlowRecord] = field(default_factory=list)
+    flows_total: int = 0
+    flows_dropped: int = 0
+    analytics: Analytics | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    truncation: str | None = None  # why the file ends early, if it does
+
+    @property
+    def duration(self) -> float:
+        return 0.0 if self.first is None or self.last is None else self.last - self.first
+
+    @property
+    def findings(self) -> list[Finding]:
+        """The findings kept (the first ``max_findings``); ``findings_total`` counts them all."""
+        return self.collector.findings
+
+    @property
+    def findings_total(self) -> int:
+        return self.collector.total
+
+    @property
+    def errors(self) -> int:
+        """Findings of severity ``error`` (``wireproof replay`` exits 1 when there is one)."""
+        return self.collector.by_severity["error"]
+
+
+@dataclass(slots=True)
+class _Active:
+    record: FlowRecord
+    handshake: bool
+    spec: ProtocolSpec | None = None
+    swapped: bool = False
+    decided: bool = False
+    tries: int = 0
+    analyzer: FlowAnalyzer | None = None
+
+
+class _FlowSink:
+    """The :class:`~.analyzers.Sink` one flow's analyzer reports to."""
+
+    __slots__ = ("_engine", "_record")
+
+    def __init__(self, engine: _Engine, record: FlowRecord) -> None:
+        self._engine = engine
+        self._record = record
+
+    def finding(self, finding: Finding) -> None:
+        self._engine.emit(finding, self._record)
+
+    def message(self, protocol: str, function: str, frame: int, timestamp: float) -> None:
+        engine = self._engine
+        result = engine.result
+        result.messages[protocol] += 1
+        if engine.last_message_frame.get(protocol) != frame:
+            engine.last_message_frame[protocol] = frame
+            result.message_frames[protocol] += 1
+        functions = result.functions.get(protocol)
+        if functions is None:
+            functions = result.functions[protocol] = Counter()
+        if function in functions or len(functions) < _MAX_STAT_KEYS:
+            functions[function] += 1
+        self._record.messages += 1
+        if engine.analytics is not None:
+            engine.analytics.message(self._record.flow, timestamp)
+
+    def decode_error(self, protocol: str) -> None:
+        self._engine.result.decode_errors[protocol] += 1
+
+    def value(self, series: str, timestamp: float, value: float) -> None:
+        if self._engine.analytics is not None:
+            self._engine.analytics.value(series, timestamp, value)
+
+    def statistic(self, protocol: str, table: str, key: str) -> None:
+        tables = self._engine.result.statistics.setdefault(protocol, {})
+        counts = tables.setdefault(table, Counter())
+        if key in counts or len(counts) < _MAX_STAT_KEYS:
+            counts[key] += 1
+
+
+class _Engine:
+    def __init__(self, result: ReplayResult, registry: Registry, sink: FindingSink, *,
+                 analytics: Analytics | None, flow_filter: FlowFilter | None, capture_findings: bool,
+                 max_flows: int, timeout: float, analyze: bool = True) -> None:
+        self.result = result
+        self.analyze = analyze
+        self.registry = registry
+        self.sink = sink
+        self.analytics = analytics
+        self.flow_filter = flow_filter
+        self.capture_findings = capture_findings
+        self.max_flows = max_flows
+        self.timeout = timeout
+        self.active: dict[FlowKey, _Active | None] = {}  # None: filtered out
+        self.last_key: FlowKey | None = None  # on_data's one-entry cache of self.active
+        self.last_state: _Active | None = None
+        self.records: dict[FlowKey, FlowRecord] = {}
+        self.last_message_frame: dict[str, int] = {}
+        self.handlers: dict[type, Callable[[Any], None]] = {
+            StreamData: self.on_data, StreamGap: self.on_gap, StreamAnomaly: self.on_anomaly,
+            FlowOpened: self.on_opened, FlowClosed: self.on_closed, Datagram: self.on_datagram,
+            CanMessage: self.on_can, Malformed: self.on_malformed,
+        }
+
+    # --- findings ------------------------------------------------------------------------
+
+    def emit(self, finding: Finding, record: FlowRecord | None) -> None:
+        if record is not None:
+            record.findings += 1
+            if finding.severity == "error":
+                record.errors += 1
+        self.sink(finding)
+
+    # --- flows ---------------------------------------------------------------------------
+
+    def _open(self, flow: FlowKey, ts: float, handshake: bool) -> _Active | None:
+        self.last_key = None
+        if self.flow_filter is not None and not self.flow_filter(flow):
+            self.active[flow] = None
+            return None
+        record = self.records.get(flow)
+        if record is None:
+            self.result.flows_total += 1
+            record = FlowRecord(flow=flow_label(flow), transport=flow.transport, protocol=UNKNOWN,
+                                status=UNKNOWN, first=ts, last=ts, handshake=handshake)
+            if len(self.records) < self.max_flows:
+                self.records[flow] = record
+                self.result.flows.append(record)
+            else:
+                self.result.flows_dropped += 1
+        else:
+            record.connections += 1
+        state = _Active(record, handshake)
+        self.active[flow] = state
+        self.last_key = None
+        found = self.registry.by_port(flow.transport, flow.client[1], flow.server[1]) \
+            if flow.transport != "can" else None
+        if found is not None:
+            self._decide(flow, state, found[0], found[1])
+        return state
+
+    def _state(self, flow: FlowKey, ts: float) -> _Active | None:
+        try:
+            return self.active[flow]
+        except KeyError:
+            pass
+        record = self.records.get(flow)
+        if record is not None:  # an event after the flow closed: counted on its record, not analysed
+            return _Active(record, False, decided=True)
+        return self._open(flow, ts, False)  # a flow the dissector never opened
+
+    def _decide(self, flow: FlowKey, state: _Active, spec: ProtocolSpec | None, swapped: bool) -> None:
+        state.decided = True
+        record = state.record
+        if spec is None:
+            return
+        state.spec, state.swapped = spec, swapped
+        record.protocol = spec.name
+        record.flow = flow_label(flow, swapped)
+        if not spec.available:
+            record.status = "not yet available"
+            return
+        record.status = "analysed"
+        if not self.analyze:
+            return
+        client, server = (flow.server, flow.client) if swapped else (flow.client, flow.server)
+        context = FlowContext(transport=flow.transport, client=endpoint_text(client),
+                              server=endpoint_text(server), label=record.flow, protocol=spec.name,
+                              handshake=state.handshake, timeout=self.timeout,
+                              values=self.analytics is not None)
+        state.analyzer = spec.factory()(context, _FlowSink(self, record))
+
+    def _guess(self, flow: FlowKey, state: _Active, data: bytes, from_client: bool) -> None:
+        state.tries += 1
+        if len(data) >= 8:
+            spec = self.registry.guess(flow.transport, data, from_client)
+            if spec is not None:
+                self._decide(flow, state, spec, False)
+                return
+        if state.tries >= _HEURISTIC_TRIES:
+            self._decide(flow, state, None, False)
+
+    def _count(self, record: FlowRecord, frame: int, ts: float, nbytes: int) -> None:
+        if record._last_frame != frame:
+            record._last_frame = frame
+            record.frames += 1
+        record.bytes += nbytes
+        record.last = ts
+        if self.analytics is not None:
+            self.analytics.frame(record.flow, record.protocol, ts, nbytes)
+
+    def _call(self, state: _Active, frame: int, ts: float, method: str, *args: Any) -> None:
+        try:
+            getattr(state.analyzer, method)(*args)
+        except Exception as exc:  # a bug in an analyzer must not end the replay
+            self._failed(state, frame, ts, exc)
+
+    def _failed(self, state: _Active, frame: int, ts: float, exc: Exception) -> None:
+        record = state.record
+        state.analyzer = None
+        self.emit(Finding(frame=frame, timestamp=ts, flow=record.flow, protocol=record.protocol,
+                          clause="", severity="error", rule="replay.analyzer-error",
+                          message=f"the {record.protocol} analyzer failed ({type(exc).__name__}: {exc}); "
+                          "the rest of this flow is not analysed"), record)
+
+    # --- events --------------------------------------------------------------------------
+
+    def on_opened(self, ev: FlowOpened) -> None:
+        old = self.active.get(ev.flow)
+        if old is not None and old.analyzer is not None:  # same ports, new connection
+            self._call(old, ev.frame, ev.timestamp, "on_close", ev.frame, ev.timestamp, "end")
+        self._open(ev.flow, ev.timestamp, ev.handshake)
+
+    def on_data(self, ev: StreamData) -> None:
+        flow = ev.flow
+        # The dissector hands out one FlowKey object per connection: an identity check
+        # spares hashing the key for consecutive events of one flow (a polling capture).
+        if flow is self.last_key:
+            state = self.last_state
+        else:
+            state = self._state(flow, ev.timestamp)
+            self.last_key, self.last_state = flow, state
+        if state is None:
+            return
+        self._count(state.record, ev.frame, ev.timestamp, len(ev.data))
+        from_client = ev.from_client
+        if not state.decided:
+            self._guess(ev.flow, state, ev.data, from_client)
+        analyzer = state.analyzer
+        if analyzer is not None:
+            try:  # the hot path: no getattr, no argument tuple
+                analyzer.on_data(from_client ^ state.swapped, ev.data, ev.frame, ev.timestamp)
+            except Exception as exc:
+                self._failed(state, ev.frame, ev.timestamp, exc)
+
+    def on_datagram(self, ev: Datagram) -> None:
+        state = self._state(ev.flow, ev.timestamp)
+        if state is None:
+            return
+        self._count(state.record, ev.frame, ev.timestamp, len(ev.data))
+        if not state.decided:
+            self._guess(ev.flow, state, ev.data, ev.from_client)
+        if state.analyzer is not None:
+            self._call(state, ev.frame, ev.timestamp, "on_datagram", ev.from_client ^ state.swapped, ev.data,
+                       ev.frame, ev.timestamp)
+
+    def on_gap(self, ev: StreamGap) -> None:
+        state = self._state(ev.flow, ev.timestamp)
+        if state is None:
+            return
+        record = state.record
+        who = "client" if ev.from_client ^ state.swapped else "server"
+        severity, clause = _TCP_RULES["gap"]
+        self.emit(Finding(frame=ev.frame, timestamp=ev.timestamp, flow=record.flow, protocol="tcp",
+                          clause=clause, severity=severity, rule="tcp.gap",
+                          message=f"{ev.missing} bytes from the {who} missing from the capture"), record)
+        if state.analyzer is not None:
+            self._call(state, ev.frame, ev.timestamp, "on_gap", ev.from_client ^ state.swapped, ev.missing,
+                       ev.frame, ev.timestamp)
+
+    def on_anomaly(self, ev: StreamAnomaly) -> None:
+        state = self._state(ev.flow, ev.timestamp)
+        if state is None:
+            return
+        record = state.record
+        severity, clause = _TCP_RULES.get(ev.kind, ("warning", "RFC 9293 3.10.7.4"))
+        who = "client" if ev.from_client ^ state.swapped else "server"
+        self.emit(Finding(frame=ev.frame, timestamp=ev.timestamp, flow=record.flow, protocol="tcp",
+                          clause=clause, severity=severity, rule=f"tcp.{ev.kind.replace('_', '-')}",
+                          message=f"{who}: {ev.detail}", offset=0, hex=bytes(ev.window).hex()), record)
+
+    def on_closed(self, ev: FlowClosed) -> None:
+        self.last_key = None
+        state = self.active.pop(ev.flow, None)
+        if state is None:
+            return
+        state.record.closed = ev.how
+        if state.analyzer is not None:
+            self._call(state, ev.frame, ev.timestamp, "on_close", ev.frame, ev.timestamp, ev.how)
+
+    def on_can(self, ev: CanMessage) -> None:
+        flow = ev.flow
+        state = self._state(flow, ev.timestamp)
+        if state is None:
+            return
+        if not state.decided:
+            state.decided = True
+            state.record.protocol, state.record.status = "can", "not yet available"
+        self._count(state.record, ev.frame, ev.timestamp, len(ev.data))
+
+    def on_malformed(self, ev: Malformed) -> None:
+        self.result.malformed_frames += 1
+        if not self.capture_findings:
+            return
+        window = bytes(ev.window)
+        self.emit(Finding(frame=ev.frame, timestamp=ev.timestamp, flow="", protocol=ev.layer,
+                          clause=_LAYER_CLAUSES.get(ev.layer, ""), severity="warning",
+                          rule=f"{ev.layer}.malformed", message=ev.reason,
+                          offset=min(ev.offset, 16), hex=window.hex()), None)
+
+    def finish(self) -> None:
+        # The dissector's finish() closes what is open; anything still here was never closed.
+        for flow, state in list(self.active.items()):
+            if state is not None and state.analyzer is not None:
+                last = state.record
+                self._call(state, last._last_frame, last.last, "on_close", last._last_frame, last.last, "end")
+            self.active.pop(flow, None)
+
+
+def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
+           on_progress: ProgressCallback | None = None, analytics: bool | Analytics = True,
+           flow_filter: FlowFilter | None = None, sink: FindingSink | None = None,
+           max_findings: int = 1000, max_flows: int = 10_000, timeout: float = 1.0,
+           registry: Registry | None = None, capture_findings: bool | None = None,
+           heuristics: bool = True) -> ReplayResult:
+    """Replay the capture at ``path``; see the module docstring.
+
+    ``ports`` maps a port to a protocol name (``{5020: "modbus-tcp"}``);
+    ``on_progress(bytes_read, file_size, frames)`` is called every few
+    thousand frames; ``analytics`` is True (a fresh
+    :class:`~.analytics.Analytics`), False, or an instance to feed;
+    ``sink`` gets every finding as it is found (the result keeps the first
+    ``max_findings`` and counts them all); ``timeout`` is the capture time
+    after which a response is late. ``heuristics=False`` skips flows on
+    ports no protocol is registered for (the dissector then ignores them,
+    which is faster) instead of recognising them by content. Raises
+    :class:`~wireproof.errors.FixtureError` for an unreadable capture,
+    ``KeyError`` for an unknown protocol name in ``ports``.
+    """
+    registry = (registry or DEFAULT_REGISTRY).with_ports(ports or {})
+    engine_analytics: Analytics | None
+    if analytics is True:
+        from wireproof.harness.replay.analytics import Analytics as _Analytics
+        engine_analytics = _Analytics()
+    else:
+        engine_analytics = analytics or None
+    result = ReplayResult(file=str(path), collector=FindingCollector(max_findings, also=sink),
+                          analytics=engine_analytics)
+    engine = _Engine(result, registry, result.collector, analytics=engine_analytics, flow_filter=flow_filter,
+                     capture_findings=flow_filter is None if capture_findings is None else capture_findings,
+                     max_flows=max_flows, timeout=timeout)
+    _run(engine, path, ports_of_interest=None if heuristics else frozenset(registry.port_table()),
+         on_progress=on_progress)
+    return result
+
+
+def _run(engine: _Engine, path: str | Path, *, ports_of_interest: frozenset[int] | None,
+         on_progress: ProgressCallback | None = None) -> None:
+    from wireproof.harness.replay.capture import iter_capture
+    from wireproof.harness.replay.dissector import Dissector
+
+    result = engine.result
+    reader = iter_capture(path, on_truncation="stop")
+    result.format = reader.format
+    dissector = Dissector(ports_of_interest=ports_of_interest)
+    handlers = engine.handlers
+    feed = dissector.feed
+    frames = nbytes = 0
+    first: float | None = None
+    ts = 0.0
+    for frame in reader:
+        frames += 1
+        nbytes += len(frame.data)
+        ts = frame.timestamp
+        if first is None:
+            first = ts
+        for ev in feed(frame):
+            handlers[type(ev)](ev)
+        if on_progress is not None and frames % _PROGRESS_EVERY == 0:
+            on_progress(reader.bytes_read, reader.size, frames)
+    for ev in dissector.finish():
+        handlers[type(ev)](ev)
+    engine.finish()
+    if on_progress is not None:
+        on_progress(reader.bytes_read, reader.size, frames)
+    result.frames, result.bytes = frames, nbytes
+    result.first, result.last = first, (ts if first is not None else None)
+    result.stats = dict(dissector.stats)
+    if reader.truncation is not None:  # a capture cut short (its writer killed): keep what is there
+        result.truncation = reader.truncation
+        if engine.capture_findings:
+            engine.emit(Finding(frame=frames, timestamp=ts, flow="", protocol="capture", clause="",
+                                severity="warning", rule="capture.truncated", message=reader.truncation),
+                        None)
+
+
+def scan_flows(path: str | Path, *, ports: Mapping[int, str] | None = None, registry: Registry | None = None,
+               max_flows: int = 100_000, heuristics: bool = True) -> list[tuple[FlowKey, FlowRecord]]:
+    """The flows :func:`replay` would analyse, in order of first appearance (dissection only).
+
+    The protocol of each flow is decided exactly as :func:`replay` decides it;
+    only flows whose protocol has an analyzer are listed.
+    """
+    registry = (registry or DEFAULT_REGISTRY).with_ports(ports or {})
+    result = ReplayResult(file=str(path))
+    engine = _Engine(result, registry, result.collector, analytics=None, flow_filter=None,
+                     capture_findings=False, max_flows=max_flows, timeout=1.0, analyze=False)
+    _run(engine, path, ports_of_interest=None if heuristics else frozenset(registry.port_table()))
+    return [(key, record) for key, record in engine.records.items() if record.status == "analysed"]

@@ -1,0 +1,183 @@
+"""``pytest --wireproof-replay FILE``: a capture's flows as pytest items.
+
+Theory of operation (DESIGN.md, "Scale": everything heavy is a pytest item,
+so pytest-xdist spreads it; no home-made scheduler):
+
+- At collection, a pre-scan (:func:`~.engine.scan_flows`: dissection and
+  protocol dispatch, no analysis) lists the flows the replay would analyse,
+  in order of first appearance. Every xdist worker runs the same pre-scan on
+  the same file and so builds the same items in the same order, which is
+  what xdist requires.
+- One item per flow; past ``--wireproof-replay-shards N`` flows, the flows
+  are cut into N contiguous groups, one item each. A ``[capture]`` item
+  carries what belongs to no flow (frames that could not be dissected) and
+  the flows of protocols without an analyzer.
+- An item replays the whole capture with a ``flow_filter`` for its own flows
+  (:func:`~.engine.replay`), and fails listing every finding of severity
+  ``error``; the count per severity goes to ``user_properties`` (they
+  survive xdist and reach ``--junitxml``).
+
+The plugin (:mod:`wireproof.harness.plugin`) only adds the options and calls
+:func:`collect_replay_items` when ``--wireproof-replay`` is given, so a
+plain pytest run imports none of this.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wireproof.harness.replay.engine import replay, scan_flows
+from wireproof.harness.replay.events import FlowKey
+from wireproof.harness.replay.findings import Finding
+
+__all__ = ["ReplayCapture", "ReplayFailure", "ReplayItem", "collect_replay_items", "flow_node_name"]
+
+_SHOWN = 50  # findings listed in a failure
+
+
+class ReplayFailure(Exception):
+    """Findings of severity ``error`` in an item's flows."""
+
+    def __init__(self, findings: list[Finding], total: int) -> None:
+        self.findings = findings
+        self.total = total
+        super().__init__(f"{total} error finding(s)")
+
+
+def _host(host: str) -> str:
+    # Node ids split on "::"; an IPv6 address is written out in full so it has none.
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return address.exploded if address.version == 6 else str(address)
+
+
+def flow_node_name(flow: FlowKey, label: str) -> str:
+    """``flow[10.0.0.9:3082 -> 10.0.0.3:502]``, IPv6 exploded (no ``::`` in node ids)."""
+    text = label
+    for host in (flow.client[0], flow.server[0]):
+        if ":" in host:
+            text = text.replace(f"[{host}]", f"[{_host(host)}]")
+    return f"flow[{text}]"
+
+
+class ReplayItem(pytest.Item):
+    """One shard of a capture: replays it for ``flows`` and fails on error findings."""
+
+    def __init__(self, *, capture: Path, flows: frozenset[FlowKey], labels: tuple[str, ...],
+                 capture_level: bool, ports: dict[int, str], timeout: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.capture = capture
+        self.flows = flows
+        self.labels = labels
+        self.capture_level = capture_level
+        self.ports = ports
+        self.timeout = timeout
+
+    def runtest(self) -> None:
+        errors: list[Finding] = []
+        flows = self.flows
+
+        def keep(finding: Finding) -> None:
+            if finding.severity == "error" and len(errors) < _SHOWN:
+                errors.append(finding)
+
+        result = replay(self.capture, ports=self.ports, analytics=False, flow_filter=flows.__contains__,
+                        capture_findings=self.capture_level, sink=keep, max_findings=0, timeout=self.timeout)
+        by = result.collector.by_severity
+        self.user_properties.extend([
+            ("wireproof.replay.flows", len(self.labels)),
+            ("wireproof.replay.messages", sum(r.messages for r in result.flows)),
+            ("wireproof.replay.findings", result.findings_total),
+            ("wireproof.replay.errors", by["error"]),
+            ("wireproof.replay.warnings", by["warning"]),
+        ])
+        if by["error"]:
+            raise ReplayFailure(errors, by["error"])
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, ReplayFailure):
+            failure = excinfo.value
+            lines = [f"{failure.total} finding(s) of severity error in {self.name} of {self.capture.name}:"]
+            lines += [f"  {f.describe()}" + (f"\n      hex {f.hex} (offset {f.offset})" if f.hex else "")
+                      for f in failure.findings]
+            if failure.total > len(failure.findings):
+                lines.append(f"  ... and {failure.total - len(failure.findings)} more")
+            return "\n".join(lines)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.capture, None, f"replay {self.capture.name} {self.name}"
+
+
+class ReplayCapture(pytest.File):
+    """The capture file as a collector of :class:`ReplayItem` shards."""
+
+    def __init__(self, *, shards: int, ports: dict[int, str], timeout: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shards = shards
+        self.ports = ports
+        self.timeout = timeout
+
+    def collect(self) -> Iterable[pytest.Item]:
+        flows = scan_flows(self.path, ports=self.ports)
+        common = {"capture": self.path, "ports": self.ports, "timeout": self.timeout}
+        yield ReplayItem.from_parent(self, name="[capture]", flows=frozenset(), labels=(),
+                                     capture_level=True, **common)
+        n = len(flows)
+        if n <= self.shards:
+            groups = [[i] for i in range(n)]
+        else:
+            size = -(-n // self.shards)
+            groups = [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+        for group in groups:
+            keys = frozenset(flows[i][0] for i in group)
+            labels = tuple(flows[i][1].flow for i in group)
+            if len(group) == 1:
+                key, record = flows[group[0]]
+                name = flow_node_name(key, record.flow)
+            else:
+                name = f"flows[{group[0] + 1:05d}-{group[-1] + 1:05d}]"
+            yield ReplayItem.from_parent(self, name=name, flows=keys, labels=labels, capture_level=False,
+                                         **common)
+
+
+def collect_replay_items(session: pytest.Session, config: pytest.Config) -> list[pytest.Item]:
+    """The items of ``--wireproof-replay FILE`` (a usage error when FILE cannot be read)."""
+    from wireproof.errors import FixtureError
+    from wireproof.harness.replay.registry import DEFAULT_REGISTRY, parse_port_override
+
+    path = Path(config.getoption("wireproof_replay")).resolve()
+    shards = config.getoption("wireproof_replay_shards")
+    if shards < 1:
+        raise pytest.UsageError(f"--wireproof-replay-shards {shards}: must be >= 1")
+    ports: dict[int, str] = {}
+    for item in config.getoption("wireproof_replay_port"):
+        try:
+            port, name = parse_port_override(item)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--wireproof-replay-port {exc}") from None
+        if name not in DEFAULT_REGISTRY:
+            raise pytest.UsageError(f"--wireproof-replay-port {item}: no protocol named {name!r}")
+        ports[port] = name
+    if not path.is_file():
+        raise pytest.UsageError(f"--wireproof-replay {path}: no such file")
+    capture = ReplayCapture.from_parent(session, path=path, shards=shards, ports=ports,
+                                        timeout=config.getoption("wireproof_replay_timeout"))
+    try:
+        items = list(capture.collect())
+    except FixtureError as exc:
+        raise pytest.UsageError(f"--wireproof-replay: {exc}") from None
+    # What normal collection would have announced (the terminal's "collected N items" counts these).
+    for item in items:
+        config.hook.pytest_itemcollected(item=item)
+    config.hook.pytest_collectreport(report=pytest.CollectReport(capture.nodeid, "passed", None, list(items)))
+    return items
+
