@@ -6,6 +6,11 @@ and prints frames/s, the ratios wireproof/peer and whether the project's
 goals (>= 1.5x pymodbus, >= 10x Scapy) are met; ``--json`` prints the same as
 JSON (schema ``wireproof.bench/1``). See :mod:`wireproof.harness.bench`.
 
+``wireproof bench replay`` times ``wireproof replay`` on one large Modbus
+capture (``--frames N``, default 1,000,000; 50,000 with ``--quick``) against
+tshark and Scapy (:mod:`wireproof.harness.bench.replay`; goals >= 1.0x
+tshark, >= 10x Scapy); ``--profile`` prints where the replay's time goes.
+
 Exit codes: 0 done (goals met or not: speed depends on the machine), 1 a
 library gave a wrong answer (or, with ``--require-goals``, a goal was
 missed), 2 usage errors.
@@ -18,7 +23,7 @@ import json
 
 __all__ = ["SUITES", "add_arguments", "run"]
 
-SUITES = ("modbus",)
+SUITES = ("modbus", "replay")
 
 
 def _positive(text: str) -> float:
@@ -37,11 +42,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--require-goals", action="store_true", help="exit 1 if a speed goal is missed")
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of wireproof's own cases instead of comparing")
+    parser.add_argument("--frames", type=int, default=None, metavar="N",
+                        help="replay suite: frames in the capture (default 1,000,000; 50,000 with --quick)")
 
 
 def run(args: argparse.Namespace) -> int:
     from wireproof.harness.bench import modbus, ratios, render_table, report_json
 
+    if args.suite == "replay":
+        return _replay(args)
     seconds = args.seconds if args.seconds is not None else (0.1 if args.quick else 1.0)
     if args.profile:
         print(modbus.profile(seconds=seconds))
@@ -54,6 +63,27 @@ def run(args: argparse.Namespace) -> int:
               f"{report.frames['responses']} response Modbus TCP ADUs "
               f"({report.frames['bytes_min']}..{report.frames['bytes_max']} bytes)\n")
         print(render_table(report))
+    if not report.checks_ok:
+        return 1
+    if args.require_goals and not all(r["met"] for r in ratios(report)):
+        return 1
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import sys
+
+    from wireproof.harness.bench import ratios, replay, report_json
+
+    if args.frames is not None and args.frames < 1:
+        print("wireproof bench: error: --frames must be at least 1", file=sys.stderr)
+        return 2
+    if args.profile:
+        print(replay.profile(frames=args.frames or 200_000))
+        return 0
+    report = replay.run(frames=args.frames or replay.DEFAULT_FRAMES, quick=args.quick,
+                        progress=lambda text: print(f"[bench replay] {text}", file=sys.stderr))
+    print(json.dumps(report_json(report), indent=2) if args.json else replay.render_text(report))
     if not report.checks_ok:
         return 1
     if args.require_goals and not all(r["met"] for r in ratios(report)):
