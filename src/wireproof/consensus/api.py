@@ -100,7 +100,7 @@ class ClusterConfig:
         return len(self.nodes) // 2 + 1
 
 
-class NotLeader(Exception):  # noqa: N818 - a protocol answer, not a failure of ours
+class NotLeader(Exception):
     """``propose`` on a node that cannot propose now; ``leader`` is its best guess."""
 
     def __init__(self, leader: NodeId | None) -> None:

@@ -1,13 +1,14 @@
 """Traffic and value analytics of a replayed capture: streaming, bounded, deterministic.
 
-The analyzers call three methods as the capture streams past, and the replay
-asks for :meth:`Analytics.summary` (JSON) and :meth:`Analytics.plots` (for the
-HTML report) at the end::
+The analyzers feed it as the capture streams past, and the replay asks for
+:meth:`Analytics.summary` (JSON) and :meth:`Analytics.plots` (for the HTML
+report) at the end::
 
     a = Analytics()
     a.frame("10.0.0.1:49152 > 10.0.0.5:502", "modbus-tcp", t, len(payload))
     a.message("10.0.0.1:49152 > 10.0.0.5:502", t)
     a.value("10.0.0.5:502 u1 hr[40]", t, 1234.0)
+    a.values("10.0.0.5:502 u1 hr", 40, t, (1234, 1235, 7))   # hr[40], hr[41], hr[42]
 
 Theory of operation
 -------------------
@@ -16,21 +17,47 @@ timestamps), never on the wall clock, so a replay gives the same numbers at
 any speed, on any machine, every time. Nothing iterates a set or hashes a
 float, so the output is deterministic.
 
-*Moments* are Welford's online mean and variance (population variance, ddof
-0): one pass, numerically stable, O(1) state.
+*Batches.* A replay feeds millions of samples, so the statistics are
+updated a batch at a time: :meth:`Analytics.frame_batch`,
+:meth:`~Analytics.message_batch` (the engine buffers each flow's frames and
+messages) and :meth:`~Analytics.values` (one register block of one message;
+buffered here, per block, up to ``batch`` messages, and flushed by
+:meth:`~Analytics.flush`, which :meth:`~Analytics.summary` and
+:meth:`~Analytics.plots` call first). The single-sample methods
+(:meth:`~Analytics.frame`, :meth:`~Analytics.message`,
+:meth:`~Analytics.value`) are batches of one. A batch is reduced with
+builtins over the whole column (``sum``, ``min``, ``max``, ``map``; integer
+values, as registers and coils are, exactly in integers) and merged into
+the running statistics with the parallel formulas of Chan, Golub and
+LeVeque (1979). Memory stays bounded: a buffer holds at most ``batch``
+messages per block and ``max_buffered`` values in all (beyond that
+everything is flushed), at most ``max_series`` blocks are buffered.
+
+*Moments* are the mean and population variance (ddof 0): Welford's update
+for one sample, Chan's merge for a batch; O(1) state.
 
 *Anomalies* are z-scores. A sample ``x`` is anomalous when, after a warm-up
-of ``warmup`` samples, ``|x - mean| / std > k_sigma`` where ``mean`` and
-``std`` are the statistics *before* ``x`` is added (the sample is added
-afterwards, so a lasting step change gives a short burst of anomalies that
-starts exactly at the step and fades as the statistics absorb the new
-level). ``std`` has a floor: ``time_resolution`` for timing (capture clocks
-tick in microseconds, and a float epoch timestamp carries ~2e-7 s of rounding,
-so a perfectly regular poll is not "anomalous" by a rounding error), and a
+of ``warmup`` samples, ``|x - mean| / std > k_sigma``, where ``mean`` and
+``std`` are the statistics *as of the end of the previous batch*: the
+samples of a batch are judged against what was known before it, then merged
+(one sample is its own batch, so :meth:`~Analytics.value` judges every
+sample against all the samples before it). A batch that completes the
+warm-up is split: its first samples, up to the warm-up count, are merged
+unjudged, the rest judged against the statistics including them. So a
+lasting step change gives a burst of anomalies that starts exactly at the
+step (every sample after it in its batch is judged against the old level)
+and fades once the batches merged after it have absorbed the new level. The
+mean and std reported with an anomaly are those it was judged against.
+``std`` has a floor: ``time_resolution`` for timing (capture clocks tick in
+microseconds, and a float epoch timestamp carries ~2e-7 s of rounding, so a
+perfectly regular poll is not "anomalous" by a rounding error), and a
 nonzero std is at least ``1e-9 * |mean|`` (float noise of a near-constant
-series). A series constant until a change has std 0, and its z is
-infinite: JSON ``null``. Per track only the ``max_anomalies`` most
-extreme samples are kept (plus the first one and the total count).
+series). A series constant until a change has std 0, and its z is infinite:
+JSON ``null``. Per track only the ``max_anomalies`` most extreme samples are
+kept (plus the first one and the total count). Batches of a series fed by
+several register blocks (overlapping reads, or reads and writes of one
+register) are merged in the order they are flushed; ``changes`` (a value
+different from the one before) compares consecutive samples in that order.
 
 *Bandwidth* is an exponentially weighted moving average on irregular
 events, time constant ``tau`` (1 s and 60 s by default): the interval
@@ -42,15 +69,18 @@ at 0, which would under-read the first ``tau`` seconds, so the reported
 value is divided by ``1 - exp(-elapsed / tau)``, the weight the intervals
 seen so far carry (Adam's bias correction in continuous time).
 ``peak_bandwidth_bps`` is the highest corrected 1 s value once a flow is
-at least ``tau_short`` old (before that it is a fencepost artefact). The
-*rate trend* is the least-squares line through the byte rate of consecutive
-``rate_window`` windows (idle windows count as 0; the unfinished last
-window is left out).
+at least ``tau_short`` old (before that it is a fencepost artefact). These
+run frame by frame, in order, within a batch too. The *rate trend* is the
+least-squares line through the byte rate of consecutive ``rate_window``
+windows (idle windows count as 0; the unfinished last window is left out).
 
-*Trends* of values are online least squares (the covariance form of
-Welford's update; runs of identical points are merged with Chan's parallel
-formula), slope in units per second and r^2; ``None`` where undefined
-(fewer than two distinct times, or a constant series for r^2).
+*Trends* of values are least squares of value against capture time (the
+co-moments merged like the moments; runs of identical points, such as idle
+rate windows, in O(1)), slope in units per second and r^2; ``None`` where
+undefined (fewer than two distinct times, or a constant series for r^2).
+Within a batch of several samples times are taken in whole microseconds
+from the batch's first one (exact integer sums; a capture clock ticks in
+microseconds anyway).
 
 *Plots* keep, per flow and per series, at most ``buckets`` time buckets of
 (count, sum, min, max). Buckets start ``bucket_s`` wide; when a sample falls
@@ -72,6 +102,9 @@ import heapq
 import math
 from array import array
 from bisect import bisect_left
+from collections.abc import Sequence
+from itertools import compress
+from operator import le, mul, ne, sub
 from typing import Any
 
 from wireproof.errors import HarnessError
@@ -79,6 +112,12 @@ from wireproof.errors import HarnessError
 __all__ = ["Analytics", "summary_lines"]
 
 _INF = math.inf
+_isfinite = math.isfinite
+_expm1 = math.expm1
+_SQUARES = [i * i for i in range(65536)]  # a register's square by lookup: 3x faster than map(mul)
+_SQUARE = _SQUARES.__getitem__
+_TICKS = 1_000_000  # within a batch, times in whole microseconds (exact integer sums)
+_EXACT = 2 ** 53  # integer sums beyond this are done in floats
 
 
 def _num(x: float) -> float | None:
@@ -87,7 +126,7 @@ def _num(x: float) -> float | None:
 
 
 class _Moments:
-    """Welford's online mean / population variance, with min and max."""
+    """Mean / population variance (Welford, Chan's merge for batches), with min and max."""
 
     __slots__ = ("count", "m2", "max", "mean", "min")
 
@@ -107,6 +146,19 @@ class _Moments:
             self.min = x
         if x > self.max:
             self.max = x
+
+    def merge(self, n: int, mean: float, m2: float, lo: float, hi: float) -> None:
+        """Merge a batch of ``n`` samples with that mean, sum of squared deviations, min and max."""
+        na = self.count
+        total = na + n
+        delta = mean - self.mean
+        self.m2 += m2 + delta * delta * (na * n / total)
+        self.mean += delta * (n / total)
+        self.count = total
+        if lo < self.min:
+            self.min = lo
+        if hi > self.max:
+            self.max = hi
 
     @property
     def std(self) -> float:
@@ -133,7 +185,7 @@ class _Anomalies:
 
     def add(self, keep: int, t: float, value: float, z: float, mean: float, std: float) -> None:
         self.count += 1
-        if self.first is None:
+        if self.first is None or t < self.first[0]:
             self.first = (t, value, z, mean, std)
         entry = (abs(z), -self.count, t, value, z, mean, std)
         if len(self.heap) < keep:
@@ -177,24 +229,29 @@ class _Regression:
         self.cxy += dx * (y - self.my)
         self.cyy += dy * (y - self.my)
 
-    def add_run(self, x0: float, step: float, k: float, y: float) -> None:
-        """Add the ``k`` points (x0 + i*step, y), i = 0..k-1, in O(1) (Chan et al. merge)."""
-        if k <= 0:
-            return
+    def merge(self, k: float, mx: float, my: float, cxx: float, cxy: float, cyy: float) -> None:
+        """Merge ``k`` points with these means and co-moments (Chan et al.)."""
         n = self.n + k
-        dx = x0 + step * (k - 1) / 2 - self.mx
-        dy = y - self.my
+        dx = mx - self.mx
+        dy = my - self.my
         w = self.n * k / n
-        self.cxx += step * step * k * (k * k - 1) / 12 + dx * dx * w
-        self.cxy += dx * dy * w
-        self.cyy += dy * dy * w
+        self.cxx += cxx + dx * dx * w
+        self.cxy += cxy + dx * dy * w
+        self.cyy += cyy + dy * dy * w
         self.mx += dx * k / n
         self.my += dy * k / n
         self.n = n
 
+    def add_run(self, x0: float, step: float, k: float, y: float) -> None:
+        """Add the ``k`` points (x0 + i*step, y), i = 0..k-1, in O(1) (Chan et al. merge)."""
+        if k <= 0:
+            return
+        self.merge(k, x0 + step * (k - 1) / 2, y, step * step * k * (k * k - 1) / 12, 0.0, 0.0)
+
     def as_dict(self, slope_key: str) -> dict[str, Any]:
         slope = self.cxy / self.cxx if self.cxx > 0 else None
-        r2 = self.cxy * self.cxy / (self.cxx * self.cyy) if self.cxx > 0 and self.cyy > 0 else None
+        den = self.cxx * self.cyy  # may underflow to 0 although both are positive
+        r2 = self.cxy * self.cxy / den if self.cxx > 0 and den > 0 else None
         return {slope_key: None if slope is None else _num(slope),
                 "r2": None if r2 is None else _num(min(r2, 1.0))}
 
@@ -214,13 +271,48 @@ class _Buckets:
         self.index = array("q")
         self.data = array("d")
 
-    def add(self, t: float, v: float, nbuckets: int) -> None:
+    def _bucket(self, t: float, nbuckets: int) -> int:
+        """The bucket of time ``t``, coarsening first if it lies beyond the last one."""
         d = t - self.origin
         pos = d / self.width if d > 0 else 0.0  # earlier than the origin: clamp to bucket 0
         while pos >= nbuckets and math.isfinite(self.width):
             self._coarsen()
             pos = d / self.width
-        i = int(pos) if pos < nbuckets else nbuckets - 1  # only an overflowed (infinite) span
+        return int(pos) if pos < nbuckets else nbuckets - 1  # only an overflowed (infinite) span
+
+    def add(self, t: float, v: float, nbuckets: int) -> None:
+        self._merge(self._bucket(t, nbuckets), 1.0, v, v, v)
+
+    def add_batch(self, ts: Sequence[float], vs: Sequence[float], nbuckets: int, ordered: bool,
+                  total: float | None = None, lo: float = 0.0, hi: float = 0.0) -> None:
+        """Add the samples ``(ts[i], vs[i])``; ``ordered``: ``ts`` never decreases.
+
+        ``total``, ``lo`` and ``hi`` are ``sum(vs)``, ``min(vs)`` and
+        ``max(vs)`` when the caller already has them.
+        """
+        if not ordered:
+            for t, v in zip(ts, vs, strict=True):
+                self.add(t, v, nbuckets)
+            return
+        last = self._bucket(ts[-1], nbuckets)  # coarsen for the latest sample first
+        first = self._bucket(ts[0], nbuckets)
+        if first == last:  # the common case: the whole batch in one bucket
+            if total is None:
+                total, lo, hi = sum(vs), min(vs), max(vs)
+            self._merge(first, float(len(vs)), total, lo, hi)
+            return
+        origin, width = self.origin, self.width
+        start = 0
+        for i in range(first, last + 1):
+            # the first sample of bucket i + 1, by the position _bucket computes
+            end = (bisect_left(ts, float(i + 1), start, key=lambda t: (t - origin) / width)
+                   if i < last else len(ts))
+            if end > start:
+                part = vs[start:end]
+                self._merge(i, float(end - start), sum(part), min(part), max(part))
+            start = end
+
+    def _merge(self, i: int, count: float, total: float, lo: float, hi: float) -> None:
         index, data = self.index, self.data
         if index and index[-1] == i:
             j = len(index) - 1
@@ -234,12 +326,12 @@ class _Buckets:
                 index.insert(j, i)
                 data[4 * j:4 * j] = array("d", (0.0, 0.0, _INF, -_INF))
         b = 4 * j
-        data[b] += 1.0
-        data[b + 1] += v
-        if v < data[b + 2]:
-            data[b + 2] = v
-        if v > data[b + 3]:
-            data[b + 3] = v
+        data[b] += count
+        data[b + 1] += total
+        if lo < data[b + 2]:
+            data[b + 2] = lo
+        if hi > data[b + 3]:
+            data[b + 3] = hi
 
     def _coarsen(self) -> None:
         """Merge buckets pairwise; the width doubles (to infinity at worst: then all is bucket 0)."""
@@ -266,6 +358,32 @@ class _Buckets:
 
     def midpoint(self, i: int) -> float:
         return self.origin + (i + 0.5) * self.width
+
+
+class _Times:
+    """The sample times of one batch, reduced once for every series the batch feeds."""
+
+    __slots__ = ("cxx", "mean", "n", "ordered", "sum_ticks", "t0", "ticks", "tmax", "ts")
+
+    def __init__(self, ts: list[float]) -> None:
+        self.ts = ts
+        n = self.n = len(ts)
+        t0 = self.t0 = ts[0]
+        self.ordered = n < 2 or all(map(le, ts, ts[1:]))
+        self.tmax = ts[-1] if self.ordered else max(ts)
+        if n == 1:
+            self.ticks = [0]
+            self.sum_ticks = 0
+            self.mean = t0
+            self.cxx = 0.0
+            return
+        ticks = self.ticks = [round((t - t0) * _TICKS) for t in ts]
+        sw = self.sum_ticks = sum(ticks)
+        self.mean = t0 + sw / n / _TICKS
+        self.cxx = (n * sum(map(mul, ticks, ticks)) - sw * sw) / n / (_TICKS * _TICKS)
+
+    def split(self, k: int) -> tuple[_Times, _Times]:
+        return _Times(self.ts[:k]), _Times(self.ts[k:])
 
 
 class _Timing:
@@ -317,6 +435,17 @@ class _Series:
         self.track = _Buckets(t, bucket_s)
 
 
+class _Block:
+    """The buffered samples of one register block: one row of values per message."""
+
+    __slots__ = ("rows", "series", "times")
+
+    def __init__(self, series: list[_Series | None]) -> None:
+        self.series = series
+        self.times: list[float] = []
+        self.rows: list[Sequence[float]] = []
+
+
 class Analytics:
     """Per-flow traffic and per-series value statistics of a capture (see the module docstring).
 
@@ -326,13 +455,15 @@ class Analytics:
     ``time_resolution`` (1e-6 s), the floor of the inter-arrival std;
     ``max_flows`` and ``max_series`` (10,000 each); ``max_anomalies`` (10)
     kept per track; ``buckets`` (100) per plotted track, initially
-    ``bucket_s`` (1 ms) wide.
+    ``bucket_s`` (1 ms) wide; ``batch`` (128) messages buffered per register
+    block of :meth:`values`, ``max_buffered`` (500,000) values in all.
     """
 
     def __init__(self, *, k_sigma: float = 4.0, warmup: int = 30, tau_short: float = 1.0,
                  tau_long: float = 60.0, rate_window: float = 1.0, time_resolution: float = 1e-6,
                  max_flows: int = 10_000, max_series: int = 10_000, max_anomalies: int = 10,
-                 buckets: int = 100, bucket_s: float = 1e-3, max_protocols: int = 64) -> None:
+                 buckets: int = 100, bucket_s: float = 1e-3, max_protocols: int = 64,
+                 batch: int = 128, max_buffered: int = 500_000) -> None:
         positive = {"k_sigma": k_sigma, "tau_short": tau_short, "tau_long": tau_long,
                     "rate_window": rate_window, "bucket_s": bucket_s}
         for name, x in positive.items():
@@ -340,6 +471,8 @@ class Analytics:
                 raise HarnessError(f"Analytics: {name} must be a positive finite number, not {x!r}")
         if warmup < 2 or buckets < 2 or max_anomalies < 0 or max_flows < 0 or max_series < 0:
             raise HarnessError("Analytics: warmup and buckets must be >= 2, the maxima >= 0")
+        if batch < 1 or max_buffered < 1:
+            raise HarnessError("Analytics: batch and max_buffered must be >= 1")
         if not (math.isfinite(time_resolution) and time_resolution >= 0):
             raise HarnessError(f"Analytics: time_resolution must be >= 0, not {time_resolution!r}")
         self.k_sigma = float(k_sigma)
@@ -354,10 +487,14 @@ class Analytics:
         self.buckets = buckets
         self.bucket_s = float(bucket_s)
         self.max_protocols = max_protocols
+        self.batch = batch
+        self.max_buffered = max_buffered
         self._flows: dict[str, _Flow] = {}
         self._series: dict[str, _Series] = {}
         self._protocols: dict[str, _Buckets] = {}
         self._protocol_totals: dict[str, list[int]] = {}
+        self._blocks: dict[tuple[str, int, int], _Block] = {}
+        self._buffered = 0
         self.flows_dropped = 0
         self.series_dropped = 0
         self.non_finite = 0
@@ -366,117 +503,189 @@ class Analytics:
         self.first: float | None = None
         self.last: float | None = None
 
-    # -- feeding -------------------------------------------------------------------------------
+    # -- z-scores --------------------------------------------------------------------------------
 
-    def _z(self, m: _Moments, x: float, floor: float) -> float | None:
-        """z of ``x`` against ``m`` (before ``x`` is added); None during the warm-up."""
-        if m.count < self.warmup:
-            return None
+    def _scale(self, m: _Moments, floor: float) -> float:
+        """The std a sample is judged against (see the module docstring)."""
         std = m.std
         # The relative floor absorbs float noise of a near-constant series; an exactly
         # constant one (std 0) keeps std 0, and any change from it is infinitely unusual.
-        std = max(std, floor, 1e-9 * abs(m.mean)) if std > 0 else floor
-        dev = x - m.mean
-        if std > 0:
-            return dev / std
-        return 0.0 if dev == 0 else math.copysign(_INF, dev)
+        return max(std, floor, 1e-9 * abs(m.mean)) if std > 0 else floor
 
-    def _timing(self, timing: _Timing, t: float) -> None:
-        last = timing.last
-        if last is None:
-            timing.last = t
+    def _judge(self, m: _Moments, anomalies: _Anomalies, ts: Sequence[float], xs: Sequence[float],
+               lo: float, hi: float, floor: float) -> None:
+        """Record the samples of a batch anomalous against ``m`` (not yet merged), if any."""
+        mean, k = m.mean, self.k_sigma
+        scale = self._scale(m, floor)
+        # The batch's min and max clear it in O(1) in the common case; the margin keeps the
+        # bounds conservative, the exact z below decides.
+        margin = k * scale * (1 - 1e-9)
+        if mean - margin <= lo and hi <= mean + margin:
             return
-        if t < last:
-            timing.reversals += 1  # a clock step or a merged capture: no interval to learn from
-            return
-        gap = t - last
-        timing.last = t
-        m = timing.moments
-        z = self._z(m, gap, self.time_resolution)
-        if z is not None and abs(z) > self.k_sigma:
-            timing.anomalies.add(self.max_anomalies, t, gap, z, m.mean, m.std)
-        m.add(gap)
-        if timing.track is None:
-            timing.track = _Buckets(t, self.bucket_s)
-        timing.track.add(t, gap, self.buckets)
+        std = m.std
+        for t, x in zip(ts, xs, strict=True):
+            dev = x - mean
+            z = dev / scale if scale > 0 else (0.0 if dev == 0 else math.copysign(_INF, dev))
+            if abs(z) > k:
+                anomalies.add(self.max_anomalies, t, x, z, mean, std)
 
-    def frame(self, flow_label: str, protocol: str, timestamp: float, nbytes: int) -> None:
-        """One frame (a TCP segment, a datagram, a CAN frame) of ``nbytes`` payload bytes."""
-        t = timestamp
-        if not math.isfinite(t):
-            self.non_finite += 1
-            return
+    # -- flows -------------------------------------------------------------------------------
+
+    def _flow(self, flow_label: str, protocol: str | None, t: float, n: int) -> _Flow | None:
         flow = self._flows.get(flow_label)
         if flow is None:
             if len(self._flows) >= self.max_flows:
-                self.flows_dropped += 1
-                return
-            flow = self._flows[flow_label] = _Flow(protocol, t, self.bucket_s)
-        flow.protocol = protocol
-        self.frames += 1
-        self.bytes += nbytes
-        self.first = t if self.first is None else min(self.first, t)
-        self.last = t if self.last is None else max(self.last, t)
-        self._protocol_traffic(protocol, t, nbytes)
+                self.flows_dropped += n
+                return None
+            flow = self._flows[flow_label] = _Flow(protocol or "", t, self.bucket_s)
+        return flow
 
-        flow.frames += 1
-        flow.bytes += nbytes
-        flow.last = max(flow.last, t)
-        dt = t - flow.ew_t
-        if dt > 0:
-            flow.ew_short = _ewma(flow.ew_short, nbytes, dt, self.tau_short)
-            flow.ew_long = _ewma(flow.ew_long, nbytes, dt, self.tau_long)
-            flow.ew_t = t
-        elif flow.frames > 1:  # same instant (or earlier): the dt -> 0 limit, an impulse
-            flow.ew_short += nbytes / self.tau_short
-            flow.ew_long += nbytes / self.tau_long
-        if flow.ew_t - flow.first >= self.tau_short:
-            bw = _corrected(flow.ew_short, self.tau_short, flow.ew_t - flow.first)
-            if bw is not None and (flow.peak is None or bw > flow.peak):
-                flow.peak = bw
-        self._rate_window(flow, t, nbytes)
-        self._timing(flow.frame_timing, t)
-        flow.traffic.add(t, float(nbytes), self.buckets)
+    def frame(self, flow_label: str, protocol: str, timestamp: float, nbytes: int) -> None:
+        """One frame (a TCP segment, a datagram, a CAN frame) of ``nbytes`` payload bytes."""
+        self.frame_batch(flow_label, protocol, [timestamp], [nbytes])
 
-    def _rate_window(self, flow: _Flow, t: float, nbytes: int) -> None:
-        w = self.rate_window
-        q = (t - flow.first) / w
-        i = float(math.floor(q)) if q > 0 and math.isfinite(q) else 0.0
-        if i <= flow.rw_index:
-            flow.rw_bytes += nbytes  # same window (or time went backwards: keep it in the current one)
+    def frame_batch(self, flow_label: str, protocol: str, timestamps: list[float], sizes: list[int]) -> None:
+        """Frames of one flow, in capture order: ``sizes[i]`` payload bytes at ``timestamps[i]``."""
+        ts, sizes = self._finite(timestamps, sizes)
+        if not ts:
             return
-        flow.rate.add((flow.rw_index + 0.5) * w, flow.rw_bytes / w)
-        idle = i - flow.rw_index - 1
-        flow.rate.add_run((flow.rw_index + 1.5) * w, w, idle, 0.0)
-        flow.rw_index = i
-        flow.rw_bytes = float(nbytes)
+        flow = self._flow(flow_label, protocol, ts[0], len(ts))
+        if flow is None:
+            return
+        flow.protocol = protocol
+        times = _Times(ts)
+        n, total = len(ts), sum(sizes)
+        lo, hi = min(sizes), max(sizes)
+        tmin = ts[0] if times.ordered else min(ts)
+        self.frames += n
+        self.bytes += total
+        self.first = tmin if self.first is None else min(self.first, tmin)
+        self.last = times.tmax if self.last is None else max(self.last, times.tmax)
+        self._protocol_traffic(protocol, times, sizes, total, lo, hi)
+        new = not flow.frames
+        flow.frames += n
+        flow.bytes += total
+        flow.last = max(flow.last, times.tmax)
+        self._bandwidth(flow, ts, sizes, new)
+        self._timing(flow.frame_timing, ts)
+        flow.traffic.add_batch(ts, sizes, self.buckets, times.ordered, total, lo, hi)
 
-    def _protocol_traffic(self, protocol: str, t: float, nbytes: int) -> None:
+    def _bandwidth(self, flow: _Flow, ts: list[float], sizes: list[int], new: bool) -> None:
+        """EWMA, peak and rate windows: a recurrence, run frame by frame."""
+        tau_s, tau_l = self.tau_short, self.tau_long
+        first, w = flow.first, self.rate_window
+        ew_t, es, el, peak = flow.ew_t, flow.ew_short, flow.ew_long, flow.peak
+        rw_index, rw_bytes, rate = flow.rw_index, flow.rw_bytes, flow.rate
+        for t, nbytes in zip(ts, sizes, strict=True):
+            dt = t - ew_t
+            if dt > 0:
+                weight = -_expm1(-dt / tau_s)
+                es = es * (1.0 - weight) + nbytes / dt * weight
+                weight = -_expm1(-dt / tau_l)
+                el = el * (1.0 - weight) + nbytes / dt * weight
+                ew_t = t
+            elif not new:  # same instant (or earlier): the dt -> 0 limit, an impulse
+                es += nbytes / tau_s
+                el += nbytes / tau_l
+            new = False
+            elapsed = ew_t - first
+            if elapsed >= tau_s:
+                # past 40 tau the correction is 1 to the last bit: spare the exponential
+                bw = es if elapsed > 40 * tau_s else es / -_expm1(-elapsed / tau_s)
+                if _isfinite(bw) and (peak is None or bw > peak):
+                    peak = bw
+            q = (t - first) / w
+            i = float(math.floor(q)) if q > 0 and _isfinite(q) else 0.0
+            if i <= rw_index:
+                rw_bytes += nbytes  # same window (or time went backwards: keep it in the current one)
+            else:
+                rate.add((rw_index + 0.5) * w, rw_bytes / w)
+                rate.add_run((rw_index + 1.5) * w, w, i - rw_index - 1, 0.0)
+                rw_index, rw_bytes = i, float(nbytes)
+        flow.ew_t, flow.ew_short, flow.ew_long, flow.peak = ew_t, es, el, peak
+        flow.rw_index, flow.rw_bytes = rw_index, rw_bytes
+
+    def _protocol_traffic(self, protocol: str, times: _Times, sizes: list[int], total: int, lo: int,
+                          hi: int) -> None:
         track = self._protocols.get(protocol)
         if track is None:
             if len(self._protocols) >= self.max_protocols:
                 protocol = "(other)"
                 track = self._protocols.get(protocol)
             if track is None:
-                track = self._protocols[protocol] = _Buckets(t, self.bucket_s)
+                track = self._protocols[protocol] = _Buckets(times.t0, self.bucket_s)
                 self._protocol_totals[protocol] = [0, 0]
-        track.add(t, float(nbytes), self.buckets)
+        track.add_batch(times.ts, sizes, self.buckets, times.ordered, total, lo, hi)
         totals = self._protocol_totals[protocol]
-        totals[0] += 1
-        totals[1] += nbytes
+        totals[0] += len(sizes)
+        totals[1] += total
 
     def message(self, flow_label: str, timestamp: float) -> None:
         """One decoded protocol message (either direction) of a flow: message timing."""
-        if not math.isfinite(timestamp):
-            self.non_finite += 1
-            return
-        flow = self._flows.get(flow_label)
-        if flow is None:
-            if len(self._flows) >= self.max_flows:
-                self.flows_dropped += 1
+        self.message_batch(flow_label, [timestamp])
+
+    def message_batch(self, flow_label: str, timestamps: list[float]) -> None:
+        """Messages of one flow (either direction), in capture order: message timing."""
+        ts, _ = self._finite(timestamps, None)
+        if ts:
+            flow = self._flow(flow_label, None, ts[0], len(ts))
+            if flow is not None:
+                self._timing(flow.message_timing, ts)
+
+    def _finite(self, ts: list[float], other: list[int] | None) -> tuple[list[float], list[int]]:
+        if all(map(_isfinite, ts)):
+            return ts, other or []
+        keep = list(map(_isfinite, ts))
+        self.non_finite += len(ts) - sum(keep)
+        return list(compress(ts, keep)), list(compress(other, keep)) if other else []
+
+    def _timing(self, timing: _Timing, ts: list[float]) -> None:
+        last = timing.last
+        if last is None:
+            timing.last = ts[0]
+            ts = ts[1:]
+            if not ts:
                 return
-            flow = self._flows[flow_label] = _Flow("", timestamp, self.bucket_s)
-        self._timing(flow.message_timing, timestamp)
+            last = timing.last
+        prev = [last]
+        prev += ts[:-1]
+        gaps = list(map(sub, ts, prev))
+        lo = min(gaps)
+        if lo < 0:  # a clock step or a merged capture: no interval to learn from; one by one
+            for t in ts:
+                if t < last:
+                    timing.reversals += 1
+                else:
+                    self._timing_batch(timing, [t], [t - last])
+                    last = t
+            timing.last = last
+            return
+        self._timing_batch(timing, ts, gaps)
+        timing.last = ts[-1]
+
+    def _timing_batch(self, timing: _Timing, ts: list[float], gaps: list[float]) -> None:
+        m = timing.moments
+        head = self.warmup - m.count
+        if 0 < head < len(gaps):  # complete the warm-up first, then judge the rest
+            self._timing_batch(timing, ts[:head], gaps[:head])
+            ts, gaps = ts[head:], gaps[head:]
+            head = 0
+        n = len(gaps)
+        lo, hi = min(gaps), max(gaps)
+        if head <= 0:
+            self._judge(m, timing.anomalies, ts, gaps, lo, hi, self.time_resolution)
+        mean = sum(gaps) / n
+        if n == 1:
+            m2 = 0.0
+        else:
+            d = [g - mean for g in gaps]
+            m2 = sum(map(mul, d, d))
+        m.merge(n, mean, m2, lo, hi)
+        if timing.track is None:
+            timing.track = _Buckets(ts[0], self.bucket_s)
+        timing.track.add_batch(ts, gaps, self.buckets, True, mean * n, lo, hi)
+
+    # -- values ------------------------------------------------------------------------------
 
     def value(self, series: str, timestamp: float, value: float) -> None:
         """One observed value of a point or register, e.g. ``"10.0.0.5:502 u1 hr[40]"``."""
@@ -490,17 +699,129 @@ class Analytics:
                 self.series_dropped += 1
                 return
             s = self._series[series] = _Series(t, self.bucket_s)
+        self._series_batch(s, _Times([t]), [v])
+
+    def values(self, series_base: str, start: int, timestamp: float, values: Sequence[float]) -> None:
+        """The values of registers ``start``, ``start + 1``, ... in one message, at one time.
+
+        The series are ``f"{series_base}[{start + i}]"`` (``"10.0.0.5:502 u1 hr"``,
+        40 -> ``"10.0.0.5:502 u1 hr[40]"``). Buffered: see :meth:`flush`.
+        """
+        if not values:
+            return
+        if not math.isfinite(timestamp):
+            self.non_finite += len(values)
+            return
+        key = (series_base, start, len(values))
+        block = self._blocks.get(key)
+        if block is None:
+            block = self._block(key)
+        block.times.append(timestamp)
+        block.rows.append(values)
+        self._buffered += len(values)
+        if len(block.times) >= self.batch:
+            self._flush_block(block)
+        elif self._buffered >= self.max_buffered:
+            self.flush()
+
+    def _block(self, key: tuple[str, int, int]) -> _Block:
+        base, start, count = key
+        if len(self._blocks) >= self.max_series:  # bounded: give the oldest block up
+            self._flush_block(self._blocks.pop(next(iter(self._blocks))))
+        series: list[_Series | None] = []
+        for address in range(start, start + count):
+            name = f"{base}[{address}]"
+            s = self._series.get(name)
+            if s is None and len(self._series) < self.max_series:
+                # created empty; its first batch sets its first time and track origin
+                s = self._series[name] = _Series(_INF, self.bucket_s)
+            series.append(s)
+        block = self._blocks[key] = _Block(series)
+        return block
+
+    def flush(self) -> None:
+        """Process every buffered value (:meth:`summary` and :meth:`plots` call this first)."""
+        for block in self._blocks.values():
+            self._flush_block(block)
+
+    def _flush_block(self, block: _Block) -> None:
+        if not block.times:
+            return
+        times = _Times(block.times)
+        rows = block.rows
+        block.times, block.rows = [], []
+        self._buffered -= times.n * len(block.series)
+        for s, column in zip(block.series, zip(*rows, strict=True), strict=True):
+            if s is None:
+                self.series_dropped += times.n
+            else:
+                self._series_batch(s, times, column)
+
+    def _series_batch(self, s: _Series, times: _Times, xs: Sequence[float]) -> None:
+        n = times.n
+        if s.first == _INF:  # created by a block, first samples now
+            s.first = s.last_time = times.ts[0] if times.ordered else min(times.ts)
+            s.track.origin = s.first
         m = s.moments
-        z = self._z(m, v, 0.0)
-        if z is not None and abs(z) > self.k_sigma:
-            s.anomalies.add(self.max_anomalies, t, v, z, m.mean, m.std)
-        if m.count and v != s.last:
-            s.changes += 1
-        m.add(v)
-        s.trend.add(t - s.first, v)
-        s.last = v
-        s.last_time = max(s.last_time, t)
-        s.track.add(t, v, self.buckets)
+        head = self.warmup - m.count
+        if 0 < head < n:  # complete the warm-up first, then judge the rest against it
+            a, b = times.split(head)
+            self._series_batch(s, a, xs[:head])
+            self._series_batch(s, b, xs[head:])
+            return
+        total = sum(xs)
+        if type(total) is int:  # all integers (registers, coils): exact integer sums
+            lo, hi = min(xs), max(xs)
+            if lo > -_EXACT and hi < _EXACT:
+                self._series_ints(s, times, xs, total, lo, hi, head <= 0)
+                return
+            xs = [float(x) for x in xs]
+            total = sum(xs)
+        if not _isfinite(total):  # a NaN or an infinity among them (or an overflow): one by one
+            for t, x in zip(times.ts, xs, strict=True):
+                if _isfinite(x):
+                    self._series_batch(s, _Times([t]), [float(x)])
+                else:
+                    self.non_finite += 1
+            return
+        lo, hi = min(xs), max(xs)
+        if head <= 0:
+            self._judge(m, s.anomalies, times.ts, xs, lo, hi, 0.0)
+        mean = total / n
+        if n == 1:
+            m2 = cxy = 0.0
+        else:
+            d = [x - mean for x in xs]
+            m2 = sum(map(mul, d, d))
+            cxy = sum(map(mul, times.ticks, d)) / _TICKS
+        self._merge_series(s, times, xs, mean, m2, cxy, float(lo), float(hi), sum(map(ne, xs, xs[1:])))
+
+    def _series_ints(self, s: _Series, times: _Times, xs: Sequence[int], total: int, lo: int, hi: int,
+                     judge: bool) -> None:
+        n = times.n
+        if judge:
+            self._judge(s.moments, s.anomalies, times.ts, xs, lo, hi, 0.0)
+        if lo == hi:  # a constant batch: nothing varies, nothing to sum
+            self._merge_series(s, times, xs, float(lo), 0.0, 0.0, float(lo), float(hi), 0)
+            return
+        squares = sum(map(_SQUARE, xs)) if lo >= 0 and hi < 65536 else sum(map(mul, xs, xs))
+        m2 = (n * squares - total * total) / n
+        cxy = (n * sum(map(mul, times.ticks, xs)) - times.sum_ticks * total) / n / _TICKS
+        self._merge_series(s, times, xs, total / n, m2, cxy, float(lo), float(hi), sum(map(ne, xs, xs[1:])))
+
+    def _merge_series(self, s: _Series, times: _Times, xs: Sequence[float], mean: float, m2: float,
+                      cxy: float, lo: float, hi: float, changes: int) -> None:
+        n = times.n
+        m = s.moments
+        if m.count and xs[0] != s.last:
+            changes += 1
+        s.changes += changes
+        m.merge(n, mean, m2, lo, hi)
+        s.trend.merge(n, times.mean - s.first, mean, times.cxx, cxy, m2)
+        s.last = float(xs[-1])
+        if times.tmax > s.last_time:
+            s.last_time = times.tmax
+        s.track.add_batch(times.ts, xs, self.buckets, times.ordered, mean * n, lo, hi)
 
     # -- results -------------------------------------------------------------------------------
 
@@ -525,6 +846,7 @@ class Analytics:
         the table was full), ``non_finite`` (samples ignored).
         Flows and series are in first-seen order; anomalies in time order.
         """
+        self.flush()
         return {
             "parameters": {"k_sigma": self.k_sigma, "warmup": self.warmup, "tau_short_s": self.tau_short,
                            "tau_long_s": self.tau_long, "rate_window_s": self.rate_window,
@@ -601,6 +923,7 @@ class Analytics:
         per bucket, idle buckets included as 0 (the last bucket's rate is over the part of
         it the capture covers); ``z`` may be ``None`` (infinite).
         """
+        self.flush()
         flows = sorted(self._flows.items(), key=lambda kv: -kv[1].bytes)[:max_lines]
         timing: list[dict[str, Any]] = []
         anomalous = [(label, f) for label, f in self._flows.items()

@@ -78,6 +78,7 @@ UNKNOWN = "unknown"
 _HEURISTIC_TRIES = 4  # data events looked at before a flow on an unknown port is "unknown"
 _MAX_STAT_KEYS = 1000  # per statistics table
 _PROGRESS_EVERY = 4096  # frames
+_ANALYTICS_BATCH = 256  # frames (or messages) of a flow handed to the analytics at once
 
 # RFC 9293: the sequence space (3.4) and segment arrival (3.10.7.4).
 _TCP_RULES: dict[str, tuple[Severity, str]] = {
@@ -132,6 +133,10 @@ class FlowRecord:
     connections: int = 1
     closed: str = ""
     _last_frame: int = 0
+    # Buffered for the analytics (frame times and payload sizes, message times): see _flush.
+    _frame_times: list[float] = field(default_factory=list, repr=False)
+    _frame_sizes: list[int] = field(default_factory=list, repr=False)
+    _message_times: list[float] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"flow": self.flow, "transport": self.transport, "protocol": self.protocol,
@@ -218,9 +223,15 @@ class _FlowSink:
             functions = result.functions[protocol] = Counter()
         if function in functions or len(functions) < _MAX_STAT_KEYS:
             functions[function] += 1
-        self._record.messages += 1
+        record = self._record
+        record.messages += 1
         if engine.analytics is not None:
-            engine.analytics.message(self._record.flow, timestamp)
+            times = record._message_times
+            if not times and not record._frame_times:
+                engine.buffered[id(record)] = record
+            times.append(timestamp)
+            if len(times) >= _ANALYTICS_BATCH:
+                engine.flush(record)
 
     def decode_error(self, protocol: str) -> None:
         self._engine.result.decode_errors[protocol] += 1
@@ -228,6 +239,11 @@ class _FlowSink:
     def value(self, series: str, timestamp: float, value: float) -> None:
         if self._engine.analytics is not None:
             self._engine.analytics.value(series, timestamp, value)
+
+    def values(self, series_base: str, start: int, timestamp: float, values: Any) -> None:
+        """Registers ``start``, ``start + 1``, ... of one message (:meth:`.Analytics.values`)."""
+        if self._engine.analytics is not None:
+            self._engine.analytics.values(series_base, start, timestamp, values)
 
     def statistic(self, protocol: str, table: str, key: str) -> None:
         tables = self._engine.result.statistics.setdefault(protocol, {})
@@ -253,6 +269,7 @@ class _Engine:
         self.last_key: FlowKey | None = None  # on_data's one-entry cache of self.active
         self.last_state: _Active | None = None
         self.records: dict[FlowKey, FlowRecord] = {}
+        self.buffered: dict[int, FlowRecord] = {}  # records holding frames for the analytics
         self.last_message_frame: dict[str, int] = {}
         self.handlers: dict[type, Callable[[Any], None]] = {
             StreamData: self.on_data, StreamGap: self.on_gap, StreamAnomaly: self.on_anomaly,
@@ -345,7 +362,36 @@ class _Engine:
         record.bytes += nbytes
         record.last = ts
         if self.analytics is not None:
-            self.analytics.frame(record.flow, record.protocol, ts, nbytes)
+            times = record._frame_times
+            if not times and not record._message_times:
+                self.buffered[id(record)] = record
+            times.append(ts)
+            record._frame_sizes.append(nbytes)
+            if len(times) >= _ANALYTICS_BATCH:
+                self.flush(record)
+
+    def flush(self, record: FlowRecord) -> None:
+        """Hand a flow's buffered frames and messages to the analytics, under its current label.
+
+        Buffers are bounded: a flow's are flushed when full and when it closes, and all
+        of them when too many flows hold some (and at the end).
+        """
+        self.buffered.pop(id(record), None)
+        analytics = self.analytics
+        if analytics is None:
+            return
+        if record._frame_times:
+            analytics.frame_batch(record.flow, record.protocol, record._frame_times, record._frame_sizes)
+            record._frame_times, record._frame_sizes = [], []
+        if record._message_times:
+            analytics.message_batch(record.flow, record._message_times)
+            record._message_times = []
+        if len(self.buffered) > self.max_flows:
+            self.flush_all()
+
+    def flush_all(self) -> None:
+        for record in list(self.buffered.values()):
+            self.flush(record)
 
     def _call(self, state: _Active, frame: int, ts: float, method: str, *args: Any) -> None:
         try:
@@ -380,16 +426,30 @@ class _Engine:
             self.last_key, self.last_state = flow, state
         if state is None:
             return
-        self._count(state.record, ev.frame, ev.timestamp, len(ev.data))
+        # the hot path: _count inlined, no getattr, no argument tuple
+        record, frame, ts, data = state.record, ev.frame, ev.timestamp, ev.data
+        if record._last_frame != frame:
+            record._last_frame = frame
+            record.frames += 1
+        record.bytes += len(data)
+        record.last = ts
+        if self.analytics is not None:
+            times = record._frame_times
+            if not times and not record._message_times:
+                self.buffered[id(record)] = record
+            times.append(ts)
+            record._frame_sizes.append(len(data))
+            if len(times) >= _ANALYTICS_BATCH:
+                self.flush(record)
         from_client = ev.from_client
         if not state.decided:
-            self._guess(ev.flow, state, ev.data, from_client)
+            self._guess(flow, state, data, from_client)
         analyzer = state.analyzer
         if analyzer is not None:
-            try:  # the hot path: no getattr, no argument tuple
-                analyzer.on_data(from_client ^ state.swapped, ev.data, ev.frame, ev.timestamp)
+            try:
+                analyzer.on_data(from_client ^ state.swapped, data, frame, ts)
             except Exception as exc:
-                self._failed(state, ev.frame, ev.timestamp, exc)
+                self._failed(state, frame, ts, exc)
 
     def on_datagram(self, ev: Datagram) -> None:
         state = self._state(ev.flow, ev.timestamp)
@@ -435,6 +495,7 @@ class _Engine:
         state.record.closed = ev.how
         if state.analyzer is not None:
             self._call(state, ev.frame, ev.timestamp, "on_close", ev.frame, ev.timestamp, ev.how)
+        self.flush(state.record)
 
     def on_can(self, ev: CanMessage) -> None:
         flow = ev.flow
@@ -463,6 +524,9 @@ class _Engine:
                 last = state.record
                 self._call(state, last._last_frame, last.last, "on_close", last._last_frame, last.last, "end")
             self.active.pop(flow, None)
+        self.flush_all()
+        if self.analytics is not None:
+            self.analytics.flush()
 
 
 def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,

@@ -113,6 +113,13 @@ _RESPONSE_KEYS: Final = [f"{name} response" for name in _NAMES]
 _EXCEPTION_KEYS: Final = [f"{name} exception" for name in _NAMES]
 
 
+# MB-AP 6.3, 6.4: the response that answers a register read (content: one register per quantity).
+_READ_ANSWERS: Final[dict[type[Any], type[Any]]] = {
+    M.ReadHoldingRegistersRequest: M.ReadHoldingRegistersResponse,
+    M.ReadInputRegistersRequest: M.ReadInputRegistersResponse,
+}
+
+
 def exception_name(code: int) -> str:
     try:
         return C.ExceptionCode(code).name
@@ -175,6 +182,12 @@ class ModbusTcpAnalyzer:
         self._requests_seen = False
         self._client_gap = not flow.handshake  # requests may be missing from the capture
         self._last_ts = 0.0
+        # Values go to the analytics a register block (one message) at a time; series
+        # names are "<server> u<unit> <table>[<address>]", the prefix cached per unit and table.
+        self._values: Any = None
+        if flow.values:
+            self._values = getattr(sink, "values", None) or self._values_one_by_one
+        self._prefixes: dict[tuple[int, str], str] = {}
 
     # --- findings ----------------------------------------------------------------------
 
@@ -383,8 +396,13 @@ class ModbusTcpAnalyzer:
 
     @staticmethod
     def _mismatch(pending: _Pending, unit: int, pdu: Any) -> str | None:
-        if pending.pdu is not None:
-            return mismatch(pending.pdu, pending.unit, pdu, unit)
+        req = pending.pdu
+        if req is not None:
+            answer: Any = _READ_ANSWERS.get(type(req))
+            if answer is not None and type(pdu) is answer and unit == pending.unit \
+                    and len(pdu.values) == req.quantity:
+                return None  # what mismatch() concludes for a fitting read, without its checks
+            return mismatch(req, pending.unit, pdu, unit)
         if unit != pending.unit:
             return f"unit id {unit} != {pending.unit} of the request"
         if pdu.function_code != pending.fc & 0x7F:
@@ -432,13 +450,19 @@ class ModbusTcpAnalyzer:
 
     # --- values for the analytics -------------------------------------------------------------
 
-    def _emit(self, unit: int, table: str, start: int, values: Any, ts: float) -> None:
-        if not self.flow.values:
-            return
+    def _values_one_by_one(self, base: str, start: int, ts: float, values: Any) -> None:
+        """For a sink without ``values``: each register by :meth:`Sink.value`."""
         value = self.sink.value
-        prefix = f"{self.flow.server} u{unit} {table}["
         for i, v in enumerate(values, start):
-            value(f"{prefix}{i}]", ts, float(v))
+            value(f"{base}[{i}]", ts, float(v))
+
+    def _emit(self, unit: int, table: str, start: int, values: Any, ts: float) -> None:
+        if self._values is None:
+            return
+        base = self._prefixes.get((unit, table))
+        if base is None:
+            base = self._prefixes[(unit, table)] = f"{self.flow.server} u{unit} {table}"
+        self._values(base, start, ts, values)
 
     def _written_values(self, unit: int, pdu: Any, ts: float) -> None:
         if isinstance(pdu, M.WriteSingleRegisterRequest):
