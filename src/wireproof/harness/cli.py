@@ -30,6 +30,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "bench": ("wireproof.harness.commands.bench", "benchmark the codecs against peer libraries"),
     "replay": ("wireproof.harness.commands.replay",
                "decode a capture (pcap, pcapng, candump) and report every protocol rule it breaks"),
+    "lincheck": ("wireproof.harness.commands.lincheck",
+                 "check a recorded history (Jepsen log or wireproof JSON lines) for linearizability"),
+    "consensus": ("wireproof.harness.commands.consensus",
+                  "consensus workbench: real loopback clusters (cluster) and simulation runs (run)"),
 }
 
 

@@ -1,0 +1,91 @@
+"""``wireproof lincheck HISTORY``: is a recorded history linearizable?
+
+Reads a Jepsen ``jepsen.util`` log or a wireproof JSON-lines history (see
+:mod:`wireproof.consensus.check.history`; without ``--format`` a file whose
+first non-blank character is ``{`` is wireproof, anything else Jepsen) and
+checks it with :func:`~wireproof.consensus.check.lincheck.check_linearizable`,
+a register per key. Exit codes: 0 linearizable, 1 not (the minimal witness is
+printed), 2 usage error or unreadable history, 3 unknown (``--budget`` states
+explored without a verdict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EXIT_CODES", "add_arguments", "guess_format", "result_json", "run"]
+
+EXIT_CODES = {"linearizable": 0, "not-linearizable": 1, "unknown": 3}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("history", metavar="HISTORY", help="the history file")
+    parser.add_argument("--format", choices=("jepsen", "wireproof"),
+                        help="jepsen (jepsen.util log) or wireproof (JSON lines); guessed when absent")
+    parser.add_argument("--model", choices=("kv", "register"), default="kv",
+                        help="kv: a register per key (default); register: one register")
+    parser.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    parser.add_argument("--budget", type=int, metavar="N",
+                        help="give up (exit 3) after N search states per key")
+    parser.add_argument("--no-witness", action="store_true", help="do not shrink a witness of a violation")
+
+
+def guess_format(text: str) -> str:
+    """``wireproof`` when the text starts (after blanks) with ``{``, else ``jepsen``."""
+    return "wireproof" if text.lstrip().startswith("{") else "jepsen"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+def result_json(result: Any) -> dict[str, Any]:
+    """A :class:`~wireproof.consensus.check.lincheck.LinResult` as JSON-ready data."""
+    from dataclasses import asdict
+
+    return {
+        "verdict": result.verdict,
+        "linearizable": result.linearizable,
+        "explored": result.explored,
+        "key": _jsonable(result.key),
+        "keys": [{"key": _jsonable(k.key), "verdict": k.verdict, "explored": k.explored,
+                  "operations": k.operations} for k in result.per_key.values()],
+        "witness": [{name: _jsonable(v) for name, v in asdict(op).items()} for op in result.witness],
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from wireproof.consensus.check.history import parse_jepsen, parse_wireproof
+    from wireproof.consensus.check.lincheck import check_linearizable
+    from wireproof.errors import FixtureError
+
+    if args.budget is not None and args.budget < 0:
+        print("wireproof lincheck: error: --budget must be >= 0", file=sys.stderr)
+        return 2
+    try:
+        text = Path(args.history).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"wireproof lincheck: error: {args.history}: cannot read: {exc}", file=sys.stderr)
+        return 2
+    fmt = args.format or guess_format(text)
+    try:
+        history = parse_jepsen(text) if fmt == "jepsen" else parse_wireproof(text)
+        result = check_linearizable(history, model=args.model, budget=args.budget,
+                                    witness=not args.no_witness)
+    except FixtureError as exc:
+        print(f"wireproof lincheck: error: {args.history}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result_json(result), indent=2))
+    else:
+        print(f"{args.history}: {len(history)} operations ({fmt})")
+        print(result.describe())
+    return EXIT_CODES[result.verdict]
