@@ -1,0 +1,1 @@
+"""Checkers for consensus runs: safety invariants over node views, histories and linearizability."""
