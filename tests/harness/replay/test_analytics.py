@@ -331,7 +331,9 @@ def test_series_and_flow_caps() -> None:
 
 def _series_footprint(a: Analytics, key: str) -> int:
     s = a._series[key]
-    return (sys.getsizeof(s.track.index) + sys.getsizeof(s.track.data) + sys.getsizeof(s.anomalies.heap)
+    track = s.track
+    return (sum(sys.getsizeof(x) for x in (track.index, track.counts, track.sums, track.mins, track.maxs))
+            + sys.getsizeof(s.anomalies.heap)
             + len(s.anomalies.heap) * 100)
 
 
@@ -344,7 +346,9 @@ def test_one_series_memory_is_bounded_over_a_million_samples() -> None:
         if i in (9_999, 99_999, 999_999):
             sizes.append(_series_footprint(a, KEY))
     s = a._series[KEY]
-    assert len(s.track.index) <= 100 and len(s.track.data) == 4 * len(s.track.index)
+    assert len(s.track.index) <= 100
+    track = s.track
+    assert all(len(x) == len(track.index) for x in (track.counts, track.sums, track.mins, track.maxs))
     assert len(s.anomalies.heap) == 10
     assert a.summary()["series"][KEY]["anomaly_count"] == 100
     assert sizes[2] <= sizes[0] * 1.5 + 1024, sizes
@@ -422,3 +426,127 @@ def test_buckets_never_exceed_their_bound(samples: list[tuple[float, float]]) ->
     assert sum(c for _i, c, _s, _lo, _hi in rows) == len(samples)
     assert min(lo for *_x, lo, _hi in rows) == min(v for _t, v in samples)
     assert max(hi for *_x, hi in rows) == max(v for _t, v in samples)
+
+
+# -- batches: values() per register block, frame_batch(), message_batch() --------------------------
+
+BASE = "10.0.0.5:502 u1 hr"
+
+
+def test_values_block_names_series_and_is_flushed_by_summary() -> None:
+    a = Analytics()
+    a.values(BASE, 40, T0, (1, 2, 3))
+    assert a._series[f"{BASE}[40]"].moments.count == 0  # buffered
+    s = a.summary()["series"]
+    assert list(s) == [f"{BASE}[40]", f"{BASE}[41]", f"{BASE}[42]"]
+    assert [(v["count"], v["last"], v["first_time"]) for v in s.values()] == [(1, 1.0, T0), (1, 2.0, T0),
+                                                                            (1, 3.0, T0)]
+
+
+def _per_sample_and_batched(samples: list[tuple[float, tuple[int, ...]]], **kw: Any) -> tuple[Any, Any]:
+    one, block = Analytics(**kw), Analytics(**kw)
+    for t, row in samples:
+        for i, v in enumerate(row):
+            one.value(f"{BASE}[{i}]", t, float(v))
+        block.values(BASE, 0, t, row)
+    return one.summary()["series"], block.summary()["series"]
+
+
+def test_batched_statistics_equal_the_per_sample_ones() -> None:
+    rows = [(T0 + i * 0.1, ((i * 7919) % 1000, 500 + (i % 3), 42, i)) for i in range(2000)]
+    one, block = _per_sample_and_batched(rows)
+    for key in one:
+        a, b = one[key], block[key]
+        assert (a["count"], a["min"], a["max"], a["last"], a["changes"]) == \
+            (b["count"], b["min"], b["max"], b["last"], b["changes"])
+        for field in ("mean", "std", "trend_per_s", "r2"):
+            assert (a[field] is None) == (b[field] is None)
+            if a[field] is not None:
+                assert b[field] == pytest.approx(a[field], rel=1e-7, abs=1e-9), (key, field)
+    assert block[f"{BASE}[3]"]["trend_per_s"] == pytest.approx(10.0, rel=1e-9)  # +1 per 0.1 s
+
+
+def test_batched_step_is_detected_at_the_step() -> None:
+    # 5000 polls of a noisy register; at poll 3000 it steps up by 100 std and stays there.
+    rows = [(T0 + i * 0.1, (1000 + (i % 5) + (500 if i >= 3000 else 0), 7)) for i in range(5000)]
+    one, block = _per_sample_and_batched(rows)
+    a, b = one[f"{BASE}[0]"], block[f"{BASE}[0]"]
+    step = T0 + 3000 * 0.1
+    assert a["first_anomaly"]["timestamp"] == b["first_anomaly"]["timestamp"] == step
+    assert b["first_anomaly"]["value"] == 1500.0
+    assert b["first_anomaly"]["mean"] == pytest.approx(1002.0, abs=0.01)  # the old level judged it
+    # the burst: at least as long as sample by sample, longer by at most a batch of 128
+    assert a["anomaly_count"] <= b["anomaly_count"] <= a["anomaly_count"] + 128
+    assert all(r["timestamp"] >= step for r in b["anomalies"])
+    assert block[f"{BASE}[1]"]["anomaly_count"] == 0
+
+
+def test_young_statistics_judge_small_batches() -> None:
+    # A slow ramp: judged against stale statistics it would look anomalous; batches of at
+    # most 1/8 of the history keep it within k sigma, as sample by sample.
+    rows = [(T0 + i * 0.1, (1000 + i // 10 + (i % 2),)) for i in range(1000)]
+    one, block = _per_sample_and_batched(rows)
+    assert one[f"{BASE}[0]"]["anomaly_count"] == block[f"{BASE}[0]"]["anomaly_count"] == 0
+
+
+def test_value_buffers_are_bounded() -> None:
+    a = Analytics(batch=16, max_buffered=100, max_series=50)
+    for i in range(1000):
+        a.values(BASE, 10 * (i % 9), T0 + i, tuple(range(10)))
+        assert a._buffered <= 100 + 10
+        assert all(len(b.times) < 16 for b in a._blocks.values())
+    assert len(a._blocks) <= 50
+    s = a.summary()
+    assert sum(v["count"] for v in s["series"].values()) + s["series_dropped"] == 10_000
+    assert a._buffered == 0
+
+
+def test_non_finite_values_in_a_block_are_counted() -> None:
+    a = Analytics()
+    a.values(BASE, 0, T0, (1.0, math.nan, 3.0))
+    a.values(BASE, 0, T0 + 1, (1.0, 2.0, math.inf))
+    a.values(BASE, 0, math.nan, (1.0, 2.0, 3.0))
+    s = a.summary()
+    assert s["non_finite"] == 2 + 3
+    assert [v["count"] for v in s["series"].values()] == [2, 1, 1]
+    _strict_json(s)
+
+
+def test_frame_and_message_batches_equal_single_frames() -> None:
+    one, batch = Analytics(), Analytics()
+    times = [T0 + i * 0.05 + (4.0 if i >= 700 else 0.0) for i in range(1000)]
+    sizes = [12 + i % 7 for i in range(1000)]
+    for t, n in zip(times, sizes, strict=True):
+        one.frame(FLOW, "modbus-tcp", t, n)
+        one.message(FLOW, t)
+    for k in range(0, 1000, 256):
+        batch.frame_batch(FLOW, "modbus-tcp", times[k:k + 256], sizes[k:k + 256])
+        batch.message_batch(FLOW, times[k:k + 256])
+    a, b = one.summary()["flows"][FLOW], batch.summary()["flows"][FLOW]
+    for key in ("frames", "bytes", "ewma_bandwidth_bps", "ewma_bandwidth_long_bps", "peak_bandwidth_bps"):
+        assert b[key] == pytest.approx(a[key], rel=1e-12)
+    assert b["rate_trend"] == a["rate_trend"]
+    for kind in ("interarrival", "message_interarrival"):
+        for key in ("count", "mean", "std", "min", "max"):
+            assert b[kind][key] == pytest.approx(a[kind][key], rel=1e-9)
+        assert b[kind]["anomaly_count"] == a[kind]["anomaly_count"] == 1  # the 4 s stall
+    assert b["first_anomaly"]["timestamp"] == a["first_anomaly"]["timestamp"] == times[700]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e6, 1e6), st.lists(st.integers(0, 65535), min_size=3, max_size=3)),
+                min_size=1, max_size=300))
+def test_batched_buckets_hold_every_sample(samples: list[tuple[float, list[int]]]) -> None:
+    a = Analytics(buckets=4, batch=7)
+    for t, row in samples:
+        a.values(BASE, 0, t, tuple(row))
+    a.flush()
+    for j in range(3):
+        track = a._series[f"{BASE}[{j}]"].track
+        rows = track.buckets()
+        assert len(rows) <= 4 and list(track.index) == sorted(set(track.index))
+        assert sum(c for _i, c, _s, _lo, _hi in rows) == len(samples)
+        assert sum(s for _i, _c, s, _lo, _hi in rows) == sum(r[j] for _t, r in samples)
+        assert min(lo for *_x, lo, _hi in rows) == min(r[j] for _t, r in samples)
+    _strict_json(a.summary())
+    _strict_json(a.plots())

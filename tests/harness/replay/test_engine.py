@@ -438,3 +438,33 @@ def test_malformed_frame_is_a_capture_level_finding(tmp_path: Path) -> None:
         "ipv4.malformed", 11, "ipv4", "RFC 791 3.1", "warning", "")
     assert bytes.fromhex(f.hex)[f.offset] == 0x43  # the window points at the offending byte
     assert replay(path, flow_filter=lambda key: True).findings == []  # a filtered run leaves them out
+
+
+def test_analytics_see_every_frame_message_and_value_through_the_buffers(tmp_path: Path) -> None:
+    # Two connections on the same ports (one flow label) and more polls than a batch: the
+    # engine's per-flow buffers are flushed when full, when a connection closes and at the end.
+    frames: list[tuple[float, bytes]] = []
+    polls = 0
+    for k in range(2):
+        conv = Conversation(frames=frames, t=1000.0 + 100 * k)
+        conv.handshake()
+        for i in range(300):
+            conv.c(adu(i, READ))
+            conv.s(adu(i, ANSWER))
+            polls += 1
+        if k == 0:
+            conv.close()
+    result = run(tmp_path, conv)
+    assert result.messages == {"modbus-tcp": 2 * polls} and result.message_frames == {"modbus-tcp": 2 * polls}
+    assert result.functions["modbus-tcp"] == {"read_holding_registers request": polls,
+                                              "read_holding_registers response": polls}
+    (record,) = result.flows
+    assert record.connections == 2 and record.messages == 2 * polls
+    summary = result.analytics.summary() if result.analytics else {}
+    (label,) = summary["flows"]
+    flow = summary["flows"][label]
+    assert (label, flow["frames"], flow["bytes"]) == (record.flow, record.frames, record.bytes)
+    assert flow["message_interarrival"]["count"] == 2 * polls - 1
+    for address, value in zip((40, 41), ANSWER.values, strict=True):
+        series = summary["series"][f"10.0.0.3:502 u1 hr[{address}]"]
+        assert (series["count"], series["mean"], series["std"]) == (polls, float(value), 0.0)

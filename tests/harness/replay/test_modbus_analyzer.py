@@ -87,6 +87,28 @@ def test_matched_transaction_counts_and_values() -> None:
     assert sink.values == [("10.0.0.3:502 u1 hr[40]", 10.01, 7.0), ("10.0.0.3:502 u1 hr[41]", 10.01, 8.0)]
 
 
+@dataclass
+class BlockSink(FakeSink):
+    """A sink that takes a register block per message (as the engine's does)."""
+
+    blocks: list[tuple[str, int, float, tuple[int, ...]]] = field(default_factory=list)
+
+    def values_block(self, series_base: str, start: int, timestamp: float, values: tuple[int, ...]) -> None:
+        self.blocks.append((series_base, start, timestamp, tuple(values)))
+
+
+def test_register_blocks_go_to_a_sink_that_takes_them() -> None:
+    flow = FlowContext(transport="tcp", client="10.0.0.9:3082", server="10.0.0.3:502",
+                       label="10.0.0.9:3082 -> 10.0.0.3:502", protocol="modbus-tcp")
+    sink = BlockSink()
+    sink.values = sink.values_block  # type: ignore[assignment]  # the engine's sink has a values method
+    a = ModbusTcpAnalyzer(flow, sink)
+    a.on_data(True, req(1, READ, unit=2), 4, 10.0)
+    a.on_data(False, req(1, ANSWER, unit=2), 5, 10.01)
+    a.on_data(True, req(2, WriteMultipleRegistersRequest(start_address=3, values=(1, 2))), 6, 10.1)
+    assert sink.blocks == [("10.0.0.3:502 u2 hr", 40, 10.01, (7, 8)), ("10.0.0.3:502 u1 hr", 3, 10.1, (1, 2))]
+
+
 def test_written_values_and_coils() -> None:
     a, sink = make()
     a.on_data(True, req(1, WriteMultipleRegistersRequest(start_address=3, values=(1, 2))), 1, 1.0)

@@ -43,11 +43,17 @@ samples of a batch are judged against what was known before it, then merged
 (one sample is its own batch, so :meth:`~Analytics.value` judges every
 sample against all the samples before it). A batch that completes the
 warm-up is split: its first samples, up to the warm-up count, are merged
-unjudged, the rest judged against the statistics including them. So a
-lasting step change gives a burst of anomalies that starts exactly at the
-step (every sample after it in its batch is judged against the old level)
-and fades once the batches merged after it have absorbed the new level. The
-mean and std reported with an anomaly are those it was judged against.
+unjudged, the rest judged against the statistics including them. Young
+statistics judge smaller batches: a batch holds at most an eighth as many
+samples as the statistics it is judged against (batches are split to
+that), so they are never more than 1/8 stale; from ``8 * batch`` samples on
+a series takes whole batches. So a lasting step change gives a burst of
+anomalies that starts exactly at the step (every sample after it in its
+batch is judged against the old level) and fades once the batches merged
+after it have absorbed the new level: the burst is longer than
+sample-by-sample judging would give by up to a batch, and a slow drift
+near ``k_sigma`` is flagged somewhat more often. The mean and std reported
+with an anomaly are those it was judged against.
 ``std`` has a floor: ``time_resolution`` for timing (capture clocks tick in
 microseconds, and a float epoch timestamp carries ~2e-7 s of rounding, so a
 perfectly regular poll is not "anomalous" by a rounding error), and a
@@ -104,6 +110,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import compress
+from operator import add as _add
 from operator import le, mul, ne, sub
 from typing import Any
 
@@ -118,6 +125,7 @@ _SQUARES = [i * i for i in range(65536)]  # a register's square by lookup: 3x fa
 _SQUARE = _SQUARES.__getitem__
 _TICKS = 1_000_000  # within a batch, times in whole microseconds (exact integer sums)
 _EXACT = 2 ** 53  # integer sums beyond this are done in floats
+_STALENESS = 8  # a batch has at most 1/_STALENESS as many samples as the statistics judging it
 
 
 def _num(x: float) -> float | None:
@@ -259,38 +267,47 @@ class _Regression:
 class _Buckets:
     """Downsampled track: at most ``nbuckets`` time buckets of (count, sum, min, max).
 
-    Only non-empty buckets are stored: ``index`` holds their bucket numbers
-    (sorted), ``data`` four doubles per bucket.
+    Only non-empty buckets are stored, column-wise: ``index`` holds their
+    bucket numbers (sorted), ``counts``, ``sums``, ``mins``, ``maxs`` their
+    statistics, so a batch appends and a coarsening merges with builtins.
     """
 
-    __slots__ = ("data", "index", "origin", "width")
+    __slots__ = ("counts", "index", "maxs", "mins", "origin", "sums", "width")
 
     def __init__(self, origin: float, width: float) -> None:
         self.origin = origin
         self.width = width
         self.index = array("q")
-        self.data = array("d")
+        self.counts = array("d")
+        self.sums = array("d")
+        self.mins = array("d")
+        self.maxs = array("d")
 
     def _bucket(self, t: float, nbuckets: int) -> int:
         """The bucket of time ``t``, coarsening first if it lies beyond the last one."""
         d = t - self.origin
         pos = d / self.width if d > 0 else 0.0  # earlier than the origin: clamp to bucket 0
-        while pos >= nbuckets and math.isfinite(self.width):
-            self._coarsen()
-            pos = d / self.width
+        if pos >= nbuckets and math.isfinite(self.width):
+            width, doublings = self.width, 0
+            while pos >= nbuckets and math.isfinite(width):
+                width *= 2
+                doublings += 1
+                pos = d / width
+            self._coarsen(doublings)
         return int(pos) if pos < nbuckets else nbuckets - 1  # only an overflowed (infinite) span
 
     def add(self, t: float, v: float, nbuckets: int) -> None:
         self._merge(self._bucket(t, nbuckets), 1.0, v, v, v)
 
-    def add_batch(self, ts: Sequence[float], vs: Sequence[float], nbuckets: int, ordered: bool,
+    def add_batch(self, times: _Times, vs: Sequence[float], nbuckets: int,
                   total: float | None = None, lo: float = 0.0, hi: float = 0.0) -> None:
-        """Add the samples ``(ts[i], vs[i])``; ``ordered``: ``ts`` never decreases.
+        """Add the samples ``(times.ts[i], vs[i])``.
 
         ``total``, ``lo`` and ``hi`` are ``sum(vs)``, ``min(vs)`` and
         ``max(vs)`` when the caller already has them.
         """
-        if not ordered:
+        ts = times.ts
+        if not times.ordered:
             for t, v in zip(ts, vs, strict=True):
                 self.add(t, v, nbuckets)
             return
@@ -301,60 +318,102 @@ class _Buckets:
                 total, lo, hi = sum(vs), min(vs), max(vs)
             self._merge(first, float(len(vs)), total, lo, hi)
             return
-        origin, width = self.origin, self.width
-        start = 0
-        for i in range(first, last + 1):
-            # the first sample of bucket i + 1, by the position _bucket computes
-            end = (bisect_left(ts, float(i + 1), start, key=lambda t: (t - origin) / width)
-                   if i < last else len(ts))
-            if end > start:
-                part = vs[start:end]
-                self._merge(i, float(end - start), sum(part), min(part), max(part))
-            start = end
+        ids, bounds = times.segments(self.origin, self.width, nbuckets)
+        parts = [vs[i:j] for i, j in bounds]
+        counts = [float(j - i) for i, j in bounds]
+        sums, mins, maxs = list(map(sum, parts)), list(map(min, parts)), list(map(max, parts))
+        index = self.index
+        k = 0
+        if index and index[-1] >= ids[0]:  # the first bucket continues (or time went back)
+            while k < len(ids) and ids[k] <= index[-1]:
+                self._merge(ids[k], counts[k], sums[k], mins[k], maxs[k])
+                k += 1
+        index.extend(ids[k:])
+        self.counts.extend(counts[k:])
+        self.sums.extend(sums[k:])
+        self.mins.extend(mins[k:])
+        self.maxs.extend(maxs[k:])
 
     def _merge(self, i: int, count: float, total: float, lo: float, hi: float) -> None:
-        index, data = self.index, self.data
+        index = self.index
         if index and index[-1] == i:
             j = len(index) - 1
-        elif not index or index[-1] < i:
-            index.append(i)
-            data.extend((0.0, 0.0, _INF, -_INF))
-            j = len(index) - 1
-        else:  # timestamps went backwards: find or insert the bucket
-            j = bisect_left(index, i)
-            if index[j] != i:
+        else:
+            j = len(index) if not index or index[-1] < i else bisect_left(index, i)
+            if j == len(index) or index[j] != i:  # a new bucket (inserted: time went backwards)
                 index.insert(j, i)
-                data[4 * j:4 * j] = array("d", (0.0, 0.0, _INF, -_INF))
-        b = 4 * j
-        data[b] += count
-        data[b + 1] += total
-        if lo < data[b + 2]:
-            data[b + 2] = lo
-        if hi > data[b + 3]:
-            data[b + 3] = hi
+                self.counts.insert(j, 0.0)
+                self.sums.insert(j, 0.0)
+                self.mins.insert(j, _INF)
+                self.maxs.insert(j, -_INF)
+        self.counts[j] += count
+        self.sums[j] += total
+        if lo < self.mins[j]:
+            self.mins[j] = lo
+        if hi > self.maxs[j]:
+            self.maxs[j] = hi
 
-    def _coarsen(self) -> None:
-        """Merge buckets pairwise; the width doubles (to infinity at worst: then all is bucket 0)."""
-        self.width *= 2
-        old_index, old = self.index, self.data
-        index, data = array("q"), array("d")
-        for j, i in enumerate(old_index):
-            c, s, lo, hi = old[4 * j:4 * j + 4]
-            if index and index[-1] == i // 2:
-                b = len(data) - 4
-                data[b] += c
-                data[b + 1] += s
-                data[b + 2] = min(data[b + 2], lo)
-                data[b + 3] = max(data[b + 3], hi)
+    def _coarsen(self, doublings: int = 1) -> None:
+        """Merge buckets pairwise ``doublings`` times; the width doubles as often (to infinity
+        at worst: then all is bucket 0)."""
+        for _ in range(doublings):
+            self.width *= 2
+            index = self.index
+            if not index:
+                continue
+            if index[0] & 1:  # pair from an even bucket: an empty one in front
+                index.insert(0, index[0] - 1)
+                self._pad(0)
+            if len(index) & 1:
+                index.append(index[-1] + 1)
+                self._pad(len(index) - 1)
+            if index[-1] - index[0] == len(index) - 1:  # contiguous (a busy track): in bulk
+                self.counts = array("d", map(_add, self.counts[0::2], self.counts[1::2]))
+                self.sums = array("d", map(_add, self.sums[0::2], self.sums[1::2]))
+                self.mins = array("d", map(min, self.mins[0::2], self.mins[1::2]))
+                self.maxs = array("d", map(max, self.maxs[0::2], self.maxs[1::2]))
+                self.index = array("q", range(index[0] >> 1, (index[-1] >> 1) + 1))
             else:
-                index.append(i // 2)
-                data.extend((c, s, lo, hi))
-        self.index, self.data = index, data
+                self._coarsen_sparse()
+            self._drop_empty()
+
+    def _pad(self, j: int) -> None:
+        self.counts.insert(j, 0.0)
+        self.sums.insert(j, 0.0)
+        self.mins.insert(j, _INF)
+        self.maxs.insert(j, -_INF)
+
+    def _coarsen_sparse(self) -> None:
+        index, counts, sums, mins, maxs = array("q"), array("d"), array("d"), array("d"), array("d")
+        for i, c, s, lo, hi in zip(self.index, self.counts, self.sums, self.mins, self.maxs, strict=True):
+            i >>= 1
+            if index and index[-1] == i:
+                counts[-1] += c
+                sums[-1] += s
+                mins[-1] = min(mins[-1], lo)
+                maxs[-1] = max(maxs[-1], hi)
+            else:
+                index.append(i)
+                counts.append(c)
+                sums.append(s)
+                mins.append(lo)
+                maxs.append(hi)
+        self.index, self.counts, self.sums, self.mins, self.maxs = index, counts, sums, mins, maxs
+
+    def _drop_empty(self) -> None:
+        """Remove the padding buckets that stayed empty (only non-empty buckets are stored)."""
+        if 0.0 not in self.counts:
+            return
+        keep = [c > 0 for c in self.counts]
+        self.index = array("q", compress(self.index, keep))
+        self.counts = array("d", compress(self.counts, keep))
+        self.sums = array("d", compress(self.sums, keep))
+        self.mins = array("d", compress(self.mins, keep))
+        self.maxs = array("d", compress(self.maxs, keep))
 
     def buckets(self) -> list[tuple[int, float, float, float, float]]:
         """(bucket number, count, sum, min, max) of the non-empty buckets, in time order."""
-        d = self.data
-        return [(i, d[4 * j], d[4 * j + 1], d[4 * j + 2], d[4 * j + 3]) for j, i in enumerate(self.index)]
+        return list(zip(self.index, self.counts, self.sums, self.mins, self.maxs, strict=True))
 
     def midpoint(self, i: int) -> float:
         return self.origin + (i + 0.5) * self.width
@@ -363,14 +422,24 @@ class _Buckets:
 class _Times:
     """The sample times of one batch, reduced once for every series the batch feeds."""
 
-    __slots__ = ("cxx", "mean", "n", "ordered", "sum_ticks", "t0", "ticks", "tmax", "ts")
+    __slots__ = ("_segments", "_split", "cxx", "mean", "n", "ordered", "sum_ticks", "t0", "ticks", "tmax",
+                 "ts")
 
-    def __init__(self, ts: list[float]) -> None:
+    def __init__(self, ts: list[float], ordered: bool | None = None) -> None:
         self.ts = ts
+        self._segments: tuple[tuple[float, float], list[int], list[tuple[int, int]]] | None = None
+        self._split: tuple[int, _Times, _Times] | None = None
         n = self.n = len(ts)
-        t0 = self.t0 = ts[0]
-        self.ordered = n < 2 or all(map(le, ts, ts[1:]))
+        self.t0 = ts[0]
+        self.ordered = n < 2 or all(map(le, ts, ts[1:])) if ordered is None else ordered
         self.tmax = ts[-1] if self.ordered else max(ts)
+        self.ticks: list[int] = []  # the rest when a series asks (regression())
+
+    def regression(self) -> None:
+        """Times in whole microseconds from the first: their sum, mean and co-moment."""
+        if self.ticks:
+            return
+        ts, n, t0 = self.ts, self.n, self.t0
         if n == 1:
             self.ticks = [0]
             self.sum_ticks = 0
@@ -383,7 +452,24 @@ class _Times:
         self.cxx = (n * sum(map(mul, ticks, ticks)) - sw * sw) / n / (_TICKS * _TICKS)
 
     def split(self, k: int) -> tuple[_Times, _Times]:
-        return _Times(self.ts[:k]), _Times(self.ts[k:])
+        """The first ``k`` times and the rest; cached (the block's series split alike)."""
+        if self._split is None or self._split[0] != k:
+            ordered = self.ordered or None
+            self._split = (k, _Times(self.ts[:k], ordered), _Times(self.ts[k:], ordered))
+        return self._split[1], self._split[2]
+
+    def segments(self, origin: float, width: float, nbuckets: int) -> tuple[list[int], list[tuple[int, int]]]:
+        """The buckets of ordered times on the grid ``origin + i * width`` and the
+        ``(start, end)`` of each bucket's run of samples; cached for the block's other series."""
+        key = (origin, width)
+        if self._segments is not None and self._segments[0] == key:
+            return self._segments[1], self._segments[2]
+        last = nbuckets - 1  # only an overflowed (infinite) span reaches past it
+        ids = [min(int((t - origin) / width), last) if t > origin else 0 for t in self.ts]
+        starts = [0, *compress(range(1, len(ids)), map(ne, ids[1:], ids))]
+        ends = [*starts[1:], len(ids)]
+        self._segments = (key, [ids[i] for i in starts], list(zip(starts, ends, strict=True)))
+        return self._segments[1], self._segments[2]
 
 
 class _Timing:
@@ -512,6 +598,17 @@ class Analytics:
         # constant one (std 0) keeps std 0, and any change from it is infinitely unusual.
         return max(std, floor, 1e-9 * abs(m.mean)) if std > 0 else floor
 
+    def _head(self, count: int, n: int) -> int:
+        """Where to split a batch of ``n`` samples that follows ``count`` samples (0: don't).
+
+        A batch that completes the warm-up is split there. After it, a batch
+        holds at most an eighth as many samples as the statistics it is judged
+        against (30 -> 3, then 33 -> 4, ...; full batches from 8 * ``batch``
+        samples on): young statistics are never stale by more than 1/8.
+        """
+        head = self.warmup - count if count < self.warmup else max(count // _STALENESS, 1)
+        return head if head < n else 0
+
     def _judge(self, m: _Moments, anomalies: _Anomalies, ts: Sequence[float], xs: Sequence[float],
                lo: float, hi: float, floor: float) -> None:
         """Record the samples of a batch anomalous against ``m`` (not yet merged), if any."""
@@ -568,7 +665,7 @@ class Analytics:
         flow.last = max(flow.last, times.tmax)
         self._bandwidth(flow, ts, sizes, new)
         self._timing(flow.frame_timing, ts)
-        flow.traffic.add_batch(ts, sizes, self.buckets, times.ordered, total, lo, hi)
+        flow.traffic.add_batch(times, sizes, self.buckets, total, lo, hi)
 
     def _bandwidth(self, flow: _Flow, ts: list[float], sizes: list[int], new: bool) -> None:
         """EWMA, peak and rate windows: a recurrence, run frame by frame."""
@@ -615,7 +712,7 @@ class Analytics:
             if track is None:
                 track = self._protocols[protocol] = _Buckets(times.t0, self.bucket_s)
                 self._protocol_totals[protocol] = [0, 0]
-        track.add_batch(times.ts, sizes, self.buckets, times.ordered, total, lo, hi)
+        track.add_batch(times, sizes, self.buckets, total, lo, hi)
         totals = self._protocol_totals[protocol]
         totals[0] += len(sizes)
         totals[1] += total
@@ -665,14 +762,14 @@ class Analytics:
 
     def _timing_batch(self, timing: _Timing, ts: list[float], gaps: list[float]) -> None:
         m = timing.moments
-        head = self.warmup - m.count
-        if 0 < head < len(gaps):  # complete the warm-up first, then judge the rest
+        head = self._head(m.count, len(gaps))
+        if head:
             self._timing_batch(timing, ts[:head], gaps[:head])
-            ts, gaps = ts[head:], gaps[head:]
-            head = 0
+            self._timing_batch(timing, ts[head:], gaps[head:])
+            return
         n = len(gaps)
         lo, hi = min(gaps), max(gaps)
-        if head <= 0:
+        if m.count >= self.warmup:
             self._judge(m, timing.anomalies, ts, gaps, lo, hi, self.time_resolution)
         mean = sum(gaps) / n
         if n == 1:
@@ -683,7 +780,7 @@ class Analytics:
         m.merge(n, mean, m2, lo, hi)
         if timing.track is None:
             timing.track = _Buckets(ts[0], self.bucket_s)
-        timing.track.add_batch(ts, gaps, self.buckets, True, mean * n, lo, hi)
+        timing.track.add_batch(_Times(ts, True), gaps, self.buckets, mean * n, lo, hi)
 
     # -- values ------------------------------------------------------------------------------
 
@@ -759,12 +856,13 @@ class Analytics:
 
     def _series_batch(self, s: _Series, times: _Times, xs: Sequence[float]) -> None:
         n = times.n
+        times.regression()
         if s.first == _INF:  # created by a block, first samples now
             s.first = s.last_time = times.ts[0] if times.ordered else min(times.ts)
             s.track.origin = s.first
         m = s.moments
-        head = self.warmup - m.count
-        if 0 < head < n:  # complete the warm-up first, then judge the rest against it
+        head = self._head(m.count, n)
+        if head:
             a, b = times.split(head)
             self._series_batch(s, a, xs[:head])
             self._series_batch(s, b, xs[head:])
@@ -773,7 +871,7 @@ class Analytics:
         if type(total) is int:  # all integers (registers, coils): exact integer sums
             lo, hi = min(xs), max(xs)
             if lo > -_EXACT and hi < _EXACT:
-                self._series_ints(s, times, xs, total, lo, hi, head <= 0)
+                self._series_ints(s, times, xs, total, lo, hi, m.count >= self.warmup)
                 return
             xs = [float(x) for x in xs]
             total = sum(xs)
@@ -785,7 +883,7 @@ class Analytics:
                     self.non_finite += 1
             return
         lo, hi = min(xs), max(xs)
-        if head <= 0:
+        if m.count >= self.warmup:
             self._judge(m, s.anomalies, times.ts, xs, lo, hi, 0.0)
         mean = total / n
         if n == 1:
@@ -818,10 +916,11 @@ class Analytics:
         s.changes += changes
         m.merge(n, mean, m2, lo, hi)
         s.trend.merge(n, times.mean - s.first, mean, times.cxx, cxy, m2)
-        s.last = float(xs[-1])
+        if times.ts[-1] >= s.last_time:  # the latest value (a series fed by several blocks)
+            s.last = float(xs[-1])
         if times.tmax > s.last_time:
             s.last_time = times.tmax
-        s.track.add_batch(times.ts, xs, self.buckets, times.ordered, mean * n, lo, hi)
+        s.track.add_batch(times, xs, self.buckets, mean * n, lo, hi)
 
     # -- results -------------------------------------------------------------------------------
 

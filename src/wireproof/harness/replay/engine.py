@@ -14,7 +14,12 @@ codec -> passive machine, see :mod:`.analyzers`). Memory stays flat:
 - the flows table keeps at most ``max_flows`` records; later flows are
   analysed and counted but not listed (``flows_dropped``);
 - per-function and per-table statistics are dictionaries keyed by names the
-  analyzers choose from small vocabularies.
+  analyzers choose from small vocabularies;
+- the analytics are fed in batches: each flow buffers its frames (time,
+  payload size) and message times, up to 256, and hands them over when
+  full, when the connection closes and at the end; register values go a
+  block per message to :meth:`.Analytics.values`, which buffers them itself.
+  Message counts are kept per flow and added to the result when it closes.
 
 A flow's protocol is decided once: by port (the registry, with the
 ``ports`` overrides), else by the first data it carries (the analyzers'
@@ -197,32 +202,69 @@ class _Active:
     decided: bool = False
     tries: int = 0
     analyzer: FlowAnalyzer | None = None
+    sink: _FlowSink | None = None
 
 
 class _FlowSink:
-    """The :class:`~.analyzers.Sink` one flow's analyzer reports to."""
+    """The :class:`~.analyzers.Sink` one flow's analyzer reports to.
 
-    __slots__ = ("_engine", "_record")
+    Messages of the flow's own protocol are counted here, per function, and
+    added to the result's counters by :meth:`settle` (when the flow closes,
+    and at the end): one small dictionary update per message instead of four
+    counters. A frame is one flow's, so counting the frames with messages per
+    flow counts them per protocol.
+    """
 
-    def __init__(self, engine: _Engine, record: FlowRecord) -> None:
+    __slots__ = ("_counts", "_engine", "_frames", "_last_frame", "_protocol", "_record")
+
+    def __init__(self, engine: _Engine, record: FlowRecord, protocol: str) -> None:
         self._engine = engine
         self._record = record
+        self._protocol = protocol
+        self._counts: dict[str, int] = {}
+        self._frames = 0
+        self._last_frame = -1
 
     def finding(self, finding: Finding) -> None:
         self._engine.emit(finding, self._record)
 
-    def message(self, protocol: str, function: str, frame: int, timestamp: float) -> None:
-        engine = self._engine
-        result = engine.result
-        result.messages[protocol] += 1
-        if engine.last_message_frame.get(protocol) != frame:
-            engine.last_message_frame[protocol] = frame
-            result.message_frames[protocol] += 1
+    def settle(self) -> None:
+        """Add the messages counted so far to the result."""
+        if not self._counts:
+            return
+        result, protocol = self._engine.result, self._protocol
+        result.messages[protocol] += sum(self._counts.values())
+        result.message_frames[protocol] += self._frames
         functions = result.functions.get(protocol)
         if functions is None:
             functions = result.functions[protocol] = Counter()
-        if function in functions or len(functions) < _MAX_STAT_KEYS:
-            functions[function] += 1
+        for function, n in self._counts.items():
+            if function in functions or len(functions) < _MAX_STAT_KEYS:
+                functions[function] += n
+        self._counts = {}
+        self._frames = 0
+
+    def message(self, protocol: str, function: str, frame: int, timestamp: float) -> None:
+        engine = self._engine
+        if protocol == self._protocol:
+            counts = self._counts
+            if function in counts or len(counts) < _MAX_STAT_KEYS:
+                counts[function] = counts.get(function, 0) + 1
+            else:  # an analyzer with a big vocabulary: the result's table decides what is kept
+                self.settle()
+                counts[function] = 1
+            if frame != self._last_frame:
+                self._last_frame = frame
+                self._frames += 1
+        else:
+            result = engine.result
+            result.messages[protocol] += 1
+            if engine.last_message_frame.get(protocol) != frame:
+                engine.last_message_frame[protocol] = frame
+                result.message_frames[protocol] += 1
+            functions = result.functions.setdefault(protocol, Counter())
+            if function in functions or len(functions) < _MAX_STAT_KEYS:
+                functions[function] += 1
         record = self._record
         record.messages += 1
         if engine.analytics is not None:
@@ -343,7 +385,8 @@ class _Engine:
                               server=endpoint_text(server), label=record.flow, protocol=spec.name,
                               handshake=state.handshake, timeout=self.timeout,
                               values=self.analytics is not None)
-        state.analyzer = spec.factory()(context, _FlowSink(self, record))
+        state.sink = _FlowSink(self, record, spec.name)
+        state.analyzer = spec.factory()(context, state.sink)
 
     def _guess(self, flow: FlowKey, state: _Active, data: bytes, from_client: bool) -> None:
         state.tries += 1
@@ -413,6 +456,8 @@ class _Engine:
         old = self.active.get(ev.flow)
         if old is not None and old.analyzer is not None:  # same ports, new connection
             self._call(old, ev.frame, ev.timestamp, "on_close", ev.frame, ev.timestamp, "end")
+        if old is not None and old.sink is not None:
+            old.sink.settle()
         self._open(ev.flow, ev.timestamp, ev.handshake)
 
     def on_data(self, ev: StreamData) -> None:
@@ -495,6 +540,8 @@ class _Engine:
         state.record.closed = ev.how
         if state.analyzer is not None:
             self._call(state, ev.frame, ev.timestamp, "on_close", ev.frame, ev.timestamp, ev.how)
+        if state.sink is not None:
+            state.sink.settle()
         self.flush(state.record)
 
     def on_can(self, ev: CanMessage) -> None:
@@ -523,6 +570,8 @@ class _Engine:
             if state is not None and state.analyzer is not None:
                 last = state.record
                 self._call(state, last._last_frame, last.last, "on_close", last._last_frame, last.last, "end")
+            if state is not None and state.sink is not None:
+                state.sink.settle()
             self.active.pop(flow, None)
         self.flush_all()
         if self.analytics is not None:

@@ -186,7 +186,8 @@ class ModbusTcpAnalyzer:
         # names are "<server> u<unit> <table>[<address>]", the prefix cached per unit and table.
         self._values: Any = None
         if flow.values:
-            self._values = getattr(sink, "values", None) or self._values_one_by_one
+            block = getattr(sink, "values", None)  # optional in the Sink protocol
+            self._values = block if callable(block) else self._values_one_by_one
         self._prefixes: dict[tuple[int, str], str] = {}
 
     # --- findings ----------------------------------------------------------------------
