@@ -106,11 +106,3 @@ def test_cli_cluster_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert sum(out["counts"].values()) == 40
     assert history.read_text().strip()
 
-
-def test_cli_run_without_runner_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    from wireproof.harness.commands import consensus
-
-    if consensus._runner() is not None:
-        pytest.skip("the simulator runner provides the run command")
-    assert main(["consensus", "run", "multipaxos"]) == 1
-    assert "not available" in capsys.readouterr().err

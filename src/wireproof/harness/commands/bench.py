@@ -11,6 +11,12 @@ capture (``--frames N``, default 1,000,000; 50,000 with ``--quick``) against
 tshark and Scapy (:mod:`wireproof.harness.bench.replay`; goals >= 1.0x
 tshark, >= 10x Scapy); ``--profile`` prints where the replay's time goes.
 
+``wireproof bench consensus`` prints the steady-state messages and message
+delays per committed command of Multi-Paxos and Classic Paxos (n = 3, 5)
+beside the theoretical minimum, the simulator's throughput and the
+linearizability checker's time on the Jepsen etcd set
+(:mod:`wireproof.harness.bench.consensus`).
+
 Exit codes: 0 done (goals met or not: speed depends on the machine), 1 a
 library gave a wrong answer (or, with ``--require-goals``, a goal was
 missed), 2 usage errors.
@@ -23,7 +29,7 @@ import json
 
 __all__ = ["SUITES", "add_arguments", "run"]
 
-SUITES = ("modbus", "replay")
+SUITES = ("modbus", "replay", "consensus")
 
 
 def _positive(text: str) -> float:
@@ -51,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.suite == "replay":
         return _replay(args)
+    if args.suite == "consensus":
+        from wireproof.harness.bench import consensus
+
+        result = consensus.run(quick=args.quick)
+        print(json.dumps(result, indent=2) if args.json else consensus.render_text(result))
+        return 0
     seconds = args.seconds if args.seconds is not None else (0.1 if args.quick else 1.0)
     if args.profile:
         print(modbus.profile(seconds=seconds))

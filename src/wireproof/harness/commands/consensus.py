@@ -3,7 +3,8 @@
     wireproof consensus cluster ALGO [--nodes N] [--ops N] [--clients C] [--seconds S]
                                      [--kill leader|ID] [--tick S] [--fsync] [--seed N]
                                      [--history FILE] [--json]
-    wireproof consensus run ALGO ...   (the simulator sweep: wireproof.consensus.sim.runner)
+    wireproof consensus run ALGO [--nodes N] [--seeds K] [--seed-start S] [--faults LIST]
+                                 [--mutant NAME] [--duration T] [--no-shrink] [--json]
 
 ``cluster`` starts ALGO's nodes as processes over TCP on loopback
 (:mod:`wireproof.harness.consensus.cluster`), drives them with concurrent
@@ -11,37 +12,35 @@ clients, optionally crashes and restarts a node mid-run, checks the recorded
 history for linearizability and prints a summary. Exit 0 when the history is
 linearizable, 1 when it is not or the run failed.
 
-``run`` is an extension point: when ``wireproof.consensus.sim.runner`` exists
-it provides ``add_arguments(parser)`` and ``run(args) -> int`` and this module
-hands over to it; otherwise ``run`` says so and exits 1.
+``run`` sweeps seeds S..S+K-1 of the deterministic simulator
+(:func:`wireproof.consensus.sim.sweep`) for ALGO (paxos | multipaxos | kv)
+under the fault kinds LIST (``all``, ``none`` or e.g. ``drop,crash``; see
+:data:`wireproof.consensus.sim.KINDS`), optionally with a known-bad mutant
+(:mod:`wireproof.consensus.mutants`). Safety invariants are checked after
+every event; the kv store's client history is also checked for
+linearizability. It stops at the first failing seed and prints the seed, the
+violation, the shrunk fault schedule and the tail of the trace. It prints the
+summed run statistics and the simulator's wall-clock throughput (delivered
+messages per second, timed here: the simulator itself is pure). Exit 0 when
+every seed passed, 1 on a violation, 2 on usage errors.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 from wireproof.errors import WireproofError
 
-__all__ = ["RUNNER", "add_arguments", "run"]
+__all__ = ["ALGORITHMS", "TRACE_TAIL", "add_arguments", "run", "sim_options"]
 
-RUNNER = "wireproof.consensus.sim.runner"
-
-
-def _runner() -> ModuleType | None:
-    """The runner module if it exists and offers the command interface, else None."""
-    try:
-        module = importlib.import_module(RUNNER)
-    except ModuleNotFoundError as err:
-        if err.name is not None and RUNNER.startswith(err.name):
-            return None
-        raise
-    return module if hasattr(module, "add_arguments") and hasattr(module, "run") else None
+ALGORITHMS = ("paxos", "multipaxos", "kv")
+TRACE_TAIL = 30  # trace lines printed for a failing seed
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,23 +64,138 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     r = sub.add_parser("run", help="simulation runs under faults (seeded, reproducible)")
-    runner = _runner()
-    if runner is not None:
-        runner.add_arguments(r)
-    else:
-        r.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    r.add_argument("algorithm", metavar="ALGO", choices=ALGORITHMS, help=" | ".join(ALGORITHMS))
+    r.add_argument("--nodes", type=int, default=3)
+    r.add_argument("--seeds", type=int, default=20, metavar="K", help="seeds to run (default 20)")
+    r.add_argument("--seed-start", type=int, default=0, metavar="S", help="first seed (default 0)")
+    r.add_argument("--faults", default="all", metavar="LIST",
+                   help="fault kinds, comma-separated, or all | none (default all)")
+    r.add_argument("--mutant", default=None, metavar="NAME", help="a known-bad variant (see mutants)")
+    r.add_argument("--duration", type=int, default=None, metavar="T",
+                   help="time units per run (default 60 for paxos, 2000 otherwise)")
+    r.add_argument("--no-shrink", action="store_true", help="do not shrink the failing fault plan")
+    r.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.consensus_command == "run":
-        runner = _runner()
-        if runner is None:
-            print(f"wireproof consensus run: not available yet ({RUNNER} does not provide "
-                  "add_arguments/run in this installation)", file=sys.stderr)
-            return 1
-        code: int = runner.run(args)
-        return code
+        return _simulate(args)
     return _cluster(args)
+
+
+def sim_options(algorithm: str, *, duration: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """The node factory and ``run_simulation`` options for ALGO, as the simulator tests use them.
+
+    Single-decree Paxos decides in a few dozen time units, so its runs are short, with
+    clients that propose at once, to put the faults where the contention is; Multi-Paxos
+    alone replies with log positions, so only the kv store's history is checked for
+    linearizability (the invariants cover the others).
+    """
+    from wireproof.consensus.sim import Workload, kv_adapter
+
+    if algorithm == "paxos":
+        from wireproof.consensus.paxos import PaxosFactory
+
+        return PaxosFactory(), {"check_linearizability": False, "check_always": False,
+                                "duration": duration or 60, "episodes": 3,
+                                "workload": Workload(clients=3, think=(1, 10))}
+    if algorithm == "multipaxos":
+        from wireproof.consensus.multipaxos import MultiPaxosFactory
+
+        return MultiPaxosFactory(), {"check_linearizability": False, "check_always": False,
+                                     "duration": duration or 2000}
+    if algorithm == "kv":
+        from wireproof.consensus.kv import KvFactory
+
+        return KvFactory(), {"adapter": kv_adapter(), "check_always": False, "duration": duration or 2000}
+    raise ValueError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from wireproof.consensus.mutants import MUTANTS
+    from wireproof.consensus.sim import SimResult, parse_kinds, run_simulation
+
+    prog = "wireproof consensus run"
+    known = [m.name for m in MUTANTS]
+    if args.mutant is not None and args.mutant not in known:
+        print(f"{prog}: unknown mutant {args.mutant!r}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
+    if args.nodes < 1 or args.seeds < 1 or (args.duration is not None and args.duration < 1):
+        print(f"{prog}: --nodes, --seeds and --duration must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        faults = parse_kinds(args.faults)
+    except WireproofError as err:
+        print(f"{prog}: {err}", file=sys.stderr)
+        return 2
+    factory, options = sim_options(args.algorithm, duration=args.duration)
+    seeds = range(args.seed_start, args.seed_start + args.seeds)
+    totals: dict[str, Any] = {"delivered": 0, "sent": 0, "dropped": 0, "events": 0, "committed_slots": 0,
+                              "crashes": 0, "restarts": 0, "operations": 0}
+    failure: SimResult | None = None
+    runs = 0
+    start = time.perf_counter()
+    # As sim.sweep (stop at the first failure, shrink it), but keeping every run's statistics.
+    for seed in seeds:
+        runs += 1
+        res = run_simulation(factory, seed=seed, nodes=args.nodes, faults=faults, mutant=args.mutant,
+                             shrink_failures=not args.no_shrink, **options)
+        for name in ("delivered", "sent", "dropped"):
+            totals[name] += sum(res.stats.get(name, {}).values())
+        for name in ("events", "committed_slots", "crashes", "restarts"):
+            totals[name] += res.stats.get(name, 0)
+        totals["operations"] += len(res.history)
+        if not res.ok:
+            failure = res
+            break
+    seconds = time.perf_counter() - start
+    stats = totals
+    delivered = stats["delivered"]
+    summary: dict[str, Any] = {
+        "algorithm": args.algorithm, "nodes": args.nodes, "mutant": args.mutant,
+        "faults": list(faults), "seeds": [seeds.start, seeds.start + runs - 1],
+        "runs": runs, "ok": failure is None, "seconds": seconds,
+        "delivered_per_second": delivered / seconds if seconds > 0 else 0.0, "stats": stats,
+    }
+    if failure is not None:
+        summary["failure"] = {
+            "seed": failure.seed,
+            "violation": failure.violation.reason if failure.violation else None,
+            "plan": failure.plan.describe(),
+            "shrunk_plan": failure.shrunk_plan.describe() if failure.shrunk_plan is not None else None,
+            "trace_tail": list(failure.trace[-TRACE_TAIL:]),
+        }
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary)
+    return 0 if failure is None else 1
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    st = s["stats"]
+    mutant = f", mutant {s['mutant']}" if s["mutant"] else ""
+    print(f"{s['algorithm']}: {s['nodes']} nodes, faults {','.join(s['faults']) or 'none'}{mutant}; "
+          f"seeds {s['seeds'][0]}..{s['seeds'][1]} ({s['runs']} runs)")
+    print(f"stats: {st['events']} events, {st['sent']} messages sent, {st['delivered']} delivered, "
+          f"{st['dropped']} dropped; {st['committed_slots']} slots committed; {st['operations']} client "
+          f"operations; {st['crashes']} crashes, {st['restarts']} restarts")
+    print(f"simulator: {s['seconds']:.2f} s wall clock, "
+          f"{s['delivered_per_second']:,.0f} delivered messages/s (with invariant checks and shrinking)")
+    f = s.get("failure")
+    if f is None:
+        print(f"verdict: ok: no invariant or linearizability violation in {s['runs']} seeds")
+        return
+    print(f"verdict: FAILED at seed {f['seed']}: {f['violation']}")
+    print("fault plan:\n" + f["plan"])
+    if f["shrunk_plan"] is not None:
+        print("shrunk fault plan:\n" + f["shrunk_plan"])
+    print(f"trace (last {len(f['trace_tail'])} lines):")
+    for line in f["trace_tail"]:
+        print(f"  {line}")
+    print(f"reproduce: wireproof consensus run {s['algorithm']} --nodes {s['nodes']} --seeds 1 "
+          f"--seed-start {f['seed']} --faults {','.join(s['faults']) or 'none'}"
+          + (f" --mutant {s['mutant']}" if s["mutant"] else ""))
 
 
 def _cluster(args: argparse.Namespace) -> int:
