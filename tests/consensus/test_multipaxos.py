@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from wireproof.consensus.api import ClusterConfig, Envelope, NotLeader
 from wireproof.consensus.multipaxos import (
     Accept,
+    Accepted,
     CatchUp,
     ConfigChange,
     Decided,
@@ -19,6 +21,7 @@ from wireproof.consensus.multipaxos import (
     MultiPaxosFactory,
     MultiPaxosNode,
     Prepare,
+    Promise,
 )
 from wireproof.consensus.paxos import NOOP, Ballot
 
@@ -282,3 +285,55 @@ def test_random_schedules_with_crashes_never_violate_safety(data: st.DataObject)
             else:
                 c.deliver(k)
         assert not c.violations, (c.violations, c.log[-30:])
+
+
+def _to(dst: int, kind: type, src: int) -> Callable[[Envelope], bool]:
+    return lambda e: e.dst == dst and e.src == src and isinstance(e.message, kind)
+
+
+def test_a_leader_that_learns_a_higher_ballot_chose_its_slot_steps_down() -> None:
+    # Leader 1 (ballot b1) sends Accept(b1, 0, x); only node 5 gets it. Node 2 is elected by
+    # {2, 3, 4} (b2 > b1) and chooses y for slot 0. Node 3's answer to the late Accept(b1, 0, x)
+    # is Decided(0, y), not a Nack, so leader 1 learns slot 0 without meeting b2. Had it kept
+    # leading, its next heartbeat (b1, commit 1) would make node 5 take its vote (b1, 0, x) for
+    # the chosen value: a split log (same-prefix).
+    c = Cluster(MultiPaxosFactory(), ClusterConfig(nodes=(1, 2, 3, 4, 5), seed=3, window=4))
+    elect(c, 1)
+    c.propose(1, "x")
+    while c.nodes[2].role == "follower":
+        c.tick(2)
+    for n in (3, 4):
+        c.deliver_where(_to(n, Prepare, 2))
+        c.deliver_where(_to(2, Promise, n))
+    assert c.nodes[2].role == "leader"
+    c.propose(2, "y")
+    for n in (3, 4):
+        c.deliver_where(_to(n, Accept, 2))
+        c.deliver_where(_to(2, Accepted, n))
+    c.tick(2)
+    c.tick(2)
+    while any(_to(3, Heartbeat, 2)(e) for e in c.net):
+        c.deliver_where(_to(3, Heartbeat, 2))
+    assert c.values(2) == c.values(3) == ["y"]
+    c.deliver_where(_to(5, Accept, 1))  # node 5 votes (b1, 0, x)
+    c.deliver_where(_to(3, Accept, 1))  # node 3 has decided slot 0: Decided(0, y) to node 1
+    c.deliver_where(_to(1, Decided, 3))
+    assert c.values(1) == ["y"]
+    assert c.nodes[1].role == "follower"
+    c.tick(1)
+    c.tick(1)
+    while any(_to(5, Heartbeat, 1)(e) for e in c.net):
+        c.deliver_where(_to(5, Heartbeat, 1))
+    assert c.values(5) == []
+    assert not c.violations, c.violations
+
+
+def test_a_leader_never_proposes_below_its_commit_point() -> None:
+    # A Decided can move a leader's commit point past its next free slot.
+    c = Cluster(MultiPaxosFactory(), CONFIG)
+    elect(c, 1)
+    c.nodes[1].step(Envelope(src=2, dst=1, message=Decided(entries=((0, "a"), (1, "b")))))
+    c.pump(1)
+    assert c.nodes[1].commit == 2
+    c.propose(1, "z")
+    assert {e.message.slot for e in c.net if isinstance(e.message, Accept)} == {2}

@@ -386,6 +386,9 @@ class MultiPaxosNode(_Effects):
 
     def _fill_window(self) -> None:
         """Propose in new slots while the window allows: recovered votes, no-ops for holes, then the queue."""
+        # Slots below the commit point are chosen (perhaps learned from a Decided): never propose there,
+        # for the same reason as in _on_decided.
+        self._next_slot = max(self._next_slot, self.commit)
         while self.role == "leader" and self._next_slot < self.commit + self.config.window:
             slot = self._next_slot
             if not self._has_promises_for(slot):
@@ -527,11 +530,19 @@ class MultiPaxosNode(_Effects):
             self._send(src, Decided(entries=tuple((s, self._log[s]) for s in range(msg.from_slot, end))))
 
     def _on_decided(self, src: NodeId, msg: Decided) -> None:
+        # A slot chosen with another value than this leader's own Accept for it was chosen in a
+        # higher ballot: this ballot is stale. Leading on would be unsafe, because a follower
+        # takes a vote in the leader's ballot below the leader's commit point as chosen
+        # (_heard_leader), and it may hold this leader's losing vote for that slot.
+        stale = self.role == "leader" and any(
+            slot in self._inflight and self._inflight[slot] != value for slot, value in msg.entries)
         for slot, value in msg.entries:
             if slot >= self.commit:
                 self._chosen.setdefault(slot, value)
         self._catchup_wait = 0
         self._apply_chosen()
+        if stale:
+            self._step_down(self.promised)
         for slot in [s for s in self._inflight if s < self.commit]:
             del self._inflight[slot], self._accepts[slot]
         if self.role == "leader":
