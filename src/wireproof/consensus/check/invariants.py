@@ -52,11 +52,16 @@ def members_function(views: Iterable[NodeView]) -> Members:
     the most knows it best; with a safe log all nodes agree on what they know.
     """
     best = max(views, key=lambda v: (len(v.applied), len(v.members)), default=None)
-    history = best.members if best is not None else ()
+    return _members_from_history(best.members if best is not None else ())
+
+
+def _members_from_history(history: Iterable[tuple[int, tuple[NodeId, ...]]]) -> Members:
+    """slot -> the members of the last configuration whose first slot is at or below it."""
+    steps = tuple(history)
 
     def members_at(slot: int) -> tuple[NodeId, ...]:
         current: tuple[NodeId, ...] = ()
-        for first, nodes in history:
+        for first, nodes in steps:
             if first <= slot:
                 current = nodes
         return current
@@ -192,16 +197,7 @@ class ChosenTracker:
 
     def chosen(self) -> dict[int, list[tuple[Ballot, Any]]]:
         """slot -> every (ballot, value) ever chosen there, by ballot."""
-        history = self._members_history
-
-        def members_at(slot: int) -> tuple[NodeId, ...]:
-            current: tuple[NodeId, ...] = ()
-            for first, nodes in history:
-                if first <= slot:
-                    current = nodes
-            return current
-
-        return _chosen(self.votes, members_at)
+        return _chosen(self.votes, _members_from_history(self._members_history))
 
     def update(self, views: Mapping[NodeId, NodeView], proposed: Container[Any]) -> list[str]:
         snapshot = list(views.values())
