@@ -17,7 +17,7 @@ CAN_ERR_FLAG 0x20000000) and the FD flags (CANFD_BRS 1, CANFD_ESI 2).
   in place of data is a remote frame; an ASCII column ``'....'`` is ignored.
   Lines without a timestamp get 0.0.
 
-Theory of operation: every log record becomes a :class:`~.events.Frame` of
+Theory of operation: every log record becomes a frame record (:data:`~.events.Record`) of
 link type 227 (LINKTYPE_CAN_SOCKETCAN) carrying the SocketCAN structure, so
 the dissector sees CAN the same way whether it came from a pcap or a log.
 Interface names map to interface numbers in order of first appearance
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from wireproof.errors import FixtureError
-from wireproof.harness.replay.events import Frame, new_frame
+from wireproof.harness.replay.events import Record
 from wireproof.harness.replay.pcap import LINKTYPE_CAN_SOCKETCAN, socketcan_frame
 
 __all__ = ["LOG_RE", "DEFAULT_RE", "looks_like_candump", "read_candump", "read_python_can"]
@@ -99,7 +99,7 @@ def _parse_default(m: re.Match[bytes]) -> tuple[int, bool, bytes, dict[str, Any]
     return word, extended, data, {"fd": fd}
 
 
-def read_candump(sink: _Sink, f: BinaryIO) -> Iterator[Frame]:
+def read_candump(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
     """Every frame of a candump log (either format, decided per line)."""
     ifaces: dict[bytes, int] = {}
     number = 0
@@ -129,10 +129,10 @@ def read_candump(sink: _Sink, f: BinaryIO) -> Iterator[Frame]:
         raw = socketcan_frame(can_id, data, extended=extended and not error, error=error, **flags)
         number += 1
         ts = float(m["ts"]) if m["ts"] else 0.0
-        yield new_frame(number, ts, LINKTYPE_CAN_SOCKETCAN, raw, ifaces[iface], len(raw), None)
+        yield number, ts, LINKTYPE_CAN_SOCKETCAN, raw, ifaces[iface], len(raw), None
 
 
-def read_python_can(sink: _Sink) -> Iterator[Frame]:
+def read_python_can(sink: _Sink) -> Iterator[Record]:
     """Every message of an ASC, BLF or TRC log read by python-can's readers.
 
     :class:`FixtureError` if python-can is not installed or cannot parse the file.
@@ -162,8 +162,7 @@ def read_python_can(sink: _Sink) -> Iterator[Frame]:
                                   esi=bool(msg.error_state_indicator),
                                   dlc=int(msg.dlc) if msg.is_remote_frame else None)
             number += 1
-            yield new_frame(number, float(msg.timestamp), LINKTYPE_CAN_SOCKETCAN, raw, ifaces[name],
-                            len(raw), None)
+            yield number, float(msg.timestamp), LINKTYPE_CAN_SOCKETCAN, raw, ifaces[name], len(raw), None
     except FixtureError:
         raise
     except Exception as exc:  # python-can raises assorted builtins on a bad file

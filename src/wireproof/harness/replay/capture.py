@@ -12,7 +12,9 @@ Theory of operation: :func:`iter_capture` checks the file and decides its
 format at once (so a wrong file is a :class:`~wireproof.errors.FixtureError`
 before anything is read); iterating the returned :class:`CaptureReader`
 opens the file and streams :class:`~.events.Frame` values, keeping
-``bytes_read`` current for a progress bar. Memory is flat: readers hold one
+``bytes_read`` current for a progress bar; :meth:`CaptureReader.records`
+streams the same frames as plain tuples (:data:`~.events.Record`), which is
+what the readers produce and what the replay engine's hot loop takes. Memory is flat: readers hold one
 chunk of the file at a time.
 
 Truncation policy (a file that ends in the middle of its last record, as
@@ -31,7 +33,7 @@ from typing import Literal
 
 from wireproof.errors import FixtureError
 from wireproof.harness.replay.candump import looks_like_candump, read_candump, read_python_can
-from wireproof.harness.replay.events import Frame
+from wireproof.harness.replay.events import Frame, Record, new_frame
 from wireproof.harness.replay.pcap import PCAP_MAGICS, PCAPNG_MAGIC, read_pcap, read_pcapng
 
 __all__ = ["FORMATS", "CaptureReader", "detect_format", "iter_capture"]
@@ -91,6 +93,12 @@ class CaptureReader:
         self.truncation = message
 
     def __iter__(self) -> Iterator[Frame]:
+        make = new_frame
+        for record in self.records():
+            yield make(*record)
+
+    def records(self) -> Iterator[Record]:
+        """The frames as :data:`~.events.Record` tuples (what :meth:`__iter__` wraps)."""
         self.bytes_read = 0
         self.truncation = None
         self.interface_names.clear()

@@ -96,7 +96,7 @@ class Dissector:
         self._udp: dict[bytes, tuple[_UdpFlow, bool]] = {}
         self._udp_flows: dict[_UdpFlow, tuple[bytes, bytes]] = {}
         self._can: dict[str, FlowKey] = {}
-        self._last: Frame | None = None
+        self._last_number, self._last_ts = 0, 0.0  # the last frame fed (finish() closes at it)
         self._frames = 0
         self._bytes = 0
         self._fast = 0  # Ethernet/IPv4/TCP frames the fast path finished
@@ -115,18 +115,33 @@ class Dissector:
 
     def feed(self, frame: Frame) -> list[Event]:
         """The events one frame causes, in order (often none)."""
-        data = frame.data
+        if frame.linktype == 1:
+            hit = self.fast_tcp(frame.number, frame.timestamp, frame.data)
+            if hit is not None:
+                return [new_stream_data(hit[0], hit[1], hit[2], frame.number, frame.timestamp)] if hit else []
         self._frames += 1
-        self._bytes += len(data)
-        self._last = frame
-        if frame.linktype == 1 and len(data) >= 54 and data[12] == 8 and data[13] == 0 and data[14] == 0x45:
+        self._bytes += len(frame.data)
+        self._last_number, self._last_ts = frame.number, frame.timestamp
+        return self._general(frame)
+
+    def fast_tcp(self, number: int, ts: float, data: bytes) -> tuple[FlowKey, bool, bytes] | tuple[()] | None:
+        """The fast path of an Ethernet frame (see the module docstring), without a Frame or an event.
+
+        ``None``: not a fast-path frame, and not counted (give it to :meth:`feed`);
+        ``()``: taken, no data (an ACK, or skipped as not of interest);
+        ``(flow, from_client, payload)``: taken, one :class:`~.events.StreamData`'s worth.
+        """
+        if len(data) >= 54 and data[12] == 8 and data[13] == 0 and data[14] == 0x45:
             total, frag, proto = _FAST_IP.unpack_from(data, 14)
             if proto == 6 and not frag & 0x3FFF and 40 <= total <= len(data) - 14:
                 sport, dport, seq, ack, offflags = _TCP.unpack_from(data, 34)
                 poi = self.ports_of_interest
                 if poi is not None and sport not in poi and dport not in poi:
                     self._fast_skipped += 1
-                    return []
+                    self._frames += 1
+                    self._bytes += len(data)
+                    self._last_number, self._last_ts = number, ts
+                    return ()
                 ent = self._tcp.get(data[26:38])
                 if ent is not None and not offflags & 7 and offflags >= 0x5000:
                     conn, from_client, d, p = ent
@@ -136,23 +151,24 @@ class Dissector:
                         end = 14 + total
                         if start <= end:
                             self._fast += 1
-                            number = frame.number
+                            self._frames += 1
+                            self._bytes += len(data)
+                            self._last_number, self._last_ts = number, ts
                             conn.last_frame = number
                             if start == end:
-                                return []
+                                return ()
                             payload = data[start:end]
                             d.last_seq = seq
                             d.last_data = payload
                             d.next = (seq + end - start) & MASK
                             d.offset += end - start
-                            return [new_stream_data(conn.flow, from_client, payload, number, frame.timestamp)]
-        return self._general(frame)
+                            return conn.flow, from_client, payload
+        return None
 
     def finish(self) -> list[Event]:
         """Flush everything still open: buffered bytes (with their gaps), flows (``"end"``), fragments."""
         out: list[Event] = []
-        last = self._last
-        number, ts = (last.number, last.timestamp) if last is not None else (0, 0.0)
+        number, ts = self._last_number, self._last_ts
         for pf, pt, reason in self._reasm.flush():
             out.append(self._malformed_event(pf, pt, "ip-fragment", 0, reason, b""))
         for conn in list(self._conns):

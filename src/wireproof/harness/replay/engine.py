@@ -461,18 +461,21 @@ class _Engine:
         self._open(ev.flow, ev.timestamp, ev.handshake)
 
     def on_data(self, ev: StreamData) -> None:
-        flow = ev.flow
+        self.on_stream(ev.flow, ev.from_client, ev.data, ev.frame, ev.timestamp)
+
+    def on_stream(self, flow: FlowKey, from_client: bool, data: bytes, frame: int, ts: float) -> None:
+        """A :class:`~.events.StreamData`, taken apart (the hot loop calls this without the event)."""
         # The dissector hands out one FlowKey object per connection: an identity check
         # spares hashing the key for consecutive events of one flow (a polling capture).
         if flow is self.last_key:
             state = self.last_state
         else:
-            state = self._state(flow, ev.timestamp)
+            state = self._state(flow, ts)
             self.last_key, self.last_state = flow, state
         if state is None:
             return
         # the hot path: _count inlined, no getattr, no argument tuple
-        record, frame, ts, data = state.record, ev.frame, ev.timestamp, ev.data
+        record = state.record
         if record._last_frame != frame:
             record._last_frame = frame
             record.frames += 1
@@ -486,7 +489,6 @@ class _Engine:
             record._frame_sizes.append(len(data))
             if len(times) >= _ANALYTICS_BATCH:
                 self.flush(record)
-        from_client = ev.from_client
         if not state.decided:
             self._guess(flow, state, data, from_client)
         analyzer = state.analyzer
@@ -619,6 +621,7 @@ def _run(engine: _Engine, path: str | Path, *, ports_of_interest: frozenset[int]
          on_progress: ProgressCallback | None = None) -> None:
     from wireproof.harness.replay.capture import iter_capture
     from wireproof.harness.replay.dissector import Dissector
+    from wireproof.harness.replay.events import new_frame
 
     result = engine.result
     reader = iter_capture(path, on_truncation="stop")
@@ -626,19 +629,29 @@ def _run(engine: _Engine, path: str | Path, *, ports_of_interest: frozenset[int]
     dissector = Dissector(ports_of_interest=ports_of_interest)
     handlers = engine.handlers
     feed = dissector.feed
+    fast_tcp = dissector.fast_tcp
+    on_stream = engine.on_stream
     frames = nbytes = 0
     first: float | None = None
     ts = 0.0
-    for frame in reader:
+    # The hot loop: records, not Frames; the dissector's fast path hands its payload
+    # straight to on_stream (no event object). Anything else takes feed() and the handlers.
+    for record in reader.records():
+        if on_progress is not None and frames and frames % _PROGRESS_EVERY == 0:  # frames done so far
+            on_progress(reader.bytes_read, reader.size, frames)
+        number, ts, linktype, data = record[0], record[1], record[2], record[3]
         frames += 1
-        nbytes += len(frame.data)
-        ts = frame.timestamp
+        nbytes += len(data)
         if first is None:
             first = ts
-        for ev in feed(frame):
+        if linktype == 1:
+            hit = fast_tcp(number, ts, data)
+            if hit is not None:
+                if hit:
+                    on_stream(hit[0], hit[1], hit[2], number, ts)
+                continue
+        for ev in feed(new_frame(*record)):
             handlers[type(ev)](ev)
-        if on_progress is not None and frames % _PROGRESS_EVERY == 0:
-            on_progress(reader.bytes_read, reader.size, frames)
     for ev in dissector.finish():
         handlers[type(ev)](ev)
     engine.finish()

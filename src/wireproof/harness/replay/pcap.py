@@ -19,7 +19,7 @@ Normative references:
 Theory of operation: the file is read in 1 MiB chunks and records are cut
 out of the chunk with precompiled :class:`struct.Struct` objects, so memory
 stays flat whatever the file size and the per-frame cost is one unpack, one
-slice and one :class:`~.events.Frame`. A block that straddles two chunks is
+slice and one record tuple (:data:`~.events.Record`). A block that straddles two chunks is
 completed by the next read.
 
 Policy for damaged files: a structural error (unknown magic, a block length
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from wireproof.errors import FixtureError
-from wireproof.harness.replay.events import Frame, new_frame
+from wireproof.harness.replay.events import Record
 
 __all__ = [
     "LINKTYPE_CAN_SOCKETCAN",
@@ -109,7 +109,7 @@ class _Sink(Protocol):
 # -- pcap ------------------------------------------------------------------------------
 
 
-def read_pcap(sink: _Sink, f: BinaryIO) -> Iterator[Frame]:
+def read_pcap(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
     """Every record of a classic pcap file open at its start."""
     head = f.read(24)
     sink.bytes_read = len(head)
@@ -124,7 +124,6 @@ def read_pcap(sink: _Sink, f: BinaryIO) -> Iterator[Frame]:
     if not sink.interface_names:
         sink.interface_names.append("if0")
     unpack = struct.Struct(endian + "IIII").unpack_from
-    make = new_frame
     buf = f.read(CHUNK)
     sink.bytes_read += len(buf)
     base, pos, number = 24, 0, 0
@@ -139,7 +138,7 @@ def read_pcap(sink: _Sink, f: BinaryIO) -> Iterator[Frame]:
                     raise FixtureError(f"{sink.path}: record at byte {base + pos} claims {incl} bytes")
                 break
             number += 1
-            yield make(number, sec + frac * scale, linktype, buf[start:stop], 0, orig, None)
+            yield number, sec + frac * scale, linktype, buf[start:stop], 0, orig, None
             pos = stop
         more = f.read(CHUNK)
         if not more:
@@ -201,9 +200,8 @@ def _idb(sink: _Sink, body: bytes, pos: int, endian: str, index: int) -> _Iface:
     return _Iface(linktype, ticks, offset, index, snaplen)
 
 
-def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Frame]:
+def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
     """Every packet (EPB, SPB, PB) of a pcapng file open at its start, in file order."""
-    make = new_frame
     buf = f.read(CHUNK)
     sink.bytes_read = len(buf)
     base, pos, number = 0, 0, 0
@@ -255,8 +253,7 @@ def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Frame]:
                     comment = _comment(buf[opt:stop - 4], 0, endian)
                 last_ts = ((hi << 32) | lo) / iface.ticks_per_second + iface.ts_offset
                 number += 1
-                yield make(number, last_ts, iface.linktype, buf[pos + 28:data_end], iface.index, orig,
-                           comment)
+                yield number, last_ts, iface.linktype, buf[pos + 28:data_end], iface.index, orig, comment
             elif btype == _IDB:
                 ifaces.append(_idb(sink, buf[pos + 8:stop - 4], base + pos, endian, n_ifaces))
                 n_ifaces += 1
@@ -267,8 +264,8 @@ def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Frame]:
                 orig = u32(buf, pos + 8)[0]
                 caplen = min(orig, blen - 16, ifaces[0].snaplen or orig)  # pcapng 4.4: no length field
                 number += 1
-                yield make(number, last_ts, ifaces[0].linktype, buf[pos + 12:pos + 12 + caplen],
-                           ifaces[0].index, orig, None)
+                yield (number, last_ts, ifaces[0].linktype, buf[pos + 12:pos + 12 + caplen], ifaces[0].index,
+                       orig, None)
             elif btype == _PB:
                 if blen < 32:
                     raise FixtureError(f"{sink.path}: packet block at byte {base + pos} truncated")
@@ -281,8 +278,8 @@ def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Frame]:
                 comment = _comment(buf[opt:stop - 4], 0, endian) if opt < stop - 4 else None
                 last_ts = ((hi << 32) | lo) / iface.ticks_per_second + iface.ts_offset
                 number += 1
-                yield make(number, last_ts, iface.linktype, buf[pos + 28:pos + 28 + caplen], iface.index,
-                           orig, comment)
+                yield (number, last_ts, iface.linktype, buf[pos + 28:pos + 28 + caplen], iface.index, orig,
+                       comment)
             pos = stop
         more = f.read(CHUNK)
         if not more:

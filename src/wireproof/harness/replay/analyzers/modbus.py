@@ -67,7 +67,6 @@ Rules (``rule`` — clause — severity):
 from __future__ import annotations
 
 import struct
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -75,6 +74,7 @@ from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus import tcp_codec
 from wireproof.codecs.modbus.client import mismatch
+from wireproof.codecs.modbus.pdu import REQUEST_TABLE, RESPONSE_TABLE
 from wireproof.errors import DecodeError, TrailingDataError, TruncatedError
 from wireproof.harness.replay.analyzers import FlowContext, Sink, make_finding
 from wireproof.harness.replay.findings import Severity
@@ -167,6 +167,37 @@ class _Side:
     skipped: int = 0
 
 
+# Which registers a request writes, and which a read answers: (table, start, values) and
+# (table, start, how many of the answer's values; None: all), by message type.
+_WRITTEN: Final[dict[type, Any]] = {
+    M.WriteSingleRegisterRequest: lambda q: ("hr", q.address, (q.value,)),
+    M.WriteSingleCoilRequest: lambda q: ("co", q.address, (q.value == C.COIL_ON,)),
+    M.WriteMultipleRegistersRequest: lambda q: ("hr", q.start_address, q.values),
+    M.WriteMultipleCoilsRequest: lambda q: ("co", q.start_address, q.values),
+    M.ReadWriteMultipleRegistersRequest: lambda q: ("hr", q.write_start_address, q.values),
+}
+_READ: Final[dict[type, Any]] = {
+    M.ReadHoldingRegistersRequest: lambda q: ("hr", q.start_address, None),
+    M.ReadInputRegistersRequest: lambda q: ("ir", q.start_address, None),
+    M.ReadCoilsRequest: lambda q: ("co", q.start_address, q.quantity),
+    M.ReadDiscreteInputsRequest: lambda q: ("di", q.start_address, q.quantity),
+    M.ReadWriteMultipleRegistersRequest: lambda q: ("hr", q.read_start_address, None),
+}
+
+
+def _decode(table: dict[int, Any], full: Any, adu: bytes) -> Any:
+    """The PDU of a framed ADU (its MBAP already checked by the framer): the decoder of its
+    function code straight away; anything unusual (an unknown code, an error) goes through
+    the codec's own ``full`` decode, for its exact result or :class:`DecodeError`."""
+    decoder = table.get(adu[7])
+    if decoder is not None:
+        try:
+            return decoder(adu, 8, len(adu))
+        except DecodeError:
+            pass
+    return full(adu).pdu
+
+
 class ModbusTcpAnalyzer:
     """One Modbus/TCP flow's passive machine (see the module docstring)."""
 
@@ -177,8 +208,9 @@ class ModbusTcpAnalyzer:
         self.history = history
         self._codec = tcp_codec()
         self._sides = {True: _Side(bytearray(), flow.handshake), False: _Side(bytearray(), flow.handshake)}
-        self._pending: OrderedDict[int, _Pending] = OrderedDict()
-        self._answered: OrderedDict[int, _Pending] = OrderedDict()
+        # Plain dicts, oldest first (insertion order; re-inserting moves an entry to the end).
+        self._pending: dict[int, _Pending] = {}
+        self._answered: dict[int, _Pending] = {}
         self._requests_seen = False
         self._client_gap = not flow.handshake  # requests may be missing from the capture
         self._last_ts = 0.0
@@ -338,7 +370,7 @@ class ModbusTcpAnalyzer:
         self._requests_seen = True
         fc = adu[7]
         try:
-            pdu = self._codec.decode_request(adu).pdu
+            pdu = _decode(REQUEST_TABLE, self._codec.decode_request, adu)
         except DecodeError as err:
             self._decode_failed(err, adu, "request", frame, ts)
             pdu = None
@@ -359,7 +391,8 @@ class ModbusTcpAnalyzer:
         self._answered.pop(tid, None)
         self._pending[tid] = _Pending(unit, fc, pdu, frame, ts)
         if len(self._pending) > self.max_pending:
-            oldest, p = self._pending.popitem(last=False)
+            oldest = next(iter(self._pending))
+            p = self._pending.pop(oldest)
             self._unanswered(oldest, p, ts, False, note=f" (more than {self.max_pending} outstanding)")
 
     def _response(self, tid: int, unit: int, adu: bytes, frame: int, ts: float) -> None:
@@ -368,7 +401,7 @@ class ModbusTcpAnalyzer:
         if pending is not None:
             self._remember(tid, pending)
         try:
-            pdu = self._codec.decode_response(adu).pdu
+            pdu = _decode(RESPONSE_TABLE, self._codec.decode_response, adu)
         except DecodeError as err:
             self._decode_failed(err, adu, "response", frame, ts)
             return
@@ -444,10 +477,11 @@ class ModbusTcpAnalyzer:
                      f"never answered{why}{note}")
 
     def _remember(self, tid: int, pending: _Pending) -> None:
-        self._answered[tid] = pending
-        self._answered.move_to_end(tid)
-        if len(self._answered) > self.history:
-            self._answered.popitem(last=False)
+        answered = self._answered
+        answered.pop(tid, None)
+        answered[tid] = pending
+        if len(answered) > self.history:
+            del answered[next(iter(answered))]
 
     # --- values for the analytics -------------------------------------------------------------
 
@@ -466,26 +500,15 @@ class ModbusTcpAnalyzer:
         self._values(base, start, ts, values)
 
     def _written_values(self, unit: int, pdu: Any, ts: float) -> None:
-        if isinstance(pdu, M.WriteSingleRegisterRequest):
-            self._emit(unit, "hr", pdu.address, (pdu.value,), ts)
-        elif isinstance(pdu, M.WriteSingleCoilRequest):
-            self._emit(unit, "co", pdu.address, (pdu.value == C.COIL_ON,), ts)
-        elif isinstance(pdu, M.WriteMultipleRegistersRequest):
-            self._emit(unit, "hr", pdu.start_address, pdu.values, ts)
-        elif isinstance(pdu, M.WriteMultipleCoilsRequest):
-            self._emit(unit, "co", pdu.start_address, pdu.values, ts)
-        elif isinstance(pdu, M.ReadWriteMultipleRegistersRequest):
-            self._emit(unit, "hr", pdu.write_start_address, pdu.values, ts)
+        if self._values is not None:
+            how = _WRITTEN.get(type(pdu))
+            if how is not None:
+                table, start, values = how(pdu)
+                self._emit(unit, table, start, values, ts)
 
     def _read_values(self, p: _Pending, pdu: Any, ts: float) -> None:
-        req = p.pdu
-        if isinstance(req, M.ReadHoldingRegistersRequest):
-            self._emit(p.unit, "hr", req.start_address, pdu.values, ts)
-        elif isinstance(req, M.ReadInputRegistersRequest):
-            self._emit(p.unit, "ir", req.start_address, pdu.values, ts)
-        elif isinstance(req, M.ReadCoilsRequest):
-            self._emit(p.unit, "co", req.start_address, pdu.values[:req.quantity], ts)
-        elif isinstance(req, M.ReadDiscreteInputsRequest):
-            self._emit(p.unit, "di", req.start_address, pdu.values[:req.quantity], ts)
-        elif isinstance(req, M.ReadWriteMultipleRegistersRequest):
-            self._emit(p.unit, "hr", req.read_start_address, pdu.values, ts)
+        if self._values is not None:
+            how = _READ.get(type(p.pdu))
+            if how is not None:
+                table, start, count = how(p.pdu)
+                self._emit(p.unit, table, start, pdu.values if count is None else pdu.values[:count], ts)
