@@ -96,3 +96,20 @@ def test_render_text_without_peers(tmp_path: Path) -> None:
     text = render_text(report)
     assert "2,000 frames of Modbus/TCP" in text and "wireproof/" not in text
     assert report.checks_ok
+
+
+def test_rounds_alternate_and_keep_the_best(tmp_path: Path) -> None:
+    said: list[str] = []
+    report = run(frames=2_000, directory=tmp_path, libraries=("wireproof",), rounds=3, progress=said.append)
+    timings = [t for t in said if t.startswith("timing")]
+    assert timings == [f"timing wireproof (round {i} of 3)" for i in (1, 2, 3)]
+    (timing,) = report.timings
+    assert timing.samples == 3 and report.settings["runs"] == 3
+    assert timing.frames_per_second >= timing.median_frames_per_second > 0
+    assert "best of 3" in render_text(report)
+
+
+def test_rounds_must_be_positive() -> None:
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(["bench", "replay", "--rounds", "0"]) == 2
+    assert "--rounds must be at least 1" in err.getvalue()

@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print a cProfile of wireproof's own cases instead of comparing")
     parser.add_argument("--frames", type=int, default=None, metavar="N",
                         help="replay suite: frames in the capture (default 1,000,000; 50,000 with --quick)")
+    parser.add_argument("--rounds", type=int, default=None, metavar="N",
+                        help="replay suite: alternating rounds of wireproof and tshark, best kept "
+                        "(default 3; 1 with --quick)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,7 +96,10 @@ def _replay(args: argparse.Namespace) -> int:
     if args.profile:
         print(replay.profile(frames=args.frames or 200_000))
         return 0
-    report = replay.run(frames=args.frames or replay.DEFAULT_FRAMES, quick=args.quick,
+    if args.rounds is not None and args.rounds < 1:
+        print("wireproof bench: error: --rounds must be at least 1", file=sys.stderr)
+        return 2
+    report = replay.run(frames=args.frames or replay.DEFAULT_FRAMES, quick=args.quick, rounds=args.rounds,
                         progress=lambda text: print(f"[bench replay] {text}", file=sys.stderr))
     print(json.dumps(report_json(report), indent=2) if args.json else replay.render_text(report))
     if not report.checks_ok:
