@@ -238,7 +238,13 @@ class ModbusTcpAnalyzer:
             # Fast path: one whole ADU in one segment, nothing buffered.
             length = data[4] << 8 | data[5]
             if len(data) == 6 + length and _MIN_LEN <= length <= _MAX_LEN:
-                self._adu(from_client, data, frame, ts)
+                tid, pid, _length, unit = _MBAP(data)
+                if pid:
+                    self._adu(from_client, data, frame, ts)  # reports the protocol id
+                elif from_client:
+                    self._request(tid, unit, data, frame, ts)
+                else:
+                    self._response(tid, unit, data, frame, ts)
                 return
         side.buf += data
         self._drain(from_client, side, frame, ts)
