@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wireproof.errors import HarnessError
-from wireproof.harness.replay.analytics import Analytics, _Regression, summary_lines
+from wireproof.harness.replay.analytics import Analytics, ValueBuffer, _Regression, summary_lines
 
 T0 = 1_700_000_000.0  # an epoch timestamp, as captures carry: its float rounding is ~2e-7 s
 FLOW = "10.0.0.1:49152 > 10.0.0.5:502"
@@ -550,3 +550,77 @@ def test_batched_buckets_hold_every_sample(samples: list[tuple[float, list[int]]
         assert min(lo for *_x, lo, _hi in rows) == min(r[j] for _t, r in samples)
     _strict_json(a.summary())
     _strict_json(a.plots())
+
+
+# -- the value buffer, values_block() and pickling (for the analytics process) ---------------------
+
+def _block_rows(n: int) -> list[tuple[float, tuple[int, ...]]]:
+    return [(T0 + i * 0.1, (1000 + i % 5 + (300 if i > 700 else 0), i % 3, 7)) for i in range(n)]
+
+
+def test_value_buffer_flush_triggers() -> None:
+    flushed: list[tuple[tuple[str, int, int], list[float], list[Any]]] = []
+    opened: list[tuple[str, int, int]] = []
+    buf = ValueBuffer(lambda key, times, rows: flushed.append((key, times, rows)), batch=3, max_buffered=10,
+                      max_keys=2, opened=opened.append)
+    buf.add("a", 0, 1.0, (1, 2))
+    buf.add("a", 0, 2.0, (3, 4))
+    assert flushed == [] and buf.buffered == 4 and opened == [("a", 0, 2)]
+    buf.add("a", 0, 3.0, (5, 6))  # the block reaches batch
+    assert flushed == [(("a", 0, 2), [1.0, 2.0, 3.0], [(1, 2), (3, 4), (5, 6)])] and buf.buffered == 0
+    buf.add("a", 0, 4.0, (7, 8))
+    buf.add("b", 5, 4.0, (1,))
+    buf.add("c", 0, 4.0, (1, 1, 1))  # a third key: the oldest ("a") is flushed and forgotten
+    assert flushed[-1] == (("a", 0, 2), [4.0], [(7, 8)]) and list(buf.blocks) == [("b", 5, 1), ("c", 0, 3)]
+    assert opened == [("a", 0, 2), ("b", 5, 1), ("c", 0, 3)]
+    buf.add("c", 0, 5.0, (2, 2, 2))
+    buf.add("b", 5, 5.0, (2,))  # 8 values: below max_buffered, below batch
+    assert len(flushed) == 2
+    buf.add("b", 5, 6.0, (3,))  # "b" reaches batch: flushed alone
+    buf.add("c", 0, 6.0, (3, 3, 3))  # "c" reaches batch too
+    buf.add("b", 5, 7.0, (4,))
+    for t in (8.0, 9.0):
+        buf.add("b", 5, t, (5,))
+    assert [k for k, _t, _r in flushed] == [("a", 0, 2), ("a", 0, 2), ("b", 5, 1), ("c", 0, 3), ("b", 5, 1)]
+    big = ValueBuffer(lambda key, times, rows: flushed.append((key, times, rows)), batch=100, max_buffered=10,
+                      max_keys=5)
+    flushed.clear()
+    big.add("x", 0, 1.0, (1, 2, 3, 4))
+    big.add("y", 0, 1.0, (1, 2, 3, 4))
+    big.add("x", 0, 2.0, (1, 2, 3, 4))  # 12 >= max_buffered: every block, in first-seen order
+    assert [(k, t) for k, t, _r in flushed] == [(("x", 0, 4), [1.0, 2.0]), (("y", 0, 4), [1.0])]
+    assert big.buffered == 0 and list(big.blocks) == [("x", 0, 4), ("y", 0, 4)]
+
+
+def test_values_block_equals_buffered_values() -> None:
+    buffered, direct = Analytics(batch=50), Analytics(batch=50)
+    rows = _block_rows(1000)
+    for t, row in rows:
+        buffered.values(BASE, 0, t, row)
+    direct.open_block(BASE, 0, 3)
+    for k in range(0, 1000, 50):
+        direct.values_block(BASE, 0, [t for t, _r in rows[k:k + 50]], [r for _t, r in rows[k:k + 50]])
+    direct.values_block(BASE, 0, [], [])
+    assert json.dumps(buffered.summary()) == json.dumps(direct.summary())
+    assert buffered.summary()["series"][f"{BASE}[0]"]["anomaly_count"] > 0
+
+
+def test_analytics_pickles_with_buffered_values_and_goes_on() -> None:
+    import pickle
+
+    a, b = Analytics(batch=64), Analytics(batch=64)
+    rows = _block_rows(1000)
+    for i, (t, row) in enumerate(rows[:500]):
+        for x in (a, b):
+            x.values(BASE, 0, t, row)
+            x.frame(FLOW, "modbus-tcp", t, 12 + i % 3)
+            x.message(FLOW, t)
+            x.value(KEY, t, float(i % 7))
+    assert a._buffered > 0
+    c = pickle.loads(pickle.dumps(a))
+    for t, row in rows[500:]:
+        b.values(BASE, 0, t, row)
+        c.values(BASE, 0, t, row)
+    assert a._buffered == 500 % 64 * 3  # the copy's buffer is its own
+    assert json.dumps(c.summary()) == json.dumps(b.summary())
+    assert c.plots() == b.plots() and c.text() == b.text()

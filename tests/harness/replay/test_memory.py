@@ -6,7 +6,9 @@ defects) is written frame by frame with precompiled structs
 memory. ``wireproof replay FILE --json`` runs in a grandchild process,
 forked by a small launcher; its peak resident set size is the kernel's own
 account (``ru_maxrss`` of the launcher's children, KiB on Linux), so this
-test process does not count. The JSON must count every frame, every message
+test process does not count. The replay's analytics process (a capture this
+big uses one where there are two cores) reports its own peak in the JSON;
+the two are added. The JSON must count every frame, every message
 and exactly the defects that were written.
 """
 
@@ -61,9 +63,15 @@ def test_million_frame_replay_peak_rss_under_200_mb(tmp_path: Path) -> None:
     print(f"\nreplay of {FRAMES} frames: {seconds:.1f} s, peak RSS {peak_mb:.1f} MB")
     # Exit 1: the capture holds responses without request (severity error), on purpose.
     assert proc.returncode == 1, stderr
-    assert peak_mb < LIMIT_MB, f"peak RSS {peak_mb:.1f} MB >= {LIMIT_MB} MB"
-
     document = json.loads(out_path.read_text())
+    # A capture this big has its analytics fed in a second process (on a machine with two
+    # cores): its own peak counts too. The launcher's figure is the largest of its
+    # descendants, so the sum bounds the two processes' peaks from above.
+    child_kib = (document["stats"].get("analytics_process") or {}).get("peak_rss_kib") or 0
+    total_mb = peak_mb + child_kib / 1024
+    print(f"analytics process peak RSS {child_kib / 1024:.1f} MB; together at most {total_mb:.1f} MB")
+    assert total_mb < LIMIT_MB, f"peak RSS {peak_mb:.1f} + {child_kib / 1024:.1f} MB >= {LIMIT_MB} MB"
+
     assert document["schema"] == "wireproof.replay/1"
     assert document["frames"] == FRAMES
     assert document["messages"] == {"modbus-tcp": capture.messages}

@@ -21,9 +21,14 @@ float, so the output is deterministic.
 updated a batch at a time: :meth:`Analytics.frame_batch`,
 :meth:`~Analytics.message_batch` (the engine buffers each flow's frames and
 messages) and :meth:`~Analytics.values` (one register block of one message;
-buffered here, per block, up to ``batch`` messages, and flushed by
-:meth:`~Analytics.flush`, which :meth:`~Analytics.summary` and
-:meth:`~Analytics.plots` call first). The single-sample methods
+buffered here by a :class:`ValueBuffer`, per block, up to ``batch``
+messages, and flushed by :meth:`~Analytics.flush`, which
+:meth:`~Analytics.summary` and :meth:`~Analytics.plots` call first; a block's
+series are created when the buffer first sees it, so series are in
+first-seen order). A feeder that buffers elsewhere (the analytics process,
+:mod:`.analytics_process`) hands the same blocks to
+:meth:`~Analytics.open_block` and :meth:`~Analytics.values_block`, with
+the same result. The single-sample methods
 (:meth:`~Analytics.frame`, :meth:`~Analytics.message`,
 :meth:`~Analytics.value`) are batches of one. A batch is reduced with
 builtins over the whole column (``sum``, ``min``, ``max``, ``map``; integer
@@ -108,7 +113,7 @@ import heapq
 import math
 from array import array
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import compress
 from operator import add as _add
 from operator import le, mul, ne, sub
@@ -116,7 +121,7 @@ from typing import Any
 
 from wireproof.errors import HarnessError
 
-__all__ = ["Analytics", "summary_lines"]
+__all__ = ["Analytics", "BlockKey", "ValueBuffer", "summary_lines"]
 
 _INF = math.inf
 _isfinite = math.isfinite
@@ -521,15 +526,84 @@ class _Series:
         self.track = _Buckets(t, bucket_s)
 
 
+BlockKey = tuple[str, int, int]
+"""A register block of :meth:`Analytics.values`: ``(series_base, start, count)``."""
+
+
 class _Block:
     """The buffered samples of one register block: one row of values per message."""
 
-    __slots__ = ("rows", "series", "times")
+    __slots__ = ("rows", "times")
 
-    def __init__(self, series: list[_Series | None]) -> None:
-        self.series = series
+    def __init__(self) -> None:
         self.times: list[float] = []
         self.rows: list[Sequence[float]] = []
+
+
+class ValueBuffer:
+    """The buffer of :meth:`Analytics.values`: rows of register blocks, flushed a block at a time.
+
+    Per block key ``(series_base, start, count)`` it holds the times and rows
+    not yet processed. Flush triggers (the bounds of the module docstring): a
+    block reaching ``batch`` rows is flushed; when ``max_buffered`` values are
+    buffered in all, every block is (in first-seen order); at most
+    ``max_keys`` keys are held (at least one): a new key beyond that flushes
+    and forgets the oldest. A flush hands ``(key, times, rows)`` to ``flush``
+    (the lists are handed over: the buffer starts new ones); ``opened(key)``
+    is told of a key when it is first seen (again, after it was forgotten),
+    before its first row. Both callbacks run after the buffer's state is
+    updated, so an exception in one leaves the buffer consistent.
+    """
+
+    __slots__ = ("_flush", "_opened", "batch", "blocks", "buffered", "max_buffered", "max_keys")
+
+    def __init__(self, flush: Callable[[BlockKey, list[float], list[Sequence[float]]], None], *,
+                 batch: int, max_buffered: int, max_keys: int,
+                 opened: Callable[[BlockKey], object] | None = None) -> None:
+        self._flush = flush
+        self._opened = opened
+        self.batch = batch
+        self.max_buffered = max_buffered
+        self.max_keys = max_keys
+        self.blocks: dict[BlockKey, _Block] = {}
+        self.buffered = 0  # values (rows times count) held
+
+    def add(self, series_base: str, start: int, timestamp: float, values: Sequence[float]) -> None:
+        """Buffer one row (the caller has checked it is non-empty with a finite timestamp)."""
+        key = (series_base, start, len(values))
+        block = self.blocks.get(key)
+        if block is None:
+            block = self._open(key)
+        block.times.append(timestamp)
+        block.rows.append(values)
+        self.buffered += len(values)
+        if len(block.times) >= self.batch:
+            self._flush_block(key, block)
+        elif self.buffered >= self.max_buffered:
+            self.flush()
+
+    def _open(self, key: BlockKey) -> _Block:
+        blocks = self.blocks
+        if blocks and len(blocks) >= self.max_keys:  # bounded: give the oldest block up
+            oldest = next(iter(blocks))
+            self._flush_block(oldest, blocks.pop(oldest))
+        if self._opened is not None:
+            self._opened(key)
+        block = blocks[key] = _Block()
+        return block
+
+    def flush(self) -> None:
+        """Flush every block holding rows, in first-seen order of the keys."""
+        for key, block in list(self.blocks.items()):
+            self._flush_block(key, block)
+
+    def _flush_block(self, key: BlockKey, block: _Block) -> None:
+        times, rows = block.times, block.rows
+        if not times:
+            return
+        block.times, block.rows = [], []
+        self.buffered -= len(times) * key[2]
+        self._flush(key, times, rows)
 
 
 class Analytics:
@@ -579,8 +653,10 @@ class Analytics:
         self._series: dict[str, _Series] = {}
         self._protocols: dict[str, _Buckets] = {}
         self._protocol_totals: dict[str, list[int]] = {}
-        self._blocks: dict[tuple[str, int, int], _Block] = {}
-        self._buffered = 0
+        self._buffer = ValueBuffer(self._flush_block, batch=batch, max_buffered=max_buffered,
+                                   max_keys=max_series, opened=self._open_block)
+        # the series of each block the buffer holds (it tells of keys it opens; same bound)
+        self._block_series: dict[BlockKey, list[_Series | None]] = {}
         self.flows_dropped = 0
         self.series_dropped = 0
         self.non_finite = 0
@@ -809,22 +885,29 @@ class Analytics:
         if not math.isfinite(timestamp):
             self.non_finite += len(values)
             return
-        key = (series_base, start, len(values))
-        block = self._blocks.get(key)
-        if block is None:
-            block = self._block(key)
-        block.times.append(timestamp)
-        block.rows.append(values)
-        self._buffered += len(values)
-        if len(block.times) >= self.batch:
-            self._flush_block(block)
-        elif self._buffered >= self.max_buffered:
-            self.flush()
+        self._buffer.add(series_base, start, timestamp, values)
 
-    def _block(self, key: tuple[str, int, int]) -> _Block:
+    @property
+    def _blocks(self) -> dict[BlockKey, _Block]:
+        """The buffered blocks (for tests)."""
+        return self._buffer.blocks
+
+    @property
+    def _buffered(self) -> int:
+        """How many values are buffered (for tests)."""
+        return self._buffer.buffered
+
+    def open_block(self, series_base: str, start: int, count: int) -> None:
+        """A register block is first seen: create its series now (series are in first-seen order).
+
+        :meth:`values` does this through its buffer; a feeder buffering
+        elsewhere (:class:`~.analytics_process.AnalyticsProcess`) calls it
+        where the buffer opens a key, then :meth:`values_block` for its flushes.
+        """
+        self._open_block((series_base, start, count))
+
+    def _open_block(self, key: BlockKey) -> list[_Series | None]:
         base, start, count = key
-        if len(self._blocks) >= self.max_series:  # bounded: give the oldest block up
-            self._flush_block(self._blocks.pop(next(iter(self._blocks))))
         series: list[_Series | None] = []
         for address in range(start, start + count):
             name = f"{base}[{address}]"
@@ -833,22 +916,34 @@ class Analytics:
                 # created empty; its first batch sets its first time and track origin
                 s = self._series[name] = _Series(_INF, self.bucket_s)
             series.append(s)
-        block = self._blocks[key] = _Block(series)
-        return block
+        cache = self._block_series
+        cache.pop(key, None)
+        cache[key] = series
+        if len(cache) > max(self.max_series, 1):  # the buffer forgot the oldest key too
+            del cache[next(iter(cache))]
+        return series
+
+    def values_block(self, series_base: str, start: int, times: list[float],
+                     rows: list[Sequence[float]]) -> None:
+        """Process a buffered block at once, as a flush of :meth:`values` does.
+
+        ``rows[i]`` are the values of registers ``start``, ``start + 1``, ...
+        at ``times[i]`` (finite); all rows have the same length. The lists are
+        kept only for the call.
+        """
+        if times:
+            self._flush_block((series_base, start, len(rows[0])), times, rows)
 
     def flush(self) -> None:
         """Process every buffered value (:meth:`summary` and :meth:`plots` call this first)."""
-        for block in self._blocks.values():
-            self._flush_block(block)
+        self._buffer.flush()
 
-    def _flush_block(self, block: _Block) -> None:
-        if not block.times:
-            return
-        times = _Times(block.times)
-        rows = block.rows
-        block.times, block.rows = [], []
-        self._buffered -= times.n * len(block.series)
-        for s, column in zip(block.series, zip(*rows, strict=True), strict=True):
+    def _flush_block(self, key: BlockKey, ts: list[float], rows: list[Sequence[float]]) -> None:
+        series = self._block_series.get(key)
+        if series is None:
+            series = self._open_block(key)
+        times = _Times(ts)
+        for s, column in zip(series, zip(*rows, strict=True), strict=True):
             if s is None:
                 self.series_dropped += times.n
             else:

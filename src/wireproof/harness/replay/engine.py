@@ -21,6 +21,14 @@ codec -> passive machine, see :mod:`.analyzers`). Memory stays flat:
   block per message to :meth:`.Analytics.values`, which buffers them itself.
   Message counts are kept per flow and added to the result when it closes.
 
+A big capture (``ANALYTICS_PROCESS_BYTES``, 8 MiB, on a machine with a
+second core) feeds its analytics in a second process
+(:mod:`.analytics_process`): the engine's process only buffers and ships
+batches, the statistics run on the other core, and the numbers are
+identical. The hot loop takes the reader's record tuples and, for the
+dissector's fast path (an in-order Ethernet/IPv4/TCP segment), passes the
+payload to :meth:`_Engine.on_stream` without building a Frame or an event.
+
 A flow's protocol is decided once: by port (the registry, with the
 ``ports`` overrides), else by the first data it carries (the analyzers'
 content heuristics), else it is ``unknown``. When the port that decided is
@@ -50,6 +58,7 @@ reports ``replay.analyzer-error`` and stops analysing that flow.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -73,6 +82,7 @@ from wireproof.harness.replay.registry import DEFAULT_REGISTRY, ProtocolSpec, Re
 
 if TYPE_CHECKING:
     from wireproof.harness.replay.analytics import Analytics
+    from wireproof.harness.replay.analytics_process import AnalyticsProcess
 
 __all__ = ["FlowRecord", "ReplayResult", "endpoint_text", "flow_label", "replay", "scan_flows"]
 
@@ -84,6 +94,9 @@ _HEURISTIC_TRIES = 4  # data events looked at before a flow on an unknown port i
 _MAX_STAT_KEYS = 1000  # per statistics table
 _PROGRESS_EVERY = 4096  # frames
 _ANALYTICS_BATCH = 256  # frames (or messages) of a flow handed to the analytics at once
+# Captures from this size on feed their analytics in a second process (when there is a
+# second core): below it, starting the process costs more than it saves.
+ANALYTICS_PROCESS_BYTES = 8 * 1024 * 1024
 
 # RFC 9293: the sequence space (3.4) and segment arrival (3.10.7.4).
 _TCP_RULES: dict[str, tuple[Severity, str]] = {
@@ -205,6 +218,10 @@ class _Active:
     sink: _FlowSink | None = None
 
 
+def _no_values(series_base: str, start: int, timestamp: float, values: Any) -> None:
+    """Values with the analytics off."""
+
+
 class _FlowSink:
     """The :class:`~.analyzers.Sink` one flow's analyzer reports to.
 
@@ -215,7 +232,7 @@ class _FlowSink:
     flow counts them per protocol.
     """
 
-    __slots__ = ("_counts", "_engine", "_frames", "_last_frame", "_protocol", "_record")
+    __slots__ = ("_counts", "_engine", "_frames", "_last_frame", "_protocol", "_record", "values")
 
     def __init__(self, engine: _Engine, record: FlowRecord, protocol: str) -> None:
         self._engine = engine
@@ -224,6 +241,10 @@ class _FlowSink:
         self._counts: dict[str, int] = {}
         self._frames = 0
         self._last_frame = -1
+        # Registers ``start``, ``start + 1``, ... of one message (:meth:`.Analytics.values`):
+        # the analytics' own method, so a message's values take no call through here.
+        self.values: Callable[[str, int, float, Any], None] = \
+            engine.analytics.values if engine.analytics is not None else _no_values
 
     def finding(self, finding: Finding) -> None:
         self._engine.emit(finding, self._record)
@@ -282,11 +303,6 @@ class _FlowSink:
         if self._engine.analytics is not None:
             self._engine.analytics.value(series, timestamp, value)
 
-    def values(self, series_base: str, start: int, timestamp: float, values: Any) -> None:
-        """Registers ``start``, ``start + 1``, ... of one message (:meth:`.Analytics.values`)."""
-        if self._engine.analytics is not None:
-            self._engine.analytics.values(series_base, start, timestamp, values)
-
     def statistic(self, protocol: str, table: str, key: str) -> None:
         tables = self._engine.result.statistics.setdefault(protocol, {})
         counts = tables.setdefault(table, Counter())
@@ -296,7 +312,8 @@ class _FlowSink:
 
 class _Engine:
     def __init__(self, result: ReplayResult, registry: Registry, sink: FindingSink, *,
-                 analytics: Analytics | None, flow_filter: FlowFilter | None, capture_findings: bool,
+                 analytics: Analytics | AnalyticsProcess | None, flow_filter: FlowFilter | None,
+                 capture_findings: bool,
                  max_flows: int, timeout: float, analyze: bool = True) -> None:
         self.result = result
         self.analyze = analyze
@@ -585,7 +602,7 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
            flow_filter: FlowFilter | None = None, sink: FindingSink | None = None,
            max_findings: int = 1000, max_flows: int = 10_000, timeout: float = 1.0,
            registry: Registry | None = None, capture_findings: bool | None = None,
-           heuristics: bool = True) -> ReplayResult:
+           heuristics: bool = True, analytics_process: bool | None = None) -> ReplayResult:
     """Replay the capture at ``path``; see the module docstring.
 
     ``ports`` maps a port to a protocol name (``{5020: "modbus-tcp"}``);
@@ -596,25 +613,49 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
     ``max_findings`` and counts them all); ``timeout`` is the capture time
     after which a response is late. ``heuristics=False`` skips flows on
     ports no protocol is registered for (the dissector then ignores them,
-    which is faster) instead of recognising them by content. Raises
+    which is faster) instead of recognising them by content.
+    ``analytics_process``: feed the analytics in a second process
+    (:mod:`.analytics_process`; the numbers are identical, the replay's
+    own process is spared their cost); None (the default) does so for a
+    capture of at least :data:`ANALYTICS_PROCESS_BYTES` on a machine with
+    more than one core. Raises
     :class:`~wireproof.errors.FixtureError` for an unreadable capture,
     ``KeyError`` for an unknown protocol name in ``ports``.
     """
     registry = (registry or DEFAULT_REGISTRY).with_ports(ports or {})
-    engine_analytics: Analytics | None
+    fed: Analytics | None
     if analytics is True:
         from wireproof.harness.replay.analytics import Analytics as _Analytics
-        engine_analytics = _Analytics()
+        fed = _Analytics()
     else:
-        engine_analytics = analytics or None
-    result = ReplayResult(file=str(path), collector=FindingCollector(max_findings, also=sink),
-                          analytics=engine_analytics)
-    engine = _Engine(result, registry, result.collector, analytics=engine_analytics, flow_filter=flow_filter,
+        fed = analytics or None
+    if fed is not None and analytics_process is None:
+        analytics_process = (os.cpu_count() or 1) > 1 and _size(path) >= ANALYTICS_PROCESS_BYTES
+    process: AnalyticsProcess | None = None
+    if fed is not None and analytics_process:
+        from wireproof.harness.replay.analytics_process import AnalyticsProcess as _AnalyticsProcess
+        process = _AnalyticsProcess(fed)
+    result = ReplayResult(file=str(path), collector=FindingCollector(max_findings, also=sink), analytics=fed)
+    engine = _Engine(result, registry, result.collector, analytics=process or fed, flow_filter=flow_filter,
                      capture_findings=flow_filter is None if capture_findings is None else capture_findings,
                      max_flows=max_flows, timeout=timeout)
-    _run(engine, path, ports_of_interest=None if heuristics else frozenset(registry.port_table()),
-         on_progress=on_progress)
+    try:
+        _run(engine, path, ports_of_interest=None if heuristics else frozenset(registry.port_table()),
+             on_progress=on_progress)
+        if process is not None:
+            result.analytics = process.finish()
+            result.stats["analytics_process"] = {"peak_rss_kib": process.child_peak_rss_kib}
+    finally:
+        if process is not None:
+            process.close()
     return result
+
+
+def _size(path: str | Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # iter_capture reports the problem
 
 
 def _run(engine: _Engine, path: str | Path, *, ports_of_interest: frozenset[int] | None,

@@ -158,6 +158,9 @@ class _Pending:
     frame: int
     ts: float
     in_gap: bool = False  # the server side lost bytes since: the response may be there
+    # A read whose answer feeds the analytics: (series base, start, how many of the
+    # answer's values; None: all), worked out with the request.
+    read: tuple[str, int, int | None] | None = None
 
 
 @dataclass(slots=True)
@@ -375,6 +378,7 @@ class ModbusTcpAnalyzer:
     def _request(self, tid: int, unit: int, adu: bytes, frame: int, ts: float) -> None:
         self._requests_seen = True
         fc = adu[7]
+        read: tuple[str, int, int | None] | None = None
         try:
             pdu = _decode(REQUEST_TABLE, self._codec.decode_request, adu)
         except DecodeError as err:
@@ -388,14 +392,15 @@ class ModbusTcpAnalyzer:
                 self.sink.message(PROTOCOL, _EXCEPTION_KEYS[fc], frame, ts)
                 return
             self.sink.message(PROTOCOL, _REQUEST_KEYS[fc], frame, ts)
-            self._written_values(unit, pdu, ts)
+            if self._values is not None:
+                read = self._values_of_request(unit, pdu, ts)
         old = self._pending.pop(tid, None)
         if old is not None:
             self._report(frame=frame, ts=ts, rule="modbus.transaction-id-reuse", clause="MB-TCP 3.1.3",
                          severity="warning", message=f"transaction {tid} reused while the request of frame "
                          f"{old.frame} is outstanding", data=adu, at=0)
         self._answered.pop(tid, None)
-        self._pending[tid] = _Pending(unit, fc, pdu, frame, ts)
+        self._pending[tid] = _Pending(unit, fc, pdu, frame, ts, False, read)
         if len(self._pending) > self.max_pending:
             oldest = next(iter(self._pending))
             p = self._pending.pop(oldest)
@@ -404,8 +409,12 @@ class ModbusTcpAnalyzer:
     def _response(self, tid: int, unit: int, adu: bytes, frame: int, ts: float) -> None:
         fc = adu[7]
         pending = self._pending.pop(tid, None)
-        if pending is not None:
-            self._remember(tid, pending)
+        if pending is not None:  # remembered, to tell a duplicate response from an orphan
+            answered = self._answered
+            answered.pop(tid, None)
+            answered[tid] = pending
+            if len(answered) > self.history:
+                del answered[next(iter(answered))]
         try:
             pdu = _decode(RESPONSE_TABLE, self._codec.decode_response, adu)
         except DecodeError as err:
@@ -423,6 +432,15 @@ class ModbusTcpAnalyzer:
             self._report(frame=frame, ts=ts, rule="modbus.late-response", clause="MB-TCP 4.4.1",
                          severity="warning", message=f"response to the request of frame {pending.frame} "
                          f"after {elapsed:.3f} s (timeout {self.flow.timeout:g} s)", data=adu, at=0)
+        req = pending.pdu
+        if req is not None and type(pdu) is _READ_ANSWERS.get(type(req)) and unit == pending.unit \
+                and len(pdu.values) == req.quantity:
+            # a fitting answer to a read (what mismatch() concludes, without its checks)
+            read = pending.read
+            if read is not None:
+                base, start, count = read
+                self._values(base, start, ts, pdu.values if count is None else pdu.values[:count])
+            return
         reason = self._mismatch(pending, unit, pdu)
         if reason is not None:
             clause, at = (("MB-TCP 3.1.3", 6) if reason.startswith("unit id") else
@@ -431,8 +449,9 @@ class ModbusTcpAnalyzer:
             self._report(frame=frame, ts=ts, rule="modbus.mismatched-response", clause=clause,
                          severity="error", message=f"response to the request of frame {pending.frame}: "
                          f"{reason}", data=adu, at=at)
-        elif not is_exception and pending.pdu is not None:
-            self._read_values(pending, pdu, ts)
+        elif not is_exception and pending.read is not None:
+            base, start, count = pending.read
+            self._values(base, start, ts, pdu.values if count is None else pdu.values[:count])
 
     @staticmethod
     def _mismatch(pending: _Pending, unit: int, pdu: Any) -> str | None:
@@ -482,13 +501,6 @@ class ModbusTcpAnalyzer:
                      severity=severity, message=f"{function_name(p.fc)} request, transaction {tid}, "
                      f"never answered{why}{note}")
 
-    def _remember(self, tid: int, pending: _Pending) -> None:
-        answered = self._answered
-        answered.pop(tid, None)
-        answered[tid] = pending
-        if len(answered) > self.history:
-            del answered[next(iter(answered))]
-
     # --- values for the analytics -------------------------------------------------------------
 
     def _values_one_by_one(self, base: str, start: int, ts: float, values: Any) -> None:
@@ -497,24 +509,21 @@ class ModbusTcpAnalyzer:
         for i, v in enumerate(values, start):
             value(f"{base}[{i}]", ts, float(v))
 
-    def _emit(self, unit: int, table: str, start: int, values: Any, ts: float) -> None:
-        if self._values is None:
-            return
+    def _base(self, unit: int, table: str) -> str:
         base = self._prefixes.get((unit, table))
         if base is None:
             base = self._prefixes[(unit, table)] = f"{self.flow.server} u{unit} {table}"
-        self._values(base, start, ts, values)
+        return base
 
-    def _written_values(self, unit: int, pdu: Any, ts: float) -> None:
-        if self._values is not None:
-            how = _WRITTEN.get(type(pdu))
-            if how is not None:
-                table, start, values = how(pdu)
-                self._emit(unit, table, start, values, ts)
-
-    def _read_values(self, p: _Pending, pdu: Any, ts: float) -> None:
-        if self._values is not None:
-            how = _READ.get(type(p.pdu))
-            if how is not None:
-                table, start, count = how(p.pdu)
-                self._emit(p.unit, table, start, pdu.values if count is None else pdu.values[:count], ts)
+    def _values_of_request(self, unit: int, pdu: Any, ts: float) -> tuple[str, int, int | None] | None:
+        """Hand the values a request writes to the analytics; what its answer will read, if any."""
+        kind = type(pdu)
+        how = _WRITTEN.get(kind)
+        if how is not None:
+            table, start, values = how(pdu)
+            self._values(self._base(unit, table), start, ts, values)
+        how = _READ.get(kind)  # a read-write request both writes and reads
+        if how is None:
+            return None
+        table, start, count = how(pdu)
+        return self._base(unit, table), start, count
