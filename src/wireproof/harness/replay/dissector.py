@@ -57,8 +57,9 @@ from wireproof.harness.replay.tcp import ACK, MASK, SYN, Budget, Direction, TcpC
 
 __all__ = ["Dissector", "TcpStream", "tcp_streams"]
 
-_FAST_IP = struct.Struct(">2xH2xHxB")  # total length, flags+fragment offset, protocol
-_TCP = struct.Struct(">HHIIH")
+# From the IPv4 header: total length, flags+fragment offset, protocol; then (no IP options)
+# the TCP ports, sequence and acknowledgment numbers, data offset and flags.
+_FAST_IP_TCP = struct.Struct(">2xH2xHxB10xHHIIH").unpack_from
 _HALF = 0x80000000
 _new_can = fast_constructor(CanMessage)
 _TcpEntry = tuple[TcpConnection, bool, Direction, Direction]  # connection, from client, sender, receiver
@@ -100,6 +101,7 @@ class Dissector:
         self._frames = 0
         self._bytes = 0
         self._fast = 0  # Ethernet/IPv4/TCP frames the fast path finished
+        self._fast_bytes = 0  # ... and the bytes of those and of the ones it skipped
         self._fast_skipped = 0  # ... and those it skipped as not of interest
         self._skipped = 0
         self._linktypes: Counter[int] = Counter()
@@ -115,13 +117,13 @@ class Dissector:
 
     def feed(self, frame: Frame) -> list[Event]:
         """The events one frame causes, in order (often none)."""
+        self._last_number, self._last_ts = frame.number, frame.timestamp
         if frame.linktype == 1:
             hit = self.fast_tcp(frame.number, frame.timestamp, frame.data)
             if hit is not None:
                 return [new_stream_data(hit[0], hit[1], hit[2], frame.number, frame.timestamp)] if hit else []
         self._frames += 1
         self._bytes += len(frame.data)
-        self._last_number, self._last_ts = frame.number, frame.timestamp
         return self._general(frame)
 
     def fast_tcp(self, number: int, ts: float, data: bytes) -> tuple[FlowKey, bool, bytes] | tuple[()] | None:
@@ -130,17 +132,16 @@ class Dissector:
         ``None``: not a fast-path frame, and not counted (give it to :meth:`feed`);
         ``()``: taken, no data (an ACK, or skipped as not of interest);
         ``(flow, from_client, payload)``: taken, one :class:`~.events.StreamData`'s worth.
+        A caller that does not go through :meth:`feed` tells :meth:`finish` where the
+        capture ended (``last``).
         """
-        if len(data) >= 54 and data[12] == 8 and data[13] == 0 and data[14] == 0x45:
-            total, frag, proto = _FAST_IP.unpack_from(data, 14)
+        if len(data) >= 54 and data[12:15] == b"\x08\x00\x45":
+            total, frag, proto, sport, dport, seq, ack, offflags = _FAST_IP_TCP(data, 14)
             if proto == 6 and not frag & 0x3FFF and 40 <= total <= len(data) - 14:
-                sport, dport, seq, ack, offflags = _TCP.unpack_from(data, 34)
                 poi = self.ports_of_interest
                 if poi is not None and sport not in poi and dport not in poi:
                     self._fast_skipped += 1
-                    self._frames += 1
-                    self._bytes += len(data)
-                    self._last_number, self._last_ts = number, ts
+                    self._fast_bytes += len(data)
                     return ()
                 ent = self._tcp.get(data[26:38])
                 if ent is not None and not offflags & 7 and offflags >= 0x5000:
@@ -151,9 +152,7 @@ class Dissector:
                         end = 14 + total
                         if start <= end:
                             self._fast += 1
-                            self._frames += 1
-                            self._bytes += len(data)
-                            self._last_number, self._last_ts = number, ts
+                            self._fast_bytes += len(data)
                             conn.last_frame = number
                             if start == end:
                                 return ()
@@ -165,10 +164,14 @@ class Dissector:
                             return conn.flow, from_client, payload
         return None
 
-    def finish(self) -> list[Event]:
-        """Flush everything still open: buffered bytes (with their gaps), flows (``"end"``), fragments."""
+    def finish(self, last: tuple[int, float] | None = None) -> list[Event]:
+        """Flush everything still open: buffered bytes (with their gaps), flows (``"end"``), fragments.
+
+        ``last`` is the (number, timestamp) of the capture's last frame, for a caller that
+        fed frames through :meth:`fast_tcp`; by default, the last frame :meth:`feed` saw.
+        """
         out: list[Event] = []
-        number, ts = self._last_number, self._last_ts
+        number, ts = last if last is not None else (self._last_number, self._last_ts)
         for pf, pt, reason in self._reasm.flush():
             out.append(self._malformed_event(pf, pt, "ip-fragment", 0, reason, b""))
         for conn in list(self._conns):
@@ -197,8 +200,8 @@ class Dissector:
         ethertypes = self._ethertypes + Counter({0x0800: fast} if fast else {})
         protocols = self._protocols + Counter({6: fast} if fast else {})
         return {
-            "frames": self._frames,
-            "bytes": self._bytes,
+            "frames": self._frames + fast,
+            "bytes": self._bytes + self._fast_bytes,
             "linktypes": {str(k): v for k, v in sorted(linktypes.items())},
             "ethertypes": {f"0x{k:04x}": v for k, v in sorted(ethertypes.items())},
             "ip_protocols": {str(k): v for k, v in sorted(protocols.items())},

@@ -672,7 +672,7 @@ def _run(engine: _Engine, path: str | Path, *, ports_of_interest: frozenset[int]
     feed = dissector.feed
     fast_tcp = dissector.fast_tcp
     on_stream = engine.on_stream
-    frames = nbytes = 0
+    frames = nbytes = number = 0
     first: float | None = None
     ts = 0.0
     # The hot loop: records, not Frames; the dissector's fast path hands its payload
@@ -693,7 +693,7 @@ def _run(engine: _Engine, path: str | Path, *, ports_of_interest: frozenset[int]
                 continue
         for ev in feed(new_frame(*record)):
             handlers[type(ev)](ev)
-    for ev in dissector.finish():
+    for ev in dissector.finish((number, ts) if frames else None):
         handlers[type(ev)](ev)
     engine.finish()
     if on_progress is not None:
