@@ -9,6 +9,7 @@ ends.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 from pathlib import Path
@@ -66,6 +67,17 @@ def test_the_process_is_gone_when_the_replay_fails(tmp_path: Path, capture: Path
     while pos < cut:
         pos += 16 + int.from_bytes(data[pos + 8:pos + 12], "big")
     broken.write_bytes(data[:pos + 8] + (300_000_000).to_bytes(4, "big") + data[pos + 12:pos + 4096])
+    before = gc.get_threshold()
     with pytest.raises(FixtureError, match="claims"):
         replay(broken, analytics_process=True)
     assert not multiprocessing.active_children()
+    assert gc.get_threshold() == before  # the loop's collector setting is undone, even so
+
+
+def test_the_collector_setting_is_restored(capture: Path) -> None:
+    gc.set_threshold(1234, 11, 12)
+    try:
+        replay(capture, analytics_process=False)
+        assert gc.get_threshold() == (1234, 11, 12)
+    finally:
+        gc.set_threshold(700, 10, 10)
