@@ -75,9 +75,10 @@ def test_the_process_is_gone_when_the_replay_fails(tmp_path: Path, capture: Path
 
 
 def test_the_collector_setting_is_restored(capture: Path) -> None:
+    original = gc.get_threshold()
     gc.set_threshold(1234, 11, 12)
     try:
         replay(capture, analytics_process=False)
         assert gc.get_threshold() == (1234, 11, 12)
     finally:
-        gc.set_threshold(700, 10, 10)
+        gc.set_threshold(*original)
