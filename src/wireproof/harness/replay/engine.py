@@ -273,8 +273,11 @@ class _FlowSink:
         engine = self._engine
         if protocol == self._protocol:
             counts = self._counts
-            if function in counts or len(counts) < _MAX_STAT_KEYS:
-                counts[function] = counts.get(function, 0) + 1
+            n = counts.get(function)
+            if n is not None:
+                counts[function] = n + 1
+            elif len(counts) < _MAX_STAT_KEYS:
+                counts[function] = 1
             else:  # an analyzer with a big vocabulary: the result's table decides what is kept
                 self.settle()
                 counts[function] = 1

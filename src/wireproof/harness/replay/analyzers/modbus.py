@@ -188,19 +188,6 @@ _READ: Final[dict[type, Any]] = {
 }
 
 
-def _decode(table: dict[int, Any], full: Any, adu: bytes) -> Any:
-    """The PDU of a framed ADU (its MBAP already checked by the framer): the decoder of its
-    function code straight away; anything unusual (an unknown code, an error) goes through
-    the codec's own ``full`` decode, for its exact result or :class:`DecodeError`."""
-    decoder = table.get(adu[7])
-    if decoder is not None:
-        try:
-            return decoder(adu, 8, len(adu))
-        except DecodeError:
-            pass
-    return full(adu).pdu
-
-
 class ModbusTcpAnalyzer:
     """One Modbus/TCP flow's passive machine (see the module docstring)."""
 
@@ -380,7 +367,10 @@ class ModbusTcpAnalyzer:
         fc = adu[7]
         read: tuple[str, int, int | None] | None = None
         try:
-            pdu = _decode(REQUEST_TABLE, self._codec.decode_request, adu)
+            try:  # the PDU decoder of the function code straight away (the framer checked the MBAP)
+                pdu = REQUEST_TABLE[fc](adu, 8, len(adu))
+            except (KeyError, DecodeError):  # unknown code, or an error: the codec's exact answer
+                pdu = self._codec.decode_request(adu).pdu
         except DecodeError as err:
             self._decode_failed(err, adu, "request", frame, ts)
             pdu = None
@@ -416,7 +406,10 @@ class ModbusTcpAnalyzer:
             if len(answered) > self.history:
                 del answered[next(iter(answered))]
         try:
-            pdu = _decode(RESPONSE_TABLE, self._codec.decode_response, adu)
+            try:  # the PDU decoder of the function code straight away (the framer checked the MBAP)
+                pdu = RESPONSE_TABLE[fc](adu, 8, len(adu))
+            except (KeyError, DecodeError):  # unknown code, or an error: the codec's exact answer
+                pdu = self._codec.decode_response(adu).pdu
         except DecodeError as err:
             self._decode_failed(err, adu, "response", frame, ts)
             return
