@@ -113,3 +113,13 @@ def test_rounds_must_be_positive() -> None:
     with contextlib.redirect_stderr(io.StringIO()) as err:
         assert main(["bench", "replay", "--rounds", "0"]) == 2
     assert "--rounds must be at least 1" in err.getvalue()
+
+
+def test_profile_stages_and_layers(tmp_path: Path) -> None:
+    from wireproof.harness.bench.replay import profile
+
+    text = profile(frames=3_000, top=5, directory=tmp_path)
+    for stage in ("reader only", "reader + dissector", "full replay, analytics off",
+                  "full replay, analytics in this process", "full replay, analytics in a second process"):
+        assert stage in text
+    assert "cProfile own time per layer" in text and "Modbus analyzer" in text
