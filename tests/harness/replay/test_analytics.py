@@ -624,3 +624,22 @@ def test_analytics_pickles_with_buffered_values_and_goes_on() -> None:
     assert a._buffered == 500 % 64 * 3  # the copy's buffer is its own
     assert json.dumps(c.summary()) == json.dumps(b.summary())
     assert c.plots() == b.plots() and c.text() == b.text()
+
+
+@given(st.lists(st.floats(min_value=-10.0, max_value=1e4, allow_nan=False), min_size=1, max_size=60),
+       st.floats(min_value=-5.0, max_value=50.0), st.sampled_from([1e-3, 0.37, 1.0, 64.0, math.inf]),
+       st.integers(min_value=2, max_value=12))
+def test_segments_are_the_runs_of_per_sample_buckets(ts: list[float], origin: float, width: float,
+                                                     nbuckets: int) -> None:
+    from wireproof.harness.replay.analytics import _Times
+
+    ts = sorted(ts)
+    ids = [min(int((t - origin) / width), nbuckets - 1) if t > origin else 0 for t in ts]
+    runs: list[tuple[int, int, int]] = []
+    for i, b in enumerate(ids):
+        if runs and runs[-1][0] == b:
+            runs[-1] = (b, runs[-1][1], i + 1)
+        else:
+            runs.append((b, i, i + 1))
+    got_ids, bounds = _Times(ts, True).segments(origin, width, nbuckets)
+    assert [(b, i, j) for b, (i, j) in zip(got_ids, bounds, strict=True)] == runs

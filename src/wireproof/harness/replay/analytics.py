@@ -112,7 +112,7 @@ from __future__ import annotations
 import heapq
 import math
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from itertools import compress
 from operator import add as _add
@@ -470,11 +470,25 @@ class _Times:
         if self._segments is not None and self._segments[0] == key:
             return self._segments[1], self._segments[2]
         last = nbuckets - 1  # only an overflowed (infinite) span reaches past it
-        ids = [min(int((t - origin) / width), last) if t > origin else 0 for t in self.ts]
-        starts = [0, *compress(range(1, len(ids)), map(ne, ids[1:], ids))]
-        ends = [*starts[1:], len(ids)]
-        self._segments = (key, [ids[i] for i in starts], list(zip(starts, ends, strict=True)))
-        return self._segments[1], self._segments[2]
+
+        def bucket(t: float) -> int:
+            return min(int((t - origin) / width), last) if t > origin else 0
+
+        # The times are ordered and bucket() is monotone (subtraction and division round
+        # monotonically), so each bucket's run ends where bisection says: a few calls per
+        # bucket instead of one per sample, and the same runs.
+        ts = self.ts
+        ids: list[int] = []
+        bounds: list[tuple[int, int]] = []
+        i, n = 0, len(ts)
+        while i < n:
+            b = bucket(ts[i])
+            j = bisect_right(ts, b, lo=i + 1, key=bucket)
+            ids.append(b)
+            bounds.append((i, j))
+            i = j
+        self._segments = (key, ids, bounds)
+        return ids, bounds
 
 
 class _Timing:
