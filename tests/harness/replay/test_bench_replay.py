@@ -20,6 +20,7 @@ import pytest
 from wireproof.harness.bench import SCHEMA
 from wireproof.harness.bench.replay import cached_capture, render_text, run, write_modbus_capture
 from wireproof.harness.cli import main
+from wireproof.harness.replay import engine
 from wireproof.harness.replay.engine import replay
 
 
@@ -37,6 +38,8 @@ def test_quick_json_is_well_formed(quick_json: tuple[int, dict[str, Any]]) -> No
     assert report["schema"] == SCHEMA
     assert report["suite"] == "replay" and report["operations"] == ["replay"]
     assert report["settings"]["quick"] is True and report["settings"]["frames"] == 50_000
+    assert report["settings"]["build"] == ("python" if engine.__file__.endswith(".py") else "mypyc")
+    assert report["libraries"]["wireproof"]["version"].endswith(f"({report['settings']['build']})")
     assert report["frames"]["frames"] == 50_000
     assert report["frames"]["requests"] + report["frames"]["responses"] < 50_000
     assert report["libraries"]["wireproof"]["available"] is True

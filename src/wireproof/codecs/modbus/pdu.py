@@ -606,7 +606,12 @@ def _exception(data: bytes, fc: int, pos: int, end: int) -> M.ExceptionResponse:
     if end - pos > 1:
         raise _trailing(pos + 1, end)
     code = data[pos]
-    return M.ExceptionResponse(function_code=fc & 0x7F, exception_code=_EXC.get(code, code))
+    # Two returns, not _EXC.get(code, code): the join of ExceptionCode and int is int, and
+    # the compiled build (mypyc, setup.py) would keep the member as a plain int, losing its name.
+    known: C.ExceptionCode | None = _EXC.get(code)
+    if known is not None:
+        return M.ExceptionResponse(function_code=fc & 0x7F, exception_code=known)
+    return M.ExceptionResponse(function_code=fc & 0x7F, exception_code=code)
 
 
 def decode_pdu_at(table: dict[int, Decoder], data: bytes, pos: int, end: int) -> Any:

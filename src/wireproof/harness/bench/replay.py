@@ -63,6 +63,7 @@ __all__ = [
     "GOALS",
     "QUICK_FRAMES",
     "GeneratedCapture",
+    "build",
     "cached_capture",
     "profile",
     "render_text",
@@ -350,12 +351,19 @@ class _Run:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+def build() -> str:
+    """``"mypyc"`` when the replay's hot path is the compiled build (``setup.py``), else ``"python"``."""
+    from wireproof.harness.replay import engine
+
+    return "python" if engine.__file__.endswith(".py") else "mypyc"
+
+
 def _wireproof(capture: GeneratedCapture) -> _Run:
     from wireproof import __version__
     from wireproof.harness.replay.engine import replay
     from wireproof.harness.replay.summary import to_json
 
-    run = _Run(library="wireproof", version=__version__)
+    run = _Run(library="wireproof", version=f"{__version__} ({build()})")
     start = time.perf_counter()
     result = replay(capture.path)  # what `wireproof replay FILE --json` runs: analytics on
     document = to_json(result)
@@ -482,7 +490,8 @@ def run(*, frames: int = DEFAULT_FRAMES, quick: bool = False, scapy_frames: int 
                  for r in measured if r.ok],
         goals=[g for g in GOALS if g.peer in libraries],
         settings={"quick": quick, "frames": frames, "scapy_sample_frames": min(sample, frames),
-                  "runs": rounds, "timing": "wall clock; wireproof and tshark alternate for the rounds and "
+                  "runs": rounds, "build": build(),
+                  "timing": "wall clock; wireproof and tshark alternate for the rounds and "
                   "each keeps its best; Scapy once; tshark as a subprocess"},
         frames=capture.describe(),
     )
@@ -503,7 +512,7 @@ def render_text(report: Report) -> str:
         if timing is not None and timing.samples > 1:
             note += (f" (best of {timing.samples}; median "
                      f"{format_rate(timing.median_frames_per_second)} frames/s)")
-        lines.append(f"  {name:<10} {info.get('version', ''):<10} {info['frames']:>10,} frames in "
+        lines.append(f"  {name:<10} {info.get('version', ''):<15} {info['frames']:>10,} frames in "
                      f"{info['seconds']:8.2f} s = {rate:>10} frames/s{note}")
     lines.append("")
     for row in ratios(report):
