@@ -9,8 +9,11 @@ Fast path: an Ethernet II / IPv4 without options or fragmentation / TCP
 segment without SYN, FIN or RST that continues its direction exactly where
 it left off (the overwhelming majority of a polling capture) is handled
 inline: one header unpack, one flow-table lookup keyed by the 12 raw
-address and port bytes, one event. Everything else takes the general path,
-which dissects every layer and hands the segment to
+address and port bytes, one event. :meth:`Dissector.fast_tcp` is that path
+on its own, for a caller that takes raw records (the replay engine's hot
+loop): it returns the event's fields instead of the event, or ``None`` for
+a frame the general path must take. Everything else takes the general
+path, which dissects every layer and hands the segment to
 :class:`~.tcp.TcpConnection`. Both paths give the same events.
 
 Bounds: at most ``max_flows`` TCP connections and as many UDP flows are
