@@ -48,12 +48,12 @@ def test_same_result_with_the_analytics_in_a_process(capture: Path) -> None:
 
 
 def test_big_captures_use_a_process_by_default(capture: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert "analytics_process" not in replay(capture).stats  # 2.4 MB: below the threshold
     monkeypatch.setattr(engine, "ANALYTICS_PROCESS_BYTES", capture.stat().st_size)
     stats = replay(capture).stats
     assert stats["analytics_process"]["peak_rss_kib"] > 0
-    monkeypatch.setattr(engine.os, "cpu_count", lambda: 1)  # one core: nothing to gain
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0}, raising=False)  # one core
     assert "analytics_process" not in replay(capture).stats
     assert "analytics_process" not in replay(capture, analytics=False, analytics_process=True).stats
 

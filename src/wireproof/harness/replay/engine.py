@@ -637,7 +637,7 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
     else:
         fed = analytics or None
     if fed is not None and analytics_process is None:
-        analytics_process = (os.cpu_count() or 1) > 1 and _size(path) >= ANALYTICS_PROCESS_BYTES
+        analytics_process = _cores() > 1 and _size(path) >= ANALYTICS_PROCESS_BYTES
     process: AnalyticsProcess | None = None
     if fed is not None and analytics_process:
         from wireproof.harness.replay.analytics_process import AnalyticsProcess as _AnalyticsProcess
@@ -656,6 +656,12 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
         if process is not None:
             process.close()
     return result
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity where the OS tells it, as in a container)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def _size(path: str | Path) -> int:
