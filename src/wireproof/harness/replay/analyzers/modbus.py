@@ -425,15 +425,6 @@ class ModbusTcpAnalyzer:
             self._report(frame=frame, ts=ts, rule="modbus.late-response", clause="MB-TCP 4.4.1",
                          severity="warning", message=f"response to the request of frame {pending.frame} "
                          f"after {elapsed:.3f} s (timeout {self.flow.timeout:g} s)", data=adu, at=0)
-        req = pending.pdu
-        if req is not None and type(pdu) is _READ_ANSWERS.get(type(req)) and unit == pending.unit \
-                and len(pdu.values) == req.quantity:
-            # a fitting answer to a read (what mismatch() concludes, without its checks)
-            read = pending.read
-            if read is not None:
-                base, start, count = read
-                self._values(base, start, ts, pdu.values if count is None else pdu.values[:count])
-            return
         reason = self._mismatch(pending, unit, pdu)
         if reason is not None:
             clause, at = (("MB-TCP 3.1.3", 6) if reason.startswith("unit id") else
@@ -450,8 +441,7 @@ class ModbusTcpAnalyzer:
     def _mismatch(pending: _Pending, unit: int, pdu: Any) -> str | None:
         req = pending.pdu
         if req is not None:
-            answer: Any = _READ_ANSWERS.get(type(req))
-            if answer is not None and type(pdu) is answer and unit == pending.unit \
+            if type(pdu) is _READ_ANSWERS.get(type(req)) and unit == pending.unit \
                     and len(pdu.values) == req.quantity:
                 return None  # what mismatch() concludes for a fitting read, without its checks
             return mismatch(req, pending.unit, pdu, unit)
