@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from wireproof.protocol import REGISTRY, ProtocolRegistry
 
 pytest_plugins = ["pytester"]
 
@@ -13,3 +17,10 @@ pytest_plugins = ["pytester"]
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("fuzz", parent=settings.get_profile("default"), max_examples=20_000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture
+def protocol_registry() -> Iterator[ProtocolRegistry]:
+    """The process-wide protocol registry; what a test registers is gone after it."""
+    with REGISTRY.temporary() as registry:
+        yield registry

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from wireproof import codecs
-from wireproof.conformance import SUITES, SuiteInfo, suite_path
 from wireproof.errors import HarnessError, TruncatedError
 from wireproof.harness import cli
+from wireproof.harness.suites import suite, suite_path
+from wireproof.protocol import Param, ProtocolDescriptor, ProtocolRegistry, SuiteEntry
 
 PASSING = '''
 import pytest
@@ -46,15 +47,26 @@ OPTIONS = '''
 import pytest
 
 @pytest.mark.conformance(clause="FK-9", level="shall")
-def test_options(wireproof_target, wireproof_unit, wireproof_options, wireproof_profile):
+def test_options(wireproof_target, wireproof_unit, wireproof_params, wireproof_profile):
     assert wireproof_target == "tcp://127.0.0.1:1502"
     assert wireproof_unit == 7
-    assert wireproof_options == {"framing": "rtu"}
+    assert wireproof_params == {"framing": "rtu", "unit": "7"}
     assert wireproof_profile == {"fcs": [3]}
 '''
 
+FAKE_PARAMS = (Param(name="unit", kind="int", default=1, minimum=0, maximum=255, alias="unit",
+                     what="a unit identifier", help="the unit"),
+               Param(name="framing", help="the framing"))
 
-def make_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str,
+
+def register_suite(registry: ProtocolRegistry, name: str, package: str) -> None:
+    """A protocol offering one suite ``name`` in ``package`` (as a third-party descriptor would)."""
+    registry.register(ProtocolDescriptor(name=f"proto-{name}", title=f"fake {name}", suites=(
+        SuiteEntry(name=name, package=package, description=f"fake {name}", protocol="fake",
+                   params=FAKE_PARAMS),)))
+
+
+def make_suite(pytester: pytest.Pytester, registry: ProtocolRegistry, name: str,
                files: dict[str, str]) -> Path:
     """A suite package under pytester's directory, registered as ``name`` for this test."""
     package = "wpfake_" + name.replace("-", "_")
@@ -62,8 +74,7 @@ def make_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name:
     for filename, text in files.items():
         (directory / filename).write_text(text)
     pytester.syspathinsert()
-    monkeypatch.setitem(SUITES, name, SuiteInfo(name=name, package=package, description=f"fake {name}",
-                                                protocol="fake"))
+    register_suite(registry, name, package)
     return directory
 
 
@@ -102,23 +113,22 @@ def test_python_dash_m() -> None:
 # --------------------------------------------------------------------------- suite registry
 
 def test_suite_registry() -> None:
-    assert SUITES["modbus-server"].package == "wireproof.conformance.modbus_server"
+    assert suite("modbus-server").package == "wireproof.conformance.modbus_server"
     with pytest.raises(KeyError, match=r"no suite named 'nope'; known: .*modbus-server"):
         suite_path("nope")
 
 
-def test_suite_path_of_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(SUITES, "gone", SuiteInfo(name="gone", package="wireproof.conformance.gone_xyz",
-                                                  description="", protocol=""))
+def test_suite_path_of_missing_package(protocol_registry: ProtocolRegistry) -> None:
+    register_suite(protocol_registry, "gone", "wireproof.conformance.gone_xyz")
     with pytest.raises(HarnessError, match="not installed"):
         suite_path("gone")
 
 
 # --------------------------------------------------------------------------- certify
 
-def test_certify_passing_suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+def test_certify_passing_suite(pytester: pytest.Pytester, protocol_registry: ProtocolRegistry,
                                capsys: pytest.CaptureFixture[str]) -> None:
-    make_suite(pytester, monkeypatch, "fake-ok", {"test_ok.py": PASSING})
+    make_suite(pytester, protocol_registry, "fake-ok", {"test_ok.py": PASSING})
     report_dir = pytester.path / "rep"
     assert certify("fake-ok", "--report", str(report_dir)) == 0
     out = capsys.readouterr().out
@@ -135,9 +145,9 @@ def test_certify_passing_suite(pytester: pytest.Pytester, monkeypatch: pytest.Mo
     assert "session starts" not in out  # pytest's own terminal output is held back
 
 
-def test_certify_failing_suite_and_k(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+def test_certify_failing_suite_and_k(pytester: pytest.Pytester, protocol_registry: ProtocolRegistry,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    make_suite(pytester, monkeypatch, "fake-mixed", {"test_ok.py": PASSING, "test_bad.py": FAILING})
+    make_suite(pytester, protocol_registry, "fake-mixed", {"test_ok.py": PASSING, "test_bad.py": FAILING})
     assert certify("fake-mixed", "--report", str(pytester.path / "r1")) == 1
     out = capsys.readouterr().out
     assert any(line.split()[:3] == ["FK-3", "shall", "FAIL"] and "device answered 5" in line
@@ -151,16 +161,23 @@ def test_certify_failing_suite_and_k(pytester: pytest.Pytester, monkeypatch: pyt
     assert "0 pass, 0 fail, 0 error, 0 not_applicable, 1 inconclusive -> NOT PASSED" in out
 
 
-def test_certify_bad_suite_option_is_a_usage_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+def test_certify_bad_suite_option_is_a_usage_error(pytester: pytest.Pytester,
+                                                   protocol_registry: ProtocolRegistry,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    make_suite(pytester, monkeypatch, "fake-use", {"test_ok.py": PASSING})
+    make_suite(pytester, protocol_registry, "fake-use", {"test_ok.py": PASSING})
     assert certify("fake-use", "--option", "novalue", "--report", str(pytester.path / "rep")) == 2
-    assert "--wireproof-option 'novalue': expected KEY=VALUE" in capsys.readouterr().err
+    assert "--param 'novalue': expected NAME=VALUE" in capsys.readouterr().err
+    assert certify("fake-use", "--param", "colour=red", "--report", str(pytester.path / "rep")) == 2
+    assert "suite fake-use has no parameter 'colour'; known: unit, framing" in capsys.readouterr().err
+    assert certify("fake-use", "--param", "unit=300", "--report", str(pytester.path / "rep")) == 2
+    assert "--param unit=300: a unit identifier is 0..255" in capsys.readouterr().err
+    assert certify("fake-use", "--unit", "300", "--report", str(pytester.path / "rep")) == 2
+    assert "--unit 300: a unit identifier is 0..255" in capsys.readouterr().err
 
 
-def test_certify_passes_options(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+def test_certify_passes_options(pytester: pytest.Pytester, protocol_registry: ProtocolRegistry,
                                 capsys: pytest.CaptureFixture[str]) -> None:
-    make_suite(pytester, monkeypatch, "fake-opts", {"test_opts.py": OPTIONS})
+    make_suite(pytester, protocol_registry, "fake-opts", {"test_opts.py": OPTIONS})
     profile = pytester.path / "profile.toml"
     profile.write_text("fcs = [3]\n")
     code = certify("fake-opts", "--target", "tcp://127.0.0.1:1502", "--unit", "7", "--option", "framing=rtu",
@@ -170,8 +187,9 @@ def test_certify_passes_options(pytester: pytest.Pytester, monkeypatch: pytest.M
 
 
 def test_certify_is_isolated_from_the_users_setup(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                  protocol_registry: ProtocolRegistry,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    make_suite(pytester, monkeypatch, "fake-iso", {"test_ok.py": PASSING})
+    make_suite(pytester, protocol_registry, "fake-iso", {"test_ok.py": PASSING})
     # cwd is pytester.path, the parent of the suite: its ini, conftest and PYTEST_ADDOPTS must not apply.
     pytester.makeini("[pytest]\naddopts = --no-such-option\n")
     pytester.makeconftest("raise RuntimeError('user conftest loaded')\n")
@@ -180,9 +198,9 @@ def test_certify_is_isolated_from_the_users_setup(pytester: pytest.Pytester, mon
     assert (pytester.path / "rep" / "report.json").is_file()  # --report is relative to the cwd
 
 
-def test_certify_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+def test_certify_under_xdist(pytester: pytest.Pytester, protocol_registry: ProtocolRegistry,
                              capsys: pytest.CaptureFixture[str]) -> None:
-    make_suite(pytester, monkeypatch, "fake-par", {"test_ok.py": PASSING, "test_bad.py": FAILING})
+    make_suite(pytester, protocol_registry, "fake-par", {"test_ok.py": PASSING, "test_bad.py": FAILING})
     assert certify("fake-par", "-n", "2", "--report", str(pytester.path / "rep")) == 1
     out = capsys.readouterr().out
     assert "4 clauses: 1 pass, 1 fail, 0 error, 1 not_applicable, 1 inconclusive" in out
@@ -190,10 +208,10 @@ def test_certify_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.Monk
     assert sorted(c["clause"] for c in report["cases"]) == ["FK-1", "FK-2", "FK-3", "FK-4"]
 
 
-def test_certify_suite_that_does_not_collect(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+def test_certify_suite_that_does_not_collect(pytester: pytest.Pytester, protocol_registry: ProtocolRegistry,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     bad = '@__import__("pytest").mark.conformance(clause="", level="shall")\ndef test_x():\n    pass\n'
-    make_suite(pytester, monkeypatch, "fake-broken", {"test_ok.py": PASSING, "test_x.py": bad})
+    make_suite(pytester, protocol_registry, "fake-broken", {"test_ok.py": PASSING, "test_x.py": bad})
     assert certify("fake-broken", "--report", str(pytester.path / "rep")) == 1
     out = capsys.readouterr().out
     assert "collection error in" in out and "clause must be a non-empty string" in out
@@ -209,28 +227,24 @@ def test_certify_suite_that_does_not_collect(pytester: pytest.Pytester, monkeypa
     (["modbus-server", "--target", "foo://bar"], "--target: 'foo://bar': unknown transport scheme"),
     (["modbus-server", "--target", "tcp://127.0.0.1"], "needs a port"),
 ])
-def test_certify_usage_errors(argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch,
-                              tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # modbus-server may not be installed yet; point it at an existing directory.
-    monkeypatch.setitem(SUITES, "modbus-server", SuiteInfo(name="modbus-server", package="wireproof.harness",
-                                                           description="", protocol=""))
+def test_certify_usage_errors(argv: list[str], message: str, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
     assert certify(*argv) == 2
     assert message in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- suites
 
-def test_suites_lists_clause_counts(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+def test_suites_lists_clause_counts(pytester: pytest.Pytester, protocol_registry: ProtocolRegistry,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    for name in list(SUITES):
-        monkeypatch.delitem(SUITES, name)
-    make_suite(pytester, monkeypatch, "fake-a", {"test_ok.py": PASSING, "test_bad.py": FAILING})
-    make_suite(pytester, monkeypatch, "fake-b", {"test_opts.py": OPTIONS})
+    for descriptor in protocol_registry.descriptors():
+        protocol_registry.unregister(descriptor.name)
+    make_suite(pytester, protocol_registry, "fake-a", {"test_ok.py": PASSING, "test_bad.py": FAILING})
+    make_suite(pytester, protocol_registry, "fake-b", {"test_opts.py": OPTIONS})
     assert cli.main(["suites"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[:3] for line in lines] == [["fake-a", "4", "clauses"], ["fake-b", "1", "clauses"]]
-    monkeypatch.setitem(SUITES, "gone", SuiteInfo(name="gone", package="wpfake_gone_xyz", description="",
-                                                  protocol=""))
+    register_suite(protocol_registry, "gone", "wpfake_gone_xyz")
     assert cli.main(["suites"]) == 1
     assert "gone    (not installed" in capsys.readouterr().out
 
@@ -279,7 +293,8 @@ class PlainCodec(FakeCodec):
 @pytest.fixture
 def fake_codec(monkeypatch: pytest.MonkeyPatch) -> FakeCodec:
     codec = FakeCodec()
-    factories = {**codecs._FACTORIES, "fake": lambda: codec, "plain": PlainCodec}
+    factories = {**codecs._FACTORIES, "fake": (lambda: codec, ("request", "response")),
+                 "plain": (PlainCodec, ())}
     monkeypatch.setattr(codecs, "_FACTORIES", factories)
     monkeypatch.setattr(codecs, "_CACHE", {})
     return codec
@@ -319,7 +334,8 @@ def test_decode_error_shows_where(fake_codec: FakeCodec, capsys: pytest.CaptureF
     (["decode", "fake", "0g"], "'g' is not a hex digit"),
     (["decode", "fake", "abc"], "odd number of hex digits (3)"),
     (["decode", "plain", "000102", "--direction", "request"], "codec plain does not take --direction"),
-    (["decode", "fake", "00", "--direction", "sideways"], "invalid choice"),
+    (["decode", "fake", "00", "--direction", "sideways"],
+     "codec fake does not take --direction sideways (it takes: request, response)"),
 ])
 def test_decode_usage_errors(fake_codec: FakeCodec, argv: list[str], message: str,
                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -328,10 +344,6 @@ def test_decode_usage_errors(fake_codec: FakeCodec, argv: list[str], message: st
 
 
 def test_decode_with_the_modbus_codec(capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        codecs.get("modbus-tcp")
-    except (ImportError, AttributeError):
-        pytest.skip("the modbus-tcp codec is not there yet")
     assert cli.main(["decode", "modbus-tcp", "000100000006010300000001", "--json"]) == 0
     fields = json.loads(capsys.readouterr().out)
     assert fields["transaction_id"] == 1 and fields["pdu"]["quantity"] == 1

@@ -4,7 +4,10 @@ Each subcommand is a module in :mod:`wireproof.harness.commands` exposing
 ``add_arguments(parser)`` and ``run(args) -> int``; :data:`COMMANDS` maps its
 name to that module and a one-line help. Only the module of the command being
 run is imported, so ``wireproof decode`` does not pay for the simulator, and a
-command whose module is missing fails alone, with a clear message.
+command whose module is missing fails alone, with a clear message. A command
+whose options depend on what it runs (``certify SUITE``, ``simulate DEVICE``,
+``bench NAME``: each adds the options its protocol's descriptor declares)
+takes the command line as well: ``add_arguments(parser, argv)``.
 
 Exit codes: 0 success, 1 the command's own failure (a clause failed, bytes
 did not decode, ...), 2 usage errors.
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Final
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "chosen", "main"]
 
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "certify": ("wireproof.harness.commands.certify",
@@ -52,6 +56,12 @@ def _load(name: str) -> ModuleType:
         raise CommandUnavailable(f"command {name!r} cannot start: {err}") from None
 
 
+def chosen(argv: Sequence[str], names: Sequence[str]) -> str | None:
+    """The first word of ``argv`` after the command that is one of ``names`` (``certify SUITE``)."""
+    words = [a for a in argv if not a.startswith("-")]
+    return next((w for w in words[1:] if w in names), None)
+
+
 def _chosen(argv: Sequence[str]) -> str | None:
     for arg in argv:
         if not arg.startswith("-"):
@@ -59,8 +69,11 @@ def _chosen(argv: Sequence[str]) -> str | None:
     return None
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The argument parser; only ``command``'s module is imported to add its arguments."""
+def build_parser(command: str | None = None, argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The argument parser; only ``command``'s module is imported to add its arguments.
+
+    ``argv`` (the whole command line) goes to an ``add_arguments`` that takes it.
+    """
     from wireproof import __version__
 
     parser = argparse.ArgumentParser(
@@ -70,7 +83,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, (_module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == command:
-            _load(name).add_arguments(p)
+            add = _load(name).add_arguments
+            if len(inspect.signature(add).parameters) > 1:
+                add(p, list(argv))
+            else:
+                add(p)
     return parser
 
 
@@ -79,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = _chosen(args_list)
     try:
-        parser = build_parser(command)
+        parser = build_parser(command, args_list)
     except CommandUnavailable as err:
         print(f"wireproof: error: {err}", file=sys.stderr)
         return 1

@@ -138,10 +138,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="device profile (TOML) deciding which clauses apply")
     group.addoption("--wireproof-report", metavar="DIR", default=None,
                     help="write report.json, junit.xml and report.html into DIR")
-    group.addoption("--wireproof-unit", metavar="ID", type=int, default=None,
-                    help="Modbus unit identifier to address (default: the suite's profile, else 1)")
+    group.addoption("--wireproof-param", metavar="KEY=VALUE", action="append", default=[],
+                    help="suite parameter (repeatable; `wireproof certify SUITE --help` lists a suite's)")
     group.addoption("--wireproof-option", metavar="KEY=VALUE", action="append", default=[],
-                    help="suite option (repeatable)")
+                    help="the same as --wireproof-param (repeatable)")
+    # A parameter a suite gives an alias has an option of its own (--wireproof-ALIAS VALUE).
+    from wireproof.protocol import REGISTRY, each_param_alias
+
+    for param, suite in each_param_alias(REGISTRY.suites()):
+        group.addoption(f"--wireproof-{param.alias}", metavar=param.metavar or param.kind.upper(),
+                        dest=f"wireproof_{param.alias.replace('-', '_')}", default=None,
+                        help=f"{suite.name} parameter {param.name}: {param.help}")
     group.addoption("--wireproof-suite", metavar="NAME", default=None,
                     help="suite name recorded in the reports (default: the rootdir's name)")
     # Capture replay as test items (wireproof.harness.replay.pytest_items, imported only when used).
@@ -157,6 +164,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 _PROFILE: Final[pytest.StashKey[dict[str, Any] | None]] = pytest.StashKey()
 _OPTIONS: Final[pytest.StashKey[dict[str, str]]] = pytest.StashKey()
+_ALIASES: Final[pytest.StashKey[dict[str, Any]]] = pytest.StashKey()
+_PARAMS: Final[pytest.StashKey[dict[str, str]]] = pytest.StashKey()
 
 
 def _load_profile(path: str | None) -> dict[str, Any] | None:
@@ -173,25 +182,52 @@ def _load_profile(path: str | None) -> dict[str, Any] | None:
         raise pytest.UsageError(f"--wireproof-profile {path}: not valid TOML: {err}") from None
 
 
-def _parse_options(items: list[str]) -> dict[str, str]:
+def _parse_options(items: list[str], option: str = "--wireproof-option") -> dict[str, str]:
     options: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise pytest.UsageError(f"--wireproof-option {item!r}: expected KEY=VALUE")
+            raise pytest.UsageError(f"{option} {item!r}: expected KEY=VALUE")
         options[key.strip()] = value
     return options
+
+
+def _aliases(config: pytest.Config, params: dict[str, str]) -> dict[str, Any]:
+    """Each aliased parameter's value (parsed; its default when not given); given ones go into ``params``."""
+    from wireproof.protocol import REGISTRY, each_param_alias
+
+    values: dict[str, Any] = {}
+    for param, _suite in each_param_alias(REGISTRY.suites()):
+        dest = f"wireproof_{param.alias.replace('-', '_')}"
+        text = config.getoption(dest, None)
+        given = f"--wireproof-{param.alias} {text}"
+        if text is None and param.name in params:  # given as --wireproof-param NAME=VALUE
+            text, given = params[param.name], f"--wireproof-param {param.name}={params[param.name]}"
+        if text is None:
+            values[param.alias] = param.default
+            continue
+        try:
+            value = param.parse(str(text))
+        except ValueError as err:
+            raise pytest.UsageError(f"{given}: {err}") from None
+        setattr(config.option, dest, value)  # suites reading the option get the parsed value
+        values[param.alias] = value
+        params[param.name] = str(text)
+    return values
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "conformance(clause, level): a conformance clause test (level: shall|should|may)"
     )
-    unit = config.getoption("wireproof_unit")
-    if unit is not None and not 0 <= unit <= 255:
-        raise pytest.UsageError(f"--wireproof-unit {unit}: a unit identifier is 0..255 (MB-TCP 4.4.1.1)")
     config.stash[_PROFILE] = _load_profile(config.getoption("wireproof_profile"))
-    config.stash[_OPTIONS] = _parse_options(config.getoption("wireproof_option"))
+    params = _parse_options(config.getoption("wireproof_option"))
+    params.update(_parse_options(config.getoption("wireproof_param"), "--wireproof-param"))
+    config.stash[_OPTIONS] = dict(params)
+    config.stash[_ALIASES] = _aliases(config, params)
+    config.stash[_PARAMS] = params
+    if not config.pluginmanager.has_plugin(_ALIAS_FIXTURES):
+        config.pluginmanager.register(_alias_fixtures(config.stash[_ALIASES]), _ALIAS_FIXTURES)
     report_dir = config.getoption("wireproof_report")
     # Reports are written once, by the controller; an xdist worker has ``workerinput``.
     if report_dir and not hasattr(config, "workerinput") and not config.getoption("collectonly"):
@@ -212,17 +248,39 @@ def wireproof_profile(pytestconfig: pytest.Config) -> dict[str, Any] | None:
 
 
 @pytest.fixture(scope="session")
-def wireproof_options(pytestconfig: pytest.Config) -> dict[str, str]:
-    """The ``--wireproof-option KEY=VALUE`` pairs (a fresh copy per session)."""
-    options = pytestconfig.stash[_OPTIONS]
-    return dict(options)
+def wireproof_params(pytestconfig: pytest.Config) -> dict[str, str]:
+    """The suite parameters given (``--wireproof-param KEY=VALUE``, ``--wireproof-option``, aliases), as text.
+
+    A suite parses them with its declared :class:`~wireproof.protocol.Param` list.
+    """
+    params: dict[str, str] = pytestconfig.stash[_PARAMS]
+    return dict(params)
 
 
 @pytest.fixture(scope="session")
-def wireproof_unit(pytestconfig: pytest.Config) -> int:
-    """The ``--wireproof-unit`` Modbus unit identifier (1 when the option is not given)."""
-    unit: int | None = pytestconfig.getoption("wireproof_unit")
-    return 1 if unit is None else unit
+def wireproof_options(pytestconfig: pytest.Config) -> dict[str, str]:
+    """The ``--wireproof-option`` / ``--wireproof-param KEY=VALUE`` pairs (not the alias options)."""
+    options: dict[str, str] = pytestconfig.stash[_OPTIONS]
+    return dict(options)
+
+
+_ALIAS_FIXTURES: Final = "wireproof-param-aliases"
+
+
+def _alias_fixtures(values: dict[str, Any]) -> object:
+    """A plugin module with a session fixture ``wireproof_ALIAS`` per aliased parameter."""
+    import types
+
+    module = types.ModuleType(_ALIAS_FIXTURES.replace("-", "_"), "Fixtures of the suite parameters that "
+                              "have an alias (their value, or the default).")
+    for alias, value in values.items():
+        name = f"wireproof_{alias.replace('-', '_')}"
+
+        def fixture(value: Any = value) -> Any:
+            return value
+        fixture.__doc__ = f"The --wireproof-{alias} parameter (its default when not given)."
+        setattr(module, name, pytest.fixture(scope="session", name=name)(fixture))
+    return module
 
 
 _EVIDENCE: Final = pytest.StashKey[EvidenceRecorder]()

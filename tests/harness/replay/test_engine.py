@@ -31,6 +31,7 @@ from wireproof.harness.replay.findings import Finding
 from wireproof.harness.replay.pcap import build_tcp_frame, ethernet, write_pcap
 from wireproof.harness.replay.registry import ProtocolSpec, Registry, default_registry, parse_port_override
 from wireproof.harness.replay.summary import SCHEMA, render_text, to_json
+from wireproof.protocol import AnalyzerEntry, ProtocolDescriptor, ProtocolRegistry
 
 CODEC = tcp_codec()
 SYN, FIN, ACK, PSH = 0x02, 0x01, 0x10, 0x08
@@ -277,7 +278,13 @@ def test_finding_fields(tmp_path: Path) -> None:
         "offset": 10, "hex": "0001000000060103000a0000"}
 
 
-def test_port_override_and_content_heuristic(tmp_path: Path) -> None:
+# A protocol a third-party package declares on port 20000, with no analyzer (yet).
+PORT_ONLY = ProtocolDescriptor(name="portonly", title="a protocol known by its port only", analyzers=(
+    AnalyzerEntry(name="portonly", ports=(20000,), transports=("tcp", "udp"), description="port only"),))
+
+
+def test_port_override_and_content_heuristic(tmp_path: Path, protocol_registry: ProtocolRegistry) -> None:
+    protocol_registry.register(PORT_ONLY)
     frames: list[tuple[float, bytes]] = []
     # FC 0x41 (user-defined) first: the heuristic does not claim this flow on port 5020
     odd = Conversation(server=("10.0.0.3", 5020), frames=frames)
@@ -288,7 +295,7 @@ def test_port_override_and_content_heuristic(tmp_path: Path) -> None:
     plain = Conversation(client=("10.0.0.8", 40000), server=("10.0.0.4", 1502), frames=frames)
     plain.c(adu(1, READ))
     plain.s(adu(1, ANSWER))
-    # DNP3's port: registered, no analyzer yet
+    # the port of a registered protocol without an analyzer
     dnp3 = Conversation(client=("10.0.0.7", 40001), server=("10.0.0.5", 20000), frames=frames)
     dnp3.handshake()
     dnp3.c(bytes.fromhex("056405c001000000e47b"))
@@ -300,7 +307,7 @@ def test_port_override_and_content_heuristic(tmp_path: Path) -> None:
     assert by_flow == {
         "10.0.0.9:3082 -> 10.0.0.3:5020": ("unknown", "unknown", 0),
         "10.0.0.8:40000 -> 10.0.0.4:1502": ("modbus-tcp", "analysed", 2),
-        "10.0.0.7:40001 -> 10.0.0.5:20000": ("dnp3", "not yet available", 0),
+        "10.0.0.7:40001 -> 10.0.0.5:20000": ("portonly", "not yet available", 0),
     }
     result = replay(path, ports={5020: "modbus-tcp"})
     assert result.flows[0].protocol == "modbus-tcp" and result.flows[0].messages == 2
@@ -385,15 +392,16 @@ def test_json_and_text_summary(tmp_path: Path) -> None:
     assert "00 01 00 00 00 06 01 03 00 0a 00 00\n" + " " * 36 + "^^" in text
 
 
-def test_registry() -> None:
+def test_registry(protocol_registry: ProtocolRegistry) -> None:
+    protocol_registry.register(PORT_ONLY)
     registry = default_registry()
-    assert registry.names() == ["dicom", "dnp3", "hl7-mllp", "iec104", "modbus-tcp", "opcua"]
-    assert {p: registry.get(n).available for p, n in registry.port_table().items()} == {
-        502: True, 20000: False, 2404: False, 2575: False, 104: False, 11112: False, 4840: False}
+    assert registry.names() == ["modbus-tcp", "portonly"]
+    available = {p: registry.get(n).available for p, n in registry.port_table().items()}
+    assert available == {502: True, 20000: False}
     found = registry.by_port("tcp", 502, 40000)
     assert found is not None and found[0].name == "modbus-tcp" and found[1] is True
     assert registry.by_port("udp", 40000, 502) is None  # Modbus/TCP is TCP only
-    assert registry.with_ports({502: "dnp3"}).for_port("tcp", 502) == registry.get("dnp3")
+    assert registry.with_ports({502: "portonly"}).for_port("tcp", 502) == registry.get("portonly")
     with pytest.raises(KeyError):
         registry.with_ports({5020: "nope"})
     assert parse_port_override("5020=modbus-tcp") == (5020, "modbus-tcp")

@@ -4,12 +4,13 @@
   the built-in reference server started for the session on 127.0.0.1:0.
 - ``modbus_profile``: the ``--wireproof-profile`` TOML as a
   :class:`~.profile.DeviceProfile`, else ``default-profile.toml``.
-- ``modbus_unit``: ``--wireproof-unit`` (``wireproof certify --unit``) when
-  given, else the profile's ``device.unit_id``, else 1: the command line wins
-  over the file.
-- ``suite_timing``: ``response_timeout`` (the profile's, or
-  ``--wireproof-option response_timeout=S``) and ``silence`` (how long a
-  clause that expects *no* answer listens; ``--wireproof-option silence=S``,
+- ``modbus_params``: the suite's parameters (declared in the Modbus
+  descriptor, :mod:`wireproof.codecs.modbus.protocol`), parsed.
+- ``modbus_unit``: the ``unit`` parameter (``wireproof certify --unit`` or
+  ``--param unit=N``; ``--wireproof-unit`` in pytest) when given, else the
+  profile's ``device.unit_id``, else 1: the command line wins over the file.
+- ``suite_timing``: ``response_timeout`` (the parameter, else the profile's)
+  and ``silence`` (how long a clause that expects *no* answer listens;
   default 0.3 s).
 - ``connect()``: a new :class:`~._client.ModbusClient` whose traffic is
   recorded as evidence; ``client``: the first one. All are closed after the test.
@@ -25,20 +26,16 @@ import pytest
 from wireproof.conformance.modbus_server._checks import Timing
 from wireproof.conformance.modbus_server._client import ModbusClient
 from wireproof.conformance.modbus_server.profile import DeviceProfile, default_profile, load_profile
-from wireproof.errors import HarnessError
 from wireproof.harness.plugin import PROP_TARGET, EvidenceRecorder
+from wireproof.harness.suites import suite_params
+
+SUITE = "modbus-server"
 
 
-def _seconds(options: dict[str, str], key: str, default: float) -> float:
-    if key not in options:
-        return default
-    try:
-        value = float(options[key])
-    except ValueError:
-        raise HarnessError(f"--wireproof-option {key}={options[key]!r}: not a number of seconds") from None
-    if not 0 < value <= 60:
-        raise HarnessError(f"--wireproof-option {key}={value}: must be 0 < seconds <= 60")
-    return value
+@pytest.fixture(scope="session")
+def modbus_params(wireproof_params: dict[str, str]) -> dict[str, Any]:
+    """This suite's parameters (declared in the Modbus protocol descriptor), parsed."""
+    return suite_params(SUITE, wireproof_params)
 
 
 @pytest.fixture(scope="session")
@@ -47,16 +44,18 @@ def modbus_profile(wireproof_profile: dict[str, Any] | None) -> DeviceProfile:
 
 
 @pytest.fixture(scope="session")
-def modbus_unit(pytestconfig: pytest.Config, modbus_profile: DeviceProfile, wireproof_unit: int) -> int:
-    if pytestconfig.getoption("wireproof_unit") is not None:
-        return wireproof_unit
-    return wireproof_unit if modbus_profile.unit_id is None else modbus_profile.unit_id
+def modbus_unit(modbus_profile: DeviceProfile, wireproof_params: dict[str, str],
+                modbus_params: dict[str, Any]) -> int:
+    if "unit" in wireproof_params:  # given: the command line wins over the profile
+        return int(modbus_params["unit"])
+    return 1 if modbus_profile.unit_id is None else modbus_profile.unit_id
 
 
 @pytest.fixture(scope="session")
-def suite_timing(modbus_profile: DeviceProfile, wireproof_options: dict[str, str]) -> Timing:
-    timeout = _seconds(wireproof_options, "response_timeout", modbus_profile.response_timeout)
-    return Timing(response_timeout=timeout, silence=_seconds(wireproof_options, "silence", 0.3))
+def suite_timing(modbus_profile: DeviceProfile, modbus_params: dict[str, Any]) -> Timing:
+    timeout = modbus_params["response_timeout"]
+    return Timing(response_timeout=modbus_profile.response_timeout if timeout is None else timeout,
+                  silence=modbus_params["silence"])
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,10 @@ responses.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib
+import json
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ __all__ = [
     "LIBRARIES",
     "OPERATIONS",
     "FrameSet",
+    "command",
     "fingerprint",
     "frame_set",
     "prepare",
@@ -511,3 +514,30 @@ def profile(*, seconds: float = 2.0, top: int = 25) -> str:
     out = io.StringIO()
     pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
     return out.getvalue()
+
+
+def command(args: argparse.Namespace) -> int:
+    """``wireproof bench modbus`` (the Modbus descriptor's bench): measure, print, exit code.
+
+    0 done (goals met or not: speed depends on the machine); 1 a library gave
+    a wrong answer, or with ``--require-goals`` a goal was missed.
+    """
+    from wireproof.harness.bench import ratios, render_table, report_json
+
+    seconds = args.seconds if args.seconds is not None else (0.1 if args.quick else 1.0)
+    if args.profile:
+        print(profile(seconds=seconds))
+        return 0
+    report = run(seconds=seconds, quick=args.quick)
+    if args.json:
+        print(json.dumps(report_json(report), indent=2))
+    else:
+        print(f"wireproof bench {args.suite}: {report.frames['requests']} request and "
+              f"{report.frames['responses']} response Modbus TCP ADUs "
+              f"({report.frames['bytes_min']}..{report.frames['bytes_max']} bytes)\n")
+        print(render_table(report))
+    if not report.checks_ok:
+        return 1
+    if args.require_goals and not all(r["met"] for r in ratios(report)):
+        return 1
+    return 0

@@ -1,10 +1,11 @@
-"""``wireproof bench SUITE``: codec speed against peer libraries, one process.
+"""``wireproof bench NAME``: speed against peer tools, one process, ratios printed.
 
-``wireproof bench modbus`` checks, then times, Modbus TCP decode (requests,
-responses) and encode in wireproof, pymodbus and Scapy on the same frames,
-and prints frames/s, the ratios wireproof/peer and whether the project's
-goals (>= 1.5x pymodbus, >= 10x Scapy) are met; ``--json`` prints the same as
-JSON (schema ``wireproof.bench/1``). See :mod:`wireproof.harness.bench`.
+The codec benchmarks are those the installed protocol descriptors declare
+(:class:`~wireproof.protocol.BenchEntry`; e.g. ``wireproof bench modbus``:
+the Modbus TCP codec against pymodbus and Scapy, see
+:mod:`wireproof.harness.bench.modbus`); ``--json`` prints the results as JSON
+(schema ``wireproof.bench/1``, :mod:`wireproof.harness.bench`). Two are the
+harness's own:
 
 ``wireproof bench replay`` times ``wireproof replay`` on one large Modbus
 capture (``--frames N``, default 1,000,000; 50,000 with ``--quick``) against
@@ -26,10 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Sequence
 
-__all__ = ["SUITES", "add_arguments", "run"]
+__all__ = ["NEUTRAL", "add_arguments", "run"]
 
-SUITES = ("modbus", "replay", "consensus")
+NEUTRAL = {"replay": "wireproof replay on a generated million-frame capture against tshark and Scapy",
+           "consensus": "consensus message costs, simulator throughput, linearizability checker time"}
 
 
 def _positive(text: str) -> float:
@@ -39,8 +43,15 @@ def _positive(text: str) -> float:
     return value
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("suite", choices=SUITES, help="which codec benchmark to run")
+def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
+    from wireproof.harness.cli import chosen
+    from wireproof.protocol import REGISTRY, resolve
+
+    entries = {e.name: e.description for e in REGISTRY.benches()}
+    listing = {**entries, **NEUTRAL}
+    parser.add_argument("suite", metavar="NAME", help=f"which benchmark to run: {', '.join(listing)}")
+    parser.epilog = "benchmarks:\n" + "\n".join(f"  {n:<10} {d}" for n, d in listing.items())
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--json", action="store_true", help="print the results as JSON (wireproof.bench/1)")
     parser.add_argument("--seconds", type=_positive, default=None, metavar="S",
                         help="time per measured case, about (default 1.0; 0.1 with --quick)")
@@ -53,10 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=None, metavar="N",
                         help="replay suite: alternating rounds of wireproof and tshark, best kept "
                         "(default 3; 1 with --quick)")
+    name = chosen(argv, list(entries))
+    if name is not None:
+        entry = REGISTRY.bench(name)
+        if entry.add_arguments is not None:
+            resolve(entry.add_arguments)(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from wireproof.harness.bench import modbus, ratios, render_table, report_json
+    from wireproof.protocol import REGISTRY, resolve
 
     if args.suite == "replay":
         return _replay(args)
@@ -66,28 +82,16 @@ def run(args: argparse.Namespace) -> int:
         result = consensus.run(quick=args.quick)
         print(json.dumps(result, indent=2) if args.json else consensus.render_text(result))
         return 0
-    seconds = args.seconds if args.seconds is not None else (0.1 if args.quick else 1.0)
-    if args.profile:
-        print(modbus.profile(seconds=seconds))
-        return 0
-    report = modbus.run(seconds=seconds, quick=args.quick)
-    if args.json:
-        print(json.dumps(report_json(report), indent=2))
-    else:
-        print(f"wireproof bench {args.suite}: {report.frames['requests']} request and "
-              f"{report.frames['responses']} response Modbus TCP ADUs "
-              f"({report.frames['bytes_min']}..{report.frames['bytes_max']} bytes)\n")
-        print(render_table(report))
-    if not report.checks_ok:
-        return 1
-    if args.require_goals and not all(r["met"] for r in ratios(report)):
-        return 1
-    return 0
+    try:
+        entry = REGISTRY.bench(args.suite)
+    except KeyError as exc:
+        print(f"wireproof bench: error: {exc.args[0]}, {', '.join(NEUTRAL)}", file=sys.stderr)
+        return 2
+    code: int = resolve(entry.run)(args)
+    return code
 
 
 def _replay(args: argparse.Namespace) -> int:
-    import sys
-
     from wireproof.harness.bench import ratios, replay, report_json
 
     if args.frames is not None and args.frames < 1:

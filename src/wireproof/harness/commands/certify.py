@@ -8,6 +8,13 @@ pytest's own terminal output is kept back and shown only when pytest itself
 fails (usage or internal error); instead one line is printed as each clause
 finishes, then the verdict table and the summary.
 
+Suite parameters: each suite declares its parameters in its protocol's
+descriptor (:class:`~wireproof.protocol.Param`); ``--param NAME=VALUE``
+sets one (``--option`` is the same), a parameter with an alias has an
+option of its own (``--unit 7`` for the Modbus suite), and ``wireproof
+certify SUITE --help`` lists them. Values are checked here, before any
+clause runs, and passed to pytest as ``--wireproof-param``.
+
 Exit codes: 0 when every clause that applies passes (``not_applicable`` does
 not count against), 1 when a clause fails, errors or is inconclusive, nothing
 was selected, or the suite does not collect; 2 on usage errors.
@@ -28,25 +35,75 @@ if TYPE_CHECKING:
     import pytest
 
     from wireproof.harness.report.model import CaseResult
+    from wireproof.protocol import SuiteEntry
 
 __all__ = ["LiveProgress", "add_arguments", "missing_runner", "pytest_args", "run", "run_pytest"]
 
 _ISOLATED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("suite", metavar="SUITE", help="suite name (see `wireproof suites`)")
+def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
+    from wireproof.harness.cli import chosen
+    from wireproof.harness.suites import suite, suite_names
+
+    names = suite_names()
+    parser.add_argument("suite", metavar="SUITE", help=f"suite name: {', '.join(names) or 'none installed'}")
     parser.add_argument("--target", metavar="URL", help="device under test (default: the built-in reference)")
     parser.add_argument("--profile", metavar="FILE", type=Path, help="device profile (TOML)")
     parser.add_argument("--report", metavar="DIR", type=Path, default=Path("wireproof-report"),
                         help="directory for report.json, junit.xml, report.html (default ./wireproof-report)")
     parser.add_argument("-k", metavar="EXPR", dest="keyword", help="only clauses matching EXPR (pytest -k)")
-    parser.add_argument("--unit", metavar="N", type=int, default=None,
-                        help="Modbus unit identifier (default: the profile's unit_id, else 1)")
     parser.add_argument("-n", metavar="WORKERS", dest="workers",
                         help="run clauses in parallel on WORKERS processes (pytest-xdist; 'auto' = cores)")
-    parser.add_argument("--option", metavar="KEY=VALUE", action="append", default=[],
-                        help="suite option (repeatable)")
+    parser.add_argument("--param", "--option", metavar="NAME=VALUE", action="append", default=[],
+                        dest="param",
+                        help="a suite parameter (repeatable; `wireproof certify SUITE --help` lists them)")
+    name = chosen(argv, names)
+    if name is None:
+        return
+    entry = suite(name)
+    if entry.params:
+        group = parser.add_argument_group(f"parameters of {entry.name} (--param NAME=VALUE)")
+        for param in entry.params:
+            if param.alias:
+                kind = {"int": int, "float": float}.get(param.kind, str)
+                group.add_argument(f"--{param.alias}", metavar=param.metavar or param.kind.upper(), type=kind,
+                                   default=None, dest=f"alias_{param.name}",
+                                   help=f"= --param {param.name}=VALUE")
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        lines = [f"  {p.describe()}" for p in entry.params]
+        parser.epilog = f"parameters of {entry.name}:\n" + "\n".join(lines)
+
+
+def suite_params(entry: SuiteEntry, args: argparse.Namespace) -> dict[str, str]:
+    """The parameters given (``--param``, aliases), checked against the suite's.
+
+    ``ValueError`` naming the first bad one.
+    """
+    given: dict[str, str] = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--param {item!r}: expected NAME=VALUE")
+        param = entry.param(key)
+        if param is None:
+            known = ", ".join(p.name for p in entry.params) or "none"
+            raise ValueError(f"--param {item}: suite {entry.name} has no parameter {key!r}; known: {known}")
+        try:
+            param.parse(value)
+        except ValueError as err:
+            raise ValueError(f"--param {item}: {err}") from None
+        given[key] = value
+    for param in entry.params:
+        value = getattr(args, f"alias_{param.name}", None)
+        if value is not None:
+            try:
+                param.parse(str(value))
+            except ValueError as err:
+                raise ValueError(f"--{param.alias} {value}: {err}") from None
+            given[param.name] = str(value)
+    return given
 
 
 def pytest_args(suite_dir: Path, *, workers: str | None = None, extra: Sequence[str] = ()) -> list[str]:
@@ -149,17 +206,19 @@ def _table(cases: Sequence[CaseResult], out: TextIO) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wireproof.conformance import SUITES, suite_path
     from wireproof.errors import HarnessError
     from wireproof.harness.report import REPORT_FILES, VERDICTS, RunResult
+    from wireproof.harness.suites import suite, suite_path
 
     out, err = sys.stdout, sys.stderr
     try:
-        suite_dir = suite_path(args.suite)
+        info = suite(args.suite)
+        suite_dir = suite_path(info)
+        params = suite_params(info, args)
     except KeyError as exc:
         print(f"wireproof certify: error: {exc.args[0]}", file=err)
         return 2
-    except HarnessError as exc:
+    except (HarnessError, ValueError) as exc:
         print(f"wireproof certify: error: {exc}", file=err)
         return 2
     missing = missing_runner(args.workers)
@@ -183,18 +242,15 @@ def run(args: argparse.Namespace) -> int:
 
     report_dir = args.report.resolve()
     extra = ["--wireproof-report", str(report_dir), "--wireproof-suite", args.suite]
-    if args.unit is not None:
-        extra += ["--wireproof-unit", str(args.unit)]
+    for key, value in params.items():
+        extra += ["--wireproof-param", f"{key}={value}"]
     if args.target:
         extra += ["--wireproof-target", args.target]
     if args.profile is not None:
         extra += ["--wireproof-profile", str(args.profile.resolve())]
-    for option in args.option:
-        extra += ["--wireproof-option", option]
     if args.keyword:
         extra += ["-k", args.keyword]
 
-    info = SUITES[args.suite]
     print(f"wireproof certify {info.name}: {info.description}", file=out)
     print(f"target: {args.target or '(built-in reference device)'}\n", file=out, flush=True)
     progress = LiveProgress(out)

@@ -4,8 +4,9 @@ Prints the message as an indented field tree, or with ``--json`` the
 :func:`~wireproof.codecs.message_fields` JSON. A ``DecodeError`` prints its
 protocol, field path, byte offset and reason, with a caret under the
 offending byte, and exits 1; a bad codec name or bad hex exits 2.
-``--direction request|response`` is passed to codecs whose ``decode`` takes
-one (a Modbus PDU alone does not say which way it goes).
+``--direction`` is passed to codecs whose descriptor says their ``decode``
+takes one (a Modbus PDU alone does not say which way it goes); for any other
+codec it is a usage error.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("hex", metavar="HEX", nargs="+",
                         help="the bytes in hex; spaces, ':' and a leading 0x are ignored")
     parser.add_argument("--json", action="store_true", help="print the message fields as JSON")
-    parser.add_argument("--direction", choices=("request", "response"), help="which way the bytes go")
+    parser.add_argument("--direction", metavar="DIRECTION",
+                        help="which way the bytes go, for codecs that need it (e.g. request, response)")
 
 
 def parse_hex(parts: list[str]) -> bytes:
@@ -102,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"wireproof decode: error: codec {args.name} cannot be loaded: {exc}", file=sys.stderr)
         return 1
     kwargs = {} if args.direction is None else {"direction": args.direction}
+    if kwargs and args.direction not in codecs.directions(args.name):
+        takes = codecs.directions(args.name)
+        print(f"wireproof decode: error: codec {args.name} does not take --direction {args.direction}"
+              + (f" (it takes: {', '.join(takes)})" if takes else ""), file=sys.stderr)
+        return 2
     try:
         message = codec.decode(data, **kwargs)
     except DecodeError as exc:
@@ -116,12 +123,6 @@ def run(args: argparse.Namespace) -> int:
         for line in caret_lines(data, exc.offset):
             print("  " + line, file=sys.stderr)
         return 1
-    except TypeError as exc:
-        if kwargs:
-            print(f"wireproof decode: error: codec {args.name} does not take --direction ({exc})",
-                  file=sys.stderr)
-            return 2
-        raise
     try:
         fields = codecs.message_fields(message)
     except TypeError:

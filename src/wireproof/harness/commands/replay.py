@@ -73,14 +73,16 @@ def _error(message: str) -> int:
 
 
 def _ports(items: list[str]) -> dict[int, str]:
-    from wireproof.harness.replay.registry import DEFAULT_REGISTRY, parse_port_override
+    from wireproof.harness.replay.registry import default_registry, parse_port_override
+
+    known = default_registry()
 
     ports: dict[int, str] = {}
     for item in items:
         port, name = parse_port_override(item)
-        if name not in DEFAULT_REGISTRY:
+        if name not in known:
             raise ValueError(f"--port {item}: no protocol named {name!r}; "
-                             f"known: {', '.join(DEFAULT_REGISTRY.names())}")
+                             f"known: {', '.join(known.names())}")
         ports[port] = name
     return ports
 

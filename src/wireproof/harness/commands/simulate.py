@@ -1,90 +1,48 @@
 """``wireproof simulate DEVICE``: run a reference device until SIGINT or SIGTERM.
 
-    wireproof simulate modbus-server [--bind HOST:PORT] [--config FILE]
-                                     [--framing tcp|rtu|ascii] [--unknown-unit exception|drop|default]
-                                     [--serial DEVICE] [--baudrate N] [--parity N|E|O]
-
-The first line on stdout is exactly ``listening on HOST:PORT`` (the real port
-when 0 was asked for) or ``listening on DEVICE`` with ``--serial``, flushed,
-so a script can start the simulator and read one line to know it is ready.
-Exit status 0 after a signal; 1 if the device cannot start.
+The devices are those the installed protocol descriptors declare
+(:class:`~wireproof.protocol.SimulatorEntry`); each adds its own options,
+which ``wireproof simulate DEVICE --help`` shows, and runs itself. By
+convention the first line a device prints on stdout is exactly ``listening
+on ADDRESS``, flushed, so a script can start it and read one line to know it
+is ready; exit status 0 after a signal, 1 if the device cannot start, 2 on
+usage errors.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
-import threading
-from types import FrameType
-from typing import cast
-
-from wireproof.codecs.modbus.server import Framing, ModbusServer
-from wireproof.errors import WireproofError
-from wireproof.harness.simulators import modbus_server as sim
+from collections.abc import Sequence
 
 __all__ = ["add_arguments", "run"]
 
-DEVICES = ("modbus-server",)
-DEFAULT_BIND = "127.0.0.1:5020"  # 502 needs privileges; pass --bind 0.0.0.0:502 to use it
 
+def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
+    from wireproof.harness.cli import chosen
+    from wireproof.protocol import REGISTRY, resolve
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("device", choices=DEVICES, help="the reference device to run")
-    parser.add_argument("--bind", default=DEFAULT_BIND, metavar="HOST:PORT",
-                        help=f"TCP address to listen on (port 0: any free port; default {DEFAULT_BIND})")
-    parser.add_argument("--config", metavar="FILE",
-                        help="TOML data model (default: the packaged fixtures/modbus/server-default.toml)")
-    parser.add_argument("--framing", choices=("tcp", "rtu", "ascii"), default=None,
-                        help="ADU framing (default: tcp on TCP, rtu with --serial)")
-    parser.add_argument("--unknown-unit", choices=("exception", "drop", "default"), default=None,
-                        help="answer for a unit id not in the model (default: exception 0A on TCP, "
-                             "no answer on serial)")
-    parser.add_argument("--serial", metavar="DEVICE", help="serve a serial line instead of TCP")
-    parser.add_argument("--baudrate", type=int, default=19200, help="serial baud rate (default 19200)")
-    parser.add_argument("--parity", choices=("N", "E", "O"), default="E",
-                        help="serial parity (default E, MB-SL 2.5.1)")
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
+    entries = REGISTRY.simulators()
+    names = [e.name for e in entries]
+    parser.add_argument("device", metavar="DEVICE", help=f"the reference device to run: {', '.join(names)}")
+    parser.epilog = "devices:\n" + "\n".join(f"  {e.name:<16} {e.description}" for e in entries)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    name = chosen(argv, names)
+    if name is not None:
+        entry = REGISTRY.simulator(name)
+        parser.epilog = None
+        parser.description = f"{parser.description}: {entry.name}, {entry.description}"
+        if entry.add_arguments is not None:
+            resolve(entry.add_arguments)(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    framing = cast(Framing, args.framing or ("rtu" if args.serial else "tcp"))
+    from wireproof.protocol import REGISTRY, resolve
+
     try:
-        server = sim.load_server(args.config, framing=framing, unknown_unit=args.unknown_unit)
-        if args.serial:
-            return _run_serial(server, args)
-        host, port = sim.parse_bind(args.bind)
-        asyncio.run(_run_tcp(server, host, port))
-    except (WireproofError, OSError) as err:
-        print(f"wireproof simulate: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-async def _run_tcp(server: ModbusServer, host: str, port: int) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await sim.serve_tcp(server, host, port, stop=stop,
-                        on_listening=lambda h, p: _say(f"listening on {sim.format_address(h, p)}"))
-
-
-def _run_serial(server: ModbusServer, args: argparse.Namespace) -> int:
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    port = sim.open_serial(args.serial, baudrate=args.baudrate, parity=args.parity)
-    try:
-        _say(f"listening on {args.serial}")
-        sim.serve_serial(server, port, stop=stop)
-    finally:
-        port.close()
-    return 0
+        entry = REGISTRY.simulator(args.device)
+    except KeyError as exc:
+        print(f"wireproof simulate: error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    code: int = resolve(entry.run)(args)
+    return code

@@ -1,5 +1,9 @@
 """``wireproof suites``: the registered conformance suites and their clause counts.
 
+The suites are those the installed protocol descriptors declare
+(:mod:`wireproof.protocol`); a descriptor that cannot be loaded is named in
+a warning on stderr.
+
 Clauses are counted by collecting each suite (pytest ``--collect-only``, in
 process, isolated as ``certify`` runs it): the number of distinct clause ids
 among its tests. Exit 1 if a suite is missing or does not collect.
@@ -42,20 +46,22 @@ class ClauseCounter:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wireproof.conformance import SUITES, suite_path
     from wireproof.errors import HarnessError
     from wireproof.harness.commands.certify import missing_runner, pytest_args, run_pytest
+    from wireproof.harness.suites import suite_path
+    from wireproof.protocol import REGISTRY
 
     missing = missing_runner()
     if missing is not None:
         print(f"wireproof suites: error: {missing}", file=sys.stderr)
         return 2
     ok = True
-    width = max((len(name) for name in SUITES), default=0)
-    for name in sorted(SUITES):
-        info = SUITES[name]
+    suites = REGISTRY.suites()
+    width = max((len(info.name) for info in suites), default=0)
+    for info in suites:
+        name = info.name
         try:
-            directory = suite_path(name)
+            directory = suite_path(info)
         except HarnessError as exc:
             print(f"{name:<{width}}  (not installed: {exc})")
             ok = False
@@ -68,5 +74,7 @@ def run(args: argparse.Namespace) -> int:
             ok = False
             continue
         print(f"{name:<{width}}  {len(counter.clauses):>4} clauses  {info.protocol:<12} {info.description}")
+    for problem in REGISTRY.problems:
+        print(f"warning: {problem}", file=sys.stderr)
     sys.stdout.flush()
     return 0 if ok else 1

@@ -33,10 +33,9 @@ from wireproof.harness.replay.events import (
     StreamGap,
 )
 from wireproof.harness.replay.findings import Finding, FindingCollector
-from wireproof.harness.replay.registry import DEFAULT_REGISTRY, ProtocolSpec, Registry
+from wireproof.harness.replay.registry import ProtocolSpec, Registry, default_registry
 
 __all__ = [
-    "DEFAULT_REGISTRY",
     "CanMessage",
     "CaptureReader",
     "Datagram",
@@ -58,6 +57,7 @@ __all__ = [
     "StreamData",
     "StreamGap",
     "iter_capture",
+    "default_registry",
     "replay",
     "scan_flows",
 ]

@@ -79,7 +79,7 @@ from wireproof.harness.replay.events import (
     StreamGap,
 )
 from wireproof.harness.replay.findings import Finding, FindingCollector, FindingSink, Severity
-from wireproof.harness.replay.registry import DEFAULT_REGISTRY, ProtocolSpec, Registry
+from wireproof.harness.replay.registry import ProtocolSpec, Registry, default_registry
 
 if TYPE_CHECKING:
     from wireproof.harness.replay.analytics import Analytics
@@ -629,7 +629,7 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
     :class:`~wireproof.errors.FixtureError` for an unreadable capture,
     ``KeyError`` for an unknown protocol name in ``ports``.
     """
-    registry = (registry or DEFAULT_REGISTRY).with_ports(ports or {})
+    registry = (registry or default_registry()).with_ports(ports or {})
     fed: Analytics | None
     if analytics is True:
         from wireproof.harness.replay.analytics import Analytics as _Analytics
@@ -744,7 +744,7 @@ def scan_flows(path: str | Path, *, ports: Mapping[int, str] | None = None, regi
     The protocol of each flow is decided exactly as :func:`replay` decides it;
     only flows whose protocol has an analyzer are listed.
     """
-    registry = (registry or DEFAULT_REGISTRY).with_ports(ports or {})
+    registry = (registry or default_registry()).with_ports(ports or {})
     result = ReplayResult(file=str(path))
     engine = _Engine(result, registry, result.collector, analytics=None, flow_filter=None,
                      capture_findings=False, max_flows=max_flows, timeout=1.0, analyze=False)

@@ -152,19 +152,20 @@ class ReplayCapture(pytest.File):
 def collect_replay_items(session: pytest.Session, config: pytest.Config) -> list[pytest.Item]:
     """The items of ``--wireproof-replay FILE`` (a usage error when FILE cannot be read)."""
     from wireproof.errors import FixtureError
-    from wireproof.harness.replay.registry import DEFAULT_REGISTRY, parse_port_override
+    from wireproof.harness.replay.registry import default_registry, parse_port_override
 
     path = Path(config.getoption("wireproof_replay")).resolve()
     shards = config.getoption("wireproof_replay_shards")
     if shards < 1:
         raise pytest.UsageError(f"--wireproof-replay-shards {shards}: must be >= 1")
     ports: dict[int, str] = {}
+    known = default_registry()
     for item in config.getoption("wireproof_replay_port"):
         try:
             port, name = parse_port_override(item)
         except ValueError as exc:
             raise pytest.UsageError(f"--wireproof-replay-port {exc}") from None
-        if name not in DEFAULT_REGISTRY:
+        if name not in known:
             raise pytest.UsageError(f"--wireproof-replay-port {item}: no protocol named {name!r}")
         ports[port] = name
     if not path.is_file():

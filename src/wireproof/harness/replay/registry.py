@@ -15,13 +15,11 @@ the defaults. A flow on no known port is decided by the first data it
 carries: each protocol with a heuristic is asked in registration order
 (:meth:`Registry.guess`).
 
-A spec without an analyzer is registered but "not yet available": its flows
-are counted and listed under its name, nothing more. DNP3, IEC 104, HL7/MLLP,
-DICOM and OPC UA are registered that way until their analyzers land; they
-plug in by registering a spec with the same name (:meth:`Registry.register`).
-
-Default ports: 502 Modbus/TCP (MB-TCP 4.1), 20000 DNP3 (IEEE 1815 TCP/UDP),
-2404 IEC 60870-5-104, 2575 HL7 over MLLP, 104 and 11112 DICOM, 4840 OPC UA.
+The specs come from the protocol descriptors (:mod:`wireproof.protocol`:
+each protocol package's ``analyzers`` entries); :func:`default_registry`
+builds the table from them, so this module names no protocol. A spec
+without an analyzer is "not yet available": its flows are counted and
+listed under its name, nothing more.
 """
 
 from __future__ import annotations
@@ -29,10 +27,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wireproof.protocol import AnalyzerEntry
 
 __all__ = [
-    "DEFAULT_REGISTRY",
     "ProtocolSpec",
     "Registry",
     "default_registry",
@@ -56,8 +56,15 @@ class ProtocolSpec:
     transports: tuple[str, ...] = ("tcp",)
     analyzer: str | None = None  # "module:factory"; None: not yet available
     heuristic: str | None = None  # "module:callable"
+    correlation: str | None = None  # "module:factory" of the --send correlation
     description: str = ""
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_entry(cls, entry: AnalyzerEntry) -> ProtocolSpec:
+        """The spec a protocol descriptor's analyzer entry describes."""
+        return cls(name=entry.name, ports=entry.ports, transports=entry.transports, analyzer=entry.analyzer,
+                   heuristic=entry.heuristic, correlation=entry.correlation, description=entry.description)
 
     @property
     def available(self) -> bool:
@@ -172,21 +179,9 @@ def parse_port_override(text: str) -> tuple[int, str]:
     return port, name.strip()
 
 
-_ANALYZERS = "wireproof.harness.replay.analyzers"
-
-
 def default_registry() -> Registry:
-    """The built-in protocols; only Modbus/TCP has an analyzer so far."""
-    return Registry([
-        ProtocolSpec(name="modbus-tcp", ports=(502,), analyzer=f"{_ANALYZERS}.modbus:ModbusTcpAnalyzer",
-                     heuristic=f"{_ANALYZERS}.modbus:looks_like_modbus_tcp",
-                     description="Modbus/TCP (MB-TCP)"),
-        ProtocolSpec(name="dnp3", ports=(20000,), transports=("tcp", "udp"), description="DNP3 (IEEE 1815)"),
-        ProtocolSpec(name="iec104", ports=(2404,), description="IEC 60870-5-104"),
-        ProtocolSpec(name="hl7-mllp", ports=(2575,), description="HL7 v2 over MLLP"),
-        ProtocolSpec(name="dicom", ports=(104, 11112), description="DICOM upper layer (PS3.8)"),
-        ProtocolSpec(name="opcua", ports=(4840,), description="OPC UA binary (IEC 62541-6)"),
-    ])
+    """The protocols the installed descriptors declare, in registration order."""
+    from wireproof.protocol import REGISTRY
 
+    return Registry(ProtocolSpec.from_entry(entry) for entry in REGISTRY.analyzers())
 
-DEFAULT_REGISTRY = default_registry()

@@ -446,9 +446,9 @@ class _Run:
 
 
 def _modbus_ports(ports: Mapping[int, str] | None) -> frozenset[int]:
-    from wireproof.harness.replay.registry import DEFAULT_REGISTRY
+    from wireproof.harness.replay.registry import default_registry
 
-    table = DEFAULT_REGISTRY.with_ports(ports or {}).port_table()
+    table = default_registry().with_ports(ports or {}).port_table()
     return frozenset(p for p, name in table.items() if name == PROTOCOL)
 
 
