@@ -25,9 +25,18 @@ Transaction ids are sequential from ``first_transaction_id``, wrap from 65535
 to 0, and skip ids still outstanding. On TCP a response is paired with its
 request by transaction id, and up to ``window`` requests may be outstanding at
 once; one more is a :class:`~wireproof.errors.LocalProtocolError`. On RTU and
-ASCII the window is 1 (MB-SL 2.1) and a response is paired with the one
-outstanding request by order; the ids still exist, for the caller's benefit.
-A serial broadcast (unit id 0) is never outstanding: no reply is expected.
+ASCII the master follows :data:`MASTER`, the serial master's state diagram
+(MB-SL 2.4.1: Idle, Waiting for reply): one transaction at a time (MB-SL
+2.1; a second request while waiting is a LocalProtocolError), and a reply
+is paired with the one outstanding request by order; the ids still exist,
+for the caller's benefit. A serial broadcast (unit id 0) is never
+outstanding: no reply is expected.
+
+Which request an answer answers — pending, already answered, timed out, or
+none — is the shared pairing machine's rule
+(:class:`~wireproof.codecs._pairing.Pairing`, the same the passive replay
+analyzer and ``replay --send`` use); whether it *fits* its request is
+:func:`mismatch`, Modbus's rule, also shared with the analyzer.
 
 Every response becomes exactly one event:
 
@@ -49,11 +58,13 @@ ids (bounded memory); reusing an id after a wrap forgets its old history.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import enum
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from wireproof.codecs._core import NEED_DATA
+from wireproof.codecs._machine import Machine, Role, Transition, TransitionTable
+from wireproof.codecs._pairing import DUPLICATE, LATE, PAIR, Pairing
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import AsciiCodec, RtuCodec, TcpCodec
@@ -64,10 +75,13 @@ __all__ = [
     "Event",
     "ExceptionReceived",
     "LateResponse",
+    "MASTER",
     "MalformedResponse",
+    "MasterState",
     "MismatchedResponse",
     "ModbusClient",
     "ResponseReceived",
+    "SerialMaster",
     "Timeout",
     "UnexpectedResponse",
 ]
@@ -182,6 +196,84 @@ class _Pending:
     deadline: float
 
 
+# --- the serial master (MB-SL 2.4.1) ---------------------------------------------------------
+
+
+class MasterState(enum.Enum):
+    """The states of MB-SL 2.4.1's master state diagram that a sans-I/O master can be in."""
+
+    IDLE = "Idle"
+    WAITING_FOR_REPLY = "Waiting for reply"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendRequest:
+    """The master sends a request to one slave (unit id 1..247)."""
+
+    unit_id: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendBroadcast:
+    """The master sends a broadcast (address 0, MB-SL 2.1): no slave replies."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyReceived:
+    """A frame that decodes as a reply arrived."""
+
+    unit_id: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GarbageReceived:
+    """Bytes that do not frame or decode arrived (MB-SL 2.4.1: "error frame", ignored)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseTimeout:
+    """The response time-out of the request awaiting its reply expired."""
+
+
+_IDLE, _WAITING = MasterState.IDLE, MasterState.WAITING_FOR_REPLY
+
+MASTER: Final = TransitionTable(
+    name="Modbus serial master", protocol="modbus-rtu", states=MasterState,
+    events=(SendRequest, SendBroadcast, ReplyReceived, GarbageReceived, ResponseTimeout),
+    rules={
+        (_IDLE, SendRequest): Transition(_WAITING, "send"),
+        # MB-SL 2.1: no reply to a broadcast; the turnaround delay before the next request is the driver's.
+        (_IDLE, SendBroadcast): Transition(_IDLE, "broadcast"),
+        (_IDLE, ReplyReceived): Transition(_IDLE, "stray"),  # late, duplicate or unexpected
+        (_WAITING, ReplyReceived): Transition(_IDLE, "reply"),
+        (_IDLE, GarbageReceived): Transition(_IDLE, "malformed"),
+        # MB-SL 2.4.1: an error frame is dropped; the request stays outstanding until its time-out.
+        (_WAITING, GarbageReceived): Transition(_WAITING, "malformed"),
+        (_WAITING, ResponseTimeout): Transition(_IDLE, "time-out"),
+    },
+    clause="MB-SL 2.1",  # "the master initiates only one MODBUS transaction at the same time"
+    clauses={(None, ResponseTimeout): "MB-SL 2.4.1 (only a request awaiting its reply times out)"},
+)
+
+
+class SerialMaster(Machine[MasterState]):
+    """The serial master's line state on :data:`MASTER` (used by :class:`ModbusClient` on RTU/ASCII)."""
+
+    TABLE = MASTER
+
+    def __init__(self) -> None:
+        self.state = MasterState.IDLE
+
+    @classmethod
+    def in_state(cls, state: MasterState) -> SerialMaster:
+        master = cls()
+        master.state = state
+        return master
+
+    def handle(self, event: object, role: Role) -> str:
+        return self._step(event, role).action
+
+
 class ModbusClient:
     """A Modbus client (master) on one connection; see the module docstring."""
 
@@ -203,9 +295,9 @@ class ModbusClient:
             TcpCodec() if framing == "tcp" else RtuCodec() if framing == "rtu" else AsciiCodec())
         self._framer: Any = self._codec.framer("response") if framing == "rtu" else self._codec.framer()
         self._next_tid = first_transaction_id & 0xFFFF
-        self._outstanding: dict[int, _Pending] = {}
-        self._answered: OrderedDict[int, _Pending] = OrderedDict()
-        self._timed_out: OrderedDict[int, _Pending] = OrderedDict()
+        self._pairing: Pairing[int, _Pending] = Pairing(max_pending=0x10000, history=history)
+        self._outstanding = self._pairing.pending  # transaction id -> request, oldest first
+        self._line = SerialMaster() if framing != "tcp" else None
         self._last_serial: int | None = None  # serial: the transaction a stray response refers to
 
     @property
@@ -230,12 +322,16 @@ class ModbusClient:
         ``strict=False`` encodes PDUs outside the spec bounds (for conformance
         tests). Raises :class:`LocalProtocolError` when the window is full.
         """
-        if len(self._outstanding) >= self.window:
+        broadcast = self.framing != "tcp" and unit_id == C.BROADCAST_ADDRESS
+        if self._line is None and len(self._outstanding) >= self.window:
             raise LocalProtocolError(
                 f"{len(self._outstanding)} requests outstanding; window is {self.window}",
-                clause="MB-SL 2.1" if self.framing != "tcp" else "", protocol=self.protocol)
+                clause="MB-TCP 4.4.1", protocol=self.protocol)
         if not 0 <= unit_id <= 0xFF:
             raise LocalProtocolError(f"unit id {unit_id} not in 0..255", protocol=self.protocol)
+        line_event = SendBroadcast() if broadcast else SendRequest(unit_id=unit_id)
+        if self._line is not None:  # MB-SL 2.1 / 2.4.1: the line's table decides (the move is made once sent)
+            MASTER.step(self._line.state, line_event, Role.LOCAL)
         tid = self._allocate()
         adu: Any
         if self.framing == "tcp":
@@ -245,13 +341,15 @@ class ModbusClient:
         else:
             adu = M.AsciiAdu(address=unit_id, pdu=pdu)
         data = self._codec.encode(adu, strict)
-        self._answered.pop(tid, None)
-        self._timed_out.pop(tid, None)
-        if self.framing != "tcp" and unit_id == C.BROADCAST_ADDRESS:
+        if self._line is not None:
+            self._line.handle(line_event, Role.LOCAL)
+        if broadcast:
             self._last_serial = None  # MB-SL 2.1: no reply to a broadcast; any reply is unexpected
+            self._pairing.answered.pop(tid, None)
+            self._pairing.timed_out.pop(tid, None)
         else:
             limit = self.timeout if timeout is None else timeout
-            self._outstanding[tid] = _Pending(tid, unit_id, pdu, now, now + limit)
+            self._pairing.open(tid, _Pending(tid, unit_id, pdu, now, now + limit))
         return tid, data
 
     def _allocate(self) -> int:
@@ -269,42 +367,49 @@ class ModbusClient:
         try:
             self._framer.feed(bytes(data))
         except DecodeError as err:
-            events.append(MalformedResponse(error=err))
+            events.append(self._malformed(MalformedResponse(error=err)))
         while True:
             try:
                 frame = self._framer.next_frame()
             except DecodeError as err:
-                events.append(MalformedResponse(error=err))
+                events.append(self._malformed(MalformedResponse(error=err)))
                 continue
             if frame is NEED_DATA:
                 return events
             events.append(self._receive_frame(bytes(frame), now))
+
+    def _malformed(self, event: MalformedResponse) -> MalformedResponse:
+        if self._line is not None:
+            self._line.handle(GarbageReceived(), Role.REMOTE)
+        return event
 
     def _receive_frame(self, frame: bytes, now: float) -> Event:
         try:
             adu = self._codec.decode_response(frame)
         except DecodeError as err:
             tid = frame[0] << 8 | frame[1] if self.framing == "tcp" and len(frame) >= 7 else None
-            return MalformedResponse(error=err, frame=frame, transaction_id=tid)
+            return self._malformed(MalformedResponse(error=err, frame=frame, transaction_id=tid))
         if isinstance(adu, M.TcpAdu):
             return self._pair(adu.transaction_id, adu.transaction_id, adu.unit_id, adu.pdu, now)
+        assert self._line is not None
+        # MB-SL 2.1: a reply answers the one outstanding request (if any), else the last one.
         serial_tid = next(iter(self._outstanding), self._last_serial)
+        self._line.handle(ReplyReceived(unit_id=adu.address), Role.REMOTE)
         return self._pair(serial_tid, None, adu.address, adu.pdu, now)
 
     def _pair(self, tid: int | None, wire_tid: int | None, unit_id: int, response: M.Pdu,
               now: float) -> Event:
-        pending = self._outstanding.pop(tid, None) if tid is not None else None
-        if pending is None:
-            if tid is not None and tid in self._answered:
-                p = self._answered[tid]
-                return DuplicateResponse(transaction_id=tid, unit_id=unit_id, request=p.request,
-                                         response=response)
-            if tid is not None and tid in self._timed_out:
-                p = self._timed_out[tid]
-                return LateResponse(transaction_id=tid, unit_id=unit_id, request=p.request,
-                                    response=response, elapsed=now - p.sent_at)
+        action, pending = self._pairing.answer(tid) if tid is not None else ("unexpected", None)
+        if self._line is not None and pending is not None:
+            self._last_serial = pending.transaction_id
+        if action == DUPLICATE and pending is not None:
+            return DuplicateResponse(transaction_id=pending.transaction_id, unit_id=unit_id,
+                                     request=pending.request, response=response)
+        if action == LATE and pending is not None:
+            return LateResponse(transaction_id=pending.transaction_id, unit_id=unit_id, request=pending.request,
+                                response=response, elapsed=now - pending.sent_at)
+        if action != PAIR or pending is None:
             return UnexpectedResponse(transaction_id=wire_tid, unit_id=unit_id, response=response)
-        self._remember(self._answered, pending)
         elapsed = now - pending.sent_at
         reason = mismatch(pending.request, pending.unit_id, response, unit_id)
         if reason is not None:
@@ -316,14 +421,6 @@ class ModbusClient:
         return ResponseReceived(transaction_id=pending.transaction_id, unit_id=unit_id,
                                 request=pending.request, response=response, elapsed=elapsed)
 
-    def _remember(self, table: OrderedDict[int, _Pending], pending: _Pending) -> None:
-        table[pending.transaction_id] = pending
-        table.move_to_end(pending.transaction_id)
-        while len(table) > self.history:
-            table.popitem(last=False)
-        if self.framing != "tcp":
-            self._last_serial = pending.transaction_id
-
     # --- time --------------------------------------------------------------------------
 
     def tick(self, now: float) -> list[Event]:
@@ -332,8 +429,10 @@ class ModbusClient:
                          key=lambda p: p.deadline)
         events: list[Event] = []
         for p in expired:
-            del self._outstanding[p.transaction_id]
-            self._remember(self._timed_out, p)
+            self._pairing.expire(p.transaction_id)
+            if self._line is not None:
+                self._line.handle(ResponseTimeout(), Role.LOCAL)
+                self._last_serial = p.transaction_id
             events.append(Timeout(transaction_id=p.transaction_id, unit_id=p.unit_id, request=p.request,
                                   elapsed=now - p.sent_at))
         return events

@@ -44,7 +44,11 @@ Unit ids (the choice, documented as the task asks):
 
 Counters, the event log and listen-only mode are per server, not per unit
 (MB-SL 6.1 counts per serial port). The serial-line-only function codes
-(07, 08, 0B, 0C, 11) are served on every framing.
+(07, 08, 0B, 0C, 11) are served on every framing. Listen-only mode is the
+server's state on :data:`MODE` (MB-AP 6.8.1 sub-functions 01 and 04, MB-SL
+6.1): in listen only mode a request gets no action and no answer, except a
+valid Restart Communications Option, which leaves the mode without
+answering; a restart with invalid data is an ordinary request there (ignored).
 
 :class:`ServerConnection` is one connection (or one serial line): bytes in,
 :class:`ConnectionOutput` out (replies to send, and ``close``). On TCP a
@@ -62,13 +66,15 @@ affects another, except through the shared data model and counters.
 from __future__ import annotations
 
 import binascii
+import enum
 import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from wireproof.codecs._core import NEED_DATA
+from wireproof.codecs._machine import Machine, Role, Transition, TransitionTable
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import AsciiCodec, RtuCodec, TcpCodec, crc16, lrc
@@ -77,11 +83,17 @@ from wireproof.codecs.modbus.pdu import decode_request_pdu, encode_pdu
 from wireproof.errors import ChecksumError, DecodeError, EncodeError, TruncatedError
 
 __all__ = [
+    "CONNECTION",
+    "MODE",
     "ConnectionOutput",
+    "ConnectionState",
     "DiagnosticCounters",
     "Framing",
     "ModbusServer",
     "ServerConnection",
+    "SerialLine",
+    "ServerMode",
+    "TcpConnection",
     "UnknownUnitPolicy",
 ]
 
@@ -130,8 +142,50 @@ class DiagnosticCounters:
             self.comm_event_counter = keep
 
 
-class ModbusServer:
+class ServerMode(enum.Enum):
+    """Whether the server answers (MB-SL 6.1: "Listen Only Mode")."""
+
+    ONLINE = "online"
+    LISTEN_ONLY = "listen only"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestReceived:
+    """Any request but the two below (or one of them with invalid data)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForceListenOnly:
+    """FC 08 sub-function 04 with data 0x0000 (MB-AP 6.8.1)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RestartCommunications:
+    """FC 08 sub-function 01 with data 0x0000 or 0xFF00 (MB-AP 6.8.1)."""
+
+
+_ON, _LISTEN = ServerMode.ONLINE, ServerMode.LISTEN_ONLY
+
+MODE: Final = TransitionTable(
+    name="Modbus server mode", protocol="modbus", states=ServerMode,
+    events=(RequestReceived, ForceListenOnly, RestartCommunications),
+    rules={
+        (_ON, RequestReceived): Transition(_ON, "serve"),
+        (_ON, ForceListenOnly): Transition(_LISTEN, "serve"),  # logged; "No response is returned"
+        (_ON, RestartCommunications): Transition(_ON, "serve"),  # counters cleared, echoed
+        (_LISTEN, RequestReceived): Transition(_LISTEN, "ignore"),  # MB-SL 6.1: no action, no response
+        (_LISTEN, ForceListenOnly): Transition(_LISTEN, "ignore"),
+        # MB-AP 6.8.1 sub-function 01: "If the port is currently in Listen Only Mode, no response is returned"
+        (_LISTEN, RestartCommunications): Transition(_ON, "serve-silently"),
+    },
+    clause="MB-AP 6.8.1",
+)
+
+
+class ModbusServer(Machine[ServerMode]):
     """One Modbus device over a data model (theory of operation in the module docstring)."""
+
+    TABLE = MODE
 
     def __init__(self, datamodel: DataModel, *, framing: Framing = "tcp",
                  unknown_unit: UnknownUnitPolicy | None = None) -> None:
@@ -142,7 +196,7 @@ class ModbusServer:
         self.unknown_unit: UnknownUnitPolicy = unknown_unit or ("exception" if framing == "tcp" else "drop")
         self.counters = DiagnosticCounters()
         self.diagnostic_register = 0
-        self.listen_only = False
+        self.state = ServerMode.ONLINE
         self.ascii_delimiter = 0x0A  # MB-SL 2.5.2.1: LF; recorded only, framing uses CR LF
         # MB-AP 6.10: up to 64 event bytes, most recent first.
         self.event_log: deque[int] = deque(maxlen=C.MAX_COMM_EVENTS)
@@ -168,11 +222,35 @@ class ModbusServer:
             M.ReadDeviceIdentificationRequest: self._read_device_id,
         }
 
+    @property
+    def listen_only(self) -> bool:
+        """Whether the server is in listen only mode (MB-SL 6.1)."""
+        return self.state is ServerMode.LISTEN_ONLY
+
+    @classmethod
+    def in_state(cls, state: ServerMode) -> ModbusServer:
+        from wireproof.codecs.modbus.datamodel import DataModel
+
+        server = cls(DataModel.from_toml("[[unit]]\nid = 1\n[[unit.holding_registers]]\nstart = 0\n"
+                                         "count = 10\n"))
+        server.state = state
+        return server
+
+    def handle(self, event: object, role: Role) -> M.Pdu | None:
+        """The request each event type stands for, sent to unit 1."""
+        sub = (D.FORCE_LISTEN_ONLY_MODE if isinstance(event, ForceListenOnly) else
+               D.RESTART_COMMUNICATIONS_OPTION if isinstance(event, RestartCommunications) else None)
+        if sub is None and not isinstance(event, RequestReceived):
+            raise TypeError(f"not a server mode event: {event!r}")
+        request: M.Pdu = (M.ReadHoldingRegistersRequest(start_address=0, quantity=1) if sub is None
+                          else M.DiagnosticsRequest(sub_function=sub, data=b"\x00\x00"))
+        return self.handle_pdu(1, request)
+
     # --- entry points -------------------------------------------------------------------
 
     def connection(self) -> ServerConnection:
         """A new per-connection machine sharing this server's data and counters."""
-        return ServerConnection(self)
+        return TcpConnection(self) if self.framing == "tcp" else SerialLine(self)
 
     def note_communication_error(self) -> None:
         """A frame failed its checksum or framing (MB-SL 6.1, sub-function 0C; MB-AP 6.10 bit 1)."""
@@ -226,8 +304,8 @@ class ModbusServer:
         handler = None if code is not None else self._handlers.get(type(pdu))
         if code is None and handler is None:
             code = E.ILLEGAL_FUNCTION  # an MEI type we do not serve, or an UnknownPdu
-        if self.listen_only and not (isinstance(pdu, M.DiagnosticsRequest)
-                                     and pdu.sub_function == D.RESTART_COMMUNICATIONS_OPTION):
+        mode = self._step(_mode_event(pdu) if code is None else RequestReceived(), Role.REMOTE)
+        if mode.action == "ignore":
             return None  # MB-SL 6.1 sub-function 04: no action, no response
         response: M.Pdu | None
         if code is not None:
@@ -242,6 +320,8 @@ class ModbusServer:
                 response = M.ExceptionResponse(function_code=fc, exception_code=exc.code)
             except (EncodeError, ValueError, TypeError, KeyError, IndexError, OverflowError):
                 response = M.ExceptionResponse(function_code=fc, exception_code=E.SERVER_DEVICE_FAILURE)
+            if mode.action == "serve-silently":
+                response = None
         if isinstance(response, M.ExceptionResponse):
             self.counters.bus_exception_error += 1
             self._log(0x40 | _exception_event_bit(int(response.exception_code))
@@ -336,15 +416,14 @@ class ModbusServer:
         zero = b"\x00\x00"
         if sub == D.RETURN_QUERY_DATA:
             return echo
-        if sub == D.RESTART_COMMUNICATIONS_OPTION:
-            if data not in (zero, b"\xff\x00"):
+        if sub == D.RESTART_COMMUNICATIONS_OPTION:  # the mode table has left listen only mode
+            if data not in _RESTART_DATA:
                 raise _Exception(E.ILLEGAL_DATA_VALUE)
-            was_listen_only, self.listen_only = self.listen_only, False
             self.counters.clear(event_counter=True)
             if data == b"\xff\x00":
                 self.event_log.clear()
             self._log(0x00)  # MB-AP 6.10: communications restart event
-            return None if was_listen_only else echo
+            return echo
         if sub == D.CHANGE_ASCII_INPUT_DELIMITER:
             if len(data) != 2 or data[1] != 0:
                 raise _Exception(E.ILLEGAL_DATA_VALUE)
@@ -367,8 +446,7 @@ class ModbusServer:
             raise _Exception(E.ILLEGAL_FUNCTION)  # a sub-function this device does not implement
         if data != zero:
             raise _Exception(E.ILLEGAL_DATA_VALUE)
-        if sub == D.FORCE_LISTEN_ONLY_MODE:
-            self.listen_only = True
+        if sub == D.FORCE_LISTEN_ONLY_MODE:  # the mode table has entered listen only mode
             self._log(0x04)  # MB-AP 6.10: entered listen only mode
             return None  # MB-SL 6.1: "No response is returned."
         if sub == D.CLEAR_COUNTERS_AND_DIAGNOSTIC_REGISTER:
@@ -469,6 +547,19 @@ class ModbusServer:
             next_object_id=next_id, objects=tuple(chosen))
 
 
+_RESTART_DATA: Final = (b"\x00\x00", b"\xff\x00")
+
+
+def _mode_event(pdu: Any) -> RequestReceived | ForceListenOnly | RestartCommunications:
+    """The :data:`MODE` event a decoded request is (MB-AP 6.8.1: only valid data counts)."""
+    if isinstance(pdu, M.DiagnosticsRequest):
+        if pdu.sub_function == D.RESTART_COMMUNICATIONS_OPTION and pdu.data in _RESTART_DATA:
+            return RestartCommunications()
+        if pdu.sub_function == D.FORCE_LISTEN_ONLY_MODE and pdu.data == b"\x00\x00":
+            return ForceListenOnly()
+    return RequestReceived()
+
+
 def _function_code(request: bytes | M.Pdu) -> int | None:
     if isinstance(request, bytes | bytearray):
         return request[0] if request else None
@@ -512,12 +603,60 @@ class ConnectionOutput:
 _MBAP = struct.Struct(">HHHB")
 
 
-class ServerConnection:
-    """One connection to a :class:`ModbusServer` (sans-I/O; see the module docstring)."""
+class ConnectionState(enum.Enum):
+    """A connection (or serial line) of the server: served, or closed for good."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataReceived:
+    """Bytes arrived on the connection."""
+
+    data: bytes = b""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unframeable:
+    """The framer proved the stream invalid (an MBAP length out of 2..254, an RTU/ASCII frame error)."""
+
+
+_OPEN, _CLOSED = ConnectionState.OPEN, ConnectionState.CLOSED
+
+CONNECTION: Final[dict[str, TransitionTable[ConnectionState]]] = {
+    # MB-TCP 3.1.3: a bad MBAP length leaves no way to find the next ADU: the connection is closed.
+    "tcp": TransitionTable(
+        name="Modbus/TCP server connection", protocol="modbus-tcp", states=ConnectionState,
+        events=(DataReceived, Unframeable),
+        rules={(_OPEN, DataReceived): Transition(_OPEN, "frame"),
+               (_OPEN, Unframeable): Transition(_CLOSED, "close"),
+               (_CLOSED, DataReceived): Transition(_CLOSED, "ignore"),
+               (_CLOSED, Unframeable): Transition(_CLOSED, "ignore")},
+        clause="MB-TCP 3.1.3"),
+    # MB-SL 2.5.1.2: a bad frame is counted and dropped; the line keeps being served.
+    "serial": TransitionTable(
+        name="Modbus serial line (server side)", protocol="modbus-rtu", states=ConnectionState,
+        events=(DataReceived, Unframeable),
+        rules={(_OPEN, DataReceived): Transition(_OPEN, "frame"),
+               (_OPEN, Unframeable): Transition(_OPEN, "count")},
+        clause="MB-SL 2.5.1.2"),
+}
+"""The connection's table by transport: ``"tcp"``, or ``"serial"`` (RTU and ASCII, also over TCP)."""
+
+
+class ServerConnection(Machine[ConnectionState]):
+    """One connection to a :class:`ModbusServer` (sans-I/O; see the module docstring).
+
+    :class:`TcpConnection` and :class:`SerialLine` differ in their table only
+    (:data:`CONNECTION`); :meth:`ModbusServer.connection` picks by framing.
+    """
+
+    FRAMING: ClassVar[Framing] = "tcp"
 
     def __init__(self, server: ModbusServer) -> None:
         self.server = server
-        self.closed = False
+        self.state = ConnectionState.OPEN
         self._codec: TcpCodec | RtuCodec | AsciiCodec
         self._framer: Any
         if server.framing == "tcp":
@@ -530,9 +669,30 @@ class ServerConnection:
             self._codec = AsciiCodec()
             self._framer = self._codec.framer()
 
+    @property
+    def closed(self) -> bool:
+        return self.state is ConnectionState.CLOSED
+
+    @classmethod
+    def in_state(cls, state: ConnectionState) -> ServerConnection:
+        server = ModbusServer.in_state(ServerMode.ONLINE)
+        server.framing = cls.FRAMING
+        connection = cls(server)
+        connection.state = state
+        return connection
+
+    def handle(self, event: object, role: Role) -> ConnectionOutput:
+        """``DataReceived`` feeds its bytes; ``Unframeable`` is a framer's error, as if one had been raised."""
+        if isinstance(event, Unframeable):
+            err = DecodeError(self.server.framing, ("stream",), 0, "unframeable (a test of the table)")
+            return self._framing_error([], [], err)
+        if isinstance(event, DataReceived):
+            return self.receive_data(event.data)
+        raise TypeError(f"not a connection event: {event!r}")
+
     def receive_data(self, data: bytes) -> ConnectionOutput:
         """Feed received bytes; returns the replies to send and whether to close."""
-        if self.closed:
+        if self._step(DataReceived(), Role.REMOTE).action == "ignore":
             return ConnectionOutput(close=True)
         replies: list[bytes] = []
         errors: list[DecodeError] = []
@@ -582,8 +742,7 @@ class ServerConnection:
                        err: DecodeError) -> ConnectionOutput:
         errors.append(err)
         self.server.note_communication_error()
-        if self.server.framing == "tcp":
-            self.closed = True  # MB-TCP: a bad MBAP length leaves no way to find the next ADU
+        if self._step(Unframeable(), Role.REMOTE).action == "close":
             return ConnectionOutput(replies=tuple(replies), close=True, errors=tuple(errors))
         return ConnectionOutput(replies=tuple(replies), errors=tuple(errors))
 
@@ -620,6 +779,19 @@ class ServerConnection:
             fc = adu.pdu.function_code & 0x7F
             failure = M.ExceptionResponse(function_code=fc, exception_code=E.SERVER_DEVICE_FAILURE)
             return self._codec.encode(type(adu)(**{**_adu_fields(adu), "pdu": failure}))
+
+
+class TcpConnection(ServerConnection):
+    """A Modbus/TCP connection (MBAP framing; closed when the stream cannot be framed)."""
+
+    TABLE = CONNECTION["tcp"]
+
+
+class SerialLine(ServerConnection):
+    """A serial line, or RTU/ASCII carried over TCP (bad frames counted and dropped)."""
+
+    TABLE = CONNECTION["serial"]
+    FRAMING = "rtu"
 
 
 def _adu_fields(adu: Any) -> dict[str, Any]:
