@@ -47,12 +47,11 @@ a different one under a taken name needs ``replace=True``.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 from wireproof.errors import HarnessError
@@ -65,6 +64,9 @@ from wireproof.harness.transports.base import (
     check_timeout,
 )
 from wireproof.harness.transports.message import MessageTransport
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "BUILTIN_SCHEMES",
@@ -224,9 +226,11 @@ class SchemeRegistry:
                 self._table = table
             return self._table
 
-    def _entry_points(self) -> list[importlib.metadata.EntryPoint]:
+    def _entry_points(self) -> list[EntryPoint]:
         if self._group is None:
             return []
+        import importlib.metadata  # here: tens of milliseconds to import, paid on first use only
+
         return sorted(importlib.metadata.entry_points(group=self._group), key=lambda ep: (ep.name, ep.value))
 
     def _get(self, name: str, where: str) -> Scheme[Any]:
