@@ -155,9 +155,21 @@ def test_registered_scheme_opens_through_every_function(fresh: SchemeRegistry) -
         open_transport("loop://reg3")
     with pytest.raises(HarnessError, match="loop:// needs a name"):
         parse_url("loop://")
-    with pytest.raises(HarnessError, match="default timeout"):
-        open_target("loop://reg4", timeout=0)  # checked for every scheme, before opening
-    assert "reg4" not in PEERS
+
+
+def test_a_bad_timeout_is_refused_before_any_scheme_opens(fresh: SchemeRegistry) -> None:
+    calls: list[LoopTarget] = []
+
+    def careless(target: LoopTarget, timeout: float, tap: Tap | None) -> MessageTransport:
+        calls.append(target)  # a third-party opener that checks nothing
+        return open_loop(target, 1.0, tap)
+
+    register_scheme(Scheme(name="careless", kind="message", parse=parse_loop, open=careless))
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(HarnessError, match="default timeout") as info:
+            open_target("careless://x", timeout=bad)
+        assert not isinstance(info.value, TransportError)
+    assert calls == []
 
 
 def test_register_is_idempotent_and_refuses_a_different_scheme_under_a_taken_name(
