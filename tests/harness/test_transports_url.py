@@ -34,7 +34,7 @@ def test_character_time_counts_start_parity_and_stop_bits() -> None:
 
 
 @pytest.mark.parametrize("url", [
-    "udp://127.0.0.1:502",
+    "sctp://127.0.0.1:502",  # udp:// is a scheme now (a message transport)
     "127.0.0.1:502",
     "",
     "tcp://127.0.0.1",

@@ -1,4 +1,4 @@
-"""One byte-stream transport interface, and target URLs to transports.
+"""The byte-stream transport interface, the lifecycle every transport shares, and target URLs.
 
 Theory of operation
 -------------------
@@ -24,14 +24,24 @@ different sequence of ``recv`` results.
   every non-empty receive, so conformance evidence can record the traffic.
   It runs on the calling thread and must not raise.
 
-Target URLs (DESIGN.md, "Conformance": every suite runs against a URL):
+The URL, the default timeout, the tap, the closed state (any operation on a
+closed transport is a TransportError; ``close`` is idempotent) and the context
+manager live in :class:`TransportBase`, which the message transports
+(:mod:`~wireproof.harness.transports.message`) share, so both kinds behave
+alike everywhere but in what ``send`` and ``recv`` carry. Each transport says
+which it is in ``kind``: ``"stream"`` or ``"message"``.
 
-- ``tcp://HOST:PORT`` (IPv6 hosts in brackets: ``tcp://[::1]:502``);
+Target URLs are parsed and opened by the scheme registry
+(:mod:`~wireproof.harness.transports.registry`); the parsed forms of the
+built-in stream schemes live here:
+
+- ``tcp://HOST:PORT`` (IPv6 hosts in brackets: ``tcp://[::1]:502``):
+  :class:`TcpAddress`;
 - ``serial://PATH?baudrate=19200&parity=E&bytesize=8&stopbits=1``, e.g.
-  ``serial:///dev/ttyUSB0?baudrate=9600&parity=N&stopbits=2``. Missing
-  parameters default to the Modbus serial line defaults: 19200 baud, even
-  parity (MB-SL 2.5.1: "the default parity mode must be even parity"), 8 data
-  bits, 1 stop bit.
+  ``serial:///dev/ttyUSB0?baudrate=9600&parity=N&stopbits=2``:
+  :class:`SerialSettings`. Missing parameters default to the Modbus serial
+  line defaults: 19200 baud, even parity (MB-SL 2.5.1: "the default parity
+  mode must be even parity"), 8 data bits, 1 stop bit.
 """
 
 from __future__ import annotations
@@ -42,8 +52,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from typing import ClassVar, Literal, Protocol, Self
+from urllib.parse import SplitResult, parse_qsl
 
 from wireproof.errors import HarnessError, TransportError, TransportTimeout
 
@@ -51,11 +61,14 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "SerialSettings",
     "Tap",
+    "Target",
     "TcpAddress",
     "Transport",
+    "TransportBase",
+    "TransportKind",
     "check_timeout",
-    "open_transport",
-    "parse_url",
+    "parse_host_port",
+    "parse_serial_url",
     "transport_error",
 ]
 
@@ -64,7 +77,17 @@ DEFAULT_TIMEOUT = 5.0
 Tap = Callable[[str, bytes], None]
 """Traffic hook: called with ("sent" | "received", data)."""
 
+TransportKind = Literal["stream", "message"]
+"""What a transport carries: a byte stream (framers reassemble) or whole messages."""
+
 Parity = Literal["N", "E", "O", "M", "S"]
+
+
+class Target(Protocol):
+    """A parsed target URL: whatever a scheme's parser returns, with its canonical URL."""
+
+    @property
+    def url(self) -> str: ...
 
 
 def transport_error(url: str, op: str, exc: BaseException) -> TransportError:
@@ -89,13 +112,14 @@ def check_timeout(url: str, timeout: float) -> None:
         raise HarnessError(f"{url}: default timeout must be a positive number of seconds: {timeout!r}")
 
 
-class Transport(abc.ABC):
-    """A synchronous byte stream with timeouts (see the module docstring).
+class TransportBase(abc.ABC):
+    """What every transport has, whatever it carries (see the module docstring).
 
-    Subclasses implement ``_send``, ``_recv`` and ``_close``; this class does
-    the argument checks, the default timeout, the tap and the closed state.
-    A transport may be used by one sending and one receiving thread at once.
+    Subclasses implement ``_close`` and their own ``send``/``recv`` on top of
+    ``_ensure_open`` and ``_resolve``.
     """
+
+    kind: ClassVar[TransportKind]
 
     def __init__(self, *, url: str, timeout: float = DEFAULT_TIMEOUT, tap: Tap | None = None) -> None:
         check_timeout(url, timeout)
@@ -112,6 +136,50 @@ class Transport(abc.ABC):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def close(self) -> None:
+        """Release the transport; idempotent. A stream's peer sees end of file."""
+        if not self._closed:
+            self._closed = True
+            self._close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<{type(self).__name__} {self._url}{state}>"
+
+    @abc.abstractmethod
+    def _close(self) -> None:
+        """Release resources (called once)."""
+
+    def _ensure_open(self, op: str) -> None:
+        if self._closed:
+            raise TransportError(f"{self._url}: {op} on a closed transport")
+
+    def _resolve(self, timeout: float | None) -> float:
+        if timeout is None:
+            return self.timeout
+        if not timeout >= 0:  # also rejects NaN
+            raise HarnessError(f"{self._url}: timeout must be >= 0 seconds, not {timeout!r}")
+        return timeout
+
+
+class Transport(TransportBase):
+    """A synchronous byte stream with timeouts (see the module docstring).
+
+    Subclasses implement ``_send``, ``_recv`` and ``_close``; this class does
+    the argument checks, the default timeout, the tap and the closed state.
+    A transport may be used by one sending and one receiving thread at once.
+    """
+
+    kind: ClassVar[TransportKind] = "stream"
 
     # -- the interface -------------------------------------------------------
 
@@ -183,24 +251,6 @@ class Transport(abc.ABC):
                 break
         return chunks
 
-    def close(self) -> None:
-        """Release the transport; idempotent. The peer sees end of file."""
-        if not self._closed:
-            self._closed = True
-            self._close()
-
-    def __enter__(self) -> Transport:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        state = " closed" if self._closed else ""
-        return f"<{type(self).__name__} {self._url}{state}>"
-
     # -- for subclasses ------------------------------------------------------
 
     @abc.abstractmethod
@@ -210,21 +260,6 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def _recv(self, max_bytes: int, timeout: float) -> bytes:
         """1..max_bytes bytes, ``b""`` on clean EOF, TransportTimeout after ``timeout``."""
-
-    @abc.abstractmethod
-    def _close(self) -> None:
-        """Release resources (called once)."""
-
-    def _ensure_open(self, op: str) -> None:
-        if self._closed:
-            raise TransportError(f"{self._url}: {op} on a closed transport")
-
-    def _resolve(self, timeout: float | None) -> float:
-        if timeout is None:
-            return self.timeout
-        if not timeout >= 0:  # also rejects NaN
-            raise HarnessError(f"{self._url}: timeout must be >= 0 seconds, not {timeout!r}")
-        return timeout
 
 
 # -- URLs ------------------------------------------------------------------
@@ -267,40 +302,31 @@ class SerialSettings:
         return bits / self.baudrate
 
 
-_SERIAL_KEYS = {"baudrate", "parity", "bytesize", "stopbits"}
-
-
-def parse_url(url: str) -> TcpAddress | SerialSettings:
-    """Parse a target URL; :class:`HarnessError` naming the problem if it is not one."""
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise HarnessError(f"{url!r}: not a URL: {exc}") from exc
-    if parts.scheme == "tcp":
-        return _parse_tcp(url, parts)
-    if parts.scheme == "serial":
-        return _parse_serial(url, parts.netloc + parts.path, parts.query)
-    raise HarnessError(f"{url!r}: unknown transport scheme {parts.scheme!r}; known: tcp://, serial://")
-
-
-def _parse_tcp(url: str, parts: SplitResult) -> TcpAddress:
+def parse_host_port(url: str, parts: SplitResult) -> tuple[str, int]:
+    """HOST and PORT of ``SCHEME://HOST:PORT`` (tcp://, udp://); :class:`HarnessError` naming the problem."""
+    scheme = parts.scheme
     host = parts.hostname
     try:
         port = parts.port
     except ValueError as exc:
         raise HarnessError(f"{url!r}: bad port: {exc}") from exc
     if not host:
-        raise HarnessError(f"{url!r}: tcp:// needs a host")
+        raise HarnessError(f"{url!r}: {scheme}:// needs a host")
     if port is None:
-        raise HarnessError(f"{url!r}: tcp:// needs a port (tcp://HOST:PORT)")
+        raise HarnessError(f"{url!r}: {scheme}:// needs a port ({scheme}://HOST:PORT)")
     if not 0 < port < 65536:
         raise HarnessError(f"{url!r}: port {port} is not in 1..65535")
     if parts.path or parts.query or parts.fragment or parts.username is not None:
-        raise HarnessError(f"{url!r}: tcp:// takes only HOST:PORT (no user, path, query or fragment)")
-    return TcpAddress(host=host, port=port)
+        raise HarnessError(f"{url!r}: {scheme}:// takes only HOST:PORT (no user, path, query or fragment)")
+    return host, port
 
 
-def _parse_serial(url: str, path: str, query: str) -> SerialSettings:
+_SERIAL_KEYS = {"baudrate", "parity", "bytesize", "stopbits"}
+
+
+def parse_serial_url(url: str, parts: SplitResult) -> SerialSettings:
+    """The device and character format of ``serial://PATH?...``; :class:`HarnessError` naming the problem."""
+    path, query = parts.netloc + parts.path, parts.query
     if not path:
         raise HarnessError(f"{url!r}: serial:// needs a device path (serial:///dev/ttyS0)")
     try:
@@ -335,20 +361,3 @@ def _parse_serial(url: str, path: str, query: str) -> SerialSettings:
         stopbits = float(params["stopbits"])
     return SerialSettings(port=path, baudrate=baudrate, parity=parity,  # type: ignore[arg-type]
                           bytesize=bytesize, stopbits=stopbits)
-
-
-def open_transport(url: str, *, timeout: float = DEFAULT_TIMEOUT, tap: Tap | None = None) -> Transport:
-    """Open the transport a target URL names (connecting, for TCP).
-
-    :class:`HarnessError` for a URL that is not a target; :class:`TransportError`
-    (or :class:`TransportTimeout`) when the target cannot be reached.
-    """
-    target = parse_url(url)
-    # Imported here: the concrete transports import this module.
-    if isinstance(target, TcpAddress):
-        from wireproof.harness.transports.tcp import TcpTransport
-
-        return TcpTransport.connect(target.host, target.port, timeout=timeout, tap=tap)
-    from wireproof.harness.transports.serial import SerialTransport
-
-    return SerialTransport.open(target, timeout=timeout, tap=tap)

@@ -44,10 +44,12 @@ from wireproof.harness.transports.base import (
     Tap,
     Transport,
     check_timeout,
+    parse_serial_url,
     transport_error,
 )
+from wireproof.harness.transports.registry import Scheme
 
-__all__ = ["PtyMasterTransport", "PtyPair", "SerialTransport", "pty_pair"]
+__all__ = ["SERIAL_SCHEME", "PtyMasterTransport", "PtyPair", "SerialTransport", "pty_pair"]
 
 # pyserial lets termios.error (not an OSError) and ValueError escape from port configuration.
 _PORT_ERRORS = (serial.SerialException, OSError, termios.error, ValueError)
@@ -215,3 +217,11 @@ def pty_pair(*, timeout: float = DEFAULT_TIMEOUT, tap: Tap | None = None) -> Pty
     ``timeout`` and ``tap`` apply to ``pair.master``.
     """
     return PtyPair(timeout=timeout, tap=tap)
+
+
+def _open(target: SerialSettings, timeout: float, tap: Tap | None) -> SerialTransport:
+    return SerialTransport.open(target, timeout=timeout, tap=tap)
+
+
+SERIAL_SCHEME = Scheme(name="serial", kind="stream", parse=parse_serial_url, open=_open)
+"""``serial://PATH?baudrate=...``: a byte stream over pyserial (:meth:`SerialTransport.open`)."""

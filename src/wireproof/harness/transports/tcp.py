@@ -22,6 +22,7 @@ import struct
 import sys
 import time
 from collections.abc import Iterable
+from urllib.parse import SplitResult
 
 from wireproof.harness.transports.base import (
     DEFAULT_TIMEOUT,
@@ -29,10 +30,12 @@ from wireproof.harness.transports.base import (
     TcpAddress,
     Transport,
     check_timeout,
+    parse_host_port,
     transport_error,
 )
+from wireproof.harness.transports.registry import Scheme
 
-__all__ = ["TcpTransport"]
+__all__ = ["TCP_SCHEME", "TcpTransport"]
 
 # How long send_segments waits at most for the peer to acknowledge a chunk.
 _BARRIER_LIMIT = 0.2
@@ -133,3 +136,16 @@ class TcpTransport(Transport):
 
     def _close(self) -> None:
         self._sock.close()
+
+
+def _parse(url: str, parts: SplitResult) -> TcpAddress:
+    host, port = parse_host_port(url, parts)
+    return TcpAddress(host=host, port=port)
+
+
+def _open(target: TcpAddress, timeout: float, tap: Tap | None) -> TcpTransport:
+    return TcpTransport.connect(target.host, target.port, timeout=timeout, tap=tap)
+
+
+TCP_SCHEME = Scheme(name="tcp", kind="stream", parse=_parse, open=_open)
+"""``tcp://HOST:PORT``: a byte stream, connected with :meth:`TcpTransport.connect`."""
