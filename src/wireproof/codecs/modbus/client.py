@@ -406,8 +406,8 @@ class ModbusClient:
             return DuplicateResponse(transaction_id=pending.transaction_id, unit_id=unit_id,
                                      request=pending.request, response=response)
         if action == LATE and pending is not None:
-            return LateResponse(transaction_id=pending.transaction_id, unit_id=unit_id, request=pending.request,
-                                response=response, elapsed=now - pending.sent_at)
+            return LateResponse(transaction_id=pending.transaction_id, unit_id=unit_id,
+                                request=pending.request, response=response, elapsed=now - pending.sent_at)
         if action != PAIR or pending is None:
             return UnexpectedResponse(transaction_id=wire_tid, unit_id=unit_id, response=response)
         elapsed = now - pending.sent_at

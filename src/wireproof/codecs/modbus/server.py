@@ -682,7 +682,7 @@ class ServerConnection(Machine[ConnectionState]):
         return connection
 
     def handle(self, event: object, role: Role) -> ConnectionOutput:
-        """``DataReceived`` feeds its bytes; ``Unframeable`` is a framer's error, as if one had been raised."""
+        """``DataReceived`` feeds its bytes; ``Unframeable`` acts as if the framer had raised."""
         if isinstance(event, Unframeable):
             err = DecodeError(self.server.framing, ("stream",), 0, "unframeable (a test of the table)")
             return self._framing_error([], [], err)
