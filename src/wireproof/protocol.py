@@ -30,6 +30,9 @@ harness. What a descriptor declares, and who reads it:
 - ``benches`` (:class:`BenchEntry`): ``wireproof bench``;
 - ``machines``: the sans-I/O machines whose transition tables the totality
   test drives (:mod:`wireproof.codecs._machine`);
+- ``transports``: URL schemes the protocol brings (``can://``), as
+  ``(scheme, "module:attr")`` of a :class:`~wireproof.harness.transports.Scheme`
+  (:mod:`wireproof.harness.transports.registry` reads them beside its own);
 - ``fixtures``: the package holding the protocol's vectors and captures;
 - ``compiled``: the modules the mypyc build compiles (``setup.py``).
 
@@ -262,6 +265,7 @@ class ProtocolDescriptor:
     simulators: tuple[SimulatorEntry, ...] = ()
     benches: tuple[BenchEntry, ...] = ()
     machines: tuple[Ref, ...] = ()
+    transports: tuple[tuple[str, Ref], ...] = ()
     fixtures: str | None = None  # "package:folder" holding vectors/*.toml and captures/
     compiled: tuple[str, ...] = ()
 

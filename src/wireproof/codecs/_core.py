@@ -105,6 +105,14 @@ class BufferedFramer:
             )
         self._buf += data
 
+    def peek(self, n: int) -> bytes:
+        """The first ``n`` buffered bytes (for evidence), left in the buffer."""
+        return bytes(self._buf[:n])
+
+    def clear(self) -> None:
+        """Drop whatever is buffered."""
+        self._buf.clear()
+
     def _take(self, n: int) -> bytes:
         frame = bytes(self._buf[:n])
         del self._buf[:n]

@@ -125,4 +125,4 @@ def test_profile_stages_and_layers(tmp_path: Path) -> None:
     for stage in ("reader only", "reader + dissector", "full replay, analytics off",
                   "full replay, analytics in this process", "full replay, analytics in a second process"):
         assert stage in text
-    assert "cProfile own time per layer" in text and "Modbus analyzer" in text
+    assert "cProfile own time per layer" in text and "passive analyzer" in text

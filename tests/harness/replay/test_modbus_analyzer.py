@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from wireproof.codecs._analysis import FlowContext
 from wireproof.codecs.modbus import (
     ExceptionResponse,
     ReadCoilsRequest,
@@ -18,8 +19,7 @@ from wireproof.codecs.modbus import (
     WriteMultipleRegistersRequest,
     tcp_codec,
 )
-from wireproof.harness.replay.analyzers import FlowContext
-from wireproof.harness.replay.analyzers.modbus import (
+from wireproof.codecs.modbus.analyzer import (
     ModbusTcpAnalyzer,
     function_clause,
     looks_like_modbus_tcp,

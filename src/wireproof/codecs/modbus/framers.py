@@ -2,10 +2,17 @@
 
 - :class:`TcpFramer` — frames by the MBAP length (MB-TCP 3.1.3); raises as
   soon as the 6 header bytes prove the stream unframeable (length outside
-  2..254), after discarding what it buffered. A protocol id other than 0
-  does not stop framing: the length still delimits the ADU, so the frame is
-  returned and the decoder rejects it — which lets a server skip it and go
-  on serving the connection (MB-TCP 3.1.3), and a replay go on decoding.
+  2..254), after discarding what it buffered (the first bytes stay in
+  ``discarded`` for evidence). A protocol id other than 0 does not stop
+  framing: the length still delimits the ADU, so the frame is returned and
+  the decoder rejects it — which lets a server skip it and go on serving the
+  connection (MB-TCP 3.1.3), and a replay go on decoding. Out of sync (after
+  a capture gap, or a capture that starts mid-stream: :meth:`TcpFramer.desync`),
+  it first skips to the next plausible MBAP header (:func:`plausible_header`)
+  and says so in ``resynced``. This is the one MBAP framer: the client and
+  server machines, the passive replay analyzer, ``replay --send`` and the
+  conformance client all frame with it; :func:`~.formats.frames_declarative`
+  is its declarative oracle.
 - :class:`RtuFramer` — RTU on a plain byte stream, without timing. The frame
   length follows from the function code and, for variable PDUs, the byte
   count (MB-AP 6.x layouts), for requests, responses or (``direction=None``)
@@ -23,33 +30,103 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from wireproof.codecs._core import NEED_DATA, BufferedFramer, NeedData
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus.adu import Direction, _unhex, crc16
 from wireproof.errors import ChecksumError, DecodeError
 
-__all__ = ["AsciiFramer", "RtuFramer", "RtuTimedFramer", "TcpFramer", "rtu_timing"]
+__all__ = ["AsciiFramer", "RtuFramer", "RtuTimedFramer", "TcpFramer", "plausible_header", "rtu_timing"]
+
+_MIN_LEN, _MAX_LEN = C.MIN_MBAP_LENGTH, C.MAX_MBAP_LENGTH
+_PUBLIC_FCS: Final = frozenset(int(fc) for fc in C.FunctionCode)
+_ZEROS: Final = b"\x00\x00\x00"  # protocol id 0, length < 256
+_EVIDENCE: Final = 64  # bytes of a discarded buffer kept for a finding's hex window
+
+
+def plausible_header(buf: bytes | bytearray, i: int = 0) -> bool:
+    """Whether ``buf[i:i + 8]`` looks like an MBAP header and a public function code."""
+    return (len(buf) - i >= 8 and buf[i + 2] == 0 and buf[i + 3] == 0 and buf[i + 4] == 0
+            and _MIN_LEN <= buf[i + 5] <= _MAX_LEN and (buf[i + 7] & 0x7F) in _PUBLIC_FCS)
 
 
 class TcpFramer(BufferedFramer):
-    """Frames Modbus TCP ADUs by the MBAP length field (MB-TCP 3.1.3)."""
+    """Frames Modbus TCP ADUs by the MBAP length field (MB-TCP 3.1.3).
+
+    ``sync`` false (:meth:`desync`): bytes are skipped up to the first
+    plausible header before framing resumes; ``skipped`` counts them, and
+    when sync is regained ``resynced`` holds ``(bytes skipped, hex-window
+    bytes, offset of the header in them)`` until the caller takes it.
+    """
 
     protocol = "modbus-tcp"
 
+    def __init__(self, *, max_buffer: int = 64 * 1024, sync: bool = True) -> None:
+        super().__init__(max_buffer=max_buffer)
+        self.sync = sync
+        self.skipped = 0
+        self.resynced: tuple[int, bytes, int] | None = None
+        self.discarded = b""  # the first bytes the last framing error discarded
+        self.discarded_count = 0
+
+    def whole(self, data: bytes) -> bool:
+        """Whether ``data`` is exactly one ADU and nothing is buffered (the caller may skip feeding)."""
+        if not self.sync or self._buf or len(data) < 8:
+            return False
+        length = data[4] << 8 | data[5]
+        return len(data) == 6 + length and _MIN_LEN <= length <= _MAX_LEN
+
+    def desync(self) -> None:
+        """Forget what is buffered and skip to the next plausible header (after a gap)."""
+        self._buf.clear()
+        self.sync = False
+
+    def clear(self) -> None:
+        super().clear()
+        self.skipped = 0
+
     def next_frame(self) -> bytes | NeedData:
         buf = self._buf
+        if not self.sync and not self._resync():
+            return NEED_DATA
         if len(buf) < 6:
             return NEED_DATA
         length = buf[4] << 8 | buf[5]
-        if not C.MIN_MBAP_LENGTH <= length <= C.MAX_MBAP_LENGTH:
+        if not _MIN_LEN <= length <= _MAX_LEN:
             n = len(buf)
+            self.discarded, self.discarded_count = bytes(buf[:_EVIDENCE]), n
             buf.clear()
             raise DecodeError(self.protocol, ("mbap", "length"), 4,
                               f"length {length} not in 2..254; {n} buffered bytes discarded")
         if len(buf) < 6 + length:
             return NEED_DATA
         return self._take(6 + length)
+
+    def _resync(self) -> bool:
+        """Skip to the first plausible header; True when found (in sync again)."""
+        buf = self._buf
+        n = len(buf)
+        # A header has protocol id 0 and a length below 256: bytes 2..4 are zero. Let
+        # bytearray.find look for them (a non-Modbus flow on port 502 can be gigabytes).
+        start = max(0, n - 7)  # none found: keep what could begin a header
+        i = buf.find(_ZEROS, 2)
+        while i >= 0:
+            if n - (i - 2) < 8 or plausible_header(buf, i - 2):
+                start = i - 2  # a header, or possibly one: wait for its other bytes
+                break
+            i = buf.find(_ZEROS, i + 1)
+        self.skipped += start
+        lo = max(0, start - 16)
+        window, at = bytes(buf[lo:start + 16]), start - lo
+        del buf[:start]
+        if len(buf) < 8:
+            return False
+        self.sync = True
+        if self.skipped:
+            self.resynced = (self.skipped, window, at)
+            self.skipped = 0
+        return True
 
 
 # --- RTU length rules -------------------------------------------------------------------

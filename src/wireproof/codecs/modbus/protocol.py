@@ -35,8 +35,8 @@ DESCRIPTOR = ProtocolDescriptor(
     analyzers=(
         AnalyzerEntry(
             name="modbus-tcp", ports=(502,), transports=("tcp",),
-            analyzer="wireproof.harness.replay.analyzers.modbus:ModbusTcpAnalyzer",
-            heuristic="wireproof.harness.replay.analyzers.modbus:looks_like_modbus_tcp",
+            analyzer="wireproof.codecs.modbus.analyzer:ModbusTcpAnalyzer",
+            heuristic="wireproof.codecs.modbus.analyzer:looks_like_modbus_tcp",
             description="Modbus/TCP (MB-TCP)"),
     ),
     suites=(
@@ -67,5 +67,5 @@ DESCRIPTOR = ProtocolDescriptor(
     ),
     fixtures="wireproof.fixtures:modbus",
     compiled=("wireproof.codecs.modbus.adu", "wireproof.codecs.modbus.pdu",
-              "wireproof.harness.replay.analyzers.modbus"),
+              "wireproof.codecs.modbus.analyzer"),
 )

@@ -537,8 +537,9 @@ _LAYERS = (
     ("reader", ("replay/capture.py", "replay/pcap.py", "replay/events.py", "<string>")),
     ("dissector + TCP reassembly", ("replay/dissector.py", "replay/tcp.py", "replay/net.py")),
     ("engine dispatch", ("replay/engine.py", "replay/findings.py")),
-    ("Modbus analyzer (framing, pairing)", ("replay/analyzers/",)),
-    ("Modbus codec (decode)", ("codecs/",)),
+    ("passive analyzer (framing, pairing)", ("/analyzer.py", "/framers.py", "codecs/_pairing.py",
+                                             "codecs/_analysis.py")),
+    ("codec (decode)", ("codecs/",)),
     ("analytics", ("replay/analytics.py",)),
     ("summary / JSON", ("replay/summary.py", "json/")),
 )

@@ -5,7 +5,8 @@ Theory of operation
 :func:`replay` streams the capture (:func:`~.capture.iter_capture`) through
 the :class:`~.dissector.Dissector`, which turns frames into flow events, and
 dispatches each event to the analyzer of its flow's protocol (framer ->
-codec -> passive machine, see :mod:`.analyzers`). Memory stays flat:
+codec -> passive machine; :mod:`wireproof.codecs._analysis` is their
+contract). Memory stays flat:
 
 - frames are never kept; the dissector bounds its flow table and buffers;
 - findings go to a sink as they are found (by default a
@@ -66,7 +67,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wireproof.harness.replay.analyzers import FlowAnalyzer, FlowContext
+from wireproof.codecs._analysis import FlowAnalyzer, FlowContext
 from wireproof.harness.replay.events import (
     CanMessage,
     Datagram,
@@ -227,7 +228,7 @@ def _no_values(series_base: str, start: int, timestamp: float, values: Any) -> N
 
 
 class _FlowSink:
-    """The :class:`~.analyzers.Sink` one flow's analyzer reports to.
+    """The :class:`~wireproof.codecs._analysis.Sink` one flow's analyzer reports to.
 
     Messages of the flow's own protocol are counted here, per function, and
     added to the result's counters by :meth:`settle` (when the flow closes,

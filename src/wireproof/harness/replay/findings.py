@@ -1,11 +1,11 @@
 """Findings: the rules a capture's traffic breaks, as data, streamed with bounded memory.
 
-A :class:`Finding` is one broken rule at one place in a capture: the frame
-number (1-based, as Wireshark numbers them), its timestamp, the flow, the
-protocol, the clause of the standard (``"MB-TCP 3.1.3"``), a stable rule id
-(``"modbus.response-without-request"``), a severity, a sentence, and a hex
-window of up to 16 bytes either side of the byte that broke the rule, with
-that byte's offset inside the window.
+A :class:`~wireproof.codecs._analysis.Finding` is one broken rule at one
+place in a capture: the frame number (1-based, as Wireshark numbers them),
+its timestamp, the flow, the protocol, the clause of the standard
+(``"MB-TCP 3.1.3"``), a stable rule id (``"modbus.response-without-request"``),
+a severity, a sentence, and a hex window of up to 16 bytes either side of
+the byte that broke the rule, with that byte's offset inside the window.
 
 Severities:
 
@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+
+# The finding itself is the analyzers' contract (pure): re-exported here for the harness.
+from wireproof.codecs._analysis import SEVERITIES, Finding, Severity, hex_window
 
 __all__ = [
     "SEVERITIES",
@@ -37,48 +38,7 @@ __all__ = [
     "hex_window",
 ]
 
-Severity = Literal["error", "warning", "info"]
-SEVERITIES: Final = ("error", "warning", "info")
-WINDOW_RADIUS: Final = 16
-
-FindingSink = Callable[["Finding"], None]
-
-
-def hex_window(data: bytes, at: int, radius: int = WINDOW_RADIUS) -> tuple[str, int]:
-    """``data[at - radius : at + radius + 1]`` in hex, and ``at``'s offset inside it.
-
-    An ``at`` past the end (a truncated message) is clamped to the end: the
-    offset then points just after the last byte shown.
-    """
-    at = max(0, min(at, len(data)))
-    start = max(0, at - radius)
-    return bytes(data[start:at + radius + 1]).hex(), at - start
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    """One broken rule at one frame of a capture (see the module docstring)."""
-
-    frame: int
-    timestamp: float
-    flow: str
-    protocol: str
-    clause: str
-    severity: Severity
-    rule: str
-    message: str
-    offset: int = 0
-    hex: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"frame": self.frame, "timestamp": self.timestamp, "flow": self.flow,
-                "protocol": self.protocol, "clause": self.clause, "severity": self.severity,
-                "rule": self.rule, "message": self.message, "offset": self.offset, "hex": self.hex}
-
-    def describe(self) -> str:
-        """One line for people: ``#12 error modbus.rule [MB-TCP 3.1.3] flow: message``."""
-        clause = f" [{self.clause}]" if self.clause else ""
-        return f"#{self.frame} {self.severity} {self.rule}{clause} {self.flow}: {self.message}"
+FindingSink = Callable[[Finding], None]
 
 
 class FindingCollector:

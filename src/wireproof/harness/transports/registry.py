@@ -31,7 +31,9 @@ interfaces the same way):
        [project.entry-points."wireproof.transports"]
        can = "wireproof_can.transport:CAN_SCHEME"
 
-3. :func:`register_scheme` at run time (tests; protocol descriptors).
+3. the protocol descriptors' ``transports`` (:mod:`wireproof.protocol`: a
+   protocol package brings its scheme with its one entry point);
+4. :func:`register_scheme` at run time (tests).
 
 Built-in entries are ``"module:attr"`` strings too, and nothing is imported
 until its scheme is first used, so a scheme whose library is heavy or absent
@@ -223,8 +225,20 @@ class SchemeRegistry:
                     dist = f" of {ep.dist.name} {ep.dist.version}" if ep.dist is not None else ""
                     known.append(_Definition(origin=f"entry point {ep.name} = {ep.value}{dist}",
                                              value=ep.value, load=ep.load))
+                for protocol, name, value in self._descriptor_schemes():
+                    known = table.setdefault(name.lower(), [])
+                    if not any(d.value == value for d in known):
+                        known.append(_Definition(origin=f"protocol {protocol}: {name} = {value}", value=value,
+                                                 load=_import_attr(value)))
                 self._table = table
             return self._table
+
+    def _descriptor_schemes(self) -> list[tuple[str, str, str]]:
+        if self._group is None:
+            return []
+        from wireproof.protocol import REGISTRY
+
+        return [(d.name, name, value) for d in REGISTRY.descriptors() for name, value in d.transports]
 
     def _entry_points(self) -> list[EntryPoint]:
         if self._group is None:

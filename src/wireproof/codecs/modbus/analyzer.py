@@ -12,27 +12,29 @@ responses and codes).
 
 Theory of operation
 -------------------
-Each direction is framed by the MBAP length, exactly as the codec's
-:class:`~wireproof.codecs.modbus.framers.TcpFramer` does (length 2..254;
-a foreign protocol id still frames by length and is then rejected). The
-framing is done here rather than by the framer object because a finding
-needs the bytes of a rejected header for its hex window, and because most
-captures carry one ADU per segment, which this loop decodes without copying.
-Whole ADUs go to the codec's ``decode_request`` (client side) and
-``decode_response`` (server side); a ``DecodeError`` is a finding whose
-offset is the codec's.
+A pure machine in the Modbus codec package, driven by the replay engine
+(:mod:`wireproof.codecs._analysis` is the contract). Each direction is
+framed by the codec's one MBAP framer,
+:class:`~wireproof.codecs.modbus.framers.TcpFramer` (length 2..254; a
+foreign protocol id still frames by length and is then rejected; a rejected
+header's bytes stay in the framer for the finding's hex window). Most
+captures carry one ADU per segment: :meth:`TcpFramer.whole` lets such a
+segment skip the framer's buffer. Whole ADUs go to the codec's
+``decode_request`` (client side) and ``decode_response`` (server side); a
+``DecodeError`` is a finding whose offset is the codec's.
 
-Requests wait in a table keyed by transaction id (bounded: ``max_pending``,
-the oldest is given up as unanswered beyond it). A response is paired with
-the request of its transaction id; the pairing is then judged by the
-client machine's own rule (:func:`wireproof.codecs.modbus.client.mismatch`).
-A response for an id already answered is a duplicate, for an id never seen
-a response without request, one after ``flow.timeout`` seconds of capture
-time a late response. What is still outstanding when the flow ends is
-unanswered.
+Requests and their responses are paired by transaction id by the shared
+pairing machine (:class:`~wireproof.codecs._pairing.Pairing`, bounded:
+``max_pending``, the oldest is given up as unanswered beyond it) that the
+Modbus client machine and ``replay --send`` use too; whether a response fits
+its request is the client machine's own rule
+(:func:`wireproof.codecs.modbus.client.mismatch`). A response for an id
+already answered is a duplicate, for an id never seen a response without
+request, one after ``flow.timeout`` seconds of capture time a late response.
+What is still outstanding when the flow ends is unanswered.
 
 After a TCP gap, or when the capture starts mid-flow, a direction is out of
-sync: bytes are skipped up to the first offset that looks like an MBAP
+sync: the framer skips bytes up to the first offset that looks like an MBAP
 header (protocol id 0, length 2..254, a public function code).
 Requests whose response may have fallen into a gap on the server side,
 and responses that may answer a request lost in a gap (or sent before the
@@ -70,22 +72,22 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Final
 
+from wireproof.codecs._analysis import FlowContext, Severity, Sink, make_finding
+from wireproof.codecs._core import NEED_DATA
+from wireproof.codecs._pairing import DUPLICATE, PAIR, Pairing
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
-from wireproof.codecs.modbus import tcp_codec
+from wireproof.codecs.modbus.adu import TcpCodec
 from wireproof.codecs.modbus.client import mismatch
+from wireproof.codecs.modbus.framers import TcpFramer, plausible_header
 from wireproof.codecs.modbus.pdu import REQUEST_TABLE, RESPONSE_TABLE
 from wireproof.errors import DecodeError, TrailingDataError, TruncatedError
-from wireproof.harness.replay.analyzers import FlowContext, Sink, make_finding
-from wireproof.harness.replay.findings import Severity
 
 __all__ = ["ModbusTcpAnalyzer", "function_clause", "looks_like_modbus_tcp", "plausible_header"]
 
 PROTOCOL: Final = "modbus-tcp"
 _MBAP = struct.Struct(">HHHB").unpack_from
-_PUBLIC_FCS: Final = frozenset(int(fc) for fc in C.FunctionCode)
-_MIN_LEN, _MAX_LEN = C.MIN_MBAP_LENGTH, C.MAX_MBAP_LENGTH
-_ZEROS: Final = b"\x00\x00\x00"  # protocol id 0, length < 256
+_FEED_CHUNK: Final = 4096  # a big reassembled segment is framed piecewise (the framer's buffer is bounded)
 
 # MB-AP 6.x: the clause of each public function code.
 _CLAUSES: Final = {1: "6.1", 2: "6.2", 3: "6.3", 4: "6.4", 5: "6.5", 6: "6.6", 7: "6.7", 8: "6.8",
@@ -127,12 +129,6 @@ def exception_name(code: int) -> str:
         return f"0x{code:02X}"
 
 
-def plausible_header(buf: bytes | bytearray, i: int = 0) -> bool:
-    """Whether ``buf[i:i + 8]`` looks like an MBAP header and a public function code."""
-    return (len(buf) - i >= 8 and buf[i + 2] == 0 and buf[i + 3] == 0 and buf[i + 4] == 0
-            and _MIN_LEN <= buf[i + 5] <= _MAX_LEN and (buf[i + 7] & 0x7F) in _PUBLIC_FCS)
-
-
 def looks_like_modbus_tcp(data: bytes, from_client: bool) -> bool:
     """Content heuristic for a flow on an unknown port: its first bytes are whole MBAP ADUs.
 
@@ -163,13 +159,6 @@ class _Pending:
     read: tuple[str, int, int | None] | None = None
 
 
-@dataclass(slots=True)
-class _Side:
-    buf: bytearray
-    sync: bool  # False: skip to the next plausible MBAP header
-    skipped: int = 0
-
-
 # Which registers a request writes, and which a read answers: (table, start, values) and
 # (table, start, how many of the answer's values; None: all), by message type.
 _WRITTEN: Final[dict[type, Any]] = {
@@ -196,11 +185,10 @@ class ModbusTcpAnalyzer:
         self.sink = sink
         self.max_pending = max_pending
         self.history = history
-        self._codec = tcp_codec()
-        self._sides = {True: _Side(bytearray(), flow.handshake), False: _Side(bytearray(), flow.handshake)}
-        # Plain dicts, oldest first (insertion order; re-inserting moves an entry to the end).
-        self._pending: dict[int, _Pending] = {}
-        self._answered: dict[int, _Pending] = {}
+        self._codec = TcpCodec()
+        self._framers = {True: TcpFramer(sync=flow.handshake), False: TcpFramer(sync=flow.handshake)}
+        self._pairing: Pairing[int, _Pending] = Pairing(max_pending=max_pending, history=history)
+        self._pending = self._pairing.pending  # transaction id -> request, oldest first
         self._requests_seen = False
         self._client_gap = not flow.handshake  # requests may be missing from the capture
         self._last_ts = 0.0
@@ -223,34 +211,30 @@ class ModbusTcpAnalyzer:
 
     def on_data(self, from_client: bool, data: bytes, frame: int, ts: float) -> None:
         self._last_ts = ts
-        side = self._sides[from_client]
-        if side.sync and not side.buf and len(data) >= 8:
-            # Fast path: one whole ADU in one segment, nothing buffered.
-            length = data[4] << 8 | data[5]
-            if len(data) == 6 + length and _MIN_LEN <= length <= _MAX_LEN:
-                tid, pid, _length, unit = _MBAP(data)
-                if pid:
-                    self._adu(from_client, data, frame, ts)  # reports the protocol id
-                elif from_client:
-                    self._request(tid, unit, data, frame, ts)
-                else:
-                    self._response(tid, unit, data, frame, ts)
-                return
-        side.buf += data
-        self._drain(from_client, side, frame, ts)
+        framer = self._framers[from_client]
+        if framer.whole(data):  # the fast path: one whole ADU in one segment, nothing buffered
+            tid, pid, _length, unit = _MBAP(data)
+            if pid:
+                self._adu(from_client, data, frame, ts)  # reports the protocol id
+            elif from_client:
+                self._request(tid, unit, data, frame, ts)
+            else:
+                self._response(tid, unit, data, frame, ts)
+            return
+        for i in range(0, len(data), _FEED_CHUNK):
+            framer.feed(data[i:i + _FEED_CHUNK])
+            self._drain(from_client, framer, frame, ts)
 
     def on_datagram(self, from_client: bool, data: bytes, frame: int, ts: float) -> None:
         # A datagram is self-contained: frame it alone, then report what is left over.
-        side = self._sides[from_client]
-        side.buf.clear()
-        side.sync = True
+        framer = self._framers[from_client]
+        framer.clear()
+        framer.sync = True
         self.on_data(from_client, data, frame, ts)
         self._incomplete(from_client, frame, ts, "a datagram ended")
 
     def on_gap(self, from_client: bool, missing: int, frame: int, ts: float) -> None:
-        side = self._sides[from_client]
-        side.buf.clear()
-        side.sync = False
+        self._framers[from_client].desync()
         if from_client:
             self._client_gap = True
         else:
@@ -268,74 +252,45 @@ class ModbusTcpAnalyzer:
 
     # --- framing ---------------------------------------------------------------------------
 
-    def _drain(self, from_client: bool, side: _Side, frame: int, ts: float) -> None:
-        buf = side.buf
+    def _drain(self, from_client: bool, framer: TcpFramer, frame: int, ts: float) -> None:
+        """Every whole ADU the framer holds. The bytes skipped in one out-of-sync episode make
+        one ``modbus.resync`` finding, when sync is regained (or at the end, by :meth:`_incomplete`)."""
         while True:
-            if not side.sync and not self._resync(side, frame, ts):
-                return
-            if len(buf) < 6:
-                return
-            length = buf[4] << 8 | buf[5]
-            if not _MIN_LEN <= length <= _MAX_LEN:
+            try:
+                adu = framer.next_frame()
+            except DecodeError:  # an MBAP length out of 2..254: the framer discarded its buffer
+                seen = framer.discarded
                 self._report(frame=frame, ts=ts, rule="modbus.mbap-length", clause="MB-TCP 3.1.3",
-                             severity="error", message=f"MBAP length {length} not in 2..254; "
-                             f"{len(buf)} bytes skipped", data=bytes(buf[:64]), at=4)
+                             severity="error", message=f"MBAP length {seen[4] << 8 | seen[5]} not in 2..254; "
+                             f"{framer.discarded_count} bytes skipped", data=seen, at=4)
                 self.sink.decode_error(PROTOCOL)
-                buf.clear()
-                side.sync = False
+                framer.desync()
                 return
-            end = 6 + length
-            if len(buf) < end:
+            if framer.resynced is not None:
+                skipped, window, at = framer.resynced
+                framer.resynced = None
+                self._report(frame=frame, ts=ts, rule="modbus.resync", clause="MB-TCP 3.1.3", severity="info",
+                             message=f"{skipped} bytes skipped to the next plausible MBAP header",
+                             data=window, at=at)
+            if adu is NEED_DATA:
                 return
-            adu = bytes(buf[:end])
-            del buf[:end]
+            assert isinstance(adu, bytes)
             self._adu(from_client, adu, frame, ts)
 
-    def _resync(self, side: _Side, frame: int, ts: float) -> bool:
-        """Skip to the first plausible header; True when found (the side is in sync again).
-
-        The bytes skipped in one out-of-sync episode make one ``modbus.resync``
-        finding, when sync is regained (or at the end, by :meth:`_incomplete`).
-        """
-        buf = side.buf
-        n = len(buf)
-        # A header has protocol id 0 and a length below 256: bytes 2..4 are zero. Let
-        # bytes.find look for them (a non-Modbus flow on port 502 can be gigabytes).
-        start = max(0, n - 7)  # none found: keep what could begin a header
-        i = buf.find(_ZEROS, 2)
-        while i >= 0:
-            if n - (i - 2) < 8 or plausible_header(buf, i - 2):
-                start = i - 2  # a header, or possibly one: wait for its other bytes
-                break
-            i = buf.find(_ZEROS, i + 1)
-        side.skipped += start
-        window = buf[max(0, start - 16):start + 16]
-        at = start - max(0, start - 16)
-        del buf[:start]
-        if len(buf) < 8:
-            return False
-        side.sync = True
-        if side.skipped:
-            self._report(frame=frame, ts=ts, rule="modbus.resync", clause="MB-TCP 3.1.3", severity="info",
-                         message=f"{side.skipped} bytes skipped to the next plausible MBAP header",
-                         data=bytes(window), at=at)
-            side.skipped = 0
-        return True
-
     def _incomplete(self, from_client: bool, frame: int, ts: float, why: str) -> None:
-        side = self._sides[from_client]
+        framer = self._framers[from_client]
         who = "client" if from_client else "server"
-        if side.buf and side.sync:
+        held = framer.buffered
+        if held and framer.sync:
             self._report(frame=frame, ts=ts, rule="modbus.incomplete-adu", clause="MB-TCP 3.1.3",
                          severity="info" if "capture" in why else "warning",
-                         message=f"{why} inside a {who} ADU ({len(side.buf)} bytes buffered)",
-                         data=bytes(side.buf[:64]), at=len(side.buf[:64]))
-        elif not side.sync and side.skipped + len(side.buf):
+                         message=f"{why} inside a {who} ADU ({held} bytes buffered)",
+                         data=framer.peek(64), at=min(held, 64))
+        elif not framer.sync and framer.skipped + held:
             self._report(frame=frame, ts=ts, rule="modbus.resync", clause="MB-TCP 3.1.3", severity="info",
-                         message=f"{side.skipped + len(side.buf)} {who} bytes skipped without finding "
-                         "a plausible MBAP header", data=bytes(side.buf[:32]), at=0)
-        side.buf.clear()
-        side.skipped = 0
+                         message=f"{framer.skipped + held} {who} bytes skipped without finding "
+                         "a plausible MBAP header", data=framer.peek(32), at=0)
+        framer.clear()
 
     # --- one ADU ---------------------------------------------------------------------------
 
@@ -384,27 +339,17 @@ class ModbusTcpAnalyzer:
             self.sink.message(PROTOCOL, _REQUEST_KEYS[fc], frame, ts)
             if self._values is not None:
                 read = self._values_of_request(unit, pdu, ts)
-        old = self._pending.pop(tid, None)
-        if old is not None:
-            self._report(frame=frame, ts=ts, rule="modbus.transaction-id-reuse", clause="MB-TCP 3.1.3",
-                         severity="warning", message=f"transaction {tid} reused while the request of frame "
-                         f"{old.frame} is outstanding", data=adu, at=0)
-        self._answered.pop(tid, None)
-        self._pending[tid] = _Pending(unit, fc, pdu, frame, ts, False, read)
-        if len(self._pending) > self.max_pending:
-            oldest = next(iter(self._pending))
-            p = self._pending.pop(oldest)
-            self._unanswered(oldest, p, ts, False, note=f" (more than {self.max_pending} outstanding)")
+        for why, key, old in self._pairing.open(tid, _Pending(unit, fc, pdu, frame, ts, False, read)):
+            if why == "reuse":
+                self._report(frame=frame, ts=ts, rule="modbus.transaction-id-reuse", clause="MB-TCP 3.1.3",
+                             severity="warning", message=f"transaction {tid} reused while the request of "
+                             f"frame {old.frame} is outstanding", data=adu, at=0)
+            else:  # evicted: more than max_pending outstanding
+                self._unanswered(key, old, ts, False, note=f" (more than {self.max_pending} outstanding)")
 
     def _response(self, tid: int, unit: int, adu: bytes, frame: int, ts: float) -> None:
         fc = adu[7]
-        pending = self._pending.pop(tid, None)
-        if pending is not None:  # remembered, to tell a duplicate response from an orphan
-            answered = self._answered
-            answered.pop(tid, None)
-            answered[tid] = pending
-            if len(answered) > self.history:
-                del answered[next(iter(answered))]
+        action, pending = self._pairing.answer(tid)  # remembered, to tell a duplicate from an orphan
         try:
             try:  # the PDU decoder of the function code straight away (the framer checked the MBAP)
                 pdu = RESPONSE_TABLE[fc](adu, 8, len(adu))
@@ -417,8 +362,8 @@ class ModbusTcpAnalyzer:
         self.sink.message(PROTOCOL, (_EXCEPTION_KEYS if is_exception else _RESPONSE_KEYS)[fc], frame, ts)
         if is_exception:
             self._exception(pdu, adu, frame, ts)
-        if pending is None:
-            self._unpaired(tid, adu, frame, ts)
+        if action != PAIR or pending is None:
+            self._unpaired(tid, action, pending, adu, frame, ts)
             return
         elapsed = ts - pending.ts
         if elapsed > self.flow.timeout:
@@ -451,9 +396,8 @@ class ModbusTcpAnalyzer:
             return f"function code 0x{pdu.function_code:02X} != 0x{pending.fc:02X} of the request"
         return None
 
-    def _unpaired(self, tid: int, adu: bytes, frame: int, ts: float) -> None:
-        if tid in self._answered:
-            p = self._answered[tid]
+    def _unpaired(self, tid: int, action: str, p: _Pending | None, adu: bytes, frame: int, ts: float) -> None:
+        if action == DUPLICATE and p is not None:
             self._report(frame=frame, ts=ts, rule="modbus.duplicate-response", clause="MB-TCP 3.1.3",
                          severity="error", message=f"second response to transaction {tid} (request in frame "
                          f"{p.frame})", data=adu, at=0)
