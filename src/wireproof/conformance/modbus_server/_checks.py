@@ -19,7 +19,7 @@ from wireproof.codecs.modbus.messages import (
     ReadHoldingRegistersResponse,
     ReadInputRegistersRequest,
 )
-from wireproof.conformance.modbus_server._client import ConnectionClosed, ModbusClient, RawAdu
+from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, RawAdu
 from wireproof.conformance.modbus_server.profile import AddressRange, DeviceProfile
 from wireproof.errors import TransportError
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
@@ -68,7 +68,7 @@ def write_span(table: AddressRange, n: int) -> int:
     return min(table.write_address, table.end - n)
 
 
-def expect_exceptions(client: ModbusClient, evidence: EvidenceRecorder, cases: list[tuple[str, Pdu | bytes]],
+def expect_exceptions(client: Connection, evidence: EvidenceRecorder, cases: list[tuple[str, Pdu | bytes]],
                       function_code: int, code: ExceptionCode) -> None:
     """Send each (description, request); each must be answered with exception ``code``."""
     for what, pdu in cases:
@@ -77,14 +77,14 @@ def expect_exceptions(client: ModbusClient, evidence: EvidenceRecorder, cases: l
         reply.expect_exception(function_code, code, what)
 
 
-def read_coils(client: ModbusClient, start: int, n: int) -> tuple[bool, ...]:
+def read_coils(client: Connection, start: int, n: int) -> tuple[bool, ...]:
     pdu = client.request(ReadCoilsRequest(start_address=start, quantity=n)).expect(
         ReadCoilsResponse, f"read-back of {n} coil(s) at {start}")
     values: tuple[bool, ...] = pdu.values[:n]
     return values
 
 
-def read_registers(client: ModbusClient, start: int, n: int) -> tuple[int, ...]:
+def read_registers(client: Connection, start: int, n: int) -> tuple[int, ...]:
     pdu = client.request(ReadHoldingRegistersRequest(start_address=start, quantity=n)).expect(
         ReadHoldingRegistersResponse, f"read-back of {n} holding register(s) at {start}")
     values: tuple[int, ...] = pdu.values
@@ -109,14 +109,14 @@ def probe_request(profile: DeviceProfile) -> Pdu | bytes:
     return bytes([profile.illegal_function_code(), 0x00, 0x00, 0x00, 0x01])
 
 
-def pdu_bytes(client: ModbusClient, pdu: Pdu | bytes) -> bytes:
+def pdu_bytes(client: Connection, pdu: Pdu | bytes) -> bytes:
     if isinstance(pdu, bytes):
         return pdu
     data: bytes = client.codec.encode_pdu(pdu, strict=False)
     return data
 
 
-def expect_usable(connect: Callable[[], ModbusClient], client: ModbusClient, profile: DeviceProfile,
+def expect_usable(connect: Callable[[], Connection], client: Connection, profile: DeviceProfile,
                   evidence: EvidenceRecorder, outcome: RawAdu | ConnectionClosed | None, what: str) -> None:
     """After ``what``: the same connection still answers, or (if the device closed it) a new one does.
 

@@ -17,11 +17,11 @@ import pytest
 
 from wireproof.codecs.modbus.messages import ExceptionResponse
 from wireproof.conformance.modbus_server._checks import Timing, expect_usable, pdu_bytes, probe_request
-from wireproof.conformance.modbus_server._client import ConnectionClosed, ModbusClient, RawAdu, decode_adu
+from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, RawAdu, decode_adu
 from wireproof.conformance.modbus_server.profile import DeviceProfile
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
 
-Connect = Callable[[], ModbusClient]
+Connect = Callable[[], Connection]
 
 
 def _describe(outcome: RawAdu | ConnectionClosed | None) -> str:
@@ -33,7 +33,7 @@ def _describe(outcome: RawAdu | ConnectionClosed | None) -> str:
 
 
 @pytest.mark.conformance(clause="MB-TCP-001", level="shall")
-def test_transaction_id_echoed(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_transaction_id_echoed(client: Connection, modbus_profile: DeviceProfile,
                                evidence: EvidenceRecorder) -> None:
     """Every response carries its request's transaction identifier, over the whole 16-bit range.
 
@@ -48,7 +48,7 @@ def test_transaction_id_echoed(client: ModbusClient, modbus_profile: DeviceProfi
 
 
 @pytest.mark.conformance(clause="MB-TCP-002", level="shall")
-def test_response_mbap_header(client: ModbusClient, modbus_profile: DeviceProfile, suite_timing: Timing,
+def test_response_mbap_header(client: Connection, modbus_profile: DeviceProfile, suite_timing: Timing,
                               evidence: EvidenceRecorder) -> None:
     """A response's protocol identifier is 0 and its length counts exactly the bytes that follow.
 
@@ -66,7 +66,7 @@ def test_response_mbap_header(client: ModbusClient, modbus_profile: DeviceProfil
 
 
 @pytest.mark.conformance(clause="MB-TCP-003", level="shall")
-def test_unit_id_echoed(client: ModbusClient, modbus_profile: DeviceProfile, modbus_unit: int,
+def test_unit_id_echoed(client: Connection, modbus_profile: DeviceProfile, modbus_unit: int,
                         evidence: EvidenceRecorder) -> None:
     """The response carries the request's unit identifier (MB-TCP 3.1.3: "Recopied by the server")."""
     unsupported = bytes([modbus_profile.illegal_function_code(), 0, 0, 0, 1])
@@ -77,7 +77,7 @@ def test_unit_id_echoed(client: ModbusClient, modbus_profile: DeviceProfile, mod
 
 
 @pytest.mark.conformance(clause="MB-TCP-004", level="should")
-def test_unit_id_ff_addresses_device(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_unit_id_ff_addresses_device(client: Connection, modbus_profile: DeviceProfile,
                                      evidence: EvidenceRecorder) -> None:
     """A server reached directly on TCP answers unit identifier 0xFF as it answers its own unit.
 
@@ -100,7 +100,7 @@ def test_unit_id_ff_addresses_device(client: ModbusClient, modbus_profile: Devic
 
 
 @pytest.mark.conformance(clause="MB-TCP-005", level="shall")
-def test_protocol_id_not_modbus(client: ModbusClient, connect: Connect, modbus_profile: DeviceProfile,
+def test_protocol_id_not_modbus(client: Connection, connect: Connect, modbus_profile: DeviceProfile,
                                 suite_timing: Timing, evidence: EvidenceRecorder) -> None:
     """An ADU whose protocol identifier is not 0 is not answered, and the service goes on.
 
@@ -118,7 +118,7 @@ def test_protocol_id_not_modbus(client: ModbusClient, connect: Connect, modbus_p
     expect_usable(connect, client, modbus_profile, evidence, outcome, "an ADU with protocol identifier 1")
 
 
-def _length_case(client: ModbusClient, connect: Connect, profile: DeviceProfile, timing: Timing,
+def _length_case(client: Connection, connect: Connect, profile: DeviceProfile, timing: Timing,
                  evidence: EvidenceRecorder, adu: bytes, what: str) -> None:
     client.send(adu)
     outcome = client.silence(timing.silence)
@@ -132,7 +132,7 @@ def _length_case(client: ModbusClient, connect: Connect, profile: DeviceProfile,
 
 
 @pytest.mark.conformance(clause="MB-TCP-006", level="shall")
-def test_length_longer_than_pdu(client: ModbusClient, connect: Connect, modbus_profile: DeviceProfile,
+def test_length_longer_than_pdu(client: Connection, connect: Connect, modbus_profile: DeviceProfile,
                                 suite_timing: Timing, evidence: EvidenceRecorder) -> None:
     """An ADU whose MBAP length covers 2 bytes more than the PDU holds is not answered as valid.
 
@@ -147,7 +147,7 @@ def test_length_longer_than_pdu(client: ModbusClient, connect: Connect, modbus_p
 
 
 @pytest.mark.conformance(clause="MB-TCP-007", level="shall")
-def test_length_shorter_than_pdu(client: ModbusClient, connect: Connect, modbus_profile: DeviceProfile,
+def test_length_shorter_than_pdu(client: Connection, connect: Connect, modbus_profile: DeviceProfile,
                                  suite_timing: Timing, evidence: EvidenceRecorder) -> None:
     """An ADU whose MBAP length cuts the PDU short is not answered as valid (MB-TCP 3.1.3, 4.4).
 
@@ -160,7 +160,7 @@ def test_length_shorter_than_pdu(client: ModbusClient, connect: Connect, modbus_
 
 
 @pytest.mark.conformance(clause="MB-TCP-011", level="shall")
-def test_malformed_adu_does_not_stop_server(client: ModbusClient, connect: Connect,
+def test_malformed_adu_does_not_stop_server(client: Connection, connect: Connect,
                                             modbus_profile: DeviceProfile, suite_timing: Timing,
                                             evidence: EvidenceRecorder) -> None:
     """Malformed ADUs on one connection do not stop the server: other connections are served.

@@ -35,7 +35,7 @@ from wireproof.conformance.modbus_server._checks import (
     require_fc,
     require_table,
 )
-from wireproof.conformance.modbus_server._client import ModbusClient
+from wireproof.conformance.modbus_server._connection import Connection
 from wireproof.conformance.modbus_server.profile import DeviceProfile
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
 
@@ -47,7 +47,7 @@ _READS: dict[int, tuple[Callable[..., Pdu], str, int]] = {
 }
 
 
-def _quantity_bounds(fc: int, client: ModbusClient, profile: DeviceProfile,
+def _quantity_bounds(fc: int, client: Connection, profile: DeviceProfile,
                      evidence: EvidenceRecorder) -> None:
     require_fc(profile, fc)
     cls, table_name, limit = _READS[fc]
@@ -58,7 +58,7 @@ def _quantity_bounds(fc: int, client: ModbusClient, profile: DeviceProfile,
     ], fc, ExceptionCode.ILLEGAL_DATA_VALUE)
 
 
-def _address_range(fc: int, client: ModbusClient, profile: DeviceProfile, evidence: EvidenceRecorder) -> None:
+def _address_range(fc: int, client: Connection, profile: DeviceProfile, evidence: EvidenceRecorder) -> None:
     require_fc(profile, fc)
     cls, table_name, _limit = _READS[fc]
     table = require_table(profile, table_name)
@@ -70,7 +70,7 @@ def _address_range(fc: int, client: ModbusClient, profile: DeviceProfile, eviden
 
 
 @pytest.mark.conformance(clause="MB-AP-001", level="shall")
-def test_read_coils_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_coils_quantity_bounds(client: Connection, modbus_profile: DeviceProfile,
                                     evidence: EvidenceRecorder) -> None:
     """FC 01 with quantity 0 or 2001 is answered with exception 03 ILLEGAL DATA VALUE.
 
@@ -80,28 +80,28 @@ def test_read_coils_quantity_bounds(client: ModbusClient, modbus_profile: Device
 
 
 @pytest.mark.conformance(clause="MB-AP-002", level="shall")
-def test_read_discrete_inputs_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_discrete_inputs_quantity_bounds(client: Connection, modbus_profile: DeviceProfile,
                                               evidence: EvidenceRecorder) -> None:
     """FC 02 with quantity 0 or 2001 is answered with exception 03 (MB-AP 6.2, state diagram)."""
     _quantity_bounds(0x02, client, modbus_profile, evidence)
 
 
 @pytest.mark.conformance(clause="MB-AP-003", level="shall")
-def test_read_holding_registers_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_holding_registers_quantity_bounds(client: Connection, modbus_profile: DeviceProfile,
                                                 evidence: EvidenceRecorder) -> None:
     """FC 03 with quantity 0 or 126 is answered with exception 03 (MB-AP 6.3: 1..125)."""
     _quantity_bounds(0x03, client, modbus_profile, evidence)
 
 
 @pytest.mark.conformance(clause="MB-AP-004", level="shall")
-def test_read_input_registers_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_input_registers_quantity_bounds(client: Connection, modbus_profile: DeviceProfile,
                                               evidence: EvidenceRecorder) -> None:
     """FC 04 with quantity 0 or 126 is answered with exception 03 (MB-AP 6.4: 1..125)."""
     _quantity_bounds(0x04, client, modbus_profile, evidence)
 
 
 @pytest.mark.conformance(clause="MB-AP-005", level="shall")
-def test_read_coils_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_coils_address_range(client: Connection, modbus_profile: DeviceProfile,
                                   evidence: EvidenceRecorder) -> None:
     """FC 01 past the implemented coils is answered with exception 02 ILLEGAL DATA ADDRESS.
 
@@ -113,28 +113,28 @@ def test_read_coils_address_range(client: ModbusClient, modbus_profile: DevicePr
 
 
 @pytest.mark.conformance(clause="MB-AP-006", level="shall")
-def test_read_discrete_inputs_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_discrete_inputs_address_range(client: Connection, modbus_profile: DeviceProfile,
                                             evidence: EvidenceRecorder) -> None:
     """FC 02 past the implemented discrete inputs is answered with exception 02 (MB-AP 6.2)."""
     _address_range(0x02, client, modbus_profile, evidence)
 
 
 @pytest.mark.conformance(clause="MB-AP-007", level="shall")
-def test_read_holding_registers_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_holding_registers_address_range(client: Connection, modbus_profile: DeviceProfile,
                                               evidence: EvidenceRecorder) -> None:
     """FC 03 past the implemented holding registers is answered with exception 02 (MB-AP 6.3)."""
     _address_range(0x03, client, modbus_profile, evidence)
 
 
 @pytest.mark.conformance(clause="MB-AP-008", level="shall")
-def test_read_input_registers_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_input_registers_address_range(client: Connection, modbus_profile: DeviceProfile,
                                             evidence: EvidenceRecorder) -> None:
     """FC 04 past the implemented input registers is answered with exception 02 (MB-AP 6.4)."""
     _address_range(0x04, client, modbus_profile, evidence)
 
 
 @pytest.mark.conformance(clause="MB-AP-009", level="shall")
-def test_read_bits_byte_count(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_bits_byte_count(client: Connection, modbus_profile: DeviceProfile,
                               evidence: EvidenceRecorder) -> None:
     """FC 01/02 responses carry byte count = ceil(N / 8), the bytes it announces, and zero padding.
 
@@ -167,7 +167,7 @@ def test_read_bits_byte_count(client: ModbusClient, modbus_profile: DeviceProfil
 
 
 @pytest.mark.conformance(clause="MB-AP-010", level="shall")
-def test_read_registers_byte_count(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_registers_byte_count(client: Connection, modbus_profile: DeviceProfile,
                                    evidence: EvidenceRecorder) -> None:
     """FC 03/04 responses carry byte count = 2 x N and exactly N registers (MB-AP 6.3, 6.4).
 

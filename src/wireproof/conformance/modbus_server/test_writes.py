@@ -47,12 +47,12 @@ from wireproof.conformance.modbus_server._checks import (
     require_table,
     write_span,
 )
-from wireproof.conformance.modbus_server._client import ConnectionClosed, ModbusClient, NoResponse
+from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, NoResponse
 from wireproof.conformance.modbus_server.profile import DeviceProfile
 from wireproof.errors import WireproofError
 from wireproof.harness.plugin import EvidenceRecorder
 
-Connect = Callable[[], ModbusClient]
+Connect = Callable[[], Connection]
 
 
 def _restore(evidence: EvidenceRecorder, what: str, action: Callable[[], object]) -> None:
@@ -62,7 +62,7 @@ def _restore(evidence: EvidenceRecorder, what: str, action: Callable[[], object]
         action()
 
 
-def _exception_or_dropped(client: ModbusClient, evidence: EvidenceRecorder, what: str, pdu: Pdu,
+def _exception_or_dropped(client: Connection, evidence: EvidenceRecorder, what: str, pdu: Pdu,
                           function_code: int) -> None:
     """An over-size request: exception 03, or dropped / connection closed (MB-TCP ADU <= 260)."""
     evidence.note(f"{what}: expect exception 03 (or the over-size ADU dropped)")
@@ -79,7 +79,7 @@ def _exception_or_dropped(client: ModbusClient, evidence: EvidenceRecorder, what
 
 
 @pytest.mark.conformance(clause="MB-AP-011", level="shall")
-def test_write_single_coil_illegal_value(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_single_coil_illegal_value(client: Connection, modbus_profile: DeviceProfile,
                                          evidence: EvidenceRecorder) -> None:
     """FC 05 with an output value other than 0x0000 or 0xFF00 is answered with exception 03.
 
@@ -109,7 +109,7 @@ def test_write_single_coil_illegal_value(client: ModbusClient, modbus_profile: D
 
 
 @pytest.mark.conformance(clause="MB-AP-012", level="shall")
-def test_write_single_coil_echo(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_single_coil_echo(client: Connection, modbus_profile: DeviceProfile,
                                 evidence: EvidenceRecorder) -> None:
     """The FC 05 response is an echo of the request, and the coil takes the value (MB-AP 6.5).
 
@@ -139,7 +139,7 @@ def test_write_single_coil_echo(client: ModbusClient, modbus_profile: DeviceProf
 
 
 @pytest.mark.conformance(clause="MB-AP-013", level="shall")
-def test_write_single_register_echo(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_single_register_echo(client: Connection, modbus_profile: DeviceProfile,
                                     evidence: EvidenceRecorder) -> None:
     """The FC 06 response is an echo of the request, and the register takes the value (MB-AP 6.6).
 
@@ -168,7 +168,7 @@ def test_write_single_register_echo(client: ModbusClient, modbus_profile: Device
 
 
 @pytest.mark.conformance(clause="MB-AP-014", level="shall")
-def test_write_single_register_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_single_register_address_range(client: Connection, modbus_profile: DeviceProfile,
                                              evidence: EvidenceRecorder) -> None:
     """FC 06 to the first address past the holding registers gets exception 02 (MB-AP 6.6 state diagram)."""
     require_fc(modbus_profile, 0x06)
@@ -180,7 +180,7 @@ def test_write_single_register_address_range(client: ModbusClient, modbus_profil
 
 
 @pytest.mark.conformance(clause="MB-AP-015", level="shall")
-def test_write_multiple_coils_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_multiple_coils_quantity_bounds(client: Connection, modbus_profile: DeviceProfile,
                                               evidence: EvidenceRecorder) -> None:
     """FC 15 with quantity 0 or 1969 is answered with exception 03.
 
@@ -197,7 +197,7 @@ def test_write_multiple_coils_quantity_bounds(client: ModbusClient, modbus_profi
 
 
 @pytest.mark.conformance(clause="MB-AP-016", level="shall")
-def test_write_multiple_coils_echo(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_multiple_coils_echo(client: Connection, modbus_profile: DeviceProfile,
                                    evidence: EvidenceRecorder) -> None:
     """The FC 15 response returns the starting address and quantity written; read-back agrees.
 
@@ -227,7 +227,7 @@ def test_write_multiple_coils_echo(client: ModbusClient, modbus_profile: DeviceP
 
 
 @pytest.mark.conformance(clause="MB-AP-017", level="shall")
-def test_write_multiple_registers_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_multiple_registers_quantity_bounds(client: Connection, modbus_profile: DeviceProfile,
                                                   evidence: EvidenceRecorder) -> None:
     """FC 16 with quantity 0 or 124 is answered with exception 03.
 
@@ -246,7 +246,7 @@ def test_write_multiple_registers_quantity_bounds(client: ModbusClient, modbus_p
 
 
 @pytest.mark.conformance(clause="MB-AP-018", level="shall")
-def test_write_multiple_registers_echo(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_multiple_registers_echo(client: Connection, modbus_profile: DeviceProfile,
                                        evidence: EvidenceRecorder) -> None:
     """The FC 16 response returns the starting address and quantity written; read-back agrees.
 
@@ -276,7 +276,7 @@ def test_write_multiple_registers_echo(client: ModbusClient, modbus_profile: Dev
 
 
 @pytest.mark.conformance(clause="MB-AP-019", level="shall")
-def test_write_multiple_registers_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_multiple_registers_address_range(client: Connection, modbus_profile: DeviceProfile,
                                                 evidence: EvidenceRecorder) -> None:
     """FC 16 past the holding registers is answered with exception 02 (MB-AP 6.12 state diagram)."""
     require_fc(modbus_profile, 0x10)
@@ -289,7 +289,7 @@ def test_write_multiple_registers_address_range(client: ModbusClient, modbus_pro
 
 
 @pytest.mark.conformance(clause="MB-AP-020", level="shall")
-def test_read_write_registers_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_write_registers_quantity_bounds(client: Connection, modbus_profile: DeviceProfile,
                                               evidence: EvidenceRecorder) -> None:
     """FC 23 with read quantity 0 / 126 or write quantity 0 / 122 is answered with exception 03.
 
@@ -316,7 +316,7 @@ def test_read_write_registers_quantity_bounds(client: ModbusClient, modbus_profi
 
 
 @pytest.mark.conformance(clause="MB-AP-021", level="shall")
-def test_read_write_registers_write_before_read(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_write_registers_write_before_read(client: Connection, modbus_profile: DeviceProfile,
                                                 evidence: EvidenceRecorder) -> None:
     """FC 23 performs the write before the read: reading the range it writes returns the new values.
 
@@ -342,7 +342,7 @@ def test_read_write_registers_write_before_read(client: ModbusClient, modbus_pro
 
 
 @pytest.mark.conformance(clause="MB-AP-026", level="shall")
-def test_write_multiple_registers_byte_count(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_multiple_registers_byte_count(client: Connection, modbus_profile: DeviceProfile,
                                              evidence: EvidenceRecorder) -> None:
     """FC 16 whose byte count is not 2 x quantity is answered with exception 03.
 
