@@ -185,7 +185,7 @@ def _parse_options(items: list[str]) -> dict[str, str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "conformance(clause, level): a conformance clause test (level: shall|should|may)"
+        "markers", "conformance(clause, level[, title]): a conformance clause test (level: shall|should|may)"
     )
     unit = config.getoption("wireproof_unit")
     if unit is not None and not 0 <= unit <= 255:
@@ -251,7 +251,7 @@ def marker_problem(marker: pytest.Mark) -> str | None:
     """Why a ``conformance`` marker is invalid, or None if it is fine."""
     if marker.args:
         return "takes keyword arguments only: conformance(clause=..., level=...)"
-    unknown = set(marker.kwargs) - {"clause", "level"}
+    unknown = set(marker.kwargs) - {"clause", "level", "title"}
     if unknown:
         return f"unknown argument(s) {', '.join(sorted(unknown))}"
     clause = marker.kwargs.get("clause")
@@ -260,6 +260,9 @@ def marker_problem(marker: pytest.Mark) -> str | None:
     level = marker.kwargs.get("level")
     if level not in LEVELS:
         return f"level must be one of {', '.join(LEVELS)}, got {level!r}"
+    title = marker.kwargs.get("title")
+    if "title" in marker.kwargs and (not isinstance(title, str) or not title.strip()):
+        return f"title must be a non-empty string, got {title!r}"
     return None
 
 
@@ -381,7 +384,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _title(item: pytest.Item) -> str:
-    doc = getattr(getattr(item, "obj", None), "__doc__", None) or ""
+    # A parametrized clause names its rule in its marker (title=...); else the docstring's summary.
+    marker = item.get_closest_marker("conformance")
+    title = marker.kwargs.get("title") if marker is not None else None
+    doc = title if isinstance(title, str) else getattr(getattr(item, "obj", None), "__doc__", None) or ""
     return " ".join(doc.strip().split("\n\n", 1)[0].split())
 
 
