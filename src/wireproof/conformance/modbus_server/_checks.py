@@ -83,7 +83,8 @@ def write_span(table: AddressRange, n: int) -> int:
 
 
 def expect_exceptions(client: Connection, evidence: EvidenceRecorder,
-                      cases: Sequence[tuple[str, Pdu | bytes]], function_code: int, code: ExceptionCode) -> None:
+                      cases: Sequence[tuple[str, Pdu | bytes]], function_code: int,
+                      code: ExceptionCode) -> None:
     """Send each (description, request); each must be answered with exception ``code``."""
     for what, pdu in cases:
         evidence.note(f"{what}: expect exception {int(code):02X}")
