@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from wireproof.codecs.modbus import messages as M
-from wireproof.codecs.modbus.adu import TcpCodec
+from wireproof.codecs.modbus.adu import RtuCodec, TcpCodec
 from wireproof.errors import HarnessError, RemoteProtocolError, TransportError, TransportTimeout
-from wireproof.harness.modbus_client import BlockingModbusClient
+from wireproof.harness.modbus_client import BlockingModbusClient, Framing
 from wireproof.harness.simulators import ServerHandle, running_server
 from wireproof.harness.transports import MemoryTransport, memory_pair
 
@@ -161,3 +161,26 @@ def test_raw_and_machine_on_one_tcp_connection(server: ServerHandle) -> None:
         assert client.request(READ_ONE) == M.ReadHoldingRegistersResponse(values=(0,))
     assert [d for d, _ in sent].count("sent") == 6
     assert b"".join(data for d, data in sent if d == "received")[:len(frame)] == frame
+
+
+@pytest.mark.parametrize("framing", ["rtu", "ascii"])
+def test_serial_framings_go_through_their_framer(framing: Framing) -> None:
+    with running_server(framing=framing) as handle, \
+            BlockingModbusClient.connect(handle.url, framing=framing, timeout=2.0) as client:
+        assert client.request(READ_ONE) == M.ReadHoldingRegistersResponse(values=(0,))
+        coils = client.request(M.ReadCoilsRequest(start_address=1, quantity=1))
+        assert isinstance(coils, M.ReadCoilsResponse) and coils.values[0] is True
+
+
+def test_rtu_answer_in_pieces() -> None:
+    ours, device = memory_pair(timeout=2.0)
+    rtu = RtuCodec()
+    frame = rtu.encode(M.RtuAdu(address=1, pdu=M.ReadHoldingRegistersResponse(values=(9,))))
+    with BlockingModbusClient(ours, framing="rtu", timeout=2.0) as client:
+        device.send(frame[:2])
+        device.send(frame[2:])
+        assert client.request(READ_ONE) == M.ReadHoldingRegistersResponse(values=(9,))
+        assert device.recv(timeout=1.0) == rtu.encode(M.RtuAdu(address=1, pdu=READ_ONE))
+        client.broadcast(M.WriteSingleRegisterRequest(address=1, value=2))
+        assert device.recv(timeout=1.0)[0] == 0
+    device.close()
