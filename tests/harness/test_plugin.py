@@ -163,6 +163,8 @@ def test_fails(leaky):
     ('clause="X-1"', "level must be one of"),
     ('"X-1", "shall"', "takes keyword arguments only"),
     ('clause="X-1", level="may", lvl="x"', "unknown argument(s) lvl"),
+    ('clause="X-1", level="may", title=""', "title must be a non-empty string"),
+    ('clause="X-1", level="may", title=3', "title must be a non-empty string"),
 ])
 def test_bad_marker_is_a_collection_error(pytester: pytest.Pytester, marker: str, problem: str) -> None:
     pytester.makepyfile(test_bad=f'''
@@ -198,6 +200,36 @@ class TestBad:
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*TestBad::test_b: invalid @pytest.mark.conformance: level must be*"])
     assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+PARAMETRIZED_CLAUSES = '''
+import pytest
+
+@pytest.mark.parametrize("n", [
+    pytest.param(1, marks=pytest.mark.conformance(clause="P-001", level="shall", title="One is odd."),
+                 id="P-001"),
+    pytest.param(2, marks=pytest.mark.conformance(clause="P-002", level="should", title="Two is odd."),
+                 id="P-002"),
+    pytest.param(3, marks=pytest.mark.conformance(clause="P-003", level="may"), id="P-003"),
+])
+def test_odd(n):
+    """The docstring's summary, for a clause whose marker has no title.
+
+    Not part of the title."""
+    assert n % 2, f"{n} is even"
+'''
+
+
+def test_parametrized_clauses_keep_their_own_id_title_and_verdict(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_param=PARAMETRIZED_CLAUSES)
+    props = final_properties(pytester.inline_run())
+    assert {c: (p[PROP_LEVEL], p["wireproof.title"], p[PROP_VERDICT]) for c, p in props.items()} == {
+        "P-001": ("shall", "One is odd.", "pass"),
+        "P-002": ("should", "Two is odd.", "fail"),
+        "P-003": ("may", "The docstring's summary, for a clause whose marker has no title.", "pass"),
+    }
+    assert "2 is even" in props["P-002"][PROP_MESSAGE]
+    assert set(final_properties(pytester.inline_run("-k", "P-002"))) == {"P-002"}
 
 
 def test_fixtures_see_the_options(pytester: pytest.Pytester) -> None:

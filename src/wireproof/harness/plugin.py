@@ -218,7 +218,7 @@ def _aliases(config: pytest.Config, params: dict[str, str]) -> dict[str, Any]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "conformance(clause, level): a conformance clause test (level: shall|should|may)"
+        "markers", "conformance(clause, level[, title]): a conformance clause test (level: shall|should|may)"
     )
     config.stash[_PROFILE] = _load_profile(config.getoption("wireproof_profile"))
     params = _parse_options(config.getoption("wireproof_option"))
@@ -309,7 +309,7 @@ def marker_problem(marker: pytest.Mark) -> str | None:
     """Why a ``conformance`` marker is invalid, or None if it is fine."""
     if marker.args:
         return "takes keyword arguments only: conformance(clause=..., level=...)"
-    unknown = set(marker.kwargs) - {"clause", "level"}
+    unknown = set(marker.kwargs) - {"clause", "level", "title"}
     if unknown:
         return f"unknown argument(s) {', '.join(sorted(unknown))}"
     clause = marker.kwargs.get("clause")
@@ -318,6 +318,9 @@ def marker_problem(marker: pytest.Mark) -> str | None:
     level = marker.kwargs.get("level")
     if level not in LEVELS:
         return f"level must be one of {', '.join(LEVELS)}, got {level!r}"
+    title = marker.kwargs.get("title")
+    if "title" in marker.kwargs and (not isinstance(title, str) or not title.strip()):
+        return f"title must be a non-empty string, got {title!r}"
     return None
 
 
@@ -439,7 +442,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def _title(item: pytest.Item) -> str:
-    doc = getattr(getattr(item, "obj", None), "__doc__", None) or ""
+    # A parametrized clause names its rule in its marker (title=...); else the docstring's summary.
+    marker = item.get_closest_marker("conformance")
+    title = marker.kwargs.get("title") if marker is not None else None
+    doc = title if isinstance(title, str) else getattr(getattr(item, "obj", None), "__doc__", None) or ""
     return " ".join(doc.strip().split("\n\n", 1)[0].split())
 
 

@@ -16,6 +16,17 @@ expects no answer listens; default 0.3).
 
 Clause ids are stable: ``MB-AP-NNN`` for application-layer rules, ``MB-TCP-NNN``
 for the TCP mapping. New clauses get new numbers; numbers are never reused.
+Where several clauses check one rule on different function codes or tables,
+they are rows of one parametrized test (``_checks.clause``): each row keeps
+its clause id as test id (``-k MB-AP-003``), its level, its own verdict and
+its one-line title in the reports.
+
+The suite does no I/O of its own. Its connections are the harness's
+blocking Modbus client (:mod:`wireproof.harness.modbus_client`: bytes sent
+exactly as given, answers read whole through the codec's MBAP framer),
+wrapped by :mod:`._connection`, which builds the ADUs a clause sends and
+turns what the device failed to do (no answer, a closed connection) into a
+``fail`` verdict; the default profile is read by :mod:`wireproof.harness.resources`.
 
 ============  ======  ============================  ==============================================
 clause        level   cites                         rule

@@ -6,8 +6,11 @@ says "not applicable" the same way (DESIGN.md, "Conformance").
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import pytest
 
 from wireproof.codecs.modbus.constants import ADDRESS_SPACE, ExceptionCode
 from wireproof.codecs.modbus.messages import (
@@ -19,12 +22,12 @@ from wireproof.codecs.modbus.messages import (
     ReadHoldingRegistersResponse,
     ReadInputRegistersRequest,
 )
-from wireproof.conformance.modbus_server._client import ConnectionClosed, ModbusClient, RawAdu
+from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, RawAdu
 from wireproof.conformance.modbus_server.profile import AddressRange, DeviceProfile
 from wireproof.errors import TransportError
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
 
-__all__ = ["Timing", "expect_exceptions", "expect_usable", "past_end", "pdu_bytes", "probe_request",
+__all__ = ["Timing", "clause", "expect_exceptions", "expect_usable", "past_end", "pdu_bytes", "probe_request",
            "read_coils", "read_registers", "require_fc", "require_table", "write_span"]
 
 
@@ -34,6 +37,17 @@ class Timing:
 
     response_timeout: float
     silence: float
+
+
+def clause(clause_id: str, *values: object, title: str, level: str = "shall") -> Any:
+    """One row of a parametrized clause test, with its own stable id, level and one-line title.
+
+    The id is the clause id, so ``-k MB-AP-003`` selects the row as it selects
+    an unparametrized clause; the title stands in the reports where a clause
+    test's docstring summary would.
+    """
+    return pytest.param(*values, marks=pytest.mark.conformance(clause=clause_id, level=level, title=title),
+                        id=clause_id)
 
 
 def require_fc(profile: DeviceProfile, *function_codes: int) -> None:
@@ -68,8 +82,9 @@ def write_span(table: AddressRange, n: int) -> int:
     return min(table.write_address, table.end - n)
 
 
-def expect_exceptions(client: ModbusClient, evidence: EvidenceRecorder, cases: list[tuple[str, Pdu | bytes]],
-                      function_code: int, code: ExceptionCode) -> None:
+def expect_exceptions(client: Connection, evidence: EvidenceRecorder,
+                      cases: Sequence[tuple[str, Pdu | bytes]], function_code: int,
+                      code: ExceptionCode) -> None:
     """Send each (description, request); each must be answered with exception ``code``."""
     for what, pdu in cases:
         evidence.note(f"{what}: expect exception {int(code):02X}")
@@ -77,14 +92,14 @@ def expect_exceptions(client: ModbusClient, evidence: EvidenceRecorder, cases: l
         reply.expect_exception(function_code, code, what)
 
 
-def read_coils(client: ModbusClient, start: int, n: int) -> tuple[bool, ...]:
+def read_coils(client: Connection, start: int, n: int) -> tuple[bool, ...]:
     pdu = client.request(ReadCoilsRequest(start_address=start, quantity=n)).expect(
         ReadCoilsResponse, f"read-back of {n} coil(s) at {start}")
     values: tuple[bool, ...] = pdu.values[:n]
     return values
 
 
-def read_registers(client: ModbusClient, start: int, n: int) -> tuple[int, ...]:
+def read_registers(client: Connection, start: int, n: int) -> tuple[int, ...]:
     pdu = client.request(ReadHoldingRegistersRequest(start_address=start, quantity=n)).expect(
         ReadHoldingRegistersResponse, f"read-back of {n} holding register(s) at {start}")
     values: tuple[int, ...] = pdu.values
@@ -109,14 +124,14 @@ def probe_request(profile: DeviceProfile) -> Pdu | bytes:
     return bytes([profile.illegal_function_code(), 0x00, 0x00, 0x00, 0x01])
 
 
-def pdu_bytes(client: ModbusClient, pdu: Pdu | bytes) -> bytes:
+def pdu_bytes(client: Connection, pdu: Pdu | bytes) -> bytes:
     if isinstance(pdu, bytes):
         return pdu
     data: bytes = client.codec.encode_pdu(pdu, strict=False)
     return data
 
 
-def expect_usable(connect: Callable[[], ModbusClient], client: ModbusClient, profile: DeviceProfile,
+def expect_usable(connect: Callable[[], Connection], client: Connection, profile: DeviceProfile,
                   evidence: EvidenceRecorder, outcome: RawAdu | ConnectionClosed | None, what: str) -> None:
     """After ``what``: the same connection still answers, or (if the device closed it) a new one does.
 

@@ -12,7 +12,7 @@
 - ``suite_timing``: ``response_timeout`` (the parameter, else the profile's)
   and ``silence`` (how long a clause that expects *no* answer listens;
   default 0.3 s).
-- ``connect()``: a new :class:`~._client.ModbusClient` whose traffic is
+- ``connect()``: a new :class:`~._connection.Connection` whose traffic is
   recorded as evidence; ``client``: the first one. All are closed after the test.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from wireproof.conformance.modbus_server._checks import Timing
-from wireproof.conformance.modbus_server._client import ModbusClient
+from wireproof.conformance.modbus_server._connection import Connection
 from wireproof.conformance.modbus_server.profile import DeviceProfile, default_profile, load_profile
 from wireproof.harness.plugin import PROP_TARGET, EvidenceRecorder
 from wireproof.harness.suites import suite_params
@@ -72,8 +72,8 @@ def modbus_target(wireproof_target: str | None) -> Iterator[str]:
 @pytest.fixture
 def connect(request: pytest.FixtureRequest, modbus_target: str, modbus_unit: int, suite_timing: Timing,
             wireproof_target: str | None,
-            evidence: EvidenceRecorder) -> Iterator[Callable[[], ModbusClient]]:
-    clients: list[ModbusClient] = []
+            evidence: EvidenceRecorder) -> Iterator[Callable[[], Connection]]:
+    clients: list[Connection] = []
     if wireproof_target is None:
         request.node.user_properties.append(
             (PROP_TARGET, f"{modbus_target} (wireproof reference server, built in)"))
@@ -81,10 +81,10 @@ def connect(request: pytest.FixtureRequest, modbus_target: str, modbus_unit: int
     def record(direction: str, data: bytes, label: str) -> None:
         (evidence.sent if direction == "sent" else evidence.received)(data, label)
 
-    def open_client() -> ModbusClient:
+    def open_client() -> Connection:
         label = f"connection {len(clients) + 1}"
         evidence.note(f"{label}: connect to {modbus_target}")
-        client = ModbusClient.connect(modbus_target, unit=modbus_unit, timeout=suite_timing.response_timeout,
+        client = Connection.connect(modbus_target, unit=modbus_unit, timeout=suite_timing.response_timeout,
                                       record=record, label=label)
         clients.append(client)
         return client
@@ -95,5 +95,5 @@ def connect(request: pytest.FixtureRequest, modbus_target: str, modbus_unit: int
 
 
 @pytest.fixture
-def client(connect: Callable[[], ModbusClient]) -> ModbusClient:
+def client(connect: Callable[[], Connection]) -> Connection:
     return connect()

@@ -28,11 +28,11 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Final
 
 from wireproof.codecs.modbus.constants import ADDRESS_SPACE
 from wireproof.errors import FixtureError
+from wireproof.harness.resources import read_text
 
 __all__ = ["TABLES", "AddressRange", "DeviceProfile", "default_profile", "load_profile"]
 
@@ -165,6 +165,5 @@ def load_profile(doc: Mapping[str, Any]) -> DeviceProfile:
 
 
 def default_profile() -> DeviceProfile:
-    """The profile of the built-in reference server (``default-profile.toml``)."""
-    text = resources.files(__package__).joinpath(DEFAULT_PROFILE_FILE).read_text(encoding="utf-8")
-    return load_profile(tomllib.loads(text))
+    """The profile of the built-in reference server (``default-profile.toml``, read by the harness)."""
+    return load_profile(tomllib.loads(read_text(__package__, DEFAULT_PROFILE_FILE)))

@@ -16,12 +16,18 @@ from collections.abc import Callable
 import pytest
 
 from wireproof.codecs.modbus.messages import ExceptionResponse
-from wireproof.conformance.modbus_server._checks import Timing, expect_usable, pdu_bytes, probe_request
-from wireproof.conformance.modbus_server._client import ConnectionClosed, ModbusClient, RawAdu, decode_adu
+from wireproof.conformance.modbus_server._checks import (
+    Timing,
+    clause,
+    expect_usable,
+    pdu_bytes,
+    probe_request,
+)
+from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, RawAdu, decode_adu
 from wireproof.conformance.modbus_server.profile import DeviceProfile
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
 
-Connect = Callable[[], ModbusClient]
+Connect = Callable[[], Connection]
 
 
 def _describe(outcome: RawAdu | ConnectionClosed | None) -> str:
@@ -33,7 +39,7 @@ def _describe(outcome: RawAdu | ConnectionClosed | None) -> str:
 
 
 @pytest.mark.conformance(clause="MB-TCP-001", level="shall")
-def test_transaction_id_echoed(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_transaction_id_echoed(client: Connection, modbus_profile: DeviceProfile,
                                evidence: EvidenceRecorder) -> None:
     """Every response carries its request's transaction identifier, over the whole 16-bit range.
 
@@ -48,7 +54,7 @@ def test_transaction_id_echoed(client: ModbusClient, modbus_profile: DeviceProfi
 
 
 @pytest.mark.conformance(clause="MB-TCP-002", level="shall")
-def test_response_mbap_header(client: ModbusClient, modbus_profile: DeviceProfile, suite_timing: Timing,
+def test_response_mbap_header(client: Connection, modbus_profile: DeviceProfile, suite_timing: Timing,
                               evidence: EvidenceRecorder) -> None:
     """A response's protocol identifier is 0 and its length counts exactly the bytes that follow.
 
@@ -66,7 +72,7 @@ def test_response_mbap_header(client: ModbusClient, modbus_profile: DeviceProfil
 
 
 @pytest.mark.conformance(clause="MB-TCP-003", level="shall")
-def test_unit_id_echoed(client: ModbusClient, modbus_profile: DeviceProfile, modbus_unit: int,
+def test_unit_id_echoed(client: Connection, modbus_profile: DeviceProfile, modbus_unit: int,
                         evidence: EvidenceRecorder) -> None:
     """The response carries the request's unit identifier (MB-TCP 3.1.3: "Recopied by the server")."""
     unsupported = bytes([modbus_profile.illegal_function_code(), 0, 0, 0, 1])
@@ -77,7 +83,7 @@ def test_unit_id_echoed(client: ModbusClient, modbus_profile: DeviceProfile, mod
 
 
 @pytest.mark.conformance(clause="MB-TCP-004", level="should")
-def test_unit_id_ff_addresses_device(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_unit_id_ff_addresses_device(client: Connection, modbus_profile: DeviceProfile,
                                      evidence: EvidenceRecorder) -> None:
     """A server reached directly on TCP answers unit identifier 0xFF as it answers its own unit.
 
@@ -100,7 +106,7 @@ def test_unit_id_ff_addresses_device(client: ModbusClient, modbus_profile: Devic
 
 
 @pytest.mark.conformance(clause="MB-TCP-005", level="shall")
-def test_protocol_id_not_modbus(client: ModbusClient, connect: Connect, modbus_profile: DeviceProfile,
+def test_protocol_id_not_modbus(client: Connection, connect: Connect, modbus_profile: DeviceProfile,
                                 suite_timing: Timing, evidence: EvidenceRecorder) -> None:
     """An ADU whose protocol identifier is not 0 is not answered, and the service goes on.
 
@@ -118,49 +124,37 @@ def test_protocol_id_not_modbus(client: ModbusClient, connect: Connect, modbus_p
     expect_usable(connect, client, modbus_profile, evidence, outcome, "an ADU with protocol identifier 1")
 
 
-def _length_case(client: ModbusClient, connect: Connect, profile: DeviceProfile, timing: Timing,
-                 evidence: EvidenceRecorder, adu: bytes, what: str) -> None:
-    client.send(adu)
-    outcome = client.silence(timing.silence)
+@pytest.mark.parametrize(("reshape", "what"), [
+    # The whole ADU the length announces is sent; the PDU inside it carries 2 trailing bytes.
+    clause("MB-TCP-006", lambda pdu: pdu + b"\xde\xad", "an ADU whose length includes 2 bytes after the PDU",
+           title="An ADU whose MBAP length covers 2 bytes more than the PDU holds is not answered as valid."),
+    # Only the bytes the length announces are sent (function code and 2 of the 4 request
+    # bytes), so the stream stays in step.
+    clause("MB-TCP-007", lambda pdu: pdu[:3], "an ADU whose length ends inside the PDU",
+           title="An ADU whose MBAP length cuts the PDU short is not answered as valid (MB-TCP 3.1.3, 4.4)."),
+])
+def test_length_disagrees_with_pdu(reshape: Callable[[bytes], bytes], what: str, client: Connection,
+                                   connect: Connect, modbus_profile: DeviceProfile, suite_timing: Timing,
+                                   evidence: EvidenceRecorder) -> None:
+    """An ADU whose MBAP length does not fit its PDU is not answered as valid, and the service goes on.
+
+    MB-TCP 3.1.3 (length = the following bytes) and 4.4 (MBAP / PDU checks).
+    Allowed: no answer, an exception, closing the connection; afterwards the
+    connection (or, if the device closed it, a new one) must still answer.
+    """
+    client.send(client.raw_adu(reshape(pdu_bytes(client, probe_request(modbus_profile)))))
+    outcome = client.silence(suite_timing.silence)
     evidence.note(f"{what}: {_describe(outcome)}")
     if isinstance(outcome, RawAdu):
         pdu = outcome.decode()
         assert isinstance(pdu, ExceptionResponse), (
             f"the device answered {what} as if it were valid: {outcome.raw.hex()} "
             "(expected no answer, an exception response, or the connection closed)")
-    expect_usable(connect, client, profile, evidence, outcome, what)
-
-
-@pytest.mark.conformance(clause="MB-TCP-006", level="shall")
-def test_length_longer_than_pdu(client: ModbusClient, connect: Connect, modbus_profile: DeviceProfile,
-                                suite_timing: Timing, evidence: EvidenceRecorder) -> None:
-    """An ADU whose MBAP length covers 2 bytes more than the PDU holds is not answered as valid.
-
-    MB-TCP 3.1.3 (length = the following bytes) and 4.4 (MBAP / PDU checks):
-    the whole ADU the length announces is sent, the PDU inside it carries 2
-    trailing bytes. Allowed: no answer, an exception, closing the connection;
-    the service must go on.
-    """
-    pdu = pdu_bytes(client, probe_request(modbus_profile)) + b"\xde\xad"
-    _length_case(client, connect, modbus_profile, suite_timing, evidence, client.raw_adu(pdu),
-                 "an ADU whose length includes 2 bytes after the PDU")
-
-
-@pytest.mark.conformance(clause="MB-TCP-007", level="shall")
-def test_length_shorter_than_pdu(client: ModbusClient, connect: Connect, modbus_profile: DeviceProfile,
-                                 suite_timing: Timing, evidence: EvidenceRecorder) -> None:
-    """An ADU whose MBAP length cuts the PDU short is not answered as valid (MB-TCP 3.1.3, 4.4).
-
-    Only the bytes the length announces are sent (function code and 2 of the
-    4 request bytes), so the stream stays in step; the service must go on.
-    """
-    pdu = pdu_bytes(client, probe_request(modbus_profile))[:3]
-    _length_case(client, connect, modbus_profile, suite_timing, evidence, client.raw_adu(pdu),
-                 "an ADU whose length ends inside the PDU")
+    expect_usable(connect, client, modbus_profile, evidence, outcome, what)
 
 
 @pytest.mark.conformance(clause="MB-TCP-011", level="shall")
-def test_malformed_adu_does_not_stop_server(client: ModbusClient, connect: Connect,
+def test_malformed_adu_does_not_stop_server(client: Connection, connect: Connect,
                                             modbus_profile: DeviceProfile, suite_timing: Timing,
                                             evidence: EvidenceRecorder) -> None:
     """Malformed ADUs on one connection do not stop the server: other connections are served.

@@ -30,12 +30,13 @@ from wireproof.codecs.modbus.messages import (
     ReadInputRegistersResponse,
 )
 from wireproof.conformance.modbus_server._checks import (
+    clause,
     expect_exceptions,
     past_end,
     require_fc,
     require_table,
 )
-from wireproof.conformance.modbus_server._client import ModbusClient
+from wireproof.conformance.modbus_server._connection import Connection
 from wireproof.conformance.modbus_server.profile import DeviceProfile
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
 
@@ -47,21 +48,54 @@ _READS: dict[int, tuple[Callable[..., Pdu], str, int]] = {
 }
 
 
-def _quantity_bounds(fc: int, client: ModbusClient, profile: DeviceProfile,
-                     evidence: EvidenceRecorder) -> None:
-    require_fc(profile, fc)
+@pytest.mark.parametrize("fc", [
+    # MB-AP 6.1: "Quantity of Outputs 0x0001 <= ... <= 0x07D0" else exception code 03.
+    clause("MB-AP-001", 0x01,
+           title="FC 01 with quantity 0 or 2001 is answered with exception 03 ILLEGAL DATA VALUE."),
+    clause("MB-AP-002", 0x02,
+           title="FC 02 with quantity 0 or 2001 is answered with exception 03 (MB-AP 6.2, state diagram)."),
+    clause("MB-AP-003", 0x03,
+           title="FC 03 with quantity 0 or 126 is answered with exception 03 (MB-AP 6.3: 1..125)."),
+    clause("MB-AP-004", 0x04,
+           title="FC 04 with quantity 0 or 126 is answered with exception 03 (MB-AP 6.4: 1..125)."),
+])
+def test_read_quantity_bounds(fc: int, client: Connection, modbus_profile: DeviceProfile,
+                              evidence: EvidenceRecorder) -> None:
+    """A read (FC 01-04) with quantity 0 or its maximum + 1 is answered with exception 03.
+
+    MB-AP 6.1-6.4: each state diagram checks "0x0001 <= Quantity <= max"
+    (2000 bits, 125 registers) before the address, else exception code 03.
+    """
+    require_fc(modbus_profile, fc)
     cls, table_name, limit = _READS[fc]
-    table = require_table(profile, table_name)
+    table = require_table(modbus_profile, table_name)
     expect_exceptions(client, evidence, [
         ("quantity 0", cls(start_address=table.start, quantity=0)),
         (f"quantity {limit + 1} (max {limit} + 1)", cls(start_address=table.start, quantity=limit + 1)),
     ], fc, ExceptionCode.ILLEGAL_DATA_VALUE)
 
 
-def _address_range(fc: int, client: ModbusClient, profile: DeviceProfile, evidence: EvidenceRecorder) -> None:
-    require_fc(profile, fc)
+@pytest.mark.parametrize("fc", [
+    clause("MB-AP-005", 0x01,
+           title="FC 01 past the implemented coils is answered with exception 02 ILLEGAL DATA ADDRESS."),
+    clause("MB-AP-006", 0x02,
+           title="FC 02 past the implemented discrete inputs is answered with exception 02 (MB-AP 6.2)."),
+    clause("MB-AP-007", 0x03,
+           title="FC 03 past the implemented holding registers is answered with exception 02 (MB-AP 6.3)."),
+    clause("MB-AP-008", 0x04,
+           title="FC 04 past the implemented input registers is answered with exception 02 (MB-AP 6.4)."),
+])
+def test_read_address_range(fc: int, client: Connection, modbus_profile: DeviceProfile,
+                            evidence: EvidenceRecorder) -> None:
+    """A read (FC 01-04) past the implemented addresses is answered with exception 02 ILLEGAL DATA ADDRESS.
+
+    MB-AP 6.1-6.4 state diagrams: "Starting Address == OK AND Starting Address
+    + Quantity == OK" else exception 02. Probed at the first address past the
+    profile's range and with a range crossing its end.
+    """
+    require_fc(modbus_profile, fc)
     cls, table_name, _limit = _READS[fc]
-    table = require_table(profile, table_name)
+    table = require_table(modbus_profile, table_name)
     end = past_end(table, table_name)
     expect_exceptions(client, evidence, [
         (f"address {end} (first past the {table_name})", cls(start_address=end, quantity=1)),
@@ -69,72 +103,8 @@ def _address_range(fc: int, client: ModbusClient, profile: DeviceProfile, eviden
     ], fc, ExceptionCode.ILLEGAL_DATA_ADDRESS)
 
 
-@pytest.mark.conformance(clause="MB-AP-001", level="shall")
-def test_read_coils_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
-                                    evidence: EvidenceRecorder) -> None:
-    """FC 01 with quantity 0 or 2001 is answered with exception 03 ILLEGAL DATA VALUE.
-
-    MB-AP 6.1: "Quantity of Outputs 0x0001 <= ... <= 0x07D0" else exception code 03.
-    """
-    _quantity_bounds(0x01, client, modbus_profile, evidence)
-
-
-@pytest.mark.conformance(clause="MB-AP-002", level="shall")
-def test_read_discrete_inputs_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
-                                              evidence: EvidenceRecorder) -> None:
-    """FC 02 with quantity 0 or 2001 is answered with exception 03 (MB-AP 6.2, state diagram)."""
-    _quantity_bounds(0x02, client, modbus_profile, evidence)
-
-
-@pytest.mark.conformance(clause="MB-AP-003", level="shall")
-def test_read_holding_registers_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
-                                                evidence: EvidenceRecorder) -> None:
-    """FC 03 with quantity 0 or 126 is answered with exception 03 (MB-AP 6.3: 1..125)."""
-    _quantity_bounds(0x03, client, modbus_profile, evidence)
-
-
-@pytest.mark.conformance(clause="MB-AP-004", level="shall")
-def test_read_input_registers_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
-                                              evidence: EvidenceRecorder) -> None:
-    """FC 04 with quantity 0 or 126 is answered with exception 03 (MB-AP 6.4: 1..125)."""
-    _quantity_bounds(0x04, client, modbus_profile, evidence)
-
-
-@pytest.mark.conformance(clause="MB-AP-005", level="shall")
-def test_read_coils_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
-                                  evidence: EvidenceRecorder) -> None:
-    """FC 01 past the implemented coils is answered with exception 02 ILLEGAL DATA ADDRESS.
-
-    MB-AP 6.1 state diagram: "Starting Address == OK AND Starting Address +
-    Quantity of Outputs == OK" else exception 02. Probed at the first address
-    past the profile's range and with a range crossing its end.
-    """
-    _address_range(0x01, client, modbus_profile, evidence)
-
-
-@pytest.mark.conformance(clause="MB-AP-006", level="shall")
-def test_read_discrete_inputs_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
-                                            evidence: EvidenceRecorder) -> None:
-    """FC 02 past the implemented discrete inputs is answered with exception 02 (MB-AP 6.2)."""
-    _address_range(0x02, client, modbus_profile, evidence)
-
-
-@pytest.mark.conformance(clause="MB-AP-007", level="shall")
-def test_read_holding_registers_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
-                                              evidence: EvidenceRecorder) -> None:
-    """FC 03 past the implemented holding registers is answered with exception 02 (MB-AP 6.3)."""
-    _address_range(0x03, client, modbus_profile, evidence)
-
-
-@pytest.mark.conformance(clause="MB-AP-008", level="shall")
-def test_read_input_registers_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
-                                            evidence: EvidenceRecorder) -> None:
-    """FC 04 past the implemented input registers is answered with exception 02 (MB-AP 6.4)."""
-    _address_range(0x04, client, modbus_profile, evidence)
-
-
 @pytest.mark.conformance(clause="MB-AP-009", level="shall")
-def test_read_bits_byte_count(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_bits_byte_count(client: Connection, modbus_profile: DeviceProfile,
                               evidence: EvidenceRecorder) -> None:
     """FC 01/02 responses carry byte count = ceil(N / 8), the bytes it announces, and zero padding.
 
@@ -167,7 +137,7 @@ def test_read_bits_byte_count(client: ModbusClient, modbus_profile: DeviceProfil
 
 
 @pytest.mark.conformance(clause="MB-AP-010", level="shall")
-def test_read_registers_byte_count(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_registers_byte_count(client: Connection, modbus_profile: DeviceProfile,
                                    evidence: EvidenceRecorder) -> None:
     """FC 03/04 responses carry byte count = 2 x N and exactly N registers (MB-AP 6.3, 6.4).
 

@@ -21,7 +21,7 @@ from wireproof.codecs.modbus.messages import (
     ReadHoldingRegistersRequest,
 )
 from wireproof.conformance.modbus_server._checks import require_fc
-from wireproof.conformance.modbus_server._client import ModbusClient
+from wireproof.conformance.modbus_server._connection import Connection
 from wireproof.conformance.modbus_server.profile import DeviceProfile
 from wireproof.harness.plugin import EvidenceRecorder
 
@@ -29,7 +29,7 @@ _BASIC = (DeviceIdObject.VENDOR_NAME, DeviceIdObject.PRODUCT_CODE, DeviceIdObjec
 
 
 @pytest.mark.conformance(clause="MB-AP-022", level="shall")
-def test_diagnostics_return_query_data(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_diagnostics_return_query_data(client: Connection, modbus_profile: DeviceProfile,
                                        evidence: EvidenceRecorder) -> None:
     """FC 08 sub-function 00 (Return Query Data) echoes the request data (MB-AP 6.8.1).
 
@@ -49,7 +49,7 @@ def test_diagnostics_return_query_data(client: ModbusClient, modbus_profile: Dev
 
 
 @pytest.mark.conformance(clause="MB-AP-023", level="shall")
-def test_read_device_identification_basic(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_device_identification_basic(client: Connection, modbus_profile: DeviceProfile,
                                           evidence: EvidenceRecorder) -> None:
     """FC 43 / MEI 14, code 01: VendorName, ProductCode, MajorMinorRevision and a valid conformity level.
 
@@ -81,7 +81,7 @@ def test_read_device_identification_basic(client: ModbusClient, modbus_profile: 
 
 
 @pytest.mark.conformance(clause="MB-AP-024", level="shall")
-def test_unsupported_function_code(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_unsupported_function_code(client: Connection, modbus_profile: DeviceProfile,
                                    evidence: EvidenceRecorder) -> None:
     """A function code the device does not implement is answered with exception 01 ILLEGAL FUNCTION.
 
@@ -96,7 +96,7 @@ def test_unsupported_function_code(client: ModbusClient, modbus_profile: DeviceP
 
 
 @pytest.mark.conformance(clause="MB-AP-025", level="shall")
-def test_exception_response_format(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_exception_response_format(client: Connection, modbus_profile: DeviceProfile,
                                    evidence: EvidenceRecorder) -> None:
     """An exception response is the function code with bit 7 set and one exception code byte.
 

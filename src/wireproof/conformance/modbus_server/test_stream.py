@@ -14,16 +14,16 @@ from collections.abc import Callable
 import pytest
 
 from wireproof.conformance.modbus_server._checks import Timing, pdu_bytes, probe_request
-from wireproof.conformance.modbus_server._client import ModbusClient
+from wireproof.conformance.modbus_server._connection import Connection
 from wireproof.conformance.modbus_server.profile import DeviceProfile
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
 
-Connect = Callable[[], ModbusClient]
+Connect = Callable[[], Connection]
 
 _MAX_PIPELINE_PROBE = 8
 
 
-def _read_answers(client: ModbusClient, tids: list[int], what: str) -> None:
+def _read_answers(client: Connection, tids: list[int], what: str) -> None:
     """Read one answer per tid, in any order; each tid exactly once (MB-TCP 3.1.3 pairing)."""
     pending = set(tids)
     for i in range(len(tids)):
@@ -39,7 +39,7 @@ def _read_answers(client: ModbusClient, tids: list[int], what: str) -> None:
 
 
 @pytest.mark.conformance(clause="MB-TCP-008", level="shall")
-def test_adu_split_over_segments(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_adu_split_over_segments(client: Connection, modbus_profile: DeviceProfile,
                                  evidence: EvidenceRecorder) -> None:
     """One ADU sent in four TCP segments is answered once, as if it came whole.
 
@@ -58,7 +58,7 @@ def test_adu_split_over_segments(client: ModbusClient, modbus_profile: DevicePro
 
 
 @pytest.mark.conformance(clause="MB-TCP-009", level="shall")
-def test_two_adus_in_one_segment(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_two_adus_in_one_segment(client: Connection, modbus_profile: DeviceProfile,
                                  evidence: EvidenceRecorder) -> None:
     """Two ADUs in one TCP segment are both answered, each with its transaction id (MB-TCP 3.1.3, 4.4)."""
     pdu = pdu_bytes(client, probe_request(modbus_profile))
@@ -68,7 +68,7 @@ def test_two_adus_in_one_segment(client: ModbusClient, modbus_profile: DevicePro
 
 
 @pytest.mark.conformance(clause="MB-TCP-010", level="shall")
-def test_pipelined_requests(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_pipelined_requests(client: Connection, modbus_profile: DeviceProfile,
                             evidence: EvidenceRecorder) -> None:
     """Several requests outstanding on one connection are each answered, paired by transaction id.
 
@@ -88,7 +88,7 @@ def test_pipelined_requests(client: ModbusClient, modbus_profile: DeviceProfile,
 
 
 @pytest.mark.conformance(clause="MB-TCP-012", level="should")
-def test_response_time(client: ModbusClient, modbus_profile: DeviceProfile, suite_timing: Timing,
+def test_response_time(client: Connection, modbus_profile: DeviceProfile, suite_timing: Timing,
                        evidence: EvidenceRecorder) -> None:
     """Requests are answered within the profile's response timeout.
 
@@ -104,7 +104,7 @@ def test_response_time(client: ModbusClient, modbus_profile: DeviceProfile, suit
 
 
 @pytest.mark.conformance(clause="MB-TCP-013", level="shall")
-def test_many_transactions_per_connection(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_many_transactions_per_connection(client: Connection, modbus_profile: DeviceProfile,
                                           evidence: EvidenceRecorder) -> None:
     """One connection carries many transactions in sequence (MB-TCP 4.2: connections are long-lived).
 

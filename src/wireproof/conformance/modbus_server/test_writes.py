@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -39,6 +41,7 @@ from wireproof.codecs.modbus.messages import (
     WriteSingleRegisterResponse,
 )
 from wireproof.conformance.modbus_server._checks import (
+    clause,
     expect_exceptions,
     past_end,
     read_coils,
@@ -47,12 +50,12 @@ from wireproof.conformance.modbus_server._checks import (
     require_table,
     write_span,
 )
-from wireproof.conformance.modbus_server._client import ConnectionClosed, ModbusClient, NoResponse
+from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, NoResponse
 from wireproof.conformance.modbus_server.profile import DeviceProfile
 from wireproof.errors import WireproofError
 from wireproof.harness.plugin import EvidenceRecorder
 
-Connect = Callable[[], ModbusClient]
+Connect = Callable[[], Connection]
 
 
 def _restore(evidence: EvidenceRecorder, what: str, action: Callable[[], object]) -> None:
@@ -62,24 +65,57 @@ def _restore(evidence: EvidenceRecorder, what: str, action: Callable[[], object]
         action()
 
 
-def _exception_or_dropped(client: ModbusClient, evidence: EvidenceRecorder, what: str, pdu: Pdu,
+def _exception_or_dropped(client: Connection, evidence: EvidenceRecorder, what: str, pdu: Pdu,
                           function_code: int) -> None:
-    """An over-size request: exception 03, or dropped / connection closed (MB-TCP ADU <= 260)."""
-    evidence.note(f"{what}: expect exception 03 (or the over-size ADU dropped)")
+    """Exception 03; a request whose ADU exceeds MB-TCP's 260 bytes may also go unanswered or closed."""
     body = client.codec.encode_pdu(pdu, strict=False)
+    if len(body) <= MAX_PDU_SIZE:
+        expect_exceptions(client, evidence, [(what, pdu)], function_code, ExceptionCode.ILLEGAL_DATA_VALUE)
+        return
+    evidence.note(f"{what}: expect exception 03 (or the over-size ADU dropped)")
     try:
         reply = client.request(body)
     except (NoResponse, ConnectionClosed) as err:
-        if len(body) <= MAX_PDU_SIZE:
-            raise
         evidence.note(f"{what}: the {len(body)}-byte PDU was not answered ({err}); accepted: its ADU "
                       "exceeds the 260 bytes of MB-TCP")
         return
     reply.expect_exception(function_code, ExceptionCode.ILLEGAL_DATA_VALUE, what)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Writable:
+    """A writable table as the write clauses use it: how to write, read back and change its values."""
+
+    table: str
+    noun: str  # one value, in messages
+    read_fc: int
+    read: Callable[[Connection, int, int], tuple[Any, ...]]
+    write_one: Callable[[int, Any], Pdu]
+    one_response: type[Any]
+    write_many: Callable[[int, tuple[Any, ...]], Pdu]
+    many_response: type[Any]
+    zero: Any
+    other: Callable[[Any], Any]  # a value that differs from the one given
+    show: Callable[[Any], str]
+
+
+COILS = _Writable(
+    table="coils", noun="coil", read_fc=0x01, read=read_coils,
+    write_one=lambda address, on: WriteSingleCoilRequest(address=address, value=COIL_ON if on else COIL_OFF),
+    one_response=WriteSingleCoilResponse,
+    write_many=lambda start, values: WriteMultipleCoilsRequest(start_address=start, values=values),
+    many_response=WriteMultipleCoilsResponse, zero=False, other=lambda on: not on, show=str)
+REGISTERS = _Writable(
+    table="holding_registers", noun="register", read_fc=0x03, read=read_registers,
+    write_one=lambda address, value: WriteSingleRegisterRequest(address=address, value=value),
+    one_response=WriteSingleRegisterResponse,
+    write_many=lambda start, values: WriteMultipleRegistersRequest(start_address=start, values=values),
+    many_response=WriteMultipleRegistersResponse, zero=0, other=lambda value: value ^ 0xA55A,
+    show=lambda value: f"0x{value:04X}")
+
+
 @pytest.mark.conformance(clause="MB-AP-011", level="shall")
-def test_write_single_coil_illegal_value(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_single_coil_illegal_value(client: Connection, modbus_profile: DeviceProfile,
                                          evidence: EvidenceRecorder) -> None:
     """FC 05 with an output value other than 0x0000 or 0xFF00 is answered with exception 03.
 
@@ -108,188 +144,138 @@ def test_write_single_coil_illegal_value(client: ModbusClient, modbus_profile: D
                      lambda: client.request(WriteSingleCoilRequest(address=address, value=value)))
 
 
-@pytest.mark.conformance(clause="MB-AP-012", level="shall")
-def test_write_single_coil_echo(client: ModbusClient, modbus_profile: DeviceProfile,
-                                evidence: EvidenceRecorder) -> None:
-    """The FC 05 response is an echo of the request, and the coil takes the value (MB-AP 6.5).
+@pytest.mark.parametrize(("fc", "kind"), [
+    clause("MB-AP-012", 0x05, COILS,
+           title="The FC 05 response is an echo of the request, and the coil takes the value (MB-AP 6.5)."),
+    clause("MB-AP-013", 0x06, REGISTERS, title="The FC 06 response is an echo of the request, "
+           "and the register takes the value (MB-AP 6.6)."),
+])
+def test_write_single_echo(fc: int, kind: _Writable, client: Connection, modbus_profile: DeviceProfile,
+                           evidence: EvidenceRecorder) -> None:
+    """The response to FC 05 / FC 06 is an echo of the request, and the coil or register takes the value.
 
-    MB-AP 6.5: "The normal response is an echo of the request, returned after
-    the coil state has been written." Read back with FC 01 when the profile has it.
+    MB-AP 6.5, 6.6: "The normal response is an echo of the request, returned
+    after the coil state / the register contents have been written." Another
+    value is written, then the original one, each read back with FC 01 / FC 03
+    when the profile lists it.
     """
-    require_fc(modbus_profile, 0x05)
-    table = require_table(modbus_profile, "coils", writable=True)
+    require_fc(modbus_profile, fc)
+    table = require_table(modbus_profile, kind.table, writable=True)
     address = table.write_address
-    can_read = modbus_profile.supports(0x01)
-    before = read_coils(client, address, 1)[0] if can_read else False
+    can_read = modbus_profile.supports(kind.read_fc)
+    before = kind.read(client, address, 1)[0] if can_read else kind.zero
     try:
-        for on in (not before, before):
-            request = WriteSingleCoilRequest(address=address, value=COIL_ON if on else COIL_OFF)
+        for value in (kind.other(before), before):
+            request = kind.write_one(address, value)
             reply = client.request(request)
-            reply.expect(WriteSingleCoilResponse, "FC 05")
+            reply.expect(kind.one_response, f"FC {fc:02d}")
             sent = client.codec.encode_pdu(request)
             assert reply.adu.pdu == sent, (
-                f"FC 05 response {reply.adu.pdu.hex()} is not an echo of {sent.hex()}")
+                f"FC {fc:02d} response {reply.adu.pdu.hex()} is not an echo of {sent.hex()}")
             if can_read:
-                got = read_coils(client, address, 1)[0]
-                assert got == on, f"coil {address} reads {got} after FC 05 wrote {on}"
+                got = kind.read(client, address, 1)[0]
+                assert got == value, (f"{kind.noun} {address} reads {kind.show(got)} "
+                                      f"after FC {fc:02d} wrote {kind.show(value)}")
     finally:
         if can_read:
-            _restore(evidence, f"coil {address}", lambda: client.request(
-                WriteSingleCoilRequest(address=address, value=COIL_ON if before else COIL_OFF)))
+            restore = kind.write_one(address, before)
+            _restore(evidence, f"{kind.noun} {address}", lambda: client.request(restore))
 
 
-@pytest.mark.conformance(clause="MB-AP-013", level="shall")
-def test_write_single_register_echo(client: ModbusClient, modbus_profile: DeviceProfile,
-                                    evidence: EvidenceRecorder) -> None:
-    """The FC 06 response is an echo of the request, and the register takes the value (MB-AP 6.6).
+@pytest.mark.parametrize(("fc", "kind", "limit"), [
+    # MB-AP 6.11 state diagram: "0x0001 <= Quantity of Outputs <= 0x07B0 AND Byte Count = N*"
+    # else exception code 03 (byte counts here are consistent).
+    clause("MB-AP-015", 0x0F, COILS, MAX_WRITE_COILS,
+           title="FC 15 with quantity 0 or 1969 is answered with exception 03."),
+    # MB-AP 6.12 state diagram: "0x0001 <= Quantity of Registers <= 0x007B AND Byte Count ==
+    # Quantity of Registers x 2" else exception code 03. Quantity 124 needs a 254-byte PDU.
+    clause("MB-AP-017", 0x10, REGISTERS, MAX_WRITE_REGISTERS,
+           title="FC 16 with quantity 0 or 124 is answered with exception 03."),
+])
+def test_write_multiple_quantity_bounds(fc: int, kind: _Writable, limit: int, client: Connection,
+                                        modbus_profile: DeviceProfile, evidence: EvidenceRecorder) -> None:
+    """FC 15 / FC 16 with quantity 0 or its maximum + 1 is answered with exception 03.
 
-    MB-AP 6.6: "The normal response is an echo of the request, returned after
-    the register contents have been written." Read back with FC 03 when listed.
+    MB-AP 6.11, 6.12 state diagrams: the quantity (1..1968 coils, 1..123
+    registers) and a byte count that fits it, else exception code 03. A
+    request that needs a PDU over 253 bytes may also be dropped (MB-TCP: ADU
+    <= 260 bytes).
     """
-    require_fc(modbus_profile, 0x06)
-    table = require_table(modbus_profile, "holding_registers", writable=True)
-    address = table.write_address
-    can_read = modbus_profile.supports(0x03)
-    before = read_registers(client, address, 1)[0] if can_read else 0
-    value = before ^ 0xA55A
+    require_fc(modbus_profile, fc)
+    table = require_table(modbus_profile, kind.table, writable=True)
+    for quantity in (0, limit + 1):
+        _exception_or_dropped(client, evidence, f"FC {fc:02d} quantity {quantity}",
+                              kind.write_many(table.start, (kind.zero,) * quantity), fc)
+
+
+@pytest.mark.parametrize(("fc", "kind", "n"), [
+    # MB-AP 6.11: "The normal response returns the function code, starting address, and quantity
+    # of outputs forced." 10 coils, crossing a byte boundary.
+    clause("MB-AP-016", 0x0F, COILS, 10,
+           title="The FC 15 response returns the starting address and quantity written; read-back agrees."),
+    # MB-AP 6.12: "The normal response returns the function code, starting address, and quantity
+    # of registers written."
+    clause("MB-AP-018", 0x10, REGISTERS, 5,
+           title="The FC 16 response returns the starting address and quantity written; read-back agrees."),
+])
+def test_write_multiple_echo(fc: int, kind: _Writable, n: int, client: Connection,
+                             modbus_profile: DeviceProfile, evidence: EvidenceRecorder) -> None:
+    """The FC 15 / FC 16 response returns the starting address and quantity written; read-back agrees.
+
+    MB-AP 6.11, 6.12. Each value is changed, and read back with FC 01 / FC 03
+    when the profile lists it.
+    """
+    require_fc(modbus_profile, fc)
+    table = require_table(modbus_profile, kind.table, writable=True)
+    start = write_span(table, n)
+    can_read = modbus_profile.supports(kind.read_fc)
+    before = kind.read(client, start, n) if can_read else None
+    values = tuple(kind.other(v) for v in (before or (kind.zero,) * n))
+    span = f"{kind.noun}s {start}..{start + n - 1}"
     try:
-        request = WriteSingleRegisterRequest(address=address, value=value)
-        reply = client.request(request)
-        reply.expect(WriteSingleRegisterResponse, "FC 06")
-        sent = client.codec.encode_pdu(request)
-        assert reply.adu.pdu == sent, f"FC 06 response {reply.adu.pdu.hex()} is not an echo of {sent.hex()}"
+        reply = client.request(kind.write_many(start, values))
+        body = reply.expect(kind.many_response, f"FC {fc:02d}")
+        assert (body.start_address, body.quantity) == (start, n), (
+            f"FC {fc:02d} response says address {body.start_address} quantity {body.quantity}, "
+            f"request was address {start} quantity {n}")
         if can_read:
-            got = read_registers(client, address, 1)[0]
-            assert got == value, f"register {address} reads 0x{got:04X} after FC 06 wrote 0x{value:04X}"
+            got = kind.read(client, start, n)
+            assert got == values, f"{span} read {got} after FC {fc:02d} wrote {values}"
     finally:
-        if can_read:
-            _restore(evidence, f"register {address}",
-                     lambda: client.request(WriteSingleRegisterRequest(address=address, value=before)))
+        if before is not None:
+            restore = kind.write_many(start, before)
+            _restore(evidence, span, lambda: client.request(restore))
 
 
-@pytest.mark.conformance(clause="MB-AP-014", level="shall")
-def test_write_single_register_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
-                                             evidence: EvidenceRecorder) -> None:
-    """FC 06 to the first address past the holding registers gets exception 02 (MB-AP 6.6 state diagram)."""
-    require_fc(modbus_profile, 0x06)
-    table = require_table(modbus_profile, "holding_registers", writable=True)
-    end = past_end(table, "holding_registers")
-    expect_exceptions(client, evidence, [
+Probes = Callable[[int], list[tuple[str, Pdu]]]
+
+
+@pytest.mark.parametrize(("fc", "probes"), [
+    clause("MB-AP-014", 0x06, lambda end: [
         (f"FC 06 at address {end}", WriteSingleRegisterRequest(address=end, value=0)),
-    ], 0x06, ExceptionCode.ILLEGAL_DATA_ADDRESS)
-
-
-@pytest.mark.conformance(clause="MB-AP-015", level="shall")
-def test_write_multiple_coils_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
-                                              evidence: EvidenceRecorder) -> None:
-    """FC 15 with quantity 0 or 1969 is answered with exception 03.
-
-    MB-AP 6.11 state diagram: "0x0001 <= Quantity of Outputs <= 0x07B0 AND
-    Byte Count = N*" else exception code 03 (byte counts here are consistent).
-    """
-    require_fc(modbus_profile, 0x0F)
-    table = require_table(modbus_profile, "coils", writable=True)
-    expect_exceptions(client, evidence, [
-        ("FC 15 quantity 0", WriteMultipleCoilsRequest(start_address=table.start, values=())),
-        (f"FC 15 quantity {MAX_WRITE_COILS + 1}",
-         WriteMultipleCoilsRequest(start_address=table.start, values=(False,) * (MAX_WRITE_COILS + 1))),
-    ], 0x0F, ExceptionCode.ILLEGAL_DATA_VALUE)
-
-
-@pytest.mark.conformance(clause="MB-AP-016", level="shall")
-def test_write_multiple_coils_echo(client: ModbusClient, modbus_profile: DeviceProfile,
-                                   evidence: EvidenceRecorder) -> None:
-    """The FC 15 response returns the starting address and quantity written; read-back agrees.
-
-    MB-AP 6.11: "The normal response returns the function code, starting
-    address, and quantity of outputs forced." 10 coils, crossing a byte boundary.
-    """
-    require_fc(modbus_profile, 0x0F)
-    table = require_table(modbus_profile, "coils", writable=True)
-    n = 10
-    start = write_span(table, n)
-    can_read = modbus_profile.supports(0x01)
-    before = read_coils(client, start, n) if can_read else None
-    pattern = tuple(not b for b in before) if before else tuple(bool(i % 3 == 0) for i in range(n))
-    try:
-        reply = client.request(WriteMultipleCoilsRequest(start_address=start, values=pattern))
-        body = reply.expect(WriteMultipleCoilsResponse, "FC 15")
-        assert (body.start_address, body.quantity) == (start, n), (
-            f"FC 15 response says address {body.start_address} quantity {body.quantity}, "
-            f"request was address {start} quantity {n}")
-        if can_read:
-            got = read_coils(client, start, n)
-            assert got == pattern, f"coils {start}..{start + n - 1} read {got} after FC 15 wrote {pattern}"
-    finally:
-        if before is not None:
-            _restore(evidence, f"coils {start}..{start + n - 1}",
-                     lambda: client.request(WriteMultipleCoilsRequest(start_address=start, values=before)))
-
-
-@pytest.mark.conformance(clause="MB-AP-017", level="shall")
-def test_write_multiple_registers_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
-                                                  evidence: EvidenceRecorder) -> None:
-    """FC 16 with quantity 0 or 124 is answered with exception 03.
-
-    MB-AP 6.12 state diagram: "0x0001 <= Quantity of Registers <= 0x007B AND
-    Byte Count == Quantity of Registers x 2" else exception code 03. Quantity
-    124 needs a 254-byte PDU; dropping that over-size ADU is accepted too.
-    """
-    require_fc(modbus_profile, 0x10)
-    table = require_table(modbus_profile, "holding_registers", writable=True)
-    expect_exceptions(client, evidence, [
-        ("FC 16 quantity 0", WriteMultipleRegistersRequest(start_address=table.start, values=())),
-    ], 0x10, ExceptionCode.ILLEGAL_DATA_VALUE)
-    _exception_or_dropped(client, evidence, f"FC 16 quantity {MAX_WRITE_REGISTERS + 1}",
-                          WriteMultipleRegistersRequest(start_address=table.start,
-                                                        values=(0,) * (MAX_WRITE_REGISTERS + 1)), 0x10)
-
-
-@pytest.mark.conformance(clause="MB-AP-018", level="shall")
-def test_write_multiple_registers_echo(client: ModbusClient, modbus_profile: DeviceProfile,
-                                       evidence: EvidenceRecorder) -> None:
-    """The FC 16 response returns the starting address and quantity written; read-back agrees.
-
-    MB-AP 6.12: "The normal response returns the function code, starting
-    address, and quantity of registers written."
-    """
-    require_fc(modbus_profile, 0x10)
-    table = require_table(modbus_profile, "holding_registers", writable=True)
-    n = 5
-    start = write_span(table, n)
-    can_read = modbus_profile.supports(0x03)
-    before = read_registers(client, start, n) if can_read else None
-    values = tuple((v ^ 0x5AA5) for v in before) if before else tuple(0x1100 + i for i in range(n))
-    try:
-        reply = client.request(WriteMultipleRegistersRequest(start_address=start, values=values))
-        body = reply.expect(WriteMultipleRegistersResponse, "FC 16")
-        assert (body.start_address, body.quantity) == (start, n), (
-            f"FC 16 response says address {body.start_address} quantity {body.quantity}, "
-            f"request was address {start} quantity {n}")
-        if can_read:
-            got = read_registers(client, start, n)
-            assert got == values, f"registers at {start} read {got} after FC 16 wrote {values}"
-    finally:
-        if before is not None:
-            restore = WriteMultipleRegistersRequest(start_address=start, values=before)
-            _restore(evidence, f"registers {start}..{start + n - 1}", lambda: client.request(restore))
-
-
-@pytest.mark.conformance(clause="MB-AP-019", level="shall")
-def test_write_multiple_registers_address_range(client: ModbusClient, modbus_profile: DeviceProfile,
-                                                evidence: EvidenceRecorder) -> None:
-    """FC 16 past the holding registers is answered with exception 02 (MB-AP 6.12 state diagram)."""
-    require_fc(modbus_profile, 0x10)
-    table = require_table(modbus_profile, "holding_registers", writable=True)
-    end = past_end(table, "holding_registers")
-    expect_exceptions(client, evidence, [
+    ], title="FC 06 to the first address past the holding registers gets exception 02 "
+             "(MB-AP 6.6 state diagram)."),
+    clause("MB-AP-019", 0x10, lambda end: [
         (f"FC 16 at address {end}", WriteMultipleRegistersRequest(start_address=end, values=(0,))),
         (f"FC 16 at {end - 1}..{end}", WriteMultipleRegistersRequest(start_address=end - 1, values=(0, 0))),
-    ], 0x10, ExceptionCode.ILLEGAL_DATA_ADDRESS)
+    ], title="FC 16 past the holding registers is answered with exception 02 (MB-AP 6.12 state diagram)."),
+])
+def test_write_registers_address_range(fc: int, probes: Probes, client: Connection,
+                                       modbus_profile: DeviceProfile, evidence: EvidenceRecorder) -> None:
+    """FC 06 / FC 16 past the holding registers is answered with exception 02 ILLEGAL DATA ADDRESS.
+
+    MB-AP 6.6, 6.12 state diagrams: "Starting Address == OK AND Starting
+    Address + Quantity == OK" else exception 02. Probed at the first address
+    past the profile's range and (FC 16) with a range crossing its end.
+    """
+    require_fc(modbus_profile, fc)
+    table = require_table(modbus_profile, "holding_registers", writable=True)
+    end = past_end(table, "holding_registers")
+    expect_exceptions(client, evidence, probes(end), fc, ExceptionCode.ILLEGAL_DATA_ADDRESS)
 
 
 @pytest.mark.conformance(clause="MB-AP-020", level="shall")
-def test_read_write_registers_quantity_bounds(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_write_registers_quantity_bounds(client: Connection, modbus_profile: DeviceProfile,
                                               evidence: EvidenceRecorder) -> None:
     """FC 23 with read quantity 0 / 126 or write quantity 0 / 122 is answered with exception 03.
 
@@ -316,7 +302,7 @@ def test_read_write_registers_quantity_bounds(client: ModbusClient, modbus_profi
 
 
 @pytest.mark.conformance(clause="MB-AP-021", level="shall")
-def test_read_write_registers_write_before_read(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_read_write_registers_write_before_read(client: Connection, modbus_profile: DeviceProfile,
                                                 evidence: EvidenceRecorder) -> None:
     """FC 23 performs the write before the read: reading the range it writes returns the new values.
 
@@ -342,7 +328,7 @@ def test_read_write_registers_write_before_read(client: ModbusClient, modbus_pro
 
 
 @pytest.mark.conformance(clause="MB-AP-026", level="shall")
-def test_write_multiple_registers_byte_count(client: ModbusClient, modbus_profile: DeviceProfile,
+def test_write_multiple_registers_byte_count(client: Connection, modbus_profile: DeviceProfile,
                                              evidence: EvidenceRecorder) -> None:
     """FC 16 whose byte count is not 2 x quantity is answered with exception 03.
 

@@ -1,40 +1,44 @@
-"""A small synchronous Modbus TCP client for clause tests (MB-TCP 3.1.3).
+"""One connection to the device under test, as a clause test sees it (MB-TCP 3.1.3).
 
-Built on the ``modbus-tcp`` codec and a harness transport, it does what a
-conformance test needs and a production client must not: send bytes exactly
-as given (wrong protocol id, wrong length, split or merged segments), read
-*one* ADU by its MBAP length without judging it, and tell "no answer" from
-"the connection was closed".
+The I/O is the harness's :class:`~wireproof.harness.modbus_client.BlockingModbusClient`
+(its raw operations: bytes out exactly as given, the next whole ADU back
+through the codec's MBAP framer). This adapter adds what is conformance
+knowledge:
 
-Failures of the device are ``AssertionError`` subclasses (verdict ``fail``):
-:class:`NoResponse` when an answer the spec demands did not come in time,
-:class:`ConnectionClosed` when the device closed or reset the connection.
-Harness trouble (cannot connect, bad arguments) stays a ``HarnessError``
-(verdict ``error``). Everything sent and received goes to the evidence
-recorder, labelled with the connection it belongs to.
+- building the ADUs a clause sends (its own transaction ids and unit,
+  protocol id other than 0, PDUs outside the spec bounds) with the codec;
+- :class:`RawAdu`, an answer split by its MBAP header only, and
+  :class:`Reply`, its PDU decoded (a ``DecodeError`` there is the device's);
+- verdicts for what the device did: :class:`NoResponse` when an answer the
+  spec demands did not come in time and :class:`ConnectionClosed` when the
+  device closed or reset the connection are ``AssertionError`` subclasses
+  (verdict ``fail``), as is an answer with another transaction id; bytes
+  that do not frame (an MBAP length outside 2..254) are the harness's
+  ``RemoteProtocolError``, also a ``fail``. Harness trouble (cannot connect,
+  bad arguments) stays a ``HarnessError`` (verdict ``error``).
+
+Everything sent and received goes to the evidence recorder, labelled with
+the connection it belongs to (the transport's tap).
 """
 
 from __future__ import annotations
 
-import struct
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, TypeVar
 
 from wireproof import codecs
 from wireproof.codecs.modbus import TcpCodec
 from wireproof.codecs.modbus.constants import EXCEPTION_FLAG
-from wireproof.codecs.modbus.messages import ExceptionResponse, Pdu, TcpAdu
+from wireproof.codecs.modbus.messages import ExceptionResponse, Pdu, TcpAdu, UnknownPdu
 from wireproof.errors import HarnessError, TransportError, TransportTimeout
-from wireproof.harness.transports import TcpTransport, Transport, open_transport
+from wireproof.harness.modbus_client import BlockingModbusClient
+from wireproof.harness.transports import open_transport
 
-__all__ = ["ConnectionClosed", "ModbusClient", "NoResponse", "RawAdu", "Reply"]
-
-_MBAP: Final = struct.Struct(">HHHB")
-MBAP_SIZE: Final = 7
+__all__ = ["Connection", "ConnectionClosed", "NoResponse", "RawAdu", "Reply", "decode_adu"]
 
 Recorder = Callable[[str, bytes, str], None]
+T = TypeVar("T")
 
 
 def tcp_codec() -> TcpCodec:
@@ -63,6 +67,13 @@ class RawAdu:
     unit_id: int
     pdu: bytes
     raw: bytes
+
+    @classmethod
+    def split(cls, frame: bytes) -> RawAdu:
+        """A whole frame from the MBAP framer: 7 header bytes (its length is 2..254), then the PDU."""
+        return cls(transaction_id=int.from_bytes(frame[0:2], "big"),
+                   protocol_id=int.from_bytes(frame[2:4], "big"), length=int.from_bytes(frame[4:6], "big"),
+                   unit_id=frame[6], pdu=frame[7:], raw=frame)
 
     @property
     def function_code(self) -> int:
@@ -99,27 +110,27 @@ class Reply:
         return self.pdu
 
 
-class ModbusClient:
+class Connection:
     """One TCP connection to the device under test (see the module docstring)."""
 
-    def __init__(self, transport: Transport, *, unit: int, timeout: float, label: str = "") -> None:
-        self.transport = transport
+    def __init__(self, link: BlockingModbusClient, *, unit: int, label: str = "") -> None:
+        self.link = link
         self.unit = unit
-        self.timeout = timeout
+        self.timeout = link.timeout
         self.label = label
         self.codec = tcp_codec()
         self._tid = 0
 
     @classmethod
     def connect(cls, url: str, *, unit: int, timeout: float, record: Recorder | None = None,
-                label: str = "") -> ModbusClient:
+                label: str = "") -> Connection:
         """Open ``url``; each chunk sent/received is passed to ``record(direction, data, label)``."""
         tap = None if record is None else (lambda direction, data: record(direction, data, label))
-        return cls(open_transport(url, timeout=max(timeout, 1.0), tap=tap), unit=unit, timeout=timeout,
-                   label=label)
+        transport = open_transport(url, timeout=max(timeout, 1.0), tap=tap)
+        return cls(BlockingModbusClient(transport, framing="tcp", timeout=timeout), unit=unit, label=label)
 
     def close(self) -> None:
-        self.transport.close()
+        self.link.close()
 
     # -- building -----------------------------------------------------------
 
@@ -130,63 +141,31 @@ class ModbusClient:
     def adu(self, pdu: Pdu, *, tid: int | None = None, unit: int | None = None, strict: bool = True,
             protocol_id: int = 0) -> bytes:
         """The bytes of an ADU; ``strict=False`` lets a clause build an out-of-bounds request."""
-        body = self.codec.encode_pdu(pdu, strict=strict)
-        return self.raw_adu(body, tid=tid, unit=unit, protocol_id=protocol_id)
-
-    def raw_adu(self, pdu: bytes, *, tid: int | None = None, unit: int | None = None, protocol_id: int = 0,
-                length: int | None = None) -> bytes:
-        """An ADU around raw PDU bytes; ``length`` overrides the MBAP length field."""
         tid = self.next_tid() if tid is None else tid
         unit = self.unit if unit is None else unit
-        length = len(pdu) + 1 if length is None else length
-        return _MBAP.pack(tid, protocol_id, length, unit) + pdu
+        adu = TcpAdu(transaction_id=tid, unit_id=unit, pdu=pdu, protocol_id=protocol_id)
+        return self.codec.encode(adu, strict and protocol_id == 0)
+
+    def raw_adu(self, pdu: bytes, *, tid: int | None = None, unit: int | None = None,
+                protocol_id: int = 0) -> bytes:
+        """An ADU around raw PDU bytes (function code first), carried opaque and unchecked."""
+        if not pdu:
+            raise HarnessError("a PDU has at least its function code byte")
+        opaque = UnknownPdu(function_code=pdu[0], data=bytes(pdu[1:]))
+        return self.adu(opaque, tid=tid, unit=unit, strict=False, protocol_id=protocol_id)
 
     # -- I/O ----------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        self.transport.send(data)
+        self.link.send(data)
 
     def send_segments(self, chunks: Iterable[bytes]) -> None:
-        """Each chunk as its own TCP segment, best effort (TcpTransport.send_segments)."""
-        if not isinstance(self.transport, TcpTransport):
-            raise HarnessError(f"{self.transport.url}: segment shaping needs a TCP transport")
-        self.transport.send_segments(chunks)
+        """Each chunk as its own TCP segment, best effort."""
+        self.link.send_segments(chunks)
 
     def read_adu(self, timeout: float | None = None) -> RawAdu:
         """The next ADU the device sends; NoResponse / ConnectionClosed if none comes."""
-        limit = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        header = self._read(MBAP_SIZE, deadline, limit)
-        tid, pid, length, unit = _MBAP.unpack(header)
-        # A length below 1 cannot even hold the unit id: nothing to read past the header.
-        body = self._read(length - 1, deadline, limit) if length > 1 else b""
-        return RawAdu(transaction_id=tid, protocol_id=pid, length=length, unit_id=unit, pdu=body,
-                      raw=header + body)
-
-    def _read(self, n: int, deadline: float, limit: float) -> bytes:
-        buf = bytearray()
-        while len(buf) < n:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise NoResponse(self._no_response(limit, buf, n))
-            try:
-                chunk = self.transport.recv(n - len(buf), timeout=remaining)
-            except TransportTimeout:
-                raise NoResponse(self._no_response(limit, buf, n)) from None
-            except TransportError as err:
-                raise ConnectionClosed(f"{self._who()}the device reset the connection: {err}") from None
-            if not chunk:
-                raise ConnectionClosed(f"{self._who()}the device closed the connection "
-                                       f"({len(buf)} bytes of an ADU received)")
-            buf += chunk
-        return bytes(buf)
-
-    def _who(self) -> str:
-        return f"[{self.label}] " if self.label else ""
-
-    def _no_response(self, limit: float, buf: bytearray, n: int) -> str:
-        got = f" ({len(buf)} of {n} bytes: {bytes(buf).hex()})" if buf else ""
-        return f"{self._who()}no response within {limit:g} s{got}"
+        return RawAdu.split(self._device(lambda: self.link.read_frame(timeout), timeout))
 
     def request(self, pdu: Pdu | bytes, *, tid: int | None = None, unit: int | None = None,
                 strict: bool = True, timeout: float | None = None) -> Reply:
@@ -197,23 +176,42 @@ class ModbusClient:
         tid = self.next_tid() if tid is None else tid
         data = (self.raw_adu(pdu, tid=tid, unit=unit) if isinstance(pdu, bytes)
                 else self.adu(pdu, tid=tid, unit=unit, strict=strict))
-        t0 = time.monotonic()
-        self.send(data)
-        adu = self.read_adu(timeout)
-        elapsed = time.monotonic() - t0
+        exchange = self._device(lambda: self.link.exchange(data, timeout=timeout), timeout)
+        adu = RawAdu.split(exchange.frame)
         assert adu.transaction_id == tid, (
             f"{self._who()}response transaction id 0x{adu.transaction_id:04X} != request's 0x{tid:04X} "
             "(MB-TCP 3.1.3: the server copies the transaction identifier)")
-        return Reply(adu=adu, pdu=adu.decode(), elapsed=elapsed)
+        return Reply(adu=adu, pdu=adu.decode(), elapsed=exchange.elapsed)
 
     def silence(self, window: float) -> RawAdu | ConnectionClosed | None:
         """What the device does in ``window`` seconds: an ADU, nothing (None), or closing."""
         try:
-            return self.read_adu(window)
-        except NoResponse:
-            return None
+            frame = self._device(lambda: self.link.silence(window), window)
         except ConnectionClosed as closed:
             return closed
+        return None if frame is None else RawAdu.split(frame)
+
+    def _device(self, operation: Callable[[], T], timeout: float | None) -> T:
+        """Run a harness operation; what the device failed to do becomes a verdict.
+
+        A connection the device closed or reset is its fault whether the harness
+        notices it while sending or while receiving.
+        """
+        try:
+            return operation()
+        except TransportTimeout:
+            limit = self.timeout if timeout is None else timeout
+            got = self.link.unframed
+            part = f" ({len(got)} bytes of an ADU: {got.hex()})" if got else ""
+            raise NoResponse(f"{self._who()}no response within {limit:g} s{part}") from None
+        except TransportError as err:
+            if err.errno is not None:  # the OS reported the failure: a reset, not an orderly close
+                raise ConnectionClosed(f"{self._who()}the device reset the connection: {err}") from None
+            raise ConnectionClosed(f"{self._who()}the device closed the connection "
+                                   f"({len(self.link.unframed)} bytes of an ADU received)") from None
+
+    def _who(self) -> str:
+        return f"[{self.label}] " if self.label else ""
 
 
 def decode_adu(data: bytes) -> TcpAdu:
