@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from wireproof.consensus import mutants
 from wireproof.consensus.algorithm import AlgorithmFactory, MessageFloor, SimDefaults
 from wireproof.consensus.api import ClusterConfig, Committed, Envelope, Node, NodeId, Ready, Reply, SplitMix64
+from wireproof.consensus.mutants import MUTANTS, Mutant
 
 if TYPE_CHECKING:
     from wireproof.consensus.sim.cost import Cost
@@ -66,6 +67,7 @@ __all__ = [
     "Prepare",
     "Promise",
     "PromiseRecord",
+    "RestorableNode",
     "RoundRecord",
     "Vote",
     "VoteRecord",
@@ -471,7 +473,7 @@ class PaxosFamilyFactory(AlgorithmFactory):
     or learned value can change in between.
     """
 
-    mutants: ClassVar[tuple[mutants.Mutant, ...]] = mutants.MUTANTS
+    mutants: ClassVar[tuple[Mutant, ...]] = MUTANTS
 
     @abstractmethod
     def create(self, node_id: NodeId, config: ClusterConfig) -> RestorableNode: ...
@@ -506,8 +508,8 @@ class PaxosFactory(PaxosFamilyFactory):
     def simulation(self) -> SimDefaults:
         """Short runs with clients that propose at once, to put the faults where the contention is.
 
-        Single-decree Paxos decides in a few dozen time units. Replies carry no
-        operation results, so there is no history to check: the invariants are the check.
+        Single-decree Paxos decides in a few dozen time units. Its nodes answer no
+        client (no ``Reply``), so there is no history to check: the invariants are the check.
         """
         from wireproof.consensus.sim.clients import Workload
 
