@@ -27,14 +27,16 @@ every replica applies it, only that node replies.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from wireproof.consensus.algorithm import MessageFloor, RealMode, SimDefaults
 from wireproof.consensus.api import ClusterConfig, NodeId, Reply
-from wireproof.consensus.multipaxos import MultiPaxosNode
+from wireproof.consensus.multipaxos import MultiPaxosFactory, MultiPaxosNode
+from wireproof.consensus.paxos import PaxosFamilyFactory
 
-__all__ = ["KvCommand", "KvFactory", "KvNode", "KvStateMachine"]
+__all__ = ["KvAdapter", "KvCommand", "KvFactory", "KvNode", "KvStateMachine"]
 
 KvOp = Literal["read", "write", "cas"]
 
@@ -125,15 +127,49 @@ class KvNode(MultiPaxosNode):
         return (self.machine.snapshot(), tuple(sorted(self._awaiting, key=repr)))
 
 
-class KvFactory:
+class KvAdapter:
+    """The clients' :class:`~wireproof.consensus.sim.clients.ClientAdapter` for the store.
+
+    A cas ``(expected, new)`` becomes ``KvCommand(op="cas", expected=..., value=...)``;
+    the store answers a read with the value, a write with ``"ok"`` and a cas with
+    ``"ok"`` or ``"fail"``. The simulator and the real-mode load generator both use it.
+    """
+
+    def command(self, *, request_id: int, client: int, kind: str, key: str, value: Any) -> Hashable:
+        if kind == "cas":
+            expected, new = value
+            return KvCommand(request_id=request_id, client=client, op="cas", key=key, value=new,
+                             expected=expected)
+        return KvCommand(request_id=request_id, client=client, op=cast(KvOp, kind), key=key, value=value)
+
+    def outcome(self, *, kind: str, value: Any, result: Any) -> tuple[str, Any]:
+        if kind == "cas" and result != "ok":
+            return "fail", None
+        return "ok", result if kind == "read" else None
+
+
+class KvFactory(PaxosFamilyFactory):
     """:class:`~wireproof.consensus.api.NodeFactory` for the key-value store on Multi-Paxos."""
 
     name = "kv"
+    title = "KV"
+    description = "a replicated key-value store (read, write, cas) on Multi-Paxos"
+    bench_throughput = True
 
     def create(self, node_id: NodeId, config: ClusterConfig) -> KvNode:
         return KvNode(node_id, config)
 
-    def restore(self, node_id: NodeId, config: ClusterConfig, records: Sequence[Any]) -> KvNode:
-        node = KvNode(node_id, config)
-        node._restore(records)
-        return node
+    def simulation(self) -> SimDefaults:
+        return SimDefaults(check_linearizability=True, lin_model="kv", check_always=False)
+
+    def client_adapter(self) -> KvAdapter:
+        return KvAdapter()
+
+    def real_mode(self) -> RealMode:
+        return RealMode(factory=self, adapter=KvAdapter(), lin_model="kv")
+
+    def message_floor(self, nodes: int) -> MessageFloor:
+        return MultiPaxosFactory().message_floor(nodes)
+
+    def wire_modules(self) -> tuple[str, ...]:
+        return (*MultiPaxosFactory().wire_modules(), __name__)

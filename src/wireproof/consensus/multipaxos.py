@@ -64,9 +64,10 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wireproof.consensus import mutants
+from wireproof.consensus.algorithm import MessageFloor, RealMode, SimDefaults
 from wireproof.consensus.api import ClusterConfig, Committed, Envelope, NodeId, NotLeader
 from wireproof.consensus.paxos import (
     NO_BALLOT,
@@ -74,6 +75,7 @@ from wireproof.consensus.paxos import (
     Ballot,
     Nack,
     NodeView,
+    PaxosFamilyFactory,
     PromiseRecord,
     RoundRecord,
     Vote,
@@ -81,6 +83,9 @@ from wireproof.consensus.paxos import (
     _Effects,
     node_rng,
 )
+
+if TYPE_CHECKING:
+    from wireproof.consensus.sim.cost import Cost
 
 __all__ = [
     "CATCHUP_BATCH",
@@ -610,15 +615,33 @@ class MultiPaxosNode(_Effects):
                     raise ValueError(f"not a Multi-Paxos record: {record!r}")
 
 
-class MultiPaxosFactory:
+class MultiPaxosFactory(PaxosFamilyFactory):
     """:class:`~wireproof.consensus.api.NodeFactory` for Multi-Paxos."""
 
     name = "multipaxos"
+    title = "Multi-Paxos"
+    description = ("Multi-Paxos: a replicated log with a stable leader (Paxos Made Simple 3); "
+                   "`consensus cluster` runs the key-value store on it")
 
     def create(self, node_id: NodeId, config: ClusterConfig) -> MultiPaxosNode:
         return MultiPaxosNode(node_id, config)
 
-    def restore(self, node_id: NodeId, config: ClusterConfig, records: Sequence[Any]) -> MultiPaxosNode:
-        node = MultiPaxosNode(node_id, config)
-        node._restore(records)
-        return node
+    def simulation(self) -> SimDefaults:
+        # Replies carry log positions, not operation results: the invariants are the check.
+        return SimDefaults(check_linearizability=False, check_always=False)
+
+    def real_mode(self) -> RealMode:
+        """A log alone answers no client: real mode runs the key-value store on it (:mod:`.kv`)."""
+        from wireproof.consensus.kv import KvFactory
+
+        return KvFactory().real_mode()
+
+    def message_floor(self, nodes: int) -> MessageFloor:
+        # Accept to and Accepted from n-1 followers; the commit point rides on the next Accept (PMS 3).
+        return MessageFloor(label="Multi-Paxos minimum 2(n-1)", messages=2 * (nodes - 1), delays=2)
+
+    def bench_cost(self, nodes: int, *, commands: int) -> Cost:
+        """One command at a time at an elected leader, ticks stopped (no heartbeats counted)."""
+        from wireproof.consensus.sim.cost import leader_cost
+
+        return leader_cost(self, nodes, self.message_floor(nodes), commands=commands)

@@ -36,12 +36,19 @@ Messages a node sends to itself are delivered at once, inside the same input.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from wireproof.consensus import mutants
-from wireproof.consensus.api import ClusterConfig, Committed, Envelope, NodeId, Ready, Reply, SplitMix64
+from wireproof.consensus.algorithm import AlgorithmFactory, MessageFloor, SimDefaults
+from wireproof.consensus.api import ClusterConfig, Committed, Envelope, Node, NodeId, Ready, Reply, SplitMix64
+from wireproof.consensus.mutants import MUTANTS, Mutant
+
+if TYPE_CHECKING:
+    from wireproof.consensus.sim.cost import Cost
+    from wireproof.consensus.sim.world import Invariant
 
 __all__ = [
     "NO_BALLOT",
@@ -54,11 +61,13 @@ __all__ = [
     "Noop",
     "NodeView",
     "PaxosFactory",
+    "PaxosFamilyFactory",
     "PaxosNode",
     "PaxosProposerView",
     "Prepare",
     "Promise",
     "PromiseRecord",
+    "RestorableNode",
     "RoundRecord",
     "Vote",
     "VoteRecord",
@@ -449,15 +458,71 @@ class PaxosNode(_Effects):
                     raise ValueError(f"not a Paxos record: {record!r}")
 
 
-class PaxosFactory:
+class RestorableNode(Node, Protocol):
+    """A node of the Paxos family: rebuilt from its persisted records by ``_restore``."""
+
+    def _restore(self, records: Sequence[Any]) -> None: ...
+
+
+class PaxosFamilyFactory(AlgorithmFactory):
+    """What the Paxos factories here share: restart from records, Paxos's invariants and mutants.
+
+    Every node of the family persists a vote before it sends it (the API's
+    contract), so the simulator checks the invariants only after events that
+    persisted or committed something (``check_always=False``): no vote, promise
+    or learned value can change in between.
+    """
+
+    mutants: ClassVar[tuple[Mutant, ...]] = MUTANTS
+
+    @abstractmethod
+    def create(self, node_id: NodeId, config: ClusterConfig) -> RestorableNode: ...
+
+    def restore(self, node_id: NodeId, config: ClusterConfig, records: Sequence[Any]) -> RestorableNode:
+        node = self.create(node_id, config)
+        node._restore(records)
+        return node
+
+    def invariants(self, *, track: bool = True) -> list[Invariant]:
+        from wireproof.consensus.check.invariants import paxos_invariants
+
+        return paxos_invariants(track=track)
+
+    def simulation(self) -> SimDefaults:
+        return SimDefaults(check_always=False)
+
+    def wire_modules(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((__name__, type(self).__module__)))
+
+
+class PaxosFactory(PaxosFamilyFactory):
     """:class:`~wireproof.consensus.api.NodeFactory` for single-decree Paxos."""
 
     name = "paxos"
+    title = "Classic Paxos"
+    description = "Classic single-decree Paxos (Paxos Made Simple 2): every node proposes, accepts, learns"
 
     def create(self, node_id: NodeId, config: ClusterConfig) -> PaxosNode:
         return PaxosNode(node_id, config)
 
-    def restore(self, node_id: NodeId, config: ClusterConfig, records: Sequence[Any]) -> PaxosNode:
-        node = PaxosNode(node_id, config)
-        node._restore(records)
-        return node
+    def simulation(self) -> SimDefaults:
+        """Short runs with clients that propose at once, to put the faults where the contention is.
+
+        Single-decree Paxos decides in a few dozen time units. Its nodes answer no
+        client (no ``Reply``), so there is no history to check: the invariants are the check.
+        """
+        from wireproof.consensus.sim.clients import Workload
+
+        return SimDefaults(duration=60, episodes=3, workload=Workload(clients=3, think=(1, 10)),
+                           check_linearizability=False, check_always=False)
+
+    def message_floor(self, nodes: int) -> MessageFloor:
+        # Prepare, Promise, Accept, Accepted with n-1 acceptors each (PMS 2.2); Chosen comes after.
+        return MessageFloor(label="Classic Paxos minimum 4(n-1)", messages=4 * (nodes - 1), delays=4)
+
+    def bench_cost(self, nodes: int, *, commands: int) -> Cost:
+        """Each command is one fresh instance; ``Chosen`` (to the other learners) is reported apart."""
+        from wireproof.consensus.sim.cost import instance_cost
+
+        floor = self.message_floor(nodes)
+        return instance_cost(self, nodes, floor, commands=commands, learn_only=("Chosen",))

@@ -13,11 +13,12 @@ from wireproof.consensus.check.history import (
     Operation,
     dump_wireproof,
     format_operation,
-    load_history,
+    parse_history,
     parse_jepsen,
     parse_wireproof,
 )
 from wireproof.errors import FixtureError
+from wireproof.harness.consensus.histories import load_history
 
 LOG = """\
 INFO  jepsen.util - 0\t:invoke\t:read\tnil
@@ -159,6 +160,13 @@ def test_wireproof_format_round_trips(history: tuple[Operation, ...]) -> None:
         assert set(json.loads(line)) == {"process", "type", "f", "key", "value", "time"}
     back = parse_wireproof(text)
     assert sorted(back, key=repr) == sorted(history, key=repr)
+
+
+def test_parse_history_by_format() -> None:
+    assert parse_history(LOG) == parse_jepsen(LOG)
+    assert parse_history(WIRE, "wireproof") == parse_wireproof(WIRE)
+    with pytest.raises(FixtureError, match="unknown history format"):
+        parse_history(LOG, "edn")
 
 
 def test_load_history(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from wireproof.consensus.check.history import load_history
 from wireproof.consensus.check.lincheck import check_linearizable
+from wireproof.harness.consensus.histories import load_history
 
 SHARED = Path(os.environ.get("WIREPROOF_SHARED", Path(__file__).resolve().parents[4] / "shared"))
 FOLDER = SHARED / "histories" / "jepsen-etcd"

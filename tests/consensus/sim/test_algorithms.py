@@ -13,10 +13,11 @@ from wireproof.consensus.kv import KvFactory
 from wireproof.consensus.paxos import PaxosFactory
 from wireproof.consensus.sim.clients import Workload
 from wireproof.consensus.sim.explore import explore
-from wireproof.consensus.sim.runner import default_invariants, kv_adapter, run_simulation, sweep
+from wireproof.consensus.sim.runner import run_simulation, sweep
 
-KV = {"adapter": kv_adapter(), "check_always": False}
+KV = {"adapter": KvFactory().client_adapter(), "check_always": False}
 PAXOS = {"check_linearizability": False, "check_always": False}
+STATELESS = PaxosFactory().invariants  # track=False: for the explorer, whose states belong to different runs
 
 
 def test_kv_same_seed_same_trace():
@@ -36,7 +37,7 @@ def test_kv_passes_under_all_faults(seed):
 
 
 def test_kv_every_step_checked_without_faults():
-    result = run_simulation(KvFactory(), seed=1, duration=600, check_always=True, adapter=kv_adapter())
+    result = run_simulation(KvFactory(), seed=1, duration=600, check_always=True, adapter=KV["adapter"])
     assert result.ok and result.linearizable and result.stats["committed_slots"] > 20
 
 
@@ -82,7 +83,7 @@ def test_sweep_catches_mutant(algo, mutant, faults, seeds):
 def test_explore_paxos_one_proposer():
     """3 nodes, node 1 proposes once, any delivery order, no drops/dups/ticks: 217 states."""
     result = explore(PaxosFactory(), ClusterConfig(nodes=(1, 2, 3)), proposals=[(1, "a")],
-                     invariants=default_invariants(track=False))
+                     invariants=STATELESS(track=False))
     assert result.complete and result.violation is None
     assert result.states == 217
 
@@ -90,17 +91,17 @@ def test_explore_paxos_one_proposer():
 def test_explore_finds_forget_promise_with_one_crash():
     """BFS with at most one crash-restart finds the mutant; the correct algorithm passes as many states."""
     bad = explore(PaxosFactory(), ClusterConfig(nodes=(1, 2, 3), mutant="forget-promise"),
-                  proposals=[(1, "a"), (3, "b")], crashes=1, invariants=default_invariants(track=False))
+                  proposals=[(1, "a"), (3, "b")], crashes=1, invariants=STATELESS(track=False))
     assert bad.violation is not None and "crash-restart 2" in bad.trace
     good = explore(PaxosFactory(), ClusterConfig(nodes=(1, 2, 3)), proposals=[(1, "a"), (3, "b")], crashes=1,
-                   invariants=default_invariants(track=False), max_states=bad.states + 500)
+                   invariants=STATELESS(track=False), max_states=bad.states + 500)
     assert good.violation is None and good.states == bad.states + 500
 
 
 def test_explore_finds_skip_prepare():
     config = ClusterConfig(nodes=(1, 2, 3), mutant="skip-prepare")
     result = explore(PaxosFactory(), config, proposals=[(1, "a"), (2, "b")],
-                     invariants=default_invariants(track=False))
+                     invariants=STATELESS(track=False))
     assert result.violation is not None and "chosen" in result.violation
     assert result.trace[0] == "init"
 
@@ -109,7 +110,7 @@ def test_explore_finds_skip_prepare():
 def test_explore_paxos_two_proposers_state_count():
     """The configuration reported beside Stateright's 16,668 (see explore's docstring)."""
     result = explore(PaxosFactory(), ClusterConfig(nodes=(1, 2, 3)), proposals=[(1, "a"), (2, "b")],
-                     invariants=default_invariants(track=False))
+                     invariants=STATELESS(track=False))
     assert result.complete and result.violation is None
     assert result.states == 281_675
 

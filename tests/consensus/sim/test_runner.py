@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from wireproof.consensus.algorithm import AlgorithmFactory
+from wireproof.consensus.paxos import PaxosFactory
 from wireproof.consensus.sim.clients import Workload
 from wireproof.consensus.sim.faults import KINDS, FaultPlan
-from wireproof.consensus.sim.runner import run_simulation, sweep
+from wireproof.consensus.sim.runner import fresh_invariants, run_simulation, sweep
 
 from .conftest import PrimaryFactory
 
@@ -78,3 +80,49 @@ def test_sweep_finds_the_first_failing_seed(volatile_primary, primary):
 def test_without_faults_the_plan_is_empty(primary):
     result = run_simulation(primary, seed=1, **TOY)
     assert result.plan == FaultPlan(duration=1500)
+
+
+class _CheckedPrimary(AlgorithmFactory):
+    """The toy primary as an algorithm with its own invariant: no node's log exceeds ``limit`` entries."""
+
+    name = "checked-primary"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.runs = 0
+
+    def create(self, node_id, config):
+        return PrimaryFactory().create(node_id, config)
+
+    def restore(self, node_id, config, records):
+        return PrimaryFactory().restore(node_id, config, records)
+
+    def invariants(self, *, track=True):
+        self.runs += 1  # fresh invariants for every run
+
+        def short_logs(views, proposed):
+            long = {n: len(v[0]) for n, v in views.items() if len(v[0]) > self.limit}
+            return [f"node {n} log has {k} entries" for n, k in long.items()]
+
+        return [short_logs]
+
+
+def test_the_simulator_checks_the_factorys_own_invariants():
+    options = {"check_linearizability": False, "duration": 600, "clients": 2}
+    bad = run_simulation(_CheckedPrimary(limit=2), seed=1, **options)
+    assert not bad.ok and "log has 3 entries" in bad.violation.reason
+    factory = _CheckedPrimary(limit=10_000)
+    assert run_simulation(factory, seed=1, shrink_failures=True, **options).ok
+    assert factory.runs == 1
+    # Shrinking re-runs a failing seed, each run with fresh invariants from the factory.
+    shrinking = _CheckedPrimary(limit=2)
+    again = run_simulation(shrinking, seed=1, faults="drop", shrink_failures=True, **options)
+    assert not again.ok and shrinking.runs > 1
+
+
+def test_a_bare_factory_has_no_invariants_of_another_algorithm(primary):
+    # Before the factory carried its invariants, Paxos's were applied to every node: these toy
+    # views are not Paxos NodeViews, so that could not work.
+    assert fresh_invariants(primary) == []
+    assert run_simulation(primary, seed=2, check_linearizability=False, duration=600).ok
+    assert len(fresh_invariants(PaxosFactory())) == 1

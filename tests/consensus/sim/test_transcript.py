@@ -6,14 +6,14 @@ and review the diff.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from wireproof.consensus.api import ClusterConfig
-from wireproof.consensus.sim.transcript import Driver, rewrite_requested, run_script, run_transcript
+from wireproof.consensus.sim.transcript import Driver, run_script
 from wireproof.errors import FixtureError
+from wireproof.harness.transcripts import check_transcript, rewrite_requested
 
 from .conftest import GossipFactory, PrimaryFactory
 
@@ -37,9 +37,13 @@ def factory_for(name: str):
     raise AssertionError(f"no factory for transcript {name}")
 
 
+def run_transcript(path: Path, factory, config: ClusterConfig, *, rewrite: bool = False):
+    return check_transcript(path, lambda: Driver(factory, config), rewrite=rewrite)
+
+
 @pytest.mark.parametrize("path", sorted(TESTDATA.glob("*.txt")), ids=lambda p: p.name)
 def test_golden_transcript(path: Path):
-    result = run_transcript(path, factory_for(path.name), CONFIG, rewrite=rewrite_requested(os.environ))
+    result = run_transcript(path, factory_for(path.name), CONFIG, rewrite=rewrite_requested())
     assert result.ok, f"transcript differs (WIREPROOF_REWRITE=1 regenerates):\n{result.diff()}"
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from wireproof.consensus.check.history import format_operation, load_history
+from wireproof.consensus.check.history import format_operation
 from wireproof.consensus.check.lincheck import check_linearizable
 from wireproof.errors import TransportError
 from wireproof.harness.consensus.etcd import EtcdCluster, etcd_binary
+from wireproof.harness.consensus.histories import load_history
 from wireproof.harness.consensus.subjects import kill_restart_nemesis, run_workload
 
 pytestmark = [

@@ -41,7 +41,6 @@ import json
 import re
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from wireproof.errors import FixtureError
@@ -54,7 +53,7 @@ __all__ = [
     "Outcome",
     "dump_wireproof",
     "format_operation",
-    "load_history",
+    "parse_history",
     "parse_jepsen",
     "parse_wireproof",
 ]
@@ -280,15 +279,11 @@ def dump_wireproof(history: Iterable[Operation]) -> str:
     return "".join(json.dumps(e[2]) + "\n" for e in merged)
 
 
-def load_history(path: str | Path, format: str = "jepsen") -> History:
-    """Read a history file; :class:`~wireproof.errors.FixtureError` if unreadable or malformed."""
+def parse_history(text: str, format: str = "jepsen") -> History:
+    """A history from the text of a file in ``format`` (:data:`FORMATS`); FixtureError if malformed.
+
+    Reading the file is the harness's job (:func:`wireproof.harness.consensus.histories.load_history`).
+    """
     if format not in FORMATS:
         raise FixtureError(f"unknown history format {format!r}; known: {', '.join(FORMATS)}")
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FixtureError(f"{path}: cannot read: {exc}") from None
-    try:
-        return parse_jepsen(text) if format == "jepsen" else parse_wireproof(text)
-    except FixtureError as exc:
-        raise FixtureError(f"{path}: {exc}") from None
+    return parse_jepsen(text) if format == "jepsen" else parse_wireproof(text)

@@ -32,12 +32,15 @@ Invariants (each violation is one line of text):
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wireproof.consensus.api import NodeId
 from wireproof.consensus.paxos import Ballot, NodeView, Noop
 
-__all__ = ["ChosenTracker", "check_invariants", "members_function"]
+if TYPE_CHECKING:
+    from wireproof.consensus.sim.world import Invariant
+
+__all__ = ["ChosenTracker", "check_invariants", "members_function", "paxos_invariants"]
 
 Members = Callable[[int], tuple[NodeId, ...]]
 VoteTable = dict[tuple[int, Ballot], tuple[Any, frozenset[NodeId]]]
@@ -229,3 +232,19 @@ class ChosenTracker:
                     problems.append(f"same-prefix: slot {slot}: node {view.node} learned {value!r}, "
                                     "which no majority ever voted for")
         return problems
+
+
+def paxos_invariants(*, track: bool = True) -> list[Invariant]:
+    """Fresh invariants of this module for one simulation run (every Paxos factory's ``invariants()``).
+
+    With ``track`` they include a :class:`ChosenTracker`, which remembers every
+    vote of the run: never share them between runs, and never use them in
+    :func:`~wireproof.consensus.sim.explore.explore`, whose states belong to
+    different runs (``track=False`` checks each state alone).
+    """
+    tracker = ChosenTracker() if track else None
+
+    def invariant(views: Mapping[int, Any], proposed: frozenset[Any]) -> list[str]:
+        return check_invariants(views, proposed, tracker=tracker)
+
+    return [invariant]

@@ -14,7 +14,9 @@ later point). As in Jepsen, a process whose operation is indefinite is
 retired and the client continues under a fresh process number.
 
 The value proposed is built by a :class:`ClientAdapter`, so the same clients
-drive the key-value store on Multi-Paxos (``KvCommand``) or any toy node.
+drive any algorithm: each factory names its adapter
+(:meth:`~wireproof.consensus.algorithm.AlgorithmFactory.client_adapter`; the
+key-value store's is :class:`wireproof.consensus.kv.KvAdapter`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from wireproof.consensus.api import NotLeader, Reply
 from wireproof.consensus.check.history import Kind, Operation, Outcome
 from wireproof.consensus.sim.world import World
 
-__all__ = ["ClientAdapter", "ClientCommand", "Clients", "KvAdapter", "OpRecord", "PlainAdapter", "Workload"]
+__all__ = ["ClientAdapter", "ClientCommand", "Clients", "OpRecord", "PlainAdapter", "Workload"]
 
 NodeId = int
 
@@ -77,25 +79,6 @@ class PlainAdapter:
         if kind == "cas" and result is False:
             return "fail", None
         return "ok", result
-
-
-class KvAdapter:
-    """Proposes :class:`wireproof.consensus.kv.KvCommand`; results "ok" / "fail" / the value read."""
-
-    def command(self, *, request_id: int, client: int, kind: str, key: str, value: Any) -> Hashable:
-        from wireproof.consensus.kv import KvCommand
-
-        if kind == "cas":
-            expected, new = value
-            return KvCommand(request_id=request_id, client=client, op="cas", key=key, value=new,
-                             expected=expected)
-        return KvCommand(request_id=request_id, client=client, op=kind, key=key,  # type: ignore[arg-type]
-                         value=value)
-
-    def outcome(self, *, kind: str, value: Any, result: Any) -> tuple[str, Any]:
-        if kind == "cas" and result != "ok":
-            return "fail", None
-        return "ok", result if kind == "read" else None
 
 
 @dataclass(slots=True, kw_only=True)

@@ -7,8 +7,10 @@ for ``nodes`` nodes of one algorithm, a fault plan (given, or generated from
 the seed and a fault list), and a closed-loop client workload; it runs the
 world for ``plan.duration`` time units plus a grace period in which no new
 operation starts and every fault has ended, so pending operations complete
-or time out. Invariants are checked after every event; at the end the
-clients' history is checked for linearizability. Everything is a function of
+or time out. The algorithm's own invariants (its factory's,
+:meth:`~wireproof.consensus.algorithm.AlgorithmFactory.invariants`) are
+checked after every event; at the end the clients' history is checked for
+linearizability. Everything is a function of
 ``(factory, seed, plan, options)``: the same seed gives the same trace, byte
 for byte.
 
@@ -20,41 +22,31 @@ schedule. :func:`sweep` runs many seeds and stops at the first failure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from wireproof.consensus.api import ClusterConfig, NodeFactory
 from wireproof.consensus.check.history import Operation
-from wireproof.consensus.sim.clients import ClientAdapter, Clients, KvAdapter, PlainAdapter, Workload
+from wireproof.consensus.sim.clients import ClientAdapter, Clients, PlainAdapter, Workload
 from wireproof.consensus.sim.faults import FaultPlan, generate_plan, schedule, shrink
 from wireproof.consensus.sim.world import Invariant, LinkFaults, World
 from wireproof.errors import InvariantViolation
 
-__all__ = ["SimResult", "SweepResult", "default_invariants", "kv_adapter", "run_simulation", "sweep"]
+__all__ = ["SimResult", "SweepResult", "fresh_invariants", "run_simulation", "sweep"]
 
 
-def default_invariants(*, track: bool = True) -> list[Invariant]:
-    """Fresh safety invariants of :mod:`wireproof.consensus.check.invariants` for one run.
+def fresh_invariants(factory: NodeFactory, *, track: bool = True) -> list[Invariant]:
+    """The factory's own invariants for one run (``AlgorithmFactory.invariants``); none for a bare factory.
 
-    With ``track`` they include a :class:`~wireproof.consensus.check.invariants.ChosenTracker`,
-    which remembers every vote of the run: never share them between runs, and
-    never use them in :func:`~wireproof.consensus.sim.explore.explore`, whose
-    states belong to different runs (``track=False`` checks each state alone).
+    With ``track`` they may remember the run (every vote seen, say): never
+    share them between runs, and never use them in
+    :func:`~wireproof.consensus.sim.explore.explore`, whose states belong to
+    different runs (``track=False`` checks each state alone).
     """
-    from wireproof.consensus.check.invariants import ChosenTracker, check_invariants
+    from wireproof.consensus.algorithm import AlgorithmFactory
 
-    tracker = ChosenTracker() if track else None
-
-    def invariant(views: Mapping[int, Any], proposed: frozenset[Any]) -> list[str]:
-        return check_invariants(views, proposed, tracker=tracker)
-
-    return [invariant]
-
-
-def kv_adapter() -> ClientAdapter:
-    """The client adapter for the replicated key-value store (``KvCommand``)."""
-    return KvAdapter()
+    return factory.invariants(track=track) if isinstance(factory, AlgorithmFactory) else []
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,9 +100,9 @@ def run_simulation(
 ) -> SimResult:
     """One reproducible run (see the module docstring); never raises on a violation.
 
-    ``invariants`` None means :func:`default_invariants` (fresh for each run);
-    invariants given explicitly are reused by the shrinking runs, so they must
-    not keep state between runs.
+    ``invariants`` None means the factory's own (:func:`fresh_invariants`, fresh
+    for each run); invariants given explicitly are reused by the shrinking runs,
+    so they must not keep state between runs.
     """
     config = config or ClusterConfig(nodes=tuple(range(1, nodes + 1)), seed=seed, mutant=mutant)
     if plan is None:
@@ -120,7 +112,7 @@ def run_simulation(
     grace = workload.timeout + 50 if grace is None else grace
     workload = Workload(**{**_fields(workload), "stop_at": plan.duration})
     # Stateful default invariants are built afresh for every run (shrinking re-runs too).
-    checks = default_invariants() if invariants is None else list(invariants)
+    checks = fresh_invariants(factory) if invariants is None else list(invariants)
     world = World(factory, config, seed=seed, network=network, tick_period=tick_period,
                   invariants=checks, check_always=check_always, record_trace=record_trace)
     schedule(world, plan)

@@ -13,16 +13,22 @@ history for linearizability and prints a summary. Exit 0 when the history is
 linearizable, 1 when it is not or the run failed.
 
 ``run`` sweeps seeds S..S+K-1 of the deterministic simulator
-(:func:`wireproof.consensus.sim.sweep`) for ALGO (paxos | multipaxos | kv)
-under the fault kinds LIST (``all``, ``none`` or e.g. ``drop,crash``; see
+(:func:`wireproof.consensus.sim.sweep`) for ALGO under the fault kinds LIST
+(``all``, ``none`` or e.g. ``drop,crash``; see
 :data:`wireproof.consensus.sim.KINDS`), optionally with a known-bad mutant
-(:mod:`wireproof.consensus.mutants`). Safety invariants are checked after
-every event; the kv store's client history is also checked for
-linearizability. It stops at the first failing seed and prints the seed, the
+(:mod:`wireproof.consensus.mutants`). The algorithm's safety invariants are
+checked after every event and, where its factory says so, the client history
+for linearizability. It stops at the first failing seed and prints the seed, the
 violation, the shrunk fault schedule and the tail of the trace. It prints the
 summed run statistics and the simulator's wall-clock throughput (delivered
 messages per second, timed here: the simulator itself is pure). Exit 0 when
 every seed passed, 1 on a violation, 2 on usage errors.
+
+ALGO is any algorithm of the registry (:mod:`wireproof.harness.consensus.registry`,
+entry points ``wireproof.algorithms``), or ``package.module:FactoryClass``;
+its factory (:class:`wireproof.consensus.algorithm.AlgorithmFactory`) gives the
+invariants, the mutants, the simulation defaults and what real mode runs. This
+module names no algorithm.
 """
 
 from __future__ import annotations
@@ -35,20 +41,63 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wireproof.errors import WireproofError
+from wireproof.errors import HarnessError, WireproofError
 
-__all__ = ["ALGORITHMS", "TRACE_TAIL", "add_arguments", "run", "sim_options"]
+__all__ = ["TRACE_TAIL", "add_arguments", "run", "sim_options"]
 
-ALGORITHMS = ("paxos", "multipaxos", "kv")
 TRACE_TAIL = 30  # trace lines printed for a failing seed
 
 
+def _algorithm(text: str) -> str:
+    """argparse type of ALGO: a registered name, or ``package.module:FactoryClass``."""
+    from wireproof.harness.consensus import registry
+
+    known = registry.names()
+    if text in known or ":" in text:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from {', '.join(known)}, or package.module:FactoryClass)")
+
+
+def _run_epilog() -> str:
+    import textwrap
+
+    from wireproof.harness.consensus import registry
+
+    def item(name: str, *paragraphs: str) -> list[str]:
+        out: list[str] = []
+        for i, text in enumerate(paragraphs):
+            first = f"  {name:<12}" if i == 0 else " " * 14
+            out += textwrap.wrap(text, 78, initial_indent=first, subsequent_indent=" " * 14)
+        return out
+
+    lines = ["algorithms (entry points of the group wireproof.algorithms):"]
+    for name, algorithm in registry.algorithms().items():
+        d = algorithm.simulation()
+        checks = "invariants" + (f", linearizability ({d.lin_model})" if d.check_linearizability else "")
+        lines += item(name, algorithm.description or algorithm.display(),
+                      f"defaults: --duration {d.duration} --faults {d.faults}; checks: {checks}; "
+                      f"mutants: {', '.join(algorithm.mutant_names()) or 'none'}")
+    for name, why in registry.failures().items():
+        lines += item(name, f"cannot load: {why}")
+    return "\n".join(lines)
+
+
+def _cluster_help() -> str:
+    from wireproof.harness.consensus import registry
+
+    able = [n for n, a in registry.algorithms().items() if a.real_mode() is not None]
+    return f"{' | '.join(able)} (or package.module:FactoryClass)"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from wireproof.harness.consensus import registry
+
     sub = parser.add_subparsers(dest="consensus_command", metavar="SUBCOMMAND", required=True)
 
     c = sub.add_parser("cluster",
                        help="real nodes over TCP on loopback, with clients and a linearizability check")
-    c.add_argument("algorithm", metavar="ALGO", help="multipaxos (or package.module:FactoryClass)")
+    c.add_argument("algorithm", metavar="ALGO", help=_cluster_help())
     c.add_argument("--nodes", type=int, default=3)
     c.add_argument("--ops", type=int, default=None, help="operations in all (default 500 unless --seconds)")
     c.add_argument("--clients", type=int, default=3)
@@ -63,16 +112,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--history", type=Path, default=None, help="write the history here (wireproof JSON lines)")
     c.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    r = sub.add_parser("run", help="simulation runs under faults (seeded, reproducible)")
-    r.add_argument("algorithm", metavar="ALGO", choices=ALGORITHMS, help=" | ".join(ALGORITHMS))
+    r = sub.add_parser("run", help="simulation runs under faults (seeded, reproducible)",
+                       epilog=_run_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("algorithm", metavar="ALGO", type=_algorithm, help=" | ".join(registry.names()))
     r.add_argument("--nodes", type=int, default=3)
     r.add_argument("--seeds", type=int, default=20, metavar="K", help="seeds to run (default 20)")
     r.add_argument("--seed-start", type=int, default=0, metavar="S", help="first seed (default 0)")
-    r.add_argument("--faults", default="all", metavar="LIST",
-                   help="fault kinds, comma-separated, or all | none (default all)")
-    r.add_argument("--mutant", default=None, metavar="NAME", help="a known-bad variant (see mutants)")
+    r.add_argument("--faults", default=None, metavar="LIST",
+                   help="fault kinds, comma-separated, or all | none (default: the algorithm's, below)")
+    r.add_argument("--mutant", default=None, metavar="NAME",
+                   help="a known-bad variant (each algorithm's, below)")
     r.add_argument("--duration", type=int, default=None, metavar="T",
-                   help="time units per run (default 60 for paxos, 2000 otherwise)")
+                   help="time units per run (default: the algorithm's, below)")
     r.add_argument("--no-shrink", action="store_true", help="do not shrink the failing fault plan")
     r.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -84,39 +135,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def sim_options(algorithm: str, *, duration: int | None = None) -> tuple[Any, dict[str, Any]]:
-    """The node factory and ``run_simulation`` options for ALGO, as the simulator tests use them.
+    """The node factory and ``run_simulation`` options for ALGO, from its registered factory.
 
-    Single-decree Paxos decides in a few dozen time units, so its runs are short, with
-    clients that propose at once, to put the faults where the contention is; Multi-Paxos
-    alone replies with log positions, so only the kv store's history is checked for
-    linearizability (the invariants cover the others).
+    Raises :class:`~wireproof.errors.HarnessError` for an unknown algorithm.
     """
-    from wireproof.consensus.sim import Workload, kv_adapter
+    from wireproof.harness.consensus import registry
 
-    if algorithm == "paxos":
-        from wireproof.consensus.paxos import PaxosFactory
-
-        return PaxosFactory(), {"check_linearizability": False, "check_always": False,
-                                "duration": duration or 60, "episodes": 3,
-                                "workload": Workload(clients=3, think=(1, 10))}
-    if algorithm == "multipaxos":
-        from wireproof.consensus.multipaxos import MultiPaxosFactory
-
-        return MultiPaxosFactory(), {"check_linearizability": False, "check_always": False,
-                                     "duration": duration or 2000}
-    if algorithm == "kv":
-        from wireproof.consensus.kv import KvFactory
-
-        return KvFactory(), {"adapter": kv_adapter(), "check_always": False, "duration": duration or 2000}
-    raise ValueError(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
+    factory = registry.get(algorithm)
+    return factory, factory.sim_options(duration=duration)
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from wireproof.consensus.mutants import MUTANTS
     from wireproof.consensus.sim import SimResult, parse_kinds, run_simulation
 
     prog = "wireproof consensus run"
-    known = [m.name for m in MUTANTS]
+    try:
+        factory, options = sim_options(args.algorithm, duration=args.duration)
+    except HarnessError as err:
+        print(f"{prog}: {err}", file=sys.stderr)
+        return 2
+    known = list(factory.mutant_names())
     if args.mutant is not None and args.mutant not in known:
         print(f"{prog}: unknown mutant {args.mutant!r}; known: {', '.join(known)}", file=sys.stderr)
         return 2
@@ -124,11 +162,10 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"{prog}: --nodes, --seeds and --duration must be at least 1", file=sys.stderr)
         return 2
     try:
-        faults = parse_kinds(args.faults)
+        faults = parse_kinds(args.faults if args.faults is not None else factory.simulation().faults)
     except WireproofError as err:
         print(f"{prog}: {err}", file=sys.stderr)
         return 2
-    factory, options = sim_options(args.algorithm, duration=args.duration)
     seeds = range(args.seed_start, args.seed_start + args.seeds)
     totals: dict[str, Any] = {"delivered": 0, "sent": 0, "dropped": 0, "events": 0, "committed_slots": 0,
                               "crashes": 0, "restarts": 0, "operations": 0}
@@ -230,12 +267,23 @@ def _cluster(args: argparse.Namespace) -> int:
         print(f"throughput: {report.throughput:.0f} ops/s; latency p50 {report.latency_p50 * 1e3:.2f} ms, "
               f"p99 {report.latency_p99 * 1e3:.2f} ms")
         if report.messages_per_command is not None:
+            floor = _message_floor(args.algorithm, report.nodes)
             print(f"messages: {report.messages} for {report.committed} committed entries "
-                  f"= {report.messages_per_command:.2f} per entry "
-                  f"(Multi-Paxos minimum 2(n-1) = {2 * (report.nodes - 1)})")
+                  f"= {report.messages_per_command:.2f} per entry"
+                  + (f" ({floor.label} = {floor.messages})" if floor is not None else ""))
         verdict = ("linearizable" if report.linearizable else "NOT linearizable"
                    if report.linearizable is not None else "not checked")
         print(f"verdict: {verdict} (checked in {report.check_seconds:.2f} s)")
         if report.witness:
             print(report.witness)
     return 0 if report.linearizable else 1
+
+
+def _message_floor(algorithm: str, nodes: int) -> Any:
+    """The algorithm's theoretical messages per committed entry, when it declares one."""
+    from wireproof.harness.consensus import registry
+
+    try:
+        return registry.get(algorithm).message_floor(nodes)
+    except HarnessError:  # a class only the node processes can import: no floor to print
+        return None

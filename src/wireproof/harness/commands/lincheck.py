@@ -63,7 +63,7 @@ def result_json(result: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wireproof.consensus.check.history import parse_jepsen, parse_wireproof
+    from wireproof.consensus.check.history import parse_history
     from wireproof.consensus.check.lincheck import check_linearizable
     from wireproof.errors import FixtureError
 
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     fmt = args.format or guess_format(text)
     try:
-        history = parse_jepsen(text) if fmt == "jepsen" else parse_wireproof(text)
+        history = parse_history(text, fmt)
         result = check_linearizable(history, model=args.model, budget=args.budget,
                                     witness=not args.no_witness)
     except FixtureError as exc:

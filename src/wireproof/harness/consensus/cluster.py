@@ -19,7 +19,10 @@ a real driver, :class:`NodeServer`: one ``selectors`` loop that
   and reports on stdout (``READY <port>``, ``STATS {...}``).
 
 A restarted process rebuilds its node with ``NodeFactory.restore`` from the
-records in its file and re-binds the port it had, so peers reconnect.
+records in its file and re-binds the port it had, so peers reconnect. Which
+nodes a process runs comes from the algorithm registry (:mod:`.registry`):
+the algorithm's :class:`~wireproof.consensus.algorithm.RealMode` names the
+factory (Multi-Paxos, for one, runs its key-value store).
 
 The parent side, :class:`LocalCluster`, starts the processes (ports
 127.0.0.1:0, announced by the READY line, then distributed on stdin), kills
@@ -31,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import os
 import queue
@@ -48,10 +50,10 @@ from typing import Any, Final
 
 from wireproof.consensus.api import ClusterConfig, Envelope, Node, NodeFactory, NotLeader, Ready
 from wireproof.errors import DecodeError, HarnessError, TransportTimeout
+from wireproof.harness.consensus import registry
 from wireproof.harness.consensus.wire import FrameDecoder, WireCodec, default_codec
 
 __all__ = [
-    "ALGORITHMS",
     "ClientRequest",
     "ClientResponse",
     "FileLog",
@@ -61,10 +63,6 @@ __all__ = [
     "main",
 ]
 
-#: algorithm name -> "module:NodeFactory class"; the node answers its clients through ``Ready.replies``.
-ALGORITHMS: Final[dict[str, str]] = {
-    "multipaxos": "wireproof.consensus.kv:KvFactory",  # the key-value store on Multi-Paxos
-}
 READY_TIMEOUT: Final = 10.0
 
 
@@ -87,17 +85,9 @@ class ClientResponse:
 
 
 def load_algorithm(name: str) -> NodeFactory:
-    """The node factory of algorithm ``name``: a key of :data:`ALGORITHMS` or ``"module:FactoryClass"``."""
-    spec = ALGORITHMS.get(name, name)
-    module, sep, factory = spec.partition(":")
-    if not sep:
-        raise HarnessError(f"unknown algorithm {name!r} (known: {', '.join(sorted(ALGORITHMS))}, "
-                           "or package.module:FactoryClass)")
-    try:
-        made: NodeFactory = getattr(importlib.import_module(module), factory)()
-    except (ImportError, AttributeError) as err:
-        raise HarnessError(f"algorithm {name!r}: cannot load {spec}: {err}") from None
-    return made
+    """The factory of the nodes ``consensus cluster`` runs for ``name`` (a registered algorithm or
+    ``"module:FactoryClass"``); the nodes answer their clients through ``Ready.replies``."""
+    return registry.real_mode(name)[1].factory
 
 
 # -- durable storage ---------------------------------------------------------
@@ -351,7 +341,8 @@ class NodeServer:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of one node process."""
     p = argparse.ArgumentParser(prog="python -m wireproof.harness.consensus.cluster")
-    p.add_argument("--algorithm", default="multipaxos")
+    p.add_argument("--algorithm", required=True,
+                   help="a registered algorithm, or package.module:FactoryClass")
     p.add_argument("--node-id", type=int, required=True)
     p.add_argument("--nodes", type=int, required=True, help="cluster size (ids 0..N-1)")
     p.add_argument("--data-dir", type=Path, required=True)
@@ -362,9 +353,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--heartbeat-ticks", type=int, default=2)
     p.add_argument("--fsync", action="store_true")
     args = p.parse_args(argv)
-    factory = load_algorithm(args.algorithm)
-    codec = default_codec()
-    codec.registry.register_module(sys.modules[type(factory).__module__])
+    algorithm, mode = registry.real_mode(args.algorithm)
+    factory = mode.factory
+    codec = default_codec(modules=(*algorithm.wire_modules(), type(factory).__module__))
     config = ClusterConfig(nodes=tuple(range(args.nodes)), seed=args.seed,
                            election_ticks=args.election_ticks, heartbeat_ticks=args.heartbeat_ticks)
     server = NodeServer(node_id=args.node_id, config=config, factory=factory,
@@ -389,7 +380,7 @@ class _Proc:
 class LocalCluster:
     """N node processes on loopback; a context manager that always reaps them."""
 
-    def __init__(self, n: int, data_dir: Path, *, algorithm: str = "multipaxos", tick: float = 0.01,
+    def __init__(self, n: int, data_dir: Path, *, algorithm: str, tick: float = 0.01,
                  seed: int = 0, fsync: bool = False, election_ticks: int = 10,
                  heartbeat_ticks: int = 2, pythonpath: Sequence[str] = ()) -> None:
         self.n = n
@@ -531,7 +522,7 @@ def _close_pipes(popen: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def local_cluster(n: int, data_dir: Path, **kwargs: Any) -> Iterator[LocalCluster]:
-    """``with local_cluster(3, tmp) as c:`` — started, and always reaped."""
+    """``with local_cluster(3, tmp, algorithm="kv") as c:`` — started, and always reaped."""
     cluster = LocalCluster(n, data_dir, **kwargs)
     with cluster:
         yield cluster

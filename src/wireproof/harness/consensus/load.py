@@ -16,6 +16,9 @@ whose :class:`ClientAdapter` builds the proposed value and reads the outcome):
   process number and continues under a fresh one.
 
 Times in the history are seconds since the run started (monotonic clock).
+Which adapter builds the commands, and which model checks the history, is
+the algorithm's :class:`~wireproof.consensus.algorithm.RealMode`, from the
+algorithm registry (:mod:`.registry`).
 """
 
 from __future__ import annotations
@@ -27,15 +30,16 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from wireproof.consensus.sim.clients import ClientAdapter, OpRecord, PlainAdapter
+from wireproof.harness.consensus import registry
 from wireproof.harness.consensus.cluster import ClientRequest, ClientResponse
 from wireproof.harness.consensus.wire import FrameDecoder, WireCodec, default_codec
 
-__all__ = ["ClusterReport", "KvAdapter", "LoadResult", "LoadSpec", "check_records", "default_adapter",
+__all__ = ["ClusterReport", "LoadResult", "LoadSpec", "check_records", "default_adapter",
            "percentile", "run_cluster", "run_load", "to_history"]
 
 
@@ -114,12 +118,13 @@ class _Link:
 
 def run_load(addresses: Callable[[], dict[int, tuple[str, int]]], adapter: ClientAdapter, spec: LoadSpec,
              *, on_complete: Callable[[int], None] | None = None,
-             result: LoadResult | None = None) -> LoadResult:
+             result: LoadResult | None = None, codec: WireCodec | None = None) -> LoadResult:
     """Drive the nodes at ``addresses()`` (re-read on every reconnect) and record a history.
 
     ``on_complete(n)`` is called (from client threads) after the n-th operation completes.
+    ``codec`` must know the adapter's commands (default: :func:`.wire.default_codec`).
     """
-    codec = default_codec()
+    codec = codec or default_codec()
     result = result if result is not None else LoadResult()
     result.started = time.monotonic()
     lock = threading.Lock()
@@ -264,12 +269,12 @@ def to_history(records: list[OpRecord]) -> tuple[Any, ...]:
     return tuple(op(r) for r in records)
 
 
-def check_records(records: list[OpRecord], report: ClusterReport) -> None:
-    """Run the linearizability checker (model "kv") and fill the verdict into ``report``."""
+def check_records(records: list[OpRecord], report: ClusterReport, *, model: str = "kv") -> None:
+    """Run the linearizability checker (``model``, a register per key by default) and fill in ``report``."""
     from wireproof.consensus.check.lincheck import check_linearizable
 
     t0 = time.monotonic()
-    verdict = check_linearizable(to_history(records), model="kv")
+    verdict = check_linearizable(to_history(records), model=model)
     report.check_seconds = time.monotonic() - t0
     report.linearizable = bool(verdict.linearizable)
     report.explored = int(getattr(verdict, "explored", 0))
@@ -283,14 +288,25 @@ def run_cluster(algorithm: str, nodes: int, spec: LoadSpec, data_dir: Any, *,
 
     ``kill``: ``"leader"`` (the node that answered the latest operation) or a
     node id: that node is SIGKILLed after a third of the run and restarted at
-    once from its file (a fault from outside).
+    once from its file (a fault from outside). The client adapter and the
+    linearizability model are the algorithm's (:func:`.registry.real_mode`),
+    except for a ``package.module:FactoryClass`` that lives on the nodes' own
+    ``pythonpath``: this process does not import it, and its clients propose
+    plain commands unless ``adapter`` says otherwise.
     """
     from pathlib import Path
 
     from wireproof.harness.consensus.cluster import LocalCluster
 
-    if adapter is None:
-        adapter = default_adapter(algorithm)
+    lin_model = "kv"
+    codec = None
+    if ":" in algorithm and cluster_kwargs.get("pythonpath"):
+        adapter = adapter or PlainAdapter()
+    else:
+        chosen, mode = registry.real_mode(algorithm)  # fails here, before any process starts
+        adapter = adapter or mode.adapter
+        lin_model = mode.lin_model
+        codec = default_codec(modules=(*chosen.wire_modules(), type(mode.factory).__module__))
     killed: list[int] = []
     third = threading.Event()
     cluster = LocalCluster(nodes, Path(data_dir), algorithm=algorithm, seed=spec.seed, **cluster_kwargs)
@@ -320,7 +336,8 @@ def run_cluster(algorithm: str, nodes: int, spec: LoadSpec, data_dir: Any, *,
         records_box.append(result)
         if faulter is not None:
             faulter.start()
-        loaded = run_load(lambda: dict(current), adapter, spec, on_complete=on_complete, result=result)
+        loaded = run_load(lambda: dict(current), adapter, spec, on_complete=on_complete, result=result,
+                          codec=codec)
         done.set()
         third.set()
         if faulter is not None:
@@ -337,36 +354,10 @@ def run_cluster(algorithm: str, nodes: int, spec: LoadSpec, data_dir: Any, *,
         messages=messages, committed=committed,
         messages_per_command=messages / committed if committed else None, killed=killed)
     if check:
-        check_records(loaded.records, report)
+        check_records(loaded.records, report, model=lin_model)
     return report, loaded.records
 
 
-class KvAdapter:
-    """:class:`ClientAdapter` for the key-value store (:mod:`wireproof.consensus.kv`).
-
-    A cas ``(expected, new)`` becomes ``KvCommand(op="cas", expected=..., value=...)``;
-    the store answers a cas with ``"ok"`` or ``"fail"`` and a write with ``"ok"``.
-    """
-
-    def command(self, *, request_id: int, client: int, kind: str, key: Any, value: Any) -> Hashable:
-        from wireproof.consensus.kv import KvCommand
-
-        if kind == "cas":
-            expected, new = value
-            return KvCommand(request_id=request_id, client=client, op="cas", key=key, value=new,
-                             expected=expected)
-        return KvCommand(request_id=request_id, client=client, op=cast(Any, kind), key=key, value=value)
-
-    def outcome(self, *, kind: str, value: Any, result: Any) -> tuple[str, Any]:
-        if kind == "read":
-            return "ok", result
-        if kind == "cas" and result != "ok":
-            return "fail", None
-        return "ok", None
-
-
 def default_adapter(algorithm: str) -> ClientAdapter:
-    """The client adapter for ``algorithm``: the KV store's for multipaxos, the plain one otherwise."""
-    if algorithm == "multipaxos" or algorithm.startswith("wireproof.consensus.kv:"):
-        return KvAdapter()
-    return PlainAdapter()
+    """The real-mode client adapter of ``algorithm`` (registered name or ``module:FactoryClass``)."""
+    return registry.real_mode(algorithm)[1].adapter

@@ -64,12 +64,10 @@ _HEADER = struct.Struct(">I")
 _EXT_DATACLASS, _EXT_ENUM, _EXT_FROZENSET, _EXT_BIGINT = 1, 2, 3, 4
 _INT_MIN, _INT_MAX = -(1 << 63), (1 << 64) - 1
 
-#: Modules whose dataclasses and enums the default registry knows (missing ones are skipped).
+#: Modules whose dataclasses and enums every default registry knows (missing ones are skipped);
+#: the algorithms' own modules come from the algorithm registry (:mod:`.registry`).
 DEFAULT_MODULES: Final = (
     "wireproof.consensus.api",
-    "wireproof.consensus.paxos",
-    "wireproof.consensus.multipaxos",
-    "wireproof.consensus.kv",
     "wireproof.consensus.sim.clients",
     "wireproof.harness.consensus.cluster",
 )
@@ -303,10 +301,15 @@ class FrameDecoder(BufferedFramer):
         return out
 
 
-def default_codec(extra: Iterable[type] = (), *, max_frame: int = MAX_FRAME) -> WireCodec:
-    """A codec whose registry holds :data:`DEFAULT_MODULES` (those that exist) and ``extra``."""
+def default_codec(extra: Iterable[type] = (), *, max_frame: int = MAX_FRAME,
+                  modules: Iterable[str] = ()) -> WireCodec:
+    """A codec that knows :data:`DEFAULT_MODULES` (those that exist), every registered algorithm's
+    wire modules (:func:`.registry.wire_modules`; an algorithm that does not load is left out: it
+    fails where it is chosen), the modules named in ``modules`` and the classes in ``extra``."""
+    from wireproof.harness.consensus import registry as algorithms
+
     registry = Registry(extra)
-    for name in DEFAULT_MODULES:
+    for name in (*DEFAULT_MODULES, *algorithms.wire_modules(), *modules):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
