@@ -161,12 +161,21 @@ def test_kv_checks_each_key_as_its_own_register() -> None:
 
 
 def test_budget_gives_unknown_rather_than_hanging() -> None:
-    # ten concurrent writes and a read of each order's last one: a large space to explore
-    history = [w(p, p, 0, 10) for p in range(10)] + [r(10, 99, 11, 12)]
+    # ten concurrent writes, then two reads that no order of them explains: a large space to explore
+    history = [w(p, p, 0, 10) for p in range(10)] + [r(10, 3, 11, 12), r(11, 5, 13, 14)]
     result = check_linearizable(history, budget=50)
     assert result.linearizable is None and result.verdict == "unknown" and result.explored <= 51
     assert check_linearizable(history).linearizable is False  # with the default budget: decided
     assert result.describe().startswith("unknown")
+
+
+def test_a_value_never_written_is_decided_without_search() -> None:
+    # The search space would be large (concurrent indefinite writes); the read of 99 alone decides it.
+    history = [w(p, p, 0, None, outcome="info") for p in range(30)] + [r(30, 99, 1, 2)]
+    result = check_linearizable(history, budget=10)
+    assert result.linearizable is False and result.explored == 0
+    assert [(o.kind, o.result) for o in result.witness] == [("read", 99)]
+    assert check_linearizable([cas(0, 7, 1, 0, 1)]).linearizable is False  # a cas that saw 7, never written
 
 
 def test_initial_value() -> None:

@@ -286,6 +286,27 @@ def _written(op: Operation) -> Any:
     return op.value if op.kind == "write" else op.value[1]
 
 
+def _impossible(ops: Sequence[Operation], initial: Any) -> Operation | None:
+    """A definite read (or successful cas) of a value the register never held nor could hold.
+
+    No write of that value exists (a failed one wrote nothing), and it is not
+    the initial value: no linearization can explain the operation, which is
+    alone a non-linearizable history (its own witness).
+    """
+    values: list[Any] = [initial, *(_written(op) for op in ops if op.kind != "read" and op.outcome != "fail")]
+    try:
+        possible: set[Any] | list[Any] = set(values)
+    except TypeError:  # unhashable values: compare by equality
+        possible = values
+    for op in ops:
+        if op.outcome != "ok":
+            continue
+        seen = op.result if op.kind == "read" else op.value[0] if op.kind == "cas" else None
+        if op.kind != "write" and seen not in possible:
+            return op
+    return None
+
+
 def _removable(keep: Sequence[Operation], drop: Iterable[Operation]) -> bool:
     """Removing ``drop`` keeps non-linearizability sound: no kept operation observes a dropped write."""
     observed: set[Any] = set()
@@ -340,6 +361,10 @@ def check_register(history: Sequence[Operation], *, initial: Any = None, budget:
     """Check ``history`` as one register starting at ``initial`` (keys ignored)."""
     limit = DEFAULT_BUDGET if budget is None else budget
     ops = sorted(history, key=lambda op: op.invoke)
+    impossible = _impossible(ops, initial)
+    if impossible is not None:  # no search needed (and none that a budget could cut short)
+        return KeyResult(key=key, linearizable=False, explored=0, operations=len(ops),
+                         witness=(impossible,) if witness else ())
     verdict, explored, frontier = _search(ops, initial, limit)
     shown: History = ()
     if verdict is False and witness:
