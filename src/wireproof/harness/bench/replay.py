@@ -539,7 +539,7 @@ _LAYERS = (
     ("engine dispatch", ("replay/engine.py", "replay/findings.py")),
     ("Modbus analyzer (framing, pairing)", ("replay/analyzers/",)),
     ("Modbus codec (decode)", ("codecs/",)),
-    ("analytics", ("replay/analytics.py",)),
+    ("analytics", ("replay/analytics/",)),
     ("summary / JSON", ("replay/summary.py", "json/")),
 )
 
