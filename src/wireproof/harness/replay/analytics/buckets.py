@@ -1,10 +1,13 @@
-"""The plotted tracks of the replay analytics: time buckets that coarsen, in bounded memory.
+"""The time axis of the replay analytics: a batch's times, and plot tracks that coarsen.
 
-A track (a flow's or a protocol's traffic, a flow's inter-arrival times, a
-series' values) keeps, per time bucket, (count, sum, min, max): enough for
-the HTML report to draw a mean line with a min-max band
-(:func:`.render._value_plot`) or a byte rate (:func:`.render._traffic_plot`),
-however long the capture.
+:class:`_Times` holds the sample times of one batch, reduced once for every
+series the batch feeds (a register block feeds one series per register):
+whether they are in order, the latest, their whole-microsecond ticks for
+the trends of :mod:`.stats`, their runs per bucket for the tracks here.
+:class:`_Buckets` is a track (a flow's or a protocol's traffic, a flow's
+inter-arrival times, a series' values): per time bucket (count, sum, min,
+max), enough for the HTML report to draw a mean line with a min-max band
+(:func:`.render._value_plot`) or a byte rate (:func:`.render._traffic_plot`).
 
 Theory of operation
 -------------------
@@ -16,10 +19,14 @@ Only non-empty buckets are stored.
 
 A batch in time order is added a bucket at a time: the coarsening is done
 once, for its latest sample, then the runs of samples that share a bucket
-(:meth:`.stats._Times.segments`, computed once for every series of a
-register block) are reduced with builtins and appended. A batch that goes
-back in time is added sample by sample (into earlier buckets, inserted
-where needed).
+(:meth:`_Times.segments`, computed once for every series of a register
+block) are reduced with builtins and appended. A batch that goes back in
+time is added sample by sample (into earlier buckets, inserted where
+needed).
+
+*Batch times.* Within a batch of several samples times are taken in whole
+microseconds from the batch's first one (exact integer sums; a capture
+clock ticks in microseconds anyway).
 """
 
 from __future__ import annotations

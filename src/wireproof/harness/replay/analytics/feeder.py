@@ -281,7 +281,7 @@ class Analytics:
         """A register block is first seen: create its series now (series are in first-seen order).
 
         :meth:`values` does this through its buffer; a feeder buffering
-        elsewhere (:class:`~.analytics_process.AnalyticsProcess`) calls it
+        elsewhere (:class:`~..analytics_process.AnalyticsProcess`) calls it
         where the buffer opens a key, then :meth:`values_block` for its flushes.
         """
         self._open_block((series_base, start, count))

@@ -2,13 +2,13 @@
 
 The numeric building blocks the feeder (:mod:`.feeder`) keeps per flow and
 per series: moments, the anomalies and the z-score rule that finds them,
-least-squares trends, inter-arrival timing and the bandwidth estimator;
-and the times of one batch, reduced once for every series the batch feeds.
-Each keeps O(1) state (the anomalies O(``max_anomalies``)). The feeder
-reduces a batch with builtins over the whole column and merges it here
-with the parallel formulas of Chan, Golub and LeVeque (1979); what runs
-sample by sample is only the z-score test (and only when the batch's
-extremes say it must) and the bandwidth recurrence.
+least-squares trends, inter-arrival timing and the bandwidth estimator
+(the time axis they share, a batch's times and the plot tracks, is
+:mod:`.buckets`). Each keeps O(1) state (the anomalies
+O(``max_anomalies``)). A batch is reduced with builtins over the whole
+column and merged with the parallel formulas of Chan, Golub and LeVeque
+(1979); what runs sample by sample is only the z-score test (and only when
+the batch's extremes say it must) and the bandwidth recurrence.
 
 Theory of operation
 -------------------
@@ -46,8 +46,8 @@ co-moments merged like the moments; runs of identical points, such as idle
 rate windows, in O(1)), slope in units per second and r^2; ``None`` where
 undefined (fewer than two distinct times, or a constant series for r^2).
 Within a batch of several samples times are taken in whole microseconds
-from the batch's first one (:class:`_Times`: exact integer sums; a capture
-clock ticks in microseconds anyway).
+from the batch's first one (:class:`.buckets._Times`: exact integer sums; a
+capture clock ticks in microseconds anyway).
 
 *Bandwidth* is an exponentially weighted moving average on irregular
 events, time constant ``tau`` (1 s and 60 s by default): the interval
