@@ -540,7 +540,7 @@ _LAYERS = (
     ("passive analyzer (framing, pairing)", ("/analyzer.py", "/framers.py", "codecs/_pairing.py",
                                              "codecs/_analysis.py")),
     ("codec (decode)", ("codecs/",)),
-    ("analytics", ("replay/analytics.py",)),
+    ("analytics", ("replay/analytics/",)),
     ("summary / JSON", ("replay/summary.py", "json/")),
 )
 
