@@ -3,7 +3,7 @@
 The compiled wheel (``WIREPROOF_MYPYC=1``, see ``tools/build_backend.py``)
 compiles, with mypyc, the path every frame of ``wireproof replay`` takes in
 the replay's own process: the neutral part listed here (reader, dissector
-and TCP reassembly, engine) and what each protocol's descriptor lists as
+and TCP reassembly, the engine's dispatch and its result model) and what each protocol's descriptor lists as
 ``compiled`` (for Modbus: its analyzer and PDU codec). The descriptors are
 found the way the installed package finds them, through the
 ``wireproof.protocols`` entry points, read here from pyproject.toml since
@@ -27,6 +27,7 @@ NEUTRAL = (
     "wireproof.harness.replay.dissector",
     "wireproof.harness.replay.tcp",
     "wireproof.harness.replay.engine",
+    "wireproof.harness.replay.result",
 )
 
 

@@ -14,7 +14,7 @@ from wireproof.errors import HarnessError
 from wireproof.harness.bench.replay import write_modbus_capture
 from wireproof.harness.replay.analytics import Analytics, BlockKey, ValueBuffer
 from wireproof.harness.replay.analytics_process import AnalyticsProcess
-from wireproof.harness.replay.engine import replay
+from wireproof.harness.replay.run import replay
 
 T0 = 1_700_000_000.0
 BASE = "10.0.0.5:502 u1 hr"

@@ -21,7 +21,7 @@ from wireproof.harness.bench import SCHEMA
 from wireproof.harness.bench.replay import cached_capture, render_text, run, write_modbus_capture
 from wireproof.harness.cli import main
 from wireproof.harness.replay import engine
-from wireproof.harness.replay.engine import replay
+from wireproof.harness.replay.run import replay
 
 
 @pytest.fixture(scope="module")

@@ -26,10 +26,11 @@ from wireproof.codecs.modbus import (
     tcp_codec,
 )
 from wireproof.errors import FixtureError
-from wireproof.harness.replay.engine import ReplayResult, replay, scan_flows
 from wireproof.harness.replay.findings import Finding
 from wireproof.harness.replay.pcap import build_tcp_frame, ethernet, write_pcap
 from wireproof.harness.replay.registry import ProtocolSpec, Registry, default_registry, parse_port_override
+from wireproof.harness.replay.result import ReplayResult
+from wireproof.harness.replay.run import replay, scan_flows
 from wireproof.harness.replay.summary import SCHEMA, render_text, to_json
 from wireproof.protocol import AnalyzerEntry, ProtocolDescriptor, ProtocolRegistry
 

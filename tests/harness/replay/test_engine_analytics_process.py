@@ -1,6 +1,6 @@
 """The replay with its analytics in a second process: the same result, and no process left behind.
 
-:func:`wireproof.harness.replay.engine.replay` hands the analytics to an
+:func:`wireproof.harness.replay.run.replay` hands the analytics to an
 :class:`~wireproof.harness.replay.analytics_process.AnalyticsProcess` for big
 captures (or when asked); everything it reports must be exactly what the
 in-process analytics report, and the child must be gone however the replay
@@ -18,8 +18,8 @@ import pytest
 
 from wireproof.errors import FixtureError
 from wireproof.harness.bench.replay import write_modbus_capture
-from wireproof.harness.replay import engine
-from wireproof.harness.replay.engine import replay
+from wireproof.harness.replay import run as engine
+from wireproof.harness.replay.run import replay
 from wireproof.harness.replay.summary import to_json
 
 

@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from wireproof.harness.replay import engine
-from wireproof.harness.replay.engine import replay
+from wireproof.harness.replay.result import ReplayResult
+from wireproof.harness.replay.run import replay
 
 SHARED = Path(os.environ.get("WIREPROOF_SHARED", Path(__file__).resolve().parents[3].parent / "shared"))
 FOLDER = SHARED / "captures" / "modbus"
@@ -90,7 +91,7 @@ def tshark_view(path: Path) -> tuple[set[int], int, set[int]]:
     return frames, pdus, malformed
 
 
-def wireproof_view(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[set[int], engine.ReplayResult]:
+def wireproof_view(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[set[int], ReplayResult]:
     """(frames in which a Modbus ADU ends, the replay result)."""
     frames: set[int] = set()
     original = engine._FlowSink.message

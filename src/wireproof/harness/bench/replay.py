@@ -3,7 +3,7 @@
 What is compared, on the same capture (:func:`write_modbus_capture`, cached
 in the temporary directory by frame count):
 
-- ``wireproof``: :func:`wireproof.harness.replay.engine.replay` in this
+- ``wireproof``: :func:`wireproof.harness.replay.run.replay` in this
   process, analytics on, exactly as ``wireproof replay FILE`` runs it
   (reader, dissector with TCP reassembly, Modbus framing, decoding, the
   passive machine, analytics), then the JSON summary;
@@ -360,7 +360,7 @@ def build() -> str:
 
 def _wireproof(capture: GeneratedCapture) -> _Run:
     from wireproof import __version__
-    from wireproof.harness.replay.engine import replay
+    from wireproof.harness.replay.run import replay
     from wireproof.harness.replay.summary import to_json
 
     run = _Run(library="wireproof", version=f"{__version__} ({build()})")
@@ -557,8 +557,8 @@ def _staged(path: Path) -> list[tuple[str, float]]:
     """Wall time of the pipeline cut after each layer (no profiler overhead), as the engine runs it."""
     from wireproof.harness.replay.capture import iter_capture
     from wireproof.harness.replay.dissector import Dissector
-    from wireproof.harness.replay.engine import replay
     from wireproof.harness.replay.events import new_frame
+    from wireproof.harness.replay.run import replay
     from wireproof.harness.replay.summary import to_json
 
     stages: list[tuple[str, float]] = []
@@ -587,7 +587,7 @@ def _staged(path: Path) -> list[tuple[str, float]]:
 
 def profile(*, frames: int = 200_000, top: int = 30, directory: str | Path | None = None) -> str:
     """Staged timings and a cProfile of ``wireproof replay`` on ``frames`` frames, per layer."""
-    from wireproof.harness.replay.engine import replay
+    from wireproof.harness.replay.run import replay
     from wireproof.harness.replay.summary import to_json
 
     capture = cached_capture(frames, directory)

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if args.send:
         return _send(args, ports)
 
-    from wireproof.harness.replay.engine import replay
+    from wireproof.harness.replay.run import replay
     from wireproof.harness.replay.summary import render_text, to_json
 
     show = args.progress or (sys.stderr.isatty() and Path(args.file).stat().st_size >= _BIG_FILE)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from wireproof.harness.replay.capture import CaptureReader, iter_capture
 from wireproof.harness.replay.dissector import Dissector
-from wireproof.harness.replay.engine import FlowRecord, ReplayResult, replay, scan_flows
 from wireproof.harness.replay.events import (
     CanMessage,
     Datagram,
@@ -34,6 +33,8 @@ from wireproof.harness.replay.events import (
 )
 from wireproof.harness.replay.findings import Finding, FindingCollector
 from wireproof.harness.replay.registry import ProtocolSpec, Registry, default_registry
+from wireproof.harness.replay.result import FlowRecord, ReplayResult
+from wireproof.harness.replay.run import replay, scan_flows
 
 __all__ = [
     "CanMessage",

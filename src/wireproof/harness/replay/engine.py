@@ -1,12 +1,16 @@
-"""The replay engine: a capture in, decoded messages, findings and statistics out.
+"""The replay engine's dispatch: flow events in, analyzers driven, counters and findings out.
 
 Theory of operation
 -------------------
-:func:`replay` streams the capture (:func:`~.capture.iter_capture`) through
-the :class:`~.dissector.Dissector`, which turns frames into flow events, and
+:func:`run_loop` takes the reader's records through the
+:class:`~.dissector.Dissector`, which turns frames into flow events, and
 dispatches each event to the analyzer of its flow's protocol (framer ->
 codec -> passive machine; :mod:`wireproof.codecs._analysis` is their
-contract). Memory stays flat:
+contract). :func:`~.run.replay` sets it up (the registry, the analytics,
+a second process for them, the file) and returns the
+:class:`~.result.ReplayResult` it fills. No protocol is named here: the
+registry (:mod:`.registry`, built from the protocol descriptors) says
+which protocol a flow speaks and which analyzer takes it. Memory stays flat:
 
 - frames are never kept; the dissector bounds its flow table and buffers;
 - findings go to a sink as they are found (by default a
@@ -22,36 +26,35 @@ contract). Memory stays flat:
   block per message to :meth:`.Analytics.values`, which buffers them itself.
   Message counts are kept per flow and added to the result when it closes.
 
-A big capture (``ANALYTICS_PROCESS_BYTES``, 8 MiB, on a machine with a
-second core) feeds its analytics in a second process
-(:mod:`.analytics_process`): the engine's process only buffers and ships
-batches, the statistics run on the other core, and the numbers are
-identical. The hot loop takes the reader's record tuples and, for the
-dissector's fast path (an in-order Ethernet/IPv4/TCP segment), passes the
-payload to :meth:`_Engine.on_stream` without building a Frame or an event.
+The hot loop takes the reader's record tuples and, for the dissector's fast
+path (an in-order Ethernet/IPv4/TCP segment), passes the payload to
+:meth:`Engine.on_stream` without building a Frame or an event.
 
 A flow's protocol is decided once: by port (the registry, with the
-``ports`` overrides), else by the first data it carries (the analyzers'
-content heuristics), else it is ``unknown``. When the port that decided is
-the dissector's client side, the sides are swapped for the analyzer (a
-capture that starts mid-flow leaves the dissector guessing). Protocols
-registered without an analyzer are counted and listed as "not yet
-available".
+``ports`` overrides), else by what it carries (the protocols' content
+heuristics, asked in registration order), else it is ``unknown``. On a
+byte stream the heuristics see the flow's first bytes per direction,
+gathered over its first data events (up to ``_GUESS_BYTES``) while they
+answer "need more" (None); the events held meanwhile are handed to the
+analyzer once the protocol is decided, so no byte is lost to the guess. A
+message transport (a CAN bus) is decided by its first message, else by a
+protocol declaring the transport without a heuristic. When the port that
+decided is the dissector's client side, the sides are swapped for the
+analyzer (a capture that starts mid-flow leaves the dissector guessing).
+Protocols registered without an analyzer are counted and listed as "not
+yet available".
 
-The transport's own oddities become findings too (``tcp.gap``,
-``tcp.retransmission``, ...; RFC 9293 3.4 and 3.10.7.4), as do frames the
-dissector could not take apart (``<layer>.malformed``).
+Byte streams reach an analyzer's ``on_data``/``on_gap``, datagrams its
+``on_datagram``, messages its ``on_message``. The transport's own oddities
+become findings too (``tcp.gap``, ``tcp.retransmission``, ...; RFC 9293 3.4
+and 3.10.7.4), as do frames the dissector could not take apart
+(``<layer>.malformed``).
 
 ``flow_filter`` limits the analysis (and the flows table, and the findings)
 to the flows it accepts; frames outside them are still read and counted.
 Capture-level findings (malformed frames, which belong to no flow) are
-reported only without a filter, unless ``capture_findings`` says otherwise.
-This is how pytest items share a capture out (:mod:`.pytest_items`).
-
-A file cut short inside its last record (the capturing process was
-killed) is replayed up to the cut; the cut is a ``capture.truncated``
-warning and ``ReplayResult.truncation``. Anything else wrong with the file
-is a :class:`~wireproof.errors.FixtureError`.
+reported only when ``capture_findings`` says so. This is how pytest items
+share a capture out (:mod:`.pytest_items`).
 
 An analyzer that raises is a bug, not a verdict on the traffic: the engine
 reports ``replay.analyzer-error`` and stops analysing that flow.
@@ -59,12 +62,9 @@ reports ``replay.analyzer-error`` and stops analysing that flow.
 
 from __future__ import annotations
 
-import gc
-import os
 from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wireproof.codecs._analysis import FlowAnalyzer, FlowContext
@@ -79,8 +79,9 @@ from wireproof.harness.replay.events import (
     StreamData,
     StreamGap,
 )
-from wireproof.harness.replay.findings import Finding, FindingCollector, FindingSink, Severity
-from wireproof.harness.replay.registry import ProtocolSpec, Registry, default_registry
+from wireproof.harness.replay.findings import Finding, FindingSink, Severity
+from wireproof.harness.replay.registry import ProtocolSpec, Registry
+from wireproof.harness.replay.result import UNKNOWN, FlowRecord, ReplayResult, endpoint_text, flow_label
 
 if TYPE_CHECKING:
     from wireproof.harness.replay.analytics import Analytics
@@ -88,20 +89,16 @@ if TYPE_CHECKING:
     from wireproof.harness.replay.capture import CaptureReader
     from wireproof.harness.replay.dissector import Dissector
 
-__all__ = ["FlowRecord", "ReplayResult", "endpoint_text", "flow_label", "replay", "scan_flows"]
+__all__ = ["Engine", "FlowFilter", "ProgressCallback", "run_loop"]
 
 ProgressCallback = Callable[[int, int, int], None]  # (bytes read, file size, frames)
 FlowFilter = Callable[[FlowKey], bool]
 
-UNKNOWN = "unknown"
 _HEURISTIC_TRIES = 4  # data events looked at before a flow on an unknown port is "unknown"
+_GUESS_BYTES = 512  # a direction's first bytes the heuristics may see
 _MAX_STAT_KEYS = 1000  # per statistics table
 _PROGRESS_EVERY = 4096  # frames
 _ANALYTICS_BATCH = 256  # frames (or messages) of a flow handed to the analytics at once
-_GC_YOUNG = 100_000  # allocations between young-generation passes of the cyclic GC, in the loop
-# Captures from this size on feed their analytics in a second process (when there is a
-# second core): below it, starting the process costs more than it saves.
-ANALYTICS_PROCESS_BYTES = 8 * 1024 * 1024
 
 # RFC 9293: the sequence space (3.4) and segment arrival (3.10.7.4).
 _TCP_RULES: dict[str, tuple[Severity, str]] = {
@@ -123,92 +120,8 @@ _LAYER_CLAUSES: dict[str, str] = {
 }
 
 
-def endpoint_text(endpoint: tuple[str, int]) -> str:
-    """``"10.0.0.1:502"``; IPv6 in brackets: ``"[fe80::1]:502"``."""
-    host, port = endpoint
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def flow_label(flow: FlowKey, swapped: bool = False) -> str:
-    """``"10.0.0.9:3082 -> 10.0.0.3:502"`` (client first); CAN: ``"can can0"``."""
-    if flow.transport == "can":
-        return f"can {flow.client[0]}"
-    client, server = (flow.server, flow.client) if swapped else (flow.client, flow.server)
-    return f"{endpoint_text(client)} -> {endpoint_text(server)}"
-
-
-@dataclass(slots=True)
-class FlowRecord:
-    """One line of the flows table."""
-
-    flow: str
-    transport: str
-    protocol: str
-    status: str  # "analysed" | "not yet available" | "unknown"
-    first: float
-    last: float
-    handshake: bool = True
-    frames: int = 0
-    bytes: int = 0
-    messages: int = 0
-    findings: int = 0
-    errors: int = 0
-    connections: int = 1
-    closed: str = ""
-    _last_frame: int = 0
-    # Buffered for the analytics (frame times and payload sizes, message times): see _flush.
-    _frame_times: list[float] = field(default_factory=list, repr=False)
-    _frame_sizes: list[int] = field(default_factory=list, repr=False)
-    _message_times: list[float] = field(default_factory=list, repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"flow": self.flow, "transport": self.transport, "protocol": self.protocol,
-                "status": self.status, "frames": self.frames, "bytes": self.bytes, "messages": self.messages,
-                "findings": self.findings, "errors": self.errors, "first": self.first, "last": self.last,
-                "handshake": self.handshake, "connections": self.connections, "closed": self.closed}
-
-
-@dataclass(slots=True, kw_only=True)
-class ReplayResult:
-    """What a replay found; :func:`wireproof.harness.replay.summary.to_json` is its JSON."""
-
-    file: str
-    format: str = ""
-    frames: int = 0
-    bytes: int = 0
-    first: float | None = None
-    last: float | None = None
-    messages: Counter[str] = field(default_factory=Counter)
-    message_frames: Counter[str] = field(default_factory=Counter)
-    functions: dict[str, Counter[str]] = field(default_factory=dict)
-    statistics: dict[str, dict[str, Counter[str]]] = field(default_factory=dict)
-    decode_errors: Counter[str] = field(default_factory=Counter)
-    malformed_frames: int = 0
-    collector: FindingCollector = field(default_factory=FindingCollector)
-    flows: list[FlowRecord] = field(default_factory=list)
-    flows_total: int = 0
-    flows_dropped: int = 0
-    analytics: Analytics | None = None
-    stats: dict[str, Any] = field(default_factory=dict)
-    truncation: str | None = None  # why the file ends early, if it does
-
-    @property
-    def duration(self) -> float:
-        return 0.0 if self.first is None or self.last is None else self.last - self.first
-
-    @property
-    def findings(self) -> list[Finding]:
-        """The findings kept (the first ``max_findings``); ``findings_total`` counts them all."""
-        return self.collector.findings
-
-    @property
-    def findings_total(self) -> int:
-        return self.collector.total
-
-    @property
-    def errors(self) -> int:
-        """Findings of severity ``error`` (``wireproof replay`` exits 1 when there is one)."""
-        return self.collector.by_severity["error"]
+# An event held while a flow's protocol is being guessed: (method, from_client, payload, frame, ts).
+_Held = tuple[str, bool, Any, int, float]
 
 
 @dataclass(slots=True)
@@ -221,6 +134,8 @@ class _Active:
     tries: int = 0
     analyzer: FlowAnalyzer | None = None
     sink: _FlowSink | None = None
+    held: list[_Held] | None = None  # what came before the protocol was known
+    prefix: dict[bool, bytes] | None = None  # each direction's first bytes, for the heuristics
 
 
 def _no_values(series_base: str, start: int, timestamp: float, values: Any) -> None:
@@ -239,7 +154,7 @@ class _FlowSink:
 
     __slots__ = ("_counts", "_engine", "_frames", "_last_frame", "_protocol", "_record", "values")
 
-    def __init__(self, engine: _Engine, record: FlowRecord, protocol: str) -> None:
+    def __init__(self, engine: Engine, record: FlowRecord, protocol: str) -> None:
         self._engine = engine
         self._record = record
         self._protocol = protocol
@@ -318,7 +233,9 @@ class _FlowSink:
             counts[key] += 1
 
 
-class _Engine:
+class Engine:
+    """One replay's dispatch state: the flows open, their analyzers and sinks (module docstring)."""
+
     def __init__(self, result: ReplayResult, registry: Registry, sink: FindingSink, *,
                  analytics: Analytics | AnalyticsProcess | None, flow_filter: FlowFilter | None,
                  capture_findings: bool,
@@ -341,7 +258,7 @@ class _Engine:
         self.handlers: dict[type, Callable[[Any], None]] = {
             StreamData: self.on_data, StreamGap: self.on_gap, StreamAnomaly: self.on_anomaly,
             FlowOpened: self.on_opened, FlowClosed: self.on_closed, Datagram: self.on_datagram,
-            CanMessage: self.on_can, Malformed: self.on_malformed,
+            CanMessage: self.on_message, Malformed: self.on_malformed,
         }
 
     # --- findings ------------------------------------------------------------------------
@@ -375,8 +292,9 @@ class _Engine:
         state = _Active(record, handshake)
         self.active[flow] = state
         self.last_key = None
+        # A bus (one endpoint: the interface) has no ports; its first message decides.
         found = self.registry.by_port(flow.transport, flow.client[1], flow.server[1]) \
-            if flow.transport != "can" else None
+            if flow.client != flow.server else None
         if found is not None:
             self._decide(flow, state, found[0], found[1])
         return state
@@ -413,15 +331,34 @@ class _Engine:
         state.sink = _FlowSink(self, record, spec.name)
         state.analyzer = spec.factory()(context, state.sink)
 
-    def _guess(self, flow: FlowKey, state: _Active, data: bytes, from_client: bool) -> None:
+    def _guess(self, flow: FlowKey, state: _Active, held: _Held) -> None:
+        """Ask the heuristics about a flow on no known port; ``held`` waits for their answer.
+
+        A byte stream's heuristics see each direction's first bytes so far (up
+        to ``_GUESS_BYTES``), a datagram's or a message's the payload alone.
+        Once decided, what was held goes to the analyzer in order.
+        """
+        method, from_client, payload, frame, ts = held
         state.tries += 1
-        if len(data) >= 8:
-            spec = self.registry.guess(flow.transport, data, from_client)
-            if spec is not None:
-                self._decide(flow, state, spec, False)
-                return
-        if state.tries >= _HEURISTIC_TRIES:
-            self._decide(flow, state, None, False)
+        if state.held is None:
+            state.held, state.prefix = [], {}
+        state.held.append(held)
+        if method == "on_data":
+            assert state.prefix is not None
+            seen = state.prefix[from_client] = (state.prefix.get(from_client, b"") + payload)[:_GUESS_BYTES]
+        elif method == "on_gap":
+            seen = b""
+        else:
+            seen = payload
+        guess = self.registry.guess
+        spec, more = (None, True) if method == "on_gap" else guess(flow.transport, seen, from_client)
+        if spec is None and more and state.tries < _HEURISTIC_TRIES and len(seen) < _GUESS_BYTES:
+            return
+        self._decide(flow, state, spec, False)
+        waiting, state.held, state.prefix = state.held, None, None
+        if state.analyzer is not None:
+            for method, from_client, payload, frame, ts in waiting:
+                self._call(state, frame, ts, method, from_client ^ state.swapped, payload, frame, ts)
 
     def _count(self, record: FlowRecord, frame: int, ts: float, nbytes: int) -> None:
         if record._last_frame != frame:
@@ -515,7 +452,8 @@ class _Engine:
             if len(times) >= _ANALYTICS_BATCH:
                 self.flush(record)
         if not state.decided:
-            self._guess(flow, state, data, from_client)
+            self._guess(flow, state, ("on_data", from_client, data, frame, ts))
+            return
         analyzer = state.analyzer
         if analyzer is not None:
             try:
@@ -529,8 +467,8 @@ class _Engine:
             return
         self._count(state.record, ev.frame, ev.timestamp, len(ev.data))
         if not state.decided:
-            self._guess(ev.flow, state, ev.data, ev.from_client)
-        if state.analyzer is not None:
+            self._guess(ev.flow, state, ("on_datagram", ev.from_client, ev.data, ev.frame, ev.timestamp))
+        elif state.analyzer is not None:
             self._call(state, ev.frame, ev.timestamp, "on_datagram", ev.from_client ^ state.swapped, ev.data,
                        ev.frame, ev.timestamp)
 
@@ -544,7 +482,9 @@ class _Engine:
         self.emit(Finding(frame=ev.frame, timestamp=ev.timestamp, flow=record.flow, protocol="tcp",
                           clause=clause, severity=severity, rule="tcp.gap",
                           message=f"{ev.missing} bytes from the {who} missing from the capture"), record)
-        if state.analyzer is not None:
+        if state.held is not None:  # still guessing: the analyzer gets the gap in its place
+            state.held.append(("on_gap", ev.from_client, ev.missing, ev.frame, ev.timestamp))
+        elif state.analyzer is not None:
             self._call(state, ev.frame, ev.timestamp, "on_gap", ev.from_client ^ state.swapped, ev.missing,
                        ev.frame, ev.timestamp)
 
@@ -571,15 +511,18 @@ class _Engine:
             state.sink.settle()
         self.flush(state.record)
 
-    def on_can(self, ev: CanMessage) -> None:
+    def on_message(self, ev: CanMessage) -> None:
+        """One message of a message transport (a CAN bus): to the analyzer's ``on_message``."""
         flow = ev.flow
         state = self._state(flow, ev.timestamp)
         if state is None:
             return
-        if not state.decided:
-            state.decided = True
-            state.record.protocol, state.record.status = "can", "not yet available"
         self._count(state.record, ev.frame, ev.timestamp, len(ev.data))
+        if not state.decided:
+            spec = self.registry.for_message(flow.transport, ev)
+            self._decide(flow, state, spec, False)
+        if state.analyzer is not None:
+            self._call(state, ev.frame, ev.timestamp, "on_message", True, ev, ev.frame, ev.timestamp)
 
     def on_malformed(self, ev: Malformed) -> None:
         self.result.malformed_frames += 1
@@ -605,95 +548,9 @@ class _Engine:
             self.analytics.flush()
 
 
-def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
-           on_progress: ProgressCallback | None = None, analytics: bool | Analytics = True,
-           flow_filter: FlowFilter | None = None, sink: FindingSink | None = None,
-           max_findings: int = 1000, max_flows: int = 10_000, timeout: float = 1.0,
-           registry: Registry | None = None, capture_findings: bool | None = None,
-           heuristics: bool = True, analytics_process: bool | None = None) -> ReplayResult:
-    """Replay the capture at ``path``; see the module docstring.
-
-    ``ports`` maps a port to a protocol name (``{5020: "modbus-tcp"}``);
-    ``on_progress(bytes_read, file_size, frames)`` is called every few
-    thousand frames; ``analytics`` is True (a fresh
-    :class:`~.analytics.Analytics`), False, or an instance to feed;
-    ``sink`` gets every finding as it is found (the result keeps the first
-    ``max_findings`` and counts them all); ``timeout`` is the capture time
-    after which a response is late. ``heuristics=False`` skips flows on
-    ports no protocol is registered for (the dissector then ignores them,
-    which is faster) instead of recognising them by content.
-    ``analytics_process``: feed the analytics in a second process
-    (:mod:`.analytics_process`; the numbers are identical, the replay's
-    own process is spared their cost); None (the default) does so for a
-    capture of at least :data:`ANALYTICS_PROCESS_BYTES` on a machine with
-    more than one core. Raises
-    :class:`~wireproof.errors.FixtureError` for an unreadable capture,
-    ``KeyError`` for an unknown protocol name in ``ports``.
-    """
-    registry = (registry or default_registry()).with_ports(ports or {})
-    fed: Analytics | None
-    if analytics is True:
-        from wireproof.harness.replay.analytics import Analytics as _Analytics
-        fed = _Analytics()
-    else:
-        fed = analytics or None
-    if fed is not None and analytics_process is None:
-        analytics_process = _cores() > 1 and _size(path) >= ANALYTICS_PROCESS_BYTES
-    process: AnalyticsProcess | None = None
-    if fed is not None and analytics_process:
-        from wireproof.harness.replay.analytics_process import AnalyticsProcess as _AnalyticsProcess
-        process = _AnalyticsProcess(fed)
-    result = ReplayResult(file=str(path), collector=FindingCollector(max_findings, also=sink), analytics=fed)
-    engine = _Engine(result, registry, result.collector, analytics=process or fed, flow_filter=flow_filter,
-                     capture_findings=flow_filter is None if capture_findings is None else capture_findings,
-                     max_flows=max_flows, timeout=timeout)
-    try:
-        _run(engine, path, ports_of_interest=None if heuristics else frozenset(registry.port_table()),
-             on_progress=on_progress)
-        if process is not None:
-            result.analytics = process.finish()
-            result.stats["analytics_process"] = {"peak_rss_kib": process.child_peak_rss_kib}
-    finally:
-        if process is not None:
-            process.close()
-    return result
-
-
-def _cores() -> int:
-    """The cores this process may run on (its affinity where the OS tells it, as in a container)."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-
-
-def _size(path: str | Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0  # iter_capture reports the problem
-
-
-def _run(engine: _Engine, path: str | Path, *, ports_of_interest: frozenset[int] | None,
-         on_progress: ProgressCallback | None = None) -> None:
-    from wireproof.harness.replay.capture import iter_capture
-    from wireproof.harness.replay.dissector import Dissector
-
-    reader = iter_capture(path, on_truncation="stop")
-    engine.result.format = reader.format
-    dissector = Dissector(ports_of_interest=ports_of_interest)
-    # The loop allocates millions of short-lived objects, freed by reference counting; the
-    # cyclic collector's default young pass (every 700 allocations) would walk the values
-    # buffered for the analytics again and again (about 15% of a replay). Fewer passes
-    # while the loop runs; the setting is restored after.
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], _GC_YOUNG), *thresholds[1:])
-    try:
-        _loop(engine, reader, dissector, on_progress)
-    finally:
-        gc.set_threshold(*thresholds)
-
-
-def _loop(engine: _Engine, reader: CaptureReader, dissector: Dissector,
+def run_loop(engine: Engine, reader: CaptureReader, dissector: Dissector,
           on_progress: ProgressCallback | None) -> None:
+    """Every record of ``reader`` through ``dissector`` and ``engine``; the result's totals filled."""
     from wireproof.harness.replay.events import new_frame
 
     result = engine.result
@@ -736,18 +593,3 @@ def _loop(engine: _Engine, reader: CaptureReader, dissector: Dissector,
             engine.emit(Finding(frame=frames, timestamp=ts, flow="", protocol="capture", clause="",
                                 severity="warning", rule="capture.truncated", message=reader.truncation),
                         None)
-
-
-def scan_flows(path: str | Path, *, ports: Mapping[int, str] | None = None, registry: Registry | None = None,
-               max_flows: int = 100_000, heuristics: bool = True) -> list[tuple[FlowKey, FlowRecord]]:
-    """The flows :func:`replay` would analyse, in order of first appearance (dissection only).
-
-    The protocol of each flow is decided exactly as :func:`replay` decides it;
-    only flows whose protocol has an analyzer are listed.
-    """
-    registry = (registry or default_registry()).with_ports(ports or {})
-    result = ReplayResult(file=str(path))
-    engine = _Engine(result, registry, result.collector, analytics=None, flow_filter=None,
-                     capture_findings=False, max_flows=max_flows, timeout=1.0, analyze=False)
-    _run(engine, path, ports_of_interest=None if heuristics else frozenset(registry.port_table()))
-    return [(key, record) for key, record in engine.records.items() if record.status == "analysed"]

@@ -13,7 +13,7 @@ so pytest-xdist spreads it; no home-made scheduler):
   carries what belongs to no flow (frames that could not be dissected) and
   the flows of protocols without an analyzer.
 - An item replays the whole capture with a ``flow_filter`` for its own flows
-  (:func:`~.engine.replay`), and fails listing every finding of severity
+  (:func:`~.run.replay`), and fails listing every finding of severity
   ``error``; the count per severity goes to ``user_properties`` (they
   survive xdist and reach ``--junitxml``).
 
@@ -31,9 +31,9 @@ from typing import Any
 
 import pytest
 
-from wireproof.harness.replay.engine import replay, scan_flows
 from wireproof.harness.replay.events import FlowKey
 from wireproof.harness.replay.findings import Finding
+from wireproof.harness.replay.run import replay, scan_flows
 
 __all__ = ["ReplayCapture", "ReplayFailure", "ReplayItem", "collect_replay_items", "flow_node_name"]
 

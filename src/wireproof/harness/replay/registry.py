@@ -4,16 +4,18 @@ Theory of operation
 -------------------
 A :class:`ProtocolSpec` names a protocol (``"modbus-tcp"``), its transports,
 its well-known ports, its analyzer (a ``"module:attribute"`` reference to a
-factory, imported on first use so that registering DNP3 costs nothing until
-a DNP3 flow shows up) and its content heuristic (``"module:attribute"`` of a
-``(data, from_client) -> bool`` callable, the same lazy way).
+factory, imported on first use so that registering a protocol costs nothing
+until one of its flows shows up) and its content heuristic (``"module:attribute"`` of a
+``(data, from_client) -> bool | None`` callable, the same lazy way; None:
+"need more bytes").
 
 :meth:`Registry.by_port` answers for a flow's server port, then its client
 port (a capture that starts mid-flow may have guessed the sides wrong);
 ``--port 5020=modbus-tcp`` overrides (:meth:`Registry.with_ports`) win over
 the defaults. A flow on no known port is decided by the first data it
 carries: each protocol with a heuristic is asked in registration order
-(:meth:`Registry.guess`).
+(:meth:`Registry.guess`); a message transport's flow (a CAN bus) by its
+first message (:meth:`Registry.for_message`).
 
 The specs come from the protocol descriptors (:mod:`wireproof.protocol`:
 each protocol package's ``analyzers`` entries); :func:`default_registry`
@@ -79,13 +81,17 @@ class ProtocolSpec:
             self._cache["factory"] = _resolve(self.analyzer)
         return self._cache["factory"]
 
-    def looks_like(self, data: bytes, from_client: bool) -> bool:
-        """The content heuristic's verdict on a flow's first bytes (False without one)."""
+    def looks_like(self, data: Any, from_client: bool) -> bool | None:
+        """The content heuristic's verdict on a flow's first bytes (or first message).
+
+        True: this protocol; False: not this protocol; None: it cannot tell
+        yet, more bytes needed. Without a heuristic: False.
+        """
         if self.heuristic is None:
             return False
         if "heuristic" not in self._cache:
             self._cache["heuristic"] = _resolve(self.heuristic)
-        verdict: bool = self._cache["heuristic"](data, from_client)
+        verdict: bool | None = self._cache["heuristic"](data, from_client)
         return verdict
 
 
@@ -157,12 +163,34 @@ class Registry:
             return spec, True
         return None
 
-    def guess(self, transport: str, data: bytes, from_client: bool) -> ProtocolSpec | None:
-        """The first protocol whose heuristic recognises ``data`` (a flow's first bytes)."""
+    def guess(self, transport: str, data: bytes, from_client: bool) -> tuple[ProtocolSpec | None, bool]:
+        """The first protocol whose heuristic recognises ``data`` (a flow's first bytes, or a
+        datagram), and whether any heuristic that did not needs more bytes to tell."""
+        more = False
         for spec in self._specs.values():
-            if transport in spec.transports and spec.looks_like(data, from_client):
+            if transport in spec.transports:
+                verdict = spec.looks_like(data, from_client)
+                if verdict:
+                    return spec, False
+                more = more or verdict is None
+        return None, more
+
+    def for_message(self, transport: str, message: Any) -> ProtocolSpec | None:
+        """The protocol of a message transport's flow (a CAN bus), by its first message.
+
+        The heuristics of the protocols declaring the transport are asked in
+        registration order; failing them, the first such protocol without a
+        heuristic takes the flow (a protocol that is the whole bus).
+        """
+        fallback: ProtocolSpec | None = None
+        for spec in self._specs.values():
+            if transport not in spec.transports:
+                continue
+            if spec.heuristic is None:
+                fallback = fallback or spec
+            elif spec.looks_like(message, True):
                 return spec
-        return None
+        return fallback
 
 
 def parse_port_override(text: str) -> tuple[int, str]:

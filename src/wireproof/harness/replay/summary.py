@@ -31,8 +31,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from wireproof.harness.replay.engine import ReplayResult
 from wireproof.harness.replay.findings import SEVERITIES, Finding
+from wireproof.harness.replay.result import ReplayResult
 
 __all__ = ["SCHEMA", "render_text", "to_json"]
 

@@ -1,0 +1,149 @@
+"""Running a replay: the registry, the analytics (in this process or a second one), the file.
+
+Theory of operation
+-------------------
+:func:`replay` builds the protocol table (the descriptors' protocols, with
+the ``ports`` overrides), the result and its finding collector, the
+analytics, and for a big capture (:data:`ANALYTICS_PROCESS_BYTES`, 8 MiB, on
+a machine where this process may use a second core) a second process that
+runs the analytics (:mod:`.analytics_process`: the engine's process only
+buffers and ships batches, the statistics run on the other core, and the
+numbers are identical); then it streams the file through the engine's loop
+(:func:`.engine.run_loop`) and returns the :class:`~.result.ReplayResult`.
+:func:`scan_flows` runs the same loop without analysing, to list the flows.
+
+The loop allocates millions of short-lived objects, freed by reference
+counting; the cyclic collector's default young pass (every 700 allocations)
+would walk the values buffered for the analytics again and again (about 15%
+of a replay). While the loop runs the young threshold is raised; the setting
+is restored after.
+
+A file cut short inside its last record (the capturing process was killed)
+is replayed up to the cut; the cut is a ``capture.truncated`` warning and
+``ReplayResult.truncation``. Anything else wrong with the file is a
+:class:`~wireproof.errors.FixtureError`.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wireproof.harness.replay.engine import Engine, FlowFilter, ProgressCallback, run_loop
+from wireproof.harness.replay.events import FlowKey
+from wireproof.harness.replay.findings import FindingCollector, FindingSink
+from wireproof.harness.replay.registry import Registry, default_registry
+from wireproof.harness.replay.result import FlowRecord, ReplayResult
+
+if TYPE_CHECKING:
+    from wireproof.harness.replay.analytics import Analytics
+    from wireproof.harness.replay.analytics_process import AnalyticsProcess
+
+__all__ = ["ANALYTICS_PROCESS_BYTES", "replay", "scan_flows"]
+
+_GC_YOUNG = 100_000  # allocations between young-generation passes of the cyclic GC, in the loop
+# Captures from this size on feed their analytics in a second process (when there is a
+# second core): below it, starting the process costs more than it saves.
+ANALYTICS_PROCESS_BYTES = 8 * 1024 * 1024
+
+
+def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
+           on_progress: ProgressCallback | None = None, analytics: bool | Analytics = True,
+           flow_filter: FlowFilter | None = None, sink: FindingSink | None = None,
+           max_findings: int = 1000, max_flows: int = 10_000, timeout: float = 1.0,
+           registry: Registry | None = None, capture_findings: bool | None = None,
+           heuristics: bool = True, analytics_process: bool | None = None) -> ReplayResult:
+    """Replay the capture at ``path``; see the module docstring.
+
+    ``ports`` maps a port to a protocol name (``{5020: "modbus-tcp"}``);
+    ``on_progress(bytes_read, file_size, frames)`` is called every few
+    thousand frames; ``analytics`` is True (a fresh
+    :class:`~.analytics.Analytics`), False, or an instance to feed;
+    ``sink`` gets every finding as it is found (the result keeps the first
+    ``max_findings`` and counts them all); ``timeout`` is the capture time
+    after which a response is late. ``heuristics=False`` skips flows on
+    ports no protocol is registered for (the dissector then ignores them,
+    which is faster) instead of recognising them by content.
+    ``analytics_process``: feed the analytics in a second process
+    (:mod:`.analytics_process`; the numbers are identical, the replay's
+    own process is spared their cost); None (the default) does so for a
+    capture of at least :data:`ANALYTICS_PROCESS_BYTES` on a machine with
+    more than one core. Raises
+    :class:`~wireproof.errors.FixtureError` for an unreadable capture,
+    ``KeyError`` for an unknown protocol name in ``ports``.
+    """
+    registry = (registry or default_registry()).with_ports(ports or {})
+    fed: Analytics | None
+    if analytics is True:
+        from wireproof.harness.replay.analytics import Analytics as _Analytics
+        fed = _Analytics()
+    else:
+        fed = analytics or None
+    if fed is not None and analytics_process is None:
+        analytics_process = _cores() > 1 and _size(path) >= ANALYTICS_PROCESS_BYTES
+    process: AnalyticsProcess | None = None
+    if fed is not None and analytics_process:
+        from wireproof.harness.replay.analytics_process import AnalyticsProcess as _AnalyticsProcess
+        process = _AnalyticsProcess(fed)
+    result = ReplayResult(file=str(path), collector=FindingCollector(max_findings, also=sink), analytics=fed)
+    engine = Engine(result, registry, result.collector, analytics=process or fed, flow_filter=flow_filter,
+                     capture_findings=flow_filter is None if capture_findings is None else capture_findings,
+                     max_flows=max_flows, timeout=timeout)
+    try:
+        _run(engine, path, ports_of_interest=None if heuristics else frozenset(registry.port_table()),
+             on_progress=on_progress)
+        if process is not None:
+            result.analytics = process.finish()
+            result.stats["analytics_process"] = {"peak_rss_kib": process.child_peak_rss_kib}
+    finally:
+        if process is not None:
+            process.close()
+    return result
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity where the OS tells it, as in a container)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
+def _size(path: str | Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0  # iter_capture reports the problem
+
+
+def _run(engine: Engine, path: str | Path, *, ports_of_interest: frozenset[int] | None,
+         on_progress: ProgressCallback | None = None) -> None:
+    from wireproof.harness.replay.capture import iter_capture
+    from wireproof.harness.replay.dissector import Dissector
+
+    reader = iter_capture(path, on_truncation="stop")
+    engine.result.format = reader.format
+    dissector = Dissector(ports_of_interest=ports_of_interest)
+    # Fewer cyclic-GC passes while the loop runs (see the module docstring).
+    thresholds = gc.get_threshold()
+    gc.set_threshold(max(thresholds[0], _GC_YOUNG), *thresholds[1:])
+    try:
+        run_loop(engine, reader, dissector, on_progress)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def scan_flows(path: str | Path, *, ports: Mapping[int, str] | None = None, registry: Registry | None = None,
+               max_flows: int = 100_000, heuristics: bool = True) -> list[tuple[FlowKey, FlowRecord]]:
+    """The flows :func:`replay` would analyse, in order of first appearance (dissection only).
+
+    The protocol of each flow is decided exactly as :func:`replay` decides it;
+    only flows whose protocol has an analyzer are listed.
+    """
+    registry = (registry or default_registry()).with_ports(ports or {})
+    result = ReplayResult(file=str(path))
+    engine = Engine(result, registry, result.collector, analytics=None, flow_filter=None,
+                     capture_findings=False, max_flows=max_flows, timeout=1.0, analyze=False)
+    _run(engine, path, ports_of_interest=None if heuristics else frozenset(registry.port_table()))
+    return [(key, record) for key, record in engine.records.items() if record.status == "analysed"]
