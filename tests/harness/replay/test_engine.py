@@ -393,6 +393,35 @@ def test_json_and_text_summary(tmp_path: Path) -> None:
     assert "00 01 00 00 00 06 01 03 00 0a 00 00\n" + " " * 36 + "^^" in text
 
 
+def test_heuristic_waits_for_a_whole_adu_and_loses_nothing(tmp_path: Path) -> None:
+    # On an unknown port the first client segment holds 5 bytes of an ADU: the heuristic
+    # answers "need more", the engine holds the segment, and once the ADU is whole the
+    # flow is Modbus and the analyzer gets every byte (both transactions are counted).
+    conv = Conversation(server=("10.0.0.3", 5020))
+    conv.handshake()
+    one = adu(1, READ)
+    conv.c(one[:5])
+    conv.c(one[5:])
+    conv.s(adu(1, ANSWER))
+    conv.c(adu(2, READ))
+    conv.s(adu(2, ANSWER))
+    conv.close()
+    result = run(tmp_path, conv)
+    assert [(r.protocol, r.status, r.messages) for r in result.flows] == [("modbus-tcp", "analysed", 4)]
+    assert result.errors == 0
+
+
+def test_heuristic_gives_up_on_other_traffic(tmp_path: Path) -> None:
+    conv = Conversation(server=("10.0.0.3", 5020))
+    conv.handshake()
+    for _ in range(3):
+        conv.c(b"GET / HTTP/1.1\r\n\r\n")
+        conv.s(b"HTTP/1.1 200 OK\r\n\r\n")
+    conv.close()
+    result = run(tmp_path, conv)
+    assert [(r.protocol, r.status, r.messages) for r in result.flows] == [("unknown", "unknown", 0)]
+
+
 def test_registry(protocol_registry: ProtocolRegistry) -> None:
     protocol_registry.register(PORT_ONLY)
     registry = default_registry()

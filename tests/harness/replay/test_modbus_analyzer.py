@@ -275,7 +275,9 @@ def test_datagram_is_framed_alone() -> None:
 @pytest.mark.parametrize(("data", "from_client", "verdict"), [
     (bytes.fromhex("0001000000060103000a0002"), True, True),
     (bytes.fromhex("0001000000060103000a0002") * 2, True, True),
-    (bytes.fromhex("000100000006010300"), True, False),  # the ADU is not complete
+    (bytes.fromhex("000100000006010300"), True, None),  # the ADU is not complete yet
+    (bytes.fromhex("0001000000"), True, None),  # nor the header
+    (bytes.fromhex("00010001"), True, False),  # protocol id 1 already
     (bytes.fromhex("0001000000030183"), True, False),  # a client does not send exceptions
     (bytes.fromhex("000100000003018302"), False, True),
     (bytes.fromhex("000100010006010300000001"), True, False),  # protocol id 1
@@ -283,7 +285,7 @@ def test_datagram_is_framed_alone() -> None:
     (b"GET / HTTP/1.1\r\n", True, False),
     (bytes.fromhex("0001000000060103000a0002") + b"GET / HTTP/1.1", True, False),
 ])
-def test_content_heuristic(data: bytes, from_client: bool, verdict: bool) -> None:
+def test_content_heuristic(data: bytes, from_client: bool, verdict: bool | None) -> None:
     assert looks_like_modbus_tcp(data, from_client) is verdict
 
 

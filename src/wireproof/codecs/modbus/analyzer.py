@@ -129,21 +129,32 @@ def exception_name(code: int) -> str:
         return f"0x{code:02X}"
 
 
-def looks_like_modbus_tcp(data: bytes, from_client: bool) -> bool:
+def looks_like_modbus_tcp(data: bytes, from_client: bool) -> bool | None:
     """Content heuristic for a flow on an unknown port: its first bytes are whole MBAP ADUs.
 
     The first header must be plausible (:func:`plausible_header`) and its ADU
     complete in ``data``; if more bytes follow, they must start another
     plausible header. A client's first ADU must be a request (no 0x80 bit).
+    None (need more bytes) while the bytes so far could still begin such an ADU.
     """
+    n = len(data)
+    if (n > 2 and data[2]) or (n > 3 and data[3]) or (n > 4 and data[4]):
+        return False  # protocol id 0 and a length below 256 (MB-TCP 3.1.3)
+    if n > 5 and not C.MIN_MBAP_LENGTH <= data[5] <= C.MAX_MBAP_LENGTH:
+        return False
+    if n < 8:
+        return None
     if not plausible_header(data):
         return False
     if from_client and data[7] & C.EXCEPTION_FLAG:
         return False
     end = 6 + data[5]
-    if len(data) < end:
-        return False
-    return len(data) == end or len(data) - end < 8 or plausible_header(data, end)
+    if n < end:
+        return None
+    if n == end or n - end >= 8:
+        return n == end or plausible_header(data, end)
+    follow = looks_like_modbus_tcp(data[end:], from_client)  # the next ADU's first bytes
+    return None if follow is None else follow
 
 
 @dataclass(slots=True)
