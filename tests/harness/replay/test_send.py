@@ -29,12 +29,14 @@ from wireproof.codecs.modbus import (
     WriteSingleRegisterRequest,
     tcp_codec,
 )
+from wireproof.codecs.modbus.correlation import TcpCorrelation
 from wireproof.harness.cli import main
 from wireproof.harness.replay.pcap import build_tcp_frame, write_pcap
 from wireproof.harness.replay.send import SCHEMA, compare_answers, render_send_text, run_send, send_replay
 from wireproof.harness.simulators.modbus_server import default_config_path, running_server
 from wireproof.harness.transports import TcpTransport
 
+MODBUS = TcpCorrelation()
 CODEC = tcp_codec()
 SYN, FIN, ACK, PSH = 0x02, 0x01, 0x10, 0x08
 SERVER = ("10.0.0.3", 502)
@@ -233,15 +235,15 @@ def test_not_a_tcp_target(recorded: Path) -> None:
 def test_compare_answers_ignores_the_transaction_id() -> None:
     a = bytes.fromhex("0001 0000 0007 01 03 04 0001 0002".replace(" ", ""))
     b = bytes.fromhex("0099 0000 0007 01 03 04 0001 0003".replace(" ", ""))
-    assert compare_answers(a, a[:1] + b"\x77" + a[2:]) == ()
-    (diff,) = compare_answers(a, b)
+    assert compare_answers(a, a[:1] + b"\x77" + a[2:], MODBUS) == ()
+    (diff,) = compare_answers(a, b, MODBUS)
     assert (diff.path, diff.recorded, diff.device) == ("pdu.values[1]", 2, 3)
     exc = bytes.fromhex("0001 0000 0003 01 83 02".replace(" ", ""))
-    paths = [d.path for d in compare_answers(a, exc)]
+    paths = [d.path for d in compare_answers(a, exc, MODBUS)]
     assert "pdu.type" in paths and "pdu.exception_code" in paths
-    assert [d.path for d in compare_answers(a, a[:6] + b"\x02" + a[7:])] == ["unit_id"]
+    assert [d.path for d in compare_answers(a, a[:6] + b"\x02" + a[7:], MODBUS)] == ["unit_id"]
     garbage = bytes.fromhex("0001 0000 0003 01 03 ff".replace(" ", ""))
-    (raw,) = compare_answers(a, garbage)
+    (raw,) = compare_answers(a, garbage, MODBUS)
     assert raw.path == "adu" and raw.device == garbage[2:].hex()
 
 

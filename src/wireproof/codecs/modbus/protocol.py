@@ -37,6 +37,7 @@ DESCRIPTOR = ProtocolDescriptor(
             name="modbus-tcp", ports=(502,), transports=("tcp",),
             analyzer="wireproof.codecs.modbus.analyzer:ModbusTcpAnalyzer",
             heuristic="wireproof.codecs.modbus.analyzer:looks_like_modbus_tcp",
+            correlation="wireproof.codecs.modbus.correlation:TcpCorrelation",
             description="Modbus/TCP (MB-TCP)"),
     ),
     suites=(

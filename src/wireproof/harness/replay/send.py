@@ -1,35 +1,34 @@
-"""``wireproof replay FILE --send tcp://HOST:PORT``: a capture becomes a regression test.
-
-Normative references: MB-TCP 3.1.3 (the transaction identifier pairs a
-response with its request; "the MODBUS server copies in the response the
-transaction identifier of the request"), MB-TCP 4.4.1 (the client manages
-its response time-out; several requests may be outstanding on one
-connection), MB-AP 4.1 (a response carries the request's function code).
+"""``wireproof replay FILE --send URL``: a capture becomes a regression test.
 
 Theory of operation
 -------------------
 The capture streams through the :class:`~.dissector.Dissector` (TCP
-reassembly, both directions) in capture order. Each Modbus/TCP flow (server
-port 502, or a port mapped to ``modbus-tcp`` with ``--port``) gets its own
-connection to the target, opened at the flow's first request and closed when
-the recorded flow closes, so per-connection state on the device (none, for
-Modbus, but a gateway may keep some) is exercised as recorded.
+reassembly, both directions) in capture order. Each flow of a protocol whose
+descriptor gives a request/answer correlation
+(:class:`~wireproof.codecs._correlation.Correlation`; the flow's protocol is
+decided by its port, with the ``--port`` overrides) gets its own connection
+to the target, opened at the flow's first request and closed when the
+recorded flow closes, so per-connection state on the device is exercised as
+recorded. This module names no protocol: what a request's key is, how it is
+re-keyed and how two answers compare is the correlation's.
 
-Each direction is cut into ADUs by the codec's
-:class:`~wireproof.codecs.modbus.framers.TcpFramer`. Every recorded request
-is sent as recorded except its transaction id, which is re-sequenced per
-connection (1, 2, 3, ...): a recorded id may repeat, and the device must not
-be able to pass by echoing ids it saw in some other session. With
+Each direction is cut into messages by the correlation's framer (for
+Modbus/TCP the one MBAP framer). Every recorded request is sent as recorded
+except its key (the Modbus transaction id), which is re-sequenced per
+connection (1, 2, 3, ...): a recorded key may repeat, and the device must
+not be able to pass by echoing keys it saw in some other session. With
 ``window = 1`` (the default) a request is sent only once the previous
 answer arrived or timed out (lock-step, so writes and reads stay in the
 recorded global order); a larger window keeps up to ``window`` requests
 outstanding per connection, as a pipelining client would (MB-TCP 4.4.1).
 
-The device's answer is matched by its (fresh) transaction id, the recorded
-answer by the recorded id; then each recorded request gets one verdict:
+The device's answer is paired by its (fresh) key, the recorded answer by
+the recorded key, both by the shared pairing machine
+(:class:`~wireproof.codecs._pairing.Pairing`); then each recorded request
+gets one verdict:
 
-- ``identical``: both answers decode to the same unit id and PDU fields
-  (:func:`~wireproof.codecs.message_fields`; the transaction id is ignored),
+- ``identical``: both answers decode to the same fields (the correlation's
+  :meth:`answer_fields`, e.g. unit id and PDU fields; the key is ignored),
   or neither side answered;
 - ``differs``: both answered, and the fields named in ``differences``
   (``pdu.values[3]``, ``pdu.function_code``, ``unit_id``; the raw bytes when
@@ -37,8 +36,8 @@ answer by the recorded id; then each recorded request gets one verdict:
 - ``missing``: the recording has an answer, the device gave none within
   ``timeout`` seconds (or closed the connection);
 - ``unexpected``: the device answered a request the recording shows
-  unanswered, or sent an answer whose transaction id matches nothing
-  outstanding (a late or invented answer).
+  unanswered, or sent an answer whose key matches nothing outstanding (a
+  late or invented answer).
 
 Memory: a flow's state is its outstanding exchanges (at most
 ``max_pending`` recorded requests waiting for their recorded answer) and
@@ -49,7 +48,8 @@ Errors: an unreadable capture is a :class:`~wireproof.errors.FixtureError`;
 a target that cannot be reached at the first connection is a
 :class:`~wireproof.errors.TransportError` naming the URL (``wireproof
 replay`` exits 2); later connection failures make the affected requests
-``missing``.
+``missing``. The target is any byte-stream URL the transport registry
+knows (``tcp://HOST:PORT``, ``serial://...``).
 """
 
 from __future__ import annotations
@@ -57,19 +57,18 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections import Counter, OrderedDict
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from wireproof.codecs import message_fields
 from wireproof.codecs._core import NEED_DATA
-from wireproof.codecs.modbus import tcp_codec
-from wireproof.codecs.modbus.framers import TcpFramer
+from wireproof.codecs._correlation import Correlation
+from wireproof.codecs._pairing import PAIR, Pairing
 from wireproof.errors import DecodeError, FixtureError, HarnessError, TransportError
 from wireproof.harness.replay.events import Event, FlowClosed, FlowKey, StreamData, StreamGap
-from wireproof.harness.transports import TcpAddress, TcpTransport, parse_url
+from wireproof.harness.transports import Transport, open_transport, parse_url, scheme_for
 
 __all__ = [
     "SCHEMA",
@@ -84,10 +83,8 @@ __all__ = [
 ]
 
 SCHEMA = "wireproof.replay-send/1"
-PROTOCOL = "modbus-tcp"
 Verdict = Literal["identical", "differs", "missing", "unexpected"]
 VERDICTS: tuple[Verdict, ...] = ("identical", "differs", "missing", "unexpected")
-_CODEC = tcp_codec()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,8 +102,8 @@ class Exchange:
 
     ``index`` numbers the requests of the flow from 1; ``frame`` is the
     recorded request's frame (0 for an unexpected answer that matches no
-    request); ``recorded_tid`` / ``sent_tid`` the transaction ids in the
-    capture and on the wire; ``request`` a one-line description.
+    request); ``recorded_tid`` / ``sent_tid`` the keys (transaction ids) in
+    the capture and on the wire; ``request`` a one-line description.
     """
 
     verdict: Verdict
@@ -114,8 +111,8 @@ class Exchange:
     index: int
     frame: int
     request: str
-    recorded_tid: int | None
-    sent_tid: int | None
+    recorded_tid: Hashable | None
+    sent_tid: Hashable | None
     differences: tuple[FieldDifference, ...] = ()
     detail: str = ""
     recorded: bytes | None = None
@@ -157,14 +154,6 @@ class SendResult:
 # --- comparing two answers ----------------------------------------------------------------
 
 
-def _plain(adu: bytes) -> dict[str, Any] | None:
-    try:
-        decoded = _CODEC.decode_response(adu)
-    except DecodeError:
-        return None
-    return {"unit_id": decoded.unit_id, "pdu": message_fields(decoded.pdu)}
-
-
 def _diff(path: str, a: Any, b: Any, out: list[FieldDifference]) -> None:
     if isinstance(a, dict) and isinstance(b, dict):
         for key in list(a) + [k for k in b if k not in a]:
@@ -176,33 +165,23 @@ def _diff(path: str, a: Any, b: Any, out: list[FieldDifference]) -> None:
         out.append(FieldDifference(path=path, recorded=a, device=b))
 
 
-def compare_answers(recorded: bytes, device: bytes) -> tuple[FieldDifference, ...]:
-    """The fields in which two response ADUs differ, the transaction id ignored (MB-TCP 3.1.3).
+def compare_answers(recorded: bytes, device: bytes, correlation: Correlation) -> tuple[FieldDifference, ...]:
+    """The fields in which two answers differ, their key ignored.
 
-    Both decoded: unit id and PDU fields, element by element in sequences of
-    equal length (``pdu.values[2]``), whole otherwise. When either does not
-    decode, the bytes after the transaction id are compared (``adu``, hex).
+    Both decoded (the correlation's ``answer_fields``): field by field,
+    element by element in sequences of equal length (``pdu.values[2]``),
+    whole otherwise. When either does not decode, the bytes without the key
+    are compared (``adu``, hex).
     """
-    a, b = _plain(recorded), _plain(device)
+    a, b = correlation.answer_fields(recorded), correlation.answer_fields(device)
     if a is None or b is None:
-        if recorded[2:] == device[2:]:
+        raw_a, raw_b = correlation.without_key(recorded), correlation.without_key(device)
+        if raw_a == raw_b:
             return ()
-        return (FieldDifference(path="adu", recorded=recorded[2:].hex(), device=device[2:].hex()),)
+        return (FieldDifference(path="adu", recorded=raw_a.hex(), device=raw_b.hex()),)
     out: list[FieldDifference] = []
     _diff("", a, b, out)
     return tuple(out)
-
-
-def _describe(adu: bytes) -> str:
-    try:
-        decoded = _CODEC.decode_request(adu)
-    except DecodeError as err:
-        return f"undecodable request ({err.reason}): {adu.hex()}"
-    fields = message_fields(decoded.pdu)
-    name = fields.pop("type")
-    args = ", ".join(f"{k}={v}" for k, v in fields.items())
-    text = f"unit {decoded.unit_id} {name}({args})"
-    return text if len(text) <= 160 else text[:157] + "..."
 
 
 # --- the replay ----------------------------------------------------------------------------
@@ -212,9 +191,9 @@ def _describe(adu: bytes) -> str:
 class _Pending:
     index: int
     frame: int
-    recorded_tid: int
+    recorded_tid: Hashable
     request: bytes
-    sent_tid: int | None = None
+    sent_tid: Hashable | None = None
     device: bytes | None = None
     device_done: bool = False
     recorded: bytes | None = None
@@ -229,44 +208,46 @@ class _Connection:
     def __init__(self, run: _Run, flow: _Flow) -> None:
         self.run = run
         self.flow = flow
-        self.transport: TcpTransport | None = None
-        self.framer = TcpFramer()
-        self.next_tid = 1
-        self.outstanding: dict[int, _Pending] = {}
+        self.correlation = flow.correlation
+        self.transport: Transport | None = None
+        self.framer = self.correlation.framer()
+        self.next_key = self.correlation.first_key()
+        # The device's answers, paired by the key each request was sent with.
+        self.pairing: Pairing[Hashable, _Pending] = Pairing(max_pending=0x10000, history=0)
+        self.outstanding = self.pairing.pending
 
     def _connect(self) -> bool:
         run = self.run
         try:
-            self.transport = TcpTransport.connect(run.address.host, run.address.port,
-                                                  timeout=run.connect_timeout)
+            self.transport = open_transport(run.target, timeout=run.connect_timeout)
         except TransportError:
             if not run.connected_once:
                 raise
             return False
         run.connected_once = True
-        self.framer = TcpFramer()
+        self.framer = self.correlation.framer()
         return True
 
     def send(self, p: _Pending) -> None:
         if self.transport is None and not self._connect():
-            p.device_done, p.detail = True, f"could not connect to {self.run.address.url}"
+            p.device_done, p.detail = True, f"could not connect to {self.run.target}"
             self.flow.complete(p)
             return
         assert self.transport is not None
-        tid = self.next_tid
-        while tid in self.outstanding:
-            tid = tid % 0xFFFF + 1
-        self.next_tid = tid % 0xFFFF + 1
-        p.sent_tid = tid
+        key = self.next_key
+        while key in self.outstanding:
+            key = self.correlation.following(key)
+        self.next_key = self.correlation.following(key)
+        p.sent_tid = key
         p.sent_at = time.monotonic()
         try:
-            self.transport.send(tid.to_bytes(2, "big") + p.request[2:])
+            self.transport.send(self.correlation.rekey(p.request, key))
         except TransportError as exc:
             self._lost(f"the device closed the connection ({exc})")
             p.device_done, p.detail = True, f"not sent: {exc}"
             self.flow.complete(p)
             return
-        self.outstanding[tid] = p
+        self.pairing.open(key, p)
         if len(self.outstanding) >= self.run.window:
             self.wait(self.run.window - 1)
 
@@ -277,7 +258,7 @@ class _Connection:
             assert oldest.sent_tid is not None
             deadline = oldest.sent_at + self.run.timeout
             if not self._receive(deadline) and self.outstanding.get(oldest.sent_tid) is oldest:
-                del self.outstanding[oldest.sent_tid]
+                self.pairing.expire(oldest.sent_tid)
                 oldest.device_done = True
                 oldest.detail = oldest.detail or f"no answer within {self.run.timeout:g} s"
                 self.flow.complete(oldest)
@@ -302,33 +283,33 @@ class _Connection:
             return False
         try:
             self.framer.feed(data)
-            while (adu := self.framer.next_frame()) is not NEED_DATA:
-                assert isinstance(adu, bytes)
-                self._answer(adu)
+            while (answer := self.framer.next_frame()) is not NEED_DATA:
+                assert isinstance(answer, bytes)
+                self._answer(answer)
         except DecodeError as err:
             self.flow.run.note(f"{self.flow.label}: the device sent unframeable bytes ({err.reason})")
         return True
 
-    def _answer(self, adu: bytes) -> None:
-        tid = int.from_bytes(adu[:2], "big")
-        p = self.outstanding.pop(tid, None)
-        if p is None:
+    def _answer(self, answer: bytes) -> None:
+        key = self.correlation.answer_key(answer)
+        action, p = self.pairing.answer(key)
+        if action != PAIR or p is None:  # late (timed out), a second answer, or invented
             self.flow.run.verdict(Exchange(verdict="unexpected", flow=self.flow.label, index=0, frame=0,
-                                           request="", recorded_tid=None, sent_tid=tid, device=adu,
-                                           detail=f"an answer with transaction id {tid}, which matches no "
-                                           "request outstanding (late or unsolicited)"))
+                                           request="", recorded_tid=None, sent_tid=key, device=answer,
+                                           detail=f"an answer with {self.correlation.key_name} {key}, which "
+                                           "matches no request outstanding (late or unsolicited)"))
             return
-        p.device, p.device_done = adu, True
+        p.device, p.device_done = answer, True
         self.flow.complete(p)
 
     def _lost(self, why: str) -> None:
         if self.transport is not None:
             self.transport.close()
             self.transport = None
-        for p in list(self.outstanding.values()):
+        for key in list(self.outstanding):
+            p = self.pairing.expire(key)
             p.device_done, p.detail = True, why
             self.flow.complete(p)
-        self.outstanding.clear()
 
     def close(self) -> None:
         self.wait(0)
@@ -338,15 +319,17 @@ class _Connection:
 
 
 class _Flow:
-    """One recorded Modbus/TCP flow: its two framers, its exchanges, its connection."""
+    """One recorded flow: its two framers, its exchanges, its connection."""
 
-    def __init__(self, run: _Run, key: FlowKey, swapped: bool) -> None:
+    def __init__(self, run: _Run, key: FlowKey, swapped: bool, correlation: Correlation) -> None:
         self.run = run
         client, server = (key.server, key.client) if swapped else (key.client, key.server)
         self.label = f"{client[0]}:{client[1]} -> {server[0]}:{server[1]}"
         self.swapped = swapped
-        self.framers = {True: TcpFramer(), False: TcpFramer()}
-        self.by_recorded: OrderedDict[int, _Pending] = OrderedDict()  # waiting for the recorded answer
+        self.correlation = correlation
+        self.framers = {True: correlation.framer(), False: correlation.framer()}
+        # Recorded requests waiting for their recorded answer, paired by the recorded key.
+        self.recorded: Pairing[Hashable, _Pending] = Pairing(max_pending=run.max_pending, history=0)
         self.requests = 0
         self.connection = _Connection(run, self)
 
@@ -354,44 +337,39 @@ class _Flow:
         framer = self.framers[from_client]
         try:
             framer.feed(data)
-            while (adu := framer.next_frame()) is not NEED_DATA:
-                assert isinstance(adu, bytes)
+            while (message := framer.next_frame()) is not NEED_DATA:
+                assert isinstance(message, bytes)
                 if from_client:
-                    self.request(adu, frame)
+                    self.request(message, frame)
                 else:
-                    self.recorded_answer(adu)
+                    self.recorded_answer(message)
         except DecodeError as err:
             side = "client" if from_client else "server"
             self.run.note(f"{self.label}: frame {frame}: recorded {side} bytes not framed ({err.reason}); "
                           "skipped")
 
     def gap(self, from_client: bool, missing: int, frame: int) -> None:
-        self.framers[from_client] = TcpFramer()
+        self.framers[from_client] = self.correlation.framer()
         side = "client" if from_client else "server"
         self.run.note(f"{self.label}: frame {frame}: {missing} recorded {side} bytes missing from the capture"
                       + ("; requests in the gap were not replayed" if from_client else ""))
 
-    def request(self, adu: bytes, frame: int) -> None:
+    def request(self, message: bytes, frame: int) -> None:
         self.requests += 1
         self.run.result.requests += 1
-        tid = int.from_bytes(adu[:2], "big")
-        p = _Pending(self.requests, frame, tid, adu)
-        old = self.by_recorded.pop(tid, None)
-        if old is not None:  # the recording reuses an outstanding id: the old one got no recorded answer
+        key = self.correlation.request_key(message)
+        p = _Pending(self.requests, frame, key, message)
+        # A reused outstanding key, or one request too many: the displaced one got no recorded answer.
+        for _why, _key, old in self.recorded.open(key, p):
             old.recorded_done = True
             self.complete(old)
-        self.by_recorded[tid] = p
-        if len(self.by_recorded) > self.run.max_pending:
-            _, oldest = self.by_recorded.popitem(last=False)
-            oldest.recorded_done = True
-            self.complete(oldest)
         self.connection.send(p)
 
-    def recorded_answer(self, adu: bytes) -> None:
-        p = self.by_recorded.pop(int.from_bytes(adu[:2], "big"), None)
-        if p is None:
+    def recorded_answer(self, message: bytes) -> None:
+        action, p = self.recorded.answer(self.correlation.answer_key(message))
+        if action != PAIR or p is None:
             return  # a recorded answer to no recorded request: nothing was sent for it
-        p.recorded, p.recorded_done = adu, True
+        p.recorded, p.recorded_done = message, True
         self.complete(p)
 
     def complete(self, p: _Pending) -> None:
@@ -408,26 +386,27 @@ class _Flow:
         elif dev is None:
             verdict = "missing"
         else:
-            differences = compare_answers(rec, dev)
+            differences = compare_answers(rec, dev, self.correlation)
             verdict = "differs" if differences else "identical"
         self.run.verdict(Exchange(verdict=verdict, flow=self.label, index=p.index, frame=p.frame,
-                                  request=_describe(p.request), recorded_tid=p.recorded_tid,
+                                  request=self.correlation.describe(p.request), recorded_tid=p.recorded_tid,
                                   sent_tid=p.sent_tid, differences=differences, detail=p.detail,
                                   recorded=rec, device=dev))
 
     def close(self) -> None:
         self.connection.close()
-        for p in list(self.by_recorded.values()):
+        for key in list(self.recorded):
+            p = self.recorded.forget(key)
+            assert p is not None
             p.recorded_done = True
             self.complete(p)
-        self.by_recorded.clear()
 
 
 class _Run:
-    def __init__(self, result: SendResult, address: TcpAddress, *, timeout: float, window: int,
+    def __init__(self, result: SendResult, target: str, *, timeout: float, window: int,
                  max_pending: int, max_reported: int) -> None:
         self.result = result
-        self.address = address
+        self.target = target
         self.timeout = timeout
         self.connect_timeout = max(timeout, 1.0)
         self.window = window
@@ -445,22 +424,35 @@ class _Run:
             self.result.notes.append(text)
 
 
-def _modbus_ports(ports: Mapping[int, str] | None) -> frozenset[int]:
+def correlated_ports(ports: Mapping[int, str] | None, scheme: str = "tcp") -> dict[int, Correlation]:
+    """Port -> the correlation of its protocol, for the protocols that have one and run over
+    ``scheme`` (a transport they declare), ``--port`` overrides applied."""
     from wireproof.harness.replay.registry import default_registry
+    from wireproof.protocol import resolve
 
-    table = default_registry().with_ports(ports or {}).port_table()
-    return frozenset(p for p, name in table.items() if name == PROTOCOL)
+    registry = default_registry().with_ports(ports or {})
+    made: dict[str, Correlation] = {}
+    out: dict[int, Correlation] = {}
+    for port, name in registry.port_table().items():
+        spec = registry.get(name)
+        if spec.correlation is None or "tcp" not in spec.transports or scheme not in spec.transports:
+            continue
+        if name not in made:
+            made[name] = resolve(spec.correlation)()
+        out[port] = made[name]
+    return out
 
 
 def run_send(path: str | Path, target_url: str, *, ports: Mapping[int, str] | None = None,
              timeout: float = 1.0, window: int = 1, max_pending: int = 1024,
              max_reported: int = 1000) -> SendResult:
-    """Replay the client side of every Modbus/TCP flow of the capture at ``path`` against ``target_url``.
+    """Replay the client side of every correlated flow of the capture at ``path`` against ``target_url``.
 
     See the module docstring. ``timeout`` is how long to wait for each answer
     (seconds); ``window`` how many requests may be outstanding per
     connection. Raises :class:`~wireproof.errors.FixtureError` (capture),
-    :class:`~wireproof.errors.HarnessError` (not a ``tcp://`` URL) or
+    :class:`~wireproof.errors.HarnessError` (not a byte-stream target URL,
+    or no protocol that can be sent) or
     :class:`~wireproof.errors.TransportError` (the first connection failed).
     """
     from wireproof.harness.replay.capture import iter_capture
@@ -470,23 +462,27 @@ def run_send(path: str | Path, target_url: str, *, ports: Mapping[int, str] | No
         raise HarnessError(f"the send window must be at least 1, not {window}")
     if not timeout > 0:
         raise HarnessError(f"the answer timeout must be positive, not {timeout}")
-    address = parse_url(target_url)
-    if not isinstance(address, TcpAddress):
-        raise HarnessError(f"{target_url!r}: --send needs a tcp://HOST:PORT target (Modbus/TCP)")
+    target = parse_url(target_url)
+    scheme = scheme_for(target_url)
+    by_port = correlated_ports(ports, scheme.name) if scheme.kind == "stream" else {}
+    if not by_port:
+        known = sorted({n for t in correlated_ports(ports, "tcp").values() for n in [t.protocol]})
+        raise HarnessError(f"{target_url!r}: --send needs a target its protocols run over "
+                           f"(tcp://HOST:PORT for {', '.join(known) or 'none registered'})")
     started = time.monotonic()
-    result = SendResult(file=str(path), target=address.url)
-    run = _Run(result, address, timeout=timeout, window=window, max_pending=max_pending,
+    result = SendResult(file=str(path), target=target.url)
+    run = _Run(result, target.url, timeout=timeout, window=window, max_pending=max_pending,
                max_reported=max_reported)
-    modbus = _modbus_ports(ports)
-    dissector = Dissector(ports_of_interest=modbus)
+    dissector = Dissector(ports_of_interest=frozenset(by_port))
     flows: dict[FlowKey, _Flow] = {}
 
     def flow_of(key: FlowKey) -> _Flow | None:
         f = flows.get(key)
         if f is None and key.transport == "tcp":
-            swapped = key.server[1] not in modbus and key.client[1] in modbus
-            if key.server[1] in modbus or swapped:
-                f = flows[key] = _Flow(run, key, swapped)
+            swapped = key.server[1] not in by_port and key.client[1] in by_port
+            if key.server[1] in by_port or swapped:
+                correlation = by_port[key.client[1] if swapped else key.server[1]]
+                f = flows[key] = _Flow(run, key, swapped, correlation)
                 result.flows += 1
         return f
 
