@@ -65,17 +65,21 @@ class TransitionTable(Generic[S]):
     ``rules`` maps ``(state, event type)`` to a :class:`Transition` (or just
     the target state). ``clauses`` says which clause an unlisted pair breaks:
     keys ``(state, event type)``, ``(None, event type)``, ``(state, None)``,
-    the most specific first; ``clause`` is the fallback. Every state and
-    event type in ``rules`` and ``clauses`` must be among those declared.
+    the most specific first; ``clause`` is the fallback. ``local`` lists the
+    event types this side causes (its sends, its own clock); the others come
+    from the peer. Every state and event type in ``rules`` and ``clauses``
+    must be among those declared.
     """
 
     def __init__(self, *, name: str, protocol: str, states: type[S], events: tuple[type, ...],
                  rules: Mapping[tuple[S, type], Transition[S] | S], clause: str,
-                 clauses: Mapping[tuple[S | None, type | None], str] | None = None) -> None:
+                 clauses: Mapping[tuple[S | None, type | None], str] | None = None,
+                 local: tuple[type, ...] = ()) -> None:
         self.name = name
         self.protocol = protocol
         self.states: tuple[S, ...] = tuple(states)
         self.events = events
+        self.local = local
         self.clause = clause
         self.clauses = dict(clauses or {})
         self.rules: dict[tuple[S, type], Transition[S]] = {
@@ -84,10 +88,16 @@ class TransitionTable(Generic[S]):
             if state not in self.states or event not in events or rule.target not in self.states:
                 raise ValueError(f"{name}: rule {state!r}, {event.__name__} -> {rule.target!r} uses an "
                                  "undeclared state or event type")
+        if any(e not in events for e in local):
+            raise ValueError(f"{name}: a local event type is not declared")
         for state_key, event_key in self.clauses:
             if (state_key is not None and state_key not in self.states) or \
                     (event_key is not None and event_key not in events):
                 raise ValueError(f"{name}: clause key ({state_key!r}, {event_key!r}) is not declared")
+
+    def role_of(self, event: type) -> Role:
+        """Who causes events of this type: ``LOCAL`` (declared in ``local``) or ``REMOTE``."""
+        return Role.LOCAL if event in self.local else Role.REMOTE
 
     def rule(self, state: S, event: type) -> Transition[S] | None:
         """The transition for ``(state, event)``, or None when the pair is not allowed."""

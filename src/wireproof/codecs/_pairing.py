@@ -91,6 +91,7 @@ PAIRING: Final = TransitionTable(
         (_P, Expire): Transition(_T, "time-out"),
     },
     clause="only a pending request can time out",
+    local=(Expire,),  # the driver's clock; Open and Answer are whoever's: the table allows them always
 )
 
 PAIR, DUPLICATE, LATE, UNEXPECTED = "pair", "duplicate", "late", "unexpected"
@@ -197,7 +198,7 @@ class Pairing(Machine[TxState], Generic[K, V]):
     @classmethod
     def in_state(cls, state: TxState) -> Pairing[Hashable, object]:
         """A pairing whose subject key (``0``) is in ``state``."""
-        pairing: Pairing[Hashable, object] = Pairing()
+        pairing: Pairing[Hashable, object] = cls()
         if state is not TxState.IDLE:
             pairing.open(0, "request")
         if state is TxState.ANSWERED:

@@ -253,6 +253,7 @@ MASTER: Final = TransitionTable(
     },
     clause="MB-SL 2.1",  # "the master initiates only one MODBUS transaction at the same time"
     clauses={(None, ResponseTimeout): "MB-SL 2.4.1 (only a request awaiting its reply times out)"},
+    local=(SendRequest, SendBroadcast, ResponseTimeout),
 )
 
 

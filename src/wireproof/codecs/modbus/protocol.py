@@ -66,6 +66,8 @@ DESCRIPTOR = ProtocolDescriptor(
         BenchEntry(name="modbus", run="wireproof.harness.bench.modbus:command",
                    description="the Modbus TCP codec against pymodbus and Scapy (decode, encode)"),
     ),
+    machines=("wireproof.codecs.modbus.client:SerialMaster", "wireproof.codecs.modbus.server:ModbusServer",
+              "wireproof.codecs.modbus.server:TcpConnection", "wireproof.codecs.modbus.server:SerialLine"),
     fixtures="wireproof.fixtures:modbus",
     compiled=("wireproof.codecs.modbus.adu", "wireproof.codecs.modbus.pdu",
               "wireproof.codecs.modbus.analyzer"),
