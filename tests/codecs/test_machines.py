@@ -48,8 +48,9 @@ def check_machine(cls: Any, data: st.DataObject) -> None:
             assert machine.state is state
         else:
             machine.handle(event, role)
+            where = f"{state.name} {event_type.__name__}"
             assert machine.state is rule.target, (
-                f"{state.name} {event_type.__name__}: {machine.state.name}, the table says {rule.target.name}")
+                f"{where}: {machine.state.name}, the table says {rule.target.name}")
 
 
 @pytest.mark.parametrize(("protocol", "ref"), MACHINES, ids=[ref for _, ref in MACHINES])

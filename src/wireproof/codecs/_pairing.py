@@ -35,7 +35,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from wireproof.codecs._machine import Machine, Role, Transition, TransitionTable
 
@@ -196,9 +196,9 @@ class Pairing(Machine[TxState], Generic[K, V]):
     # -- the machine contract -----------------------------------------------------------
 
     @classmethod
-    def in_state(cls, state: TxState) -> Pairing[Hashable, object]:
+    def in_state(cls, state: TxState) -> Pairing[K, V]:
         """A pairing whose subject key (``0``) is in ``state``."""
-        pairing: Pairing[Hashable, object] = cls()
+        pairing: Pairing[Any, Any] = cls()
         if state is not TxState.IDLE:
             pairing.open(0, "request")
         if state is TxState.ANSWERED:
