@@ -24,3 +24,7 @@ def protocol_registry() -> Iterator[ProtocolRegistry]:
     """The process-wide protocol registry; what a test registers is gone after it."""
     with REGISTRY.temporary() as registry:
         yield registry
+
+# tests/third_party holds a protocol package written as an outside project would write one;
+# tests/test_third_party_protocol.py installs it in a temporary site and runs it there.
+collect_ignore_glob = ["third_party/*"]

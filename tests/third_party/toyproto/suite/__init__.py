@@ -1,0 +1,1 @@
+"""The toy-server suite: two clauses, one parameter with an alias."""
