@@ -44,7 +44,8 @@ from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import Direction, crc16, lrc
 from wireproof.errors import ChecksumError, DecodeError, EncodeError
 
-__all__ = ["ASCII_FRAME", "MBAP", "REQUEST_PDU", "RESPONSE_PDU", "RTU_FRAME", "decode_adu", "encode_adu"]
+__all__ = ["ASCII_FRAME", "MBAP", "MBAP_FRAME", "REQUEST_PDU", "RESPONSE_PDU", "RTU_FRAME", "decode_adu",
+           "encode_adu", "frames_declarative"]
 
 U16 = Int16ub
 
@@ -248,6 +249,11 @@ MBAP = Struct(
     Check(this.protocol_id == C.MODBUS_PROTOCOL_ID),
     _in_range("length", C.MIN_MBAP_LENGTH, C.MAX_MBAP_LENGTH),
     "pdu" / Bytes(this.length - 1))
+# MB-TCP 3.1.3 framing alone: the length delimits the ADU whatever the protocol id says.
+MBAP_FRAME = Struct(
+    "transaction_id" / U16, "protocol_id" / U16, "length" / U16,
+    _in_range("length", C.MIN_MBAP_LENGTH, C.MAX_MBAP_LENGTH),
+    "body" / Bytes(this.length))
 # MB-SL 2.5.1: address, PDU (all but the last two bytes), CRC low byte first.
 RTU_FRAME = Struct(
     "size" / Computed(_stream_size), Check(this.size <= C.MAX_RTU_ADU_SIZE),
@@ -451,6 +457,32 @@ def decode_pdu(protocol: str, data: bytes, direction: Direction = None, base: in
             first = first or err
     assert first is not None
     raise first
+
+
+def frames_declarative(stream: bytes) -> tuple[list[bytes], int | None, int]:
+    """Frame a Modbus/TCP byte stream with :data:`MBAP_FRAME` (the oracle of the TCP framer).
+
+    Returns the whole ADUs in order, the offset of the first header whose
+    length is outside 2..254 (None if there is none), and how many bytes after
+    the last ADU are an incomplete one (0 after an error: framing stops there).
+    """
+    frames: list[bytes] = []
+    pos = 0
+    while pos < len(stream):
+        try:
+            c = MBAP_FRAME.parse(stream[pos:])
+        except cs.StreamError:
+            if len(stream) - pos < 6:  # the header is not whole: nothing proves it wrong yet
+                return frames, None, len(stream) - pos
+            length = stream[pos + 4] << 8 | stream[pos + 5]
+            if C.MIN_MBAP_LENGTH <= length <= C.MAX_MBAP_LENGTH:
+                return frames, None, len(stream) - pos
+            return frames, pos, 0
+        except cs.CheckError:
+            return frames, pos, 0
+        frames.append(stream[pos:pos + 6 + c.length])
+        pos += 6 + c.length
+    return frames, None, 0
 
 
 def decode_adu(protocol: str, data: bytes, direction: Direction = None) -> Any:
