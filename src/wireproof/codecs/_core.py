@@ -71,7 +71,13 @@ class Framer(Protocol):
 
 @runtime_checkable
 class Codec(Protocol):
-    """A named codec as the registry hands it out."""
+    """A named codec as the registry hands it out.
+
+    ``decode`` takes a ``direction`` when the protocol's messages do not say
+    which way they go (a Modbus PDU): the values it accepts are declared in
+    the codec's descriptor entry (:attr:`wireproof.protocol.CodecEntry.directions`),
+    and callers pass one only to a codec that declares them.
+    """
 
     name: str
 
