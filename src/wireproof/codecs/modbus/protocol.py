@@ -37,6 +37,7 @@ DESCRIPTOR = ProtocolDescriptor(
             name="modbus-tcp", ports=(502,), transports=("tcp",),
             analyzer="wireproof.codecs.modbus.analyzer:ModbusTcpAnalyzer",
             heuristic="wireproof.codecs.modbus.analyzer:looks_like_modbus_tcp",
+            traffic="wireproof.harness.bench.modbus_traffic:TRAFFIC",
             description="Modbus/TCP (MB-TCP)"),
     ),
     suites=(
