@@ -77,7 +77,8 @@ def test_wireproof_format_is_guessed_and_keys_split(tmp_path: Path,
 def test_budget_exhausted_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     lines = [f"INFO  jepsen.util - {p}\t:invoke\t:write\t{p}" for p in range(8)]
     lines += [f"INFO  jepsen.util - {p}\t:ok\t:write\t{p}" for p in range(8)]
-    lines += ["INFO  jepsen.util - 9\t:invoke\t:read\tnil", "INFO  jepsen.util - 9\t:ok\t:read\t42"]
+    lines += ["INFO  jepsen.util - 9\t:invoke\t:read\tnil", "INFO  jepsen.util - 9\t:ok\t:read\t3",
+              "INFO  jepsen.util - 9\t:invoke\t:read\tnil", "INFO  jepsen.util - 9\t:ok\t:read\t5"]
     (tmp_path / "big.log").write_text("\n".join(lines) + "\n")
     code, out, _ = run(capsys, str(tmp_path / "big.log"), "--budget", "10")
     assert code == 3 and "unknown" in out

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from wireproof.errors import HarnessError
-from wireproof.harness.bench.replay import write_modbus_capture
+from wireproof.harness.bench.modbus_traffic import write_modbus_capture
 from wireproof.harness.replay.analytics import Analytics, BlockKey, ValueBuffer
 from wireproof.harness.replay.analytics_process import AnalyticsProcess
 from wireproof.harness.replay.run import replay

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from wireproof.errors import FixtureError
-from wireproof.harness.bench.replay import write_modbus_capture
+from wireproof.harness.bench.modbus_traffic import write_modbus_capture
 from wireproof.harness.replay import run as engine
 from wireproof.harness.replay.run import replay
 from wireproof.harness.replay.summary import to_json

@@ -2,7 +2,7 @@
 
 The capture (Modbus/TCP, 256 connections, polls and writes, deliberate
 defects) is written frame by frame with precompiled structs
-(:func:`wireproof.harness.bench.replay.write_modbus_capture`), never held in
+(:func:`wireproof.harness.bench.modbus_traffic.write_modbus_capture`), never held in
 memory. ``wireproof replay FILE --json`` runs in a grandchild process,
 forked by a small launcher; its peak resident set size is the kernel's own
 account (``ru_maxrss`` of the launcher's children, KiB on Linux), so this
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from wireproof.harness.bench.replay import write_modbus_capture
+from wireproof.harness.bench.modbus_traffic import write_modbus_capture
 
 FRAMES = 1_000_000
 LIMIT_MB = 200
@@ -77,11 +77,12 @@ def test_million_frame_replay_peak_rss_under_200_mb(tmp_path: Path) -> None:
     assert document["messages"] == {"modbus-tcp": capture.messages}
     assert document["flows_total"] == capture.flows
     assert document["malformed_frames"] == 0 and document["decode_errors"] == 0
-    unanswered = capture.orphan_responses + capture.requests - capture.responses
-    assert document["findings_by_rule"] == {
-        "modbus.exception-response": capture.exceptions,
-        "modbus.response-without-request": capture.orphan_responses,
+    counts = capture.counts
+    unanswered = counts["orphan_responses"] + counts["requests"] - counts["responses"]
+    assert document["findings_by_rule"] == capture.findings == {
+        "modbus.exception-response": counts["exceptions"],
+        "modbus.response-without-request": counts["orphan_responses"],
         "modbus.unanswered-request": unanswered,
-        "tcp.retransmission": capture.retransmissions,
+        "tcp.retransmission": counts["retransmissions"],
     }
     assert len(document["findings"]) == document["findings_total"] <= 1000

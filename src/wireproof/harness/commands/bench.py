@@ -7,10 +7,12 @@ the Modbus TCP codec against pymodbus and Scapy, see
 (schema ``wireproof.bench/1``, :mod:`wireproof.harness.bench`). Two are the
 harness's own:
 
-``wireproof bench replay`` times ``wireproof replay`` on one large Modbus
-capture (``--frames N``, default 1,000,000; 50,000 with ``--quick``) against
-tshark and Scapy (:mod:`wireproof.harness.bench.replay`; goals >= 1.0x
-tshark, >= 10x Scapy); ``--profile`` prints where the replay's time goes.
+``wireproof bench replay`` times ``wireproof replay`` on one large capture
+of a protocol's synthetic traffic (``--protocol NAME``: one whose descriptor
+declares traffic, by default the first; ``--frames N``, default 1,000,000;
+50,000 with ``--quick``) against tshark and Scapy
+(:mod:`wireproof.harness.bench.replay`; goals >= 1.0x tshark, >= 10x
+Scapy); ``--profile`` prints where the replay's time goes.
 
 ``wireproof bench consensus`` prints the steady-state messages and message
 delays per committed command of Multi-Paxos and Classic Paxos (n = 3, 5)
@@ -64,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
     parser.add_argument("--rounds", type=int, default=None, metavar="N",
                         help="replay suite: alternating rounds of wireproof and tshark, best kept "
                         "(default 3; 1 with --quick)")
+    parser.add_argument("--protocol", default=None, metavar="NAME",
+                        help="replay suite: the protocol whose synthetic traffic is replayed (default: the "
+                        "first installed protocol that declares traffic)")
     name = chosen(argv, list(entries))
     if name is not None:
         entry = REGISTRY.bench(name)
@@ -97,15 +102,21 @@ def _replay(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         print("wireproof bench: error: --frames must be at least 1", file=sys.stderr)
         return 2
+    try:
+        traffic = replay.load_traffic(args.protocol)
+    except ValueError as exc:
+        print(f"wireproof bench: error: --protocol: {exc}", file=sys.stderr)
+        return 2
     if args.profile:
-        print(replay.profile(frames=args.frames or 200_000))
+        print(replay.profile(frames=args.frames or 200_000, traffic=traffic))
         return 0
     if args.rounds is not None and args.rounds < 1:
         print("wireproof bench: error: --rounds must be at least 1", file=sys.stderr)
         return 2
     report = replay.run(frames=args.frames or replay.DEFAULT_FRAMES, quick=args.quick, rounds=args.rounds,
-                        progress=lambda text: print(f"[bench replay] {text}", file=sys.stderr))
-    print(json.dumps(report_json(report), indent=2) if args.json else replay.render_text(report))
+                        progress=lambda text: print(f"[bench replay] {text}", file=sys.stderr),
+                        traffic=traffic)
+    print(json.dumps(report_json(report), indent=2) if args.json else replay.render_text(report, traffic))
     if not report.checks_ok:
         return 1
     if args.require_goals and not all(r["met"] for r in ratios(report)):
