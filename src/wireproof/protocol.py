@@ -290,6 +290,11 @@ class ProtocolRegistry:
 
     # -- loading ---------------------------------------------------------------------
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the entry points have been read (by anything that asked)."""
+        return self._loaded
+
     def _load(self) -> None:
         if self._loaded:
             return

@@ -105,7 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse reports usage errors (2) and --help (0) this way
         return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
     code: int = _load(args.command).run(args)
+    _warn_registry_problems()
     return code
+
+
+def _warn_registry_problems() -> None:
+    """A protocol package that failed to load is said, not silently missing (its flows would be "unknown")."""
+    from wireproof.protocol import REGISTRY
+
+    if REGISTRY.loaded:
+        for problem in REGISTRY.problems:
+            print(f"wireproof: warning: {problem}", file=sys.stderr)
 
 
 if __name__ == "__main__":

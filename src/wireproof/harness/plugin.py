@@ -220,6 +220,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "conformance(clause, level[, title]): a conformance clause test (level: shall|should|may)"
     )
+    from wireproof.protocol import REGISTRY
+
+    for problem in REGISTRY.problems:  # a protocol package that failed to load: said, not hidden
+        config.issue_config_time_warning(pytest.PytestConfigWarning(f"wireproof: {problem}"), stacklevel=2)
     config.stash[_PROFILE] = _load_profile(config.getoption("wireproof_profile"))
     params = _parse_options(config.getoption("wireproof_option"))
     params.update(_parse_options(config.getoption("wireproof_param"), "--wireproof-param"))

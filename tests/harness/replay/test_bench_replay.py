@@ -31,13 +31,9 @@ from wireproof.harness.bench.replay import cached_capture, load_traffic, render_
 from wireproof.harness.bench.traffic import Clock, DataLayout, GeneratedCapture, TcpFlow, write_pcap
 from wireproof.harness.cli import main
 from wireproof.harness.replay import engine
-<<<<<<< HEAD
 from wireproof.harness.replay.run import replay
-=======
-from wireproof.harness.replay.engine import replay
 from wireproof.harness.replay.summary import to_json
 from wireproof.protocol import AnalyzerEntry, ProtocolDescriptor, ProtocolRegistry
->>>>>>> helper/benchreplay
 
 
 @pytest.fixture(scope="module")

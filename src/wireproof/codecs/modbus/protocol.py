@@ -37,11 +37,8 @@ DESCRIPTOR = ProtocolDescriptor(
             name="modbus-tcp", ports=(502,), transports=("tcp",),
             analyzer="wireproof.codecs.modbus.analyzer:ModbusTcpAnalyzer",
             heuristic="wireproof.codecs.modbus.analyzer:looks_like_modbus_tcp",
-<<<<<<< HEAD
             correlation="wireproof.codecs.modbus.correlation:TcpCorrelation",
-=======
             traffic="wireproof.harness.bench.modbus_traffic:TRAFFIC",
->>>>>>> helper/benchreplay
             description="Modbus/TCP (MB-TCP)"),
     ),
     suites=(

@@ -432,17 +432,11 @@ def _staged(path: Path) -> list[tuple[str, float]]:
     return stages
 
 
-<<<<<<< HEAD
-def profile(*, frames: int = 200_000, top: int = 30, directory: str | Path | None = None) -> str:
-    """Staged timings and a cProfile of ``wireproof replay`` on ``frames`` frames, per layer."""
-    from wireproof.harness.replay.run import replay
-=======
 def profile(*, frames: int = 200_000, top: int = 30, directory: str | Path | None = None,
             traffic: Traffic | None = None) -> str:
     """Staged timings and a cProfile of ``wireproof replay`` on ``frames`` frames of ``traffic``
     (default: :func:`load_traffic`'s), per layer."""
-    from wireproof.harness.replay.engine import replay
->>>>>>> helper/benchreplay
+    from wireproof.harness.replay.run import replay
     from wireproof.harness.replay.summary import to_json
 
     traffic = traffic if traffic is not None else load_traffic()
