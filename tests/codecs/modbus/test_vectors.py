@@ -41,7 +41,7 @@ def test_spec_worked_examples() -> None:
 
 
 def test_crc_and_lrc_agree_with_pymodbus() -> None:
-    pytest.importorskip("pymodbus")
+    pytest.importorskip("pymodbus", reason="pymodbus (extra 'peers') is not installed")
     from pymodbus.framer.ascii import FramerAscii
     from pymodbus.framer.rtu import FramerRTU
 
