@@ -2,9 +2,11 @@
 
 The compiled wheel (``WIREPROOF_MYPYC=1``, see ``tools/build_backend.py``)
 compiles, with mypyc, the path every frame of ``wireproof replay`` takes in
-the replay's own process: the neutral part listed here (reader, dissector
-and TCP reassembly, the engine's dispatch and its result model) and what each protocol's descriptor lists as
-``compiled`` (for Modbus: its analyzer and PDU codec). The descriptors are
+the replay's own process: the neutral part listed here (the fast message
+constructor that the codecs and the replay's events share, reader,
+dissector and TCP reassembly, the engine's dispatch and its result model)
+and what each protocol's descriptor lists as ``compiled`` (for Modbus: its
+analyzer and PDU codec). The descriptors are
 found the way the installed package finds them, through the
 ``wireproof.protocols`` entry points, read here from pyproject.toml since
 nothing is installed yet; loading them imports only the descriptor modules.
@@ -23,6 +25,7 @@ from setuptools import setup
 
 HERE = Path(__file__).resolve().parent
 NEUTRAL = (
+    "wireproof.codecs._fast",
     "wireproof.harness.replay.pcap",
     "wireproof.harness.replay.dissector",
     "wireproof.harness.replay.tcp",

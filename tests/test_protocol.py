@@ -60,8 +60,8 @@ def test_descriptors_load_without_their_codecs() -> None:
 def test_setup_compiles_the_neutral_hot_path_and_what_the_descriptors_list() -> None:
     namespace = runpy.run_path(str(ROOT / "setup.py"), run_name="not_main")
     files = namespace["compiled_modules"]()
-    assert files[:4] == ["src/wireproof/harness/replay/pcap.py", "src/wireproof/harness/replay/dissector.py",
-                         "src/wireproof/harness/replay/tcp.py", "src/wireproof/harness/replay/engine.py"]
+    neutral = ["src/wireproof/harness/replay/" + m for m in ("pcap.py", "dissector.py", "tcp.py", "engine.py")]
+    assert set(neutral) <= set(files)
     listed = ["src/" + m.replace(".", "/") + ".py" for m in REGISTRY.compiled_modules()]
     assert files[-len(listed):] == listed
     assert all((ROOT / f).is_file() for f in files)

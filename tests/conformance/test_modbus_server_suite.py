@@ -173,7 +173,7 @@ PYMODBUS_RACY = {"MB-TCP-010"}
 
 @pytest.fixture
 def pymodbus_server() -> Iterator[str]:
-    pytest.importorskip("pymodbus")
+    pytest.importorskip("pymodbus", reason="pymodbus (extra 'peers') is not installed")
     proc = subprocess.Popen([sys.executable, "-c", _PYMODBUS_SERVER], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     try:

@@ -66,8 +66,8 @@ def test_every_available_library_passed_every_check(quick_json: tuple[int, dict[
 
 def test_peers_are_present_in_the_test_environment(quick_json: tuple[int, dict[str, Any]]) -> None:
     # The test extra installs the peers; a benchmark that silently measured nothing would pass otherwise.
-    pytest.importorskip("pymodbus")
-    pytest.importorskip("scapy")
+    pytest.importorskip("pymodbus", reason="pymodbus (extra 'peers') is not installed")
+    pytest.importorskip("scapy", reason="scapy (extra 'scapy') is not installed")
     _, report = quick_json
     assert all(info["available"] for info in report["libraries"].values())
     assert len(report["ratios"]) == 6

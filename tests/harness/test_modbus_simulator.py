@@ -198,13 +198,12 @@ def test_wireproof_simulate_bad_config() -> None:
 # --- RTU over a pseudo-terminal ---------------------------------------------------------------
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pseudo-terminals: Linux only")
 def test_rtu_over_pty() -> None:
-    transports = pytest.importorskip("wireproof.harness.transports")
-    if not hasattr(transports, "pty_pair"):
-        pytest.skip("wireproof.harness.transports.pty_pair is not available")
     from wireproof.harness.simulators import running_serial_server
+    from wireproof.harness.transports import pty_pair
 
-    with transports.pty_pair(timeout=TIMEOUT) as pair, \
+    with pty_pair(timeout=TIMEOUT) as pair, \
             running_serial_server(pair.path, framing="rtu", parity="N"):
         client = ModbusClient("rtu")
         for start in (3, 40):

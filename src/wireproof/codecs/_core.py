@@ -8,6 +8,10 @@
 - :func:`guarded` — runs a parser and turns every Construct/struct/builtin
   failure into a ``DecodeError`` with protocol, field path and byte offset.
 - :func:`message_fields` — a message as plain data (for JSON, TOML vectors).
+- :func:`fast_constructor` — a positional constructor for frozen slotted
+  messages, for hand-written fast paths (defined in :mod:`._fast`, which the
+  compiled wheel compiles; the fast paths import it from there, without
+  Construct).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import construct
 
+from wireproof.codecs._fast import fast_constructor
 from wireproof.errors import DecodeError, TrailingDataError, TruncatedError
 
 __all__ = [
@@ -29,6 +34,7 @@ __all__ = [
     "Framer",
     "NeedData",
     "construct_parse",
+    "fast_constructor",
     "guarded",
     "message_fields",
 ]

@@ -1,4 +1,10 @@
-"""TOML test vectors: data files with provenance, one loader.
+"""TOML test vectors: data files with provenance, one parser.
+
+This module parses the text of a vector file (:func:`parse_vectors`); reading
+the file is the harness's part (:func:`wireproof.harness.fixtures.load_vectors`,
+and :func:`~wireproof.harness.fixtures.vector_files` finds a protocol's files
+from its descriptor's ``fixtures``), so the codecs stay pure (DESIGN.md,
+"Layers").
 
 A vector file looks like::
 
@@ -25,12 +31,11 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from wireproof.errors import FixtureError
 
-__all__ = ["Vector", "load_vectors"]
+__all__ = ["Vector", "parse_vectors"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,18 +66,24 @@ def _hex(text: str, where: str) -> bytes:
         raise FixtureError(f"{where}: bad hex: {err}") from None
 
 
-def load_vectors(path: str | Path) -> list[Vector]:
-    """Load every ``[[vector]]`` of a TOML file; ``FixtureError`` on any defect."""
-    p = Path(path)
+def parse_vectors(text: str, source: str = "<vectors>") -> list[Vector]:
+    """Every ``[[vector]]`` of the TOML ``text``; ``FixtureError`` (naming ``source``) on any defect.
+
+    ``source`` names the text in errors and becomes each vector's ``source``
+    (the loader passes the file's path).
+    """
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise FixtureError(f"{p}: {err}") from None
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise FixtureError(f"{source}: {err}") from None
     default_codec = doc.get("codec")
+    raws = doc.get("vector", [])
+    if not isinstance(raws, list):
+        raise FixtureError(f"{source}: 'vector' must be an array of tables ([[vector]])")
     out: list[Vector] = []
     seen: set[str] = set()
-    for i, raw in enumerate(doc.get("vector", [])):
-        where = f"{p.name}: vector {i}"
+    for i, raw in enumerate(raws):
+        where = f"{source}: vector {i}"
         if not isinstance(raw, dict) or "name" not in raw or "hex" not in raw:
             raise FixtureError(f"{where}: needs 'name' and 'hex'")
         codec = raw.get("codec", default_codec)
@@ -96,7 +107,7 @@ def load_vectors(path: str | Path) -> list[Vector]:
             reencode=bool(raw.get("reencode", True)),
             frame=bool(raw.get("frame", True)),
             tags=tuple(raw.get("tags", ())),
-            source=str(p),
+            source=source,
         )
         if vec.id in seen:
             raise FixtureError(f"{where}: duplicate vector name {vec.name!r}")

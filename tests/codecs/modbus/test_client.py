@@ -25,9 +25,9 @@ from wireproof.codecs.modbus.client import (
     UnexpectedResponse,
 )
 from wireproof.codecs.modbus.constants import ExceptionCode
-from wireproof.codecs.modbus.datamodel import load_datamodel
 from wireproof.codecs.modbus.server import ModbusServer
 from wireproof.errors import LocalProtocolError
+from wireproof.harness.simulators.modbus_server import load_datamodel
 
 TCP = TcpCodec()
 READ3 = M.ReadHoldingRegistersRequest(start_address=0, quantity=3)

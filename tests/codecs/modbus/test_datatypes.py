@@ -23,6 +23,7 @@ from wireproof.errors import DecodeError, EncodeError, TrailingDataError, Trunca
 ORDERS = list(Order)
 NUMERIC = [Kind.INT16, Kind.UINT16, Kind.INT32, Kind.UINT32, Kind.INT64, Kind.UINT64,
            Kind.FLOAT32, Kind.FLOAT64]
+NO_PYMODBUS = "pymodbus (extra 'peers') is not installed"
 
 # --- known vectors -------------------------------------------------------------
 
@@ -352,7 +353,7 @@ def test_float32_rounds_to_max_not_error() -> None:
 @given(st.sampled_from([Kind.INT16, Kind.UINT16, Kind.INT32, Kind.UINT32, Kind.INT64, Kind.UINT64,
                         Kind.FLOAT32, Kind.FLOAT64]), st.data())
 def test_agrees_with_pymodbus(kind: Kind, data: st.DataObject) -> None:
-    mixin = pytest.importorskip("pymodbus.client.mixin").ModbusClientMixin
+    mixin = pytest.importorskip("pymodbus.client.mixin", reason=NO_PYMODBUS).ModbusClientMixin
     if kind is Kind.FLOAT32:
         value: float = data.draw(st.floats(width=32, allow_nan=False))
     elif kind is Kind.FLOAT64:
@@ -368,6 +369,6 @@ def test_agrees_with_pymodbus(kind: Kind, data: st.DataObject) -> None:
 @pytest.mark.peer
 def test_bits_agree_with_pymodbus_byte_swapped() -> None:
     # pymodbus packs bits LSB first per *byte* in wire order, i.e. our BADC.
-    mixin = pytest.importorskip("pymodbus.client.mixin").ModbusClientMixin
+    mixin = pytest.importorskip("pymodbus.client.mixin", reason=NO_PYMODBUS).ModbusClientMixin
     bits = [bool(int(c)) for c in "1001110001010001"]
     assert encode_value("bits:16:badc", bits) == tuple(mixin.convert_to_registers(bits, mixin.DATATYPE.BITS))

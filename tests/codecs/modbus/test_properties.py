@@ -12,6 +12,7 @@ from wireproof.codecs.modbus import (
     ExceptionResponse,
     UnknownPdu,
     ascii_codec,
+    crc16,
     decode_request_pdu,
     decode_response_pdu,
     encode_pdu,
@@ -239,5 +240,8 @@ def test_timed_framer_on_arbitrary_input(data: bytes, gaps: list[float]) -> None
             framer.tick(now)
         except DecodeError:
             pass
-        while framer.next_frame() is not NEED_DATA:
-            pass
+        while (frame := framer.next_frame()) is not NEED_DATA:
+            # Only whole frames come out: 4..256 bytes with a good CRC (MB-SL 2.5.1).
+            assert isinstance(frame, bytes) and 4 <= len(frame) <= C.MAX_RTU_ADU_SIZE, frame
+            assert crc16(frame[:-2]) == int.from_bytes(frame[-2:], "little"), frame.hex()
+        assert framer.buffered <= len(data)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("scapy")
+pytest.importorskip("scapy", reason="scapy (extra 'scapy') is not installed")
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -137,7 +137,7 @@ def test_building_sets_port_and_length(layer_installed: None) -> None:
 
 
 def test_wins_over_scapy_contrib_modbus_and_uninstall_gives_it_back(layer_installed: None) -> None:
-    contrib = pytest.importorskip("scapy.contrib.modbus")
+    contrib = pytest.importorskip("scapy.contrib.modbus", reason="scapy (extra 'scapy') is not installed")
     frame = bytes.fromhex("000100000006010300000001")
     wire = bytes(segment(frame))
     install()  # again, now that contrib's bindings exist too: still first, still once

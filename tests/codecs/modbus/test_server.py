@@ -15,10 +15,11 @@ from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import AsciiCodec, RtuCodec, TcpCodec
 from wireproof.codecs.modbus.constants import DiagnosticSubFunction as D
 from wireproof.codecs.modbus.constants import ExceptionCode as E
-from wireproof.codecs.modbus.datamodel import DataModel, load_datamodel
+from wireproof.codecs.modbus.datamodel import DataModel
 from wireproof.codecs.modbus.pdu import encode_pdu
 from wireproof.codecs.modbus.server import ModbusServer
 from wireproof.errors import FixtureError
+from wireproof.harness.simulators.modbus_server import load_datamodel
 
 DEFAULT = Path(str(resources.files("wireproof.fixtures") / "modbus" / "server-default.toml"))
 

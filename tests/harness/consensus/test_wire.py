@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import struct
 from dataclasses import dataclass
@@ -104,8 +103,9 @@ def test_algorithm_messages_round_trip(env: Envelope) -> None:
 
 
 def test_multipaxos_and_kv_messages_round_trip() -> None:
-    mp = pytest.importorskip("wireproof.consensus.multipaxos")
-    kv = pytest.importorskip("wireproof.consensus.kv")
+    from wireproof.consensus import kv
+    from wireproof.consensus import multipaxos as mp
+
     ballot = paxos.Ballot(round=3, node=1)
     cmd = kv.KvCommand(request_id=7, client=2, op="cas", key="x", value=4, expected=None)
     for msg in (mp.Prepare(ballot=ballot, from_slot=5),
@@ -182,8 +182,11 @@ def test_bad_payloads_are_decode_errors(data: bytes, reason: str) -> None:
 
 @given(st.binary(max_size=64))
 def test_any_bytes_decode_or_raise_decode_error(data: bytes) -> None:
-    with contextlib.suppress(DecodeError):
+    try:
         CODEC.decode(data)
+    except DecodeError as err:
+        # Errors are data: the codec's name, and a byte offset inside the input.
+        assert err.protocol == "consensus-wire" and 0 <= err.offset <= len(data), err
 
 
 def test_unregistered_types_are_encode_errors() -> None:

@@ -461,6 +461,7 @@ def test_arbitrary_bytes_give_a_fixture_error_or_a_result(data: bytes, with_head
         except FixtureError:
             return
         assert result.frames >= 0
+        assert result.collector.by_rule["replay.analyzer-error"] == 0  # an analyzer crash is a bug
         to_json(result)
 
 

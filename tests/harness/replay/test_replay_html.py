@@ -219,10 +219,21 @@ def test_chart_axes_ticks_legend_and_markers() -> None:
     assert any(t.text == "no data" for t in empty.iter(f"{SVG}text"))
 
 
+_GEOMETRY = {"x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "width", "height", "points", "d"}
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
+
+
 def test_chart_survives_degenerate_data() -> None:
     for pts in ([(1.0, 5.0)], [(1.0, 5.0), (1.0, 5.0)], [(0.0, math.inf), (1.0, 1e300), (2.0, -1e300)],
                 [(-1e-12, 1e-12), (1e-12, -1e-12)]):
-        ET.fromstring(svg_line_chart([Line(label="x", points=pts)], title="t", x_label="x", y_label="y"))
+        chart = svg_line_chart([Line(label="x", points=pts)], title="t", x_label="x", y_label="y")
+        svg = ET.fromstring(chart)
+        _, _, width, height = (float(v) for v in svg.get("viewBox", "").split())
+        # Every coordinate drawn is a finite number inside the picture, whatever the data.
+        coords = [float(n) for el in svg.iter() for k, v in el.attrib.items() if k in _GEOMETRY
+                  for n in _NUMBER.findall(v)]
+        assert coords, pts
+        assert all(math.isfinite(c) and -1 <= c <= max(width, height) + 1 for c in coords), (pts, coords)
 
 
 @pytest.mark.parametrize("lo, hi", [(0, 1), (0, 7.3), (-3, 1234), (1e-6, 3e-6), (5, 5), (0, 0),

@@ -24,6 +24,7 @@ import binascii
 import struct
 from typing import Any, Literal
 
+from wireproof.codecs._fast import fast_constructor
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.pdu import (
@@ -33,7 +34,6 @@ from wireproof.codecs.modbus.pdu import (
     Decoder,
     decode_pdu_at,
     encode_pdu,
-    fast_constructor,
 )
 from wireproof.errors import ChecksumError, DecodeError, EncodeError, TrailingDataError, TruncatedError
 
@@ -185,7 +185,7 @@ class TcpCodec(_Base):
                 raise _rename(err, self.name) from None
         else:
             pdu = _decode_pdu(self.name, data, 7, end, direction)
-        return _make_tcp_adu(tid, unit, pdu, pid)  # type: ignore[no-any-return]
+        return _make_tcp_adu(tid, unit, pdu, pid)
 
     def encode(self, adu: M.TcpAdu, strict: bool = True) -> bytes:
         encoder = ENCODERS.get(type(adu.pdu))

@@ -1,4 +1,4 @@
-"""The data a Modbus server serves, per unit id, loaded from TOML (MB-AP 4.3, 4.4).
+"""The data a Modbus server serves, per unit id, parsed from TOML (MB-AP 4.3, 4.4).
 
 Normative references:
 
@@ -12,7 +12,10 @@ A table is a set of *blocks*: contiguous address ranges with values. A request
 whose range is not wholly inside one block is an ILLEGAL DATA ADDRESS (MB-AP
 7, code 02): "the combination of reference number and transfer length is
 invalid". The model is mutable (the server writes into it); everything else
-in ``codecs/`` is immutable.
+in ``codecs/`` is immutable. This module parses text
+(:meth:`DataModel.from_toml`); the reference server's loader reads the file
+(:func:`wireproof.harness.simulators.modbus_server.load_datamodel`), since
+only the harness does I/O.
 
 TOML layout (``fixtures/modbus/server-default.toml`` is the worked example)::
 
@@ -50,7 +53,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from wireproof.codecs.modbus.constants import (
@@ -66,7 +68,6 @@ __all__ = [
     "DataModel",
     "Table",
     "UnitData",
-    "load_datamodel",
 ]
 
 V = TypeVar("V", bool, int)
@@ -200,15 +201,6 @@ class DataModel:
                     raise FixtureError(f"{where}: unit id {uid} defined twice")
                 model.units[uid] = data
         return model
-
-
-def load_datamodel(path: str | Path) -> DataModel:
-    """Read a TOML data model file; :class:`FixtureError` if unreadable or invalid."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise FixtureError(f"{path}: cannot read: {err}") from None
-    return DataModel.from_toml(text, source=str(path))
 
 
 # --- parsing helpers ------------------------------------------------------------------

@@ -24,12 +24,12 @@ A ``start_address + quantity`` past 65536 is reported on the path
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from collections.abc import Callable
 from itertools import chain
 from typing import Any
 
+from wireproof.codecs._fast import fast_constructor
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.errors import DecodeError, EncodeError, TrailingDataError, TruncatedError
@@ -70,52 +70,6 @@ Decoder = Callable[[bytes, int, int], Any]
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def fast_constructor(cls: type[Any]) -> Callable[..., Any]:
-    """A positional constructor for a frozen slotted message class, fields in order.
-
-    It sets the slots through their descriptors, skipping the frozen
-    ``__init__``'s per-field ``object.__setattr__`` — about twice as fast, and
-    the object is the same (equality, hash, repr). Only for trusted decoders.
-    """
-    setters = [cls.__dict__[f.name].__set__ for f in dataclasses.fields(cls)]
-    new = object.__new__
-    if len(setters) == 1:
-        (s0,) = setters
-
-        def make1(a: Any) -> Any:
-            obj = new(cls)
-            s0(obj, a)
-            return obj
-        return make1
-    if len(setters) == 2:
-        s0, s1 = setters
-
-        def make2(a: Any, b: Any) -> Any:
-            obj = new(cls)
-            s0(obj, a)
-            s1(obj, b)
-            return obj
-        return make2
-    if len(setters) == 4:
-        s0, s1, s2, s3 = setters
-
-        def make4(a: Any, b: Any, c: Any, d: Any) -> Any:
-            obj = new(cls)
-            s0(obj, a)
-            s1(obj, b)
-            s2(obj, c)
-            s3(obj, d)
-            return obj
-        return make4
-
-    def make(*args: Any) -> Any:
-        obj = new(cls)
-        for setter, arg in zip(setters, args, strict=True):
-            setter(obj, arg)
-        return obj
-    return make
 
 
 def _truncated(field: str, end: int) -> TruncatedError:

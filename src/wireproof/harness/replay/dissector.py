@@ -38,6 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from wireproof.codecs._fast import fast_constructor
 from wireproof.errors import DecodeError, FixtureError
 from wireproof.harness.replay import net
 from wireproof.harness.replay.events import (
@@ -52,7 +53,6 @@ from wireproof.harness.replay.events import (
     StreamAnomaly,
     StreamData,
     StreamGap,
-    fast_constructor,
     new_datagram,
     new_stream_data,
 )

@@ -11,15 +11,17 @@ number (1-based, as Wireshark numbers them) and the capture timestamp.
 All values are frozen slotted dataclasses. A replay builds millions of them,
 and the ``__init__`` that ``dataclass(frozen=True)`` generates costs several
 times a plain one (it goes through ``object.__setattr__`` per field), so the
-hot paths build them with :func:`fast_constructor`, which stores through the
-slot descriptors directly: same class, same immutability, about 2x faster.
+hot paths build them with :func:`~wireproof.codecs._core.fast_constructor`
+(the one the codecs' fast paths use, re-exported here), which stores through
+the slot descriptors directly: same class, same immutability, about 2x faster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any, Literal, TypeVar
+from dataclasses import dataclass
+from typing import Literal
+
+from wireproof.codecs._fast import fast_constructor
 
 __all__ = [
     "CanMessage",
@@ -214,26 +216,6 @@ timestamp, linktype, data, interface, original_length, comment). A tuple costs a
 fraction of a :class:`Frame`; the replay engine's hot loop takes records."""
 
 Event = FlowOpened | StreamData | StreamGap | StreamAnomaly | FlowClosed | Datagram | CanMessage | Malformed
-
-T = TypeVar("T")
-
-
-def fast_constructor(cls: type[T]) -> Callable[..., T]:
-    """A positional constructor for a frozen slotted dataclass (all fields, in declaration order).
-
-    It stores through the slots' member descriptors, which the frozen
-    ``__setattr__`` does not intercept; the instance is indistinguishable from
-    one built by ``cls(...)``.
-    """
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    for n in names:
-        namespace[f"_set_{n}"] = cls.__dict__[n].__set__
-    body = "".join(f"    _set_{n}(o, {n})\n" for n in names)
-    exec(f"def make({', '.join(names)}):\n    o = _new(_cls)\n{body}    return o\n", namespace)
-    make: Callable[..., T] = namespace["make"]
-    return make
-
 
 new_frame = fast_constructor(Frame)
 new_stream_data = fast_constructor(StreamData)

@@ -48,15 +48,17 @@ from typing import Any, cast
 
 import serial
 
-from wireproof.codecs.modbus.datamodel import DataModel, load_datamodel
+from wireproof.codecs.modbus.datamodel import DataModel
 from wireproof.codecs.modbus.server import Framing, ModbusServer, UnknownUnitPolicy
 from wireproof.errors import HarnessError, WireproofError
+from wireproof.harness.fixtures import read_fixture_text
 
 __all__ = [
     "DEFAULT_BIND",
     "ServerHandle",
     "add_arguments",
     "default_config_path",
+    "load_datamodel",
     "load_server",
     "parse_bind",
     "run",
@@ -72,6 +74,14 @@ _START_TIMEOUT = 10.0
 def default_config_path() -> Path:
     """The packaged default data model, ``fixtures/modbus/server-default.toml``."""
     return Path(str(resources.files("wireproof.fixtures") / "modbus" / "server-default.toml"))
+
+
+def load_datamodel(path: str | Path) -> DataModel:
+    """Read a TOML data model file (:meth:`DataModel.from_toml` parses it).
+
+    :class:`~wireproof.errors.FixtureError` naming the file if it is unreadable or invalid.
+    """
+    return DataModel.from_toml(read_fixture_text(path), source=str(path))
 
 
 def load_server(config: str | Path | DataModel | None = None, *, framing: Framing = "tcp",
