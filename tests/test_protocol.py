@@ -60,7 +60,8 @@ def test_descriptors_load_without_their_codecs() -> None:
 def test_setup_compiles_the_neutral_hot_path_and_what_the_descriptors_list() -> None:
     namespace = runpy.run_path(str(ROOT / "setup.py"), run_name="not_main")
     files = namespace["compiled_modules"]()
-    neutral = ["src/wireproof/harness/replay/" + m for m in ("pcap.py", "dissector.py", "tcp.py", "engine.py")]
+    hot = ("pcap.py", "dissector.py", "tcp.py", "engine.py")
+    neutral = ["src/wireproof/harness/replay/" + m for m in hot]
     assert set(neutral) <= set(files)
     listed = ["src/" + m.replace(".", "/") + ".py" for m in REGISTRY.compiled_modules()]
     assert files[-len(listed):] == listed

@@ -23,7 +23,6 @@ from wireproof.errors import FixtureError
 from wireproof.harness.fixtures import load_vectors, vector_files
 from wireproof.harness.replay.capture import iter_capture
 from wireproof.harness.replay.dissector import Dissector
-from wireproof.harness.replay.engine import ReplayResult, replay
 from wireproof.harness.replay.events import (
     CanMessage,
     Datagram,
@@ -43,6 +42,8 @@ from wireproof.harness.replay.pcap import (
     pcapng_section,
     write_pcap,
 )
+from wireproof.harness.replay.result import ReplayResult
+from wireproof.harness.replay.run import replay
 from wireproof.protocol import REGISTRY, AnalyzerEntry
 
 LINKTYPES = [0, 1, 101, 108, 113, 227, 228, 229, 276, 147]
