@@ -102,17 +102,7 @@ class UdpTransport(MessageTransport):
         """A UDP socket connected to ``host:port`` (no packet is sent: UDP has no handshake)."""
         url = UdpAddress(host=host, port=port).url
         check_timeout(url, timeout)
-        try:
-            family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-            sock = socket.socket(family, kind, proto)
-            try:
-                sock.connect(address)
-            except BaseException:
-                sock.close()
-                raise
-        except OSError as exc:
-            raise transport_error(url, "connect", exc) from exc
-        return cls(sock, url=url, timeout=timeout, tap=tap)
+        return cls(_datagram_socket(host, port, url, "connect"), url=url, timeout=timeout, tap=tap)
 
     @property
     def socket(self) -> socket.socket:
@@ -143,6 +133,21 @@ class UdpTransport(MessageTransport):
         self._sock.close()
 
 
+def _datagram_socket(host: str, port: int, url: str, op: str) -> socket.socket:
+    """A UDP socket for ``host:port``, connected (``op="connect"``) or bound (``"bind"``)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            getattr(sock, op)(address)
+        except BaseException:
+            sock.close()
+            raise
+    except OSError as exc:
+        raise transport_error(url, op, exc) from exc
+    return sock
+
+
 class UdpEndpoint(TransportBase):
     """A bound, unconnected UDP socket: receives from any peer, answers to one.
 
@@ -168,17 +173,7 @@ class UdpEndpoint(TransportBase):
         """Bind a UDP socket to ``host:port`` (port 0: an ephemeral port; see :attr:`address`)."""
         url = UdpAddress(host=host, port=port).url
         check_timeout(url, timeout)
-        try:
-            family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-            sock = socket.socket(family, kind, proto)
-            try:
-                sock.bind(address)
-            except BaseException:
-                sock.close()
-                raise
-        except OSError as exc:
-            raise transport_error(url, "bind", exc) from exc
-        return cls(sock, timeout=timeout, tap=tap)
+        return cls(_datagram_socket(host, port, url, "bind"), timeout=timeout, tap=tap)
 
     @property
     def socket(self) -> socket.socket:
