@@ -63,16 +63,16 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
         return
     entry = suite(name)
     if entry.params:
-        group = parser.add_argument_group(f"parameters of {entry.name} (--param NAME=VALUE)")
+        group = parser.add_argument_group(f"options of {entry.name}")
         for param in entry.params:
             if param.alias:
                 kind = {"int": int, "float": float}.get(param.kind, str)
                 group.add_argument(f"--{param.alias}", metavar=param.metavar or param.kind.upper(), type=kind,
                                    default=None, dest=f"alias_{param.name}",
-                                   help=f"= --param {param.name}=VALUE")
+                                   help=f"{param.help} (the same as --param {param.name}=VALUE)")
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
         lines = [f"  {p.describe()}" for p in entry.params]
-        parser.epilog = f"parameters of {entry.name}:\n" + "\n".join(lines)
+        parser.epilog = f"parameters of {entry.name} (--param NAME=VALUE):\n" + "\n".join(lines)
 
 
 def suite_params(entry: SuiteEntry, args: argparse.Namespace) -> dict[str, str]:
