@@ -50,7 +50,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeVar
 
@@ -66,7 +66,6 @@ __all__ = [
     "SimulatorEntry",
     "SuiteEntry",
     "each_param_alias",
-    "lazy",
     "resolve",
 ]
 
@@ -453,14 +452,3 @@ def each_param_alias(suites: Iterable[SuiteEntry]) -> Iterator[tuple[Param, Suit
 
 REGISTRY: Final = ProtocolRegistry()
 """The process-wide registry (entry points, loaded on first use)."""
-
-
-def lazy(ref: Ref) -> Callable[..., Any]:
-    """A callable that resolves ``ref`` on its first call and forwards every call to it."""
-    target: list[Any] = []
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        if not target:
-            target.append(resolve(ref))
-        return target[0](*args, **kwargs)
-    return call
