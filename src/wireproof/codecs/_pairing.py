@@ -33,7 +33,7 @@ this module's.
 from __future__ import annotations
 
 import enum
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
@@ -96,6 +96,17 @@ PAIRING: Final = TransitionTable(
 
 PAIR, DUPLICATE, LATE, UNEXPECTED = "pair", "duplicate", "late", "unexpected"
 
+# The table's rules for the two hot events, by state (the same objects as in the table); the
+# hot paths take two of them without a lookup: an answer to a pending key, and an Open of a
+# key that is not pending (one rule for the three other states: checked here).
+_ANSWER: Final = {s: PAIRING.rule(s, Answer) for s in TxState}
+_OPEN: Final = {s: PAIRING.rule(s, Open) for s in TxState}
+_PAIRED, _OPENED = _ANSWER[_P], _OPEN[_I]
+if _PAIRED is None or _OPENED is None or _PAIRED.action != PAIR or \
+        any(_OPEN[s] != _OPENED for s in TxState if s is not _P):
+    raise AssertionError("the pairing hot paths no longer follow PAIRING")
+_PENDING_STATE, _ANSWERED_STATE = _OPENED.target, _PAIRED.target
+
 
 class Pairing(Machine[TxState], Generic[K, V]):
     """Keys and their requests' values, in bounded memory (see the module docstring).
@@ -115,9 +126,6 @@ class Pairing(Machine[TxState], Generic[K, V]):
         self.pending: dict[K, V] = {}
         self.answered: dict[K, V] = {}
         self.timed_out: dict[K, V] = {}
-        # The table's rules for the two hot events, by state (the same objects as in the table).
-        self._answer = {s: PAIRING.rule(s, Answer) for s in TxState}
-        self._open = {s: PAIRING.rule(s, Open) for s in TxState}
 
     def key_state(self, key: K) -> TxState:
         if key in self.pending:
@@ -136,11 +144,24 @@ class Pairing(Machine[TxState], Generic[K, V]):
         """The pending keys, oldest first."""
         return iter(self.pending)
 
-    def open(self, key: K, value: V) -> list[tuple[str, K, V]]:
+    def open(self, key: K, value: V) -> Sequence[tuple[str, K, V]]:
         """A request with ``key``: pending from now on. Returns what it displaced:
         ``("reuse", key, old)`` and/or ``("evict", oldest key, its value)``."""
+        pending = self.pending
+        if key not in pending and len(pending) < self.max_pending:  # the hot path: nothing displaced
+            answered = self.answered
+            if key in answered:
+                del answered[key]
+            if self.timed_out:
+                self.timed_out.pop(key, None)
+            pending[key] = value
+            self.state = _PENDING_STATE
+            return ()
+        return self._open(key, value)
+
+    def _open(self, key: K, value: V) -> list[tuple[str, K, V]]:
         state = self.key_state(key)
-        rule = self._open[state]
+        rule = _OPEN[state]
         assert rule is not None  # the table allows Open in every state
         self.state = rule.target
         displaced: list[tuple[str, K, V]] = []
@@ -158,22 +179,23 @@ class Pairing(Machine[TxState], Generic[K, V]):
     def answer(self, key: K) -> tuple[str, V | None]:
         """An answer with ``key``: the table's action (``"pair"`` ...) and the request's value, if known."""
         pending = self.pending
-        if key in pending:
+        if key in pending:  # the hot path: a key pending is in no other table (open() saw to it)
             value = pending.pop(key)
-            rule = self._answer[TxState.PENDING]
-            assert rule is not None
-            self.state = rule.target
-            self._remember(self.answered, key, value)
-            return rule.action, value
+            self.state = _ANSWERED_STATE
+            answered = self.answered
+            answered[key] = value
+            if len(answered) > self.history:
+                del answered[next(iter(answered))]
+            return PAIR, value
         state = self.key_state(key)
-        rule = self._answer[state]
-        assert rule is not None  # the table allows Answer in every state
-        self.state = rule.target
+        other = _ANSWER[state]
+        assert other is not None  # the table allows Answer in every state
+        self.state = other.target
         if state is TxState.ANSWERED:
-            return rule.action, self.answered[key]
+            return other.action, self.answered[key]
         if state is TxState.TIMED_OUT:
-            return rule.action, self.timed_out[key]
-        return rule.action, None
+            return other.action, self.timed_out[key]
+        return other.action, None
 
     def expire(self, key: K, role: Role = Role.LOCAL) -> V:
         """The pending request ``key`` timed out: its value. A violation if it is not pending."""

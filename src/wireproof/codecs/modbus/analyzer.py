@@ -18,8 +18,10 @@ framed by the codec's one MBAP framer,
 :class:`~wireproof.codecs.modbus.framers.TcpFramer` (length 2..254; a
 foreign protocol id still frames by length and is then rejected; a rejected
 header's bytes stay in the framer for the finding's hex window). Most
-captures carry one ADU per segment: :meth:`TcpFramer.whole` lets such a
-segment skip the framer's buffer. Whole ADUs go to the codec's
+captures carry one ADU per segment: such a segment, met with the framer in
+sync and empty, skips the framer (the framer's rule inlined in this hot
+loop; ``tests/codecs/modbus/test_mbap_framing.py`` holds the two, and the
+declarative MBAP definition, to one answer on any stream in any chunks). Whole ADUs go to the codec's
 ``decode_request`` (client side) and ``decode_response`` (server side); a
 ``DecodeError`` is a finding whose offset is the codec's.
 
@@ -202,7 +204,7 @@ class ModbusTcpAnalyzer:
         self._pending = self._pairing.pending  # transaction id -> request, oldest first
         self._requests_seen = False
         self._client_gap = not flow.handshake  # requests may be missing from the capture
-        self._last_ts = 0.0
+        self._timeout = flow.timeout
         # Values go to the analytics a register block (one message) at a time; series
         # names are "<server> u<unit> <table>[<address>]", the prefix cached per unit and table.
         self._values: Any = None
@@ -221,9 +223,10 @@ class ModbusTcpAnalyzer:
     # --- FlowAnalyzer --------------------------------------------------------------------
 
     def on_data(self, from_client: bool, data: bytes, frame: int, ts: float) -> None:
-        self._last_ts = ts
         framer = self._framers[from_client]
-        if framer.whole(data):  # the fast path: one whole ADU in one segment, nothing buffered
+        n = len(data)
+        # The fast path: in sync, nothing buffered, exactly one ADU (length 2..254, MB-TCP 3.1.3).
+        if framer.sync and not framer._buf and 8 <= n <= 260 and n == 6 + (data[4] << 8 | data[5]):
             tid, pid, _length, unit = _MBAP(data)
             if pid:
                 self._adu(from_client, data, frame, ts)  # reports the protocol id
@@ -377,11 +380,16 @@ class ModbusTcpAnalyzer:
             self._unpaired(tid, action, pending, adu, frame, ts)
             return
         elapsed = ts - pending.ts
-        if elapsed > self.flow.timeout:
+        if elapsed > self._timeout:
             self._report(frame=frame, ts=ts, rule="modbus.late-response", clause="MB-TCP 4.4.1",
                          severity="warning", message=f"response to the request of frame {pending.frame} "
-                         f"after {elapsed:.3f} s (timeout {self.flow.timeout:g} s)", data=adu, at=0)
-        reason = self._mismatch(pending, unit, pdu)
+                         f"after {elapsed:.3f} s (timeout {self._timeout:g} s)", data=adu, at=0)
+        req = pending.pdu
+        if req is not None and type(pdu) is _READ_ANSWERS.get(type(req)) and unit == pending.unit \
+                and len(pdu.values) == req.quantity:
+            reason = None  # what mismatch() concludes for a fitting read, without its checks
+        else:
+            reason = self._mismatch(pending, unit, pdu)
         if reason is not None:
             clause, at = (("MB-TCP 3.1.3", 6) if reason.startswith("unit id") else
                           ("MB-AP 4.1", 7) if reason.startswith("function code") else
@@ -397,9 +405,6 @@ class ModbusTcpAnalyzer:
     def _mismatch(pending: _Pending, unit: int, pdu: Any) -> str | None:
         req = pending.pdu
         if req is not None:
-            if type(pdu) is _READ_ANSWERS.get(type(req)) and unit == pending.unit \
-                    and len(pdu.values) == req.quantity:
-                return None  # what mismatch() concludes for a fitting read, without its checks
             return mismatch(req, pending.unit, pdu, unit)
         if unit != pending.unit:
             return f"unit id {unit} != {pending.unit} of the request"

@@ -70,13 +70,6 @@ class TcpFramer(BufferedFramer):
         self.discarded = b""  # the first bytes the last framing error discarded
         self.discarded_count = 0
 
-    def whole(self, data: bytes) -> bool:
-        """Whether ``data`` is exactly one ADU and nothing is buffered (the caller may skip feeding)."""
-        if not self.sync or self._buf or len(data) < 8:
-            return False
-        length = data[4] << 8 | data[5]
-        return len(data) == 6 + length and _MIN_LEN <= length <= _MAX_LEN
-
     def desync(self) -> None:
         """Forget what is buffered and skip to the next plausible header (after a gap)."""
         self._buf.clear()
