@@ -3,7 +3,8 @@
 The compiled wheel (``WIREPROOF_MYPYC=1``, see ``tools/build_backend.py``)
 compiles, with mypyc, the path every frame of ``wireproof replay`` takes in
 the replay's own process: the neutral part listed here (the fast message
-constructor that the codecs and the replay's events share, reader,
+constructor that the codecs and the replay's events share, the machine
+contract and the request/answer pairing machine, reader,
 dissector and TCP reassembly, the engine's dispatch and its result model)
 and what each protocol's descriptor lists as ``compiled`` (for Modbus: its
 analyzer and PDU codec). The descriptors are
@@ -26,6 +27,8 @@ from setuptools import setup
 HERE = Path(__file__).resolve().parent
 NEUTRAL = (
     "wireproof.codecs._fast",
+    "wireproof.codecs._machine",
+    "wireproof.codecs._pairing",
     "wireproof.harness.replay.pcap",
     "wireproof.harness.replay.dissector",
     "wireproof.harness.replay.tcp",

@@ -37,6 +37,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+from wireproof._compiled import mypyc_attr
 from wireproof.errors import LocalProtocolError, ProtocolViolation, RemoteProtocolError
 
 __all__ = ["Machine", "Role", "Transition", "TransitionTable"]
@@ -51,11 +52,11 @@ class Role(enum.Enum):
     REMOTE = "remote"
 
 
-@dataclass(frozen=True, slots=True)
-class Transition(Generic[S]):
+@dataclass(frozen=True)  # neither slots nor generic: mypyc compiles this module, and refuses both here
+class Transition:
     """Where an allowed (state, event) pair leads, and what the machine does on the way."""
 
-    target: S
+    target: Any  # a state of the table's enum
     action: str = ""
 
 
@@ -72,7 +73,7 @@ class TransitionTable(Generic[S]):
     """
 
     def __init__(self, *, name: str, protocol: str, states: type[S], events: tuple[type, ...],
-                 rules: Mapping[tuple[S, type], Transition[S] | S], clause: str,
+                 rules: Mapping[tuple[S, type], Transition | S], clause: str,
                  clauses: Mapping[tuple[S | None, type | None], str] | None = None,
                  local: tuple[type, ...] = ()) -> None:
         self.name = name
@@ -82,7 +83,7 @@ class TransitionTable(Generic[S]):
         self.local = local
         self.clause = clause
         self.clauses = dict(clauses or {})
-        self.rules: dict[tuple[S, type], Transition[S]] = {
+        self.rules: dict[tuple[S, type], Transition] = {
             key: rule if isinstance(rule, Transition) else Transition(rule) for key, rule in rules.items()}
         for (state, event), rule in self.rules.items():
             if state not in self.states or event not in events or rule.target not in self.states:
@@ -99,7 +100,7 @@ class TransitionTable(Generic[S]):
         """Who causes events of this type: ``LOCAL`` (declared in ``local``) or ``REMOTE``."""
         return Role.LOCAL if event in self.local else Role.REMOTE
 
-    def rule(self, state: S, event: type) -> Transition[S] | None:
+    def rule(self, state: S, event: type) -> Transition | None:
         """The transition for ``(state, event)``, or None when the pair is not allowed."""
         return self.rules.get((state, event))
 
@@ -111,7 +112,7 @@ class TransitionTable(Generic[S]):
                 return found
         return self.clause
 
-    def step(self, state: S, event: object, role: Role) -> Transition[S]:
+    def step(self, state: S, event: object, role: Role) -> Transition:
         """The transition ``event`` makes from ``state``; a :class:`ProtocolViolation` if it makes none."""
         kind = type(event)
         rule = self.rules.get((state, kind))
@@ -129,7 +130,7 @@ class TransitionTable(Generic[S]):
         names = [e.__name__ for (s, e) in self.rules if s is state]
         return ", ".join(names) if names else "nothing"
 
-    def pairs(self) -> Iterator[tuple[S, type, Transition[S] | None]]:
+    def pairs(self) -> Iterator[tuple[S, type, Transition | None]]:
         """Every (state, event type) pair with its transition (None: a violation)."""
         for state in self.states:
             for event in self.events:
@@ -145,15 +146,16 @@ class TransitionTable(Generic[S]):
         return "\n".join(lines)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Machine(Generic[S]):
     """A machine on a :class:`TransitionTable` (see the module docstring)."""
 
     TABLE: ClassVar[TransitionTable[Any]]
     state: S
 
-    def _step(self, event: object, role: Role) -> Transition[S]:
+    def _step(self, event: object, role: Role) -> Transition:
         """Move by ``event`` (the table decides); the transition made."""
-        rule: Transition[S] = self.TABLE.step(self.state, event, role)
+        rule: Transition = self.TABLE.step(self.state, event, role)
         self.state = rule.target
         return rule
 

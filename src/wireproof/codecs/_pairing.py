@@ -37,6 +37,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
+from wireproof._compiled import mypyc_attr
 from wireproof.codecs._machine import Machine, Role, Transition, TransitionTable
 
 __all__ = ["PAIRING", "Answer", "Expire", "Open", "Pairing", "TxState"]
@@ -54,21 +55,21 @@ class TxState(enum.Enum):
     TIMED_OUT = "timed-out"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slots=True: mypyc compiles this module
 class Open:
     """A request with ``key`` was sent (or, to an observer, seen)."""
 
     key: Hashable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slots=True: mypyc compiles this module
 class Answer:
     """An answer carrying ``key`` arrived."""
 
     key: Hashable
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slots=True: mypyc compiles this module
 class Expire:
     """The deadline of the request with ``key`` passed."""
 
@@ -108,6 +109,7 @@ if _PAIRED is None or _OPENED is None or _PAIRED.action != PAIR or \
 _PENDING_STATE, _ANSWERED_STATE = _OPENED.target, _PAIRED.target
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Pairing(Machine[TxState], Generic[K, V]):
     """Keys and their requests' values, in bounded memory (see the module docstring).
 
