@@ -162,7 +162,7 @@ def test_checker_can_fail() -> None:
     assert forbidden_imports("from .. import harness\n", module="wireproof.codecs",
                              is_package=True) == ["line 1: import wireproof.harness"]
     # Suites may import the harness and pytest, but not the I/O or file modules.
-    suite = ("import pytest\nfrom wireproof.harness.resources import read_text\nimport time as t\n"
+    suite = ("import pytest\nfrom wireproof.harness.fixtures import read_packaged_text\nimport time as t\n"
              "from importlib import resources\nimport tempfile\n")
     assert forbidden_imports(suite, SUITE_FORBIDDEN) == ["line 3: import time",
                                                          "line 4: import importlib.resources",

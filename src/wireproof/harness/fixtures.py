@@ -7,7 +7,9 @@ protocol's TOML vectors in ``vectors/*.toml`` and its recorded captures in
 directory, a wheel or a zip, so a third-party protocol ships its fixtures the
 same way. The vector format is :mod:`wireproof.codecs.vectors` (pure: it
 parses text); this module adds the files around it (DESIGN.md, "Layers": only
-the harness does I/O), and every error names the file.
+the harness does I/O), and every error names the file. :func:`read_packaged_text`
+reads any other file shipped in a package on behalf of a module that does no
+I/O (a conformance suite's default device profile).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from wireproof.codecs.vectors import Vector, parse_vectors
 from wireproof.errors import FixtureError
 from wireproof.protocol import ProtocolDescriptor
 
-__all__ = ["fixtures_folder", "load_vectors", "read_fixture_text", "vector_files"]
+__all__ = ["fixtures_folder", "load_vectors", "read_fixture_text", "read_packaged_text", "vector_files"]
 
 VECTORS = "vectors"
 
@@ -33,6 +35,15 @@ def read_fixture_text(path: str | os.PathLike[str] | Traversable) -> str:
         return file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise FixtureError(f"{path}: cannot read: {err}") from None
+
+
+def read_packaged_text(package: str, name: str) -> str:
+    """The UTF-8 text of the file ``name`` shipped in ``package``; :class:`FixtureError` if unreadable."""
+    try:
+        file = resources.files(package).joinpath(name)
+    except ImportError as err:
+        raise FixtureError(f"{package}: cannot read the packaged file {name!r}: {err}") from None
+    return read_fixture_text(file)
 
 
 def load_vectors(path: str | os.PathLike[str] | Traversable) -> list[Vector]:

@@ -26,7 +26,7 @@ blocking Modbus client (:mod:`wireproof.harness.modbus_client`: bytes sent
 exactly as given, answers read whole through the codec's MBAP framer),
 wrapped by :mod:`._connection`, which builds the ADUs a clause sends and
 turns what the device failed to do (no answer, a closed connection) into a
-``fail`` verdict; the default profile is read by :mod:`wireproof.harness.resources`.
+``fail`` verdict; the default profile is read by :func:`wireproof.harness.fixtures.read_packaged_text`.
 
 ============  ======  ============================  ==============================================
 clause        level   cites                         rule

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from wireproof.codecs.modbus.constants import ADDRESS_SPACE
 from wireproof.errors import FixtureError
-from wireproof.harness.resources import read_text
+from wireproof.harness.fixtures import read_packaged_text
 
 __all__ = ["TABLES", "AddressRange", "DeviceProfile", "default_profile", "load_profile"]
 
@@ -166,4 +166,4 @@ def load_profile(doc: Mapping[str, Any]) -> DeviceProfile:
 
 def default_profile() -> DeviceProfile:
     """The profile of the built-in reference server (``default-profile.toml``, read by the harness)."""
-    return load_profile(tomllib.loads(read_text(__package__, DEFAULT_PROFILE_FILE)))
+    return load_profile(tomllib.loads(read_packaged_text(__package__, DEFAULT_PROFILE_FILE)))
