@@ -170,7 +170,7 @@ def test_a_packaged_file_is_read_or_named() -> None:
     from wireproof.harness.fixtures import read_packaged_text
 
     assert "[device]" in read_packaged_text("wireproof.conformance.modbus_server", "default-profile.toml")
-    with pytest.raises(FixtureError, match="no-such.toml"):
+    with pytest.raises(FixtureError, match=r"no-such\.toml"):
         read_packaged_text("wireproof.conformance.modbus_server", "no-such.toml")
     with pytest.raises(FixtureError, match="wpfake_no_package"):
         read_packaged_text("wpfake_no_package", "x.toml")
