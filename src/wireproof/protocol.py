@@ -223,6 +223,15 @@ class SuiteEntry:
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
 
+    def parse_param(self, name: str, text: str) -> Any:
+        """The value of parameter ``name`` given as ``text``; ``ValueError`` for an undeclared
+        name (listing the declared ones) or a bad value (:meth:`Param.parse`)."""
+        param = self.param(name)
+        if param is None:
+            known = ", ".join(p.name for p in self.params) or "none"
+            raise ValueError(f"suite {self.name} has no parameter {name!r}; known: {known}")
+        return param.parse(text)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SimulatorEntry:

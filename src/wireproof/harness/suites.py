@@ -57,12 +57,8 @@ def suite_params(name: str, given: Mapping[str, str]) -> dict[str, Any]:
     entry = suite(name)
     values: dict[str, Any] = {p.name: p.default for p in entry.params}
     for key, text in given.items():
-        param = entry.param(key)
-        if param is None:
-            known = ", ".join(p.name for p in entry.params) or "none"
-            raise HarnessError(f"suite {name} has no parameter {key!r}; known: {known}")
         try:
-            values[key] = param.parse(text)
+            values[key] = entry.parse_param(key, text)
         except ValueError as err:
             raise HarnessError(f"parameter {key}={text}: {err}") from None
     return values

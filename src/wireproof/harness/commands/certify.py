@@ -86,12 +86,8 @@ def suite_params(entry: SuiteEntry, args: argparse.Namespace) -> dict[str, str]:
         key = key.strip()
         if not sep or not key:
             raise ValueError(f"--param {item!r}: expected NAME=VALUE")
-        param = entry.param(key)
-        if param is None:
-            known = ", ".join(p.name for p in entry.params) or "none"
-            raise ValueError(f"--param {item}: suite {entry.name} has no parameter {key!r}; known: {known}")
         try:
-            param.parse(value)
+            entry.parse_param(key, value)
         except ValueError as err:
             raise ValueError(f"--param {item}: {err}") from None
         given[key] = value
