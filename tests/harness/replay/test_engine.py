@@ -411,6 +411,21 @@ def test_heuristic_waits_for_a_whole_adu_and_loses_nothing(tmp_path: Path) -> No
     assert result.errors == 0
 
 
+def test_heuristic_holds_little_on_a_hostile_flow(tmp_path: Path) -> None:
+    # A plausible MBAP header, then a byte at a time that never completes the ADU, on a port
+    # no protocol claims: the engine holds at most a few events, then calls the flow unknown
+    # and drops them (a flow cannot make it buffer without bound), and nothing is lost later.
+    conv = Conversation(server=("10.0.0.3", 5020))
+    conv.handshake()
+    conv.c(bytes.fromhex("00010000003001"))
+    for _ in range(2000):
+        conv.c(b"\x03")
+    conv.close()
+    result = run(tmp_path, conv)
+    assert [(r.protocol, r.status, r.frames) for r in result.flows] == [("unknown", "unknown", 2001)]
+    assert not any(f.rule == "replay.analyzer-error" for f in result.findings)
+
+
 def test_heuristic_gives_up_on_other_traffic(tmp_path: Path) -> None:
     conv = Conversation(server=("10.0.0.3", 5020))
     conv.handshake()

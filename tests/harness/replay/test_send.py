@@ -11,9 +11,11 @@ fields that differ; against a closed port the error names the target.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -254,3 +256,50 @@ def _cli(argv: list[str]) -> tuple[int, str]:
     with contextlib.redirect_stdout(out):
         code = main(argv)
     return code, out.getvalue()
+
+
+@contextlib.contextmanager
+def hostile_device(answer: bytes) -> Iterator[str]:
+    """A device that answers every connection's first bytes with ``answer``, then closes."""
+    server = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    if conn.recv(4096):
+                        conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        done.set()
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)  # wakes the accept() the thread waits in
+        server.close()
+        thread.join(5)
+        assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("answer", [
+    bytes.fromhex("0001 0000 0000 01".replace(" ", "")),  # MBAP length 0: unframeable
+    b"\xff" * 4096,  # garbage, and a great deal of it
+    bytes.fromhex("0001 0000 00fe 01") + bytes(10),  # a length announcing more than ever comes
+    b"",  # closes without a word
+])
+def test_a_hostile_device_gets_verdicts_not_a_traceback(recorded: Path, answer: bytes) -> None:
+    with hostile_device(answer) as url:
+        result = run_send(recorded, url, timeout=0.1)
+    assert result.requests == 2 * len(SESSION)
+    assert sum(result.counts.values()) >= result.requests and result.counts["identical"] == 0
+    assert result.exit_code == 1
+    judged = result.counts["missing"] + result.counts["differs"] + result.counts["unexpected"]
+    assert judged >= result.requests
