@@ -418,10 +418,6 @@ class ProtocolRegistry:
         entry: BenchEntry = self._one("benches", "benchmark", name)
         return entry
 
-    def analyzer(self, name: str) -> AnalyzerEntry:
-        entry: AnalyzerEntry = self._one("analyzers", "protocol", name)
-        return entry
-
     def owner(self, kind: str, name: str) -> ProtocolDescriptor:
         """The descriptor that offers the ``kind`` entry (``"suites"``, ...) called ``name``."""
         return self._entries(kind)[name][0]
