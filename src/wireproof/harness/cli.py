@@ -9,8 +9,11 @@ whose options depend on what it runs (``certify SUITE``, ``simulate DEVICE``,
 ``bench NAME``: each adds the options its protocol's descriptor declares)
 takes the command line as well: ``add_arguments(parser, argv)``.
 
-Exit codes: 0 success, 1 the command's own failure (a clause failed, bytes
-did not decode, ...), 2 usage errors.
+Exit codes are :mod:`wireproof.harness.exitcodes`: 0 success, 1 a verdict (a
+clause failed, bytes did not decode, ...), 2 usage or unreadable input, 3 an
+incomplete verdict, 130 interrupted. Ctrl-C is one line and 130, never a
+traceback; a command that has partial results to save (``certify``) catches
+:class:`KeyboardInterrupt` itself first.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Final
+
+from wireproof.harness.exitcodes import INTERRUPTED
 
 __all__ = ["COMMANDS", "build_parser", "chosen", "main"]
 
@@ -104,7 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse reports usage errors (2) and --help (0) this way
         return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
-    code: int = _load(args.command).run(args)
+    try:
+        code: int = _load(args.command).run(args)
+    except KeyboardInterrupt:
+        print(f"wireproof {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
     _warn_registry_problems()
     return code
 
