@@ -39,18 +39,18 @@ def test_log_format(tmp_path: Path) -> None:
                     "(1436509052.250000) vcan1 18FEF100#0102030405060708\n"
                     "(1436509052.3) vcan0 321#R\n"
                     "(1436509052.4) vcan0 321#R4\n"
-                    "(1436509052.5) vcan0 123##3112233445566778899AA\n"
+                    "(1436509052.5) vcan0 123##3112233445566778899AABBCC\n"
                     "(1436509052.6) vcan0 20000080#0000000000000000\n"
-                    "(1436509052.7) vcan0 123#1122_9 T\n")
+                    "(1436509052.7) vcan0 123#1122334455667788_9 T\n")
     msgs = messages(path)
     assert [summary(m) for m in msgs] == [
         ("vcan0", 0x123, False, False, False, False, False, False, bytes.fromhex("DEADBEEF")),
         ("vcan1", 0x18FEF100, True, False, False, False, False, False, bytes(range(1, 9))),
         ("vcan0", 0x321, False, False, True, False, False, False, b""),
         ("vcan0", 0x321, False, False, True, False, False, False, b""),
-        ("vcan0", 0x123, False, True, False, False, True, True, bytes.fromhex("112233445566778899AA")),
+        ("vcan0", 0x123, False, True, False, False, True, True, bytes.fromhex("112233445566778899AABBCC")),
         ("vcan0", 0x080, False, False, False, True, False, False, bytes(8)),
-        ("vcan0", 0x123, False, False, False, False, False, False, b"\x11\x22"),
+        ("vcan0", 0x123, False, False, False, False, False, False, bytes.fromhex("1122334455667788")),
     ]
     assert msgs[0].timestamp == pytest.approx(1436509052.249713) and msgs[3].dlc == 4
     assert [m.frame for m in msgs] == list(range(1, 8))

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from wireproof.errors import FixtureError
 from wireproof.harness.bench.modbus_traffic import write_modbus_capture
 from wireproof.harness.replay import run as engine
 from wireproof.harness.replay.run import replay
@@ -59,19 +58,32 @@ def test_big_captures_use_a_process_by_default(capture: Path, monkeypatch: pytes
 
 
 def test_the_process_is_gone_when_the_replay_fails(tmp_path: Path, capture: Path) -> None:
-    broken = tmp_path / "broken.pcap"
-    data = capture.read_bytes()
-    # a record that claims 300 MB, after 10,000 good frames' worth of bytes: a FixtureError mid-file
-    cut = 24 + 10_000 * 80
-    pos = 24
-    while pos < cut:
-        pos += 16 + int.from_bytes(data[pos + 8:pos + 12], "big")
-    broken.write_bytes(data[:pos + 8] + (300_000_000).to_bytes(4, "big") + data[pos + 12:pos + 4096])
     before = gc.get_threshold()
-    with pytest.raises(FixtureError, match="claims"):
-        replay(broken, analytics_process=True)
+
+    def fail(done: int, size: int, frames: int) -> None:
+        raise RuntimeError("the caller gave up")
+
+    with pytest.raises(RuntimeError, match="gave up"):
+        replay(capture, analytics_process=True, on_progress=fail)
     assert not multiprocessing.active_children()
     assert gc.get_threshold() == before  # the loop's collector setting is undone, even so
+
+
+def test_a_damaged_capture_keeps_its_analytics(tmp_path: Path, capture: Path) -> None:
+    broken = tmp_path / "broken.pcap"
+    data = capture.read_bytes()
+    # a record that claims 300 MB, after 10,000 good frames' worth of bytes: damage mid-file
+    cut = 24 + 10_000 * 80
+    pos, frames = 24, 0
+    while pos < cut:
+        pos += 16 + int.from_bytes(data[pos + 8:pos + 12], "big")
+        frames += 1
+    broken.write_bytes(data[:pos + 8] + (300_000_000).to_bytes(4, "big") + data[pos + 12:pos + 4096])
+    result = replay(broken, analytics_process=True)
+    assert result.damage is not None and result.damage.kind == "corrupt" and "claims" in result.damage.reason
+    assert (result.damage.offset, result.frames) == (pos, frames)
+    assert result.analytics is not None and "analytics_process" in result.stats
+    assert not multiprocessing.active_children()
 
 
 def test_the_collector_setting_is_restored(capture: Path) -> None:

@@ -142,10 +142,14 @@ def test_truncated_file_is_replayed_up_to_the_cut(good: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(good.read_bytes()[:-7])  # the last frame (an ACK) is cut short
-    assert main(["replay", str(cut), "--json"]) == 0
+    assert main(["replay", str(cut), "--json"]) == 3  # INCOMPLETE: no verdict for the part after the cut
     doc = json.loads(capsys.readouterr().out)
     assert doc["frames"] == 11 and doc["messages"] == {"modbus-tcp": 6}
     assert "truncated" in doc["truncation"]
+    size = len(good.read_bytes())
+    assert {k: doc["damage"][k] for k in ("kind", "format", "offset", "line", "frames_before")} == {
+        "kind": "truncated", "format": "pcap", "offset": size - 7 - 16 - 54 + 7, "line": None,
+        "frames_before": 11}
     assert [(f["rule"], f["severity"], f["frame"]) for f in doc["findings"]] == [
         ("capture.truncated", "warning", 11)]
 

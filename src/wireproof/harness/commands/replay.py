@@ -12,8 +12,13 @@ stderr is a terminal, or always with ``--progress``.
 ``--send tcp://HOST:PORT`` replays the client side of each flow against a
 live device instead (:mod:`wireproof.harness.replay.send`).
 
-Exit codes: 0 no finding of severity ``error``; 1 at least one (the traffic
-breaks a rule of its protocol); 2 usage errors and unreadable captures.
+Exit codes (:mod:`wireproof.harness.exitcodes`): 0 the whole capture read,
+no finding of severity ``error``; 1 at least one (the traffic breaks a rule
+of its protocol), in the part read; 2 usage errors and files that are not a
+capture; 3 a damaged capture (:mod:`wireproof.harness.replay.damage`) whose
+part before the damage has no error finding. If the analytics process dies,
+the replay finishes without analytics and says so (one warning line on
+stderr; ``analytics`` null and ``stats.analytics_failed`` in the JSON).
 """
 
 from __future__ import annotations
@@ -21,20 +26,21 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["add_arguments", "progress_bar", "run"]
+__all__ = ["add_arguments", "progress_bar", "run", "seconds"]
 
 _BIG_FILE = 16 * 1024 * 1024  # below this a replay takes about a second: no bar
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("exit status: 0 no finding of severity error; 1 at least one; "
-                     "2 usage error or unreadable capture")
+                     "2 usage error or unreadable capture; 3 damaged capture (analysed up to the damage)")
     parser.add_argument("file", metavar="FILE", help="capture: pcap, pcapng, candump, ASC/BLF/TRC")
     parser.add_argument("--json", action="store_true", help="print the wireproof.replay/1 JSON document")
     parser.add_argument("--port", metavar="P=NAME", action="append", default=[],
@@ -43,12 +49,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--findings-jsonl", metavar="OUT", help="stream every finding to OUT as JSON lines")
     parser.add_argument("--max-findings", metavar="N", type=int, default=1000,
                         help="findings kept in the summary and the JSON (all are counted; default 1000)")
-    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=1.0,
+    parser.add_argument("--timeout", metavar="SECONDS", type=seconds, default=1.0,
                         help="capture time after which a response is late (default 1.0)")
     parser.add_argument("--no-analytics", action="store_true", help="skip the traffic and value analytics")
     parser.add_argument("--progress", action="store_true", help="show a progress bar even when not on a tty")
     parser.add_argument("--send", metavar="URL",
                         help="replay the client side of each flow against tcp://HOST:PORT and compare")
+
+
+def seconds(text: str) -> float:
+    """A time in seconds for an option: a finite number > 0 (nan would hide every late answer)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, not {text}")
+    return value
 
 
 def progress_bar(stream: IO[str], width: int = 30) -> Callable[[int, int, int], None]:
@@ -102,6 +119,7 @@ def _send(args: argparse.Namespace, ports: dict[int, str]) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from wireproof.errors import FixtureError
+    from wireproof.harness.exitcodes import FAIL, INCOMPLETE, OK
 
     try:
         ports = _ports(args.port)
@@ -148,7 +166,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(result))
         if args.html:
             print(f"HTML report: {args.html}")
-    return 1 if result.errors else 0
+    failed = result.stats.get("analytics_failed")
+    if failed:
+        print(f"wireproof replay: warning: {failed}; the replay finished without analytics", file=sys.stderr)
+    # A fault seen is a fault; otherwise a damaged capture is no verdict for all of it (exitcodes).
+    return FAIL if result.errors else INCOMPLETE if result.damage is not None else OK
 
 
 def _jsonl_sink(out: IO[str]) -> Callable[[Any], None]:

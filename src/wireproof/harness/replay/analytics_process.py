@@ -60,6 +60,12 @@ fails with a broken pipe, so nothing hangs. The child ignores SIGINT
 (Ctrl-C is the parent's to handle) and exits when the parent's end closes;
 :meth:`~AnalyticsProcess.close` (also on leaving a ``with`` block)
 terminates it if it still runs.
+
+With ``on_failure="drop"`` (what a replay uses: a replay is worth finishing
+without its analytics) a send that fails does not raise: it records the
+reason in :attr:`~AnalyticsProcess.failure`, ends the child, and every later
+feeding call is dropped; :meth:`~AnalyticsProcess.finish` then raises the
+HarnessError, so the caller learns it once, at the end.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ import traceback
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from wireproof.errors import HarnessError
 from wireproof.harness.replay.analytics import Analytics, BlockKey, ValueBuffer
@@ -136,7 +142,7 @@ class AnalyticsProcess:
     """
 
     def __init__(self, analytics: Analytics | None = None, *, calls_per_send: int = 32,
-                 poll_s: float = 0.1, **params: Any) -> None:
+                 poll_s: float = 0.1, on_failure: Literal["raise", "drop"] = "raise", **params: Any) -> None:
         if analytics is not None and params:
             raise HarnessError("AnalyticsProcess: give an Analytics or its parameters, not both")
         if calls_per_send < 1 or not poll_s > 0:
@@ -146,6 +152,8 @@ class AnalyticsProcess:
         self.calls_per_send = calls_per_send
         self.poll_s = poll_s
         self.child_peak_rss_kib: int | None = None
+        self.on_failure = on_failure
+        self.failure: str | None = None  # why the child is gone, once a send failed (on_failure="drop")
         self._calls: list[tuple[str, tuple[Any, ...]]] = []
         self._buffer = ValueBuffer(self._values_block, batch=analytics.batch,
                                    max_buffered=analytics.max_buffered, max_keys=analytics.max_series,
@@ -220,9 +228,13 @@ class AnalyticsProcess:
         """
         if self._result is not None:
             return self._result
+        if self.failure is not None:
+            raise HarnessError(self.failure)
         try:
             self.flush()
             self._send(_END)
+            if self.failure is not None:  # the sends above found the child gone
+                raise HarnessError(self.failure)
             status, payload, rss = self._receive()
             self.child_peak_rss_kib = rss
             if status != "ok":
@@ -236,13 +248,20 @@ class AnalyticsProcess:
             self.close()
 
     def _send(self, message: Any) -> None:
+        if self.failure is not None:  # dropped: the child is gone (on_failure="drop")
+            return
         try:
             self._conn.send(message)
         except (OSError, ValueError) as exc:  # a broken pipe (the child is gone), or closed here
             reply = self._reply_if_any()
             if reply is not None and reply[0] == "error":
-                raise HarnessError(f"the analytics process failed:\n{reply[1]}") from exc
-            raise HarnessError(f"the analytics process is gone ({self._exit()}): {exc}") from exc
+                error = HarnessError(f"the analytics process failed:\n{reply[1]}")
+            else:
+                error = HarnessError(f"the analytics process is gone ({self._exit()}): {exc}")
+            if self.on_failure == "raise":
+                raise error from exc
+            self.failure = str(error)
+            self.close()
 
     def _reply_if_any(self) -> tuple[str, Any, int | None] | None:
         """A reply the child sent before it went away, if there is one (never blocks)."""

@@ -17,12 +17,14 @@ streams the same frames as plain tuples (:data:`~.events.Record`), which is
 what the readers produce and what the replay engine's hot loop takes. Memory is flat: readers hold one
 chunk of the file at a time.
 
-Truncation policy (a file that ends in the middle of its last record, as
-when the capturing process was killed): every complete record is yielded;
-then with ``on_truncation="raise"`` (the default) a :class:`FixtureError`
-says where the file was cut, with ``on_truncation="stop"`` iteration just
-ends and :attr:`CaptureReader.truncation` holds the same message for the
-caller to report. Any other damage is a :class:`FixtureError` where it is found.
+Damaged files (:mod:`.damage`, one policy for every format): every record
+before the damage is yielded; then with ``on_damage="raise"`` (the default,
+for fixtures that must be clean) the :class:`~.damage.CaptureDamaged` error
+says where and how the file is damaged, with ``on_damage="stop"`` (what
+replay uses) iteration just ends and :attr:`CaptureReader.damage` holds the
+:class:`~.damage.Damage` for the caller to report. ``on_truncation`` is the
+former name of ``on_damage`` (it now covers every kind of damage, not only a
+cut); :attr:`CaptureReader.truncation` is the damage's sentence.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from typing import Literal
 
 from wireproof.errors import FixtureError
 from wireproof.harness.replay.candump import looks_like_candump, read_candump, read_python_can
+from wireproof.harness.replay.damage import CaptureDamaged, Damage
 from wireproof.harness.replay.events import Frame, Record, new_frame
 from wireproof.harness.replay.pcap import PCAP_MAGICS, PCAPNG_MAGIC, read_pcap, read_pcapng
 
 __all__ = ["FORMATS", "CaptureReader", "detect_format", "iter_capture"]
 
+OnDamage = Literal["raise", "stop"]
 Format = Literal["pcap", "pcapng", "candump", "blf", "asc", "trc"]
 FORMATS: tuple[Format, ...] = ("pcap", "pcapng", "candump", "blf", "asc", "trc")
 _PYTHON_CAN = ("blf", "asc", "trc")
@@ -69,7 +73,8 @@ class CaptureReader:
     meets them (pcapng if_name or ``if<n>``, candump interface names).
     """
 
-    def __init__(self, path: str | Path, *, on_truncation: Literal["raise", "stop"] = "raise") -> None:
+    def __init__(self, path: str | Path, *, on_damage: OnDamage | None = None,
+                 on_truncation: OnDamage | None = None) -> None:
         self.path = Path(path)
         try:
             self.size = self.path.stat().st_size
@@ -80,17 +85,15 @@ class CaptureReader:
         if not head:
             raise FixtureError(f"{self.path}: empty file, not a capture")
         self.format: Format = detect_format(head, self.path)
-        self.on_truncation = on_truncation
+        self.on_damage: OnDamage = on_damage or on_truncation or "raise"
         self.bytes_read = 0
-        self.truncation: str | None = None
+        self.damage: Damage | None = None
         self.interface_names: list[str] = []
 
-    def truncated(self, offset: int, reason: str) -> None:
-        """Called by the format readers when the file ends inside a record at ``offset``."""
-        message = f"{self.path}: truncated capture: {reason}"
-        if self.on_truncation == "raise":
-            raise FixtureError(message)
-        self.truncation = message
+    @property
+    def truncation(self) -> str | None:
+        """Why the frames end before the file does (the damage, in one sentence), or None."""
+        return None if self.damage is None else f"{self.path}: {self.damage.describe()}"
 
     def __iter__(self) -> Iterator[Frame]:
         make = new_frame
@@ -100,24 +103,33 @@ class CaptureReader:
     def records(self) -> Iterator[Record]:
         """The frames as :data:`~.events.Record` tuples (what :meth:`__iter__` wraps)."""
         self.bytes_read = 0
-        self.truncation = None
+        self.damage = None
         self.interface_names.clear()
-        if self.format in _PYTHON_CAN:
-            yield from read_python_can(self)
-            return
         try:
-            f = self.path.open("rb")
-        except OSError as exc:
-            raise FixtureError(f"{self.path}: cannot read capture: {exc}") from exc
-        with f:
-            if self.format == "pcap":
-                yield from read_pcap(self, f)
-            elif self.format == "pcapng":
-                yield from read_pcapng(self, f)
-            else:
-                yield from read_candump(self, f)
+            if self.format in _PYTHON_CAN:
+                yield from read_python_can(self)
+                return
+            try:
+                f = self.path.open("rb")
+            except OSError as exc:
+                raise FixtureError(f"{self.path}: cannot read capture: {exc}") from exc
+            with f:
+                if self.format == "pcap":
+                    yield from read_pcap(self, f)
+                elif self.format == "pcapng":
+                    yield from read_pcapng(self, f)
+                else:
+                    yield from read_candump(self, f)
+        except CaptureDamaged as exc:
+            if self.on_damage == "raise":
+                raise
+            self.damage = exc.damage
 
 
-def iter_capture(path: str | Path, *, on_truncation: Literal["raise", "stop"] = "raise") -> CaptureReader:
-    """The frames of the capture at ``path``, streamed; :class:`FixtureError` if it is not one."""
-    return CaptureReader(path, on_truncation=on_truncation)
+def iter_capture(path: str | Path, *, on_damage: OnDamage | None = None,
+                 on_truncation: OnDamage | None = None) -> CaptureReader:
+    """The frames of the capture at ``path``, streamed; :class:`FixtureError` if it is not one.
+
+    ``on_damage`` (formerly ``on_truncation``): see the module docstring.
+    """
+    return CaptureReader(path, on_damage=on_damage, on_truncation=on_truncation)

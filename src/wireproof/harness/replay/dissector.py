@@ -100,6 +100,7 @@ class Dissector:
         self._udp: dict[bytes, tuple[_UdpFlow, bool]] = {}
         self._udp_flows: dict[_UdpFlow, tuple[bytes, bytes]] = {}
         self._can: dict[str, FlowKey] = {}
+        self._can_seen: set[str] = set()  # every message-bus interface met (finish() empties _can)
         self._last_number, self._last_ts = 0, 0.0  # the last frame fed (finish() closes at it)
         self._frames = 0
         self._bytes = 0
@@ -213,7 +214,7 @@ class Dissector:
             "skipped_frames": self._skipped + self._fast_skipped,
             "tcp_flows": self._tcp_opened,
             "udp_flows": self._udp_opened,
-            "can_interfaces": len(self._can),
+            "can_interfaces": len(self._can_seen),
             "evicted_flows": self._evicted,
             "fragments_reassembled": self._reasm.completed,
             "fragments_dropped": self._reasm.dropped,
@@ -382,6 +383,7 @@ class Dissector:
         name = names[frame.interface] if frame.interface < len(names) else f"if{frame.interface}"
         out: list[Event] = []
         if name not in self._can:
+            self._can_seen.add(name)
             key = self._can[name] = FlowKey(transport="can", client=(name, 0), server=(name, 0))
             out.append(FlowOpened(flow=key, frame=frame.number, timestamp=frame.timestamp, handshake=False))
         out.append(_new_can(name, can_id, extended, fd, payload, frame.number, frame.timestamp, remote, error,

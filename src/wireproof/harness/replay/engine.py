@@ -587,9 +587,11 @@ def run_loop(engine: Engine, reader: CaptureReader, dissector: Dissector,
     result.frames, result.bytes = frames, nbytes
     result.first, result.last = first, (ts if first is not None else None)
     result.stats = dict(dissector.stats)
-    if reader.truncation is not None:  # a capture cut short (its writer killed): keep what is there
+    damage = reader.damage
+    if damage is not None:  # a damaged capture (.damage): what came before it is analysed, it is a finding
+        result.damage = damage
         result.truncation = reader.truncation
         if engine.capture_findings:
             engine.emit(Finding(frame=frames, timestamp=ts, flow="", protocol="capture", clause="",
-                                severity="warning", rule="capture.truncated", message=reader.truncation),
+                                severity="warning", rule=f"capture.{damage.kind}", message=damage.describe()),
                         None)

@@ -22,14 +22,15 @@ stays flat whatever the file size and the per-frame cost is one unpack, one
 slice and one record tuple (:data:`~.events.Record`). A block that straddles two chunks is
 completed by the next read.
 
-Policy for damaged files: a structural error (unknown magic, a block length
-that is not a multiple of 4 or is absurd, a trailing length that differs, a
-packet naming an undescribed interface) raises
-:class:`~wireproof.errors.FixtureError` at the point it is found, after the
-frames before it were yielded. A file that ends in the middle of a record
-(a capture cut short) yields every complete record and then, depending on
-the reader's ``on_truncation`` policy, raises :class:`FixtureError` or stops
-and records the truncation on the reader (see :mod:`.capture`).
+Damaged files follow the one policy of :mod:`.damage`: a structural error
+(a record or block length that is absurd or not a multiple of 4, a trailing
+length that differs, a packet naming an undescribed interface) or a file
+that ends in the middle of a record raises
+:class:`~.damage.CaptureDamaged` with the byte offset of the record, after
+every record before it was yielded; the reader's ``on_damage`` policy
+decides whether that propagates or ends the iteration (see :mod:`.capture`).
+Timestamps here are integers over a power of 10 or 2 up to 2^60 plus a
+64-bit offset: always finite, so no timestamp check is needed.
 SPB timestamps: the block has none; the frame gets the timestamp of the
 previous frame (0.0 if it is the first), so inter-arrival times stay sane.
 """
@@ -43,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from wireproof.errors import FixtureError
+from wireproof.harness.replay.damage import CaptureDamaged, Damage, DamageKind
 from wireproof.harness.replay.events import Record
 
 __all__ = [
@@ -103,7 +104,10 @@ class _Sink(Protocol):
     bytes_read: int
     interface_names: list[str]
 
-    def truncated(self, offset: int, reason: str) -> None: ...
+
+def _damaged(sink: _Sink, fmt: str, kind: DamageKind, offset: int, reason: str, frames: int) -> CaptureDamaged:
+    return CaptureDamaged(sink.path, Damage(kind=kind, format=fmt, offset=offset, reason=reason,
+                                            frames_before=frames))
 
 
 # -- pcap ------------------------------------------------------------------------------
@@ -114,10 +118,10 @@ def read_pcap(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
     head = f.read(24)
     sink.bytes_read = len(head)
     if len(head) < 24:
-        sink.truncated(0, f"pcap file header truncated ({len(head)} of 24 bytes)")
-        return
+        raise _damaged(sink, "pcap", "truncated", 0, f"the file header is cut short ({len(head)} of 24 bytes)",
+                       0)
     if head[:4] not in PCAP_MAGICS:
-        raise FixtureError(f"{sink.path}: not a pcap file (magic {head[:4].hex()})")
+        raise _damaged(sink, "pcap", "corrupt", 0, f"not a pcap file (magic {head[:4].hex()})", 0)
     endian = "<" if head[:4] in (PCAP_MAGICS[0], PCAP_MAGICS[2]) else ">"
     scale = 1e-9 if head[:4] in PCAP_MAGICS[2:] else 1e-6
     linktype = struct.unpack_from(endian + "I", head, 20)[0] & 0xFFFF
@@ -135,7 +139,8 @@ def read_pcap(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
             stop = start + incl
             if stop > end:
                 if incl > MAX_RECORD:
-                    raise FixtureError(f"{sink.path}: record at byte {base + pos} claims {incl} bytes")
+                    raise _damaged(sink, "pcap", "corrupt", base + pos, f"the record claims {incl} bytes",
+                                   number)
                 break
             number += 1
             yield number, sec + frac * scale, linktype, buf[start:stop], 0, orig, None
@@ -148,8 +153,8 @@ def read_pcap(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
         buf = buf[pos:] + more
         pos = 0
     if pos < len(buf):
-        sink.truncated(base + pos, f"the last record at byte {base + pos} is cut short "
-                                   f"({len(buf) - pos} bytes of it in the file)")
+        raise _damaged(sink, "pcap", "truncated", base + pos,
+                       f"the last record is cut short ({len(buf) - pos} bytes of it in the file)", number)
 
 
 # -- pcapng ------------------------------------------------------------------------------
@@ -181,16 +186,16 @@ def _comment(body: bytes, start: int, endian: str) -> str | None:
     return "\n".join(texts) if texts else None
 
 
-def _idb(sink: _Sink, body: bytes, pos: int, endian: str, index: int) -> _Iface:
+def _idb(sink: _Sink, body: bytes, pos: int, endian: str, index: int, frames: int) -> _Iface:
     if len(body) < 8:
-        raise FixtureError(f"{sink.path}: interface description block at byte {pos} truncated")
+        raise _damaged(sink, "pcapng", "corrupt", pos, "the interface description block is too short", frames)
     linktype, snaplen = struct.unpack_from(endian + "H2xI", body)
     ticks, offset, name = 1_000_000, 0, f"if{index}"
     for code, value in _options(body, 8, endian):
         if code == 9 and len(value) >= 1:  # if_tsresol: 10^-n, or 2^-n with the top bit set
             exp = value[0] & 0x7F
             if exp > 60:
-                raise FixtureError(f"{sink.path}: if_tsresol {value[0]:#x} at byte {pos} is absurd")
+                raise _damaged(sink, "pcapng", "invalid", pos, f"if_tsresol {value[0]:#x} is absurd", frames)
             ticks = 2 ** exp if value[0] & 0x80 else 10 ** exp
         elif code == 14 and len(value) == 8:
             offset = struct.unpack(endian + "q", value)[0]
@@ -212,6 +217,9 @@ def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
     ifaces: list[_Iface] = []
     n_ifaces = 0
     last_ts = 0.0
+
+    def bad(kind: DamageKind, offset: int, reason: str) -> CaptureDamaged:
+        return _damaged(sink, "pcapng", kind, offset, reason, number)
     while True:
         end = len(buf)
         while pos + 12 <= end:
@@ -219,8 +227,7 @@ def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
             if btype == _SHB:
                 bom = buf[pos + 8:pos + 12]
                 if bom not in (_BOM_LE, _BOM_BE):
-                    raise FixtureError(f"{sink.path}: bad pcapng byte-order magic {bom.hex()} at byte "
-                                       f"{base + pos + 8}")
+                    raise bad("corrupt", base + pos, f"bad byte-order magic {bom.hex()}")
                 endian = "<" if bom == _BOM_LE else ">"
                 hdr = struct.Struct(endian + "II").unpack_from
                 epb = struct.Struct(endian + "IIIII").unpack_from
@@ -229,23 +236,22 @@ def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
                 ifaces = []  # interface ids are per section (pcapng 4.1)
             stop = pos + blen
             if blen < 12 or blen & 3 or blen > MAX_RECORD:
-                raise FixtureError(f"{sink.path}: pcapng block at byte {base + pos} has bad length {blen}")
+                raise bad("corrupt", base + pos, f"the block has a bad length ({blen})")
             if stop > end:
                 break
             if u32(buf, stop - 4)[0] != blen:
-                raise FixtureError(f"{sink.path}: pcapng block at byte {base + pos}: trailing length "
-                                   f"{u32(buf, stop - 4)[0]} differs from {blen}")
+                raise bad("corrupt", base + pos, f"the block's trailing length {u32(buf, stop - 4)[0]} differs "
+                                                 f"from {blen}")
             if btype == _EPB:
                 if blen < 32:
-                    raise FixtureError(f"{sink.path}: enhanced packet block at byte {base + pos} truncated")
+                    raise bad("corrupt", base + pos, "the enhanced packet block is too short")
                 ifid, hi, lo, caplen, orig = epb(buf, pos + 8)
                 data_end = pos + 28 + caplen
                 if data_end > stop - 4:
-                    raise FixtureError(f"{sink.path}: packet at byte {base + pos}: captured length "
-                                       f"{caplen} runs past its block")
+                    raise bad("corrupt", base + pos, f"captured length {caplen} runs past its block")
                 if ifid >= len(ifaces):
-                    raise FixtureError(f"{sink.path}: packet at byte {base + pos} names interface {ifid}, "
-                                       "which is not described")
+                    raise bad("corrupt", base + pos, f"the packet names interface {ifid}, which is not "
+                                                     "described")
                 iface = ifaces[ifid]
                 comment = None
                 opt = pos + 28 + ((caplen + 3) & ~3)
@@ -255,12 +261,12 @@ def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
                 number += 1
                 yield number, last_ts, iface.linktype, buf[pos + 28:data_end], iface.index, orig, comment
             elif btype == _IDB:
-                ifaces.append(_idb(sink, buf[pos + 8:stop - 4], base + pos, endian, n_ifaces))
+                ifaces.append(_idb(sink, buf[pos + 8:stop - 4], base + pos, endian, n_ifaces, number))
                 n_ifaces += 1
             elif btype == _SPB:
                 if not ifaces or blen < 16:
-                    raise FixtureError(f"{sink.path}: simple packet block at byte {base + pos} "
-                                       f"{'truncated' if ifaces else 'before any interface'}")
+                    raise bad("corrupt", base + pos, "simple packet block "
+                                                     f"{'too short' if ifaces else 'before any interface'}")
                 orig = u32(buf, pos + 8)[0]
                 caplen = min(orig, blen - 16, ifaces[0].snaplen or orig)  # pcapng 4.4: no length field
                 number += 1
@@ -268,11 +274,11 @@ def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
                        orig, None)
             elif btype == _PB:
                 if blen < 32:
-                    raise FixtureError(f"{sink.path}: packet block at byte {base + pos} truncated")
+                    raise bad("corrupt", base + pos, "the packet block is too short")
                 ifid = struct.unpack_from(endian + "H", buf, pos + 8)[0]
                 hi, lo, caplen, orig = struct.unpack_from(endian + "IIII", buf, pos + 12)
                 if pos + 28 + caplen > stop - 4 or ifid >= len(ifaces):
-                    raise FixtureError(f"{sink.path}: packet block at byte {base + pos} is inconsistent")
+                    raise bad("corrupt", base + pos, "the packet block is inconsistent")
                 iface = ifaces[ifid]
                 opt = pos + 28 + ((caplen + 3) & ~3)
                 comment = _comment(buf[opt:stop - 4], 0, endian) if opt < stop - 4 else None
@@ -289,8 +295,8 @@ def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
         buf = buf[pos:] + more
         pos = 0
     if pos < len(buf):
-        sink.truncated(base + pos, f"the last block at byte {base + pos} is cut short "
-                                   f"({len(buf) - pos} bytes of it in the file)")
+        raise _damaged(sink, "pcapng", "truncated", base + pos,
+                       f"the last block is cut short ({len(buf) - pos} bytes of it in the file)", number)
 
 
 # -- writing ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from wireproof.harness.replay.findings import Finding, FindingCollector
 
 if TYPE_CHECKING:
     from wireproof.harness.replay.analytics import Analytics
+    from wireproof.harness.replay.damage import Damage
 
 __all__ = ["UNKNOWN", "FlowRecord", "ReplayResult", "endpoint_text", "flow_label"]
 
@@ -94,7 +95,8 @@ class ReplayResult:
     flows_dropped: int = 0
     analytics: Analytics | None = None
     stats: dict[str, Any] = field(default_factory=dict)
-    truncation: str | None = None  # why the file ends early, if it does
+    truncation: str | None = None  # why the frames end before the file does (the damage, as a sentence)
+    damage: Damage | None = None  # where and how the capture is damaged (.damage), if it is
 
     @property
     def duration(self) -> float:

@@ -18,10 +18,14 @@ would walk the values buffered for the analytics again and again (about 15%
 of a replay). While the loop runs the young threshold is raised; the setting
 is restored after.
 
-A file cut short inside its last record (the capturing process was killed)
-is replayed up to the cut; the cut is a ``capture.truncated`` warning and
-``ReplayResult.truncation``. Anything else wrong with the file is a
-:class:`~wireproof.errors.FixtureError`.
+If the analytics process dies (killed, or its analytics fail), the replay
+goes on without it and finishes: ``ReplayResult.analytics`` is None and
+``stats["analytics_failed"]`` says why, in one line.
+
+A damaged capture (:mod:`.damage`: cut short, corrupt, or with an invalid
+value) is replayed up to the damage; the damage is a ``capture.<kind>``
+warning, ``ReplayResult.damage`` and ``ReplayResult.truncation``. A file
+that is not a capture at all is a :class:`~wireproof.errors.FixtureError`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wireproof.errors import HarnessError
 from wireproof.harness.replay.engine import Engine, FlowFilter, ProgressCallback, run_loop
 from wireproof.harness.replay.events import FlowKey
 from wireproof.harness.replay.findings import FindingCollector, FindingSink
@@ -87,7 +92,7 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
     process: AnalyticsProcess | None = None
     if fed is not None and analytics_process:
         from wireproof.harness.replay.analytics_process import AnalyticsProcess as _AnalyticsProcess
-        process = _AnalyticsProcess(fed)
+        process = _AnalyticsProcess(fed, on_failure="drop")
     result = ReplayResult(file=str(path), collector=FindingCollector(max_findings, also=sink), analytics=fed)
     engine = Engine(result, registry, result.collector, analytics=process or fed, flow_filter=flow_filter,
                      capture_findings=flow_filter is None if capture_findings is None else capture_findings,
@@ -96,8 +101,12 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
         _run(engine, path, ports_of_interest=None if heuristics else frozenset(registry.port_table()),
              on_progress=on_progress)
         if process is not None:
-            result.analytics = process.finish()
-            result.stats["analytics_process"] = {"peak_rss_kib": process.child_peak_rss_kib}
+            try:
+                result.analytics = process.finish()
+                result.stats["analytics_process"] = {"peak_rss_kib": process.child_peak_rss_kib}
+            except HarnessError as exc:  # the replay stands without its analytics (module docstring)
+                result.analytics = None
+                result.stats["analytics_failed"] = str(exc).splitlines()[0]
     finally:
         if process is not None:
             process.close()
@@ -122,9 +131,10 @@ def _run(engine: Engine, path: str | Path, *, ports_of_interest: frozenset[int] 
     from wireproof.harness.replay.capture import iter_capture
     from wireproof.harness.replay.dissector import Dissector
 
-    reader = iter_capture(path, on_truncation="stop")
+    reader = iter_capture(path, on_damage="stop")
     engine.result.format = reader.format
-    dissector = Dissector(ports_of_interest=ports_of_interest)
+    # The reader fills interface_names as it meets them (before the frames naming them): flows keep those names.
+    dissector = Dissector(ports_of_interest=ports_of_interest, interface_names=reader.interface_names)
     # Fewer cyclic-GC passes while the loop runs (see the module docstring).
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], _GC_YOUNG), *thresholds[1:])

@@ -14,7 +14,12 @@ JSON schema ``wireproof.replay/1`` (``wireproof replay FILE --json``)::
      "findings_by_severity": {severity: count}, "findings_by_rule": {rule: count},
      "decode_errors": total, "decode_errors_by_protocol": {protocol: count},
      "malformed_frames": frames the dissector could not take apart,
-     "truncation": why the file ends inside a record, or null,
+     "truncation": the damage as a sentence (why the frames end before the file), or null,
+     "damage": null, or where and how the capture is damaged (.damage):
+               {"kind": "truncated" | "corrupt" | "invalid", "format",
+                "offset": byte offset of the damaged record or line (null if unknown),
+                "line", "column": 1-based, text formats (else null),
+                "reason", "frames_before", "message"},
      "flows": [{"flow", "transport", "protocol", "status", "frames", "bytes",
                 "messages", "findings", "errors", "first", "last", "handshake",
                 "connections", "closed"}, ...],
@@ -23,7 +28,10 @@ JSON schema ``wireproof.replay/1`` (``wireproof replay FILE --json``)::
      "stats": the dissector's counters}
 
 Counts in ``functions`` and ``statistics`` are sorted by key so the output
-is deterministic.
+is deterministic. A damaged capture (``damage`` not null) was analysed up to
+the damage only; ``wireproof replay`` then exits 3 (INCOMPLETE) unless the
+part read has an error finding (exit 1). The text summary says it in one
+``damaged input:`` line.
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
         "decode_errors_by_protocol": _sorted(result.decode_errors),
         "malformed_frames": result.malformed_frames,
         "truncation": result.truncation,
+        "damage": result.damage.to_json() if result.damage is not None else None,
         "flows": [f.to_json() for f in result.flows],
         "flows_total": result.flows_total,
         "flows_dropped": result.flows_dropped,
@@ -108,7 +117,10 @@ def render_text(result: ReplayResult, *, max_findings: int = 20, max_flows: int 
            f"findings: {c.total} ({', '.join(f'{c.by_severity[s]} {s}' for s in SEVERITIES)}); "
            f"decode errors: {sum(result.decode_errors.values())}; "
            f"malformed frames: {result.malformed_frames}"]
-    if result.truncation:
+    if result.damage is not None:
+        out.append(f"damaged input: {result.damage.describe()}; analysed the "
+                   f"{_plural(result.damage.frames_before, 'frame')} before it, no verdict for the rest")
+    elif result.truncation:
         out.append(f"warning: {result.truncation}; replayed up to the cut")
     out.append("")
     out.append("messages per protocol:")
