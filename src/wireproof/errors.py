@@ -27,7 +27,10 @@ __all__ = [
     "TransportTimeout",
     "TruncatedError",
     "WireproofError",
+    "hex_excerpt",
 ]
+
+EXCERPT_RADIUS = 32  # bytes shown either side of an error's offset: enough to see the fields around it
 
 Path = tuple[str | int, ...]
 
@@ -60,6 +63,40 @@ class DecodeError(WireproofError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.protocol, self.path, self.offset, self.reason))
+
+    def excerpt(self, data: bytes | bytearray, *, radius: int = EXCERPT_RADIUS, width: int = 32) -> list[str]:
+        """The decoded bytes around :attr:`offset` for people: :func:`hex_excerpt` of ``data``.
+
+        The error keeps no copy of its input (a megabyte message would make a
+        megabyte error); a caller that has the input shows it with this, and
+        sees a window, not the whole input.
+        """
+        return hex_excerpt(data, self.offset, radius=radius, width=width)
+
+
+def hex_excerpt(data: bytes | bytearray, offset: int, *, radius: int = EXCERPT_RADIUS,
+                width: int = 32) -> list[str]:
+    """``data`` around byte ``offset`` as hex rows (``width`` bytes each, labelled with their
+    offset), ``^^`` under that byte, and ``…`` lines counting the bytes left out.
+
+    At most ``radius`` bytes either side of ``offset`` are shown, however
+    long ``data`` is. An offset at or past the end (truncated input) puts the
+    caret just after the last byte, marked ``(end of input)``.
+    """
+    n = len(data)
+    pos = min(max(offset, 0), n)
+    start = max(0, pos - radius)
+    stop = min(n, pos + radius + 1)
+    rows = range(start, max(stop, start + 1), width)
+    lines = [f"… {start} byte{'s' if start != 1 else ''} before"] if start else []
+    for row in rows:
+        lines.append(f"{row:04x}  " + " ".join(f"{b:02x}" for b in data[row:min(row + width, stop)]))
+        if (row <= pos < row + width and pos < n) or (pos >= n and row == rows[-1]):
+            tail = " (end of input)" if offset >= n else ""
+            lines.append(" " * (6 + 3 * (pos - row)) + "^^" + tail)
+    if stop < n:
+        lines.append(f"… {n - stop} byte{'s' if n - stop != 1 else ''} after ({n} in all)")
+    return lines
 
 
 class TruncatedError(DecodeError):

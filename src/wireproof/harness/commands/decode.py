@@ -3,7 +3,7 @@
 Prints the message as an indented field tree, or with ``--json`` the
 :func:`~wireproof.codecs.message_fields` JSON. A ``DecodeError`` prints its
 protocol, field path, byte offset and reason, with a caret under the
-offending byte, and exits 1; a bad codec name or bad hex exits 2.
+offending byte (the bytes around it, not the whole input), and exits 1; a bad codec name or bad hex exits 2.
 ``--direction`` is passed to codecs whose descriptor says their ``decode``
 takes one (a Modbus PDU alone does not say which way it goes); for any other
 codec it is a usage error.
@@ -16,6 +16,8 @@ import json
 import string
 import sys
 from typing import Any
+
+from wireproof.errors import hex_excerpt
 
 __all__ = ["add_arguments", "caret_lines", "parse_hex", "pretty", "run"]
 
@@ -43,21 +45,13 @@ def parse_hex(parts: list[str]) -> bytes:
 
 
 def caret_lines(data: bytes, offset: int, width: int = 32) -> list[str]:
-    """The bytes as spaced hex, ``width`` a line, with ``^^`` under byte ``offset``.
+    """The bytes around ``offset`` as spaced hex, ``width`` a line, with ``^^`` under byte ``offset``
+    (:func:`wireproof.errors.hex_excerpt`: a window, however long the input).
 
     An offset at or past the end (truncated input) puts the caret just after
     the last byte.
     """
-    n = len(data)
-    pos = min(offset, n)
-    last = (max(n, 1) - 1) // width * width
-    lines: list[str] = []
-    for start in range(0, last + 1, width):
-        lines.append(f"{start:04x}  " + " ".join(f"{b:02x}" for b in data[start:start + width]))
-        if start <= pos < start + width or (pos == n and start == last):
-            tail = " (end of input)" if offset >= n else ""
-            lines.append(" " * (6 + 3 * (pos - start)) + "^^" + tail)
-    return lines
+    return hex_excerpt(data, offset, width=width)
 
 
 def pretty(value: Any, indent: int = 0) -> list[str]:
@@ -120,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  path:   {'.'.join(str(p) for p in exc.path) or '<root>'}", file=sys.stderr)
         print(f"  offset: {exc.offset}", file=sys.stderr)
         print(f"  reason: {exc.reason}", file=sys.stderr)
-        for line in caret_lines(data, exc.offset):
+        for line in exc.excerpt(data):
             print("  " + line, file=sys.stderr)
         return 1
     try:

@@ -148,6 +148,10 @@ def run(args: argparse.Namespace) -> int:
         return _error(str(exc))
     except OSError as exc:
         return _error(f"{exc.filename or args.file}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        if show:  # end the progress bar's line: cli.main's "interrupted" gets a line of its own
+            sys.stderr.write("\n")
+        raise
     finally:
         if jsonl is not None:
             jsonl.close()

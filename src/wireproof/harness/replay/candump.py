@@ -156,7 +156,7 @@ def _parse_default(m: re.Match[bytes]) -> _Parsed:
     data = bytes.fromhex(m["body"].decode())
     if len(data) != length:
         raise _BadLine(m.start("body") + 1, f"length [{length}] but {len(data)} data bytes")
-    if fd and length not in _FD_LENGTHS or not fd and length > 8:
+    if (fd and length not in _FD_LENGTHS) or (not fd and length > 8):
         raise _BadLine(m.start("len") + 1, f"length [{m['len'].decode()}] is not a "
                                            f"{'CAN FD' if fd else 'classic CAN'} length")
     return word, extended, data, {"fd": fd}, True  # the line states its length: a cut shows
@@ -249,9 +249,9 @@ def read_python_can(sink: _Sink) -> Iterator[Record]:
         for msg in reader_class(f):
             ts = float(msg.timestamp)
             if not math.isfinite(ts):
-                raise CaptureDamaged(sink.path, Damage(kind="invalid", format=fmt, offset=None, frames_before=number,
-                                                       reason=f"message {number + 1}: timestamp {ts} is not a "
-                                                              "finite number"))
+                raise CaptureDamaged(sink.path, Damage(
+                    kind="invalid", format=fmt, offset=None, frames_before=number,
+                    reason=f"message {number + 1}: timestamp {ts} is not a finite number"))
             name = "can" if msg.channel is None else str(msg.channel)
             if name not in ifaces:
                 ifaces[name] = len(ifaces)
@@ -269,8 +269,9 @@ def read_python_can(sink: _Sink) -> Iterator[Record]:
     except Exception as exc:  # python-can raises assorted builtins on a bad file
         if not number:
             raise FixtureError(f"{sink.path}: python-can could not read the log: {exc!r}") from None
-        raise CaptureDamaged(sink.path, Damage(kind="corrupt", format=fmt, offset=None, frames_before=number,
-                                               reason=f"python-can could not read on: {exc!r}"[:300])) from None
+        raise CaptureDamaged(sink.path, Damage(
+            kind="corrupt", format=fmt, offset=None, frames_before=number,
+            reason=f"python-can could not read on: {exc!r}"[:300])) from None
     finally:
         f.close()
         sink.bytes_read = sink.path.stat().st_size if sink.path.exists() else sink.bytes_read

@@ -64,6 +64,7 @@ td.hexcell{min-width:13em}
 .chart{margin:.4em 0 1em}
 .chart svg{width:100%;height:auto;display:block}
 .muted{color:#777}
+.damage{background:#f2eeb0;color:#5c5400;border:1px solid #d8cf6a;border-radius:4px;padding:.5em .8em}
 details pre{white-space:pre-wrap;word-break:break-all;font-size:.85em}
 """
 
@@ -337,6 +338,19 @@ def _header(result: dict[str, Any], origin: float | None) -> str:
     return f'<table class="kv">{body}</table>'
 
 
+def _damage(result: dict[str, Any]) -> str:
+    """The banner of a damaged capture (:mod:`.damage`): analysed up to the damage only."""
+    damage = result.get("damage")
+    if not isinstance(damage, dict):
+        return ""
+    before = damage.get("frames_before")
+    frames = f"the {_count(before)} frame{'' if before == 1 else 's'} before it" \
+        if isinstance(before, int) else "what came before it"
+    return (f'<p class="damage"><strong>Damaged input</strong> ({_s(damage.get("kind", "damaged"))}): '
+            f'{_s(damage.get("message") or damage.get("reason", ""))}. This report covers {frames}; '
+            "there is no verdict for the rest of the file.</p>")
+
+
 def _protocols(result: dict[str, Any]) -> str:
     messages = result.get("messages") if isinstance(result.get("messages"), dict) else {}
     functions = result.get("functions") if isinstance(result.get("functions"), dict) else {}
@@ -516,7 +530,7 @@ def render_html(result: dict[str, Any], analytics_plots: dict[str, Any] | Analyt
     origin = _origin(result, plots)
     file_name = Path(str(result.get("file", ""))).name or "capture"
     title = _s(f"wireproof replay: {file_name}")
-    sections = [f"<h1>{title}</h1>", _header(result, origin)]
+    sections = [f"<h1>{title}</h1>", _damage(result), _header(result, origin)]
     if plots:
         t0 = origin or 0.0
         charts = (_traffic_chart(plots.get("traffic"), t0, "Traffic by protocol")

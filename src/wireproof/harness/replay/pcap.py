@@ -105,7 +105,8 @@ class _Sink(Protocol):
     interface_names: list[str]
 
 
-def _damaged(sink: _Sink, fmt: str, kind: DamageKind, offset: int, reason: str, frames: int) -> CaptureDamaged:
+def _damaged(sink: _Sink, fmt: str, kind: DamageKind, offset: int, reason: str,
+             frames: int) -> CaptureDamaged:
     return CaptureDamaged(sink.path, Damage(kind=kind, format=fmt, offset=offset, reason=reason,
                                             frames_before=frames))
 
@@ -118,8 +119,8 @@ def read_pcap(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
     head = f.read(24)
     sink.bytes_read = len(head)
     if len(head) < 24:
-        raise _damaged(sink, "pcap", "truncated", 0, f"the file header is cut short ({len(head)} of 24 bytes)",
-                       0)
+        raise _damaged(sink, "pcap", "truncated", 0,
+                       f"the file header is cut short ({len(head)} of 24 bytes)", 0)
     if head[:4] not in PCAP_MAGICS:
         raise _damaged(sink, "pcap", "corrupt", 0, f"not a pcap file (magic {head[:4].hex()})", 0)
     endian = "<" if head[:4] in (PCAP_MAGICS[0], PCAP_MAGICS[2]) else ">"
@@ -240,8 +241,8 @@ def read_pcapng(sink: _Sink, f: BinaryIO) -> Iterator[Record]:
             if stop > end:
                 break
             if u32(buf, stop - 4)[0] != blen:
-                raise bad("corrupt", base + pos, f"the block's trailing length {u32(buf, stop - 4)[0]} differs "
-                                                 f"from {blen}")
+                raise bad("corrupt", base + pos,
+                          f"the block's trailing length {u32(buf, stop - 4)[0]} differs from {blen}")
             if btype == _EPB:
                 if blen < 32:
                     raise bad("corrupt", base + pos, "the enhanced packet block is too short")

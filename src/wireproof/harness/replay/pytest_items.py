@@ -16,6 +16,10 @@ so pytest-xdist spreads it; no home-made scheduler):
   (:func:`~.run.replay`), and fails listing every finding of severity
   ``error``; the count per severity goes to ``user_properties`` (they
   survive xdist and reach ``--junitxml``).
+- A damaged capture (:mod:`.damage`) is replayed up to the damage by every
+  item; the ``[capture]`` item fails saying where and how it is damaged (a
+  test that judged only part of its input must not pass), with its error
+  findings if it has any.
 
 The plugin (:mod:`wireproof.harness.plugin`) only adds the options and calls
 :func:`collect_replay_items` when ``--wireproof-replay`` is given, so a
@@ -25,12 +29,14 @@ plain pytest run imports none of this.
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from wireproof.harness.replay.damage import Damage
 from wireproof.harness.replay.events import FlowKey
 from wireproof.harness.replay.findings import Finding
 from wireproof.harness.replay.run import replay, scan_flows
@@ -41,12 +47,13 @@ _SHOWN = 50  # findings listed in a failure
 
 
 class ReplayFailure(Exception):
-    """Findings of severity ``error`` in an item's flows."""
+    """Findings of severity ``error`` in an item's flows, or (the capture item) a damaged capture."""
 
-    def __init__(self, findings: list[Finding], total: int) -> None:
+    def __init__(self, findings: list[Finding], total: int, damage: Damage | None = None) -> None:
         self.findings = findings
         self.total = total
-        super().__init__(f"{total} error finding(s)")
+        self.damage = damage
+        super().__init__(f"{total} error finding(s)" if damage is None else damage.describe())
 
 
 def _host(host: str) -> str:
@@ -98,14 +105,23 @@ class ReplayItem(pytest.Item):
             ("wireproof.replay.errors", by["error"]),
             ("wireproof.replay.warnings", by["warning"]),
         ])
-        if by["error"]:
-            raise ReplayFailure(errors, by["error"])
+        damage = result.damage if self.capture_level else None
+        if damage is not None:
+            self.user_properties.append(("wireproof.replay.damage", damage.describe()))
+        if by["error"] or damage is not None:
+            raise ReplayFailure(errors, by["error"], damage)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
         if isinstance(excinfo.value, ReplayFailure):
             failure = excinfo.value
-            lines = [f"{failure.total} finding(s) of severity error in {self.name} of {self.capture.name}:"]
+            lines = []
+            if failure.damage is not None:
+                lines.append(f"{self.capture.name} is damaged, analysed only up to the damage: "
+                             f"{failure.damage.describe()}")
+            if failure.total or failure.damage is None:
+                lines.append(f"{failure.total} finding(s) of severity error in {self.name} of "
+                             f"{self.capture.name}:")
             lines += [f"  {f.describe()}" + (f"\n      hex {f.hex} (offset {f.offset})" if f.hex else "")
                       for f in failure.findings]
             if failure.total > len(failure.findings):
@@ -158,6 +174,10 @@ def collect_replay_items(session: pytest.Session, config: pytest.Config) -> list
     shards = config.getoption("wireproof_replay_shards")
     if shards < 1:
         raise pytest.UsageError(f"--wireproof-replay-shards {shards}: must be >= 1")
+    timeout = config.getoption("wireproof_replay_timeout")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise pytest.UsageError(f"--wireproof-replay-timeout {timeout}: "
+                                "must be a finite number of seconds > 0")
     ports: dict[int, str] = {}
     known = default_registry()
     for item in config.getoption("wireproof_replay_port"):
@@ -171,7 +191,7 @@ def collect_replay_items(session: pytest.Session, config: pytest.Config) -> list
     if not path.is_file():
         raise pytest.UsageError(f"--wireproof-replay {path}: no such file")
     capture = ReplayCapture.from_parent(session, path=path, shards=shards, ports=ports,
-                                        timeout=config.getoption("wireproof_replay_timeout"))
+                                        timeout=timeout)
     try:
         items = list(capture.collect())
     except FixtureError as exc:

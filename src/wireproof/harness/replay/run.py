@@ -133,7 +133,7 @@ def _run(engine: Engine, path: str | Path, *, ports_of_interest: frozenset[int] 
 
     reader = iter_capture(path, on_damage="stop")
     engine.result.format = reader.format
-    # The reader fills interface_names as it meets them (before the frames naming them): flows keep those names.
+    # The reader fills interface_names as it meets them, before the frames naming them: flows keep the names.
     dissector = Dissector(ports_of_interest=ports_of_interest, interface_names=reader.interface_names)
     # Fewer cyclic-GC passes while the loop runs (see the module docstring).
     thresholds = gc.get_threshold()
