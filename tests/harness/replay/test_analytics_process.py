@@ -209,3 +209,15 @@ def test_bad_parameters_fail_in_the_parent() -> None:
         AnalyticsProcess(batch=0)
     with pytest.raises(HarnessError, match="calls_per_send"):
         AnalyticsProcess(calls_per_send=0)
+
+
+def test_on_failure_drop_keeps_feeding_and_reports_once_at_the_end() -> None:
+    feed = AnalyticsProcess(calls_per_send=1, on_failure="drop")
+    feed.process.kill()
+    feed.process.join(10.0)
+    for i in range(100_000):  # no error while feeding: the calls are dropped once a send fails
+        feed.value("x", T0 + i, 1.0)
+    assert feed.failure is not None and "killed by signal" in feed.failure
+    with pytest.raises(HarnessError, match="killed by signal"):
+        feed.finish()
+    assert not feed.process.is_alive()

@@ -116,3 +116,27 @@ def test_python_can_missing_or_broken_is_a_fixture_error(tmp_path: Path) -> None
     path.write_bytes(b"LOGG" + bytes(40))
     with pytest.raises(FixtureError):
         list(iter_capture(path))
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("  vcan0  123  [10]  00 11 22 33 44 55 66 77 88 99", "not a CAN FD length"),
+    ("  vcan0  123   [9]  00 11 22 33 44 55 66 77 88", "not a classic CAN length"),
+    ("  vcan0  123  [04]  remote request", "classic CAN only"),
+    ("(1.0) vcan0 123#R8_3", "remote frame length"),
+    ("(1.0) vcan0 123#1122334455667788_", "raw DLC"),
+    ("(1.0) vcan0 123##", "flags digit"),
+])
+def test_lengths_the_format_does_not_allow_are_damage(tmp_path: Path, line: str, reason: str) -> None:
+    path = tmp_path / "x.log"
+    path.write_text("(1.0) vcan0 123#00\n" + line + "\n")
+    reader = iter_capture(path, on_damage="stop")
+    assert len(list(reader)) == 1
+    assert reader.damage is not None and reader.damage.line == 2 and reason in reader.damage.reason
+    assert reader.damage.offset == 19 and reader.damage.frames_before == 1 and reader.damage.format == "candump"
+
+
+def test_remote_frames_with_a_raw_dlc_and_crlf_lines(tmp_path: Path) -> None:
+    path = tmp_path / "x.log"
+    path.write_bytes(b"(1.0) vcan0 123#R8_F\r\n(2.0) vcan0 123#R0\r\n")
+    msgs = messages(path)
+    assert [(m.remote, m.dlc) for m in msgs] == [(True, 8), (True, 0)]

@@ -98,3 +98,15 @@ def test_tcp_streams_strict_and_lenient() -> None:
     streams = tcp_streams(frames, strict=False)
     assert [(st.src, st.dst, st.data) for st in streams] == [(c, s, b"abcghi"), (s, c, b"ok")]
     assert tcp_streams(frames, port=80, strict=False) == []
+
+
+def test_can_interfaces_keep_their_names_and_are_counted_after_finish() -> None:
+    from wireproof.harness.replay.pcap import socketcan_frame
+
+    d = Dissector(interface_names=["vcan7", "slcan3"])
+    for n, iface in enumerate((0, 1, 0), start=1):
+        d.feed(Frame(number=n, timestamp=float(n), linktype=227, data=socketcan_frame(0x123, b"\x01"),
+                     original_length=16, interface=iface))
+    closed = d.finish()
+    assert sorted(ev.flow.client[0] for ev in closed) == ["slcan3", "vcan7"]
+    assert d.stats["can_interfaces"] == 2  # before: 0 (counted from the table finish() empties)

@@ -174,3 +174,24 @@ def test_shared_captures_read_and_dissect(path: Path) -> None:
         out = subprocess.run([TSHARK, "-n", "-r", str(path), "-T", "fields", "-e", "frame.number"],
                              capture_output=True, text=True, timeout=60, check=False).stdout
         assert len(out.splitlines()) == len(frames)
+
+
+def test_damage_in_stop_mode_keeps_the_frames_before_it(tmp_path: Path) -> None:
+    from wireproof.harness.replay.damage import CaptureDamaged
+
+    data = pcapng_section([PcapngInterface()], [(1.0, FRAME), (2.0, FRAME), (3.0, FRAME)])
+    packets, pos = [], 0
+    while pos < len(data):  # the enhanced packet blocks' offsets
+        btype, blen = struct.unpack_from("<II", data, pos)
+        packets += [pos] if btype == 6 else []
+        pos += blen
+    second = packets[1]
+    path = tmp_path / "bad.pcapng"
+    path.write_bytes(data[:second + 4] + struct.pack("<I", 13) + data[second + 8:])
+    with pytest.raises(CaptureDamaged, match=f"corrupt capture at byte {second}: the block has a bad length"):
+        list(iter_capture(path))
+    reader = iter_capture(path, on_damage="stop")
+    assert [f.timestamp for f in reader] == [1.0]
+    assert reader.damage is not None
+    assert (reader.damage.kind, reader.damage.offset, reader.damage.frames_before) == ("corrupt", second, 1)
+    assert reader.truncation is not None and str(path) in reader.truncation

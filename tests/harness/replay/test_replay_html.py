@@ -247,3 +247,15 @@ def test_nice_ticks_cover_the_range(lo: float, hi: float) -> None:
     step = steps.pop()
     mantissa = step / 10 ** math.floor(math.log10(step))
     assert round(mantissa, 6) in (1, 2, 2.5, 5)
+
+
+def test_a_damaged_capture_has_a_banner() -> None:
+    damage = {"kind": "truncated", "format": "pcap", "offset": 1024, "line": None, "column": None,
+              "reason": "the last record is cut short <&>", "frames_before": 7,
+              "message": "truncated capture at byte 1024: the last record is cut short <&>"}
+    page = render_html({"file": "x.pcap", "frames": 7, "damage": damage}, None)
+    _xml(page)
+    assert '<p class="damage"><strong>Damaged input</strong> (truncated)' in page
+    assert "truncated capture at byte 1024: the last record is cut short &lt;&amp;&gt;" in page
+    assert "the 7 frames before it" in page
+    assert 'class="damage"' not in render_html({"file": "x.pcap", "damage": None}, None)

@@ -303,3 +303,24 @@ def test_a_hostile_device_gets_verdicts_not_a_traceback(recorded: Path, answer: 
     assert result.exit_code == 1
     judged = result.counts["missing"] + result.counts["differs"] + result.counts["unexpected"]
     assert judged >= result.requests
+
+
+def test_a_damaged_capture_is_sent_up_to_the_damage(recorded: Path, tmp_path: Path) -> None:
+    """The one policy for damaged input (replay/damage.py): before, the error lost the whole run (exit 2)."""
+    data = recorded.read_bytes()
+    ends, pos = [], 24
+    while pos < len(data):
+        pos += 16 + int.from_bytes(data[pos + 8:pos + 12], "little")
+        ends.append(pos)
+    half = ends[len(ends) // 2]
+    damaged = tmp_path / "damaged.pcap"
+    damaged.write_bytes(data[:half] + b"\xff" * 40)
+    with running_server() as server:
+        whole = run_send(recorded, server.url, timeout=2.0)
+        result = run_send(damaged, server.url, timeout=2.0)
+        code, printed = _cli(["replay", str(damaged), "--send", server.url, "--json"])
+    assert result.damage is not None and result.damage.offset == half and result.damage.kind == "corrupt"
+    assert 0 < result.requests < whole.requests and result.counts["identical"] == result.requests
+    assert result.exit_code == 3 and code == 3
+    document = json.loads(printed)
+    assert document["damage"]["offset"] == half and any("damaged input" in n for n in document["notes"])

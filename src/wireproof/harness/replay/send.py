@@ -45,6 +45,9 @@ the framers' buffers; the report keeps the first ``max_reported`` verdicts
 other than ``identical`` and counts them all.
 
 Errors: an unreadable capture is a :class:`~wireproof.errors.FixtureError`;
+a damaged one (:mod:`.damage`) is sent up to the damage, which is a note
+and ``SendResult.damage`` (``damage`` in the JSON): exit 1 if the answers
+differ, else 3 (INCOMPLETE);
 a target that cannot be reached at the first connection is a
 :class:`~wireproof.errors.TransportError` naming the URL (``wireproof
 replay`` exits 2); later connection failures make the affected requests
@@ -67,6 +70,7 @@ from wireproof.codecs._core import NEED_DATA
 from wireproof.codecs._correlation import Correlation
 from wireproof.codecs._pairing import PAIR, Pairing
 from wireproof.errors import DecodeError, FixtureError, HarnessError, TransportError
+from wireproof.harness.replay.damage import Damage
 from wireproof.harness.replay.events import Event, FlowClosed, FlowKey, StreamData, StreamGap
 from wireproof.harness.transports import Transport, open_transport, parse_url, scheme_for
 
@@ -140,6 +144,7 @@ class SendResult:
     exchanges: list[Exchange] = field(default_factory=list)  # the first max_reported non-identical
     notes: list[str] = field(default_factory=list)  # gaps, unframeable bytes: what was not replayed
     seconds: float = 0.0
+    damage: Damage | None = None  # the capture is damaged (.damage): sent up to the damage only
 
     @property
     def ok(self) -> bool:
@@ -148,7 +153,8 @@ class SendResult:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.ok else 1
+        """FAIL (1) for a difference seen, else INCOMPLETE (3) for a damaged capture, else OK (0)."""
+        return 1 if not self.ok else 3 if self.damage is not None else 0
 
 
 # --- comparing two answers ----------------------------------------------------------------
@@ -500,8 +506,9 @@ def run_send(path: str | Path, target_url: str, *, ports: Mapping[int, str] | No
             if f is not None:
                 f.close()
 
+    reader = iter_capture(path, on_damage="stop")
     try:
-        for frame in iter_capture(path):
+        for frame in reader:
             for ev in dissector.feed(frame):
                 handle(ev)
         for ev in dissector.finish():
@@ -513,6 +520,9 @@ def run_send(path: str | Path, target_url: str, *, ports: Mapping[int, str] | No
             if f.connection.transport is not None:
                 f.connection.transport.close()
     result.seconds = time.monotonic() - started
+    if reader.damage is not None:
+        result.damage = reader.damage
+        result.notes.append(f"damaged input: {reader.damage.describe()}; sent what came before it")
     return result
 
 
@@ -524,7 +534,8 @@ def send_json(result: SendResult) -> dict[str, Any]:
     return {"schema": SCHEMA, "file": result.file, "target": result.target, "flows": result.flows,
             "requests": result.requests, "verdicts": {v: result.counts[v] for v in VERDICTS},
             "ok": result.ok, "exchanges": [e.to_json() for e in result.exchanges],
-            "notes": list(result.notes), "seconds": round(result.seconds, 3)}
+            "notes": list(result.notes), "seconds": round(result.seconds, 3),
+            "damage": None if result.damage is None else result.damage.to_json()}
 
 
 def _value(v: Any) -> str:
@@ -567,7 +578,8 @@ def send_replay(path: str | Path, target_url: str, *, ports: Mapping[int, str] |
     """``wireproof replay FILE --send URL``: run, print the report, return the exit code.
 
     0: every answer identical; 1: differences (or missing / unexpected
-    answers); 2: the capture or the target could not be used (message on ``err``).
+    answers); 2: the capture or the target could not be used (message on ``err``);
+    3: a damaged capture, every answer before the damage identical.
     """
     stdout = out if out is not None else sys.stdout
     stderr = err if err is not None else sys.stderr
