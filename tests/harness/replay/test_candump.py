@@ -132,7 +132,7 @@ def test_lengths_the_format_does_not_allow_are_damage(tmp_path: Path, line: str,
     reader = iter_capture(path, on_damage="stop")
     assert len(list(reader)) == 1
     assert reader.damage is not None and reader.damage.line == 2 and reason in reader.damage.reason
-    assert reader.damage.offset == 19 and reader.damage.frames_before == 1 and reader.damage.format == "candump"
+    assert (reader.damage.offset, reader.damage.frames_before, reader.damage.format) == (19, 1, "candump")
 
 
 def test_remote_frames_with_a_raw_dlc_and_crlf_lines(tmp_path: Path) -> None:
