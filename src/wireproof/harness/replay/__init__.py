@@ -2,7 +2,8 @@
 
 The capture layer (events, capture, pcap, candump, net, tcp, dissector) turns a
 pcap/pcapng/candump file into a stream of protocol-independent events; the
-engine dispatches them to protocol analyzers.
+engine dispatches them to protocol analyzers. A damaged capture is analysed
+up to the damage, which is reported with its place (:mod:`.damage`).
 
     >>> from wireproof.harness.replay import replay
     >>> result = replay("plant.pcapng", ports={5020: "modbus-tcp"})  # doctest: +SKIP
@@ -16,6 +17,7 @@ for people and as the ``wireproof.replay/1`` JSON.
 from __future__ import annotations
 
 from wireproof.harness.replay.capture import CaptureReader, iter_capture
+from wireproof.harness.replay.damage import CaptureDamaged, Damage
 from wireproof.harness.replay.dissector import Dissector
 from wireproof.harness.replay.events import (
     CanMessage,
@@ -38,7 +40,9 @@ from wireproof.harness.replay.run import replay, scan_flows
 
 __all__ = [
     "CanMessage",
+    "CaptureDamaged",
     "CaptureReader",
+    "Damage",
     "Datagram",
     "Dissector",
     "Endpoint",
