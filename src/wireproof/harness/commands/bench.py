@@ -28,6 +28,7 @@ missed), 2 usage errors.
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import sys
 from collections.abc import Sequence
@@ -40,8 +41,8 @@ NEUTRAL = {"replay": "wireproof replay on a generated million-frame capture agai
 
 def _positive(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    if not 0 < value < math.inf:  # nan and inf fail too: a bench that never ends is not a default
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text}")
     return value
 
 
