@@ -217,7 +217,7 @@ def test_certify_suite_that_does_not_collect(pytester: pytest.Pytester, protocol
                                              capsys: pytest.CaptureFixture[str]) -> None:
     bad = '@__import__("pytest").mark.conformance(clause="", level="shall")\ndef test_x():\n    pass\n'
     make_suite(pytester, protocol_registry, "fake-broken", {"test_ok.py": PASSING, "test_x.py": bad})
-    assert certify("fake-broken", "--report", str(pytester.path / "rep")) == INCOMPLETE  # a broken suite: no verdict
+    assert certify("fake-broken", "--report", str(pytester.path / "rep")) == INCOMPLETE  # no verdict
     out = capsys.readouterr().out
     assert "collection error in" in out and "clause must be a non-empty string" in out
     report = json.loads((pytester.path / "rep" / "report.json").read_text())
