@@ -356,7 +356,7 @@ def exit_code(cases: Sequence[CaseResult], *, passed: bool, selected: bool) -> i
 def _interrupted(result: RunResult | None, report_dir: Path, err: TextIO) -> int:
     """Ctrl-C: one line; the reports (if the session got far enough to write them) are marked incomplete."""
     if result is None:
-        print("wireproof certify: interrupted before any clause ran; no report written", file=err)
+        print("wireproof certify: interrupted before the reports were written; no report", file=err)
     else:
         total = len(result.cases) + len(result.not_run)
         print(f"wireproof certify: interrupted after {len(result.cases)} of {total} clauses; "
