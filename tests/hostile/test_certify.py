@@ -42,7 +42,7 @@ from pathlib import Path
 import pytest
 
 from wireproof.codecs.modbus.messages import ReadHoldingRegistersRequest
-from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, NoResponse
+from wireproof.conformance.modbus_server._connection import Connection, NoResponse
 from wireproof.errors import RemoteProtocolError
 from wireproof.harness.exitcodes import FAIL, INTERRUPTED, USAGE
 from wireproof.harness.modbus_client import BlockingModbusClient
@@ -159,8 +159,8 @@ def device(behaviour: Behaviour) -> Iterator[Device]:
 
 
 def certify(report: Path, *args: str) -> tuple[int, str, str]:
-    proc = subprocess.run([sys.executable, "-m", "wireproof", "certify", "modbus-server", "--report", str(report),
-                           *args], capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
+    argv = [sys.executable, "-m", "wireproof", "certify", "modbus-server", "--report", str(report), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -188,7 +188,8 @@ def test_a_device_that_drops_every_connection_fails_every_clause_the_same_way_tw
     assert not errors, f"{name}: a drop by the device is its behaviour, a fail: {errors}"
     vague = {clause: reason for clause, (_, reason) in first.items() if words not in reason}
     assert not vague, f"{name}: reasons must say what the device did ({words!r}): {vague}"
-    differ = {clause: (first[clause], second.get(clause)) for clause in first if first[clause] != second.get(clause)}
+    differ = {clause: (first[clause], second.get(clause))
+              for clause in first if first[clause] != second.get(clause)}
     assert not differ, f"{name}: the same device gave other verdicts or reasons on the second run: {differ}"
 
 
@@ -198,8 +199,8 @@ def test_the_reason_names_the_request_the_device_dropped(tmp_path: Path) -> None
     assert code == FAIL
     verdict, reason = outcomes(tmp_path)["MB-TCP-001"]
     assert verdict == "fail"
-    assert reason == ("ConnectionClosed: [connection 1] connection reset by the device after 12 bytes of request "
-                      "(000000000006010300000001), before any answer")
+    assert reason == ("ConnectionClosed: [connection 1] connection reset by the device after 12 bytes of "
+                      "request (000000000006010300000001), before any answer")
 
 
 def test_a_target_that_is_not_there_is_one_error_not_forty_verdicts(tmp_path: Path) -> None:
@@ -209,8 +210,8 @@ def test_a_target_that_is_not_there_is_one_error_not_forty_verdicts(tmp_path: Pa
     code, out, err = certify(tmp_path / "rep", "--target", url)
     assert code == USAGE, (out, err)
     assert err.strip().splitlines() == [
-        f"wireproof certify: error: the target {url} is not reachable: {url}: connect failed: Connection refused; "
-        "no clause was run"]
+        f"wireproof certify: error: the target {url} is not reachable: {url}: connect failed: "
+        "Connection refused; no clause was run"]
     assert not (tmp_path / "rep" / "report.json").exists()
     assert "FAIL" not in out
 
@@ -244,8 +245,8 @@ def _tid(request: bytes) -> bytes:
 GARBAGE: dict[str, tuple[Behaviour, type[BaseException], str]] = {
     "length 39985": (answering(lambda r: _tid(r) + bytes.fromhex("0000 9c31 01 03") + b"\xaa" * 50),
                      RemoteProtocolError,
-                     r"invalid MBAP header: length 39985 exceeds the maximum 254 \(MB-AP 4\.1.*\); at byte offset 4 "
-                     r"of [0-9a-f]{4}00009c310103aa"),
+                     r"invalid MBAP header: length 39985 exceeds the maximum 254 \(MB-AP 4\.1.*\); "
+                     r"at byte offset 4 of [0-9a-f]{4}00009c310103aa"),
     "length 0": (answering(lambda r: _tid(r) + bytes.fromhex("0000 0000 01")), RemoteProtocolError,
                  r"invalid MBAP header: length 0 is below the minimum 2 .*; at byte offset 4"),
     "length 1": (answering(lambda r: _tid(r) + bytes.fromhex("0000 0001 01")), RemoteProtocolError,
@@ -255,12 +256,14 @@ GARBAGE: dict[str, tuple[Behaviour, type[BaseException], str]] = {
     "transaction id + 1": (answering(lambda r: struct.pack(">H", (int.from_bytes(r[:2], "big") + 1) & 0xFFFF)
                                      + bytes.fromhex("0000 0005 01 03 02 0000")), AssertionError,
                            r"response transaction id 0x0002 != request's 0x0001"),
-    "trailing bytes": (answering(lambda r: _tid(r) + bytes.fromhex("0000 0005 01 03 02 0000 dead")), AssertionError,
-                       r"2 bytes follow the answer its MBAP length announced \(length 5; MB-TCP 3\.1\.3\).*then dead"),
-    "an answer that never ends": (answering(lambda r: _tid(r) + bytes.fromhex("0000 00fe 01 03 fa") + b"\x00" * 20),
+    "trailing bytes": (answering(lambda r: _tid(r) + bytes.fromhex("0000 0005 01 03 02 0000 dead")),
+                       AssertionError,
+                       r"2 bytes follow the answer its MBAP length announced \(length 5; MB-TCP 3\.1\.3\)"
+                       r".*then dead"),
+    "an answer that never ends": (answering(lambda r: _tid(r) + bytes.fromhex("0000 00fe 0103fa") + bytes(20)),
                                   NoResponse,
-                                  r"incomplete answer: its MBAP header announces 260 bytes, 29 received within "
-                                  r"0\.3 s, then silence"),
+                                  r"incomplete answer: its MBAP header announces 260 bytes, 29 received "
+                                  r"within 0\.3 s, then silence"),
     "endless garbage": (answering(lambda r: b"", then="stream-garbage"), RemoteProtocolError,
                         r"invalid MBAP header: length 1029 exceeds the maximum 254"),
     "endless stray answers": (answering(lambda r: b"", then="stream-answers"), AssertionError,
