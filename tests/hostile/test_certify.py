@@ -260,7 +260,7 @@ GARBAGE: dict[str, tuple[Behaviour, type[BaseException], str]] = {
                        AssertionError,
                        r"2 bytes follow the answer its MBAP length announced \(length 5; MB-TCP 3\.1\.3\)"
                        r".*then dead"),
-    "an answer that never ends": (answering(lambda r: _tid(r) + bytes.fromhex("0000 00fe 0103fa") + bytes(20)),
+    "an answer that never ends": (answering(lambda r: _tid(r) + bytes.fromhex("000000fe0103fa") + bytes(20)),
                                   NoResponse,
                                   r"incomplete answer: its MBAP header announces 260 bytes, 29 received "
                                   r"within 0\.3 s, then silence"),
