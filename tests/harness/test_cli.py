@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import pytest
 from wireproof import codecs
 from wireproof.errors import HarnessError, TruncatedError
 from wireproof.harness import cli
+from wireproof.harness.exitcodes import INCOMPLETE, USAGE
 from wireproof.harness.suites import suite, suite_path
 from wireproof.protocol import Param, ProtocolDescriptor, ProtocolRegistry, SuiteEntry
 
@@ -48,7 +50,7 @@ import pytest
 
 @pytest.mark.conformance(clause="FK-9", level="shall")
 def test_options(wireproof_target, wireproof_unit, wireproof_params, wireproof_profile):
-    assert wireproof_target == "tcp://127.0.0.1:1502"
+    assert wireproof_target.startswith("tcp://127.0.0.1:")
     assert wireproof_unit == 7
     assert wireproof_params == {"framing": "rtu", "unit": "7"}
     assert wireproof_profile == {"fcs": [3]}
@@ -154,9 +156,10 @@ def test_certify_failing_suite_and_k(pytester: pytest.Pytester, protocol_registr
                for line in out.splitlines())
     assert "-> NOT PASSED" in out
     assert certify("fake-mixed", "-k", "test_one", "--report", str(pytester.path / "r2")) == 0
-    assert certify("fake-mixed", "-k", "nothing_matches", "--report", str(pytester.path / "r3")) == 1
+    # Nothing selected is a usage error (2); only inconclusive is no verdict (3): neither blames the device.
+    assert certify("fake-mixed", "-k", "nothing_matches", "--report", str(pytester.path / "r3")) == USAGE
     assert "no clause selected" in capsys.readouterr().out
-    assert certify("fake-mixed", "-k", "test_undecided", "--report", str(pytester.path / "r4")) == 1
+    assert certify("fake-mixed", "-k", "test_undecided", "--report", str(pytester.path / "r4")) == INCOMPLETE
     out = capsys.readouterr().out
     assert "0 pass, 0 fail, 0 error, 0 not_applicable, 1 inconclusive -> NOT PASSED" in out
 
@@ -180,10 +183,12 @@ def test_certify_passes_options(pytester: pytest.Pytester, protocol_registry: Pr
     make_suite(pytester, protocol_registry, "fake-opts", {"test_opts.py": OPTIONS})
     profile = pytester.path / "profile.toml"
     profile.write_text("fcs = [3]\n")
-    code = certify("fake-opts", "--target", "tcp://127.0.0.1:1502", "--unit", "7", "--option", "framing=rtu",
-                   "--profile", str(profile), "--report", str(pytester.path / "rep"))
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # certify checks the target is there first
+        target = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        code = certify("fake-opts", "--target", target, "--unit", "7", "--option", "framing=rtu",
+                       "--profile", str(profile), "--report", str(pytester.path / "rep"))
     assert code == 0, capsys.readouterr().out
-    assert json.loads((pytester.path / "rep" / "report.json").read_text())["target"] == "tcp://127.0.0.1:1502"
+    assert json.loads((pytester.path / "rep" / "report.json").read_text())["target"] == target
 
 
 def test_certify_is_isolated_from_the_users_setup(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
@@ -212,7 +217,7 @@ def test_certify_suite_that_does_not_collect(pytester: pytest.Pytester, protocol
                                              capsys: pytest.CaptureFixture[str]) -> None:
     bad = '@__import__("pytest").mark.conformance(clause="", level="shall")\ndef test_x():\n    pass\n'
     make_suite(pytester, protocol_registry, "fake-broken", {"test_ok.py": PASSING, "test_x.py": bad})
-    assert certify("fake-broken", "--report", str(pytester.path / "rep")) == 1
+    assert certify("fake-broken", "--report", str(pytester.path / "rep")) == INCOMPLETE  # no verdict
     out = capsys.readouterr().out
     assert "collection error in" in out and "clause must be a non-empty string" in out
     report = json.loads((pytester.path / "rep" / "report.json").read_text())

@@ -283,6 +283,7 @@ def check_reports(directory: Path, *, suite: str) -> dict[str, Any]:
     assert report["schema"] == "wireproof.report/1"
     assert report["suite"] == suite
     assert report["summary"] == SUMMARY
+    assert report["complete"] is True and report["not_run"] == [], report["not_run"]
     assert {c["clause"]: c["verdict"] for c in report["cases"]} == EXPECTED
     assert [c["clause"] for c in report["cases"]] == sorted(EXPECTED)
     case = next(c for c in report["cases"] if c["clause"] == "FAKE-001")

@@ -14,6 +14,7 @@ from wireproof.harness.report import (
     SCHEMA,
     CaseResult,
     EvidenceEntry,
+    NotRun,
     RunResult,
     read_json,
     render_html,
@@ -65,7 +66,9 @@ def test_clause_sort_key_is_numeric() -> None:
 def test_json_schema_and_round_trip(tmp_path: Path) -> None:
     path = write_json(RUN, tmp_path / "report.json")
     data = json.loads(path.read_text())
-    assert list(data) == ["schema", "suite", "target", "started", "duration", "summary", "cases"]
+    assert list(data) == ["schema", "suite", "target", "started", "duration", "complete", "interrupted",
+                          "summary", "cases", "not_run"]
+    assert data["complete"] is True and data["interrupted"] is False and data["not_run"] == []
     assert data["schema"] == SCHEMA == "wireproof.report/1"
     assert data["summary"]["total"] == 5
     assert data["cases"][0]["evidence"][0] == {"direction": "sent", "hex": "000100000006010300000001",
@@ -132,3 +135,38 @@ def test_write_reports(tmp_path: Path) -> None:
     paths = write_reports(RUN, tmp_path / "new" / "dir")
     assert [p.name for p in paths] == list(REPORT_FILES)
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
+
+
+def test_an_interrupted_run_says_so_in_every_report(tmp_path: Path) -> None:
+    not_run = (NotRun(nodeid="t.py::test_f", clause="MB-6", level="shall", title="the sixth rule"),
+               NotRun(nodeid="t.py::test_g"))
+    run = RunResult(suite="modbus-server", target=None, started="", duration=0.2, cases=CASES[:1],
+                    interrupted=True, not_run=not_run)
+    assert not run.complete and not run.passed  # one pass of three selected is not a pass
+    assert run.incomplete_note == "Interrupted after 1 of 3 clauses — this report is incomplete"
+    write_reports(run, tmp_path)
+
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["complete"] is False and data["interrupted"] is True
+    assert data["not_run"][0] == {"nodeid": "t.py::test_f", "clause": "MB-6", "title": "the sixth rule",
+                                  "level": "shall"}
+    assert read_json(tmp_path / "report.json") == run
+
+    suite = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "3" and suite.get("skipped") == "2"
+    props = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    assert props["complete"] == "false" and props["interrupted"] == "true"
+    assert props["incomplete"] == run.incomplete_note
+    skipped = suite.findall("testcase/skipped[@type='not_run']")
+    assert [s.get("message") for s in skipped] == [f"not run: {run.incomplete_note}"] * 2
+
+    html = (tmp_path / "report.html").read_text()
+    assert f'<div class="incomplete" role="alert">{run.incomplete_note}</div>' in html
+    assert "modbus-server: INCOMPLETE</h1>" in html and html.count('class="not-run"') == 2
+
+
+def test_a_report_from_before_the_complete_field_reads_as_complete() -> None:
+    data = RUN.to_json_dict()
+    for key in ("complete", "interrupted", "not_run"):
+        del data[key]
+    assert RunResult.from_json_dict(data) == RUN and RUN.complete and RUN.incomplete_note == ""

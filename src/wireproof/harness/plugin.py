@@ -14,7 +14,10 @@ Hypothesis habit):
 - With ``--wireproof-report DIR``, the process that is *not* an xdist worker
   rebuilds one :class:`~wireproof.harness.report.model.CaseResult` per test
   from those properties and writes DIR/report.json, junit.xml and
-  report.html at session end.
+  report.html at session end. It also remembers which clause tests were
+  selected; when the session ends early (Ctrl-C: pytest's exit status
+  INTERRUPTED), the reports are written all the same, marked incomplete,
+  with the clauses that got no verdict listed as not run.
 - With ``--wireproof-replay FILE``, the capture's flows are added as test
   items (:mod:`wireproof.harness.replay.pytest_items`, imported only then),
   so pytest-xdist shards a big capture.
@@ -38,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 import pytest
 
 if TYPE_CHECKING:
-    from wireproof.harness.report.model import CaseResult, RunResult
+    from wireproof.harness.report.model import CaseResult, NotRun, RunResult
 
 __all__ = [
     "INCONCLUSIVE_PREFIX",
@@ -474,6 +477,12 @@ def case_from_report(report: pytest.TestReport, duration: float | None = None) -
     )
 
 
+def interrupted_by_user(excinfo: pytest.ExceptionInfo[BaseException]) -> bool:
+    """Whether pytest's keyboard-interrupt hook saw a real Ctrl-C (not its own stop on collection errors,
+    which pytest raises as a KeyboardInterrupt subclass)."""
+    return not isinstance(excinfo.value, pytest.Session.Interrupted | pytest.Session.Failed)
+
+
 def case_from_collect_error(report: pytest.CollectReport) -> CaseResult:
     """A collection error as an ``error`` case (a broken suite must show in the report)."""
     from wireproof.harness.report.model import CaseResult
@@ -495,6 +504,9 @@ class ReportWriter:
         self._t0 = time.monotonic()
         self._started = ""
         self._target: str | None = None
+        self._selected: dict[str, NotRun] = {}  # nodeid -> what the reports say if it never runs
+        self._ran: set[str] = set()  # node ids that finished (under xdist: clause or not)
+        self.interrupted = False
 
     def pytest_sessionstart(self) -> None:
         import datetime
@@ -509,6 +521,7 @@ class ReportWriter:
         total = self._durations.get(report.nodeid, 0.0) + report.duration
         self._durations[report.nodeid] = total
         if report.when == "teardown":
+            self._ran.add(report.nodeid)
             case = case_from_report(report, duration=self._durations.pop(report.nodeid))
             if case is not None:
                 self.cases.append(case)
@@ -517,16 +530,42 @@ class ReportWriter:
         if report.failed:
             self.cases.append(case_from_collect_error(report))
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from wireproof.harness.report.model import NotRun
+
+        for item in session.items:
+            marker = item.get_closest_marker("conformance")
+            if marker is not None:
+                clause, level = str(marker.kwargs.get("clause", "")), str(marker.kwargs.get("level", ""))
+                self._selected[item.nodeid] = NotRun(nodeid=item.nodeid, clause=clause, level=level,
+                                                     title=_title(item))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: object, ids: list[str]) -> None:
+        # Under xdist the controller collects nothing; the workers' node ids are all it learns
+        # (clause or not: a test that never ran may be listed as not run without being a clause).
+        from wireproof.harness.report.model import NotRun
+
+        for nodeid in ids:
+            self._selected.setdefault(nodeid, NotRun(nodeid=nodeid))
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.interrupted = interrupted_by_user(excinfo)
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from wireproof.harness.report import RunResult, write_reports
         from wireproof.harness.report.model import clause_sort_key
 
         suite = self.config.getoption("wireproof_suite") or self.config.rootpath.name
+        decided = {case.nodeid for case in self.cases} | self._ran
         self.result = RunResult(
             suite=suite, target=self.config.getoption("wireproof_target") or self._target,
             started=self._started,
             duration=round(time.monotonic() - self._t0, 6),
             cases=tuple(sorted(self.cases, key=clause_sort_key)),
+            interrupted=self.interrupted,
+            not_run=tuple(sorted((n for nodeid, n in self._selected.items() if nodeid not in decided),
+                                 key=clause_sort_key)),
         )
         self.paths = write_reports(self.result, self.directory)

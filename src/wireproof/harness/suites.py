@@ -15,7 +15,9 @@ from typing import Any
 from wireproof.errors import HarnessError
 from wireproof.protocol import REGISTRY, SuiteEntry
 
-__all__ = ["suite", "suite_names", "suite_params", "suite_path"]
+__all__ = ["TARGET_PROBE_TIMEOUT", "suite", "suite_names", "suite_params", "suite_path", "target_problem"]
+
+TARGET_PROBE_TIMEOUT = 5.0
 
 
 def suite_names() -> list[str]:
@@ -62,3 +64,28 @@ def suite_params(name: str, given: Mapping[str, str]) -> dict[str, Any]:
         except ValueError as err:
             raise HarnessError(f"parameter {key}={text}: {err}") from None
     return values
+
+
+def target_problem(url: str, timeout: float = TARGET_PROBE_TIMEOUT) -> str | None:
+    """Why the target ``url`` is not there, or None if it is: one open and close, before any clause.
+
+    A run against a target that is not there (connection refused, host
+    unreachable, no answer to the connect within ``timeout``, no such serial
+    device) has no verdict to give: one clear error, not a ``fail`` per
+    clause. A target that accepts and then resets the connection *is* there;
+    what it does is for the clauses to judge. A URL that does not parse is
+    for the caller to have rejected (it is reported here too).
+    """
+    from wireproof.errors import TransportError
+    from wireproof.harness.transports import open_target, peer_dropped
+
+    try:
+        transport = open_target(url, timeout=timeout)
+    except TransportError as err:
+        if peer_dropped(err):
+            return None
+        return f"the target {url} is not reachable: {err.strerror or err}; no clause was run"
+    except HarnessError as err:
+        return f"the target {url} cannot be opened: {err}; no clause was run"
+    transport.close()
+    return None

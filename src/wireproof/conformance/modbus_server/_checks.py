@@ -22,9 +22,8 @@ from wireproof.codecs.modbus.messages import (
     ReadHoldingRegistersResponse,
     ReadInputRegistersRequest,
 )
-from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, RawAdu
+from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, NotAccepted, RawAdu
 from wireproof.conformance.modbus_server.profile import AddressRange, DeviceProfile
-from wireproof.errors import TransportError
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
 
 __all__ = ["Timing", "clause", "expect_exceptions", "expect_usable", "past_end", "pdu_bytes", "probe_request",
@@ -141,11 +140,11 @@ def expect_usable(connect: Callable[[], Connection], client: Connection, profile
     probe = probe_request(profile)
     if isinstance(outcome, ConnectionClosed):
         evidence.note(f"after {what} the device closed the connection; checking a new connection")
+        fresh = connect()
         try:
-            fresh = connect()
-        except TransportError as err:
+            fresh.request(probe)
+        except NotAccepted as err:
             raise AssertionError(f"after {what} the device no longer accepts connections: {err}") from None
-        fresh.request(probe)
         return
     evidence.note(f"after {what}: the same connection must still answer")
     client.request(probe)

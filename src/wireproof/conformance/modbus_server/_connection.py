@@ -10,12 +10,26 @@ knowledge:
 - :class:`RawAdu`, an answer split by its MBAP header only, and
   :class:`Reply`, its PDU decoded (a ``DecodeError`` there is the device's);
 - verdicts for what the device did: :class:`NoResponse` when an answer the
-  spec demands did not come in time and :class:`ConnectionClosed` when the
-  device closed or reset the connection are ``AssertionError`` subclasses
-  (verdict ``fail``), as is an answer with another transaction id; bytes
-  that do not frame (an MBAP length outside 2..254) are the harness's
-  ``RemoteProtocolError``, also a ``fail``. Harness trouble (cannot connect,
-  bad arguments) stays a ``HarnessError`` (verdict ``error``).
+  spec demands did not come in time (silence, or part of an ADU and then
+  silence: an incomplete answer), :class:`ConnectionClosed` when the device
+  closed or reset the connection, :class:`NotAccepted` when it refused or
+  did not accept a new connection, are ``AssertionError`` subclasses
+  (verdict ``fail``), as are an answer with another transaction id or
+  protocol id, and bytes after an answer that its MBAP length does not
+  cover; bytes that do not frame (an MBAP length outside 2..254) are the
+  harness's ``RemoteProtocolError``, also a ``fail``. Harness trouble (no
+  file descriptors, bad arguments) stays a ``HarnessError`` (verdict
+  ``error``).
+
+A connection is opened when a clause first uses it, not when the fixture
+hands it out, so that a device refusing or resetting it is judged in the
+clause (a ``fail``), not in the fixture's setup (an ``error``). That the
+target is there at all is checked once per run, before any clause
+(``modbus_target``; ``wireproof certify`` checks it before starting): after
+that, a refused connection is the device's doing. Reasons never depend on
+which call noticed a reset (:mod:`wireproof.harness.modbus_client`,
+"Connections the device drops"), so one device gets one verdict and one
+reason per clause on every run.
 
 Everything sent and received goes to the evidence recorder, labelled with
 the connection it belongs to (the transport's tap).
@@ -23,6 +37,7 @@ the connection it belongs to (the transport's tap).
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -32,10 +47,10 @@ from wireproof.codecs.modbus import TcpCodec
 from wireproof.codecs.modbus.constants import EXCEPTION_FLAG
 from wireproof.codecs.modbus.messages import ExceptionResponse, Pdu, TcpAdu, UnknownPdu
 from wireproof.errors import HarnessError, TransportError, TransportTimeout
-from wireproof.harness.modbus_client import BlockingModbusClient
-from wireproof.harness.transports import open_transport
+from wireproof.harness.modbus_client import BlockingModbusClient, PeerDropped
+from wireproof.harness.transports import local_failure
 
-__all__ = ["Connection", "ConnectionClosed", "NoResponse", "RawAdu", "Reply", "decode_adu"]
+__all__ = ["Connection", "ConnectionClosed", "NoResponse", "NotAccepted", "RawAdu", "Reply", "decode_adu"]
 
 Recorder = Callable[[str, bytes, str], None]
 T = TypeVar("T")
@@ -55,6 +70,10 @@ class NoResponse(AssertionError):
 
 class ConnectionClosed(AssertionError):
     """The device closed (or reset) the connection instead of answering."""
+
+
+class NotAccepted(AssertionError):
+    """The device refused a new connection, or did not accept it in time (it accepted one before)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,12 +130,18 @@ class Reply:
 
 
 class Connection:
-    """One TCP connection to the device under test (see the module docstring)."""
+    """One TCP connection to the device under test, opened on first use (see the module docstring)."""
 
-    def __init__(self, link: BlockingModbusClient, *, unit: int, label: str = "") -> None:
-        self.link = link
+    def __init__(self, link: BlockingModbusClient | Callable[[], BlockingModbusClient], *, unit: int,
+                 timeout: float | None = None, label: str = "") -> None:
+        self._link = link if isinstance(link, BlockingModbusClient) else None
+        self._opener = None if isinstance(link, BlockingModbusClient) else link
         self.unit = unit
-        self.timeout = link.timeout
+        if timeout is None:
+            if self._link is None:
+                raise HarnessError("a connection opened on first use needs its timeout")
+            timeout = self._link.timeout
+        self.timeout = timeout
         self.label = label
         self.codec = tcp_codec()
         self._tid = 0
@@ -124,13 +149,35 @@ class Connection:
     @classmethod
     def connect(cls, url: str, *, unit: int, timeout: float, record: Recorder | None = None,
                 label: str = "") -> Connection:
-        """Open ``url``; each chunk sent/received is passed to ``record(direction, data, label)``."""
+        """A connection to ``url``, opened on first use; each chunk sent/received is passed to
+        ``record(direction, data, label)``."""
         tap = None if record is None else (lambda direction, data: record(direction, data, label))
-        transport = open_transport(url, timeout=max(timeout, 1.0), tap=tap)
-        return cls(BlockingModbusClient(transport, framing="tcp", timeout=timeout), unit=unit, label=label)
+
+        def opener() -> BlockingModbusClient:
+            return BlockingModbusClient.connect(url, framing="tcp", timeout=timeout, tap=tap,
+                                                connect_timeout=max(timeout, 1.0))
+        return cls(opener, unit=unit, timeout=timeout, label=label)
+
+    @property
+    def link(self) -> BlockingModbusClient:
+        """The harness client, connecting first if need be (:class:`NotAccepted` if the device refuses)."""
+        if self._link is None:
+            assert self._opener is not None
+            try:
+                self._link = self._opener()
+            except TransportTimeout:
+                raise NotAccepted(f"{self._who()}the device did not accept the connection within "
+                                  f"{max(self.timeout, 1.0):g} s") from None
+            except TransportError as err:
+                if local_failure(err) or err.errno is None:
+                    raise  # this side could not connect: a harness error
+                how = "refused the connection" if err.errno == errno.ECONNREFUSED else "could not be reached"
+                raise NotAccepted(f"{self._who()}the device {how} ({err.strerror or err})") from None
+        return self._link
 
     def close(self) -> None:
-        self.link.close()
+        if self._link is not None:
+            self._link.close()
 
     # -- building -----------------------------------------------------------
 
@@ -157,11 +204,21 @@ class Connection:
     # -- I/O ----------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        self.link.send(data)
+        self._stale()
+        self._device(lambda: self.link.send(data), None)
 
     def send_segments(self, chunks: Iterable[bytes]) -> None:
         """Each chunk as its own TCP segment, best effort."""
-        self.link.send_segments(chunks)
+        self._stale()
+        self._device(lambda: self.link.send_segments(chunks), None)
+
+    def _stale(self) -> None:
+        """Bytes already received before a request goes out answer nothing: the device's (MB-TCP 3.1.3)."""
+        if self._link is not None and self._link.unframed:
+            got = self._link.unframed
+            raise AssertionError(f"{self._who()}{len(got)} bytes arrived that answer no request "
+                                 f"({got[:64].hex()}): bytes after an answer its MBAP length does not cover, "
+                                 "or a stray (MB-TCP 3.1.3)")
 
     def read_adu(self, timeout: float | None = None) -> RawAdu:
         """The next ADU the device sends; NoResponse / ConnectionClosed if none comes."""
@@ -176,11 +233,19 @@ class Connection:
         tid = self.next_tid() if tid is None else tid
         data = (self.raw_adu(pdu, tid=tid, unit=unit) if isinstance(pdu, bytes)
                 else self.adu(pdu, tid=tid, unit=unit, strict=strict))
+        self._stale()
         exchange = self._device(lambda: self.link.exchange(data, timeout=timeout), timeout)
         adu = RawAdu.split(exchange.frame)
         assert adu.transaction_id == tid, (
             f"{self._who()}response transaction id 0x{adu.transaction_id:04X} != request's 0x{tid:04X} "
-            "(MB-TCP 3.1.3: the server copies the transaction identifier)")
+            f"(MB-TCP 3.1.3: the server copies the transaction identifier); answer {adu.raw.hex()}")
+        assert adu.protocol_id == 0, (
+            f"{self._who()}response protocol identifier 0x{adu.protocol_id:04X}, expected 0 "
+            f"(MB-TCP 3.1.3: 0 = MODBUS, copied by the server); answer {adu.raw.hex()}")
+        trailing = self.link.unframed
+        assert not trailing, (
+            f"{self._who()}{len(trailing)} bytes follow the answer its MBAP length announced "
+            f"(length {adu.length}; MB-TCP 3.1.3): answer {adu.raw.hex()}, then {trailing[:64].hex()}")
         return Reply(adu=adu, pdu=adu.decode(), elapsed=exchange.elapsed)
 
     def silence(self, window: float) -> RawAdu | ConnectionClosed | None:
@@ -202,13 +267,14 @@ class Connection:
         except TransportTimeout:
             limit = self.timeout if timeout is None else timeout
             got = self.link.unframed
-            part = f" ({len(got)} bytes of an ADU: {got.hex()})" if got else ""
-            raise NoResponse(f"{self._who()}no response within {limit:g} s{part}") from None
-        except TransportError as err:
-            if err.errno is not None:  # the OS reported the failure: a reset, not an orderly close
-                raise ConnectionClosed(f"{self._who()}the device reset the connection: {err}") from None
-            raise ConnectionClosed(f"{self._who()}the device closed the connection "
-                                   f"({len(self.link.unframed)} bytes of an ADU received)") from None
+            if not got:
+                raise NoResponse(f"{self._who()}no response within {limit:g} s") from None
+            announced = (f"its MBAP header announces {6 + int.from_bytes(got[4:6], 'big')} bytes, "
+                         if len(got) >= 6 else "")
+            raise NoResponse(f"{self._who()}incomplete answer: {announced}{len(got)} received within "
+                             f"{limit:g} s, then silence ({got[:64].hex()})") from None
+        except PeerDropped as dropped:
+            raise ConnectionClosed(f"{self._who()}{dropped.reason}") from None
 
     def _who(self) -> str:
         return f"[{self.label}] " if self.label else ""

@@ -1,7 +1,12 @@
 """Fixtures of the ``modbus-server`` suite: target, profile, connections.
 
 - ``modbus_target``: the ``--wireproof-target`` URL, or, when none is given,
-  the built-in reference server started for the session on 127.0.0.1:0.
+  the built-in reference server started for the session on 127.0.0.1:0. A
+  target given is connected to once, before any clause: if it is not there
+  (refused, unreachable, no answer), every clause is an ``error`` saying so
+  (``wireproof certify`` stops before the suite with exit 2), never a
+  ``fail``; a device that resets that connection is there (its resets are
+  judged by the clauses).
 - ``modbus_profile``: the ``--wireproof-profile`` TOML as a
   :class:`~.profile.DeviceProfile`, else ``default-profile.toml``.
 - ``modbus_params``: the suite's parameters (declared in the Modbus
@@ -26,8 +31,9 @@ import pytest
 from wireproof.conformance.modbus_server._checks import Timing
 from wireproof.conformance.modbus_server._connection import Connection
 from wireproof.conformance.modbus_server.profile import DeviceProfile, default_profile, load_profile
+from wireproof.errors import HarnessError
 from wireproof.harness.plugin import PROP_TARGET, EvidenceRecorder
-from wireproof.harness.suites import suite_params
+from wireproof.harness.suites import suite_params, target_problem
 
 SUITE = "modbus-server"
 
@@ -61,6 +67,9 @@ def suite_timing(modbus_profile: DeviceProfile, modbus_params: dict[str, Any]) -
 @pytest.fixture(scope="session")
 def modbus_target(wireproof_target: str | None) -> Iterator[str]:
     if wireproof_target is not None:
+        problem = target_problem(wireproof_target)
+        if problem is not None:
+            raise HarnessError(problem)
         yield wireproof_target
         return
     from wireproof.harness.simulators.modbus_server import running_server

@@ -23,7 +23,13 @@ from wireproof.conformance.modbus_server._checks import (
     pdu_bytes,
     probe_request,
 )
-from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, RawAdu, decode_adu
+from wireproof.conformance.modbus_server._connection import (
+    Connection,
+    ConnectionClosed,
+    NotAccepted,
+    RawAdu,
+    decode_adu,
+)
 from wireproof.conformance.modbus_server.profile import DeviceProfile
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
 
@@ -179,8 +185,8 @@ def test_malformed_adu_does_not_stop_server(client: Connection, connect: Connect
         evidence.note(f"after {what}: the open bystander connection must still answer")
         bystander.request(probe)
     evidence.note("and a new connection must be served")
+    fresh = connect()
     try:
-        fresh = connect()
-    except OSError as err:
+        fresh.request(probe)
+    except NotAccepted as err:
         raise AssertionError(f"after malformed ADUs the device accepts no connection: {err}") from None
-    fresh.request(probe)

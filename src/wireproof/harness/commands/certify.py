@@ -15,9 +15,32 @@ option of its own (``--unit 7`` for the Modbus suite), and ``wireproof
 certify SUITE --help`` lists them. Values are checked here, before any
 clause runs, and passed to pytest as ``--wireproof-param``.
 
-Exit codes: 0 when every clause that applies passes (``not_applicable`` does
-not count against), 1 when a clause fails, errors or is inconclusive, nothing
-was selected, or the suite does not collect; 2 on usage errors.
+The target: before any clause runs, ``--target`` is opened once and closed
+(:func:`~wireproof.harness.suites.target_problem`). A target that is not
+there (refused, unreachable, no answer to the connect, no such device) is
+one error line and exit 2, with no report written: there is nothing to give
+a verdict on, and forty "fail" verdicts would blame a device that was never
+reached. A target that accepts and then resets is there: its resets are the
+clauses' to judge (``fail``, with the bytes sent as evidence).
+
+Ctrl-C: the clauses that finished keep their verdicts; the reports asked for
+are written, marked incomplete (JSON ``"complete": false, "interrupted":
+true`` and a ``not_run`` list; JUnit properties and a skipped ``not_run``
+test case per clause left; an HTML banner), one line says so, and the exit
+status is 130.
+
+Exit codes (:mod:`wireproof.harness.exitcodes`; also in ``--help``):
+
+- 0 ``OK``: every clause ran and passed or was not applicable;
+- 1 ``FAIL``: at least one clause failed (the device broke a rule), whatever
+  else happened;
+- 2 ``USAGE``: bad arguments, an unknown suite or parameter, a profile that is
+  missing, no clause selected (``-k`` matched nothing), or a target that is
+  not there;
+- 3 ``INCOMPLETE``: no clause failed, but not every clause has a verdict: an
+  ``error`` (the harness broke), ``inconclusive``, a suite that does not
+  collect, or pytest itself failing; a crash is never 1;
+- 130 ``INTERRUPTED``: Ctrl-C (reports written, marked incomplete).
 """
 
 from __future__ import annotations
@@ -31,15 +54,24 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from wireproof.harness.exitcodes import FAIL, INCOMPLETE, INTERRUPTED, OK, USAGE
+
 if TYPE_CHECKING:
     import pytest
 
-    from wireproof.harness.report.model import CaseResult
+    from wireproof.harness.report.model import CaseResult, RunResult
     from wireproof.protocol import SuiteEntry
 
 __all__ = ["LiveProgress", "add_arguments", "missing_runner", "pytest_args", "run", "run_pytest"]
 
 _ISOLATED_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+
+EXIT_CODES_HELP = f"""exit codes:
+  {OK:<4} every clause ran and passed (or is not applicable)
+  {FAIL:<4} at least one clause failed: the device broke a rule
+  {USAGE:<4} bad arguments, no clause selected, or the target is not there (nothing was run)
+  {INCOMPLETE:<4} no failure, but a clause has no verdict (error, inconclusive, suite broken)
+  {INTERRUPTED:<4} interrupted (Ctrl-C); the reports are written, marked incomplete"""
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> None:
@@ -58,6 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
     parser.add_argument("--param", "--option", metavar="NAME=VALUE", action="append", default=[],
                         dest="param",
                         help="a suite parameter (repeatable; `wireproof certify SUITE --help` lists them)")
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXIT_CODES_HELP
     name = chosen(argv, names)
     if name is None:
         return
@@ -70,9 +104,9 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
                 group.add_argument(f"--{param.alias}", metavar=param.metavar or param.kind.upper(), type=kind,
                                    default=None, dest=f"alias_{param.name}",
                                    help=f"{param.help} (the same as --param {param.name}=VALUE)")
-        parser.formatter_class = argparse.RawDescriptionHelpFormatter
         lines = [f"  {p.describe()}" for p in entry.params]
-        parser.epilog = f"parameters of {entry.name} (--param NAME=VALUE):\n" + "\n".join(lines)
+        parser.epilog = (f"parameters of {entry.name} (--param NAME=VALUE):\n" + "\n".join(lines)
+                         + "\n\n" + EXIT_CODES_HELP)
 
 
 def suite_params(entry: SuiteEntry, args: argparse.Namespace) -> dict[str, str]:
@@ -167,7 +201,26 @@ class LiveProgress:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.cases: list[CaseResult] = []
+        self.interrupted = False
+        self.config: pytest.Config | None = None
         self._durations: dict[str, float] = {}
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        from wireproof.harness.plugin import interrupted_by_user
+
+        self.interrupted = interrupted_by_user(excinfo)
+
+    @property
+    def result(self) -> RunResult | None:
+        """The run as the reports give it (None when no report was written)."""
+        from wireproof.harness.plugin import REPORTER_NAME
+
+        writer = self.config.pluginmanager.get_plugin(REPORTER_NAME) if self.config is not None else None
+        result: RunResult | None = getattr(writer, "result", None)
+        return result
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         from wireproof.harness.plugin import case_from_report
@@ -204,7 +257,7 @@ def _table(cases: Sequence[CaseResult], out: TextIO) -> None:
 def run(args: argparse.Namespace) -> int:
     from wireproof.errors import HarnessError
     from wireproof.harness.report import REPORT_FILES, VERDICTS, RunResult
-    from wireproof.harness.suites import suite, suite_path
+    from wireproof.harness.suites import suite, suite_path, target_problem
 
     out, err = sys.stdout, sys.stderr
     try:
@@ -213,14 +266,14 @@ def run(args: argparse.Namespace) -> int:
         params = suite_params(info, args)
     except KeyError as exc:
         print(f"wireproof certify: error: {exc.args[0]}", file=err)
-        return 2
+        return USAGE
     except (HarnessError, ValueError) as exc:
         print(f"wireproof certify: error: {exc}", file=err)
-        return 2
+        return USAGE
     missing = missing_runner(args.workers)
     if missing is not None:
         print(f"wireproof certify: error: {missing}", file=err)
-        return 2
+        return USAGE
     if args.target:
         from wireproof.harness.transports import parse_url
 
@@ -228,13 +281,18 @@ def run(args: argparse.Namespace) -> int:
             parse_url(args.target)  # a malformed URL is a usage error, not 40 clause errors
         except HarnessError as exc:
             print(f"wireproof certify: error: --target: {exc}", file=err)
-            return 2
+            return USAGE
     if args.profile is not None and not args.profile.is_file():
         print(f"wireproof certify: error: --profile {args.profile}: no such file", file=err)
-        return 2
+        return USAGE
     if args.workers is not None and args.workers != "auto" and not args.workers.isdigit():
         print(f"wireproof certify: error: -n {args.workers}: expected a number or 'auto'", file=err)
-        return 2
+        return USAGE
+    if args.target:
+        problem = target_problem(args.target)  # not there: one error, not a "fail" per clause
+        if problem is not None:
+            print(f"wireproof certify: error: {problem}", file=err)
+            return USAGE
 
     report_dir = args.report.resolve()
     extra = ["--wireproof-report", str(report_dir), "--wireproof-suite", args.suite]
@@ -250,25 +308,57 @@ def run(args: argparse.Namespace) -> int:
     print(f"wireproof certify {info.name}: {info.description}", file=out)
     print(f"target: {args.target or '(built-in reference device)'}\n", file=out, flush=True)
     progress = LiveProgress(out)
-    code, held = run_pytest(pytest_args(suite_dir, workers=args.workers, extra=extra), [progress])
+    try:
+        code, held = run_pytest(pytest_args(suite_dir, workers=args.workers, extra=extra), [progress])
+    except KeyboardInterrupt:  # before pytest's session began (or after it ended): nothing to mark
+        progress.interrupted, code, held = True, INTERRUPTED, ""
+    if progress.interrupted:
+        return _interrupted(progress.result, report_dir, err)
     if code in (3, 4):  # INTERNAL_ERROR, USAGE_ERROR: pytest's own words explain it
         print(held.rstrip(), file=err)
         print(f"wireproof certify: pytest could not run the suite (exit {code})", file=err)
-        return 2 if code == 4 else 1
+        return USAGE if code == 4 else INCOMPLETE
 
     cases = progress.cases
     if code == 5 or not cases:
         print("no clause selected", file=out)
     else:
         _table(cases, out)
+    result = progress.result
     summary = RunResult(suite=info.name, target=args.target, started="", duration=0.0,
                         cases=tuple(cases)).summary
     counts = ", ".join(f"{summary[v]} {v}" for v in VERDICTS)
-    passed = code == 0 and bool(cases) and summary["pass"] + summary["not_applicable"] == summary["total"]
-    print(f"\n{info.name}: {summary['total']} clauses: {counts} -> {'PASSED' if passed else 'NOT PASSED'}",
-          file=out)
+    complete = result is None or result.complete
+    all_ok = summary["pass"] + summary["not_applicable"] == summary["total"]
+    passed = code == 0 and bool(cases) and complete and all_ok
+    verdict = "PASSED" if passed else "NOT PASSED" if complete else "INCOMPLETE"
+    print(f"\n{info.name}: {summary['total']} clauses: {counts} -> {verdict}", file=out)
+    if result is not None and not result.complete:
+        print(f"{result.incomplete_note}", file=out)
     for name in REPORT_FILES:
         path = report_dir / name
         if path.exists():
             print(f"report: {path}", file=out)
-    return 0 if passed else 1
+    return exit_code(cases, passed=passed, selected=bool(cases) and code != 5)
+
+
+def exit_code(cases: Sequence[CaseResult], *, passed: bool, selected: bool) -> int:
+    """The exit status of a run that finished (module docstring, "Exit codes")."""
+    if passed:
+        return OK
+    if any(case.verdict == "fail" for case in cases):
+        return FAIL  # a fault seen is a fault, whatever else went wrong
+    if not selected:
+        return USAGE
+    return INCOMPLETE
+
+
+def _interrupted(result: RunResult | None, report_dir: Path, err: TextIO) -> int:
+    """Ctrl-C: one line; the reports (if the session got far enough to write them) are marked incomplete."""
+    if result is None:
+        print("wireproof certify: interrupted before the reports were written; no report", file=err)
+    else:
+        total = len(result.cases) + len(result.not_run)
+        print(f"wireproof certify: interrupted after {len(result.cases)} of {total} clauses; "
+              f"the reports in {report_dir} are marked incomplete", file=err)
+    return INTERRUPTED

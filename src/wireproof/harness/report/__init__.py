@@ -18,6 +18,7 @@ from wireproof.harness.report.model import (
     VERDICTS,
     CaseResult,
     EvidenceEntry,
+    NotRun,
     RunResult,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "VERDICTS",
     "CaseResult",
     "EvidenceEntry",
+    "NotRun",
     "RunResult",
     "junit_tree",
     "read_json",

@@ -2,7 +2,11 @@
 
 A summary line, then a table (clause, level, verdict in colour, duration,
 message) with each case's evidence folded in a ``<details>`` element: one
-line per step, bytes in hex. Every string from the run (clause ids, messages,
+line per step, bytes in hex. An incomplete run (interrupted) gets a banner
+above everything ("Interrupted after 4 of 40 clauses — this report is
+incomplete"), the heading says INCOMPLETE, and the clauses that did not run
+are listed as "not run" rows, so a page that was cut short cannot pass for a
+short suite. Every string from the run (clause ids, messages,
 notes, the suite and target) is HTML-escaped: messages quote device bytes and
 exception text, which are not ours to trust.
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from wireproof.harness.report.model import VERDICTS, CaseResult, RunResult
+from wireproof.harness.report.model import VERDICTS, CaseResult, NotRun, RunResult
 
 __all__ = ["render_html", "write_html"]
 
@@ -31,6 +35,10 @@ details pre{margin:.3em 0;white-space:pre-wrap;word-break:break-all}
 .v-error{background:#f3d3a3;color:#6b3d00}
 .v-not_applicable{background:#e4e4e4;color:#555}
 .v-inconclusive{background:#f2eeb0;color:#5c5400}
+.v-not_run{background:#fff;color:#555;border:1px dashed #888}
+div.incomplete{background:#b00020;color:#fff;font-size:1.3em;font-weight:bold;padding:.6em 1em;
+border-radius:4px;margin-bottom:1em}
+tr.not-run td{color:#777;background:#fafafa}
 """
 
 
@@ -56,18 +64,29 @@ def _row(case: CaseResult) -> str:
             f'<td class="msg">{rule}{message}{_evidence(case)}</td></tr>')
 
 
+def _not_run_row(item: NotRun) -> str:
+    rule = f'<div class="rule">{escape(item.title)}</div>' if item.title else ""
+    return (f'<tr class="not-run"><td class="clause" title="{escape(item.nodeid)}">'
+            f"{escape(item.clause or item.nodeid)}</td><td>{escape(item.level)}</td>"
+            f'<td><span class="v v-not_run">not run</span></td><td></td><td class="msg">{rule}</td></tr>')
+
+
 def render_html(result: RunResult) -> str:
     """The report page for ``result``."""
     s = result.summary
     counts = " ".join(f'<span class="v v-{v}">{v} {s[v]}</span>' for v in VERDICTS)
-    verdict = "PASSED" if result.passed else "NOT PASSED"
+    if result.not_run:
+        counts += f' <span class="v v-not_run">not run {len(result.not_run)}</span>'
+    verdict = "PASSED" if result.passed else "NOT PASSED" if result.complete else "INCOMPLETE"
     title = escape(f"wireproof: {result.suite}")
-    rows = "\n".join(_row(c) for c in result.cases)
+    banner = (f'<div class="incomplete" role="alert">{escape(result.incomplete_note)}</div>\n'
+              if not result.complete else "")
+    rows = "\n".join([*(_row(c) for c in result.cases), *(_not_run_row(n) for n in result.not_run)])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>{_STYLE}</style></head>
 <body>
-<h1>{title}: {verdict}</h1>
+{banner}<h1>{title}: {verdict}</h1>
 <p>target: <code>{escape(result.target or "(suite default: built-in reference device)")}</code>
 &middot; started {escape(result.started)} &middot; {result.duration:.2f}s &middot; {s["total"]} cases</p>
 <p>{counts}</p>

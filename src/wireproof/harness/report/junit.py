@@ -6,6 +6,11 @@ One ``<testcase>`` per clause test, named by its clause id; ``clause``,
 ``inconclusive`` ``<skipped>`` (with ``type`` naming the verdict); the evidence
 is the case's ``<system-out>``, one line per step.
 
+An incomplete run (interrupted) says so twice: the suite's properties
+``complete`` (false) and ``interrupted``, and one ``<testcase>`` per clause
+that did not run, ``<skipped type="not_run">`` with the reason, so a CI
+dashboard counts them instead of showing a shorter, green-looking suite.
+
 XML 1.0 cannot carry most control characters, and device bytes end up in
 messages, so text is sanitised (``\\xNN``) before it reaches the tree.
 """
@@ -16,7 +21,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from wireproof.harness.report.model import CaseResult, RunResult
+from wireproof.harness.report.model import CaseResult, NotRun, RunResult
 
 __all__ = ["junit_tree", "write_junit"]
 
@@ -57,21 +62,39 @@ def _testcase(suite: str, case: CaseResult) -> ET.Element:
     return tc
 
 
+def _not_run(suite: str, item: NotRun, reason: str) -> ET.Element:
+    tc = ET.Element("testcase", {"classname": _x(suite), "name": _x(item.clause or item.nodeid), "time": "0"})
+    props = ET.SubElement(tc, "properties")
+    for name, value in (("clause", item.clause), ("level", item.level), ("verdict", "not_run"),
+                        ("nodeid", item.nodeid), ("title", item.title)):
+        ET.SubElement(props, "property", {"name": name, "value": _x(value)})
+    ET.SubElement(tc, "skipped", {"type": "not_run", "message": _x(f"not run: {reason}")})
+    return tc
+
+
 def junit_tree(result: RunResult) -> ET.ElementTree:
     """The JUnit XML document for ``result``."""
     s = result.summary
-    root = ET.Element("testsuites", {"name": "wireproof", "tests": str(s["total"]),
+    tests = str(s["total"] + len(result.not_run))
+    root = ET.Element("testsuites", {"name": "wireproof", "tests": tests,
                                       "failures": str(s["fail"]), "errors": str(s["error"]),
                                       "time": f"{result.duration:.3f}"})
     suite = ET.SubElement(root, "testsuite", {
-        "name": _x(result.suite), "tests": str(s["total"]), "failures": str(s["fail"]),
-        "errors": str(s["error"]), "skipped": str(s["not_applicable"] + s["inconclusive"]),
+        "name": _x(result.suite), "tests": tests, "failures": str(s["fail"]),
+        "errors": str(s["error"]),
+        "skipped": str(s["not_applicable"] + s["inconclusive"] + len(result.not_run)),
         "time": f"{result.duration:.3f}", "timestamp": _x(result.started),
     })
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", {"name": "target", "value": _x(result.target or "")})
+    ET.SubElement(props, "property", {"name": "complete", "value": str(result.complete).lower()})
+    ET.SubElement(props, "property", {"name": "interrupted", "value": str(result.interrupted).lower()})
+    if not result.complete:
+        ET.SubElement(props, "property", {"name": "incomplete", "value": _x(result.incomplete_note)})
     for case in result.cases:
         suite.append(_testcase(result.suite, case))
+    for item in result.not_run:
+        suite.append(_not_run(result.suite, item, result.incomplete_note))
     tree = ET.ElementTree(root)
     ET.indent(tree)
     return tree

@@ -32,7 +32,8 @@ More schemes (``can://``, ``dicom://``, ...) come from the entry-point group
 :func:`open_transport` opens a stream (a message scheme is a HarnessError),
 :func:`open_message_transport` a message transport, :func:`open_target`
 either; :func:`scheme_for` tells a URL's kind without opening it, and
-:func:`parse_url` checks a URL.
+:func:`parse_url` checks a URL; :func:`peer_dropped` and :func:`local_failure`
+say whose failure a transport error is.
 
 For tests: :func:`memory_pair` (a stream pair, seeded :class:`FaultPlan`:
 split, merge, drop, corrupt), :func:`memory_message_pair` (a message pair,
@@ -51,6 +52,8 @@ from wireproof.harness.transports.base import (
     Transport,
     TransportBase,
     TransportKind,
+    local_failure,
+    peer_dropped,
 )
 from wireproof.harness.transports.memory import (
     FaultAction,
@@ -114,12 +117,14 @@ __all__ = [
     "UdpAddress",
     "UdpEndpoint",
     "UdpTransport",
+    "local_failure",
     "memory_message_pair",
     "memory_pair",
     "open_message_transport",
     "open_target",
     "open_transport",
     "parse_url",
+    "peer_dropped",
     "pty_pair",
     "register_scheme",
     "scheme_for",

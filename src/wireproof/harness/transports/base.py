@@ -42,11 +42,21 @@ built-in stream schemes live here:
   :class:`SerialSettings`. Missing parameters default to the Modbus serial
   line defaults: 19200 baud, even parity (MB-SL 2.5.1: "the default parity
   mode must be even parity"), 8 data bits, 1 stop bit.
+
+Whose failure a :class:`~wireproof.errors.TransportError` is, for a verdict:
+:func:`peer_dropped` (the peer reset or aborted the connection, or refused
+our bytes after closing: the peer's doing) and :func:`local_failure` (this
+side ran out of descriptors, buffers or memory, or was not permitted: the
+harness's doing). A refused or unanswered connect is neither: whether it
+means "the target is not there" or "the device stopped accepting" is the
+caller's call (``wireproof certify`` probes the target once before any
+clause runs, so the first reads as the former).
 """
 
 from __future__ import annotations
 
 import abc
+import errno
 import math
 import time
 from collections.abc import Callable
@@ -67,7 +77,9 @@ __all__ = [
     "TransportBase",
     "TransportKind",
     "check_timeout",
+    "local_failure",
     "parse_host_port",
+    "peer_dropped",
     "parse_serial_url",
     "transport_error",
 ]
@@ -104,6 +116,23 @@ def transport_error(url: str, op: str, exc: BaseException) -> TransportError:
     if isinstance(exc, OSError) and exc.errno is not None:
         return TransportError(exc.errno, f"{url}: {op} failed: {exc.strerror or exc}")
     return TransportError(f"{url}: {op} failed: {exc}")
+
+
+_DROPPED: frozenset[int] = frozenset({errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE})
+_LOCAL: frozenset[int] = frozenset({
+    errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.EADDRNOTAVAIL, errno.EADDRINUSE,
+    errno.EACCES, errno.EPERM, errno.EBADF, errno.ENOTSOCK, errno.EINVAL,
+})
+
+
+def peer_dropped(err: BaseException) -> bool:
+    """Whether ``err`` says the peer reset or aborted the connection (its doing, not ours)."""
+    return isinstance(err, OSError) and err.errno in _DROPPED
+
+
+def local_failure(err: BaseException) -> bool:
+    """Whether ``err`` is this side's failure: out of descriptors, buffers or memory; not permitted."""
+    return isinstance(err, OSError) and err.errno in _LOCAL
 
 
 def check_timeout(url: str, timeout: float) -> None:
