@@ -7,29 +7,70 @@ them, and names the file in every error.
 
 from __future__ import annotations
 
+import itertools
 import random
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from wireproof.consensus.check.history import FORMATS, History, Operation, parse_history
+from wireproof.consensus.check.history import (
+    FORMATS,
+    MAX_LINE,
+    History,
+    Operation,
+    guess_format,
+    parse_history,
+)
 from wireproof.errors import FixtureError
 
-__all__ = ["generate_history", "load_history"]
+__all__ = ["generate_history", "guess_file_format", "load_history"]
 
 
-def load_history(path: str | Path, format: str = "jepsen") -> History:
-    """Read a history file; :class:`~wireproof.errors.FixtureError` if unreadable or malformed."""
-    if format not in FORMATS:
+def load_history(path: str | Path, format: str | None = "jepsen") -> History:
+    """Read a history file; :class:`~wireproof.errors.FixtureError` if unreadable or malformed.
+
+    ``format`` None guesses it from the first line that is not blank or a
+    comment (:func:`~wireproof.consensus.check.history.guess_format`). The file
+    is read as it streams, a line at a time (at most
+    :data:`~wireproof.consensus.check.history.MAX_LINE` characters each: a
+    longer line is an error as soon as it is read, not once it is in memory).
+    """
+    if format is not None and format not in FORMATS:
         raise FixtureError(f"unknown history format {format!r}; known: {', '.join(FORMATS)}")
+    chosen = format or guess_file_format(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        with open(path, "rb") as file:
+            return parse_history(_lines(file), chosen)
+    except OSError as exc:
         raise FixtureError(f"{path}: cannot read: {exc}") from None
-    try:
-        return parse_history(text, format)
     except FixtureError as exc:
         raise FixtureError(f"{path}: {exc}") from None
+
+
+def guess_file_format(path: str | Path) -> str:
+    """The format :func:`load_history` would guess for ``path`` (``jepsen`` when unreadable or empty)."""
+    try:
+        with open(path, "rb") as file:
+            for line in _lines(file):
+                if line.strip("\ufeff \t\r\n") and not line.lstrip("\ufeff \t").startswith("#"):
+                    return guess_format(line)
+    except (OSError, FixtureError):
+        pass  # load_history reports it
+    return "jepsen"
+
+
+def _lines(file: BinaryIO) -> Iterator[str]:
+    """The file's lines as text (UTF-8), each read with a bound; FixtureError names a bad line."""
+    for n in itertools.count(1):
+        raw = file.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE:
+            raise FixtureError(f"line {n}: longer than {MAX_LINE} bytes")
+        try:
+            yield raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FixtureError(f"line {n}: not UTF-8 (byte {exc.start} of the line)") from None
 
 
 def generate_history(operations: int, *, processes: int = 5, values: int = 5, key: Hashable = None,
