@@ -301,27 +301,19 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _from_json(value: Any, line: int, field: str) -> Any:
+def _from_json(value: Any, line: int, field: str, depth: int = 0) -> Any:
     """A JSON key or value as a hashable register value: arrays become tuples; objects are refused."""
     if isinstance(value, list):
-        return tuple(_from_json(v, line, f"{field}[{i}]") for i, v in enumerate(value))
+        if depth == MAX_DEPTH:
+            raise FixtureError(f"line {line}: {field}: nested deeper than {MAX_DEPTH} arrays")
+        return tuple(_from_json(v, line, f"{field}[{i}]", depth + 1) for i, v in enumerate(value))
     if isinstance(value, dict):
         raise FixtureError(f"line {line}: {field}: a JSON object is not a register key or value "
                            "(a number, string, boolean, null or an array of them)")
     return value
 
 
-def _depth(value: Any) -> int:
-    """How deep arrays and objects nest in ``value`` (without recursion: the input chooses the depth)."""
-    deepest = 0
-    todo = [(value, 0)]
-    while todo:
-        item, depth = todo.pop()
-        if isinstance(item, list | dict):
-            depth += 1
-            deepest = max(deepest, depth)
-            todo.extend((v, depth) for v in (item.values() if isinstance(item, dict) else item))
-    return deepest
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
 
 
 def _time(event: dict[str, Any], n: int, typ: str) -> Any:
@@ -344,7 +336,7 @@ def _time(event: dict[str, Any], n: int, typ: str) -> Any:
 
 def _load_event(line: str, n: int) -> dict[str, Any]:
     try:
-        event = json.loads(line, parse_constant=_no_constant, parse_float=_finite_float)
+        event = _DECODER.decode(line)
     except _Reject as exc:
         raise FixtureError(f"line {n}: {exc}") from None
     except RecursionError:
@@ -354,8 +346,6 @@ def _load_event(line: str, n: int) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise FixtureError(f"line {n}: an event is a JSON object, not {_json_type(event)} "
                            "(a wireproof history is JSON lines: one event object a line)")
-    if _depth(event) > MAX_DEPTH + 1:
-        raise FixtureError(f"line {n}: nested deeper than {MAX_DEPTH} arrays")
     return event
 
 
