@@ -192,7 +192,7 @@ def _jepsen_value(text: str, line: int) -> Any:
         m = _TOKEN.match(text, pos)
         if m is None:
             if text[pos:].strip():
-                raise FixtureError(f"line {line}: cannot read value {text!r}")
+                raise FixtureError(f"line {line}: cannot read value {_excerpt(text)}")
             break
         token, pos = m[1], m.end()
         if token == "[":
@@ -201,15 +201,15 @@ def _jepsen_value(text: str, line: int) -> Any:
             stack.append([])
         elif token == "]":
             if len(stack) == 1:
-                raise FixtureError(f"line {line}: unbalanced ] in value {text!r}")
+                raise FixtureError(f"line {line}: unbalanced ] in value {_excerpt(text)}")
             items = tuple(stack.pop())
             stack[-1].append(items)
         else:
             stack[-1].append(_jepsen_atom(token, text, line))
     if len(stack) > 1:
-        raise FixtureError(f"line {line}: unterminated vector {text!r}")
+        raise FixtureError(f"line {line}: unterminated vector {_excerpt(text)}")
     if len(stack[0]) != 1:
-        raise FixtureError(f"line {line}: cannot read value {text!r}")
+        raise FixtureError(f"line {line}: cannot read value {_excerpt(text)}")
     return stack[0][0]
 
 
@@ -220,7 +220,7 @@ def _jepsen_atom(token: str, text: str, line: int) -> Any:
         return token if token.startswith(":") else token[1:-1]  # a keyword, e.g. :timed-out
     if _INTEGER.fullmatch(token) and len(token) <= 40:  # 128-bit integers and then some
         return int(token)
-    raise FixtureError(f"line {line}: cannot read value {text!r}")
+    raise FixtureError(f"line {line}: cannot read value {_excerpt(text)}")
 
 
 def _process(text: str) -> Hashable:

@@ -37,7 +37,11 @@ canonical form whose size does not grow with the history instead:
   first unlinearized one — is linearized, and nothing invoked after it is.
   The set is ``r`` plus a small bitset ``window`` of the linearized ranks
   above ``r``: operations concurrent with the one at ``r``, as many as the
-  history has concurrent clients;
+  history has concurrent clients. A linearized rank :data:`NEAR` or more
+  above ``r`` (a long-running operation, linearized early while many others
+  return) goes to a frozenset ``far`` instead, moved into the window as ``r``
+  comes near: the window stays a few words, and ``far``, which changes
+  rarely, is one object shared by all the states between its changes;
 * indefinite operations (which return at +infinity) may stay unlinearized,
   or be linearized, at any distance from ``r``; their subset is a node of a
   hash-consed complete binary tree over them (:class:`_Subsets`): equal sets
@@ -96,6 +100,9 @@ _READ, _WRITE, _CAS = 0, 1, 2
 _KIND_CODE = {"read": _READ, "write": _WRITE, "cas": _CAS}
 _INF = float("inf")
 _HEAD = -1  # "scan from the head of the entry list", after a move
+NEAR = 256
+"""Linearized ranks this far above the lowest unlinearized one are kept in a set, not the window bitset."""
+_NO_RANKS: frozenset[int] = frozenset()
 
 
 def _verdict(linearizable: bool | None) -> Verdict:
@@ -237,17 +244,19 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
     for k, i in enumerate(indefinite):
         rank[i] = k
     subsets = _Subsets(len(indefinite))
+    del events, indefinite  # a long search needs its memory for the cache
 
     left = definite_count
     if not left:
         return True, 0, _INF
     low = 0  # every definite op of rank < low is linearized, the one of rank low is not
-    window = 0  # bit j: the definite op of rank low + j is linearized
+    window = 0  # bit j: the definite op of rank low + j is linearized (j < NEAR)
+    far = _NO_RANKS  # the linearized definite ranks >= low + NEAR
     extra = 0  # the _Subsets id of the linearized indefinite ops
     state = initial
-    # (call entry, state, low, window, extra before it, forced)
-    stack: list[tuple[int, Any, int, int, int, bool]] = []
-    cache: set[tuple[int, int, int, Any]] = set()
+    # (call entry, state, low, window, far, extra before it, forced)
+    stack: list[tuple[int, Any, int, int, frozenset[int], int, bool]] = []
+    cache: set[tuple[int, int, frozenset[int], int, Any]] = set()
     explored = 0
     frontier = -1
     entry = _HEAD
@@ -265,8 +274,8 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
                 kind = kinds[i]
                 if required[i] and state == arg_a[i] and (
                         kind == _READ or (kind == _CAS and arg_b[i] == state)):
-                    new_low, new_window = _with(low, window, rank[i])
-                    memo = (new_low, new_window, extra, state)
+                    new_low, new_window, new_far = _with(low, window, far, rank[i])
+                    memo = (new_low, new_window, new_far, extra, state)
                     if memo in cache:  # explored before, and the search is still running: it failed
                         stuck = True
                         break
@@ -274,8 +283,8 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
                     explored += 1
                     if explored > budget:
                         return None, explored, _INF
-                    stack.append((entry, state, low, window, extra, True))
-                    low, window = new_low, new_window
+                    stack.append((entry, state, low, window, far, extra, True))
+                    low, window, far = new_low, new_window, new_far
                     p, q = prv[entry], nxt[entry]
                     nxt[p], prv[q] = q, p
                     ret = entry + 1
@@ -299,18 +308,19 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
                 ok, new = state == arg_a[i], arg_b[i]
             if ok:
                 if required[i]:
-                    new_low, new_window = _with(low, window, rank[i])
+                    new_low, new_window, new_far = _with(low, window, far, rank[i])
                     new_extra = extra
                 else:
-                    new_low, new_window, new_extra = low, window, subsets.add(extra, rank[i])
-                memo = (new_low, new_window, new_extra, new)
+                    new_low, new_window, new_far = low, window, far
+                    new_extra = subsets.add(extra, rank[i])
+                memo = (new_low, new_window, new_far, new_extra, new)
                 if memo not in cache:
                     cache.add(memo)
                     explored += 1
                     if explored > budget:
                         return None, explored, _INF
-                    stack.append((entry, state, low, window, extra, False))
-                    low, window, extra, state = memo
+                    stack.append((entry, state, low, window, far, extra, False))
+                    low, window, far, extra, state = memo
                     p, q = prv[entry], nxt[entry]
                     nxt[p], prv[q] = q, p
                     ret = entry + 1
@@ -332,7 +342,7 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
         while forced:
             if not stack:
                 return False, explored, times[frontier] if frontier >= 0 else _INF
-            entry, state, low, window, extra, forced = stack.pop()
+            entry, state, low, window, far, extra, forced = stack.pop()
             ret = entry + 1
             nxt[prv[ret]] = ret
             prv[nxt[ret]] = ret
@@ -343,14 +353,22 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
         entry = nxt[entry]
 
 
-def _with(low: int, window: int, rank: int) -> tuple[int, int]:
-    """(low, window) with the definite op of ``rank`` linearized: slide past what is now all linearized."""
+def _with(low: int, window: int, far: frozenset[int], rank: int) -> tuple[int, int, frozenset[int]]:
+    """(low, window, far) with the definite op of ``rank`` linearized (see the module docstring)."""
+    if rank - low >= NEAR:
+        return low, window, far | {rank}
     window |= 1 << (rank - low)
-    if window & 1:
-        run = (window ^ (window + 1)).bit_length() - 1  # the linearized ranks from low on
+    while window & 1:  # slide past the ranks that are now all linearized
+        run = (window ^ (window + 1)).bit_length() - 1
         low += run
         window >>= run
-    return low, window
+        if far:
+            near = [r for r in far if r - low < NEAR]
+            if near:
+                far = far.difference(near)
+                for r in near:
+                    window |= 1 << (r - low)
+    return low, window, far
 
 
 # --- witness shrinking -----------------------------------------------------------------------------
