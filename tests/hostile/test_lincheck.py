@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.hostile.damage import bit_flips, cuts
+
 from wireproof.consensus.check.history import dump_wireproof
 from wireproof.harness import cli
 from wireproof.harness.consensus.histories import generate_history
@@ -112,8 +112,8 @@ def crafted_jepsen() -> Iterator[tuple[str, bytes]]:
     yield from (("jepsen " + label, cut) for label, cut in cuts(data, seed=2))
     yield from (("jepsen " + label, flipped) for label, flipped in bit_flips(data, seed=2))
     j = b"INFO  jepsen.util - 77\t"
-    for value in (b"[1 2 3]", b"[1", b"1]", b"[" * 2000 + b"]" * 2000, b"1" * 5000, b"{:a 1}", b'"unterminated',
-                  b"1.5", b"NaN", b"##Inf", b"nil nil", b"[nil [nil]]"):
+    for value in (b"[1 2 3]", b"[1", b"1]", b"[" * 2000 + b"]" * 2000, b"1" * 5000, b"{:a 1}",
+                  b'"unterminated', b"1.5", b"NaN", b"##Inf", b"nil nil", b"[nil [nil]]"):
         yield f"jepsen cas {value[:20]!r}", data + j + b":invoke\t:cas\t" + value + b"\n"
         yield f"jepsen write {value[:20]!r}", data + j + b":invoke\t:write\t" + value + b"\n" + \
             j + b":ok\t:write\t" + value + b"\n"

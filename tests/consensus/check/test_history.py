@@ -289,7 +289,8 @@ def test_jepsen_values_that_do_not_parse_whole_are_errors(value: str) -> None:
 def test_load_history_streams_and_guesses(tmp_path: Path) -> None:
     (tmp_path / "h.jsonl").write_bytes(b"\xef\xbb\xbf# provenance\n\n" + GOOD_WIRE.encode())
     assert load_history(tmp_path / "h.jsonl", format=None) == parse_history(GOOD_WIRE, "wireproof")
-    (tmp_path / "bad.log").write_bytes(GOOD_JEPSEN.encode() + b"INFO  jepsen.util - 1\t:invoke\t:write\t\xff\n")
+    bad = GOOD_JEPSEN.encode() + b"INFO  jepsen.util - 1\t:invoke\t:write\t\xff\n"
+    (tmp_path / "bad.log").write_bytes(bad)
     with pytest.raises(FixtureError, match=r"bad\.log: line 3: not UTF-8"):
         load_history(tmp_path / "bad.log")
     (tmp_path / "long.log").write_bytes(GOOD_JEPSEN.encode() + b"x" * (MAX_LINE + 10))

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from wireproof.consensus.check.history import Operation
 from wireproof.consensus.check import lincheck
+from wireproof.consensus.check.history import Operation
 from wireproof.consensus.check.lincheck import check_linearizable, check_register
 from wireproof.errors import FixtureError
 
