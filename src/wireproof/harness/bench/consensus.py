@@ -28,10 +28,11 @@ else ``../shared/histories/jepsen-etcd`` beside the repository), with the
 number of verdicts that match ``verdicts.tsv``; and its *scaling*: the same
 check over generated linearizable single-key histories of 10,000, 100,000
 and 1,000,000 operations (:func:`~wireproof.harness.consensus.histories.generate_history`,
-five clients, 0.2% indefinite outcomes), each timed, with how much the
-process's peak resident memory grew during the check (sizes run smallest
-first, so each growth is that check's own peak over the baseline, give or
-take what the allocator keeps; 0 when a smaller run already reached it).
+five clients, 0.2% indefinite outcomes), each timed, with the check's peak
+resident memory over what the process held before it (on Linux the kernel's
+peak mark is reset before each check, ``/proc/self/clear_refs``; elsewhere it
+is the growth of the process's peak, 0 when an earlier run already reached
+it).
 """
 
 from __future__ import annotations
@@ -171,18 +172,33 @@ def time_lincheck_scaling(sizes: tuple[int, ...] = LINCHECK_SIZES, *, seed: int 
     out: list[LincheckScaling] = []
     for n in sorted(sizes):
         history = generate_history(n, seed=seed)
-        before = _peak_rss_mb()
+        before, reset = _reset_peak_mb()
         start = time.perf_counter()
         result = check_linearizable(history, witness=False)
         seconds = time.perf_counter() - start
         out.append(LincheckScaling(operations=n, verdict=result.verdict, explored=result.explored,
-                                   seconds=seconds, peak_rss_growth_mb=_peak_rss_mb() - before))
+                                   seconds=seconds, peak_rss_growth_mb=max(0.0, _peak_mb(reset) - before)))
         del history, result
     return out
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
+
+
+def _reset_peak_mb() -> tuple[float, bool]:
+    """(memory now, True) after resetting the kernel's peak mark (Linux); else (the peak so far, False)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # 5: reset the peak resident set size (proc(5))
+        return _status_mb("VmRSS"), True
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, False  # kilobytes on Linux
+
+
+def _peak_mb(reset: bool) -> float:
+    return _status_mb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run(*, quick: bool = False) -> dict[str, Any]:
