@@ -284,9 +284,11 @@ def test_a_read_of_a_value_never_written_is_always_caught(history: list[Operatio
 @settings(max_examples=300)
 @given(tiny_histories(max_ops=7), st.integers(1, 3))
 def test_agrees_with_brute_force_when_ranks_go_far(history: list[Operation], near: int) -> None:
-    """With NEAR tiny, linearized ranks move between the window and the far set at every step."""
+    """With NEAR tiny, linearized ranks move between the window and the far set at every step;
+    with FEW_INDEFINITE 0, indefinite operations go to the hash-consed tree."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(lincheck, "NEAR", near)
+        patch.setattr(lincheck, "FEW_INDEFINITE", 0)
         assert check_linearizable(history, witness=False).linearizable is brute_force(history)
 
 

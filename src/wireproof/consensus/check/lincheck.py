@@ -43,9 +43,10 @@ canonical form whose size does not grow with the history instead:
   comes near: the window stays a few words, and ``far``, which changes
   rarely, is one object shared by all the states between its changes;
 * indefinite operations (which return at +infinity) may stay unlinearized,
-  or be linearized, at any distance from ``r``; their subset is a node of a
-  hash-consed complete binary tree over them (:class:`_Subsets`): equal sets
-  are the same node, and adding one operation makes at most log2(k) nodes.
+  or be linearized, at any distance from ``r``. Up to :data:`FEW_INDEFINITE`
+  of them, their subset is a bitset; beyond, a node of a hash-consed complete
+  binary tree over them (:class:`_Subsets`): equal sets are the same node, and
+  adding one operation makes at most log2(k) nodes.
 
 So the cache holds a few machine words per state: memory linear in the states
 explored, and each step costs O(1) besides the scan.
@@ -102,6 +103,8 @@ _INF = float("inf")
 _HEAD = -1  # "scan from the head of the entry list", after a move
 NEAR = 256
 """Linearized ranks this far above the lowest unlinearized one are kept in a set, not the window bitset."""
+FEW_INDEFINITE = 256
+"""Up to this many indefinite operations, their linearized subset is a bitset (at most 32 bytes a state)."""
 _NO_RANKS: frozenset[int] = frozenset()
 
 
@@ -243,7 +246,10 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
     indefinite = [i for i in range(n) if not required[i]]
     for k, i in enumerate(indefinite):
         rank[i] = k
-    subsets = _Subsets(len(indefinite))
+    # Few indefinite ops (a Jepsen test's timeouts): a bitset of them is small and
+    # cheapest; many: the hash-consed tree, whose states cost O(1) each however many.
+    add_indefinite = (_Subsets(len(indefinite)).add if len(indefinite) > FEW_INDEFINITE
+                      else _add_bit)
     del events, indefinite  # a long search needs its memory for the cache
 
     left = definite_count
@@ -252,7 +258,7 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
     low = 0  # every definite op of rank < low is linearized, the one of rank low is not
     window = 0  # bit j: the definite op of rank low + j is linearized (j < NEAR)
     far = _NO_RANKS  # the linearized definite ranks >= low + NEAR
-    extra = 0  # the _Subsets id of the linearized indefinite ops
+    extra = 0  # the linearized indefinite ops: a bitset of their ranks, or a _Subsets id
     state = initial
     # (call entry, state, low, window, far, extra before it, forced)
     stack: list[tuple[int, Any, int, int, frozenset[int], int, bool]] = []
@@ -312,7 +318,7 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
                     new_extra = extra
                 else:
                     new_low, new_window, new_far = low, window, far
-                    new_extra = subsets.add(extra, rank[i])
+                    new_extra = add_indefinite(extra, rank[i])
                 memo = (new_low, new_window, new_far, new_extra, new)
                 if memo not in cache:
                     cache.add(memo)
@@ -351,6 +357,10 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
             if required[entry >> 1]:
                 left += 1
         entry = nxt[entry]
+
+
+def _add_bit(bits: int, rank: int) -> int:
+    return bits | 1 << rank
 
 
 def _with(low: int, window: int, far: frozenset[int], rank: int) -> tuple[int, int, frozenset[int]]:
