@@ -78,3 +78,13 @@ def test_bench_consensus_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert "multipaxos    3      4.00        4    2.00        2" in out
     assert "delivered messages/s" in out
+
+
+def test_bench_consensus_reports_lincheck_scaling(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "bench", "consensus", "--quick", "--json")
+    assert code == 0
+    [row] = json.loads(out)["lincheck_scaling"]  # --quick: the smallest size only
+    assert row["operations"] == 10_000 and row["verdict"] == "linearizable"
+    assert row["seconds"] > 0 and row["explored"] > 0 and row["peak_rss_growth_mb"] >= 0
+    code, out, _ = run(capsys, "bench", "consensus", "--quick")
+    assert "lincheck: 10,000 operations (generated, one key) linearizable in " in out

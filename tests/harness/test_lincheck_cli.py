@@ -96,3 +96,47 @@ def test_usage_and_unreadable_exit_2(argv: list[str], tmp_path: Path, capsys: py
     assert code == 2
     if argv[:1] == ["bad.log"]:
         assert "line 1" in err
+
+
+# --- issue 9: never a verdict on what was not read ------------------------------------------------
+
+@pytest.mark.parametrize(("data", "line"), [
+    (b"", None),
+    (b"\n\n", None),
+    (b"# only a comment\n", None),
+    (b'[{"process": 0, "type": "invoke", "f": "write", "value": 1}]\n', 1),
+    (b"# wireproof\n\nwireproof is an open, scriptable protocol conformance harness.\n", 3),
+    (b'{"process": 0, "type": "invoke", "f": "write", "key": {"a": 1}, "value": 1}\n', 1),
+    (b'{"process": 0, "type": "invoke", "f": "write", "value": ' + b"[" * 2000 + b"]" * 2000 + b"}\n", 1),
+    (b'{"process": 0, "type": "invoke", "f": "write", "value": 1, "time": NaN}\n', 1),
+    (GOOD.encode() + b"\xff\xfe\n", 7),
+])
+def test_what_was_not_read_is_exit_2_naming_the_line(data: bytes, line: int | None, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "h").write_bytes(data)
+    code, out, err = run(capsys, str(tmp_path / "h"))
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and "linearizable" not in out
+    assert f"line {line}:" in err if line is not None else "no operations" in err
+
+
+@pytest.mark.parametrize("prefix", [b"\xef\xbb\xbf", b"# recorded by hand\n\n", b"\xef\xbb\xbf# comment\n"])
+def test_bom_and_comments_are_read_through(prefix: bytes, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "good.log").write_bytes(prefix + GOOD.encode())
+    code, out, _ = run(capsys, str(tmp_path / "good.log"))
+    assert code == 0 and "3 operations (jepsen)" in out
+    (tmp_path / "stale.log").write_bytes(prefix + STALE.encode())
+    assert run(capsys, str(tmp_path / "stale.log"))[0] == 1
+    wire = dump_wireproof([Operation(process=0, kind="write", value=1, invoke=0, complete=1)]).encode()
+    (tmp_path / "h.jsonl").write_bytes(prefix + wire)
+    code, out, _ = run(capsys, str(tmp_path / "h.jsonl"))
+    assert code == 0 and "1 operations (wireproof)" in out
+
+
+def test_guess_format_skips_bom_blanks_and_comments() -> None:
+    from wireproof.harness.commands.lincheck import guess_format
+
+    assert guess_format('\ufeff\n# c\n{"process": 1}\n') == "wireproof"
+    assert guess_format("[1]\n") == "wireproof"
+    assert guess_format("# {\nINFO  jepsen.util - 0\t:invoke\t:read\tnil\n") == "jepsen"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wireproof.consensus.check.history import (
+    MAX_LINE,
     Operation,
     dump_wireproof,
     format_operation,
@@ -189,3 +191,108 @@ def test_format_operation() -> None:
         == "p1 read -> nil ok  [0.5, 2]"
     assert format_operation(Operation(process=1, kind="write", value=2, invoke=4, outcome="info")) \
         == "p1 write 2 info  [4, ...]"
+
+
+# --- issue 9: whatever is not read is an error, never an empty (passing) history ------------------
+
+GOOD_JEPSEN = "INFO  jepsen.util - 0\t:invoke\t:write\t1\nINFO  jepsen.util - 0\t:ok\t:write\t1\n"
+GOOD_WIRE = ('{"process": 0, "type": "invoke", "f": "write", "value": 1, "time": 1}\n'
+             '{"process": 0, "type": "ok", "f": "write", "value": 1, "time": 2}\n')
+
+
+@pytest.mark.parametrize(("text", "format"), [(GOOD_JEPSEN, "jepsen"), (GOOD_WIRE, "wireproof")])
+def test_bom_comments_and_blank_lines_are_skipped(text: str, format: str) -> None:
+    plain = parse_history(text, format)
+    assert len(plain) == 1
+    assert parse_history("\ufeff" + text, format) == plain
+    commented = parse_history("# recorded by hand\n\n  # indented comment\n" + text, format)
+    shift = 3 if format == "jepsen" else 0  # a jepsen time is the line number
+    assert commented == tuple(dataclasses.replace(op, invoke=op.invoke + shift,
+                                                  complete=op.complete + shift) for op in plain)
+
+
+@pytest.mark.parametrize(("text", "format", "words"), [
+    ("", "jepsen", "no operations"),
+    ("\n\n# only a comment\n", "wireproof", "no operations"),
+    ("# wireproof\n\nwireproof is a protocol conformance harness.\n", "jepsen",
+     "line 3: not a line of a Jepsen log"),
+    ("hello\n" + GOOD_JEPSEN, "jepsen", "line 1: not a line of a Jepsen log"),
+    (GOOD_JEPSEN + "garbage after the operations\n", "jepsen", "line 3: not a line of a Jepsen log"),
+    ("\ufeff\ufeff" + GOOD_JEPSEN, "jepsen", "line 1: not a"),
+    ('[{"process": 0, "type": "invoke", "f": "read"}]\n', "wireproof", "line 1: an event is a JSON object"),
+])
+def test_parse_history_refuses_what_it_cannot_read(text: str, format: str, words: str) -> None:
+    with pytest.raises(FixtureError, match=words):
+        parse_history(text, format)
+
+
+def event(**fields: object) -> str:
+    return json.dumps({"process": 1, "type": "invoke", "f": "write", "value": 1, **fields})
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    (event(key={"a": 1}), "key: a JSON object"),
+    (event(value={"a": 1}), "value: a JSON object"),
+    (event(value=[1, [2, {"a": 1}]]), r"value\[1\]\[1\]: a JSON object"),
+    (event(f="cas", value=[{}, 1]), r"value\[0\]: a JSON object"),
+    (event(f={"x": 1}), "f must be"),
+    (event(f=["write"]), "f must be"),
+    (event(type={"x": 1}), "type must be"),
+    (event(process={"x": 1}), "process must be"),
+    (event(process=True), "process must be"),
+    (event(value="[" * 2000), None),  # a string of brackets is a value like any other
+    ('{"process": 1, "type": "invoke", "f": "write", "value": ' + "[" * 2000 + "]" * 2000 + "}",
+     "nested too deep"),
+    ('{"process": 1, "type": "invoke", "f": "write", "value": ' + "[" * 40 + "]" * 40 + "}",
+     "nested deeper than 32"),
+    ('{"process": 1, "type": "invoke", "f": "write", "value": 1, "time": NaN}', "NaN"),
+    ('{"process": 1, "type": "invoke", "f": "write", "value": 1, "time": Infinity}', "Infinity"),
+    ('{"process": 1, "type": "invoke", "f": "write", "value": 1, "time": -Infinity}', "Infinity"),
+    ('{"process": 1, "type": "invoke", "f": "write", "value": 1, "time": 1e400}', "overflows"),
+    ('{"process": 1, "type": "invoke", "f": "write", "value": NaN, "time": 1}', "NaN"),
+    ('{"process": 1, "type": "invoke", "f": "write", "value": 1, "time": 1' + "0" * 400 + "}",
+     "finite number"),
+    ('{"process": 1, "type": "invoke", "f": "write", "value": 1, "time": null}', "time must be a number"),
+])
+def test_wireproof_hostile_fields_are_input_errors_naming_the_line(line: str, words: str | None) -> None:
+    text = GOOD_WIRE + line + "\n"
+    if words is None:
+        assert parse_history(text + '{"process": 1, "type": "ok", "f": "write", "value": 1}\n', "wireproof")
+        return
+    with pytest.raises(FixtureError, match=rf"line 3: .*{words}"):
+        parse_history(text, "wireproof")
+
+
+def test_nan_in_an_info_completion_is_an_error_too() -> None:
+    text = GOOD_WIRE + event(process=2) + "\n" + event(process=2, type="info", time=None) + "\n"
+    assert len(parse_history(text, "wireproof")) == 2
+    bad = GOOD_WIRE + event(process=2) + "\n" + '{"process": 2, "type": "info", "f": "write", "time": NaN}\n'
+    with pytest.raises(FixtureError, match="line 4: NaN"):
+        parse_history(bad, "wireproof")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("[1 [2 3]]", (1, (2, 3))), ("[[1] [2]]", ((1,), (2,))), ('"a b"', "a b"), (":timed-out", ":timed-out"),
+    ("[]", ()), ("-7", -7),
+])
+def test_jepsen_values_nest(value: str, expected: object) -> None:
+    ops = parse_jepsen(f"{J}0\t:invoke\t:write\t{value}\n{J}0\t:ok\t:write\t{value}\n")
+    assert ops[0].value == expected
+
+
+@pytest.mark.parametrize("value", ["[[[1]]", "[1]]", "1 2", "[" * 40 + "]" * 40, "1" * 5000, "{:a 1}"])
+def test_jepsen_values_that_do_not_parse_whole_are_errors(value: str) -> None:
+    with pytest.raises(FixtureError, match="line 1: "):
+        parse_jepsen(f"{J}0\t:invoke\t:write\t{value}\n")
+
+
+def test_load_history_streams_and_guesses(tmp_path: Path) -> None:
+    (tmp_path / "h.jsonl").write_bytes(b"\xef\xbb\xbf# provenance\n\n" + GOOD_WIRE.encode())
+    assert load_history(tmp_path / "h.jsonl", format=None) == parse_history(GOOD_WIRE, "wireproof")
+    bad = GOOD_JEPSEN.encode() + b"INFO  jepsen.util - 1\t:invoke\t:write\t\xff\n"
+    (tmp_path / "bad.log").write_bytes(bad)
+    with pytest.raises(FixtureError, match=r"bad\.log: line 3: not UTF-8"):
+        load_history(tmp_path / "bad.log")
+    (tmp_path / "long.log").write_bytes(GOOD_JEPSEN.encode() + b"x" * (MAX_LINE + 10))
+    with pytest.raises(FixtureError, match=r"line 3: longer than"):
+        load_history(tmp_path / "long.log")

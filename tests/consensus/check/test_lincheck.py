@@ -16,6 +16,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from wireproof.consensus.check import lincheck
 from wireproof.consensus.check.history import Operation
 from wireproof.consensus.check.lincheck import check_linearizable, check_register
 from wireproof.errors import FixtureError
@@ -276,3 +277,54 @@ def test_a_read_of_a_value_never_written_is_always_caught(history: list[Operatio
     result = check_linearizable(history)
     assert result.linearizable is False
     assert any(o.kind == "read" and o.result == 99 for o in result.witness)
+
+
+# --- the cache's canonical form of a linearized set (issue 9: memory linear in the history) ---------
+
+@settings(max_examples=300)
+@given(tiny_histories(max_ops=7), st.integers(1, 3))
+def test_agrees_with_brute_force_when_ranks_go_far(history: list[Operation], near: int) -> None:
+    """With NEAR tiny, linearized ranks move between the window and the far set at every step;
+    with FEW_INDEFINITE 0, indefinite operations go to the hash-consed tree."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lincheck, "NEAR", near)
+        patch.setattr(lincheck, "FEW_INDEFINITE", 0)
+        assert check_linearizable(history, witness=False).linearizable is brute_force(history)
+
+
+@given(st.lists(st.integers(0, 40), unique=True), st.randoms(use_true_random=False), st.integers(1, 8))
+def test_a_linearized_set_has_one_form_whatever_the_order(ranks: list[int], rng: Any, near: int) -> None:
+    def build(order: list[int]) -> tuple[int, int, frozenset[int]]:
+        form = (0, 0, frozenset[int]())
+        for r in order:
+            form = lincheck._with(*form, r)
+        return form
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lincheck, "NEAR", near)
+        shuffled = list(ranks)
+        rng.shuffle(shuffled)
+        low, window, far = build(ranks)
+        assert build(shuffled) == (low, window, far)
+    back = set(range(low)) | {low + j for j in range(window.bit_length()) if window >> j & 1} | far
+    assert back == set(ranks)
+    assert window < 1 << near and all(r >= low + near for r in far)
+
+
+@given(st.lists(st.integers(0, 99), unique=True, max_size=30), st.randoms(use_true_random=False))
+def test_subsets_are_hash_consed(members: list[int], rng: Any) -> None:
+    subsets = lincheck._Subsets(100)
+    ids: dict[frozenset[int], int] = {}
+    root = 0
+    seen: frozenset[int] = frozenset()
+    for m in members:
+        root = subsets.add(root, m)
+        seen |= {m}
+        ids[seen] = root
+    again = 0
+    shuffled = list(members)
+    rng.shuffle(shuffled)
+    for m in shuffled:
+        again = subsets.add(again, m)
+    assert again == root
+    assert len(set(ids.values())) == len(ids)  # every prefix a different set, a different id

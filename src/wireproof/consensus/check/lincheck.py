@@ -20,10 +20,36 @@ of Porcupine (Athalye, MIT licence; read for the algorithm, not copied):
 3. reaching a return entry means the operation it closes was not linearized
    though it has completed: backtrack — pop the last choice, put its entries
    back (unlift), and try the next call after it;
-4. a cache of (linearized set as a bitset, model state) prunes every
-   configuration already explored: the rest of the search depends on nothing
-   else. The history is linearizable when every definite operation is
-   linearized, not linearizable when the stack runs empty.
+4. a cache of (linearized set, model state) prunes every configuration
+   already explored: the rest of the search depends on nothing else. The
+   history is linearizable when every definite operation is linearized, not
+   linearizable when the stack runs empty.
+
+The linearized set is the cache's key, so its representation decides the
+memory: a bitset over all operations (Lowe's and Porcupine's) costs n bits
+per cached state, and a search of a long history caches about one state per
+operation — n²/8 bytes (1.4 GB for 100,000 operations). It is stored in a
+canonical form whose size does not grow with the history instead:
+
+* definite operations are ranked by their return entries. The scan stops at
+  the first return entry left in the list (step 3), so every definite
+  operation that returns before it — all ranks below the rank ``r`` of the
+  first unlinearized one — is linearized, and nothing invoked after it is.
+  The set is ``r`` plus a small bitset ``window`` of the linearized ranks
+  above ``r``: operations concurrent with the one at ``r``, as many as the
+  history has concurrent clients. A linearized rank :data:`NEAR` or more
+  above ``r`` (a long-running operation, linearized early while many others
+  return) goes to a frozenset ``far`` instead, moved into the window as ``r``
+  comes near: the window stays a few words, and ``far``, which changes
+  rarely, is one object shared by all the states between its changes;
+* indefinite operations (which return at +infinity) may stay unlinearized,
+  or be linearized, at any distance from ``r``. Up to :data:`FEW_INDEFINITE`
+  of them, their subset is a bitset; beyond, a node of a hash-consed complete
+  binary tree over them (:class:`_Subsets`): equal sets are the same node, and
+  adding one operation makes at most log2(k) nodes.
+
+So the cache holds a few machine words per state: memory linear in the states
+explored, and each step costs O(1) besides the scan.
 
 Outcomes (Jepsen's): ``fail`` operations did not take effect and are dropped;
 ``info`` operations are indefinite — their return entry is at +infinity, so
@@ -75,6 +101,11 @@ _READ, _WRITE, _CAS = 0, 1, 2
 _KIND_CODE = {"read": _READ, "write": _WRITE, "cas": _CAS}
 _INF = float("inf")
 _HEAD = -1  # "scan from the head of the entry list", after a move
+NEAR = 256
+"""Linearized ranks this far above the lowest unlinearized one are kept in a set, not the window bitset."""
+FEW_INDEFINITE = 256
+"""Up to this many indefinite operations, their linearized subset is a bitset (at most 32 bytes a state)."""
+_NO_RANKS: frozenset[int] = frozenset()
 
 
 def _verdict(linearizable: bool | None) -> Verdict:
@@ -130,6 +161,41 @@ class LinResult:
 
 # --- the search ------------------------------------------------------------------------------------
 
+class _Subsets:
+    """Canonical ids of subsets of ``range(size)``: a hash-consed complete binary tree.
+
+    Id 0 is the empty set (of any height), id 1 a present leaf; every other id
+    is an interior node, interned by its (left, right) children, so two equal
+    sets always have the same id however they were built.
+    """
+
+    __slots__ = ("children", "depth", "ids")
+
+    def __init__(self, size: int) -> None:
+        self.depth = max(size - 1, 0).bit_length()
+        self.children: list[tuple[int, int]] = [(0, 0), (0, 0)]
+        self.ids: dict[tuple[int, int], int] = {}
+
+    def add(self, root: int, index: int) -> int:
+        """The id of the set ``root`` with ``index`` added."""
+        path: list[int] = []
+        node = root
+        for level in range(self.depth - 1, -1, -1):
+            path.append(node)
+            left, right = self.children[node]
+            node = right if index >> level & 1 else left
+        node = 1
+        for level in range(self.depth):
+            left, right = self.children[path.pop()]
+            pair = (left, node) if index >> level & 1 else (node, right)
+            found = self.ids.get(pair)
+            if found is None:
+                found = self.ids[pair] = len(self.children)
+                self.children.append(pair)
+            node = found
+        return node
+
+
 def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool | None, int, float]:
     """Wing-Gong-Lowe search over one register: (verdict, states explored, frontier time)."""
     live = [op for op in ops
@@ -169,15 +235,34 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
         nxt[last], prv[node], position[node] = node, last, pos
         last = node
     nxt[last], prv[tail] = tail, last
-    masks = [1 << i for i in range(n)]
+    # rank[i]: a definite op's place in return order (the order of its return entry);
+    # an indefinite op's place among the indefinite ones (see the module docstring).
+    rank = [0] * n
+    definite_count = 0
+    for _t, _r, node in events:
+        if not node & 1 and required[(node >> 1) - 1]:
+            rank[(node >> 1) - 1] = definite_count
+            definite_count += 1
+    indefinite = [i for i in range(n) if not required[i]]
+    for k, i in enumerate(indefinite):
+        rank[i] = k
+    # Few indefinite ops (a Jepsen test's timeouts): a bitset of them is small and
+    # cheapest; many: the hash-consed tree, whose states cost O(1) each however many.
+    add_indefinite = (_Subsets(len(indefinite)).add if len(indefinite) > FEW_INDEFINITE
+                      else _add_bit)
+    del events, indefinite  # a long search needs its memory for the cache
 
-    left = sum(required)
+    left = definite_count
     if not left:
         return True, 0, _INF
-    bits = 0
+    low = 0  # every definite op of rank < low is linearized, the one of rank low is not
+    window = 0  # bit j: the definite op of rank low + j is linearized (j < NEAR)
+    far = _NO_RANKS  # the linearized definite ranks >= low + NEAR
+    extra = 0  # the linearized indefinite ops: a bitset of their ranks, or a _Subsets id
     state = initial
-    stack: list[tuple[int, Any, int, bool]] = []  # (call entry, state before, bits before, forced)
-    cache: set[tuple[int, Any]] = set()
+    # (call entry, state, low, window, far, extra before it, forced)
+    stack: list[tuple[int, Any, int, int, frozenset[int], int, bool]] = []
+    cache: set[tuple[int, int, frozenset[int], int, Any]] = set()
     explored = 0
     frontier = -1
     entry = _HEAD
@@ -195,7 +280,8 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
                 kind = kinds[i]
                 if required[i] and state == arg_a[i] and (
                         kind == _READ or (kind == _CAS and arg_b[i] == state)):
-                    memo = (bits | masks[i], state)
+                    new_low, new_window, new_far = _with(low, window, far, rank[i])
+                    memo = (new_low, new_window, new_far, extra, state)
                     if memo in cache:  # explored before, and the search is still running: it failed
                         stuck = True
                         break
@@ -203,8 +289,8 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
                     explored += 1
                     if explored > budget:
                         return None, explored, _INF
-                    stack.append((entry, state, bits, True))
-                    bits = memo[0]
+                    stack.append((entry, state, low, window, far, extra, True))
+                    low, window, far = new_low, new_window, new_far
                     p, q = prv[entry], nxt[entry]
                     nxt[p], prv[q] = q, p
                     ret = entry + 1
@@ -227,14 +313,20 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
             else:
                 ok, new = state == arg_a[i], arg_b[i]
             if ok:
-                memo = (bits | masks[i], new)
+                if required[i]:
+                    new_low, new_window, new_far = _with(low, window, far, rank[i])
+                    new_extra = extra
+                else:
+                    new_low, new_window, new_far = low, window, far
+                    new_extra = add_indefinite(extra, rank[i])
+                memo = (new_low, new_window, new_far, new_extra, new)
                 if memo not in cache:
                     cache.add(memo)
                     explored += 1
                     if explored > budget:
                         return None, explored, _INF
-                    stack.append((entry, state, bits, False))
-                    bits, state = memo
+                    stack.append((entry, state, low, window, far, extra, False))
+                    low, window, far, extra, state = memo
                     p, q = prv[entry], nxt[entry]
                     nxt[p], prv[q] = q, p
                     ret = entry + 1
@@ -256,7 +348,7 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
         while forced:
             if not stack:
                 return False, explored, times[frontier] if frontier >= 0 else _INF
-            entry, state, bits, forced = stack.pop()
+            entry, state, low, window, far, extra, forced = stack.pop()
             ret = entry + 1
             nxt[prv[ret]] = ret
             prv[nxt[ret]] = ret
@@ -265,6 +357,28 @@ def _search(ops: Sequence[Operation], initial: Any, budget: int) -> tuple[bool |
             if required[entry >> 1]:
                 left += 1
         entry = nxt[entry]
+
+
+def _add_bit(bits: int, rank: int) -> int:
+    return bits | 1 << rank
+
+
+def _with(low: int, window: int, far: frozenset[int], rank: int) -> tuple[int, int, frozenset[int]]:
+    """(low, window, far) with the definite op of ``rank`` linearized (see the module docstring)."""
+    if rank - low >= NEAR:
+        return low, window, far | {rank}
+    window |= 1 << (rank - low)
+    while window & 1:  # slide past the ranks that are now all linearized
+        run = (window ^ (window + 1)).bit_length() - 1
+        low += run
+        window >>= run
+        if far:
+            near = [r for r in far if r - low < NEAR]
+            if near:
+                far = far.difference(near)
+                for r in near:
+                    window |= 1 << (r - low)
+    return low, window, far
 
 
 # --- witness shrinking -----------------------------------------------------------------------------

@@ -25,12 +25,20 @@ harness, because the simulator is pure.
 *Checker time* is :func:`wireproof.consensus.check.lincheck.check_linearizable`
 over the Jepsen etcd histories (``$WIREPROOF_SHARED/histories/jepsen-etcd``,
 else ``../shared/histories/jepsen-etcd`` beside the repository), with the
-number of verdicts that match ``verdicts.tsv``.
+number of verdicts that match ``verdicts.tsv``; and its *scaling*: the same
+check over generated linearizable single-key histories of 10,000, 100,000
+and 1,000,000 operations (:func:`~wireproof.harness.consensus.histories.generate_history`,
+five clients, 0.2% indefinite outcomes), each timed, with the check's peak
+resident memory over what the process held before it (on Linux the kernel's
+peak mark is reset before each check, ``/proc/self/clear_refs``; elsewhere it
+is the growth of the process's peak, 0 when an earlier run already reached
+it).
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,6 +50,8 @@ __all__ = [
     "COMMANDS",
     "DELAY",
     "Cost",
+    "LINCHECK_SIZES",
+    "LincheckScaling",
     "LincheckTiming",
     "SimThroughput",
     "jepsen_folder",
@@ -50,9 +60,11 @@ __all__ = [
     "run",
     "sim_throughput",
     "time_lincheck",
+    "time_lincheck_scaling",
 ]
 
 SCHEMA: Final = "wireproof.bench.consensus/1"
+LINCHECK_SIZES: Final = (10_000, 100_000, 1_000_000)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +87,15 @@ class LincheckTiming:
     histories: int
     right: int
     seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LincheckScaling:
+    operations: int
+    verdict: str
+    explored: int
+    seconds: float
+    peak_rss_growth_mb: float
 
 
 def measure_costs(*, sizes: tuple[int, ...] = (3, 5), commands: int = COMMANDS) -> list[Cost]:
@@ -143,6 +164,43 @@ def time_lincheck(folder: Path | None = None) -> LincheckTiming | None:
                           seconds=time.perf_counter() - start)
 
 
+def time_lincheck_scaling(sizes: tuple[int, ...] = LINCHECK_SIZES, *, seed: int = 0) -> list[LincheckScaling]:
+    """Time the checker on generated single-key histories of ``sizes`` operations (smallest first)."""
+    from wireproof.consensus.check.lincheck import check_linearizable
+    from wireproof.harness.consensus.histories import generate_history
+
+    out: list[LincheckScaling] = []
+    for n in sorted(sizes):
+        history = generate_history(n, seed=seed)
+        before, reset = _reset_peak_mb()
+        start = time.perf_counter()
+        result = check_linearizable(history, witness=False)
+        seconds = time.perf_counter() - start
+        out.append(LincheckScaling(operations=n, verdict=result.verdict, explored=result.explored,
+                                   seconds=seconds, peak_rss_growth_mb=max(0.0, _peak_mb(reset) - before)))
+        del history, result
+    return out
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
+
+
+def _reset_peak_mb() -> tuple[float, bool]:
+    """(memory now, True) after resetting the kernel's peak mark (Linux); else (the peak so far, False)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # 5: reset the peak resident set size (proc(5))
+        return _status_mb("VmRSS"), True
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, False  # kilobytes on Linux
+
+
+def _peak_mb(reset: bool) -> float:
+    return _status_mb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run(*, quick: bool = False) -> dict[str, Any]:
     """Everything ``wireproof bench consensus`` reports, as JSON-ready data."""
     commands = 10 if quick else COMMANDS
@@ -150,12 +208,14 @@ def run(*, quick: bool = False) -> dict[str, Any]:
     duration = 600 if quick else 4000
     tps = [tp for checked in (True, False) for tp in sim_throughput(duration=duration, invariants=checked)]
     lin = None if quick else time_lincheck()
+    scaling = time_lincheck_scaling(LINCHECK_SIZES[:1] if quick else LINCHECK_SIZES)
     return {
         "schema": SCHEMA,
         "delay_units": DELAY,
         "costs": [asdict(c) for c in costs],
         "sim_throughput": [{**asdict(tp), "messages_per_second": tp.messages_per_second} for tp in tps],
         "lincheck": asdict(lin) if lin is not None else None,
+        "lincheck_scaling": [asdict(row) for row in scaling],
         "lincheck_note": ("skipped with --quick" if quick else
                           None if lin is not None else f"no Jepsen etcd histories in {jepsen_folder()}"),
     }
@@ -182,6 +242,10 @@ def render_text(report: dict[str, Any]) -> str:
                      f"in {lin['seconds']:.2f} s")
     else:
         lines.append(f"lincheck: {report['lincheck_note']}")
+    for row in report.get("lincheck_scaling", ()):
+        lines.append(f"lincheck: {row['operations']:,} operations (generated, one key) {row['verdict']} "
+                     f"in {row['seconds']:.2f} s, {row['explored']:,} states, "
+                     f"peak memory +{row['peak_rss_growth_mb']:.0f} MB")
     return "\n".join(lines)
 
 

@@ -2,11 +2,17 @@
 
 Reads a Jepsen ``jepsen.util`` log or a wireproof JSON-lines history (see
 :mod:`wireproof.consensus.check.history`; without ``--format`` a file whose
-first non-blank character is ``{`` is wireproof, anything else Jepsen) and
-checks it with :func:`~wireproof.consensus.check.lincheck.check_linearizable`,
-a register per key. Exit codes: 0 linearizable, 1 not (the minimal witness is
-printed), 2 usage error or unreadable history, 3 unknown (``--budget`` states
-explored without a verdict).
+first line that is not blank or a ``#`` comment starts with ``{`` or ``[`` is
+wireproof, anything else Jepsen) and checks it with
+:func:`~wireproof.consensus.check.lincheck.check_linearizable`, a register per
+key. Exit codes (:mod:`wireproof.harness.exitcodes`): 0 linearizable, 1 not
+(the minimal witness is printed), 2 usage error or a history that is
+unreadable or malformed anywhere (a line that does not parse, no operation
+at all: a checker never passes what it did not read), 3 unknown (``--budget``
+states explored without a verdict).
+
+The first line of the text output (file, operations, format) is printed and
+flushed before the search starts, so a long check shows what it is checking.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 __all__ = ["EXIT_CODES", "add_arguments", "guess_format", "result_json", "run"]
@@ -35,8 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def guess_format(text: str) -> str:
-    """``wireproof`` when the text starts (after blanks) with ``{``, else ``jepsen``."""
-    return "wireproof" if text.lstrip().startswith("{") else "jepsen"
+    """``wireproof`` when the first line that is not blank or a comment starts with ``{`` or ``[``."""
+    from wireproof.consensus.check.history import guess_format as guess_line
+
+    for line in text.lstrip("\ufeff").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            return guess_line(line)
+    return "jepsen"
 
 
 def _jsonable(value: Any) -> Any:
@@ -63,29 +73,30 @@ def result_json(result: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wireproof.consensus.check.history import parse_history
     from wireproof.consensus.check.lincheck import check_linearizable
     from wireproof.errors import FixtureError
+    from wireproof.harness.consensus.histories import guess_file_format, load_history
+    from wireproof.harness.exitcodes import USAGE
 
     if args.budget is not None and args.budget < 0:
         print("wireproof lincheck: error: --budget must be >= 0", file=sys.stderr)
-        return 2
+        return USAGE
+    fmt = args.format or guess_file_format(args.history)
     try:
-        text = Path(args.history).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"wireproof lincheck: error: {args.history}: cannot read: {exc}", file=sys.stderr)
-        return 2
-    fmt = args.format or guess_format(text)
+        history = load_history(args.history, fmt)
+    except FixtureError as exc:
+        print(f"wireproof lincheck: error: {exc}", file=sys.stderr)
+        return USAGE
+    if not args.json:
+        print(f"{args.history}: {len(history)} operations ({fmt})", flush=True)
     try:
-        history = parse_history(text, fmt)
         result = check_linearizable(history, model=args.model, budget=args.budget,
                                     witness=not args.no_witness)
-    except FixtureError as exc:
+    except FixtureError as exc:  # e.g. --model register on a history of several keys
         print(f"wireproof lincheck: error: {args.history}: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     if args.json:
         print(json.dumps(result_json(result), indent=2))
     else:
-        print(f"{args.history}: {len(history)} operations ({fmt})")
         print(result.describe())
     return EXIT_CODES[result.verdict]
