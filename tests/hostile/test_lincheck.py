@@ -275,3 +275,17 @@ def test_checker_memory_grows_linearly(shape: str) -> None:
     # linear: well under 1 KB per operation, and doubling the history at most about doubles it
     assert large <= 2 * n, f"{large} KB for {2 * n} operations"
     assert large <= 2.5 * small + 8 * 1024, f"{small} KB for {n} operations, {large} KB for {2 * n}"
+
+
+def test_a_json_true_is_not_the_number_1(tmp_path: Path) -> None:
+    """Python's True == 1 must not let a read of 1 after a write of true pass (issue 9, false verdicts)."""
+    history = tmp_path / "flags.jsonl"
+    history.write_text(
+        '{"process": 0, "type": "invoke", "f": "write", "key": "x", "value": true, "time": 1}\n'
+        '{"process": 0, "type": "ok", "f": "write", "key": "x", "value": true, "time": 2}\n'
+        '{"process": 1, "type": "invoke", "f": "read", "key": "x", "value": null, "time": 3}\n'
+        '{"process": 1, "type": "ok", "f": "read", "key": "x", "value": 1, "time": 4}\n', encoding="utf-8")
+    assert cli.main(["lincheck", str(history)]) == FAIL
+    history.write_text(history.read_text(encoding="utf-8").replace('"value": 1,', '"value": true,'),
+                       encoding="utf-8")
+    assert cli.main(["lincheck", str(history)]) == OK

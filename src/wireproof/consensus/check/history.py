@@ -64,6 +64,7 @@ from wireproof.errors import FixtureError
 
 __all__ = [
     "FORMATS",
+    "Flag",
     "History",
     "MAX_DEPTH",
     "MAX_LINE",
@@ -310,7 +311,23 @@ def _from_json(value: Any, line: int, field: str, depth: int = 0) -> Any:
     if isinstance(value, dict):
         raise FixtureError(f"line {line}: {field}: a JSON object is not a register key or value "
                            "(a number, string, boolean, null or an array of them)")
+    if isinstance(value, bool):
+        return Flag(value)
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A JSON boolean as a register value, kept apart from the numbers 1 and 0.
+
+    Python's ``True == 1`` (and equal hashes) would let a read of ``1`` after
+    a write of ``true`` pass: a false verdict. A flag equals only a flag.
+    """
+
+    value: bool
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
 
 
 _DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
@@ -400,6 +417,8 @@ def parse_wireproof(text: str | Iterable[str]) -> History:
 
 
 def _to_json(value: Any) -> Any:
+    if isinstance(value, Flag):
+        return value.value
     return [_to_json(v) for v in value] if isinstance(value, tuple) else value
 
 

@@ -28,8 +28,8 @@ missed), 2 usage errors.
 from __future__ import annotations
 
 import argparse
-import math
 import json
+import math
 import sys
 from collections.abc import Sequence
 
