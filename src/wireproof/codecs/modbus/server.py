@@ -592,12 +592,16 @@ class ConnectionOutput:
 
     ``replies``: ADUs to send, in order. ``close``: close the connection after
     sending them (the stream cannot be resynchronised). ``errors``: what was
-    wrong with the input, for logs and conformance evidence.
+    wrong with the input, for logs and conformance evidence. ``frames``: how
+    many whole frames were taken (answered or not). ``more``: the frame budget
+    ran out with bytes still buffered; call again (with no data) for the rest.
     """
 
     replies: tuple[bytes, ...] = ()
     close: bool = False
     errors: tuple[DecodeError, ...] = field(default=())
+    frames: int = 0
+    more: bool = False
 
 
 _MBAP = struct.Struct(">HHHB")
@@ -657,6 +661,7 @@ class ServerConnection(Machine[ConnectionState]):
     def __init__(self, server: ModbusServer) -> None:
         self.server = server
         self.state = ConnectionState.OPEN
+        self._since_frame = 0  # bytes received since the last whole frame
         self._codec: TcpCodec | RtuCodec | AsciiCodec
         self._framer: Any
         if server.framing == "tcp":
@@ -690,27 +695,49 @@ class ServerConnection(Machine[ConnectionState]):
             return self.receive_data(event.data)
         raise TypeError(f"not a connection event: {event!r}")
 
-    def receive_data(self, data: bytes) -> ConnectionOutput:
-        """Feed received bytes; returns the replies to send and whether to close."""
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete frame held (a driver's frame timeout runs while this is > 0)."""
+        return int(self._framer.buffered)
+
+    @property
+    def garbage(self) -> int:
+        """Bytes received and discarded since the last whole frame (a driver's garbage budget)."""
+        return self._since_frame - self.buffered
+
+    def receive_data(self, data: bytes, *, max_frames: int | None = None) -> ConnectionOutput:
+        """Feed received bytes; returns the replies to send and whether to close.
+
+        ``max_frames`` bounds the frames taken in this call (a driver's
+        per-turn budget, so one client cannot hold the others up); ``more``
+        in the output says frames may remain: call again with ``b""``.
+        """
         if self._step(DataReceived(), Role.REMOTE).action == "ignore":
             return ConnectionOutput(close=True)
         replies: list[bytes] = []
         errors: list[DecodeError] = []
+        frames = 0
+        self._since_frame += len(data)
         try:
             self._framer.feed(bytes(data))
         except DecodeError as err:
             return self._framing_error(replies, errors, err)
         while True:
+            if max_frames is not None and frames >= max_frames:
+                return ConnectionOutput(replies=tuple(replies), errors=tuple(errors), frames=frames,
+                                        more=self.buffered > 0)
             try:
                 frame = self._framer.next_frame()
             except DecodeError as err:
-                out = self._framing_error(replies, errors, err)
+                out = self._framing_error(replies, errors, err, frames)
                 if out.close:
                     return out
                 continue
             if frame is NEED_DATA:
                 break
             assert isinstance(frame, bytes)
+            frames += 1
+            self._since_frame = self.buffered
             try:
                 reply = self._handle_frame(frame)
             except DecodeError as err:
@@ -719,7 +746,7 @@ class ServerConnection(Machine[ConnectionState]):
                 continue
             if reply is not None:
                 replies.append(reply)
-        return ConnectionOutput(replies=tuple(replies), errors=tuple(errors))
+        return ConnectionOutput(replies=tuple(replies), errors=tuple(errors), frames=frames)
 
     def line_idle(self) -> int:
         """The line has been silent for longer than t3.5: drop any partial frame (MB-SL 2.5.1.1).
@@ -739,12 +766,12 @@ class ServerConnection(Machine[ConnectionState]):
         return 0
 
     def _framing_error(self, replies: list[bytes], errors: list[DecodeError],
-                       err: DecodeError) -> ConnectionOutput:
+                       err: DecodeError, frames: int = 0) -> ConnectionOutput:
         errors.append(err)
         self.server.note_communication_error()
         if self._step(Unframeable(), Role.REMOTE).action == "close":
-            return ConnectionOutput(replies=tuple(replies), close=True, errors=tuple(errors))
-        return ConnectionOutput(replies=tuple(replies), errors=tuple(errors))
+            return ConnectionOutput(replies=tuple(replies), close=True, errors=tuple(errors), frames=frames)
+        return ConnectionOutput(replies=tuple(replies), errors=tuple(errors), frames=frames)
 
     def _handle_frame(self, frame: bytes) -> bytes | None:
         name = self._codec.name
