@@ -41,7 +41,7 @@ from typing import Final
 from wireproof.codecs._core import NEED_DATA, BufferedFramer, NeedData
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus.adu import Direction, _unhex, crc16
-from wireproof.codecs.modbus.rtuscan import Spec, extend_states, find_frame, window_ok
+from wireproof.codecs.modbus.rtuscan import Spec, extend_states, find_frame, flat_specs, window_ok
 from wireproof.errors import ChecksumError, DecodeError
 
 __all__ = ["AsciiFramer", "RtuFramer", "RtuTimedFramer", "TcpFramer", "plausible_header", "rtu_timing"]
@@ -222,7 +222,7 @@ class RtuFramer(BufferedFramer):
         # no function code at all (MB-AP 4.1: 1..127), so its length is unknown.
         self._exceptions = direction != "request"
         self._hunt_fcs = _hunt_mask(self._tables, self._exceptions)
-        self._specs = _specs(self._tables, self._exceptions)
+        self._specs = flat_specs(_specs(self._tables, self._exceptions))
         self._scan_len = 0  # CRC of buf[:_scan_len] is _scan_crc
         self._scan_crc = 0xFFFF
         self._synced = True  # the front follows a frame (or the stream's start): scan it if need be

@@ -30,7 +30,8 @@ from typing import Final
 
 from wireproof.codecs.modbus.adu import _CRC_TABLE
 
-__all__ = ["MAX_FRAME", "crc_pairs", "crc_power", "Spec", "extend_states", "find_frame", "window_ok"]
+__all__ = ["MAX_FRAME", "Spec", "crc_pairs", "crc_power", "extend_states", "find_frame", "flat_specs",
+           "window_ok"]
 
 MAX_FRAME: Final = 256  # MB-SL 2.5.1: an RTU frame is at most 256 bytes
 _LITTLE: Final = array("H", b"\x01\x00")[0] == 1  # how array("H") reads two bytes
@@ -64,7 +65,7 @@ def crc_pairs() -> list[int]:
     return _PAIRS[0]
 
 
-def extend_states(states: list[int], data: bytes | bytearray, lo: int) -> None:
+def extend_states(states: list[int], data: bytearray, lo: int) -> None:
     """Append to ``states`` the register after each byte of ``data[lo:]`` (``states[-1]`` is before it)."""
     table, pairs = _CRC_TABLE, crc_pairs()
     s: int = states[-1]
@@ -93,30 +94,46 @@ Spec = tuple[tuple[int, int], ...] | None
 when index is 0, else the byte at ``index`` plus ``extra``; None: only the rules know."""
 
 
-def find_frame(buf: bytes | bytearray, i: int, start: int, marks: bytes | bytearray, specs: list[Spec],
+def flat_specs(specs: list[Spec]) -> list[int]:
+    """``specs`` as 5 ints per FC for :func:`find_frame`: count (-1: rules), then two (index, extra)."""
+    out: list[int] = []
+    for spec in specs:
+        pairs = list(spec or ())[:2]
+        out.append(-1 if spec is None or len(spec) > 2 else len(pairs))
+        for index, extra in pairs + [(0, 0)] * (2 - len(pairs)):
+            out += (index, extra)
+    return out
+
+
+def find_frame(buf: bytearray, i: int, start: int, marks: bytearray, specs: list[int],
                states: list[int], shift: int, waiting: list[tuple[int, int]],
                base: int) -> tuple[int, bool]:
     """Walk the marked offsets; stop at a valid frame or at an offset only the rules can judge.
 
     ``marks[j]`` (from ``start`` on) is 1 when offset ``i + j`` may start a
-    frame; ``specs[fc]`` says how its FC fixes the length; ``states[k + shift]``
-    is the register before ``buf[k]``. Offsets whose frame does not fit yet
-    go to ``waiting`` as (stream position, stream position needed), ``base``
-    being the stream position of ``buf[0]``. Returns ``(offset, True)`` for a
-    valid frame, ``(offset, False)`` for an offset the rules must judge,
-    ``(-1, False)`` when every marked offset was judged.
+    frame; ``specs`` (:func:`flat_specs`) says how each FC fixes the length;
+    ``states[k + shift]`` is the register before ``buf[k]``. Offsets whose
+    frame does not fit yet go to ``waiting`` as (stream position, stream
+    position needed), ``base`` being the stream position of ``buf[0]``.
+    Returns ``(offset, True)`` for a valid frame, ``(offset, False)`` for an
+    offset the rules must judge, ``(-1, False)`` when every marked offset
+    was judged.
     """
     power = crc_power()
-    size = len(buf)
+    size, end = len(buf), len(marks)
     j = marks.find(1, start)
-    while j >= 0:
+    while 0 <= j < end:
+        if not marks[j]:
+            j += 1
+            continue
         k = i + j
-        spec = specs[buf[k + 1]]
-        if spec is None:
+        at = buf[k + 1] * 5
+        count = specs[at]
+        if count < 0:
             return k, False
         short, pending = 0, False
-        for index, extra in spec:
-            n = extra
+        for p in range(at + 1, at + 1 + 2 * count, 2):
+            index, n = specs[p], specs[p + 1]
             if index:
                 if k + index >= size:
                     pending = True
@@ -134,5 +151,7 @@ def find_frame(buf: bytes | bytearray, i: int, start: int, marks: bytes | bytear
             waiting.append((base + k, base + k + short))
         elif pending:
             waiting.append((base + k, base + size + 1))
-        j = marks.find(1, j + 1)
+        j += 1
+        if j < end and not marks[j]:
+            j = marks.find(1, j)  # a gap: let the C loop cross it
     return -1, False
