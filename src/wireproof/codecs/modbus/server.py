@@ -61,6 +61,14 @@ or checksum error counts a bus communication error and the frame is dropped
 :meth:`ServerConnection.line_idle` when the line falls silent, which ends
 any partial frame as t3.5 does (MB-SL 2.5.1.1). Nothing one connection receives
 affects another, except through the shared data model and counters.
+
+A driver keeps one client from holding up the others with what a connection
+tells it, never with a clock in here: ``receive_data(data, max_frames=N)``
+takes at most N frames and says ``more`` (call again with ``b""``);
+:attr:`ServerConnection.buffered` is the incomplete frame held (for a frame
+timeout) and :attr:`ServerConnection.garbage` the bytes discarded since the
+last whole frame (for a garbage budget); see
+:mod:`wireproof.harness.simulators.streams`.
 """
 
 from __future__ import annotations
