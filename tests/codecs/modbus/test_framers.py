@@ -192,9 +192,11 @@ _GARBAGE = {
 }
 
 
+@pytest.mark.parametrize("addresses", [None, frozenset({0, 0x11})], ids=["any", "served"])
 @pytest.mark.parametrize("kind", sorted(_GARBAGE))
 @pytest.mark.parametrize("seed", range(6))
-def test_rtu_hunt_finds_every_frame_after_garbage_whatever_the_chunks(kind: str, seed: int) -> None:
+def test_rtu_hunt_finds_every_frame_after_garbage_whatever_the_chunks(kind: str, seed: int,
+                                                                      addresses: frozenset[int] | None) -> None:
     import random
 
     rng = random.Random(seed)
@@ -202,9 +204,9 @@ def test_rtu_hunt_finds_every_frame_after_garbage_whatever_the_chunks(kind: str,
     wanted = [codec.encode(RtuAdu(address=0x11, pdu=ReadHoldingRegistersRequest(start_address=i, quantity=2)))
               for i in range(3)]
     data = b"".join(_GARBAGE[kind](rng, rng.randrange(1, 700)) + w for w in wanted)
-    whole, _ = _frames_of(RtuFramer(direction="request"), data, [])
+    whole, _ = _frames_of(RtuFramer(direction="request", addresses=addresses), data, [])
     for chunking in ([1] * len(data), [rng.randrange(1, 40) for _ in range(len(data) // 10)]):
-        got, errors = _frames_of(RtuFramer(direction="request"), data, chunking)
+        got, errors = _frames_of(RtuFramer(direction="request", addresses=addresses), data, chunking)
         assert got == whole, f"seed {seed}: chunking changed the frames"
     # Garbage may hold a frame by chance (1 in 65,536 per candidate); the real ones all come out.
     assert [f for f in whole if f in wanted] == wanted, f"seed {seed}"
@@ -265,3 +267,16 @@ def test_ascii_framer_drops_a_run_of_colons_with_one_error() -> None:
     with pytest.raises(DecodeError):
         framer.next_frame()
     assert framer.next_frame() == frame
+
+
+def test_rtu_hunt_for_served_addresses_only() -> None:
+    """A server hunts only for frames to its addresses; at the front any frame is framed."""
+    other, mine = _rtu(address=0x22), _rtu(address=0x11)
+    framer = RtuFramer(direction="request", addresses=frozenset({0, 0x11}))
+    framer.feed(other + mine)
+    assert framer.next_frame() == other  # in sync: framed, the server then ignores it
+    assert framer.next_frame() == mine
+    framer.feed(b"\xff" + other + mine)
+    with pytest.raises(ChecksumError, match="9 bytes"):  # the garbage byte and the frame to 0x22
+        framer.next_frame()
+    assert framer.next_frame() == mine

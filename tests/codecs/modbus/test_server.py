@@ -472,3 +472,10 @@ def test_garbage_counts_discarded_bytes_since_the_last_frame(framing: str) -> No
     out = conn.receive_data(good)
     assert out.frames == 1 and len(out.replies) == 1
     assert conn.garbage == 0 and conn.buffered == 0  # a whole frame resets the count
+
+
+def test_answered_addresses() -> None:
+    assert ModbusServer(model(), framing="tcp").answered_addresses() is None
+    assert ModbusServer(model(), framing="rtu", unknown_unit="exception").answered_addresses() is None
+    served = ModbusServer(model(), framing="rtu").answered_addresses()
+    assert served is not None and 0 in served and 1 in served and 17 not in served

@@ -211,7 +211,8 @@ class RtuFramer(BufferedFramer):
 
     protocol = "modbus-rtu"
 
-    def __init__(self, *, direction: Direction = None, max_buffer: int = 64 * 1024) -> None:
+    def __init__(self, *, direction: Direction = None, max_buffer: int = 64 * 1024,
+                 addresses: frozenset[int] | None = None) -> None:
         super().__init__(max_buffer=max_buffer)
         if direction not in (None, "request", "response"):
             raise ValueError(f"direction must be 'request', 'response' or None, not {direction!r}")
@@ -223,6 +224,12 @@ class RtuFramer(BufferedFramer):
         self._exceptions = direction != "request"
         self._hunt_fcs = _hunt_mask(self._tables, self._exceptions)
         self._specs = flat_specs(_specs(self._tables, self._exceptions))
+        # A device that answers only some addresses (a server: its units and broadcast 0)
+        # hunts only for frames to them: other bytes are garbage to it either way.
+        self.addresses = addresses
+        self._hunt_addresses = None if addresses is None else \
+            bytes(1 if a in addresses else 0 for a in range(256))
+        self._dense = False  # whether the last hunt checked CRCs from running states
         self._scan_len = 0  # CRC of buf[:_scan_len] is _scan_crc
         self._scan_crc = 0xFFFF
         self._synced = True  # the front follows a frame (or the stream's start): scan it if need be
@@ -359,13 +366,22 @@ class RtuFramer(BufferedFramer):
         stop = size - 3  # a frame has at least 4 bytes
         if i >= stop:
             return 0
-        self._extend_states()
         # Offsets whose FC byte cannot start a frame of known length are skipped by
         # bytes.translate + find (C loops), so plain garbage costs no Python per byte.
         marks = buf[i + 1:stop + 1].translate(self._hunt_fcs)
+        if self._hunt_addresses is not None:
+            to = buf[i:stop].translate(self._hunt_addresses)
+            both = int.from_bytes(marks, "little") & int.from_bytes(to, "little")
+            marks = bytearray(both.to_bytes(len(marks), "little"))
+        # Many candidates: check each in O(1) from running CRC states (one step per byte
+        # received). Few: compute their windows' CRCs and skip the states altogether.
+        self._dense = marks.count(1) * 16 > len(marks)
+        if self._dense:
+            self._extend_states()
+        states = self._states if self._dense else None
         shift, start = base - self._states_at, 0
         while True:
-            k, valid = find_frame(buf, i, start, marks, self._specs, self._states, shift, self._waiting, base)
+            k, valid = find_frame(buf, i, start, marks, self._specs, states, shift, self._waiting, base)
             if k < 0:
                 break
             verdict = 1 if valid else self._judge(k)
@@ -389,13 +405,17 @@ class RtuFramer(BufferedFramer):
         for n in lengths:
             if i + n > size:
                 short = short or n
-            else:
-                self._extend_states()
-                if window_ok(self._states, i + self._base - self._states_at, n):
-                    return 1
+            elif self._window_ok(i, n):
+                return 1
         if short:
             return -(self._base + i + short)
         return -(self._base + size + 1) if pending else 0
+
+    def _window_ok(self, i: int, n: int) -> bool:
+        if not self._dense:
+            return crc16(self._buf[i:i + n - 2]) == self._buf[i + n - 2] | self._buf[i + n - 1] << 8
+        self._extend_states()
+        return window_ok(self._states, i + self._base - self._states_at, n)
 
     def _extend_states(self) -> None:
         """Running CRC states (:mod:`.rtuscan`) up to the end of the buffer."""

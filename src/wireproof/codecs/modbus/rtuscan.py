@@ -28,7 +28,7 @@ from __future__ import annotations
 from array import array
 from typing import Final
 
-from wireproof.codecs.modbus.adu import _CRC_TABLE
+from wireproof.codecs.modbus.adu import _CRC_TABLE, crc16
 
 __all__ = ["MAX_FRAME", "Spec", "crc_pairs", "crc_power", "extend_states", "find_frame", "flat_specs",
            "window_ok"]
@@ -106,13 +106,14 @@ def flat_specs(specs: list[Spec]) -> list[int]:
 
 
 def find_frame(buf: bytearray, i: int, start: int, marks: bytearray, specs: list[int],
-               states: list[int], shift: int, waiting: list[tuple[int, int]],
+               states: list[int] | None, shift: int, waiting: list[tuple[int, int]],
                base: int) -> tuple[int, bool]:
     """Walk the marked offsets; stop at a valid frame or at an offset only the rules can judge.
 
     ``marks[j]`` (from ``start`` on) is 1 when offset ``i + j`` may start a
     frame; ``specs`` (:func:`flat_specs`) says how each FC fixes the length;
-    ``states[k + shift]`` is the register before ``buf[k]``. Offsets whose
+    ``states[k + shift]`` is the register before ``buf[k]`` (``states`` None:
+    few marks, each window's CRC is computed instead). Offsets whose
     frame does not fit yet go to ``waiting`` as (stream position, stream
     position needed), ``base`` being the stream position of ``buf[0]``.
     Returns ``(offset, True)`` for a valid frame, ``(offset, False)`` for an
@@ -143,6 +144,10 @@ def find_frame(buf: bytearray, i: int, start: int, marks: bytearray, specs: list
                     continue
             if k + n > size:
                 short = n if not short or n < short else short
+                continue
+            if states is None:
+                if crc16(buf[k:k + n - 2]) == buf[k + n - 2] | buf[k + n - 1] << 8:
+                    return k, True
                 continue
             x, m = states[k + shift] ^ 0xFFFF, n << 9
             if states[k + n + shift] == power[m | (x & 0xFF)] ^ power[m | 256 | x >> 8]:

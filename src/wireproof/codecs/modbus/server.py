@@ -87,6 +87,7 @@ from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import AsciiCodec, RtuCodec, TcpCodec, crc16, lrc
 from wireproof.codecs.modbus.datamodel import DataModel, UnitData
+from wireproof.codecs.modbus.framers import RtuFramer
 from wireproof.codecs.modbus.pdu import decode_request_pdu, encode_pdu
 from wireproof.errors import ChecksumError, DecodeError, EncodeError, TruncatedError
 
@@ -259,6 +260,17 @@ class ModbusServer(Machine[ServerMode]):
     def connection(self) -> ServerConnection:
         """A new per-connection machine sharing this server's data and counters."""
         return TcpConnection(self) if self.framing == "tcp" else SerialLine(self)
+
+    def answered_addresses(self) -> frozenset[int] | None:
+        """The serial addresses this server acts on (its units, broadcast 0); None: any address.
+
+        None when an unknown unit is answered (``unknown_unit`` other than
+        ``"drop"``), or on TCP where unit ids are not addresses.
+        """
+        if self.framing == "tcp" or self.unknown_unit != "drop":
+            return None
+        units = self.datamodel.unit
+        return frozenset(a for a in range(256) if a == C.BROADCAST_ADDRESS or units(a) is not None)
 
     def note_communication_error(self) -> None:
         """A frame failed its checksum or framing (MB-SL 6.1, sub-function 0C; MB-AP 6.10 bit 1)."""
@@ -677,7 +689,7 @@ class ServerConnection(Machine[ConnectionState]):
             self._framer = self._codec.framer()
         elif server.framing == "rtu":
             self._codec = RtuCodec()
-            self._framer = self._codec.framer("request")
+            self._framer = RtuFramer(direction="request", addresses=server.answered_addresses())
         else:
             self._codec = AsciiCodec()
             self._framer = self._codec.framer()
@@ -767,8 +779,8 @@ class ServerConnection(Machine[ConnectionState]):
         """
         dropped = int(self._framer.buffered)
         if dropped and self.server.framing != "tcp":
-            self._framer = type(self._framer)(direction="request") if self.server.framing == "rtu" \
-                else type(self._framer)()
+            self._framer.clear()
+            self._since_frame = 0
             self.server.note_communication_error()
             return dropped
         return 0
