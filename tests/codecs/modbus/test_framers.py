@@ -195,8 +195,8 @@ _GARBAGE = {
 @pytest.mark.parametrize("addresses", [None, frozenset({0, 0x11})], ids=["any", "served"])
 @pytest.mark.parametrize("kind", sorted(_GARBAGE))
 @pytest.mark.parametrize("seed", range(6))
-def test_rtu_hunt_finds_every_frame_after_garbage_whatever_the_chunks(kind: str, seed: int,
-                                                                      addresses: frozenset[int] | None) -> None:
+def test_rtu_hunt_finds_every_frame_after_garbage_whatever_the_chunks(
+        kind: str, seed: int, addresses: frozenset[int] | None) -> None:
     import random
 
     rng = random.Random(seed)

@@ -368,29 +368,33 @@ class RtuFramer(BufferedFramer):
             return 0
         # Offsets whose FC byte cannot start a frame of known length are skipped by
         # bytes.translate + find (C loops), so plain garbage costs no Python per byte.
-        marks = buf[i + 1:stop + 1].translate(self._hunt_fcs)
+        # The kernel reads an immutable copy of the bytes from offset i (the compiled
+        # build indexes bytes natively; each byte is copied about once).
+        data = bytes(buf[i:])
+        marks = data[1:stop + 1 - i].translate(self._hunt_fcs)
         if self._hunt_addresses is not None:
-            to = buf[i:stop].translate(self._hunt_addresses)
+            to = data[:stop - i].translate(self._hunt_addresses)
             both = int.from_bytes(marks, "little") & int.from_bytes(to, "little")
-            marks = bytearray(both.to_bytes(len(marks), "little"))
+            marks = both.to_bytes(len(marks), "little")
         # Many candidates: check each in O(1) from running CRC states (one step per byte
         # received). Few: compute their windows' CRCs and skip the states altogether.
         self._dense = marks.count(1) * 16 > len(marks)
         if self._dense:
             self._extend_states()
         states = self._states if self._dense else None
-        shift, start = base - self._states_at, 0
+        shift, start = base + i - self._states_at, 0
         while True:
-            k, valid = find_frame(buf, i, start, marks, self._specs, states, shift, self._waiting, base)
-            if k < 0:
+            j, valid = find_frame(data, start, marks, self._specs, states, shift, self._waiting, base + i)
+            if j < 0:
                 break
+            k = i + j
             verdict = 1 if valid else self._judge(k)
             if verdict > 0:
                 self._eval_to = base + k + 1
                 return k
             if verdict < 0:
                 self._waiting.append((base + k, -verdict))
-            start = k + 1 - i
+            start = j + 1
         self._eval_to = base + stop
         return 0
 

@@ -105,13 +105,12 @@ def flat_specs(specs: list[Spec]) -> list[int]:
     return out
 
 
-def find_frame(buf: bytearray, i: int, start: int, marks: bytearray, specs: list[int],
-               states: list[int] | None, shift: int, waiting: list[tuple[int, int]],
-               base: int) -> tuple[int, bool]:
+def find_frame(buf: bytes, start: int, marks: bytes, specs: list[int], states: list[int] | None,
+               shift: int, waiting: list[tuple[int, int]], base: int) -> tuple[int, bool]:
     """Walk the marked offsets; stop at a valid frame or at an offset only the rules can judge.
 
-    ``marks[j]`` (from ``start`` on) is 1 when offset ``i + j`` may start a
-    frame; ``specs`` (:func:`flat_specs`) says how each FC fixes the length;
+    ``marks[k]`` (from ``start`` on) is 1 when offset ``k`` of ``buf`` may
+    start a frame; ``specs`` (:func:`flat_specs`) says how each FC fixes the length;
     ``states[k + shift]`` is the register before ``buf[k]`` (``states`` None:
     few marks, each window's CRC is computed instead). Offsets whose
     frame does not fit yet go to ``waiting`` as (stream position, stream
@@ -127,7 +126,7 @@ def find_frame(buf: bytearray, i: int, start: int, marks: bytearray, specs: list
         if not marks[j]:
             j += 1
             continue
-        k = i + j
+        k = j
         at = buf[k + 1] * 5
         count = specs[at]
         if count < 0:
