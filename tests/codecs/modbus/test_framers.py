@@ -58,7 +58,8 @@ def test_rtu_framer_resyncs_after_garbage() -> None:
         if f is NEED_DATA:
             break
         frames.append(f)
-    assert frames == [frame] and errors == 3
+    # One error for the run of 3 garbage bytes (was one per byte: a flood raised per byte).
+    assert frames == [frame] and errors == 1
 
 
 def test_rtu_framer_response_lengths_from_byte_count() -> None:
@@ -159,3 +160,123 @@ def test_tcp_framer_frames_foreign_protocol_id_and_decoder_rejects_it() -> None:
     with pytest.raises(DecodeError) as info:
         tcp_codec().decode(foreign)
     assert info.value.path == ("mbap", "protocol_id")
+
+
+# --- RTU resynchronisation (issue 9: linear hunt, one error per garbage run) ------------------
+
+def _frames_of(framer: RtuFramer, data: bytes, chunks: list[int]) -> tuple[list[bytes], int]:
+    frames: list[bytes] = []
+    errors, pos = 0, 0
+    for size in [*chunks, len(data)]:
+        framer.feed(data[pos:pos + size])
+        pos += size
+        while True:
+            try:
+                f = framer.next_frame()
+            except ChecksumError:
+                errors += 1
+                continue
+            if f is NEED_DATA:
+                break
+            assert isinstance(f, bytes)
+            frames.append(f)
+    return frames, errors
+
+
+_GARBAGE = {
+    "random": lambda rng, n: rng.randbytes(n),
+    # headers whose byte count makes the framer wait for up to 255 bytes
+    "waiting": lambda rng, n: (bytes([0x11, 0x10, 0, 0, 0, 0x7B, 0xF6]) * n)[:n],
+    "every-offset": lambda rng, n: b"\x11" * n,
+    "fc17": lambda rng, n: (bytes([0x11, 0x17, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF]) * n)[:n],
+}
+
+
+@pytest.mark.parametrize("addresses", [None, frozenset({0, 0x11})], ids=["any", "served"])
+@pytest.mark.parametrize("kind", sorted(_GARBAGE))
+@pytest.mark.parametrize("seed", range(6))
+def test_rtu_hunt_finds_every_frame_after_garbage_whatever_the_chunks(
+        kind: str, seed: int, addresses: frozenset[int] | None) -> None:
+    import random
+
+    rng = random.Random(seed)
+    codec = rtu_codec()
+    wanted = [codec.encode(RtuAdu(address=0x11, pdu=ReadHoldingRegistersRequest(start_address=i, quantity=2)))
+              for i in range(3)]
+    data = b"".join(_GARBAGE[kind](rng, rng.randrange(1, 700)) + w for w in wanted)
+    whole, _ = _frames_of(RtuFramer(direction="request", addresses=addresses), data, [])
+    for chunking in ([1] * len(data), [rng.randrange(1, 40) for _ in range(len(data) // 10)]):
+        got, errors = _frames_of(RtuFramer(direction="request", addresses=addresses), data, chunking)
+        assert got == whole, f"seed {seed}: chunking changed the frames"
+    # Garbage may hold a frame by chance (1 in 65,536 per candidate); the real ones all come out.
+    assert [f for f in whole if f in wanted] == wanted, f"seed {seed}"
+    assert errors <= len(chunking) + 3 * len(wanted) + 3
+
+
+def test_rtu_hunt_drops_a_garbage_run_with_one_error() -> None:
+    framer = RtuFramer(direction="request")
+    frame = _rtu()
+    framer.feed(b"\x11" * 5000 + frame)
+    with pytest.raises(ChecksumError, match="bytes without a valid frame skipped"):
+        framer.next_frame()
+    assert framer.next_frame() == frame
+    assert framer.next_frame() is NEED_DATA
+
+
+def test_rtu_frame_of_unknown_length_is_found_at_the_front_in_sync() -> None:
+    """An unknown FC (answered with exception 01 by a server) is framed by the shortest CRC
+    match at the start of the stream, after a frame, and after clear() (a line silence)."""
+    from wireproof.codecs.modbus import crc16
+
+    body = bytes([0x11, 0x41, 1, 2, 3])
+    crc = crc16(body)
+    odd = body + bytes([crc & 0xFF, crc >> 8])
+    framer = RtuFramer(direction="request")
+    framer.feed(odd + _rtu() + odd + b"\x00" * 300)
+    assert framer.next_frame() == odd
+    assert framer.next_frame() == _rtu()
+    assert framer.next_frame() == odd
+    framer.clear()
+    framer.feed(odd)
+    assert framer.next_frame() == odd
+
+
+def test_rtu_request_framer_does_not_take_bit_7_as_an_exception_frame() -> None:
+    """MB-AP 4.1: function codes are 1..127; an exception response is 5 bytes, a request is not."""
+    from wireproof.codecs.modbus import crc16
+
+    body = bytes([0x11, 0x83, 0x02])
+    crc = crc16(body)
+    exc = body + bytes([crc & 0xFF, crc >> 8])
+    response = RtuFramer(direction="response")
+    response.feed(exc)
+    assert response.next_frame() == exc
+    request = RtuFramer(direction="request")
+    request.feed(exc)
+    assert request.next_frame() == exc  # at the front: scanned for a CRC, as an unknown FC would be
+    request.feed(b"\x00" + exc + _rtu())
+    with pytest.raises(ChecksumError):
+        request.next_frame()  # inside garbage only lengths the header fixes are hunted
+    assert request.next_frame() == _rtu()
+
+
+def test_ascii_framer_drops_a_run_of_colons_with_one_error() -> None:
+    framer = AsciiFramer()
+    frame = b":1103006B00037E\r\n"
+    framer.feed(b":" * 500 + frame)
+    with pytest.raises(DecodeError):
+        framer.next_frame()
+    assert framer.next_frame() == frame
+
+
+def test_rtu_hunt_for_served_addresses_only() -> None:
+    """A server hunts only for frames to its addresses; at the front any frame is framed."""
+    other, mine = _rtu(address=0x22), _rtu(address=0x11)
+    framer = RtuFramer(direction="request", addresses=frozenset({0, 0x11}))
+    framer.feed(other + mine)
+    assert framer.next_frame() == other  # in sync: framed, the server then ignores it
+    assert framer.next_frame() == mine
+    framer.feed(b"\xff" + other + mine)
+    with pytest.raises(ChecksumError, match="9 bytes"):  # the garbage byte and the frame to 0x22
+        framer.next_frame()
+    assert framer.next_frame() == mine

@@ -388,7 +388,9 @@ def test_rtu_connection_crc_error_counted_and_line_kept() -> None:
     bad = good[:-1] + bytes([good[-1] ^ 0xFF])
     out = conn.receive_data(bad)
     assert not out.close and not out.replies
-    assert conn.line_idle() == 7  # silence ends the garbage (MB-SL 2.5.1.1)
+    # The bad frame and the 3 bytes after it that cannot start one are dropped at once; the
+    # last 4 could still begin a frame, until silence ends the garbage (MB-SL 2.5.1.1).
+    assert conn.line_idle() == 4
     assert conn.line_idle() == 0
     out = conn.receive_data(good)
     assert [rtu.decode_response(r).pdu for r in out.replies] == [M.ReadHoldingRegistersResponse(values=(0,))]
@@ -438,3 +440,42 @@ def test_garbage_never_escapes_and_other_connections_keep_working(framing: str, 
     fresh = srv.connection().receive_data(codec.encode(adu))
     assert len(fresh.replies) == 1 and not fresh.close
     assert isinstance(codec.decode_response(fresh.replies[0]).pdu, M.ReadHoldingRegistersResponse)
+
+
+# --- what a driver's limits read (issue 9): frame budget, buffered and garbage bytes ---------
+
+def test_frame_budget_leaves_the_rest_for_the_next_turn() -> None:
+    conn = ModbusServer(model(), framing="tcp").connection()
+    codec = TcpCodec()
+    wire = b"".join(codec.encode(M.TcpAdu(transaction_id=i, unit_id=1,
+                                          pdu=M.ReadHoldingRegistersRequest(start_address=i, quantity=1)))
+                    for i in range(5))
+    out = conn.receive_data(wire, max_frames=2)
+    assert (len(out.replies), out.frames, out.more) == (2, 2, True)
+    out = conn.receive_data(b"", max_frames=2)
+    assert (len(out.replies), out.frames, out.more) == (2, 2, True)
+    out = conn.receive_data(b"", max_frames=2)
+    assert (len(out.replies), out.frames, out.more) == (1, 1, False)
+    assert [codec.decode_response(r).transaction_id for r in out.replies] == [4]
+    assert conn.receive_data(wire[:5]).frames == 0 and conn.buffered == 5 and conn.garbage == 0
+
+
+@pytest.mark.parametrize("framing", ["rtu", "ascii"])
+def test_garbage_counts_discarded_bytes_since_the_last_frame(framing: str) -> None:
+    conn = ModbusServer(model(), framing=framing).connection()  # type: ignore[arg-type]
+    codec: Any = RtuCodec() if framing == "rtu" else AsciiCodec()
+    adu = M.RtuAdu if framing == "rtu" else M.AsciiAdu
+    good = codec.encode(adu(address=1, pdu=M.ReadHoldingRegistersRequest(start_address=0, quantity=1)))
+    junk = b"\x00\x2e" * 600  # no ':' and no frame start for either framing
+    out = conn.receive_data(junk)
+    assert out.frames == 0 and conn.garbage + conn.buffered == len(junk) and conn.garbage >= len(junk) - 8
+    out = conn.receive_data(good)
+    assert out.frames == 1 and len(out.replies) == 1
+    assert conn.garbage == 0 and conn.buffered == 0  # a whole frame resets the count
+
+
+def test_answered_addresses() -> None:
+    assert ModbusServer(model(), framing="tcp").answered_addresses() is None
+    assert ModbusServer(model(), framing="rtu", unknown_unit="exception").answered_addresses() is None
+    served = ModbusServer(model(), framing="rtu").answered_addresses()
+    assert served is not None and 0 in served and 1 in served and 17 not in served

@@ -17,8 +17,13 @@
   length follows from the function code and, for variable PDUs, the byte
   count (MB-AP 6.x layouts), for requests, responses or (``direction=None``)
   both; where the layout does not fix the length (FC 08, FC 43, unknown
-  codes) the shortest prefix whose CRC matches is the frame. A CRC mismatch
-  discards one byte and resynchronises on the next.
+  codes) the shortest prefix whose CRC matches is the frame. After a CRC
+  mismatch it *hunts*: the next frame starts at the first later offset where
+  a length the header fixes and the CRC agree, and everything before it is
+  dropped with one ``ChecksumError``. The hunt is linear in the bytes
+  received (:mod:`.rtuscan`); a frame whose length the header does not fix
+  is found at the front of a stream in sync (its start, after a frame, after
+  :meth:`~RtuFramer.clear` at a line silence), not inside garbage.
 - :class:`RtuTimedFramer` — RTU by the clock (MB-SL 2.5.1.1): a silence of
   more than t3.5 ends a frame, one of more than t1.5 inside a frame is an
   error. Character time is 11 bits; above 19200 baud t1.5 = 750 us and
@@ -30,11 +35,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 from wireproof.codecs._core import NEED_DATA, BufferedFramer, NeedData
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus.adu import Direction, _unhex, crc16
+from wireproof.codecs.modbus.rtuscan import Spec, extend_states, find_frame, flat_specs, window_ok
 from wireproof.errors import ChecksumError, DecodeError
 
 __all__ = ["AsciiFramer", "RtuFramer", "RtuTimedFramer", "TcpFramer", "plausible_header", "rtu_timing"]
@@ -123,35 +130,55 @@ class TcpFramer(BufferedFramer):
 
 
 # --- RTU length rules -------------------------------------------------------------------
-# A rule looks at the buffered frame (address at 0, FC at 1) and answers the whole
-# frame length (CRC included), None when it needs more bytes, or SCAN when the
-# layout does not fix the length.
+# A rule looks at the buffered bytes from offset ``i`` (address at i, FC at i + 1) and
+# answers the whole frame length (CRC included), None when it needs more bytes, or SCAN
+# when the layout does not fix the length.
 
 SCAN = -1
-Rule = Callable[[bytearray], int | None]
+Rule = Callable[[bytes | bytearray, int], int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Fixed:
+    """A length the function code alone fixes (the hunt reads it from a table)."""
+
+    length: int
+
+    def __call__(self, buf: bytes | bytearray, i: int) -> int | None:
+        return self.length
 
 
 def _fixed(pdu_size: int) -> Rule:
-    return lambda buf: pdu_size + 3
+    return _Fixed(pdu_size + 3)
+
+
+@dataclass(frozen=True, slots=True)
+class _CountAt:
+    """Length from a one-byte byte count at ``index`` (``extra`` bytes besides it)."""
+
+    index: int
+    extra: int
+
+    def __call__(self, buf: bytes | bytearray, i: int) -> int | None:
+        return buf[i + self.index] + self.extra if len(buf) > i + self.index else None
 
 
 def _count_at(index: int, extra: int) -> Rule:
-    """Length from a one-byte byte count at ``index`` (``extra`` bytes besides it)."""
-    return lambda buf: buf[index] + extra if len(buf) > index else None
+    return _CountAt(index, extra)
 
 
-def _scan(buf: bytearray) -> int | None:
+def _scan(buf: bytes | bytearray, i: int) -> int | None:
     return SCAN
 
 
-def _mei_request(buf: bytearray) -> int | None:
-    if len(buf) < 3:
+def _mei_request(buf: bytes | bytearray, i: int) -> int | None:
+    if len(buf) < i + 3:
         return None
-    return 7 if buf[2] == C.MeiType.READ_DEVICE_IDENTIFICATION else SCAN
+    return 7 if buf[i + 2] == C.MeiType.READ_DEVICE_IDENTIFICATION else SCAN
 
 
-def _fifo_response(buf: bytearray) -> int | None:
-    return (buf[2] << 8 | buf[3]) + 6 if len(buf) >= 4 else None
+def _fifo_response(buf: bytes | bytearray, i: int) -> int | None:
+    return (buf[i + 2] << 8 | buf[i + 3]) + 6 if len(buf) >= i + 4 else None
 
 
 _REQUEST_RULES: dict[int, Rule] = {
@@ -171,88 +198,108 @@ _RESPONSE_RULES: dict[int, Rule] = {
 
 
 class RtuFramer(BufferedFramer):
-    """Frames Modbus RTU ADUs on a byte stream without timing (see module docstring)."""
+    """Frames Modbus RTU ADUs on a byte stream without timing (see module docstring).
+
+    Resynchronisation (the *hunt*) is linear in the bytes received: each
+    offset after a bad frame is judged once (again only when bytes it was
+    waiting for arrive), a candidate's CRC is checked in constant time from
+    running CRC states (:mod:`.rtuscan`), offsets whose function code
+    cannot start a frame of known length are passed over by a C-level scan,
+    and a run of garbage is dropped with one ``ChecksumError``, not one per
+    byte.
+    """
 
     protocol = "modbus-rtu"
 
-    def __init__(self, *, direction: Direction = None, max_buffer: int = 64 * 1024) -> None:
+    def __init__(self, *, direction: Direction = None, max_buffer: int = 64 * 1024,
+                 addresses: frozenset[int] | None = None) -> None:
         super().__init__(max_buffer=max_buffer)
         if direction not in (None, "request", "response"):
             raise ValueError(f"direction must be 'request', 'response' or None, not {direction!r}")
         self.direction = direction
         self._tables = [t for d, t in (("request", _REQUEST_RULES), ("response", _RESPONSE_RULES))
                         if direction in (None, d)]
+        # An exception response is 5 bytes (MB-AP 7); in a request an FC with bit 7 set is
+        # no function code at all (MB-AP 4.1: 1..127), so its length is unknown.
+        self._exceptions = direction != "request"
+        self._hunt_fcs = _hunt_mask(self._tables, self._exceptions)
+        self._specs = flat_specs(_specs(self._tables, self._exceptions))
+        # A device that answers only some addresses (a server: its units and broadcast 0)
+        # hunts only for frames to them: other bytes are garbage to it either way.
+        self.addresses = addresses
+        self._hunt_addresses = None if addresses is None else \
+            bytes(1 if a in addresses else 0 for a in range(256))
+        self._dense = False  # whether the last hunt checked CRCs from running states
         self._scan_len = 0  # CRC of buf[:_scan_len] is _scan_crc
         self._scan_crc = 0xFFFF
-        # Offsets 1.._later_from-1 are proven not to start a frame (every
-        # candidate length fit in the buffer and failed): the next search for a
-        # later frame resumes there instead of rescanning the whole buffer.
-        self._later_from = 1
+        self._synced = True  # the front follows a frame (or the stream's start): scan it if need be
+        # The hunt's memory, in absolute stream positions (``_base`` is that of buf[0]):
+        # offsets below ``_eval_to`` were judged; ``_waiting`` holds the undecided ones and
+        # the stream position each needs; ``_states[k]`` is the CRC register after the
+        # bytes up to position ``_states_at + k``.
+        self._base = 0
+        self._eval_to = 1
+        self._waiting: list[tuple[int, int]] = []
+        self._states: list[int] = []
+        self._states_at = 0
 
-    def _lengths(self, buf: bytearray | memoryview | None = None) -> tuple[list[int], bool, bool]:
-        """Candidate lengths, whether more bytes are needed to know, whether to scan."""
-        if buf is None:
-            buf = self._buf
-        fc = buf[1]
+    def clear(self) -> None:
+        super().clear()
+        self._restart(self._base + len(self._buf))
+
+    def _restart(self, base: int) -> None:
+        self._base, self._eval_to, self._waiting = base, base + 1, []
+        self._states, self._states_at = [], base
+        self._scan_len, self._scan_crc, self._synced = 0, 0xFFFF, True
+
+    def _lengths(self, i: int = 0) -> tuple[list[int], bool, bool]:
+        """Candidate lengths at buffer offset ``i``, whether more bytes are needed, whether to scan."""
+        buf = self._buf
+        fc = buf[i + 1]
+        if fc & C.EXCEPTION_FLAG and self._exceptions:
+            return [5], False, False
         lengths: list[int] = []
         pending = scan = False
         for table in self._tables:
             rule = table.get(fc)
-            n = 5 if fc & C.EXCEPTION_FLAG else (rule(buf) if rule is not None else SCAN)  # type: ignore[arg-type]
+            n = rule(buf, i) if rule is not None else SCAN
             if n is None:
                 pending = True
             elif n == SCAN:
                 scan = True
             elif n <= C.MAX_RTU_ADU_SIZE:
                 lengths.append(n)
-        return sorted(set(lengths)), pending, scan
+        if len(lengths) > 1:
+            lengths = sorted(set(lengths))
+        return lengths, pending, scan
 
     def _crc_ok(self, n: int) -> bool:
         buf = self._buf
         return crc16(memoryview(buf)[:n - 2]) == buf[n - 2] | buf[n - 1] << 8
 
-    def _later_frame(self) -> int:
-        """Offset of the first later whole frame whose length rule and CRC agree (0: none).
-
-        While the bytes at the front cannot be framed yet, a complete valid frame
-        further on proves them garbage: skip to it instead of waiting for 256 bytes.
-        """
-        buf = self._buf
-        size = len(buf)
-        view = memoryview(buf)
-        decided = True  # every offset before i is proven not to start a frame
-        try:
-            for i in range(self._later_from, size - 3):
-                lengths, pending, _ = self._lengths(view[i:])
-                for n in lengths:
-                    if i + n <= size and crc16(view[i:i + n - 2]) == buf[i + n - 2] | buf[i + n - 1] << 8:
-                        return i
-                decided = decided and not pending and all(i + n <= size for n in lengths)
-                if decided:
-                    self._later_from = i + 1
-        finally:
-            view.release()
-        return 0
-
-    def _skip_or_wait(self) -> NeedData:
-        skip = self._later_frame()
-        if skip:
-            self._drop(skip)
-            self._scan_len, self._scan_crc, self._later_from = 0, 0xFFFF, 1
-            raise ChecksumError(self.protocol, ("crc",), 0,
-                                f"{skip} bytes without a valid frame skipped to the next one")
-        return NEED_DATA
-
-    def _resync(self) -> DecodeError:
-        self._drop(1)
-        # What was proven about later offsets stays proven, one place earlier.
-        self._scan_len, self._scan_crc, self._later_from = 0, 0xFFFF, max(1, self._later_from - 1)
-        return ChecksumError(self.protocol, ("crc",), 0,
-                             "no frame with a matching CRC starts here; one byte discarded")
+    def _drop(self, n: int) -> None:
+        super()._drop(n)
+        self._base += n
+        self._scan_len, self._scan_crc = 0, 0xFFFF
+        dead = self._base - self._states_at
+        if dead > 4096 and dead * 2 > len(self._states):
+            del self._states[:dead]
+            self._states_at = self._base  # (an empty list restarts at the next use)
 
     def _frame(self, n: int) -> bytes:
-        self._scan_len, self._scan_crc, self._later_from = 0, 0xFFFF, max(1, self._later_from - n)
-        return self._take(n)
+        frame = bytes(self._buf[:n])
+        self._drop(n)
+        self._synced = True
+        if self._eval_to <= self._base:
+            self._eval_to = self._base + 1
+        return frame
+
+    def _skip(self, n: int, why: str) -> ChecksumError:
+        self._drop(n)
+        self._synced = False
+        if self._eval_to <= self._base:
+            self._eval_to = self._base + 1
+        return ChecksumError(self.protocol, ("crc",), 0, f"{n} bytes {why}")
 
     def next_frame(self) -> bytes | NeedData:
         buf = self._buf
@@ -262,7 +309,8 @@ class RtuFramer(BufferedFramer):
         for n in lengths:
             if n <= len(buf) and self._crc_ok(n):
                 return self._frame(n)
-        if scan:
+        decided = not pending and all(n <= len(buf) for n in lengths)
+        if scan and self._synced:
             # Incremental: the running CRC covers buf[:_scan_len]; try each new length.
             limit = min(len(buf), C.MAX_RTU_ADU_SIZE)
             crc, k = self._scan_crc, self._scan_len
@@ -272,12 +320,138 @@ class RtuFramer(BufferedFramer):
                 if k >= 2 and crc == buf[k] | buf[k + 1] << 8:
                     return self._frame(k + 2)
             self._scan_crc, self._scan_len = crc, k
-            if len(buf) < C.MAX_RTU_ADU_SIZE:
-                return self._skip_or_wait()
-            raise self._resync()
-        if pending or any(n > len(buf) for n in lengths):
-            return self._skip_or_wait()
-        raise self._resync()
+            decided = decided and len(buf) >= C.MAX_RTU_ADU_SIZE
+        later, undecided = self._hunt()
+        if later:
+            raise self._skip(later, "without a valid frame skipped to the next one")
+        if decided:
+            raise self._skip(undecided, "with no frame that has a matching CRC discarded")
+        return NEED_DATA
+
+    # --- the hunt -----------------------------------------------------------------------
+
+    def _hunt(self) -> tuple[int, int]:
+        """(offset of the first later valid frame or 0, offset of the first undecided one).
+
+        Judges the offsets that were waiting for bytes now here, then the new
+        ones; stops at the first valid frame. Offsets whose length the header
+        does not fix (SCAN) are not frame starts here: after garbage, only a
+        frame whose header gives its length can be told from the garbage on a
+        stream without silences (on a line, :meth:`clear` at t3.5 resynchronises).
+        """
+        base, end = self._base, self._base + len(self._buf)
+        found = 0
+        still: list[tuple[int, int]] = []  # kept in offset order, like _waiting
+        for at, need in self._waiting:
+            if at <= base:
+                continue  # dropped, or now the front (next_frame judges that one)
+            if found or need > end:
+                still.append((at, need))
+                continue
+            verdict = self._judge(at - base)
+            if verdict > 0:
+                found = at - base
+            elif verdict < 0:
+                still.append((at, -verdict))
+        self._waiting = still
+        if not found:
+            found = self._judge_new()
+        first = self._waiting[0][0] if self._waiting else self._eval_to
+        return found, min(first, self._eval_to) - base
+
+    def _judge_new(self) -> int:
+        """Judge offsets from ``_eval_to`` on; the offset of the first valid frame, or 0."""
+        buf, base = self._buf, self._base
+        i, size = self._eval_to - base, len(buf)
+        stop = size - 3  # a frame has at least 4 bytes
+        if i >= stop:
+            return 0
+        # Offsets whose FC byte cannot start a frame of known length are skipped by
+        # bytes.translate + find (C loops), so plain garbage costs no Python per byte.
+        # The kernel reads an immutable copy of the bytes from offset i (the compiled
+        # build indexes bytes natively; each byte is copied about once).
+        data = bytes(buf[i:])
+        marks = data[1:stop + 1 - i].translate(self._hunt_fcs)
+        if self._hunt_addresses is not None:
+            to = data[:stop - i].translate(self._hunt_addresses)
+            both = int.from_bytes(marks, "little") & int.from_bytes(to, "little")
+            marks = both.to_bytes(len(marks), "little")
+        # Many candidates: check each in O(1) from running CRC states (one step per byte
+        # received). Few: compute their windows' CRCs and skip the states altogether.
+        self._dense = marks.count(1) * 16 > len(marks)
+        if self._dense:
+            self._extend_states()
+        states = self._states if self._dense else None
+        shift, start = base + i - self._states_at, 0
+        while True:
+            j, valid = find_frame(data, start, marks, self._specs, states, shift, self._waiting, base + i)
+            if j < 0:
+                break
+            k = i + j
+            verdict = 1 if valid else self._judge(k)
+            if verdict > 0:
+                self._eval_to = base + k + 1
+                return k
+            if verdict < 0:
+                self._waiting.append((base + k, -verdict))
+            start = j + 1
+        self._eval_to = base + stop
+        return 0
+
+    def _judge(self, i: int) -> int:
+        """1 if a valid frame starts at offset ``i``, 0 if none can, -need if bytes are missing."""
+        buf = self._buf
+        size = len(buf)
+        if size - i < 4:
+            return -(self._base + i + 4)
+        lengths, pending, _ = self._lengths(i)
+        short = 0
+        for n in lengths:
+            if i + n > size:
+                short = short or n
+            elif self._window_ok(i, n):
+                return 1
+        if short:
+            return -(self._base + i + short)
+        return -(self._base + size + 1) if pending else 0
+
+    def _window_ok(self, i: int, n: int) -> bool:
+        if not self._dense:
+            return crc16(self._buf[i:i + n - 2]) == self._buf[i + n - 2] | self._buf[i + n - 1] << 8
+        self._extend_states()
+        return window_ok(self._states, i + self._base - self._states_at, n)
+
+    def _extend_states(self) -> None:
+        """Running CRC states (:mod:`.rtuscan`) up to the end of the buffer."""
+        states, base, buf = self._states, self._base, self._buf
+        if not states or self._states_at + len(states) <= base:  # none yet, or all before buf[0]
+            states.clear()
+            self._states_at = base  # any start value will do: only differences count
+            states.append(0xFFFF)
+        lo = self._states_at + len(states) - 1 - base
+        if lo < len(buf):
+            extend_states(states, buf, lo)
+
+
+def _hunt_mask(tables: list[dict[int, Rule]], exceptions: bool) -> bytes:
+    """A translate table: 1 for a byte that, as an FC, may start a frame of known length."""
+    ok = {fc for table in tables for fc, rule in table.items() if rule is not _scan}
+    return bytes(1 if fc in ok or (exceptions and fc & C.EXCEPTION_FLAG) else 0 for fc in range(256))
+
+
+def _specs(tables: list[dict[int, Rule]], exceptions: bool) -> list[Spec]:
+    """Per FC byte, how the hunt's kernel computes the length (:data:`.rtuscan.Spec`)."""
+    out: list[Spec] = []
+    for fc in range(256):
+        rules = [t[fc] for t in tables if fc in t and t[fc] is not _scan]
+        if exceptions and fc & C.EXCEPTION_FLAG:
+            out.append(((0, 5),))
+        elif all(isinstance(r, _Fixed | _CountAt) for r in rules):
+            out.append(tuple(sorted({(0, r.length) if isinstance(r, _Fixed) else (r.index, r.extra)
+                                     for r in rules if isinstance(r, _Fixed | _CountAt)})))
+        else:
+            out.append(None)
+    return out
 
 
 def rtu_timing(baudrate: int) -> tuple[float, float]:
@@ -378,10 +552,12 @@ class AsciiFramer(BufferedFramer):
             n = len(buf) if start < 0 else start
             self._drop(n)
             raise DecodeError(self.protocol, ("start",), 0, f"{n} bytes before ':' discarded")
-        # MB-SL 2.5.2.1: a ':' always starts a new frame, dropping a partial one.
-        again = buf.find(b":", 1, C.MAX_ASCII_ADU_CHARS)
+        # MB-SL 2.5.2.1: a ':' always starts a new frame, dropping a partial one. The last
+        # ':' before the end (not the first) is where the frame starts: a run of them is
+        # dropped with one error, not one per character.
         end = buf.find(b"\n", 1, C.MAX_ASCII_ADU_CHARS)
-        if again > 0 and (end < 0 or again < end):
+        again = buf.rfind(b":", 1, end if end > 0 else C.MAX_ASCII_ADU_CHARS)
+        if again > 0:
             self._drop(again)
             raise DecodeError(self.protocol, ("end",), again, "':' inside a frame; partial frame discarded")
         if end < 0:

@@ -71,5 +71,5 @@ DESCRIPTOR = ProtocolDescriptor(
               "wireproof.codecs.modbus.server:TcpConnection", "wireproof.codecs.modbus.server:SerialLine"),
     fixtures="wireproof.fixtures:modbus",
     compiled=("wireproof.codecs.modbus.adu", "wireproof.codecs.modbus.pdu",
-              "wireproof.codecs.modbus.analyzer"),
+              "wireproof.codecs.modbus.analyzer", "wireproof.codecs.modbus.rtuscan"),
 )

@@ -61,6 +61,14 @@ or checksum error counts a bus communication error and the frame is dropped
 :meth:`ServerConnection.line_idle` when the line falls silent, which ends
 any partial frame as t3.5 does (MB-SL 2.5.1.1). Nothing one connection receives
 affects another, except through the shared data model and counters.
+
+A driver keeps one client from holding up the others with what a connection
+tells it, never with a clock in here: ``receive_data(data, max_frames=N)``
+takes at most N frames and says ``more`` (call again with ``b""``);
+:attr:`ServerConnection.buffered` is the incomplete frame held (for a frame
+timeout) and :attr:`ServerConnection.garbage` the bytes discarded since the
+last whole frame (for a garbage budget); see
+:mod:`wireproof.harness.simulators.streams`.
 """
 
 from __future__ import annotations
@@ -79,6 +87,7 @@ from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import AsciiCodec, RtuCodec, TcpCodec, crc16, lrc
 from wireproof.codecs.modbus.datamodel import DataModel, UnitData
+from wireproof.codecs.modbus.framers import RtuFramer
 from wireproof.codecs.modbus.pdu import decode_request_pdu, encode_pdu
 from wireproof.errors import ChecksumError, DecodeError, EncodeError, TruncatedError
 
@@ -251,6 +260,17 @@ class ModbusServer(Machine[ServerMode]):
     def connection(self) -> ServerConnection:
         """A new per-connection machine sharing this server's data and counters."""
         return TcpConnection(self) if self.framing == "tcp" else SerialLine(self)
+
+    def answered_addresses(self) -> frozenset[int] | None:
+        """The serial addresses this server acts on (its units, broadcast 0); None: any address.
+
+        None when an unknown unit is answered (``unknown_unit`` other than
+        ``"drop"``), or on TCP where unit ids are not addresses.
+        """
+        if self.framing == "tcp" or self.unknown_unit != "drop":
+            return None
+        units = self.datamodel.unit
+        return frozenset(a for a in range(256) if a == C.BROADCAST_ADDRESS or units(a) is not None)
 
     def note_communication_error(self) -> None:
         """A frame failed its checksum or framing (MB-SL 6.1, sub-function 0C; MB-AP 6.10 bit 1)."""
@@ -592,12 +612,16 @@ class ConnectionOutput:
 
     ``replies``: ADUs to send, in order. ``close``: close the connection after
     sending them (the stream cannot be resynchronised). ``errors``: what was
-    wrong with the input, for logs and conformance evidence.
+    wrong with the input, for logs and conformance evidence. ``frames``: how
+    many whole frames were taken (answered or not). ``more``: the frame budget
+    ran out with bytes still buffered; call again (with no data) for the rest.
     """
 
     replies: tuple[bytes, ...] = ()
     close: bool = False
     errors: tuple[DecodeError, ...] = field(default=())
+    frames: int = 0
+    more: bool = False
 
 
 _MBAP = struct.Struct(">HHHB")
@@ -657,6 +681,7 @@ class ServerConnection(Machine[ConnectionState]):
     def __init__(self, server: ModbusServer) -> None:
         self.server = server
         self.state = ConnectionState.OPEN
+        self._since_frame = 0  # bytes received since the last whole frame
         self._codec: TcpCodec | RtuCodec | AsciiCodec
         self._framer: Any
         if server.framing == "tcp":
@@ -664,7 +689,7 @@ class ServerConnection(Machine[ConnectionState]):
             self._framer = self._codec.framer()
         elif server.framing == "rtu":
             self._codec = RtuCodec()
-            self._framer = self._codec.framer("request")
+            self._framer = RtuFramer(direction="request", addresses=server.answered_addresses())
         else:
             self._codec = AsciiCodec()
             self._framer = self._codec.framer()
@@ -690,27 +715,49 @@ class ServerConnection(Machine[ConnectionState]):
             return self.receive_data(event.data)
         raise TypeError(f"not a connection event: {event!r}")
 
-    def receive_data(self, data: bytes) -> ConnectionOutput:
-        """Feed received bytes; returns the replies to send and whether to close."""
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete frame held (a driver's frame timeout runs while this is > 0)."""
+        return int(self._framer.buffered)
+
+    @property
+    def garbage(self) -> int:
+        """Bytes received and discarded since the last whole frame (a driver's garbage budget)."""
+        return self._since_frame - self.buffered
+
+    def receive_data(self, data: bytes, *, max_frames: int | None = None) -> ConnectionOutput:
+        """Feed received bytes; returns the replies to send and whether to close.
+
+        ``max_frames`` bounds the frames taken in this call (a driver's
+        per-turn budget, so one client cannot hold the others up); ``more``
+        in the output says frames may remain: call again with ``b""``.
+        """
         if self._step(DataReceived(), Role.REMOTE).action == "ignore":
             return ConnectionOutput(close=True)
         replies: list[bytes] = []
         errors: list[DecodeError] = []
+        frames = 0
+        self._since_frame += len(data)
         try:
             self._framer.feed(bytes(data))
         except DecodeError as err:
             return self._framing_error(replies, errors, err)
         while True:
+            if max_frames is not None and frames >= max_frames:
+                return ConnectionOutput(replies=tuple(replies), errors=tuple(errors), frames=frames,
+                                        more=self.buffered > 0)
             try:
                 frame = self._framer.next_frame()
             except DecodeError as err:
-                out = self._framing_error(replies, errors, err)
+                out = self._framing_error(replies, errors, err, frames)
                 if out.close:
                     return out
                 continue
             if frame is NEED_DATA:
                 break
             assert isinstance(frame, bytes)
+            frames += 1
+            self._since_frame = self.buffered
             try:
                 reply = self._handle_frame(frame)
             except DecodeError as err:
@@ -719,7 +766,7 @@ class ServerConnection(Machine[ConnectionState]):
                 continue
             if reply is not None:
                 replies.append(reply)
-        return ConnectionOutput(replies=tuple(replies), errors=tuple(errors))
+        return ConnectionOutput(replies=tuple(replies), errors=tuple(errors), frames=frames)
 
     def line_idle(self) -> int:
         """The line has been silent for longer than t3.5: drop any partial frame (MB-SL 2.5.1.1).
@@ -732,19 +779,19 @@ class ServerConnection(Machine[ConnectionState]):
         """
         dropped = int(self._framer.buffered)
         if dropped and self.server.framing != "tcp":
-            self._framer = type(self._framer)(direction="request") if self.server.framing == "rtu" \
-                else type(self._framer)()
+            self._framer.clear()
+            self._since_frame = 0
             self.server.note_communication_error()
             return dropped
         return 0
 
     def _framing_error(self, replies: list[bytes], errors: list[DecodeError],
-                       err: DecodeError) -> ConnectionOutput:
+                       err: DecodeError, frames: int = 0) -> ConnectionOutput:
         errors.append(err)
         self.server.note_communication_error()
         if self._step(Unframeable(), Role.REMOTE).action == "close":
-            return ConnectionOutput(replies=tuple(replies), close=True, errors=tuple(errors))
-        return ConnectionOutput(replies=tuple(replies), errors=tuple(errors))
+            return ConnectionOutput(replies=tuple(replies), close=True, errors=tuple(errors), frames=frames)
+        return ConnectionOutput(replies=tuple(replies), errors=tuple(errors), frames=frames)
 
     def _handle_frame(self, frame: bytes) -> bytes | None:
         name = self._codec.name

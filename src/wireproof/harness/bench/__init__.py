@@ -115,6 +115,9 @@ class Report:
     goals: list[Goal]
     settings: dict[str, Any]
     frames: dict[str, Any]
+    # Measurements of wireproof alone that have no peer to compare with (e.g. how fast a
+    # framer resynchronises through garbage); in the JSON under "extra" when present.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def checks_ok(self) -> bool:
@@ -199,6 +202,7 @@ def report_json(report: Report) -> dict[str, Any]:
                      "samples": t.samples, "passes_per_sample": t.passes_per_sample}
                     for t in report.timings],
         "ratios": ratios(report),
+        **({"extra": report.extra} if report.extra else {}),
     }
 
 

@@ -3,6 +3,7 @@
     wireproof simulate modbus-server [--bind HOST:PORT] [--config FILE]
                                      [--framing tcp|rtu|ascii] [--unknown-unit exception|drop|default]
                                      [--serial DEVICE] [--baudrate N] [--parity N|E|O]
+                                     [--idle-timeout S] [--frame-timeout S] [--max-garbage BYTES]
 
 The first line on stdout is exactly ``listening on HOST:PORT`` (the real port
 when 0 was asked for) or ``listening on DEVICE`` with ``--serial``, flushed;
@@ -19,8 +20,14 @@ connection never disturbs another (MB-TCP 4.2: a server handles several
 connections at once). When a connection's machine asks to ``close`` (an MBAP
 length that cannot be framed), only that socket is closed.
 
-- TCP: an asyncio server; framing ``tcp`` (MBAP, MB-TCP 3.1.3) or ``rtu`` /
-  ``ascii`` carried over TCP as a serial gateway would.
+- TCP: an asyncio server (:mod:`.streams`); framing ``tcp`` (MBAP, MB-TCP
+  3.1.3) or ``rtu`` / ``ascii`` carried over TCP as a serial gateway would.
+  Abusive clients are shed by :class:`~.streams.Limits`: idle and
+  incomplete-frame timeouts, a per-turn budget so a flooding client cannot
+  hold the others up, a garbage budget (what a gateway that must stay
+  usable does: a client whose bytes frame as nothing is disconnected; with
+  MBAP one bad length already closes, MB-TCP 3.1.3), and an accept loop
+  that backs off quietly at the file-descriptor limit.
 - serial: a blocking pyserial loop on a tty (MB-SL), RTU framed by length
   and CRC (not by timing), or ASCII.
 
@@ -36,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import signal
 import sys
 import threading
@@ -52,6 +60,7 @@ from wireproof.codecs.modbus.datamodel import DataModel
 from wireproof.codecs.modbus.server import Framing, ModbusServer, UnknownUnitPolicy
 from wireproof.errors import HarnessError, WireproofError
 from wireproof.harness.fixtures import read_fixture_text
+from wireproof.harness.simulators.streams import Limits, serve_stream
 
 __all__ = [
     "DEFAULT_BIND",
@@ -106,61 +115,18 @@ def format_address(host: str, port: int) -> str:
 # --- TCP ------------------------------------------------------------------------------
 
 
-async def _serve_connection(server: ModbusServer, reader: asyncio.StreamReader,
-                            writer: asyncio.StreamWriter) -> None:
-    conn = server.connection()
-    try:
-        while True:
-            data = await reader.read(4096)
-            if not data:
-                break  # the client closed, possibly mid-frame: nothing to answer
-            out = conn.receive_data(data)
-            for reply in out.replies:
-                writer.write(reply)
-            if out.replies:
-                await writer.drain()
-            if out.close:
-                break
-    except (ConnectionError, OSError):
-        pass  # a reset from this client concerns only this client
-    finally:
-        writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await writer.wait_closed()
-
-
 async def serve_tcp(server: ModbusServer, host: str, port: int, *, stop: asyncio.Event,
-                    on_listening: Callable[[str, int], None] | None = None) -> None:
+                    on_listening: Callable[[str, int], None] | None = None,
+                    limits: Limits | None = None, log: Callable[[str], None] | None = None) -> None:
     """Serve ``server`` on ``host:port`` until ``stop`` is set; ``on_listening(host, port)`` once bound.
 
-    On stop, open connections are closed (their handlers see end of file and
-    return) rather than cancelled, so shutdown is quiet.
+    Each client gets its own connection machine; :func:`~.streams.serve_stream`
+    applies ``limits`` (timeouts, per-turn budget, garbage budget) and survives
+    the file-descriptor limit. On stop, open connections are closed.
     """
-    writers: set[asyncio.StreamWriter] = set()
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        writers.add(writer)
-        tasks.add(task)
-        try:
-            await _serve_connection(server, reader, writer)
-        finally:
-            writers.discard(writer)
-            tasks.discard(task)
-
-    tcp = await asyncio.start_server(handle, host, port)
-    async with tcp:
-        bound = tcp.sockets[0].getsockname()
-        if on_listening is not None:
-            on_listening(str(bound[0]), int(bound[1]))
-        await stop.wait()
-        tcp.close()
-        for writer in list(writers):
-            writer.close()
-        if tasks:
-            await asyncio.wait(list(tasks), timeout=_START_TIMEOUT)
+    await serve_stream(server.connection, host, port, stop=stop, limits=limits or Limits(),
+                       on_listening=on_listening,
+                       **({"log": log} if log is not None else {}))
 
 
 @dataclass
@@ -180,8 +146,9 @@ class ServerHandle:
 
 @contextlib.contextmanager
 def running_server(bind: str = "127.0.0.1:0", config: str | Path | DataModel | None = None,
-                   framing: Framing = "tcp", *,
-                   unknown_unit: UnknownUnitPolicy | None = None) -> Iterator[ServerHandle]:
+                   framing: Framing = "tcp", *, unknown_unit: UnknownUnitPolicy | None = None,
+                   limits: Limits | None = None,
+                   log: Callable[[str], None] | None = None) -> Iterator[ServerHandle]:
     """Run a TCP reference server on a background thread for the ``with`` block."""
     server = load_server(config, framing=framing, unknown_unit=unknown_unit)
     host, port = parse_bind(bind)
@@ -195,7 +162,7 @@ def running_server(bind: str = "127.0.0.1:0", config: str | Path | DataModel | N
         def listening(h: str, p: int) -> None:
             state["address"] = (h, p)
             ready.set()
-        await serve_tcp(server, host, port, stop=stop, on_listening=listening)
+        await serve_tcp(server, host, port, stop=stop, on_listening=listening, limits=limits, log=log)
 
     def thread_main() -> None:
         try:
@@ -297,6 +264,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baudrate", type=int, default=19200, help="serial baud rate (default 19200)")
     parser.add_argument("--parity", choices=("N", "E", "O"), default="E",
                         help="serial parity (default E, MB-SL 2.5.1)")
+    limits = parser.add_argument_group(
+        "limits (TCP)", "how much one client may take; 0 disables a limit. Each client is served in "
+        f"turns of at most {Limits().read_size} bytes and {Limits().max_frames} frames.")
+    limits.add_argument("--idle-timeout", type=_seconds, default=Limits().idle_timeout, metavar="SECONDS",
+                        help="close a connection that sends nothing, or does not read its answers, for "
+                             "this long (default %(default)g)")
+    limits.add_argument("--frame-timeout", type=_seconds, default=Limits().frame_timeout, metavar="SECONDS",
+                        help="close a connection that holds an incomplete frame this long, e.g. half a "
+                             "header and then silence (default %(default)g)")
+    limits.add_argument("--max-garbage", type=_count, default=Limits().max_garbage, metavar="BYTES",
+                        help="close a connection that sent this many bytes that frame as nothing since "
+                             "its last whole frame (default %(default)d; with tcp framing a bad MBAP "
+                             "length closes at once, MB-TCP 3.1.3)")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
+    return int(text)
 
 
 def _say(line: str) -> None:
@@ -310,19 +306,21 @@ def run(args: argparse.Namespace) -> int:
         if args.serial:
             return _run_serial(server, args)
         host, port = parse_bind(args.bind)
-        asyncio.run(_run_tcp(server, host, port))
+        limits = Limits(idle_timeout=args.idle_timeout, frame_timeout=args.frame_timeout,
+                        max_garbage=args.max_garbage)
+        asyncio.run(_run_tcp(server, host, port, limits))
     except (WireproofError, OSError) as err:
         print(f"wireproof simulate: {err}", file=sys.stderr)
         return 1
     return 0
 
 
-async def _run_tcp(server: ModbusServer, host: str, port: int) -> None:
+async def _run_tcp(server: ModbusServer, host: str, port: int, limits: Limits) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve_tcp(server, host, port, stop=stop,
+    await serve_tcp(server, host, port, stop=stop, limits=limits,
                     on_listening=lambda h, p: _say(f"listening on {format_address(h, p)}"))
 
 
