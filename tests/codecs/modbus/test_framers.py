@@ -280,3 +280,17 @@ def test_rtu_hunt_for_served_addresses_only() -> None:
     with pytest.raises(ChecksumError, match="9 bytes"):  # the garbage byte and the frame to 0x22
         framer.next_frame()
     assert framer.next_frame() == mine
+
+
+def test_untimed_rtu_framer_ends_a_scanned_frame_at_the_first_agreeing_crc() -> None:
+    """FC 08's length is not in its header: without silence (MB-SL 2.5.1.1) the first CRC match wins.
+
+    ``62 08 0001 cf9e 6c00`` is a whole diagnostics request, but its first
+    seven bytes also end in a valid CRC; the untimed framer can only take
+    that shorter frame (the property test leaves such rare ADUs out). The
+    trailing byte is then garbage, said as such, never part of a frame.
+    """
+    wire = bytes.fromhex("62080001cf9e6c00")
+    framer = RtuFramer(direction="request")
+    framer.feed(wire)
+    assert framer.next_frame() == wire[:7]

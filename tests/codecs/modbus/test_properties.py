@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from wireproof.codecs._core import NEED_DATA
@@ -175,6 +175,13 @@ def test_serial_round_trip_and_framing(adu: Any, data: st.DataObject) -> None:
     direction = "response" if _is_response(adu.pdu) else "request"
     assert codec.decode(wire, direction) == adu
     assert codec.decode_declarative(wire, direction) == adu
+    # Without timing, an RTU frame whose length its header does not fix (FC 08's
+    # data, FC 43 other than 14) ends at the first length whose CRC agrees: MB-SL
+    # 2.5.1.1 delimits frames by silence, which a byte stream does not carry. A
+    # shorter prefix whose CRC happens to agree (about 1 in 65,536 per length)
+    # is that ambiguity, not a framer fault (RtuTimedFramer uses the silence).
+    assume(codec is ASCII or not any(crc16(wire[:n - 2]) == wire[n - 2] | wire[n - 1] << 8
+                                     for n in range(4, len(wire))))
     framer = codec.framer(direction=direction)
     cuts = sorted(data.draw(st.lists(st.integers(0, len(wire)), max_size=5)))
     frames = []
