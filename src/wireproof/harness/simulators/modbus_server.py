@@ -60,6 +60,7 @@ from wireproof.codecs.modbus.datamodel import DataModel
 from wireproof.codecs.modbus.server import Framing, ModbusServer, UnknownUnitPolicy
 from wireproof.errors import HarnessError, WireproofError
 from wireproof.harness.fixtures import read_fixture_text
+from wireproof.harness.exitcodes import OK, USAGE
 from wireproof.harness.simulators.streams import Limits, serve_stream
 
 __all__ = [
@@ -310,9 +311,11 @@ def run(args: argparse.Namespace) -> int:
                         max_garbage=args.max_garbage)
         asyncio.run(_run_tcp(server, host, port, limits))
     except (WireproofError, OSError) as err:
-        print(f"wireproof simulate: {err}", file=sys.stderr)
-        return 1
-    return 0
+        # The device could not start (a bad address or model, a port in use): the
+        # command was given something it cannot run, not a verdict (exitcodes).
+        print(f"wireproof simulate: error: {err}", file=sys.stderr)
+        return USAGE
+    return OK
 
 
 async def _run_tcp(server: ModbusServer, host: str, port: int, limits: Limits) -> None:
