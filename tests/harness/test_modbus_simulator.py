@@ -192,7 +192,7 @@ def test_wireproof_simulate_subprocess() -> None:
 def test_wireproof_simulate_bad_config() -> None:
     from wireproof.harness.cli import main
 
-    assert main(["simulate", "modbus-server", "--bind", "127.0.0.1:0", "--config", "/nonexistent.toml"]) == 2  # exitcodes.USAGE: the device cannot start
+    assert main(["simulate", "modbus-server", "--bind", "127.0.0.1:0", "--config", "/nonexistent.toml"]) == 2
 
 
 # --- RTU over a pseudo-terminal ---------------------------------------------------------------

@@ -59,8 +59,8 @@ import serial
 from wireproof.codecs.modbus.datamodel import DataModel
 from wireproof.codecs.modbus.server import Framing, ModbusServer, UnknownUnitPolicy
 from wireproof.errors import HarnessError, WireproofError
-from wireproof.harness.fixtures import read_fixture_text
 from wireproof.harness.exitcodes import OK, USAGE
+from wireproof.harness.fixtures import read_fixture_text
 from wireproof.harness.simulators.streams import Limits, serve_stream
 
 __all__ = [
