@@ -126,6 +126,7 @@ class Flood:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
         self.data, self.sent = data, 0
         self.done = threading.Event()
+        self.flowing = threading.Event()  # set once the first chunk is out: the flood has begun
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -134,6 +135,7 @@ class Flood:
             while not self.done.is_set():
                 self.sock.sendall(self.data)
                 self.sent += len(self.data)
+                self.flowing.set()
         except OSError:
             pass  # disconnected by the server (or the send timed out)
 
@@ -150,12 +152,13 @@ def test_garbage_flood_does_not_starve_a_well_behaved_client(framing: str, kind:
     with running_server(framing=framing, limits=limits) as handle:  # type: ignore[arg-type]
         flood = Flood(handle.port, garbage(kind, 65536, random.Random(3)))
         try:
+            assert flood.flowing.wait(TIMEOUT), "the flood never got its first chunk out"
             good = Peer(handle.port, framing)
             for i in range(20):
                 asked = time.monotonic()
                 assert value(good.ask(i)) == i
                 assert time.monotonic() - asked < 1.0, f"request {i} waited behind the flood"
-            assert flood.sent > 0
+            assert flood.thread.is_alive(), "the flood stopped: the requests were not asked beside it"
             good.close()
         finally:
             flood.stop()
