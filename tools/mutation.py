@@ -34,6 +34,7 @@ possible then).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import fnmatch
 import os
@@ -99,6 +100,7 @@ class Config:
     goal: float
     timeout_factor: float
     operators: tuple[str, ...]
+    exclude_operators: tuple[str, ...]
     codecs: tuple[Codec, ...]
     # (module, operator, line before, line after) -> why the mutant cannot change behaviour
     equivalent: dict[tuple[str, str, str, str], str]
@@ -116,23 +118,26 @@ def load_config(path: Path) -> Config:
                   for e in raw.get("equivalent", [])}
     return Config(seed=int(raw["seed"]), sample=int(raw["sample"]), goal=float(raw["goal"]),
                   timeout_factor=float(raw.get("timeout_factor", 4.0)),
-                  operators=tuple(raw["operators"]), codecs=codecs, equivalent=equivalent)
+                  operators=tuple(raw["operators"]),
+                  exclude_operators=tuple(raw.get("exclude_operators", ())), codecs=codecs,
+                  equivalent=equivalent)
 
 
-def _operator_names(families: Sequence[str]) -> list[str]:
+def _operator_names(config: Config) -> list[str]:
     import cosmic_ray.plugins
 
     return sorted(n for n in cosmic_ray.plugins.operator_names()
-                  if any(n == f or n.startswith(f + "_") for f in families))
+                  if any(n == f or n.startswith(f + "_") for f in config.operators)
+                  and not any(fnmatch.fnmatch(n, x) for x in config.exclude_operators))
 
 
-def population(module: str, families: Sequence[str]) -> Iterator[tuple[str, int, int]]:
+def population(module: str, config: Config) -> Iterator[tuple[str, int, int]]:
     """Every mutant of ``module`` as (operator, occurrence, line), in Cosmic Ray's order."""
     import cosmic_ray.plugins
     from cosmic_ray.ast import ast_nodes, get_ast_from_path
 
     tree = get_ast_from_path(ROOT / module)
-    for name in _operator_names(families):
+    for name in _operator_names(config):
         operator = cosmic_ray.plugins.get_operator(name)()
         positions = (start for node in ast_nodes(tree) for start, _ in operator.mutation_positions(node))
         for occurrence, (line, _col) in enumerate(positions):
@@ -159,7 +164,7 @@ def materialise(module: str, operator_name: str, occurrence: int) -> Mutant | No
 
 def draw(module: str, config: Config, sample: int) -> tuple[int, list[Mutant]]:
     """The seeded sample of ``module``'s mutants (and the size of the population)."""
-    everyone = list(population(module, config.operators))
+    everyone = list(population(module, config))
     rng = random.Random(f"{config.seed}:{module}")
     order = rng.sample(everyone, len(everyone))
     picked: list[Mutant] = []
@@ -278,8 +283,8 @@ def _run_modules(codec: Codec, modules: Sequence[str], workers: list[Worker], co
                     score.survivors.append(mutant)
                     verdict = "SURVIVED"
                 if args.verbose:
-                    print(f"  [{i}/{len(sample)}] {verdict:<10} {seconds:5.1f} s  {mutant.module}:{mutant.line}"
-                          f"  {mutant.operator}", flush=True)
+                    print(f"  [{i}/{len(sample)}] {verdict:<10} {seconds:5.1f} s  "
+                          f"{mutant.module}:{mutant.line}  {mutant.operator}", flush=True)
         score.seconds = time.monotonic() - started
         report_module(score, config.goal)
         scores.append(score)
@@ -311,9 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mutation: {args.config}: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_USAGE
     if args.seed is not None:
-        config = Config(seed=args.seed, sample=config.sample, goal=config.goal,
-                        timeout_factor=config.timeout_factor, operators=config.operators,
-                        codecs=config.codecs, equivalent=config.equivalent)
+        config = dataclasses.replace(config, seed=args.seed)
     args.sample = args.sample or config.sample
     args.jobs = max(1, args.jobs)
     scores: list[ModuleScore] = []
@@ -324,7 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not scores:
         print("mutation: no module selected", file=sys.stderr)
         return EXIT_USAGE
-    print(f"\n{'module':<48} {'sampled':>7} {'killed':>6} {'survived':>8} {'equiv':>5} {'score':>6} {'time':>6}")
+    print(f"\n{'module':<48} {'sampled':>7} {'killed':>6} {'survived':>8} {'equiv':>5} {'score':>6} "
+          f"{'time':>6}")
     for s in scores:
         print(f"{s.module:<48} {s.sampled:>7} {s.killed:>6} {len(s.survivors):>8} {s.equivalent:>5} "
               f"{s.score:>6.0%} {s.seconds:>5.0f}s")

@@ -322,7 +322,8 @@ case("6.18-response-one-byte-short", RSP, w("BHB", 0x18, 2, 0), short("fifo_coun
 
 # MB-AP 6.21: Read Device ID code 1..4; more follows 0x00 or 0xFF.
 for code, ok in ((0, False), (1, True), (2, True), (3, True), (4, True), (5, False)):
-    case(f"6.21-request-code-{code}", REQ, w("BBBB", 0x2B, 0x0E, code, 0), OK if ok else bad("read_device_id_code", 2))
+    case(f"6.21-request-code-{code}", REQ, w("BBBB", 0x2B, 0x0E, code, 0),
+         OK if ok else bad("read_device_id_code", 2))
     case(f"6.21-response-code-{code}", RSP, w("BBBBBBB", 0x2B, 0x0E, code, 1, 0, 0, 0),
          OK if ok else bad("read_device_id_code", 2))
 case("6.21-request-one-byte-short", REQ, w("BBB", 0x2B, 0x0E, 1), short("object_id", 3))
@@ -398,7 +399,8 @@ for cls, limit, clause in ((M.ReadCoilsRequest, 2000, "6.1"), (M.ReadDiscreteInp
                            (M.ReadInputRegistersRequest, 125, "6.4")):
     enc(f"{clause}-quantity-{limit}", cls(start_address=0, quantity=limit),
         cls(start_address=0, quantity=limit + 1), "quantity")
-    enc(f"{clause}-quantity-1", cls(start_address=0, quantity=1), cls(start_address=0, quantity=0), "quantity")
+    enc(f"{clause}-quantity-1", cls(start_address=0, quantity=1), cls(start_address=0, quantity=0),
+        "quantity")
     enc(f"{clause}-end-65535", cls(start_address=0x10000 - limit, quantity=limit),
         cls(start_address=0x10001 - limit, quantity=limit), "start_address")
 for cls in (M.WriteSingleCoilRequest, M.WriteSingleCoilResponse):
@@ -468,7 +470,8 @@ enc("6.18-fifo-count-31", M.ReadFifoQueueResponse(values=registers(31)),
 for good, past in ((1, 0), (4, 5)):
     enc(f"6.21-request-code-{good}", M.ReadDeviceIdentificationRequest(read_device_id_code=good, object_id=0),
         M.ReadDeviceIdentificationRequest(read_device_id_code=past, object_id=0), "read_device_id_code")
-    enc(f"6.21-response-code-{good}", device_id_response(good), device_id_response(past), "read_device_id_code")
+    enc(f"6.21-response-code-{good}", device_id_response(good), device_id_response(past),
+        "read_device_id_code")
 
 
 @pytest.mark.parametrize(("good", "past", "path"), ENCODE)
@@ -487,15 +490,17 @@ def test_encode_at_the_limit(good: Any, past: Any, path: tuple[str, ...]) -> Non
     assert encode_pdu(past, strict=False)  # a conformance test can still send it
 
 
+QUERY = C.DiagnosticSubFunction.RETURN_QUERY_DATA
+
+
 # MB-AP 4.1: a PDU is at most 253 bytes, on every path; the exception FC fits 7 bits (MB-AP 7).
 @pytest.mark.parametrize(("good", "past"), [
     pytest.param(M.ReportServerIdResponse(data=bytes(251)), M.ReportServerIdResponse(data=bytes(252)),
                  id="4.1-report-server-id-253-bytes"),
-    pytest.param(M.DiagnosticsRequest(sub_function=C.DiagnosticSubFunction.RETURN_QUERY_DATA, data=bytes(250)),
-                 M.DiagnosticsRequest(sub_function=C.DiagnosticSubFunction.RETURN_QUERY_DATA, data=bytes(251)),
-                 id="4.1-diagnostics-253-bytes"),
-    pytest.param(M.UnknownPdu(function_code=0x41, data=bytes(252)), M.UnknownPdu(function_code=0x41, data=bytes(253)),
-                 id="4.1-unknown-253-bytes"),
+    pytest.param(M.DiagnosticsRequest(sub_function=QUERY, data=bytes(250)),
+                 M.DiagnosticsRequest(sub_function=QUERY, data=bytes(251)), id="4.1-diagnostics-253-bytes"),
+    pytest.param(M.UnknownPdu(function_code=0x41, data=bytes(252)),
+                 M.UnknownPdu(function_code=0x41, data=bytes(253)), id="4.1-unknown-253-bytes"),
 ])
 def test_pdu_size_limit(good: Any, past: Any) -> None:
     assert len(encode_pdu(good)) == C.MAX_PDU_SIZE
