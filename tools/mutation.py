@@ -19,16 +19,17 @@ and the same seed always picks the same mutants:
    run in a fresh ``pytest -x`` process with ``PYTHONPATH`` pointing at the copy, so code
    that runs at import time (decoder tables built by factories) is mutated too. A fresh
    process per mutant is what in-process tools (mutmut 3's trampolines) cannot give:
-   they leave a decoder built at import time unmutated.
+   they leave a decoder built at import time unmutated. The codec's ``quick`` tests run
+   first in a process of their own; only a mutant they miss pays for the rest.
 4. A mutant is *killed* when the tests fail (or time out), *survives* when they pass.
    A survivor listed in ``[[equivalent]]`` (a mutant that cannot change behaviour, with
    the reason) counts as neither. The score is killed / (sampled - equivalent).
 5. The report prints the score per module and every survivor as ``file:line``, the
    operator and the line before and after, so a developer can write the missing test.
 
-Exit status (``wireproof.harness.exitcodes``): 0 when every module reaches the goal, 1 when
-one does not, 2 for a bad configuration or when the unmutated tests fail (no verdict is
-possible then).
+Exit status (as ``wireproof.harness.exitcodes``): 0 when every module reaches the goal, 1
+when one does not, 2 for a bad configuration or when the unmutated tests fail (no verdict is
+possible then), 130 when interrupted (every test run is ended first).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import difflib
 import fnmatch
 import os
 import random
+import resource
 import shutil
 import signal
 import subprocess
@@ -48,13 +50,13 @@ import threading
 import time
 import tomllib
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "tools" / "mutation.toml"
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2  # as in wireproof.harness.exitcodes
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # as in wireproof.harness.exitcodes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +80,7 @@ class ModuleScore:
     killed: int = 0
     equivalent: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # of the test runs: the time an idle machine would need, over the jobs
     survivors: list[Mutant] = field(default_factory=list)
 
     @property
@@ -91,6 +94,7 @@ class Codec:
     name: str
     modules: tuple[str, ...]
     tests: tuple[str, ...]
+    quick: tuple[str, ...]  # run first; the rest of ``tests`` only for a mutant they miss
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,8 +112,8 @@ class Config:
 
 def load_config(path: Path) -> Config:
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    codecs = tuple(Codec(name=c["name"], modules=tuple(c["modules"]), tests=tuple(c["tests"]))
-                   for c in raw["codec"])
+    codecs = tuple(Codec(name=c["name"], modules=tuple(c["modules"]), tests=tuple(c["tests"]),
+                         quick=tuple(c.get("quick", ()))) for c in raw["codec"])
     for codec in codecs:
         for module in codec.modules:
             if not (ROOT / module).is_file():
@@ -178,53 +182,66 @@ def draw(module: str, config: Config, sample: int) -> tuple[int, list[Mutant]]:
 
 
 class Worker:
-    """A private copy of ``src/`` and a pytest command line that imports from it."""
+    """A private copy of ``src/`` and the pytest stages that import from it."""
 
-    def __init__(self, base: Path, tests: Sequence[str]) -> None:
+    def __init__(self, base: Path, stages: Sequence[Sequence[str]]) -> None:
         self.src = base / "src"
         shutil.copytree(ROOT / "src", self.src, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
         self.env = dict(os.environ, PYTHONPATH=str(self.src), PYTHONDONTWRITEBYTECODE="1",
                         HYPOTHESIS_STORAGE_DIRECTORY=str(base / "hypothesis"))
         self.running: subprocess.Popen[bytes] | None = None
-        self.command = [sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:cacheprovider",
-                        "-p", "no:randomly", "-m", "not slow", "--hypothesis-seed=0", *tests]
+        self.stopped = False
+        self.commands = [[sys.executable, "-m", "pytest", "-x", "-q", "--no-header", "-p", "no:cacheprovider",
+                          "-p", "no:randomly", "-m", "not slow", "--hypothesis-seed=0", *tests]
+                         for tests in stages]
 
     def check_isolation(self) -> None:
         probe = subprocess.run([sys.executable, "-c", "import wireproof; print(wireproof.__file__)"],
                                env=self.env, cwd=ROOT, capture_output=True, text=True, check=False)
         if not probe.stdout.strip().startswith(str(self.src)):
             raise SystemExit(f"mutation: the tests would not import the mutated copy ({probe.stdout.strip()}"
-                             f"{probe.stderr.strip()}); is wireproof installed as a compiled wheel?")
+                             f"{probe.stderr.strip()})")
 
-    def run(self, timeout: float | None) -> tuple[bool, float]:
-        """(tests passed, seconds)."""
-        started = time.monotonic()
-        proc = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        self.running = proc
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:  # an endless loop is a kill
-            self.stop()
-            return False, time.monotonic() - started
-        finally:
-            self.running = None
-        return code == 0, time.monotonic() - started
+    def run(self, timeouts: Sequence[float | None]) -> tuple[bool, list[float]]:
+        """Run the stages until one fails: (every stage passed, seconds of each stage run)."""
+        seconds = []
+        for command, timeout in zip(self.commands, timeouts, strict=True):
+            if self.stopped:
+                raise KeyboardInterrupt
+            started = time.monotonic()
+            proc = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+            self.running = proc
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:  # an endless loop is a kill
+                self._kill()
+                code = -signal.SIGKILL
+            finally:
+                self.running = None
+            seconds.append(time.monotonic() - started)
+            if code != 0:
+                return False, seconds
+        return True, seconds
 
-    def stop(self) -> None:
-        """End the test run under way, with everything it started (its own session)."""
+    def _kill(self) -> None:
         proc = self.running
         if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)  # the run and everything it started (its own session)
             proc.wait()
 
-    def run_mutant(self, mutant: Mutant, timeout: float) -> bool:
+    def stop(self) -> None:
+        """End the run under way and refuse new ones (Ctrl-C)."""
+        self.stopped = True
+        self._kill()
+
+    def run_mutant(self, mutant: Mutant, timeouts: Sequence[float]) -> bool:
         """Whether ``mutant`` survives the tests."""
         target = self.src / Path(mutant.module).relative_to("src")
         original = target.read_text(encoding="utf-8")
         target.write_text(mutant.mutated_source, encoding="utf-8")
         try:
-            return self.run(timeout)[0]
+            return self.run(timeouts)[0]
         finally:
             target.write_text(original, encoding="utf-8")
 
@@ -233,8 +250,11 @@ def run_codec(codec: Codec, config: Config, args: argparse.Namespace) -> list[Mo
     modules = [m for m in codec.modules if not args.module or any(fnmatch.fnmatch(m, g) for g in args.module)]
     if not modules:
         return []
+    # Stage 1: the quick tests (most mutants die there, after a short collection); stage 2: the rest.
+    rest = [t for t in codec.tests if t not in codec.quick]
+    stages = [list(codec.quick), rest] if codec.quick else [rest]
     with tempfile.TemporaryDirectory(prefix="wireproof-mutation-") as tmp:
-        workers = [Worker(Path(tmp) / f"w{i}", codec.tests) for i in range(args.jobs)]
+        workers = [Worker(Path(tmp) / f"w{i}", stages) for i in range(args.jobs)]
         try:
             return _run_modules(codec, modules, workers, config, args)
         finally:  # Ctrl-C included: no test run outlives the driver
@@ -245,22 +265,22 @@ def run_codec(codec: Codec, config: Config, args: argparse.Namespace) -> list[Mo
 def _run_modules(codec: Codec, modules: Sequence[str], workers: list[Worker], config: Config,
                  args: argparse.Namespace) -> list[ModuleScore]:
     workers[0].check_isolation()
-    passed, baseline = workers[0].run(timeout=None)
+    passed, baseline = workers[0].run([None] * len(workers[0].commands))
     if not passed:
-        raise SystemExit(f"mutation: codec {codec.name}: the tests fail without any mutant "
-                         f"({' '.join(workers[0].command)})")
-    timeout = config.timeout_factor * baseline + 10
-    print(f"codec {codec.name}: tests pass unmutated in {baseline:.1f} s; timeout {timeout:.0f} s a mutant; "
+        raise SystemExit(f"mutation: codec {codec.name}: the tests fail without any mutant: "
+                         f"{' '.join(workers[0].commands[len(baseline) - 1])}")
+    timeouts = [config.timeout_factor * b + 10 for b in baseline]
+    print(f"codec {codec.name}: tests pass unmutated in {' + '.join(f'{b:.1f}' for b in baseline)} s; "
           f"seed {config.seed}, {args.sample} mutants a module, {len(workers)} jobs", flush=True)
     free = list(workers)
     lock = threading.Lock()
 
-    def judge(mutant: Mutant) -> tuple[Mutant, bool, float]:
+    def judge(mutant: Mutant) -> tuple[bool, float]:
         with lock:
             worker = free.pop()
         started = time.monotonic()
         try:
-            return mutant, worker.run_mutant(mutant, timeout), time.monotonic() - started
+            return worker.run_mutant(mutant, timeouts), time.monotonic() - started
         finally:
             with lock:
                 free.append(worker)
@@ -269,9 +289,13 @@ def _run_modules(codec: Codec, modules: Sequence[str], workers: list[Worker], co
     for module in modules:
         size, sample = draw(module, config, args.sample)
         score = ModuleScore(module=module, population=size, sampled=len(sample))
-        started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=len(workers)) as pool:
-            for i, (mutant, survived, seconds) in enumerate(pool.map(judge, sample), 1):
+        started, cpu = time.monotonic(), _children_cpu()
+        pool = ThreadPoolExecutor(max_workers=len(workers))
+        try:
+            futures = {pool.submit(judge, m): m for m in sample}
+            for i, future in enumerate(as_completed(futures), 1):
+                mutant = futures[future]
+                survived, seconds = future.result()
                 key = (mutant.module, mutant.operator, mutant.before, mutant.after)
                 if not survived:
                     score.killed += 1
@@ -285,19 +309,37 @@ def _run_modules(codec: Codec, modules: Sequence[str], workers: list[Worker], co
                 if args.verbose:
                     print(f"  [{i}/{len(sample)}] {verdict:<10} {seconds:5.1f} s  "
                           f"{mutant.module}:{mutant.line}  {mutant.operator}", flush=True)
-        score.seconds = time.monotonic() - started
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.stop()
+            raise
+        pool.shutdown()
+        score.seconds, score.cpu_seconds = time.monotonic() - started, _children_cpu() - cpu
+        score.survivors.sort(key=lambda m: (m.line, m.operator))
         report_module(score, config.goal)
         scores.append(score)
     return scores
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def report_module(score: ModuleScore, goal: float) -> None:
     verdict = "ok" if score.score >= goal else f"UNDER {goal:.0%}"
     print(f"{score.module}: {score.killed}/{score.sampled - score.equivalent} killed ({score.score:.0%}), "
           f"{len(score.survivors)} survived, {score.equivalent} equivalent, "
-          f"sampled {score.sampled} of {score.population}, {score.seconds:.0f} s  {verdict}", flush=True)
+          f"sampled {score.sampled} of {score.population}, {score.seconds:.0f} s "
+          f"({score.cpu_seconds:.0f} s CPU)"
+          f"  {verdict}", flush=True)
     for m in score.survivors:
         print(f"  survivor {m.module}:{m.line}  {m.operator}\n    - {m.before}\n    + {m.after}", flush=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -321,17 +363,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.jobs = max(1, args.jobs)
     scores: list[ModuleScore] = []
     started = time.monotonic()
-    for codec in config.codecs:
-        if not args.codec or codec.name in args.codec:
-            scores.extend(run_codec(codec, config, args))
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        for codec in config.codecs:
+            if not args.codec or codec.name in args.codec:
+                scores.extend(run_codec(codec, config, args))
+    except KeyboardInterrupt:
+        print("mutation: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if not scores:
         print("mutation: no module selected", file=sys.stderr)
         return EXIT_USAGE
     print(f"\n{'module':<48} {'sampled':>7} {'killed':>6} {'survived':>8} {'equiv':>5} {'score':>6} "
-          f"{'time':>6}")
+          f"{'time':>6} {'CPU':>6}")
     for s in scores:
         print(f"{s.module:<48} {s.sampled:>7} {s.killed:>6} {len(s.survivors):>8} {s.equivalent:>5} "
-              f"{s.score:>6.0%} {s.seconds:>5.0f}s")
+              f"{s.score:>6.0%} {s.seconds:>5.0f}s {s.cpu_seconds:>5.0f}s")
     under = [s.module for s in scores if s.score < config.goal]
     print(f"seed {config.seed}; {time.monotonic() - started:.0f} s in all; "
           + (f"{len(under)} module(s) under {config.goal:.0%}: {', '.join(under)}" if under

@@ -532,3 +532,47 @@ def test_message_classes_carry_their_wire_codes() -> None:
             assert type(msg).function_code == wire[0] == C.FunctionCode(wire[0])
             if hasattr(type(msg), "mei_type"):
                 assert type(msg).mei_type == wire[1] == C.MeiType(wire[1])
+
+
+# --- the spec's tables and bounds, pinned -------------------------------------------------------
+
+def test_spec_tables() -> None:
+    # MB-AP 5.1 "Public Function Code Definition".
+    assert {m.name: m.value for m in C.FunctionCode} == {
+        "READ_COILS": 1, "READ_DISCRETE_INPUTS": 2, "READ_HOLDING_REGISTERS": 3, "READ_INPUT_REGISTERS": 4,
+        "WRITE_SINGLE_COIL": 5, "WRITE_SINGLE_REGISTER": 6, "READ_EXCEPTION_STATUS": 7, "DIAGNOSTICS": 8,
+        "GET_COMM_EVENT_COUNTER": 11, "GET_COMM_EVENT_LOG": 12, "WRITE_MULTIPLE_COILS": 15,
+        "WRITE_MULTIPLE_REGISTERS": 16, "REPORT_SERVER_ID": 17, "READ_FILE_RECORD": 20,
+        "WRITE_FILE_RECORD": 21, "MASK_WRITE_REGISTER": 22, "READ_WRITE_MULTIPLE_REGISTERS": 23,
+        "READ_FIFO_QUEUE": 24, "ENCAPSULATED_INTERFACE_TRANSPORT": 43}
+    # MB-AP Annex A (MEI types) and 7 ("MODBUS Exception Codes"; 07 from PI-MBUS-300).
+    assert {m.name: m.value for m in C.MeiType} == {"CANOPEN_GENERAL_REFERENCE": 13,
+                                                    "READ_DEVICE_IDENTIFICATION": 14}
+    assert [m.value for m in C.ExceptionCode] == [1, 2, 3, 4, 5, 6, 7, 8, 10, 11]
+    # MB-AP 6.8.1 / MB-SL 6.1 diagnostic sub-functions.
+    assert [m.value for m in C.DiagnosticSubFunction] == [0, 1, 2, 3, 4, *range(10, 19), 20]
+    # MB-AP 6.21: read device id codes, conformity levels, object ids.
+    assert [m.value for m in C.ReadDeviceIdCode] == [1, 2, 3, 4]
+    assert [m.value for m in C.ConformityLevel] == [1, 2, 3, 0x81, 0x82, 0x83]
+    assert [m.value for m in C.DeviceIdObject] == list(range(7))
+
+
+def test_spec_bounds() -> None:
+    bounds = {
+        "MAX_READ_COILS": 2000, "MAX_READ_DISCRETE_INPUTS": 2000, "MAX_READ_REGISTERS": 125,  # 6.1-6.4
+        "MAX_WRITE_COILS": 1968, "MAX_WRITE_REGISTERS": 123,  # 6.11, 6.12
+        "MAX_RW_READ": 125, "MAX_RW_WRITE": 121,  # 6.17
+        "MAX_FIFO_COUNT": 31, "MAX_COMM_EVENTS": 64,  # 6.18, 6.10
+        "FILE_RECORD_REFERENCE_TYPE": 6, "MAX_FILE_RECORD_NUMBER": 9999,  # 6.14 / 6.15
+        "MIN_READ_FILE_BYTE_COUNT": 7, "MAX_READ_FILE_BYTE_COUNT": 245,
+        "MIN_WRITE_FILE_BYTE_COUNT": 9, "MAX_WRITE_FILE_BYTE_COUNT": 251,
+        "COIL_ON": 0xFF00, "COIL_OFF": 0, "ADDRESS_SPACE": 65536, "EXCEPTION_FLAG": 0x80,  # 6.5, 4.4, 7
+        "MAX_PDU_SIZE": 253,  # 4.1
+        # MB-TCP 3.1.3 / 4.2
+        "MBAP_HEADER_SIZE": 7, "MAX_TCP_ADU_SIZE": 260, "MAX_MBAP_LENGTH": 254, "MIN_MBAP_LENGTH": 2,
+        "MODBUS_PROTOCOL_ID": 0, "MODBUS_TCP_PORT": 502,
+        "BROADCAST_ADDRESS": 0, "MAX_UNICAST_ADDRESS": 247, "MAX_RTU_ADU_SIZE": 256,  # MB-SL 2.2, 2.5
+        "MAX_ASCII_ADU_CHARS": 513,
+    }
+    assert {name: getattr(C, name) for name in bounds} == bounds
+    assert (C.ASCII_START, C.ASCII_END) == (b":", b"\r\n")
