@@ -35,6 +35,7 @@ possible then), 130 when interrupted (every test run is ended first).
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import difflib
 import fnmatch
@@ -135,17 +136,40 @@ def _operator_names(config: Config) -> list[str]:
                   and not any(fnmatch.fnmatch(n, x) for x in config.exclude_operators))
 
 
+def _annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the annotations are, when the module never evaluates them (PEP 563).
+
+    A mutant there (``str | int`` to ``str % int``) cannot change behaviour: it is left out.
+    """
+    tree = ast.parse(source)
+    if not any(isinstance(n, ast.ImportFrom) and n.module == "__future__"
+               and any(a.name == "annotations" for a in n.names) for n in tree.body):
+        return []
+    found: list[ast.expr | None] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+    return [((a.lineno, a.col_offset), (a.end_lineno or a.lineno, a.end_col_offset or 0))
+            for a in found if a is not None]
+
+
 def population(module: str, config: Config) -> Iterator[tuple[str, int, int]]:
     """Every mutant of ``module`` as (operator, occurrence, line), in Cosmic Ray's order."""
     import cosmic_ray.plugins
     from cosmic_ray.ast import ast_nodes, get_ast_from_path
 
     tree = get_ast_from_path(ROOT / module)
+    annotations = _annotation_spans((ROOT / module).read_text(encoding="utf-8"))
     for name in _operator_names(config):
         operator = cosmic_ray.plugins.get_operator(name)()
         positions = (start for node in ast_nodes(tree) for start, _ in operator.mutation_positions(node))
-        for occurrence, (line, _col) in enumerate(positions):
-            yield name, occurrence, line
+        for occurrence, start in enumerate(positions):
+            if not any(lo <= start < hi for lo, hi in annotations):
+                yield name, occurrence, start[0]
 
 
 def materialise(module: str, operator_name: str, occurrence: int) -> Mutant | None:

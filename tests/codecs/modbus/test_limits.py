@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 
 from wireproof.codecs.modbus import constants as C
-from wireproof.codecs.modbus import formats
+from wireproof.codecs.modbus import formats, tcp_codec
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.pdu import decode_request_pdu, decode_response_pdu, encode_pdu
 from wireproof.errors import DecodeError, EncodeError, TrailingDataError, TruncatedError
 
 REQ, RSP = "request", "response"
+TCP = tcp_codec()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,12 @@ def _fast(direction: str, wire: bytes) -> Any:
     return (decode_request_pdu if direction == REQ else decode_response_pdu)(wire)
 
 
+def _in_tcp(wire: bytes) -> bytes:
+    return struct.pack(">HHHB", 0x1234, 0, len(wire) + 1, 0x11) + wire
+
+
 def check_decode(direction: str, wire: bytes, expect: Bad | None) -> Any:
+    """Decode bare and inside a Modbus/TCP ADU, where the PDU starts at byte 7, not 0."""
     if expect is None:
         msg = _fast(direction, wire)
         assert not isinstance(msg, M.UnknownPdu)
@@ -59,6 +65,7 @@ def check_decode(direction: str, wire: bytes, expect: Bad | None) -> Any:
         assert encode_pdu(msg) == wire
         assert formats.encode_pdu("modbus", msg) == wire
         assert type(msg).function_code == wire[0] & 0x7F or isinstance(msg, M.ExceptionResponse)
+        assert TCP.decode(_in_tcp(wire), direction).pdu == msg  # type: ignore[arg-type]
         return msg
     with pytest.raises(DecodeError) as info:
         _fast(direction, wire)
@@ -67,6 +74,12 @@ def check_decode(direction: str, wire: bytes, expect: Bad | None) -> Any:
     with pytest.raises(DecodeError) as oracle:
         formats.decode_pdu("modbus", wire, direction)
     assert type(oracle.value) is expect.cls, str(oracle.value)
+    if len(wire) > C.MAX_PDU_SIZE:
+        return None  # no ADU carries it
+    with pytest.raises(DecodeError) as framed:
+        TCP.decode(_in_tcp(wire), direction)  # type: ignore[arg-type]
+    err = framed.value
+    assert (type(err), err.path, err.offset) == (expect.cls, expect.path, expect.offset + 7), str(err)
     return None
 
 
