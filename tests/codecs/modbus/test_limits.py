@@ -18,11 +18,14 @@ from typing import Any
 
 import pytest
 
+from wireproof.codecs._core import NEED_DATA
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import formats, tcp_codec
 from wireproof.codecs.modbus import messages as M
+from wireproof.codecs.modbus.adu import crc16
+from wireproof.codecs.modbus.framers import RtuFramer
 from wireproof.codecs.modbus.pdu import decode_request_pdu, decode_response_pdu, encode_pdu
-from wireproof.errors import DecodeError, EncodeError, TrailingDataError, TruncatedError
+from wireproof.errors import ChecksumError, DecodeError, EncodeError, TrailingDataError, TruncatedError
 
 REQ, RSP = "request", "response"
 TCP = tcp_codec()
@@ -545,6 +548,35 @@ def test_message_classes_carry_their_wire_codes() -> None:
             assert type(msg).function_code == wire[0] == C.FunctionCode(wire[0])
             if hasattr(type(msg), "mei_type"):
                 assert type(msg).mei_type == wire[1] == C.MeiType(wire[1])
+
+
+# --- RTU framing by length rules: every function code, each direction (MB-SL 2.5.1) ---------------
+
+def _valid_pdus() -> list[Any]:
+    """The passing side of every PDU bound whose length the layout fixes (not FC 08, 43)."""
+    out = []
+    for param in DECODE:
+        direction, wire, expect = param.values
+        if expect is None and len(wire) <= 253 and not wire[0] & 0x80 and wire[0] not in (0x08, 0x2B):
+            out.append(pytest.param(direction, wire, id=param.id))
+    return out
+
+
+@pytest.mark.parametrize(("direction", "pdu"), _valid_pdus())
+def test_rtu_framer_knows_each_length(direction: str, pdu: bytes) -> None:
+    # The length follows from the FC and the byte count: the frame is whole at its last byte, not
+    # before, and a whole frame whose CRC is wrong is rejected at once instead of waited on.
+    frame = b"\x11" + pdu + struct.pack("<H", crc16(b"\x11" + pdu))
+    framer = RtuFramer(direction=direction)  # type: ignore[arg-type]
+    for byte in frame[:-1]:
+        framer.feed(bytes((byte,)))
+        assert framer.next_frame() is NEED_DATA
+    framer.feed(frame[-1:])
+    assert framer.next_frame() == frame
+    bad = RtuFramer(direction=direction)  # type: ignore[arg-type]
+    bad.feed(frame[:-1] + bytes((frame[-1] ^ 0xFF,)))
+    with pytest.raises(ChecksumError):
+        bad.next_frame()
 
 
 # --- the spec's tables and bounds, pinned -------------------------------------------------------

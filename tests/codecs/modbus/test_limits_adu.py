@@ -18,7 +18,7 @@ from wireproof.codecs._core import NEED_DATA
 from wireproof.codecs.modbus import ascii_codec, rtu_codec, tcp_codec
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import crc16, lrc
-from wireproof.codecs.modbus.framers import AsciiFramer, RtuTimedFramer, TcpFramer
+from wireproof.codecs.modbus.framers import AsciiFramer, RtuFramer, RtuTimedFramer, TcpFramer
 from wireproof.errors import ChecksumError, DecodeError, EncodeError, TrailingDataError, TruncatedError
 
 TCP, RTU, ASCII = tcp_codec(), rtu_codec(), ascii_codec()
@@ -257,3 +257,107 @@ def test_ascii_framer_takes_a_513_character_frame() -> None:
     framer.feed(big + b":")
     assert framer.next_frame() == big
     assert framer.next_frame() is NEED_DATA
+
+
+# --- RTU length rules: every function code, each direction (MB-AP 6.x layouts, MB-SL 2.5.1) --------
+
+@pytest.mark.parametrize("direction", ["request", "response", None])
+def test_rtu_framer_scans_where_the_layout_does_not_fix_the_length(direction: str | None) -> None:
+    # MB-AP 6.8 (FC 08) and 6.19-6.21 (FC 43 responses) carry no length: the shortest prefix
+    # whose CRC matches is the frame, and a frame not whole yet is waited on.
+    frame = rtu(b"\x11\x08\x00\x00\xA5\x37")
+    framer = RtuFramer(direction=direction)  # type: ignore[arg-type]
+    framer.feed(frame[:-1])
+    assert framer.next_frame() is NEED_DATA
+    framer.feed(frame[-1:] + frame)
+    assert framer.next_frame() == frame and framer.next_frame() == frame
+    # MB-AP 7: an exception response is 5 bytes whatever the FC.
+    exception = rtu(b"\x11\x83\x02")
+    framer.feed(exception)
+    assert framer.next_frame() == exception
+
+
+def test_rtu_framer_skips_garbage_to_the_next_frame() -> None:
+    frame = rtu(b"\x11\x03\x00\x6B\x00\x03")
+    framer = RtuFramer(direction="request")
+    framer.feed(b"\x11\x10\x00" + frame)  # an FC 16 header that never completes, then a frame
+    with pytest.raises(ChecksumError) as info:
+        framer.next_frame()
+    assert "3 bytes without a valid frame" in info.value.reason
+    assert framer.next_frame() == frame
+    framer.feed(b"\x11\x10\x00" + frame)  # the same again, after a frame: found the same way
+    with pytest.raises(ChecksumError):
+        framer.next_frame()
+    assert framer.next_frame() == frame
+
+
+# --- the MBAP header heuristic and TCP resynchronisation (MB-TCP 3.1.3) ----------------------------
+
+HEADER = mbap(6, b"\x03\x00\x00\x00\x01")
+
+
+@pytest.mark.parametrize(("at", "value", "ok"), [
+    (2, 0, True), (2, 1, False), (3, 1, False), (4, 1, False),  # protocol id 0, length < 256
+    (5, 1, False), (5, 2, True), (5, 254, True), (5, 255, False),  # MBAP length 2..254
+    (7, 0x03, True), (7, 0x83, True), (7, 0x2B, True), (7, 0x41, False), (7, 0x00, False),  # a public FC
+])
+def test_plausible_header(at: int, value: int, ok: bool) -> None:
+    from wireproof.codecs.modbus.framers import plausible_header
+    header = bytearray(HEADER)
+    header[at] = value
+    assert plausible_header(header) is ok
+    assert plausible_header(b"\xFF" * 5 + header, 5) is ok
+    assert not plausible_header(header[:7])
+    assert not plausible_header(b"\xFF" * 5 + header[:7], 5)
+
+
+@pytest.mark.parametrize("garbage", [5, 16, 20, 300])
+def test_tcp_framer_resync_reports_a_window(garbage: int) -> None:
+    junk = bytes(range(0x90, 0x90 + min(garbage, 100))) * (garbage // 100 + 1)
+    junk = junk[:garbage]
+    framer = TcpFramer()
+    framer.desync()
+    framer.feed(junk + HEADER + HEADER)
+    assert framer.next_frame() == HEADER
+    assert framer.resynced is not None
+    skipped, window, at = framer.resynced
+    lo = max(0, garbage - 16)
+    assert (skipped, window, at) == (garbage, (junk + HEADER + HEADER)[lo:garbage + 16], garbage - lo)
+    assert framer.next_frame() == HEADER
+
+
+def test_tcp_framer_keeps_evidence_of_what_it_discards() -> None:
+    framer = TcpFramer()
+    assert (framer.discarded, framer.discarded_count, framer.skipped) == (b"", 0, 0)
+    bad = mbap(255, bytes(100))
+    framer.feed(bad)
+    with pytest.raises(DecodeError):
+        framer.next_frame()
+    assert (framer.discarded, framer.discarded_count) == (bad[:64], len(bad))
+
+
+def test_framer_buffers_are_bounded_at_64_kib() -> None:
+    for framer in (TcpFramer(), RtuFramer(), RtuTimedFramer(), AsciiFramer()):
+        assert framer.max_buffer == 65536
+        framer.feed(b":" * 65536)
+        with pytest.raises(DecodeError):
+            framer.feed(b":")
+
+
+def test_rtu_timed_framer_reports_the_silence() -> None:
+    # MB-SL 2.5.1.1 at 19200 bit/s: t1.5 = 859 us; a gap of 1000 us inside a frame is an error.
+    framer = RtuTimedFramer(baudrate=19200)
+    framer.feed(b"\x11", timestamp=1.0)
+    with pytest.raises(DecodeError) as info:
+        framer.feed(b"\x03", timestamp=1.0 + framer.char_time + 0.001)
+    assert info.value.reason.startswith("1000 us silence inside a frame")
+
+
+def test_ascii_framer_drops_an_endless_frame_up_to_the_next_colon() -> None:
+    framer = AsciiFramer()
+    frame = b":1107E8\r\n"
+    framer.feed(b":" + b"0" * 600 + frame)
+    with pytest.raises(DecodeError) as info:
+        framer.next_frame()
+    assert info.value.offset == 513
+    assert framer.next_frame() == frame
