@@ -12,6 +12,7 @@ round-trips. A mutation test that moves any bound by one (``<`` to ``<=``, 125 t
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -621,3 +622,47 @@ def test_spec_bounds() -> None:
     }
     assert {name: getattr(C, name) for name in bounds} == bounds
     assert (C.ASCII_START, C.ASCII_END) == (b":", b"\r\n")
+
+
+def _message_classes() -> list[type[Any]]:
+    return [c for c in (getattr(M, n) for n in M.__all__) if dataclasses.is_dataclass(c)]
+
+
+def test_messages_are_frozen_slotted_keyword_values() -> None:
+    # A decoded message is a value: it cannot be changed, holds no stray attributes, and is built
+    # by field name only (house style; messages.py).
+    classes = _message_classes()
+    assert len(classes) == 47
+    for cls in classes:
+        params = cls.__dataclass_params__  # type: ignore[attr-defined]
+        assert params.frozen and params.eq, cls
+        assert "__slots__" in cls.__dict__, cls
+        assert all(f.kw_only for f in dataclasses.fields(cls)), cls
+        fields = dataclasses.fields(cls)
+        instance = cls(**{f.name: _sample(f.type) for f in fields})
+        if fields:
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                instance.__setattr__(fields[0].name, None)
+            with pytest.raises(TypeError):
+                cls(*(_sample(f.type) for f in fields))
+
+
+def _sample(annotation: object) -> Any:
+    text = str(annotation)
+    if text.startswith("tuple"):
+        return ()
+    if text == "bytes":
+        return b""
+    if text == "bool":
+        return False
+    if text == "Pdu":
+        return M.ReadExceptionStatusRequest()
+    return 1
+
+
+def test_single_coil_messages_say_whether_on() -> None:
+    # MB-AP 6.5: 0xFF00 is ON, 0x0000 OFF.
+    for cls in (M.WriteSingleCoilRequest, M.WriteSingleCoilResponse):
+        assert cls(address=0, value=0xFF00).is_on
+        assert not cls(address=0, value=0x0000).is_on
+        assert not cls(address=0, value=0x00FF).is_on
