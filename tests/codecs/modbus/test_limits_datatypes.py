@@ -242,3 +242,18 @@ def test_exception_status_is_one_byte(status: int, ok: bool) -> None:
         assert unit is not None and unit.exception_status == status
     else:
         fails(text, f"{status} is outside 0..255")
+
+
+def test_fill_by_address_wraps_at_16_bits() -> None:
+    unit = model("[[unit.holding_registers]]\nstart = 65533\ncount = 3\nfill = \"address\"\noffset = 1\n"
+                 "[[unit.coils]]\nstart = 3\ncount = 4\nfill = \"address\"\n"
+                 "[[unit.discrete_inputs]]\nstart = 3\ncount = 3\nfill = \"address\"\noffset = 1\n"
+                 "[[unit.input_registers]]\nstart = 0\ncount = 5\nvalues = [1, 2]\n").unit(1)
+    assert unit is not None
+    assert unit.holding_registers.read(65533, 3) == [65534, 65535, 0]
+    assert unit.coils.read(3, 4) == [True, False, True, False]  # the address's parity
+    assert unit.discrete_inputs.read(3, 3) == [False, True, False]
+    assert unit.input_registers.read(0, 5) == [1, 2, 1, 2, 1]  # values repeat to the count
+    model("[[unit.coils]]\ncount = 1\nfill = \"address\"\noffset = 65535\n")
+    fails("[[unit.coils]]\ncount = 1\nfill = \"address\"\noffset = 65536\n", "65536 is outside 0..65535")
+    fails("[[unit.coils]]\nvalues = [true]\nfill = \"address\"\n", "fill must be")
