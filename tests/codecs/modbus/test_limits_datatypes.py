@@ -179,7 +179,7 @@ def test_blocks_touching_do_not_overlap() -> None:
     assert unit.holding_registers.read(9, 1) == [0] and unit.holding_registers.read(10, 1) == [0]
     assert unit.holding_registers.read(9, 2) is None  # one block each side
     fails("[[unit.holding_registers]]\nstart = 0\ncount = 10\n"
-          "[[unit.holding_registers]]\nstart = 9\ncount = 10\n", "overlaps 0..9")
+          "[[unit.holding_registers]]\nstart = 9\ncount = 10\n", "block 9..18 overlaps 0..9")
 
 
 def test_table_ranges_at_the_block_edges() -> None:
@@ -257,3 +257,23 @@ def test_fill_by_address_wraps_at_16_bits() -> None:
     model("[[unit.coils]]\ncount = 1\nfill = \"address\"\noffset = 65535\n")
     fails("[[unit.coils]]\ncount = 1\nfill = \"address\"\noffset = 65536\n", "65536 is outside 0..65535")
     fails("[[unit.coils]]\nvalues = [true]\nfill = \"address\"\n", "fill must be")
+
+
+def test_defaults_of_a_unit() -> None:
+    # A block without start begins at address 0; a unit without them has status 0, server id 00.
+    unit = model("[[unit.coils]]\ncount = 1\n").unit(1)
+    assert unit is not None and unit.coils.read(0, 1) == [False]
+    assert (unit.exception_status, unit.server_id, unit.run_indicator) == (0, b"\x00", True)
+    assert unit.fifos == {} and unit.files == {} and unit.device_identification == {}
+
+
+@pytest.mark.parametrize(("address", "ok"), [(-1, False), (0, True), (65535, True), (65536, False)])
+def test_fifo_address_and_values(address: int, ok: bool) -> None:
+    # MB-AP 6.18: a FIFO pointer address is a register address; its values are registers.
+    text = f"[[unit.fifo]]\naddress = {address}\nvalues = [0, 65535]\n"
+    if ok:
+        unit = model(text).unit(1)
+        assert unit is not None and unit.fifos == {address: [0, 65535]}
+    else:
+        fails(text, f".address: {address} is outside 0..65535")
+    fails("[[unit.fifo]]\naddress = 0\nvalues = [65536]\n", ".values: 65536 is outside 0..65535")
