@@ -60,6 +60,10 @@ CONFIG = ROOT / "tools" / "mutation.toml"
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # as in wireproof.harness.exitcodes
 
 
+class Unusable(Exception):
+    """No verdict is possible (bad configuration, tests that fail unmutated): exit 2."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Mutant:
     """One sampled mutant: Cosmic Ray's (operator, occurrence) in one module."""
@@ -118,7 +122,7 @@ def load_config(path: Path) -> Config:
     for codec in codecs:
         for module in codec.modules:
             if not (ROOT / module).is_file():
-                raise SystemExit(f"mutation: {path.name}: codec {codec.name}: no module {module}")
+                raise Unusable(f"{path.name}: codec {codec.name}: no module {module}")
     equivalent = {(e["module"], e["operator"], e["before"].strip(), e["after"].strip()): e["reason"]
                   for e in raw.get("equivalent", [])}
     return Config(seed=int(raw["seed"]), sample=int(raw["sample"]), goal=float(raw["goal"]),
@@ -223,8 +227,8 @@ class Worker:
         probe = subprocess.run([sys.executable, "-c", "import wireproof; print(wireproof.__file__)"],
                                env=self.env, cwd=ROOT, capture_output=True, text=True, check=False)
         if not probe.stdout.strip().startswith(str(self.src)):
-            raise SystemExit(f"mutation: the tests would not import the mutated copy ({probe.stdout.strip()}"
-                             f"{probe.stderr.strip()})")
+            raise Unusable(f"the tests would not import the mutated copy ({probe.stdout.strip()}"
+                           f"{probe.stderr.strip()})")
 
     def run(self, timeouts: Sequence[float | None]) -> tuple[bool, list[float]]:
         """Run the stages until one fails: (every stage passed, seconds of each stage run)."""
@@ -291,8 +295,8 @@ def _run_modules(codec: Codec, modules: Sequence[str], workers: list[Worker], co
     workers[0].check_isolation()
     passed, baseline = workers[0].run([None] * len(workers[0].commands))
     if not passed:
-        raise SystemExit(f"mutation: codec {codec.name}: the tests fail without any mutant: "
-                         f"{' '.join(workers[0].commands[len(baseline) - 1])}")
+        raise Unusable(f"codec {codec.name}: the tests fail without any mutant: "
+                       f"{' '.join(workers[0].commands[len(baseline) - 1])}")
     timeouts = [config.timeout_factor * b + 10 for b in baseline]
     print(f"codec {codec.name}: tests pass unmutated in {' + '.join(f'{b:.1f}' for b in baseline)} s; "
           f"seed {config.seed}, {args.sample} mutants a module, {len(workers)} jobs", flush=True)
@@ -377,8 +381,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per mutant as it is judged")
     args = parser.parse_args(argv)
     try:
+        import cosmic_ray.plugins  # noqa: F401
+    except ImportError:
+        print("mutation: Cosmic Ray is not installed: pip install -e '.[mutation]' (or tox -e mutation)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
         config = load_config(args.config)
-    except (OSError, KeyError, ValueError, tomllib.TOMLDecodeError) as err:
+    except (OSError, KeyError, ValueError, TypeError, tomllib.TOMLDecodeError, Unusable) as err:
         print(f"mutation: {args.config}: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_USAGE
     if args.seed is not None:
@@ -395,6 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mutation: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Unusable as err:
+        print(f"mutation: {err}", file=sys.stderr)
+        return EXIT_USAGE
     if not scores:
         print("mutation: no module selected", file=sys.stderr)
         return EXIT_USAGE
