@@ -5,9 +5,9 @@ Each case is decoded by the fast path (:mod:`.pdu`), bare and inside a Modbus/TC
 PDU starts at byte 7), and by the declarative oracle (:mod:`.formats`). On the passing side all give
 the same message and re-encode it to the same bytes, and the RTU framer finds the frame's length
 from its layout; on the failing side the fast path raises exactly the error class, field path and
-byte offset given (offset + 7 in the ADU), and the oracle the same error class. Encode cases check the failing side raises ``EncodeError`` on the
-field's path (and that ``strict=False`` still builds it, for conformance tests), the passing side
-round-trips. A mutation test that moves any bound by one (``<`` to ``<=``, 125 to 126) fails here;
+byte offset given (offset + 7 in the ADU), and the oracle the same error class. Encode cases check
+the failing side raises ``EncodeError`` on the field's path (and that ``strict=False`` still builds
+it, for conformance tests), the passing side round-trips. A mutation test that moves any bound by one (``<`` to ``<=``, 125 to 126) fails here;
 ``tox -e mutation`` checks that it does.
 """
 

@@ -277,3 +277,41 @@ def test_fifo_address_and_values(address: int, ok: bool) -> None:
     else:
         fails(text, f".address: {address} is outside 0..65535")
     fails("[[unit.fifo]]\naddress = 0\nvalues = [65536]\n", ".values: 65536 is outside 0..65535")
+
+
+def test_bcd_range_is_named_in_the_error() -> None:
+    for spec, top in (("bcd16", 9999), ("bcd32", 99_999_999)):
+        with pytest.raises(EncodeError) as info:
+            encode_value(spec, top + 1)
+        assert info.value.reason == f"{top + 1} is outside {spec} range 0..{top}"
+
+
+@pytest.mark.parametrize(("alias", "ok"), [(-1, False), (0, True), (255, True), (256, False)])
+def test_alias_bounds(alias: int, ok: bool) -> None:
+    text = f"aliases = [{alias}]\n"
+    if ok:
+        built = model(text)
+        assert built.unit(alias) is built.unit(1) is not None
+    else:
+        fails(text, f".aliases: {alias} is outside 0..255")
+
+
+def test_coil_values_are_booleans_or_0_and_1() -> None:
+    unit = model("[[unit.coils]]\nvalues = [true, 0, 1, false]\n").unit(1)
+    assert unit is not None and unit.coils.read(0, 4) == [True, False, True, False]
+    for bad in ("2", "-1", "\"on\""):
+        fails(f"[[unit.coils]]\nvalues = [{bad}]\n", "expected a boolean")
+
+
+def test_device_id_keys_are_names_or_numbers() -> None:
+    fails("[unit.device_identification]\nVendorName = \"v\"\nFoo = \"x\"\n", "unknown object 'Foo'")
+
+
+def test_data_model_shapes() -> None:
+    # Slotted records (house style); the TOML source name is given by keyword.
+    from wireproof.codecs.modbus.datamodel import Block, UnitData
+    for cls in (Block, Table, UnitData, DataModel):
+        assert "__slots__" in cls.__dict__, cls
+    with pytest.raises(TypeError):
+        DataModel.from_toml("[[unit]]\nid = 1\n", "name")  # type: ignore[misc]
+    assert DataModel.from_toml("[[unit]]\nid = 1\n", source="name").unit(1) is not None
