@@ -7,8 +7,8 @@ the same message and re-encode it to the same bytes, and the RTU framer finds th
 from its layout; on the failing side the fast path raises exactly the error class, field path and
 byte offset given (offset + 7 in the ADU), and the oracle the same error class. Encode cases check
 the failing side raises ``EncodeError`` on the field's path (and that ``strict=False`` still builds
-it, for conformance tests), the passing side round-trips. A mutation test that moves any bound by one (``<`` to ``<=``, 125 to 126) fails here;
-``tox -e mutation`` checks that it does.
+it, for conformance tests), the passing side round-trips. A mutant that moves any bound by one
+(``<`` to ``<=``, 125 to 126) fails here; ``tox -e mutation`` checks that it does.
 """
 
 from __future__ import annotations
