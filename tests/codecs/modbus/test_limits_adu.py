@@ -93,6 +93,8 @@ def test_mbap_length_one_byte_short_and_one_trailing() -> None:
     wire = mbap(6, b"\x03\x00\x00\x00\x01")
     round_trip(TCP, wire, "request")
     rejects(TCP, wire[:-1], TruncatedError, ("mbap", "length"), 11)
+    with pytest.raises(TruncatedError, match="length 6 announces 1 more bytes than there are"):
+        TCP.decode(wire[:-1])
     rejects(TCP, wire + b"\x00", TrailingDataError, ("mbap", "length"), 12)
 
 
@@ -398,3 +400,13 @@ def test_tcp_framer_resync_skips_zeros_that_are_no_header() -> None:
     framer.feed(junk + HEADER + HEADER)
     assert framer.next_frame() == HEADER
     assert framer.resynced is not None and framer.resynced[0] == len(junk)
+
+
+def test_declarative_tcp_framing_after_a_frame() -> None:
+    # The oracle of the TCP framer, with the second header at offset 12, not 0.
+    from wireproof.codecs.modbus.formats import frames_declarative
+    assert frames_declarative(HEADER * 2) == ([HEADER, HEADER], None, 0)
+    assert frames_declarative(HEADER + HEADER[:5]) == ([HEADER], None, 5)
+    assert frames_declarative(HEADER + HEADER[:9]) == ([HEADER], None, 9)
+    assert frames_declarative(HEADER + mbap(255, b"")[:6]) == ([HEADER], 12, 0)
+    assert frames_declarative(HEADER + mbap(1, b"")[:6]) == ([HEADER], 12, 0)
