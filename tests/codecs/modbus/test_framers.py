@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from wireproof.codecs._core import NEED_DATA, Framer
-from wireproof.codecs.modbus import ReadHoldingRegistersRequest, RtuAdu, ascii_codec, rtu_codec, tcp_codec
+from wireproof.codecs.modbus import (
+    ReadHoldingRegistersRequest,
+    RtuAdu,
+    ascii_codec,
+    crc16,
+    rtu_codec,
+    tcp_codec,
+)
 from wireproof.codecs.modbus.framers import AsciiFramer, RtuFramer, RtuTimedFramer, TcpFramer, rtu_timing
 from wireproof.errors import ChecksumError, DecodeError
 
@@ -294,3 +301,62 @@ def test_untimed_rtu_framer_ends_a_scanned_frame_at_the_first_agreeing_crc() -> 
     framer = RtuFramer(direction="request")
     framer.feed(wire)
     assert framer.next_frame() == wire[:7]
+
+
+def test_tcp_resync_keeps_a_header_start_that_garbage_without_zeros_ends_with() -> None:
+    """Out of sync, garbage with no ``00 00 00`` keeps its last 7 bytes: they may begin a header (MB-TCP 3.1.3)."""
+    frame = bytes.fromhex("000100000006010300000002")
+    framer = TcpFramer(sync=False)
+    framer.feed(b"\xff" * 20 + frame[:2])  # a transaction id, and nothing yet that says "header"
+    assert framer.next_frame() is NEED_DATA
+    framer.feed(frame[2:])
+    assert framer.next_frame() == frame
+    assert framer.resynced is not None and framer.resynced[0] == 20
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\xff", b"\xff\xff", b"\xff\xff\xff", b"\xff" * 6])
+def test_rtu_read_device_id_request_after_garbage_fed_byte_by_byte(garbage: bytes) -> None:
+    """FC 43 / MEI 14 requests have a fixed 7-byte frame (MB-AP 6.21) wherever they start in the buffer."""
+    body = bytes.fromhex("112b0e0100")  # unit 0x11, FC 43, MEI 14, basic, object 0
+    frame = body + crc16(body).to_bytes(2, "little")
+    framer = RtuFramer(direction="request")
+    frames, errors = [], 0
+    for byte in garbage + frame:
+        framer.feed(bytes([byte]))
+        while True:
+            try:
+                got = framer.next_frame()
+            except DecodeError:
+                errors += 1
+                continue
+            if got is NEED_DATA:
+                break
+            frames.append(got)
+    assert frames == [frame]
+    assert errors == (1 if garbage else 0)
+
+
+def test_rtu_frame_waiting_for_its_byte_count_after_garbage_is_delivered_at_its_last_byte() -> None:
+    """A write-multiple request whose byte count has not arrived when the hunt reaches it is judged again.
+
+    Fed one byte at a time, the hunt meets the FC 16 header (MB-AP 6.12)
+    before its byte count (offset 6): the framer must come back to it as soon
+    as more bytes arrive, so the frame comes out with its last byte.
+    """
+    garbage = bytes.fromhex("ffff0103dbf23e")  # an FC 03 header whose CRC is wrong
+    frame = bytes.fromhex("f710d4d2d559041ac09c076ba4")  # unit 247, FC 16, one register, CRC right
+    framer = RtuFramer(direction="request")
+    seen: list[tuple[str, int]] = []
+    for at, byte in enumerate(garbage + frame, 1):
+        framer.feed(bytes([byte]))
+        while True:
+            try:
+                got = framer.next_frame()
+            except DecodeError:
+                seen.append(("garbage", at))
+                continue
+            if got is NEED_DATA:
+                break
+            seen.append((got.hex(), at))
+    total = len(garbage) + len(frame)
+    assert seen == [("garbage", total), (frame.hex(), total)]

@@ -132,7 +132,9 @@ class TcpFramer(BufferedFramer):
 # --- RTU length rules -------------------------------------------------------------------
 # A rule looks at the buffered bytes from offset ``i`` (address at i, FC at i + 1) and
 # answers the whole frame length (CRC included), None when it needs more bytes, or SCAN
-# when the layout does not fix the length.
+# when the layout does not fix the length. A rule is only asked with at least four bytes
+# from ``i`` (the framer waits for them: no RTU frame is shorter), so only bytes beyond
+# i + 3 need a check.
 
 SCAN = -1
 Rule = Callable[[bytes | bytearray, int], int | None]
@@ -172,13 +174,11 @@ def _scan(buf: bytes | bytearray, i: int) -> int | None:
 
 
 def _mei_request(buf: bytes | bytearray, i: int) -> int | None:
-    if len(buf) < i + 3:
-        return None
     return 7 if buf[i + 2] == C.MeiType.READ_DEVICE_IDENTIFICATION else SCAN
 
 
 def _fifo_response(buf: bytes | bytearray, i: int) -> int | None:
-    return (buf[i + 2] << 8 | buf[i + 3]) + 6 if len(buf) >= i + 4 else None
+    return (buf[i + 2] << 8 | buf[i + 3]) + 6
 
 
 _REQUEST_RULES: dict[int, Rule] = {
