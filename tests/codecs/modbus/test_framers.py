@@ -304,7 +304,10 @@ def test_untimed_rtu_framer_ends_a_scanned_frame_at_the_first_agreeing_crc() -> 
 
 
 def test_tcp_resync_keeps_a_header_start_that_garbage_without_zeros_ends_with() -> None:
-    """Out of sync, garbage with no ``00 00 00`` keeps its last 7 bytes: they may begin a header (MB-TCP 3.1.3)."""
+    """Out of sync, garbage with no ``00 00 00`` keeps its last 7 bytes: they may begin a header.
+
+    (MB-TCP 3.1.3: a header's protocol id and the length's high byte are zero.)
+    """
     frame = bytes.fromhex("000100000006010300000002")
     framer = TcpFramer(sync=False)
     framer.feed(b"\xff" * 20 + frame[:2])  # a transaction id, and nothing yet that says "header"
