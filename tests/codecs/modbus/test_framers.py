@@ -363,3 +363,90 @@ def test_rtu_frame_waiting_for_its_byte_count_after_garbage_is_delivered_at_its_
             seen.append((got.hex(), at))
     total = len(garbage) + len(frame)
     assert seen == [("garbage", total), (frame.hex(), total)]
+
+
+def test_rtu_fifo_response_byte_count_high_byte_counts() -> None:
+    """FC 24's byte count is 16 bits (MB-AP 6.18): a high byte of 1 means 256 more, not a short frame.
+
+    ``01 18 0104 ...`` announces 266 bytes, beyond an RTU frame (MB-SL
+    2.5.1): even with a CRC that agrees after 10 bytes it is not a frame.
+    """
+    body = bytes.fromhex("011801040001000200")[:8]
+    fake = body + crc16(body).to_bytes(2, "little")
+    good = bytes.fromhex("0106000100030000")[:6]
+    good += crc16(good).to_bytes(2, "little")
+    framer = RtuFramer(direction="response")
+    framer.feed(fake + good)
+    frames, errors = [], 0
+    while True:
+        try:
+            got = framer.next_frame()
+        except DecodeError:
+            errors += 1
+            continue
+        if got is NEED_DATA:
+            break
+        frames.append(got)
+    assert frames == [good] and errors == 1
+
+
+def test_rtu_hunt_through_dense_garbage_computes_each_crc_state_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resynchronisation is linear (issue 9): the running CRC states are extended, never rebuilt.
+
+    ``01 01 01 ...`` makes every offset a candidate, so the hunt checks
+    windows against running CRC states (:mod:`~wireproof.codecs.modbus.rtuscan`);
+    fed in small chunks, the bytes those states cover in all stay within a
+    small multiple of the bytes received.
+    """
+    from wireproof.codecs.modbus import framers
+
+    covered = 0
+    real = framers.extend_states
+
+    def counting(states: list[int], buf: bytes | bytearray, lo: int) -> None:
+        nonlocal covered
+        covered += len(buf) - lo
+        real(states, buf, lo)
+
+    monkeypatch.setattr(framers, "extend_states", counting)
+    framer = RtuFramer(direction="request")
+    garbage = b"\x01" * 64
+    for _ in range(200):  # 12,800 bytes, 64 at a time
+        framer.feed(garbage)
+        while True:
+            try:
+                if framer.next_frame() is NEED_DATA:
+                    break
+            except DecodeError:
+                continue
+    assert 0 < covered <= 2 * 200 * len(garbage)
+
+
+def test_rtu_frames_after_clear_are_found_whatever_was_fed_before() -> None:
+    """``clear()`` (a new connection, a line reset) starts the hunt afresh at the new stream position.
+
+    Found by a seeded differential search against a mutant that restarted
+    the hunt one offset too early after an odd number of bytes.
+    """
+    first, second = bytes.fromhex("0117163dbbcd68d653c000743c"), bytes.fromhex("0210aa4006b9041de6c050b490")
+    stream = bytes.fromhex("0101010101" "0217ab308aeb1092dd8e04e8d17e7e9125") + first + second + b"\x38"
+    framer = RtuFramer(direction="request")
+    frames: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                got = framer.next_frame()
+            except DecodeError:
+                continue
+            if got is NEED_DATA:
+                return
+            frames.append(got)
+
+    framer.feed(stream[:8])
+    drain()
+    framer.clear()
+    for chunk in (stream[8:11], stream[11:]):
+        framer.feed(chunk)
+        drain()
+    assert frames == [first, second]
