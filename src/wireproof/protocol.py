@@ -212,13 +212,20 @@ class AnalyzerEntry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SuiteEntry:
-    """A conformance suite: the package of its clause test files, and its parameters."""
+    """A conformance suite: the package of its clause test files, and its parameters.
+
+    ``profile`` (``check(document) -> profile``) reads a parsed device
+    profile (TOML) and raises :class:`~wireproof.errors.FixtureError` naming
+    the key that is unknown or of the wrong type: ``certify`` calls it before
+    any clause runs, so a bad profile is a usage error, not a clause error.
+    """
 
     name: str
     package: str
     description: str
     protocol: str
     params: tuple[Param, ...] = ()
+    profile: Ref | None = None
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -238,6 +238,25 @@ def test_certify_usage_errors(argv: list[str], message: str, tmp_path: Path,
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("profile", "message"), [
+    ('[device]\nmax_pipelinde = 4\n', "[device]: unknown key(s) max_pipelinde"),
+    ('[device]\nmax_pipelined = "four"\n', "device.max_pipelined must be an integer in 1..65535"),
+    ('[tables.coils]\nstart = 0\ncount = "2000"\n', "tables.coils.count must be an integer"),
+    ('[tables.coil]\nstart = 0\ncount = 10\n', "unknown table(s) coil"),
+    ('[devic\n', "not valid TOML"),
+    ('\udcff', "cannot read"),
+])
+def test_certify_checks_the_profile_before_any_clause(profile: str, message: str, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Unknown keys and wrong types in a profile are usage errors naming the key (issue 10), exit 2."""
+    path = tmp_path / "profile.toml"
+    path.write_bytes(profile.encode("utf-8", "surrogateescape"))
+    assert certify("modbus-server", "--profile", str(path), "--report", str(tmp_path / "rep")) == 2
+    err = capsys.readouterr().err
+    assert f"--profile {path}: " in err and message in err
+    assert not (tmp_path / "rep").exists()  # nothing ran, nothing written
+
+
 # --------------------------------------------------------------------------- suites
 
 def test_suites_lists_clause_counts(pytester: pytest.Pytester, protocol_registry: ProtocolRegistry,

@@ -44,6 +44,7 @@ DESCRIPTOR = ProtocolDescriptor(
     suites=(
         SuiteEntry(
             name="modbus-server", package="wireproof.conformance.modbus_server", protocol="modbus-tcp",
+            profile="wireproof.conformance.modbus_server.profile:load_profile",
             description=("a Modbus TCP server (MB-AP, MB-TCP): function codes, bounds, exceptions, MBAP, "
                          "framing"),
             params=(

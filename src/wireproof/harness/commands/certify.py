@@ -254,6 +254,29 @@ def _table(cases: Sequence[CaseResult], out: TextIO) -> None:
         print(_line(case, width), file=out)
 
 
+def _profile_problem(info: SuiteEntry, path: Path) -> str | None:
+    """Why the profile at ``path`` cannot be used for suite ``info``, or None (read before any clause)."""
+    import tomllib
+
+    from wireproof.errors import FixtureError
+    from wireproof.protocol import resolve
+
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return "no such file"
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read: {getattr(exc, 'strerror', None) or exc}"
+    except tomllib.TOMLDecodeError as exc:
+        return f"not valid TOML: {exc}"
+    if info.profile is not None:
+        try:
+            resolve(info.profile)(document)
+        except FixtureError as exc:
+            return str(exc)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from wireproof.errors import HarnessError
     from wireproof.harness.report import REPORT_FILES, VERDICTS, RunResult
@@ -282,9 +305,11 @@ def run(args: argparse.Namespace) -> int:
         except HarnessError as exc:
             print(f"wireproof certify: error: --target: {exc}", file=err)
             return USAGE
-    if args.profile is not None and not args.profile.is_file():
-        print(f"wireproof certify: error: --profile {args.profile}: no such file", file=err)
-        return USAGE
+    if args.profile is not None:
+        problem = _profile_problem(info, args.profile)
+        if problem is not None:
+            print(f"wireproof certify: error: --profile {args.profile}: {problem}", file=err)
+            return USAGE
     if args.workers is not None and args.workers != "auto" and not args.workers.isdigit():
         print(f"wireproof certify: error: -n {args.workers}: expected a number or 'auto'", file=err)
         return USAGE
