@@ -218,6 +218,8 @@ class SuiteEntry:
     profile (TOML) and raises :class:`~wireproof.errors.FixtureError` naming
     the key that is unknown or of the wrong type: ``certify`` calls it before
     any clause runs, so a bad profile is a usage error, not a clause error.
+    ``default_profile`` (``"package:file"``) is the profile a run without
+    ``--profile`` is judged against; ``certify SUITE --help`` shows where.
     """
 
     name: str
@@ -226,6 +228,7 @@ class SuiteEntry:
     protocol: str
     params: tuple[Param, ...] = ()
     profile: Ref | None = None
+    default_profile: str = ""
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -374,3 +375,15 @@ def test_decode_with_the_modbus_codec(capsys: pytest.CaptureFixture[str]) -> Non
     assert cli.main(["decode", "modbus-tcp", "0001000000060103"]) == 1
     err = capsys.readouterr().err
     assert "TruncatedError: modbus-tcp" in err and "^^ (end of input)" in err
+
+
+def test_certify_suite_help_says_where_the_default_profile_lives(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --profile a foreign device is judged by the reference profile: --help says so, and where."""
+    from wireproof.conformance.modbus_server import profile
+
+    assert cli.main(["certify", "modbus-server", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "without --profile, clauses are judged against the built-in reference profile" in out
+    where = Path(out.split("reference profile,\n", 1)[1].splitlines()[0].strip())
+    assert where.is_file() and where.name == profile.DEFAULT_PROFILE_FILE
+    assert profile.load_profile(tomllib.loads(where.read_text(encoding="utf-8"))) == profile.default_profile()

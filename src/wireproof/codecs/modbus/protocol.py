@@ -45,6 +45,7 @@ DESCRIPTOR = ProtocolDescriptor(
         SuiteEntry(
             name="modbus-server", package="wireproof.conformance.modbus_server", protocol="modbus-tcp",
             profile="wireproof.conformance.modbus_server.profile:load_profile",
+            default_profile="wireproof.conformance.modbus_server:default-profile.toml",
             description=("a Modbus TCP server (MB-AP, MB-TCP): function codes, bounds, exceptions, MBAP, "
                          "framing"),
             params=(

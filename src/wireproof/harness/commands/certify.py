@@ -106,7 +106,20 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
                                    help=f"{param.help} (the same as --param {param.name}=VALUE)")
         lines = [f"  {p.describe()}" for p in entry.params]
         parser.epilog = (f"parameters of {entry.name} (--param NAME=VALUE):\n" + "\n".join(lines)
-                         + "\n\n" + EXIT_CODES_HELP)
+                         + "\n\n" + _profile_help(entry) + EXIT_CODES_HELP)
+
+
+def _profile_help(entry: SuiteEntry) -> str:
+    """Where the profile a run without ``--profile`` uses lives (a foreign device is judged by it)."""
+    if not entry.default_profile:
+        return ""
+    from importlib import resources
+
+    package, _, name = entry.default_profile.partition(":")
+    where = resources.files(package) / name
+    return (f"profile of {entry.name}:\n  without --profile, clauses are judged against the built-in "
+            f"reference profile,\n  {where}\n  (it describes wireproof's reference device: copy it and "
+            "describe yours)\n\n")
 
 
 def suite_params(entry: SuiteEntry, args: argparse.Namespace) -> dict[str, str]:
