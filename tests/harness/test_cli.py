@@ -387,3 +387,35 @@ def test_certify_suite_help_says_where_the_default_profile_lives(capsys: pytest.
     where = Path(out.split("reference profile,\n", 1)[1].splitlines()[0].strip())
     assert where.is_file() and where.name == profile.DEFAULT_PROFILE_FILE
     assert profile.load_profile(tomllib.loads(where.read_text(encoding="utf-8"))) == profile.default_profile()
+
+
+LONG_REASON = ("the device answered exception 02 ILLEGAL DATA ADDRESS for address 9999, which the profile "
+               "declares implemented (holding_registers 0..9999); MB-AP 6.3 says a request inside the "
+               "implemented range is answered with the registers")
+
+LONG = f'''
+import pytest
+
+@pytest.mark.conformance(clause="FK-5", level="shall")
+def test_long():
+    raise AssertionError({LONG_REASON!r})
+
+@pytest.mark.conformance(clause="FK-6", level="shall")
+def test_fine():
+    pass
+'''
+
+
+def test_certify_prints_the_clause_list_once_and_each_reason_whole(
+        pytester: pytest.Pytester, protocol_registry: ProtocolRegistry,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 10: the live lines are the clause list; the reasons of what did not pass follow, uncut."""
+    make_suite(pytester, protocol_registry, "fake-long", {"test_long.py": LONG})
+    assert certify("fake-long", "--report", str(pytester.path / "rep")) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert sum(line.split()[:1] == ["FK-6"] for line in lines) == 1  # the clause list, once
+    assert "not passed (1):" in out
+    reason = " ".join(out.split("not passed (1):", 1)[1].split("\n\n", 1)[0].split()[3:])
+    assert LONG_REASON in reason
+    assert "Use -v to get more diff" not in out

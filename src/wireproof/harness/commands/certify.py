@@ -256,15 +256,26 @@ class LiveProgress:
             print("  " + report.longreprtext.strip().replace("\n", "\n  "), file=self.out, flush=True)
 
 
-def _table(cases: Sequence[CaseResult], out: TextIO) -> None:
+def _not_passed(cases: Sequence[CaseResult], out: TextIO) -> None:
+    """The clauses that did not pass, in clause order, each reason whole (the live lines cut them short).
+
+    The live lines are the clause list (printed once); this is what a
+    reader needs after it: why each failed, erred or stayed inconclusive.
+    """
+    import textwrap
+
     from wireproof.harness.report.model import clause_sort_key
 
-    ordered = sorted(cases, key=clause_sort_key)
-    width = max([len("clause"), *(len(c.clause or c.nodeid) for c in ordered)])
-    print(f"\n{'clause':<{width}} {'level':<6} {'verdict':<14} rule / message", file=out)
-    print(f"{'-' * width} {'-' * 6} {'-' * 14} {'-' * 7}", file=out)
+    ordered = [c for c in sorted(cases, key=clause_sort_key) if c.verdict not in ("pass", "not_applicable")]
+    if not ordered:
+        return
+    print(f"\nnot passed ({len(ordered)}):", file=out)
     for case in ordered:
-        print(_line(case, width), file=out)
+        print(f"  {case.clause or case.nodeid} {case.level} {case.verdict.upper()}"
+              + (f": {case.title}" if case.title else ""), file=out)
+        for paragraph in (case.message or "(no reason given)").strip().splitlines():
+            for line in textwrap.wrap(paragraph, 100, break_on_hyphens=False) or [""]:
+                print(f"      {line}", file=out)
 
 
 def _profile_problem(info: SuiteEntry, path: Path) -> str | None:
@@ -361,7 +372,7 @@ def run(args: argparse.Namespace) -> int:
     if code == 5 or not cases:
         print("no clause selected", file=out)
     else:
-        _table(cases, out)
+        _not_passed(cases, out)
     result = progress.result
     summary = RunResult(suite=info.name, target=args.target, started="", duration=0.0,
                         cases=tuple(cases)).summary
