@@ -372,3 +372,28 @@ def test_k_selects_by_clause_id(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_fake=FAKE_SUITE)
     reprec = pytester.inline_run("-k", "FAKE-003 or FAKE-006")
     assert sorted(final_properties(reprec)) == ["FAKE-003", "FAKE-006"]
+
+
+NOISY = '''
+import pytest
+
+@pytest.mark.conformance(clause="N-1", level="shall")
+def test_msg():
+    assert [1, 2, 3] == [1, 2, 4], "device answered the wrong registers"
+
+@pytest.mark.conformance(clause="N-2", level="shall")
+def test_nomsg():
+    assert [1, 2, 3] == [1, 2, 4]
+'''
+
+
+def test_pytest_assertion_noise_never_reaches_a_report(pytester: pytest.Pytester) -> None:
+    """Issue 10: a clause's own message is its reason; pytest's rewrite and terminal advice are left out."""
+    pytester.makepyfile(test_noisy=NOISY)
+    out = pytester.path / "out"
+    pytester.runpytest("--wireproof-report", str(out)).assert_outcomes(failed=2)
+    messages = {c["clause"]: c["message"] for c in json.loads((out / "report.json").read_text())["cases"]}
+    assert messages["N-1"] == "AssertionError: device answered the wrong registers"
+    assert messages["N-2"].startswith("AssertionError: assert [1, 2, 3] == [1, 2, 4]")
+    assert "At index 2 diff: 3 != 4" in messages["N-2"]  # a bare assert keeps the comparison
+    assert not any("Use -v" in m or "Full diff" in m for m in messages.values())

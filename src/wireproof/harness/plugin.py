@@ -388,7 +388,28 @@ def _exconly(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
     text = excinfo.exconly()
     cls = type(excinfo.value)
     qualified = f"{cls.__module__}.{cls.__qualname__}"
-    return cls.__qualname__ + text[len(qualified):] if text.startswith(qualified + ":") else text
+    text = cls.__qualname__ + text[len(qualified):] if text.startswith(qualified + ":") else text
+    return _without_pytest_noise(text) if isinstance(excinfo.value, AssertionError) else text
+
+
+# What pytest's assertion rewriting says to a developer at a terminal, not to a report's reader.
+_NOISE: Final = ("Use -v to get more diff", "Full diff:", "...Full output truncated")
+
+
+def _without_pytest_noise(text: str) -> str:
+    """An assertion's own message, without pytest's rewrite of the expression behind it.
+
+    ``assert x == y, "device answered 5"`` reads "AssertionError: device
+    answered 5"; a bare ``assert`` keeps the comparison pytest explains
+    (the only reason there is), minus its advice to the terminal user.
+    """
+    lines = text.splitlines()
+    if lines and not lines[0].startswith("AssertionError: assert "):
+        # A message was given: it is the reason; pytest's explanation (from the first
+        # unindented "assert " line on) restates the expression behind it.
+        end = next((i for i, line in enumerate(lines[1:], 1) if line.startswith("assert ")), len(lines))
+        lines = lines[:end]
+    return "\n".join(line for line in lines if line.strip() and not line.strip().startswith(_NOISE))
 
 
 def classify(report: pytest.TestReport, call: pytest.CallInfo[None]) -> tuple[str | None, str]:
