@@ -13,11 +13,11 @@ from typing import Any
 
 from wireproof import errors
 from wireproof.codecs import get
-from wireproof.codecs._core import NEED_DATA, Codec, message_fields
+from wireproof.codecs._core import NEED_DATA, Codec, Framer, message_fields
 from wireproof.codecs.vectors import Vector
 from wireproof.errors import DecodeError
 
-__all__ = ["assert_fields", "check_vector", "frames_of"]
+__all__ = ["assert_fields", "check_vector", "drain", "frames_of"]
 
 
 def assert_fields(actual: Any, expected: Any, where: str = "") -> None:
@@ -49,6 +49,27 @@ def frames_of(codec: Codec, chunks: list[bytes]) -> list[bytes]:
             assert isinstance(frame, bytes)
             out.append(frame)
     return out
+
+
+def drain(framer: Framer) -> tuple[list[bytes], int]:
+    """Every frame ``framer`` yields from what it holds now, and how many framing errors it raised.
+
+    A framer reports discarded bytes by raising and stays usable (the
+    :class:`~wireproof.codecs._core.Framer` contract), so a caller that
+    resynchronises keeps asking until it needs data.
+    """
+    frames: list[bytes] = []
+    errors_seen = 0
+    while True:
+        try:
+            frame = framer.next_frame()
+        except DecodeError:
+            errors_seen += 1
+            continue
+        if frame is NEED_DATA:
+            return frames, errors_seen
+        assert isinstance(frame, bytes)
+        frames.append(frame)
 
 
 def _error_class(name: str) -> type[DecodeError]:

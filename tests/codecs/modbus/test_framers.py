@@ -14,6 +14,7 @@ from wireproof.codecs.modbus import (
     tcp_codec,
 )
 from wireproof.codecs.modbus.framers import AsciiFramer, RtuFramer, RtuTimedFramer, TcpFramer, rtu_timing
+from wireproof.codecs.testing import drain
 from wireproof.errors import ChecksumError, DecodeError
 
 REQ = bytes.fromhex("0001000000061103006B0003")
@@ -326,15 +327,9 @@ def test_rtu_read_device_id_request_after_garbage_fed_byte_by_byte(garbage: byte
     frames, errors = [], 0
     for byte in garbage + frame:
         framer.feed(bytes([byte]))
-        while True:
-            try:
-                got = framer.next_frame()
-            except DecodeError:
-                errors += 1
-                continue
-            if got is NEED_DATA:
-                break
-            frames.append(got)
+        got, bad = drain(framer)
+        frames += got
+        errors += bad
     assert frames == [frame]
     assert errors == (1 if garbage else 0)
 
@@ -377,17 +372,7 @@ def test_rtu_fifo_response_byte_count_high_byte_counts() -> None:
     good += crc16(good).to_bytes(2, "little")
     framer = RtuFramer(direction="response")
     framer.feed(fake + good)
-    frames, errors = [], 0
-    while True:
-        try:
-            got = framer.next_frame()
-        except DecodeError:
-            errors += 1
-            continue
-        if got is NEED_DATA:
-            break
-        frames.append(got)
-    assert frames == [good] and errors == 1
+    assert drain(framer) == ([good], 1)
 
 
 def test_rtu_hunt_through_dense_garbage_computes_each_crc_state_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -413,12 +398,7 @@ def test_rtu_hunt_through_dense_garbage_computes_each_crc_state_once(monkeypatch
     garbage = b"\x01" * 64
     for _ in range(200):  # 12,800 bytes, 64 at a time
         framer.feed(garbage)
-        while True:
-            try:
-                if framer.next_frame() is NEED_DATA:
-                    break
-            except DecodeError:
-                continue
+        drain(framer)
     assert 0 < covered <= 2 * 200 * len(garbage)
 
 
@@ -431,22 +411,10 @@ def test_rtu_frames_after_clear_are_found_whatever_was_fed_before() -> None:
     first, second = bytes.fromhex("0117163dbbcd68d653c000743c"), bytes.fromhex("0210aa4006b9041de6c050b490")
     stream = bytes.fromhex("0101010101" "0217ab308aeb1092dd8e04e8d17e7e9125") + first + second + b"\x38"
     framer = RtuFramer(direction="request")
-    frames: list[bytes] = []
-
-    def drain() -> None:
-        while True:
-            try:
-                got = framer.next_frame()
-            except DecodeError:
-                continue
-            if got is NEED_DATA:
-                return
-            frames.append(got)
-
     framer.feed(stream[:8])
-    drain()
+    frames = drain(framer)[0]
     framer.clear()
     for chunk in (stream[8:11], stream[11:]):
         framer.feed(chunk)
-        drain()
+        frames += drain(framer)[0]
     assert frames == [first, second]

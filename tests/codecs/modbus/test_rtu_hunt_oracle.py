@@ -18,10 +18,9 @@ from __future__ import annotations
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from wireproof.codecs._core import NEED_DATA
 from wireproof.codecs.modbus import crc16
 from wireproof.codecs.modbus.framers import RtuFramer
-from wireproof.errors import DecodeError
+from wireproof.codecs.testing import drain
 
 # Bytes with no RTU length rule as a function code, below 0x80 (MB-AP 5.1 leaves them
 # unassigned or user-defined): neither garbage nor an address can start a frame.
@@ -115,15 +114,9 @@ def test_every_frame_after_garbage_arrives_whole_and_on_time(
     errors = 0
     for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
         framer.feed(stream[a:b])
-        while True:
-            try:
-                frame = framer.next_frame()
-            except DecodeError:
-                errors += 1
-                continue
-            if frame is NEED_DATA:
-                break
-            got.append((frame, b))
+        frames, bad = drain(framer)
+        got += [(frame, b) for frame in frames]
+        errors += bad
     assert [f for f, _ in got] == [f for _, f in parts]
     for (_, when), end in zip(got, ends, strict=True):
         # delivered with the chunk that completed it
@@ -163,15 +156,9 @@ def test_every_response_after_garbage_arrives_whole(parts: list[tuple[bytes, byt
     for size in [*sizes, len(stream)]:
         framer.feed(stream[at:at + size])
         at += size
-        while True:
-            try:
-                frame = framer.next_frame()
-            except DecodeError:
-                errors += 1
-                continue
-            if frame is NEED_DATA:
-                break
-            got.append(frame)
+        frames, bad = drain(framer)
+        got += frames
+        errors += bad
     assert got == [f for _, f in parts]
     runs = sum(1 for g, _ in parts if g)
     assert runs <= errors <= runs + len(sizes)  # each run said; a chunk boundary may split a report
