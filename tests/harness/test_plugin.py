@@ -115,7 +115,9 @@ def test_verdicts_and_user_properties(pytester: pytest.Pytester) -> None:
     assert props["FAKE-006"][PROP_MESSAGE] == "profile excludes FC 23"
     assert props["FAKE-008"][PROP_MESSAGE].startswith("setup: AssertionError: fixture could not connect")
     assert props["FAKE-009"][PROP_MESSAGE] == "skipped: peer absent"
-    evidence = json.loads(props["FAKE-001"][PROP_EVIDENCE])
+    recorded = json.loads(props["FAKE-001"][PROP_EVIDENCE])
+    assert recorded["started"] > 1.7e9  # the wall clock the entries' t count from
+    evidence = recorded["entries"]
     assert [(e["direction"], e["hex"], e["note"]) for e in evidence] == [
         ("sent", "0001", "request <b>"), ("received", "ff", ""), ("note", "", "done & dusted"),
         ("sideways", "", ""),
@@ -287,7 +289,8 @@ def check_reports(directory: Path, *, suite: str) -> dict[str, Any]:
     assert {c["clause"]: c["verdict"] for c in report["cases"]} == EXPECTED
     assert [c["clause"] for c in report["cases"]] == sorted(EXPECTED)
     case = next(c for c in report["cases"] if c["clause"] == "FAKE-001")
-    assert set(case) == {"nodeid", "clause", "title", "level", "verdict", "duration", "message", "evidence"}
+    assert set(case) == {"nodeid", "clause", "title", "level", "verdict", "duration", "message", "evidence",
+                         "started"}
     assert case["nodeid"] == "test_fake.py::test_pass"
     assert case["evidence"][0] == {"direction": "sent", "hex": "0001", "note": "request <b>",
                                    "t": case["evidence"][0]["t"]}
@@ -349,12 +352,13 @@ def test_collection_error_is_an_error_case(pytester: pytest.Pytester) -> None:
 
 def test_evidence_recorder_tap_and_clock() -> None:
     ticks = iter([10.0, 10.5, 11.25])
-    rec = EvidenceRecorder(clock=lambda: next(ticks))
+    rec = EvidenceRecorder(clock=lambda: next(ticks), wall_clock=lambda: 1.8e9)
     rec.tap("TX", b"\x01\x02")
-    rec.received(b"\x03", note="reply")
+    rec.received(b"\x03", note="reply", connection="connection 1", decoded="FC 03 response")
     assert rec.entries == [{"direction": "sent", "hex": "0102", "note": "", "t": 0.5},
-                           {"direction": "received", "hex": "03", "note": "reply", "t": 1.25}]
-    assert json.loads(rec.to_json()) == rec.entries
+                           {"direction": "received", "hex": "03", "note": "reply", "t": 1.25,
+                            "connection": "connection 1", "decoded": "FC 03 response"}]
+    assert json.loads(rec.to_json()) == {"started": 1.8e9, "entries": rec.entries}
 
 
 def test_plugin_module_is_import_light() -> None:

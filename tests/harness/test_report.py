@@ -67,12 +67,14 @@ def test_json_schema_and_round_trip(tmp_path: Path) -> None:
     path = write_json(RUN, tmp_path / "report.json")
     data = json.loads(path.read_text())
     assert list(data) == ["schema", "suite", "target", "started", "duration", "complete", "interrupted",
-                          "summary", "cases", "not_run"]
+                          "summary", "cases", "not_run", "finished", "profile", "parameters", "environment",
+                          "device"]
     assert data["complete"] is True and data["interrupted"] is False and data["not_run"] == []
     assert data["schema"] == SCHEMA == "wireproof.report/1"
     assert data["summary"]["total"] == 5
     assert data["cases"][0]["evidence"][0] == {"direction": "sent", "hex": "000100000006010300000001",
-                                                "note": "read <1>", "t": 0.001}
+                                                "note": "read <1>", "t": 0.001, "connection": "",
+                                                "decoded": "", "local": "", "remote": ""}
     assert read_json(path) == RUN
 
 

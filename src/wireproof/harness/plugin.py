@@ -48,6 +48,7 @@ __all__ = [
     "LEVELS",
     "NOT_APPLICABLE_PREFIX",
     "PROP_CLAUSE",
+    "PROP_DEVICE",
     "PROP_EVIDENCE",
     "PROP_LEVEL",
     "PROP_MESSAGE",
@@ -72,6 +73,8 @@ PROP_EVIDENCE: Final = "wireproof.evidence"
 # built-in default); suites put it on the item's user_properties.
 PROP_TARGET: Final = "wireproof.target"
 PROP_TITLE: Final = "wireproof.title"  # the rule in one line: the clause test's docstring summary
+# What the device said about itself (a DeviceInfo as JSON); a suite puts it on its items' user_properties.
+PROP_DEVICE: Final = "wireproof.device"
 _PROPS: Final = frozenset({PROP_CLAUSE, PROP_LEVEL, PROP_VERDICT, PROP_MESSAGE, PROP_EVIDENCE, PROP_TITLE})
 
 _MAX_MESSAGE: Final = 4000
@@ -98,26 +101,41 @@ _TAP_WORDS: Final = {"tx": "sent", "send": "sent", "sent": "sent", "out": "sent"
 class EvidenceRecorder:
     """What a clause test sent and received, for the report (the ``evidence`` fixture).
 
-    ``sent``/``received`` record bytes, ``note`` a step in words; ``tap`` is a
-    plain ``(direction, data)`` callable for transports (``"tx"``/``"send"``
-    are recorded as ``sent``, ``"rx"``/``"recv"`` as ``received``).
+    ``sent``/``received`` record one message each (a suite passes the codec's
+    view as ``decoded`` and the connection it went over as ``connection``),
+    ``connected``/``closed`` a connection's life (with both addresses: the
+    evidence bundle rebuilds the TCP conversation from them), ``note`` a step
+    in words; ``tap`` is a plain ``(direction, data)`` callable for transports
+    (``"tx"``/``"send"`` are recorded as ``sent``, ``"rx"``/``"recv"`` as
+    ``received``). ``started`` is the wall clock at the start; entries carry
+    seconds since then.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._start = clock()
+        self.started = wall_clock()
         self.entries: list[dict[str, Any]] = []
         self.tap: Callable[[str, bytes], None] = self._tap
 
-    def _add(self, direction: str, data: bytes, note: str) -> None:
+    def _add(self, direction: str, data: bytes, note: str, **extra: str) -> None:
         t = round(self._clock() - self._start, 6)
-        self.entries.append({"direction": direction, "hex": bytes(data).hex(), "note": note, "t": t})
+        entry: dict[str, Any] = {"direction": direction, "hex": bytes(data).hex(), "note": note, "t": t}
+        entry.update((k, v) for k, v in extra.items() if v)
+        self.entries.append(entry)
 
-    def sent(self, data: bytes, note: str = "") -> None:
-        self._add("sent", data, note)
+    def sent(self, data: bytes, note: str = "", *, connection: str = "", decoded: str = "") -> None:
+        self._add("sent", data, note, connection=connection, decoded=decoded)
 
-    def received(self, data: bytes, note: str = "") -> None:
-        self._add("received", data, note)
+    def received(self, data: bytes, note: str = "", *, connection: str = "", decoded: str = "") -> None:
+        self._add("received", data, note, connection=connection, decoded=decoded)
+
+    def connected(self, connection: str, *, local: str, remote: str, note: str = "") -> None:
+        self._add("connect", b"", note, connection=connection, local=local, remote=remote)
+
+    def closed(self, connection: str, note: str = "") -> None:
+        self._add("close", b"", note, connection=connection)
 
     def note(self, text: str) -> None:
         self._add("note", b"", text)
@@ -128,7 +146,7 @@ class EvidenceRecorder:
     def to_json(self) -> str:
         import json
 
-        return json.dumps(self.entries, separators=(",", ":"))
+        return json.dumps({"started": self.started, "entries": self.entries}, separators=(",", ":"))
 
 
 # --------------------------------------------------------------------------- options and fixtures
@@ -488,8 +506,10 @@ def case_from_report(report: pytest.TestReport, duration: float | None = None) -
     props = {str(k): v for k, v in report.user_properties if k in _PROPS}
     if PROP_VERDICT not in props:
         return None
-    entries = json.loads(str(props[PROP_EVIDENCE])) if PROP_EVIDENCE in props else []
-    return CaseResult(
+    evidence = json.loads(str(props[PROP_EVIDENCE])) if PROP_EVIDENCE in props else {}
+    entries = evidence.get("entries", []) if isinstance(evidence, dict) else evidence
+    started = float(evidence.get("started", 0.0)) if isinstance(evidence, dict) else 0.0
+    return CaseResult(started=started,
         nodeid=report.nodeid, clause=str(props.get(PROP_CLAUSE, "")), level=str(props.get(PROP_LEVEL, "")),
         verdict=str(props[PROP_VERDICT]),
         duration=round(report.duration if duration is None else duration, 6),
@@ -525,6 +545,7 @@ class ReportWriter:
         self._t0 = time.monotonic()
         self._started = ""
         self._target: str | None = None
+        self._device: str | None = None
         self._selected: dict[str, NotRun] = {}  # nodeid -> what the reports say if it never runs
         self._ran: set[str] = set()  # node ids that finished (under xdist: clause or not)
         self.interrupted = False
@@ -539,6 +560,8 @@ class ReportWriter:
         for key, value in report.user_properties:
             if key == PROP_TARGET:
                 self._target = str(value)
+            elif key == PROP_DEVICE:
+                self._device = str(value)
         total = self._durations.get(report.nodeid, 0.0) + report.duration
         self._durations[report.nodeid] = total
         if report.when == "teardown":
@@ -575,12 +598,22 @@ class ReportWriter:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from wireproof.harness.report import RunResult, write_reports
+        import datetime
+        import json
+
+        from wireproof.harness import runinfo
+        from wireproof.harness.report import DeviceInfo, RunResult, write_reports
         from wireproof.harness.report.model import clause_sort_key
 
         suite = self.config.getoption("wireproof_suite") or self.config.rootpath.name
+        entry = runinfo.suite_entry(suite)
         decided = {case.nodeid for case in self.cases} | self._ran
+        device = DeviceInfo.from_json_dict(json.loads(self._device)) if self._device else DeviceInfo()
         self.result = RunResult(
+            finished=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            profile=runinfo.profile_info(self.config.getoption("wireproof_profile"), entry),
+            parameters=runinfo.parameter_info(entry, self.config.stash[_PARAMS]),
+            environment=runinfo.environment(), device=device,
             suite=suite, target=self.config.getoption("wireproof_target") or self._target,
             started=self._started,
             duration=round(time.monotonic() - self._t0, 6),

@@ -31,29 +31,132 @@ which call noticed a reset (:mod:`wireproof.harness.modbus_client`,
 "Connections the device drops"), so one device gets one verdict and one
 reason per clause on every run.
 
-Everything sent and received goes to the evidence recorder, labelled with
-the connection it belongs to (the transport's tap).
+Everything sent and received goes to the evidence recorder (:class:`Transcript`),
+one entry per message: each send as it went out, and what came back cut into
+whole ADUs by their MBAP length (bytes that make no ADU — garbage, an
+incomplete answer — are one entry of their own), each with the codec's view
+(:func:`describe`), labelled with the connection, whose opening records both
+addresses and whose closing is recorded too: the evidence bundle rebuilds the
+TCP conversation from it.
 """
 
 from __future__ import annotations
 
 import errno
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from wireproof import codecs
+from wireproof.codecs._core import NEED_DATA, message_fields
 from wireproof.codecs.modbus import TcpCodec
 from wireproof.codecs.modbus.constants import EXCEPTION_FLAG
+from wireproof.codecs.modbus.framers import TcpFramer
 from wireproof.codecs.modbus.messages import ExceptionResponse, Pdu, TcpAdu, UnknownPdu
-from wireproof.errors import HarnessError, TransportError, TransportTimeout
+from wireproof.errors import DecodeError, HarnessError, TransportError, TransportTimeout
 from wireproof.harness.modbus_client import BlockingModbusClient, PeerDropped
 from wireproof.harness.transports import local_failure
 
-__all__ = ["Connection", "ConnectionClosed", "NoResponse", "NotAccepted", "RawAdu", "Reply", "decode_adu"]
+__all__ = ["Connection", "ConnectionClosed", "NoResponse", "NotAccepted", "RawAdu", "Reply", "Sink", "Transcript",
+           "decode_adu", "describe"]
 
-Recorder = Callable[[str, bytes, str], None]
 T = TypeVar("T")
+
+
+class Sink(Protocol):
+    """Where a connection's evidence goes (the plugin's ``EvidenceRecorder`` is one)."""
+
+    def sent(self, data: bytes, note: str = "", *, connection: str = "", decoded: str = "") -> None: ...
+    def received(self, data: bytes, note: str = "", *, connection: str = "", decoded: str = "") -> None: ...
+    def connected(self, connection: str, *, local: str, remote: str, note: str = "") -> None: ...
+    def closed(self, connection: str, note: str = "") -> None: ...
+
+
+def _mbap(frame: bytes) -> str:
+    if len(frame) < 7:
+        return ""
+    tid, proto, length, unit = struct.unpack(">HHHB", frame[:7])
+    extra = f" protocol {proto}" if proto else ""
+    return f"tid 0x{tid:04X}{extra} length {length} unit {unit}"
+
+
+def describe(frame: bytes, direction: str) -> str:
+    """The codec's view of one ADU in one line: MBAP fields, then the PDU's type and fields.
+
+    ``direction`` is ``"sent"`` (a request) or ``"received"`` (a response);
+    bytes the codec refuses are described by its error (field and byte offset).
+    """
+    codec = tcp_codec()
+    try:
+        adu = codec.decode_request(frame) if direction == "sent" else codec.decode_response(frame)
+    except DecodeError as err:
+        header = _mbap(frame)
+        return f"{header + ': ' if header else ''}not a valid {'request' if direction == 'sent' else 'response'}"\
+               f" ({err.reason}; {'.'.join(map(str, err.path)) or 'frame'} at byte {err.offset})"
+    pdu = adu.pdu
+    head = _mbap(frame)
+    if isinstance(pdu, ExceptionResponse):
+        code = pdu.exception_code
+        name = code.name if hasattr(code, "name") else str(code)
+        return f"{head}: exception {int(code):02X} {name} to FC {pdu.function_code:02d}"
+    fields = message_fields(pdu)
+    name = str(fields.pop("type", type(pdu).__name__))
+    args = ", ".join(f"{k}={_short(v)}" for k, v in fields.items())
+    return f"{head}: FC {getattr(pdu, 'function_code', frame[7] if len(frame) > 7 else -1):02d} {name}({args})"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class Transcript:
+    """A connection's traffic as evidence, one entry per message (module docstring).
+
+    Sends are recorded as they go; received bytes are cut into ADUs by their
+    MBAP length; what is left over (bytes that do not frame, part of an ADU)
+    is recorded before the next send, and when the connection closes.
+    """
+
+    def __init__(self, sink: Sink, label: str) -> None:
+        self.sink = sink
+        self.label = label
+        self._framer = TcpFramer()
+        self._pending = bytearray()  # received, not yet recorded (always the framer's buffer)
+
+    def tap(self, direction: str, data: bytes) -> None:
+        if direction == "sent":
+            self.flush()
+            self.sink.sent(data, connection=self.label, decoded=describe(data, "sent") if _whole(data) else
+                           f"part of an ADU ({len(data)} bytes)")
+            return
+        self._pending += data
+        try:
+            self._framer.feed(data)
+            while (frame := self._framer.next_frame()) is not NEED_DATA:
+                whole = bytes(frame)
+                del self._pending[:len(whole)]
+                self.sink.received(whole, connection=self.label, decoded=describe(whole, "received"))
+        except DecodeError as err:  # the MBAP length cannot be: record everything held, as it came
+            self._framer = TcpFramer()
+            self._record_rest(f"bytes that do not frame as ADUs ({err.reason})")
+
+    def flush(self) -> None:
+        """Record the bytes held that make no whole ADU (before a send, at the end)."""
+        if self._pending:
+            self._framer = TcpFramer()
+            self._record_rest(f"{len(self._pending)} bytes that make no whole ADU")
+
+    def _record_rest(self, why: str) -> None:
+        rest = bytes(self._pending)
+        self._pending.clear()
+        if rest:
+            self.sink.received(rest, connection=self.label, decoded=why)
+
+
+def _whole(data: bytes) -> bool:
+    return len(data) >= 7 and int.from_bytes(data[4:6], "big") == len(data) - 6
 
 
 def tcp_codec() -> TcpCodec:
@@ -145,18 +248,31 @@ class Connection:
         self.label = label
         self.codec = tcp_codec()
         self._tid = 0
+        self.transcript: Transcript | None = None
 
     @classmethod
-    def connect(cls, url: str, *, unit: int, timeout: float, record: Recorder | None = None,
+    def connect(cls, url: str, *, unit: int, timeout: float, evidence: Sink | None = None,
                 label: str = "") -> Connection:
-        """A connection to ``url``, opened on first use; each chunk sent/received is passed to
-        ``record(direction, data, label)``."""
-        tap = None if record is None else (lambda direction, data: record(direction, data, label))
+        """A connection to ``url``, opened on first use; its traffic goes to ``evidence``
+        (one entry per message, :class:`Transcript`)."""
+        transcript = None if evidence is None else Transcript(evidence, label)
 
         def opener() -> BlockingModbusClient:
-            return BlockingModbusClient.connect(url, framing="tcp", timeout=timeout, tap=tap,
+            link = BlockingModbusClient.connect(url, framing="tcp", timeout=timeout,
+                                                tap=None if transcript is None else transcript.tap,
                                                 connect_timeout=max(timeout, 1.0))
-        return cls(opener, unit=unit, timeout=timeout, label=label)
+            if transcript is not None:
+                sock = getattr(link.transport, "socket", None)
+                try:
+                    local, remote = _address(sock.getsockname()), _address(sock.getpeername())
+                except (AttributeError, OSError):  # reset while connecting: no socket left to ask
+                    local = remote = ""
+                transcript.sink.connected(label, local=local, remote=remote,
+                                          note="" if remote else "reset by the device while connecting")
+            return link
+        connection = cls(opener, unit=unit, timeout=timeout, label=label)
+        connection.transcript = transcript
+        return connection
 
     @property
     def link(self) -> BlockingModbusClient:
@@ -177,7 +293,12 @@ class Connection:
 
     def close(self) -> None:
         if self._link is not None:
+            if self.transcript is not None:
+                self.transcript.flush()
+                self.transcript.sink.closed(self.label)
             self._link.close()
+            self._link = None
+            self._opener = None
 
     # -- building -----------------------------------------------------------
 
@@ -254,6 +375,8 @@ class Connection:
             frame = self._device(lambda: self.link.silence(window), window)
         except ConnectionClosed as closed:
             return closed
+        if frame is None and self.transcript is not None:
+            self.transcript.flush()  # part of an ADU and then silence: recorded where it happened
         return None if frame is None else RawAdu.split(frame)
 
     def _device(self, operation: Callable[[], T], timeout: float | None) -> T:
@@ -262,6 +385,14 @@ class Connection:
         A connection the device closed or reset is its fault whether the harness
         notices it while sending or while receiving.
         """
+        try:
+            return self._judged(operation, timeout)
+        except BaseException:
+            if self.transcript is not None:  # what came before the trouble is its evidence: record it now
+                self.transcript.flush()
+            raise
+
+    def _judged(self, operation: Callable[[], T], timeout: float | None) -> T:
         try:
             return operation()
         except TransportTimeout:
@@ -278,6 +409,11 @@ class Connection:
 
     def _who(self) -> str:
         return f"[{self.label}] " if self.label else ""
+
+
+def _address(sockaddr: Any) -> str:
+    host, port = sockaddr[0], sockaddr[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 def decode_adu(data: bytes) -> TcpAdu:

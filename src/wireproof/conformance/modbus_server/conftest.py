@@ -17,6 +17,9 @@
 - ``suite_timing``: ``response_timeout`` (the parameter, else the profile's)
   and ``silence`` (how long a clause that expects *no* answer listens;
   default 0.3 s).
+- ``modbus_identity``: what the device says about itself (FC 43/14, asked
+  once per run on a connection of its own: :mod:`._identity`), put on every
+  clause's user properties for the report's ``device`` section.
 - ``connect()``: a new :class:`~._connection.Connection` whose traffic is
   recorded as evidence; ``client``: the first one. All are closed after the test.
 """
@@ -32,7 +35,7 @@ from wireproof.conformance.modbus_server._checks import Timing
 from wireproof.conformance.modbus_server._connection import Connection
 from wireproof.conformance.modbus_server.profile import DeviceProfile, default_profile, load_profile
 from wireproof.errors import HarnessError
-from wireproof.harness.plugin import PROP_TARGET, EvidenceRecorder
+from wireproof.harness.plugin import PROP_DEVICE, PROP_TARGET, EvidenceRecorder
 from wireproof.harness.suites import suite_params, target_problem
 
 SUITE = "modbus-server"
@@ -78,23 +81,28 @@ def modbus_target(wireproof_target: str | None) -> Iterator[str]:
         yield server.url
 
 
+@pytest.fixture(scope="session")
+def modbus_identity(modbus_target: str, modbus_unit: int, suite_timing: Timing) -> str:
+    from wireproof.conformance.modbus_server._identity import identify
+
+    return identify(modbus_target, unit=modbus_unit, timeout=suite_timing.response_timeout)
+
+
 @pytest.fixture
 def connect(request: pytest.FixtureRequest, modbus_target: str, modbus_unit: int, suite_timing: Timing,
-            wireproof_target: str | None,
+            wireproof_target: str | None, modbus_identity: str,
             evidence: EvidenceRecorder) -> Iterator[Callable[[], Connection]]:
     clients: list[Connection] = []
+    request.node.user_properties.append((PROP_DEVICE, modbus_identity))
     if wireproof_target is None:
         request.node.user_properties.append(
             (PROP_TARGET, f"{modbus_target} (wireproof reference server, built in)"))
-
-    def record(direction: str, data: bytes, label: str) -> None:
-        (evidence.sent if direction == "sent" else evidence.received)(data, label)
 
     def open_client() -> Connection:
         label = f"connection {len(clients) + 1}"
         evidence.note(f"{label}: connect to {modbus_target}")
         client = Connection.connect(modbus_target, unit=modbus_unit, timeout=suite_timing.response_timeout,
-                                      record=record, label=label)
+                                      evidence=evidence, label=label)
         clients.append(client)
         return client
 

@@ -17,8 +17,11 @@ from wireproof.harness.report.model import (
     SCHEMA,
     VERDICTS,
     CaseResult,
+    DeviceInfo,
     EvidenceEntry,
     NotRun,
+    ParameterInfo,
+    ProfileInfo,
     RunResult,
 )
 
@@ -28,8 +31,11 @@ __all__ = [
     "SCHEMA",
     "VERDICTS",
     "CaseResult",
+    "DeviceInfo",
     "EvidenceEntry",
     "NotRun",
+    "ParameterInfo",
+    "ProfileInfo",
     "RunResult",
     "junit_tree",
     "read_json",
