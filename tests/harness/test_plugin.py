@@ -293,7 +293,8 @@ def check_reports(directory: Path, *, suite: str) -> dict[str, Any]:
                          "started"}
     assert case["nodeid"] == "test_fake.py::test_pass"
     assert case["evidence"][0] == {"direction": "sent", "hex": "0001", "note": "request <b>",
-                                   "t": case["evidence"][0]["t"]}
+                                   "t": case["evidence"][0]["t"], "connection": "", "decoded": "",
+                                   "local": "", "remote": ""}
     suite_el = ET.parse(directory / "junit.xml").getroot().find("testsuite")
     assert suite_el is not None and suite_el.get("tests") == "10" and suite_el.get("failures") == "3"
     assert len(suite_el.findall("testcase")) == 10
