@@ -184,9 +184,18 @@ def test_a_device_that_drops_every_connection_fails_every_clause_the_same_way_tw
             runs.append(outcomes(tmp_path / f"run{i}"))
     first, second = runs
     assert len(first) >= 40
-    errors = {clause: reason for clause, (verdict, reason) in first.items() if verdict != "fail"}
+    # Closing the connection is an allowed way to reject a malformed ADU (the service clauses
+    # after them fail: no new connection is served); a clause whose setup read the device drops
+    # is inconclusive naming the step (its rule was never tested); every other clause fails.
+    rejections = {"MB-TCP-005", "MB-TCP-006", "MB-TCP-007"}
+    assert {c for c, (v, _) in first.items() if v == "pass"} == rejections, first
+    setups = {c for c, (v, r) in first.items() if v == "inconclusive" and r.startswith("setup step failed")}
+    assert setups == {"MB-AP-011", "MB-AP-012", "MB-AP-013", "MB-AP-016", "MB-AP-018", "MB-AP-021"}, first
+    errors = {clause: reason for clause, (verdict, reason) in first.items()
+              if verdict != "fail" and clause not in rejections | setups}
     assert not errors, f"{name}: a drop by the device is its behaviour, a fail: {errors}"
-    vague = {clause: reason for clause, (_, reason) in first.items() if words not in reason}
+    vague = {clause: reason for clause, (_, reason) in first.items()
+             if words not in reason and clause not in rejections}
     assert not vague, f"{name}: reasons must say what the device did ({words!r}): {vague}"
     differ = {clause: (first[clause], second.get(clause))
               for clause in first if first[clause] != second.get(clause)}

@@ -596,6 +596,10 @@ class ReportWriter:
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.interrupted = interrupted_by_user(excinfo)
 
+    def _params(self) -> dict[str, str]:
+        params: dict[str, str] = self.config.stash[_PARAMS]
+        return dict(params)
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         import datetime
@@ -612,7 +616,7 @@ class ReportWriter:
         self.result = RunResult(
             finished=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             profile=runinfo.profile_info(self.config.getoption("wireproof_profile"), entry),
-            parameters=runinfo.parameter_info(entry, self.config.stash[_PARAMS]),
+            parameters=runinfo.parameter_info(entry, self._params()),
             environment=runinfo.environment(), device=device,
             suite=suite, target=self.config.getoption("wireproof_target") or self._target,
             started=self._started,

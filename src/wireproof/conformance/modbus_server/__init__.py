@@ -11,8 +11,16 @@ Run it with ``wireproof certify modbus-server [--target tcp://HOST:PORT]
 (:mod:`wireproof.harness.simulators.modbus_server`) is started on loopback.
 The device profile (:mod:`.profile`, ``default-profile.toml``) decides which
 clauses apply. Suite options (``--option KEY=VALUE``): ``response_timeout``
-(seconds; default the profile's) and ``silence`` (how long a clause that
-expects no answer listens; default 0.3).
+(seconds; default the profile's), ``silence`` (how long a clause that
+expects no answer listens; default 0.3) and ``attempts`` (how often a clause
+whose outcome can vary between runs probes, each on a new connection;
+default 3: a device right only sometimes fails with the count).
+
+Fairness (:mod:`wireproof.harness.clauses`): a step a clause needs before it
+can test its rule (reading the value it will overwrite) that the device makes
+fail ends the clause ``inconclusive`` naming the step, never a ``fail`` of a
+rule that was not tested; a clause needing more connections at once than the
+profile's ``max_connections`` is not applicable.
 
 Clause ids are stable: ``MB-AP-NNN`` for application-layer rules, ``MB-TCP-NNN``
 for the TCP mapping. New clauses get new numbers; numbers are never reused.
@@ -61,16 +69,19 @@ MB-TCP-001    shall   MB-TCP 3.1.3                  transaction id copied (0x000
 MB-TCP-002    shall   MB-TCP 3.1.3                  response protocol id 0, exact length
 MB-TCP-003    shall   MB-TCP 3.1.3                  unit id copied
 MB-TCP-004    should  MB-TCP 4.4                    unit id 0xFF addresses a direct device
-MB-TCP-005    shall   MB-TCP 3.1.3, 4.4             protocol id != 0: no answer; service goes on
-MB-TCP-006    shall   MB-TCP 3.1.3, 4.4             MBAP length too long: not answered as valid
+MB-TCP-005    shall   MB-TCP 3.1.3, 4.4             protocol id != 0: not answered
+MB-TCP-006    should  MB-TCP 3.1.3; MB-AP 6.x       MBAP length too long: not answered as valid
 MB-TCP-007    shall   MB-TCP 3.1.3, 4.4             MBAP length too short: not answered as valid
-MB-TCP-008    shall   MB-TCP 3.1.3, 4.4             one ADU split over 4 TCP segments
-MB-TCP-009    shall   MB-TCP 3.1.3, 4.4             two ADUs in one TCP segment
-MB-TCP-010    shall   MB-TCP 3.1.3, 4.4             pipelined requests, paired by transaction id
+MB-TCP-008    shall   MB-TCP 3.1.3, 4.4             one ADU split over 4 TCP segments (N attempts)
+MB-TCP-009    should  MB-TCP 3.1.2, 3.1.3, 4.2.1    two ADUs in one TCP segment (N attempts)
+MB-TCP-010    shall   MB-TCP 3.1.3, 4.4             pipelined requests, paired by tid (N attempts)
 MB-TCP-011    shall   MB-TCP 4.2, 4.4               malformed ADUs do not stop the server
 MB-TCP-012    should  MB-TCP 4.4, 5                 answers within the response timeout
 MB-TCP-013    shall   MB-TCP 4.2                    many transactions on one connection
 MB-TCP-014    should  MB-TCP 4.2.1                  two connections served at once
+MB-TCP-015    shall   MB-TCP 3.1.3, 4.4             after protocol id 1: next request answered
+MB-TCP-016    shall   MB-TCP 3.1.3, 4.4             after length too long: next request answered
+MB-TCP-017    shall   MB-TCP 3.1.3, 4.4             after length too short: next request answered
 ============  ======  ============================  ==============================================
 """
 

@@ -22,12 +22,18 @@ from wireproof.codecs.modbus.messages import (
     ReadHoldingRegistersResponse,
     ReadInputRegistersRequest,
 )
-from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, NotAccepted, RawAdu
+from wireproof.conformance.modbus_server._connection import (
+    Connection,
+    ConnectionClosed,
+    NoResponse,
+    NotAccepted,
+    RawAdu,
+)
 from wireproof.conformance.modbus_server.profile import AddressRange, DeviceProfile
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
 
 __all__ = ["Timing", "clause", "expect_exceptions", "expect_usable", "past_end", "pdu_bytes", "probe_request",
-           "read_coils", "read_registers", "require_fc", "require_table", "write_span"]
+           "read_coils", "read_registers", "require_connections", "require_fc", "require_table", "write_span"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +61,13 @@ def require_fc(profile: DeviceProfile, *function_codes: int) -> None:
     if missing:
         names = ", ".join(f"{fc:02d} (0x{fc:02X})" for fc in missing)
         not_applicable(f"the device profile does not list function code {names}")
+
+
+def require_connections(profile: DeviceProfile, n: int) -> None:
+    """End the clause as not applicable if it needs more connections at once than the profile allows."""
+    if profile.max_connections is not None and profile.max_connections < n:
+        not_applicable(f"the clause needs {n} connections open at once; the device profile declares "
+                       f"max_connections = {profile.max_connections}")
 
 
 def require_table(profile: DeviceProfile, name: str, *, writable: bool = False) -> AddressRange:
@@ -130,12 +143,30 @@ def pdu_bytes(client: Connection, pdu: Pdu | bytes) -> bytes:
     return data
 
 
+def _fresh_connection_verdict(connect: Callable[[], Connection], probe: Pdu | bytes) -> str:
+    """Why a connection went silent after a rejected ADU: lost framing (a new connection is served) or
+    no service at all."""
+    fresh = connect()
+    try:
+        fresh.request(probe)
+    except AssertionError:
+        return "nor does a new connection get an answer: the device stopped serving"
+    finally:
+        fresh.close()
+    return ("a new connection is served, so the device lost this stream's framing: it did not delimit the "
+            "rejected ADU by its MBAP length (MB-TCP 3.1.3) and waits for bytes that will not come")
+
+
 def expect_usable(connect: Callable[[], Connection], client: Connection, profile: DeviceProfile,
                   evidence: EvidenceRecorder, outcome: RawAdu | ConnectionClosed | None, what: str) -> None:
-    """After ``what``: the same connection still answers, or (if the device closed it) a new one does.
+    """After ``what``: the same connection still answers a valid request, or (if the device closed it) a
+    new one does.
 
     MB-TCP 4.2 / 4.4: a server that rejects one ADU keeps serving; closing the
-    offending connection is allowed, stopping service is not.
+    offending connection is allowed, stopping service is not. MB-TCP 3.1.3:
+    the MBAP length delimits each ADU, so the next request is found where the
+    rejected one ends: a device that answers it with another transaction id,
+    or not at all, has lost the stream's framing, and the message says so.
     """
     probe = probe_request(profile)
     if isinstance(outcome, ConnectionClosed):
@@ -146,5 +177,20 @@ def expect_usable(connect: Callable[[], Connection], client: Connection, profile
         except NotAccepted as err:
             raise AssertionError(f"after {what} the device no longer accepts connections: {err}") from None
         return
-    evidence.note(f"after {what}: the same connection must still answer")
-    client.request(probe)
+    evidence.note(f"after {what}: the same connection must answer the next valid request")
+    tid = 0x6E01
+    client.send(client.raw_adu(pdu_bytes(client, probe), tid=tid))
+    try:
+        answer = client.read_adu()
+    except NoResponse as err:
+        raise AssertionError(f"after {what} the device did not answer the next valid request (transaction id "
+                             f"0x{tid:04X}) on the same connection: {err}; "
+                             + _fresh_connection_verdict(connect, probe)) from None
+    if answer.transaction_id != tid:
+        raise AssertionError(
+            f"after {what} the device lost the stream's framing: the next valid request (transaction id "
+            f"0x{tid:04X}) was answered with transaction id 0x{answer.transaction_id:04X} "
+            f"({answer.raw.hex()}), "
+            "i.e. the device read the bytes of the two ADUs together instead of by the MBAP length "
+            "(MB-TCP 3.1.3)")
+    answer.decode()

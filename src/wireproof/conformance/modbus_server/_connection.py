@@ -58,8 +58,8 @@ from wireproof.errors import DecodeError, HarnessError, TransportError, Transpor
 from wireproof.harness.modbus_client import BlockingModbusClient, PeerDropped
 from wireproof.harness.transports import local_failure
 
-__all__ = ["Connection", "ConnectionClosed", "NoResponse", "NotAccepted", "RawAdu", "Reply", "Sink", "Transcript",
-           "decode_adu", "describe"]
+__all__ = ["Connection", "ConnectionClosed", "NoResponse", "NotAccepted", "RawAdu", "Reply", "Sink",
+           "Transcript", "decode_adu", "describe"]
 
 T = TypeVar("T")
 
@@ -67,8 +67,10 @@ T = TypeVar("T")
 class Sink(Protocol):
     """Where a connection's evidence goes (the plugin's ``EvidenceRecorder`` is one)."""
 
-    def sent(self, data: bytes, note: str = "", *, connection: str = "", decoded: str = "") -> None: ...
-    def received(self, data: bytes, note: str = "", *, connection: str = "", decoded: str = "") -> None: ...
+    def sent(self, data: bytes, note: str = "", *, connection: str = "",
+             decoded: str = "") -> None: ...
+    def received(self, data: bytes, note: str = "", *, connection: str = "",
+                 decoded: str = "") -> None: ...
     def connected(self, connection: str, *, local: str, remote: str, note: str = "") -> None: ...
     def closed(self, connection: str, note: str = "") -> None: ...
 
@@ -92,8 +94,10 @@ def describe(frame: bytes, direction: str) -> str:
         adu = codec.decode_request(frame) if direction == "sent" else codec.decode_response(frame)
     except DecodeError as err:
         header = _mbap(frame)
-        return f"{header + ': ' if header else ''}not a valid {'request' if direction == 'sent' else 'response'}"\
-               f" ({err.reason}; {'.'.join(map(str, err.path)) or 'frame'} at byte {err.offset})"
+        kind = "request" if direction == "sent" else "response"
+        where = ".".join(map(str, err.path)) or "frame"
+        head = f"{header}: " if header else ""
+        return f"{head}not a valid {kind} ({err.reason}; {where} at byte {err.offset})"
     pdu = adu.pdu
     head = _mbap(frame)
     if isinstance(pdu, ExceptionResponse):
@@ -103,7 +107,8 @@ def describe(frame: bytes, direction: str) -> str:
     fields = message_fields(pdu)
     name = str(fields.pop("type", type(pdu).__name__))
     args = ", ".join(f"{k}={_short(v)}" for k, v in fields.items())
-    return f"{head}: FC {getattr(pdu, 'function_code', frame[7] if len(frame) > 7 else -1):02d} {name}({args})"
+    fc = getattr(pdu, "function_code", frame[7] if len(frame) > 7 else -1)
+    return f"{head}: FC {fc:02d} {name}({args})"
 
 
 def _short(value: object) -> str:
@@ -128,8 +133,8 @@ class Transcript:
     def tap(self, direction: str, data: bytes) -> None:
         if direction == "sent":
             self.flush()
-            self.sink.sent(data, connection=self.label, decoded=describe(data, "sent") if _whole(data) else
-                           f"part of an ADU ({len(data)} bytes)")
+            decoded = describe(data, "sent") if _whole(data) else f"part of an ADU ({len(data)} bytes)"
+            self.sink.sent(data, connection=self.label, decoded=decoded)
             return
         self._pending += data
         try:
@@ -262,7 +267,7 @@ class Connection:
                                                 tap=None if transcript is None else transcript.tap,
                                                 connect_timeout=max(timeout, 1.0))
             if transcript is not None:
-                sock = getattr(link.transport, "socket", None)
+                sock: Any = getattr(link.transport, "socket", None)
                 try:
                     local, remote = _address(sock.getsockname()), _address(sock.getpeername())
                 except (AttributeError, OSError):  # reset while connecting: no socket left to ask

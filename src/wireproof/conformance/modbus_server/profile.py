@@ -11,6 +11,8 @@ describes the built-in reference server and is the worked example)::
     response_timeout = 1.0          # seconds within which an answer must come
     accepts_unit_ff = true          # a direct (non-gateway) device answers unit 0xFF
     unsupported_function_code = 25  # optional; the FC the MB-AP 7 clause sends
+    max_connections = 2             # optional; connections the server accepts at once
+                                    #   (MB-TCP 4.2.1); default: no limit declared
 
     [tables.coils]                  # also discrete_inputs, holding_registers,
     start = 0                       #   input_registers; a table left out is
@@ -18,7 +20,9 @@ describes the built-in reference server and is the worked example)::
     writable = true
     scratch = 0                     # where write clauses may write (restored after)
 
-A clause for a function code the profile does not list is ``not_applicable``;
+A clause for a function code the profile does not list is ``not_applicable``,
+and so is one that needs more connections open at once than ``max_connections``
+declares (a refusal within the declared limit is a ``fail``);
 an address-out-of-range clause uses ``start + count``, the first address past
 the table (MB-AP 4.4: a device implements some subset of 0..65535).
 """
@@ -76,6 +80,7 @@ class DeviceProfile:
     response_timeout: float = 1.0
     accepts_unit_ff: bool = True
     unsupported_function_code: int | None = None
+    max_connections: int | None = None  # None: the device declares no limit
 
     def supports(self, function_code: int) -> bool:
         return function_code in self.function_codes
@@ -122,7 +127,7 @@ def _table(name: str, doc: Any) -> AddressRange:
 
 
 _DEVICE_KEYS: Final = frozenset({"name", "unit_id", "function_codes", "max_pipelined", "response_timeout",
-                                 "accepts_unit_ff", "unsupported_function_code"})
+                                 "accepts_unit_ff", "unsupported_function_code", "max_connections"})
 
 
 def load_profile(doc: Mapping[str, Any]) -> DeviceProfile:
@@ -161,6 +166,8 @@ def load_profile(doc: Mapping[str, Any]) -> DeviceProfile:
         accepts_unit_ff=_bool("device.accepts_unit_ff", device.get("accepts_unit_ff", True)),
         unsupported_function_code=None if illegal is None
         else _int("device.unsupported_function_code", illegal, 1, 127),
+        max_connections=None if device.get("max_connections") is None
+        else _int("device.max_connections", device["max_connections"], 1, 65535),
     )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from wireproof.codecs.modbus.messages import ExceptionResponse
+from wireproof.codecs.modbus.messages import ExceptionResponse, Pdu
 from wireproof.conformance.modbus_server._checks import (
     Timing,
     clause,
@@ -111,51 +111,106 @@ def test_unit_id_ff_addresses_device(client: Connection, modbus_profile: DeviceP
         f"unit 0xFF answered with {type(ff.pdu).__name__}, own unit with {type(own.pdu).__name__}")
 
 
+# The ADUs MB-TCP-005, -006, -007 and -015 send: each is framed correctly by its MBAP
+# length (the bytes the length announces are sent, no more), so a device that delimits
+# ADUs by the length field is still in step with the stream afterwards.
+def _protocol_id_1(client: Connection, pdu: bytes) -> bytes:
+    return client.raw_adu(pdu, protocol_id=0x0001)
+
+
+def _two_bytes_after_pdu(client: Connection, pdu: bytes) -> bytes:
+    return client.raw_adu(pdu + b"\xde\xad")  # the length covers the 2 trailing bytes
+
+
+def _pdu_cut_short(client: Connection, pdu: bytes) -> bytes:
+    return client.raw_adu(pdu[:3])  # function code and 2 of the 4 request bytes
+
+
+Malformation = Callable[[Connection, bytes], bytes]
+_MALFORMED: list[tuple[Malformation, str]] = [
+    (_protocol_id_1, "an ADU with protocol identifier 1"),
+    (_two_bytes_after_pdu, "an ADU whose MBAP length covers 2 bytes after the PDU"),
+    (_pdu_cut_short, "an ADU whose MBAP length ends inside the PDU"),
+]
+
+
 @pytest.mark.conformance(clause="MB-TCP-005", level="shall")
-def test_protocol_id_not_modbus(client: Connection, connect: Connect, modbus_profile: DeviceProfile,
+def test_protocol_id_not_modbus(client: Connection, modbus_profile: DeviceProfile,
                                 suite_timing: Timing, evidence: EvidenceRecorder) -> None:
-    """An ADU whose protocol identifier is not 0 is not answered, and the service goes on.
+    """An ADU whose protocol identifier is not 0 is not answered.
 
     MB-TCP 3.1.3: protocol identifier "0 = MODBUS protocol"; MB-TCP 4.4: the
     server checks the MBAP header and an indication that is not MODBUS is
-    rejected, not processed. Afterwards the connection must still answer a
-    valid request (or, if the device closed it, a new connection must).
+    rejected, not processed. Allowed: no answer, or the connection closed.
+    Whether the device then still serves is MB-TCP-015's rule.
     """
-    pdu = pdu_bytes(client, probe_request(modbus_profile))
-    client.send(client.raw_adu(pdu, protocol_id=0x0001))
+    client.send(_protocol_id_1(client, pdu_bytes(client, probe_request(modbus_profile))))
     outcome = client.silence(suite_timing.silence)
     evidence.note(f"protocol id 1: {_describe(outcome)}")
     assert not isinstance(outcome, RawAdu), (
         f"the device answered an ADU with protocol identifier 1: {outcome.raw.hex()}")
-    expect_usable(connect, client, modbus_profile, evidence, outcome, "an ADU with protocol identifier 1")
 
 
-@pytest.mark.parametrize(("reshape", "what"), [
-    # The whole ADU the length announces is sent; the PDU inside it carries 2 trailing bytes.
-    clause("MB-TCP-006", lambda pdu: pdu + b"\xde\xad", "an ADU whose length includes 2 bytes after the PDU",
+@pytest.mark.parametrize(("malformed", "what"), [
+    clause("MB-TCP-006", *_MALFORMED[1], level="should",
            title="An ADU whose MBAP length covers 2 bytes more than the PDU holds is not answered as valid."),
-    # Only the bytes the length announces are sent (function code and 2 of the 4 request
-    # bytes), so the stream stays in step.
-    clause("MB-TCP-007", lambda pdu: pdu[:3], "an ADU whose length ends inside the PDU",
+    clause("MB-TCP-007", *_MALFORMED[2],
            title="An ADU whose MBAP length cuts the PDU short is not answered as valid (MB-TCP 3.1.3, 4.4)."),
 ])
-def test_length_disagrees_with_pdu(reshape: Callable[[bytes], bytes], what: str, client: Connection,
-                                   connect: Connect, modbus_profile: DeviceProfile, suite_timing: Timing,
+def test_length_disagrees_with_pdu(malformed: Malformation, what: str, client: Connection,
+                                   modbus_profile: DeviceProfile, suite_timing: Timing,
                                    evidence: EvidenceRecorder) -> None:
-    """An ADU whose MBAP length does not fit its PDU is not answered as valid, and the service goes on.
+    """An ADU whose MBAP length does not fit its PDU is not answered as valid.
 
-    MB-TCP 3.1.3 (length = the following bytes) and 4.4 (MBAP / PDU checks).
-    Allowed: no answer, an exception, closing the connection; afterwards the
-    connection (or, if the device closed it, a new one) must still answer.
+    MB-TCP 3.1.3: the length is the number of following bytes; MB-AP 6.x gives
+    each request's exact size. Cut short (MB-TCP-007, "shall"), the PDU lacks
+    fields the function needs: the device cannot have read a valid request.
+    With 2 bytes too many (MB-TCP-006, "should": no sentence says what a server
+    does with surplus bytes, but answering as if they were not there hides a
+    client's framing bug). Allowed: no answer, an exception response, closing
+    the connection. An exception's own format is MB-AP-025's rule: here any
+    exception counts as a rejection, and a malformed one is noted. Whether the
+    device then still serves is MB-TCP-015's rule.
     """
-    client.send(client.raw_adu(reshape(pdu_bytes(client, probe_request(modbus_profile)))))
+    client.send(malformed(client, pdu_bytes(client, probe_request(modbus_profile))))
     outcome = client.silence(suite_timing.silence)
     evidence.note(f"{what}: {_describe(outcome)}")
     if isinstance(outcome, RawAdu):
+        if outcome.function_code >= 0x80:  # an exception, well formed or not, is a rejection
+            evidence.note(f"rejected with exception PDU {outcome.pdu.hex()} (its format is MB-AP-025's "
+                          "to judge)")
+            return
         pdu = outcome.decode()
         assert isinstance(pdu, ExceptionResponse), (
             f"the device answered {what} as if it were valid: {outcome.raw.hex()} "
             "(expected no answer, an exception response, or the connection closed)")
+
+
+@pytest.mark.parametrize(("malformed", "what"), [
+    clause("MB-TCP-015", *_MALFORMED[0], title="After an ADU with protocol identifier 1, the device answers "
+           "the next valid request on that connection (or closes it and serves a new one)."),
+    clause("MB-TCP-016", *_MALFORMED[1], title="After an ADU whose MBAP length covers 2 bytes after the "
+           "PDU, the device answers the next valid request on that connection (or closes it and serves a "
+           "new one)."),
+    clause("MB-TCP-017", *_MALFORMED[2], title="After an ADU whose MBAP length ends inside the PDU, the "
+           "device answers the next valid request on that connection (or closes it and serves a new "
+           "one)."),
+])
+def test_service_goes_on_after_rejected_adu(malformed: Malformation, what: str, client: Connection,
+                                            connect: Connect, modbus_profile: DeviceProfile,
+                                            suite_timing: Timing, evidence: EvidenceRecorder) -> None:
+    """After an ADU it rejects, the device answers the next valid request (or closes and serves anew).
+
+    MB-TCP 3.1.3: the MBAP length delimits each ADU, so the request after a
+    rejected one starts where the length says; MB-TCP 4.4: an indication
+    that fails the checks is rejected and the server goes on serving. The
+    device may close the offending connection; then a new connection must be
+    served. Sent on the same connection: one malformed ADU, a pause of the
+    silence window, then a valid read.
+    """
+    client.send(malformed(client, pdu_bytes(client, probe_request(modbus_profile))))
+    outcome = client.silence(suite_timing.silence)
+    evidence.note(f"{what}: {_describe(outcome)}")
     expect_usable(connect, client, modbus_profile, evidence, outcome, what)
 
 
@@ -172,8 +227,11 @@ def test_malformed_adu_does_not_stop_server(client: Connection, connect: Connect
     connection of its own while another connection stays open and is probed.
     """
     probe = probe_request(modbus_profile)
-    bystander = client
-    bystander.request(probe)
+    # A device that declares one connection at a time is checked with a new connection after
+    # each offender instead of a bystander held open beside it.
+    bystander = client if modbus_profile.max_connections != 1 else None
+    if bystander is not None:
+        bystander.request(probe)
     garbage = bytes((i * 37 + 11) & 0xFF for i in range(40))
     for payload, what in ((struct.pack(">HHHB", 0x0101, 0, 0, 1) + b"\x03\x00", "MBAP length 0"),
                           (struct.pack(">HHHB", 0x0102, 0, 1, 1), "MBAP length 1"),
@@ -182,11 +240,19 @@ def test_malformed_adu_does_not_stop_server(client: Connection, connect: Connect
         offender.send(payload)
         evidence.note(f"{what}: {_describe(offender.silence(suite_timing.silence))}")
         offender.close()
-        evidence.note(f"after {what}: the open bystander connection must still answer")
-        bystander.request(probe)
+        if bystander is not None:
+            evidence.note(f"after {what}: the open bystander connection must still answer")
+            bystander.request(probe)
+        else:
+            evidence.note(f"after {what}: a new connection must be served (max_connections = 1)")
+            _served(connect(), probe, what)
     evidence.note("and a new connection must be served")
-    fresh = connect()
+    _served(connect(), probe, "malformed ADUs")
+
+
+def _served(fresh: Connection, probe: Pdu | bytes, after: str) -> None:
     try:
         fresh.request(probe)
     except NotAccepted as err:
-        raise AssertionError(f"after malformed ADUs the device accepts no connection: {err}") from None
+        raise AssertionError(f"after {after} the device accepts no connection: {err}") from None
+    fresh.close()

@@ -10,12 +10,14 @@ pairing them by transaction identifier.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from wireproof.conformance.modbus_server._checks import Timing, pdu_bytes, probe_request
+from wireproof.conformance.modbus_server._checks import Timing, pdu_bytes, probe_request, require_connections
 from wireproof.conformance.modbus_server._connection import Connection
 from wireproof.conformance.modbus_server.profile import DeviceProfile
+from wireproof.harness.clauses import attempts
 from wireproof.harness.plugin import EvidenceRecorder, not_applicable
 
 Connect = Callable[[], Connection]
@@ -38,53 +40,84 @@ def _read_answers(client: Connection, tids: list[int], what: str) -> None:
         adu.decode()
 
 
+def _each_on_a_new_connection(connect: Connect, evidence: EvidenceRecorder, n: int, what: str,
+                               probe: Callable[[Connection, int], None]) -> None:
+    """``n`` attempts of ``probe``, each on a connection of its own, closed after it (harness.clauses)."""
+    def attempt(i: int) -> None:
+        client = connect()
+        try:
+            probe(client, i)
+        finally:
+            client.close()
+    attempts(evidence, n, attempt, what=what)
+
+
 @pytest.mark.conformance(clause="MB-TCP-008", level="shall")
-def test_adu_split_over_segments(client: Connection, modbus_profile: DeviceProfile,
-                                 evidence: EvidenceRecorder) -> None:
+def test_adu_split_over_segments(connect: Connect, modbus_profile: DeviceProfile,
+                                 modbus_params: dict[str, Any], evidence: EvidenceRecorder) -> None:
     """One ADU sent in four TCP segments is answered once, as if it came whole.
 
     MB-TCP 3.1.3 / 4.4: the receiver reassembles the ADU with the MBAP length
     field; TCP segment boundaries carry no meaning. Segments: 3 bytes of MBAP,
     its other 4, the function code and the rest of the PDU (best effort:
-    TCP_NODELAY plus waiting for each acknowledgement).
+    TCP_NODELAY plus waiting for each acknowledgement). Whether segments
+    arrive apart depends on timing: the ``attempts`` parameter (default 3)
+    says how often it is tried, each on a new connection.
     """
-    tid = 0x5301
-    adu = client.raw_adu(pdu_bytes(client, probe_request(modbus_profile)), tid=tid)
-    client.send_segments([adu[:3], adu[3:7], adu[7:8], adu[8:]])
-    answer = client.read_adu()
-    assert answer.transaction_id == tid, (
-        f"answer transaction id 0x{answer.transaction_id:04X}, sent 0x{tid:04X}")
-    answer.decode()
+    def probe(client: Connection, i: int) -> None:
+        tid = 0x5300 + i
+        adu = client.raw_adu(pdu_bytes(client, probe_request(modbus_profile)), tid=tid)
+        client.send_segments([adu[:3], adu[3:7], adu[7:8], adu[8:]])
+        answer = client.read_adu()
+        assert answer.transaction_id == tid, (
+            f"answer transaction id 0x{answer.transaction_id:04X}, sent 0x{tid:04X}")
+        answer.decode()
+    _each_on_a_new_connection(connect, evidence, modbus_params["attempts"], "one ADU in 4 segments", probe)
 
 
-@pytest.mark.conformance(clause="MB-TCP-009", level="shall")
-def test_two_adus_in_one_segment(client: Connection, modbus_profile: DeviceProfile,
-                                 evidence: EvidenceRecorder) -> None:
-    """Two ADUs in one TCP segment are both answered, each with its transaction id (MB-TCP 3.1.3, 4.4)."""
-    pdu = pdu_bytes(client, probe_request(modbus_profile))
-    tids = [0x4D01, 0x4D02]
-    client.send(b"".join(client.raw_adu(pdu, tid=t) for t in tids))
-    _read_answers(client, tids, "two ADUs in one segment")
+@pytest.mark.conformance(clause="MB-TCP-009", level="should")
+def test_two_adus_in_one_segment(connect: Connect, modbus_profile: DeviceProfile,
+                                 modbus_params: dict[str, Any], evidence: EvidenceRecorder) -> None:
+    """Two ADUs that arrive in one TCP segment are both answered, each with its transaction id.
+
+    A robustness clause, hence "should": MB-TCP 4.2.1 has a client send one
+    ADU per TCP frame, so a conforming client never causes this; but TCP is
+    a stream (MB-TCP 3.1.2) and the MBAP length is how a receiver finds the
+    boundaries (3.1.3), so a server that finds only the first ADU of a
+    segment stalls behind any stack that coalesces segments (Nagle,
+    retransmission). Tried ``attempts`` times, each on a new connection.
+    """
+    def probe(client: Connection, i: int) -> None:
+        pdu = pdu_bytes(client, probe_request(modbus_profile))
+        tids = [0x4D00 + 2 * i, 0x4D01 + 2 * i]
+        client.send(b"".join(client.raw_adu(pdu, tid=t) for t in tids))
+        _read_answers(client, tids, "two ADUs in one segment")
+    _each_on_a_new_connection(connect, evidence, modbus_params["attempts"], "two ADUs in one segment", probe)
 
 
 @pytest.mark.conformance(clause="MB-TCP-010", level="shall")
-def test_pipelined_requests(client: Connection, modbus_profile: DeviceProfile,
+def test_pipelined_requests(connect: Connect, modbus_profile: DeviceProfile, modbus_params: dict[str, Any],
                             evidence: EvidenceRecorder) -> None:
     """Several requests outstanding on one connection are each answered, paired by transaction id.
 
     MB-TCP 3.1.3 ("used for transaction pairing") and 4.4 (a server may accept
     several transactions before answering): up to the profile's
     ``max_pipelined`` (at most 8) requests are sent back to back, each in its
-    own send, before any answer is read.
+    own send, before any answer is read. How many are in the device's buffer
+    at once depends on timing: tried ``attempts`` times, each on a new
+    connection.
     """
     n = min(modbus_profile.max_pipelined, _MAX_PIPELINE_PROBE)
     if n < 2:
         not_applicable("the device profile allows one outstanding request (max_pipelined = 1)")
-    pdu = pdu_bytes(client, probe_request(modbus_profile))
-    tids = [0x7000 + i for i in range(n)]
-    for tid in tids:
-        client.send(client.raw_adu(pdu, tid=tid))
-    _read_answers(client, tids, f"{n} pipelined requests")
+
+    def probe(client: Connection, i: int) -> None:
+        pdu = pdu_bytes(client, probe_request(modbus_profile))
+        tids = [0x7000 + 0x10 * i + k for k in range(n)]
+        for tid in tids:
+            client.send(client.raw_adu(pdu, tid=tid))
+        _read_answers(client, tids, f"{n} pipelined requests")
+    _each_on_a_new_connection(connect, evidence, modbus_params["attempts"], f"{n} pipelined requests", probe)
 
 
 @pytest.mark.conformance(clause="MB-TCP-012", level="should")
@@ -118,7 +151,12 @@ def test_many_transactions_per_connection(client: Connection, modbus_profile: De
 @pytest.mark.conformance(clause="MB-TCP-014", level="should")
 def test_concurrent_connections(connect: Connect, modbus_profile: DeviceProfile,
                                 evidence: EvidenceRecorder) -> None:
-    """Two connections open at once are both served, interleaved (MB-TCP 4.2.1: several connections)."""
+    """Two connections open at once are both served, interleaved (MB-TCP 4.2.1: several connections).
+
+    Not applicable when the profile declares ``max_connections = 1``; within
+    the declared limit a refused connection is a fail.
+    """
+    require_connections(modbus_profile, 2)
     probe = probe_request(modbus_profile)
     first, second = connect(), connect()
     for i in range(3):

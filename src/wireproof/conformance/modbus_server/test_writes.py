@@ -53,6 +53,7 @@ from wireproof.conformance.modbus_server._checks import (
 from wireproof.conformance.modbus_server._connection import Connection, ConnectionClosed, NoResponse
 from wireproof.conformance.modbus_server.profile import DeviceProfile
 from wireproof.errors import WireproofError
+from wireproof.harness.clauses import setup_step
 from wireproof.harness.plugin import EvidenceRecorder
 
 Connect = Callable[[], Connection]
@@ -127,7 +128,10 @@ def test_write_single_coil_illegal_value(client: Connection, modbus_profile: Dev
     require_fc(modbus_profile, 0x05)
     table = require_table(modbus_profile, "coils", writable=True)
     address = table.write_address
-    before = read_coils(client, address, 1) if modbus_profile.supports(0x01) else None
+    before = None
+    if modbus_profile.supports(0x01):
+        with setup_step(evidence, f"read coil {address} before writing it (FC 01)"):
+            before = read_coils(client, address, 1)
     try:
         expect_exceptions(client, evidence, [
             ("FC 05 value 0x1234", WriteSingleCoilRequest(address=address, value=0x1234)),
@@ -163,7 +167,10 @@ def test_write_single_echo(fc: int, kind: _Writable, client: Connection, modbus_
     table = require_table(modbus_profile, kind.table, writable=True)
     address = table.write_address
     can_read = modbus_profile.supports(kind.read_fc)
-    before = kind.read(client, address, 1)[0] if can_read else kind.zero
+    before = kind.zero
+    if can_read:
+        with setup_step(evidence, f"read {kind.noun} {address} before writing it (FC {kind.read_fc:02d})"):
+            before = kind.read(client, address, 1)[0]
     try:
         for value in (kind.other(before), before):
             request = kind.write_one(address, value)
@@ -229,7 +236,11 @@ def test_write_multiple_echo(fc: int, kind: _Writable, n: int, client: Connectio
     table = require_table(modbus_profile, kind.table, writable=True)
     start = write_span(table, n)
     can_read = modbus_profile.supports(kind.read_fc)
-    before = kind.read(client, start, n) if can_read else None
+    before = None
+    if can_read:
+        step = f"read {n} {kind.noun}s at {start} before writing them (FC {kind.read_fc:02d})"
+        with setup_step(evidence, step):
+            before = kind.read(client, start, n)
     values = tuple(kind.other(v) for v in (before or (kind.zero,) * n))
     span = f"{kind.noun}s {start}..{start + n - 1}"
     try:
@@ -313,7 +324,10 @@ def test_read_write_registers_write_before_read(client: Connection, modbus_profi
     n = 3
     start = write_span(table, n)
     can_read = modbus_profile.supports(0x03)
-    before = read_registers(client, start, n) if can_read else None
+    before = None
+    if can_read:
+        with setup_step(evidence, f"read {n} holding registers at {start} before writing them (FC 03)"):
+            before = read_registers(client, start, n)
     values = tuple((v ^ 0x3CC3) for v in before) if before else (0x2301, 0x2302, 0x2303)
     try:
         reply = client.request(ReadWriteMultipleRegistersRequest(

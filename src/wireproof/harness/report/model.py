@@ -97,7 +97,7 @@ class CaseResult:
     message: str = ""
     evidence: tuple[EvidenceEntry, ...] = ()
     title: str = ""  # the rule the clause checks, in one sentence
-    started: float = 0.0  # wall clock when the test began (seconds since the epoch); evidence t counts from it
+    started: float = 0.0  # wall clock at the test's start (epoch seconds); evidence t counts from it
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
