@@ -7,8 +7,10 @@ it, so the suite's pytest session is isolated from this one. Targets:
 (b) a real pymodbus server: the clauses it fails are pinned, one comment per
     deviation saying what pymodbus does, so the report stays honest and a
     change in pymodbus (or in a clause) is noticed;
-(c) a profile without some function codes: their clauses are not applicable;
-(d) deliberately broken targets (a fixed wrong answer; no answer at all):
+(c) libmodbus 3.1.6 (tests/peers/libmodbus_server.py, the C library through
+    ctypes): its deviations are pinned the same way;
+(d) a profile without some function codes: their clauses are not applicable;
+(e) deliberately broken targets (a fixed wrong answer; no answer at all):
     clauses fail — proof that they can.
 """
 
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.peers.libmodbus_server import LibmodbusPeer
 
 from wireproof.conformance.modbus_server.profile import default_profile, load_profile
 from wireproof.errors import FixtureError
@@ -208,7 +211,52 @@ def test_pymodbus_deviations_are_pinned(tmp_path: Path, pymodbus_server: str) ->
     assert "exception 01 to function code 0x00" in failed["MB-AP-003"]
 
 
-# --------------------------------------------------------------------------- (c) profile
+# --------------------------------------------------------------------------- (c) libmodbus
+
+# Where libmodbus 3.1.6 (Debian libmodbus5, modbus_reply with default settings) deviates from
+# MB-TCP (found by this suite; each checked against the evidence bytes). The root of all three:
+# in TCP mode libmodbus reads the MBAP header only to reach the function code, frames the
+# request by what that function code needs (modbus.c, compute_meta_length_after_function and
+# compute_data_length_after_meta), and never reads the protocol identifier or the length of
+# an indication (_modbus_tcp_check_integrity accepts every message).
+LIBMODBUS_DEVIATIONS = {
+    # Protocol identifier 1: sent 0001 0001 0006 01 03 0000 0001, answered
+    # 0001 0000 0005 01 03 02 0000 — processed as Modbus, and the answer even says protocol 0.
+    # MB-TCP 3.1.3: the protocol identifier is "0 = MODBUS protocol"; MB-TCP 4.4: an
+    # indication whose MBAP header is not Modbus is rejected, not processed.
+    "MB-TCP-005",
+    # MBAP length 8 over a 5-byte read PDU + DE AD: answered as a valid read (0001 0000 0005
+    # 01 03 02 0000); DE AD stays in the stream as the first bytes of the next "ADU".
+    # MB-TCP 3.1.3: the length field is the byte count of the following fields (unit
+    # identifier and data), which libmodbus does not compare with the PDU it parsed.
+    "MB-TCP-006",
+    # MBAP length 4 (unit, FC 03, 2 address bytes): libmodbus waits for the 2 quantity bytes,
+    # takes them from the next request (its transaction id 00 02: quantity 2) and answers the
+    # truncated ADU as valid, 0001 0000 0007 01 03 04 0000 0000 — it lost the stream's framing.
+    # Same MB-TCP 3.1.3 sentence: the ADU ends where its length says.
+    "MB-TCP-007",
+}
+
+
+@pytest.mark.peer
+def test_libmodbus_deviations_are_pinned(tmp_path: Path, libmodbus_server: LibmodbusPeer) -> None:
+    code, report, out = certify(tmp_path, "--target", libmodbus_server.url,
+                                "--profile", str(libmodbus_server.profile))
+    assert code == 1, out
+    assert with_verdict(report, "error") == set(), out
+    assert with_verdict(report, "inconclusive") == set(), out
+    assert with_verdict(report, "fail") == LIBMODBUS_DEVIATIONS, out
+    # FC 08 and FC 43 are not in modbus_reply of 3.1.6 (answered 01 ILLEGAL FUNCTION), so the
+    # profile does not list them.
+    assert with_verdict(report, "not_applicable") == {"MB-AP-022", "MB-AP-023"}, out
+    cases = {c["clause"]: c for c in report["cases"]}
+    # The evidence of MB-TCP-007: the answer to the truncated ADU (transaction 1) reads two
+    # registers, the quantity being the next request's transaction id.
+    received = [e["hex"] for e in cases["MB-TCP-007"]["evidence"] if e["direction"] == "received"]
+    assert received[:1] == ["00010000000701030400000000"], received
+
+
+# --------------------------------------------------------------------------- (d) profile
 
 def test_unsupported_function_codes_are_not_applicable(tmp_path: Path) -> None:
     text = resources.files(SUITE_PACKAGE).joinpath("default-profile.toml").read_text(encoding="utf-8")
@@ -240,7 +288,7 @@ def test_unit_option_overrides_the_profile(tmp_path: Path) -> None:
     assert sent and all(adu[6] == 7 for adu in sent), [adu.hex() for adu in sent]
 
 
-# --------------------------------------------------------------------------- (d) broken targets
+# --------------------------------------------------------------------------- (e) broken targets
 
 Answer = Callable[[bytes], bytes | None]
 
