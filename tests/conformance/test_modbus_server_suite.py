@@ -16,6 +16,7 @@ it, so the suite's pytest session is isolated from this one. Targets:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import selectors
@@ -74,6 +75,10 @@ def test_reference_server_passes_every_clause(tmp_path: Path) -> None:
     assert summary["total"] >= 25, summary
     assert summary["pass"] == summary["total"], out
     assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+ \(wireproof reference server, built in\)", report["target"])
+    assert report["profile"]["source"] == "built-in", report["profile"]
+    assert report["profile"]["text"].startswith("built-in reference profile")
+    assert report["device"]["fields"]["VendorName"] == "wireproof", report["device"]
+    assert report["environment"]["python"] and report["finished"] >= report["started"]
     clauses = [case["clause"] for case in report["cases"]]
     assert len(set(clauses)) == len(clauses), "clause ids must be unique"
     for case in report["cases"]:
@@ -209,6 +214,13 @@ def test_pymodbus_deviations_are_pinned(tmp_path: Path, pymodbus_server: str) ->
     assert passed | PYMODBUS_DEVIATIONS | PYMODBUS_RACY == set(verdicts(report)), out
     failed = {c["clause"]: c["message"] for c in report["cases"] if c["verdict"] == "fail"}
     assert "exception 01 to function code 0x00" in failed["MB-AP-003"]
+    # The report says what judged the device and what the device says it is.
+    assert report["profile"]["source"] == "file" and report["profile"]["path"] == str(profile.resolve())
+    assert report["profile"]["sha256"] == hashlib.sha256(profile.read_bytes()).hexdigest()
+    assert report["device"]["fields"]["VendorName"] == "pymodbus", report["device"]
+    given = {p["name"]: p["value"] for p in report["parameters"] if p["given"]}
+    assert given == {"response_timeout": "0.5"}, report["parameters"]
+    assert "lost this stream's framing" in failed["MB-TCP-015"], failed["MB-TCP-015"]
 
 
 # --------------------------------------------------------------------------- (c) libmodbus
@@ -226,16 +238,20 @@ LIBMODBUS_DEVIATIONS = {
     # indication whose MBAP header is not Modbus is rejected, not processed.
     "MB-TCP-005",
     # MBAP length 8 over a 5-byte read PDU + DE AD: answered as a valid read (0001 0000 0005
-    # 01 03 02 0000); DE AD stays in the stream as the first bytes of the next "ADU".
-    # MB-TCP 3.1.3: the length field is the byte count of the following fields (unit
-    # identifier and data), which libmodbus does not compare with the PDU it parsed.
+    # 01 03 02 0000). MB-TCP 3.1.3: the length field is the byte count of the following fields
+    # (unit identifier and data), which libmodbus does not compare with the PDU it parsed
+    # ("should": no sentence says what a server does with surplus bytes).
     "MB-TCP-006",
-    # MBAP length 4 (unit, FC 03, 2 address bytes): libmodbus waits for the 2 quantity bytes,
-    # takes them from the next request (its transaction id 00 02: quantity 2) and answers the
-    # truncated ADU as valid, 0001 0000 0007 01 03 04 0000 0000 — it lost the stream's framing.
-    # Same MB-TCP 3.1.3 sentence: the ADU ends where its length says.
-    "MB-TCP-007",
+    # ... and DE AD stays in the stream as the first bytes of the next "ADU": the valid read
+    # sent next (transaction id 6E 01) is answered with transaction id 0xDEAD — libmodbus lost
+    # the stream's framing (MB-TCP 3.1.3: each ADU ends where its length says).
+    "MB-TCP-016",
 }
+# Not a deviation, and why: an ADU cut short by its length (MB-TCP-007/-017) makes libmodbus
+# wait for the missing PDU bytes and close the connection after its 0.5 s byte timeout —
+# an allowed rejection, seen because the suite listens for silence as long as the response
+# timeout. (Listening 0.3 s, the next request's bytes completed the cut PDU: a verdict that
+# depended on the window, fixed in issue 10.)
 
 
 @pytest.mark.peer
@@ -249,11 +265,12 @@ def test_libmodbus_deviations_are_pinned(tmp_path: Path, libmodbus_server: Libmo
     # FC 08 and FC 43 are not in modbus_reply of 3.1.6 (answered 01 ILLEGAL FUNCTION), so the
     # profile does not list them.
     assert with_verdict(report, "not_applicable") == {"MB-AP-022", "MB-AP-023"}, out
-    cases = {c["clause"]: c for c in report["cases"]}
-    # The evidence of MB-TCP-007: the answer to the truncated ADU (transaction 1) reads two
-    # registers, the quantity being the next request's transaction id.
-    received = [e["hex"] for e in cases["MB-TCP-007"]["evidence"] if e["direction"] == "received"]
-    assert received[:1] == ["00010000000701030400000000"], received
+    messages = {c["clause"]: c["message"] for c in report["cases"]}
+    assert "answered with transaction id 0xDEAD" in messages["MB-TCP-016"], messages["MB-TCP-016"]
+    assert "lost the stream's framing" in messages["MB-TCP-016"]
+    # FC 43/14 is refused, so the report's identity is FC 17's: libmodbus names itself.
+    assert report["device"]["fields"]["ServerIdText"].startswith("LMB3."), report["device"]
+    assert "FC 17" in report["device"]["method"]
 
 
 # --------------------------------------------------------------------------- (d) profile

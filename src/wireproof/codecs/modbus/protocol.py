@@ -55,9 +55,9 @@ DESCRIPTOR = ProtocolDescriptor(
                 Param(name="response_timeout", kind="float", minimum=0.001, maximum=60, metavar="S",
                       what="the response timeout", help="seconds within which an answer must come "
                       "(default: the profile's response_timeout)"),
-                Param(name="silence", kind="float", default=0.3, minimum=0.001, maximum=60, metavar="S",
+                Param(name="silence", kind="float", minimum=0.001, maximum=60, metavar="S",
                       what="the silence window", help="how long a clause that expects no answer listens "
-                      "(default 0.3)"),
+                      "(default: the response timeout: an answer that comes within it is an answer)"),
                 Param(name="attempts", kind="int", default=3, minimum=1, maximum=50, metavar="N",
                       what="the number of attempts", help="how often a clause whose outcome can vary "
                       "between runs (segmentation, pipelining) probes, each on a new connection (default 3)"),

@@ -12,7 +12,7 @@ Run it with ``wireproof certify modbus-server [--target tcp://HOST:PORT]
 The device profile (:mod:`.profile`, ``default-profile.toml``) decides which
 clauses apply. Suite options (``--option KEY=VALUE``): ``response_timeout``
 (seconds; default the profile's), ``silence`` (how long a clause that
-expects no answer listens; default 0.3) and ``attempts`` (how often a clause
+expects no answer listens; default the response timeout) and ``attempts`` (how often a clause
 whose outcome can vary between runs probes, each on a new connection;
 default 3: a device right only sometimes fails with the count).
 

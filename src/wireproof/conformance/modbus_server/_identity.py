@@ -4,9 +4,12 @@ Asked once per run, on a connection of its own, before the first clause's
 evidence starts: the basic category (code 01: VendorName, ProductCode,
 MajorMinorRevision), then the regular one (code 02: VendorUrl, ProductName,
 ModelName, UserApplicationName), each read as a stream following "More
-Follows" / "Next Object Id". It never decides a verdict (MB-AP-023 judges
-FC 43/14): a device that refuses gives a ``problem`` sentence instead of
-fields, and a regular category it does not implement leaves the basic one.
+Follows" / "Next Object Id". A device that refuses FC 43/14 is asked FC 17
+Report Server ID (MB-AP 6.13: server id, run indicator, device-specific data,
+e.g. libmodbus's "LMB3.1.6"), given as hex and, where printable, as text.
+It never decides a verdict (MB-AP-023 judges FC 43/14): a device that
+answers neither gives a ``problem`` sentence instead of fields, and a
+regular category it does not implement leaves the basic one.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from wireproof.codecs.modbus.messages import (
     ExceptionResponse,
     ReadDeviceIdentificationRequest,
     ReadDeviceIdentificationResponse,
+    ReportServerIdRequest,
+    ReportServerIdResponse,
 )
 from wireproof.errors import WireproofError
 from wireproof.harness.modbus_client import BlockingModbusClient
@@ -25,6 +30,7 @@ from wireproof.harness.modbus_client import BlockingModbusClient
 __all__ = ["METHOD", "identify"]
 
 METHOD = "Modbus FC 43 / MEI 14 Read Device Identification, basic and regular categories (MB-AP 6.21)"
+FALLBACK = "Modbus FC 17 Report Server ID (MB-AP 6.13), after FC 43/14 was refused"
 _MAX_ROUNDS = 8  # a category has at most 4 objects here; more rounds mean the device loops
 
 
@@ -60,20 +66,40 @@ def _category(client: BlockingModbusClient, unit: int, code: ReadDeviceIdCode) -
     return fields
 
 
+def _server_id(client: BlockingModbusClient, unit: int, refused: str) -> dict[str, str]:
+    answer = client.request(ReportServerIdRequest(), unit)
+    if not isinstance(answer, ReportServerIdResponse):
+        what = (f"exception {int(answer.exception_code):02X}" if isinstance(answer, ExceptionResponse)
+                else type(answer).__name__)
+        raise LookupError(f"{refused}; FC 17 answered with {what}")
+    data = answer.data
+    fields = {"FC 43/14": refused, "ServerIdData": data.hex()}
+    printable = bytes(b for b in data if 0x20 <= b < 0x7F).decode("ascii")
+    if len(printable) >= 3:
+        fields["ServerIdText"] = printable
+    return fields
+
+
 def identify(url: str, *, unit: int, timeout: float) -> str:
     """The device's identity as the report's ``device`` JSON object (see the module docstring)."""
     fields: dict[str, str] = {}
     problem = ""
+    method = METHOD
     try:
         with BlockingModbusClient.connect(url, framing="tcp", timeout=timeout,
                                           connect_timeout=max(timeout, 1.0)) as client:
-            fields = _category(client, unit, ReadDeviceIdCode.BASIC)
             try:
-                fields.update(_category(client, unit, ReadDeviceIdCode.REGULAR))
+                fields = _category(client, unit, ReadDeviceIdCode.BASIC)
             except (LookupError, WireproofError) as err:
-                fields["regular category"] = f"not given: {err}"
+                method = FALLBACK
+                fields = _server_id(client, unit, str(err))
+            else:
+                try:
+                    fields.update(_category(client, unit, ReadDeviceIdCode.REGULAR))
+                except (LookupError, WireproofError) as err:
+                    fields["regular category"] = f"not given: {err}"
     except (LookupError, WireproofError) as err:
         problem = f"the device did not identify itself: {err}"
     except OSError as err:
         problem = f"the device could not be asked: {err.strerror or err}"
-    return json.dumps({"method": METHOD, "fields": fields, "problem": problem})
+    return json.dumps({"method": method, "fields": fields, "problem": problem})

@@ -16,7 +16,7 @@
   profile's ``device.unit_id``, else 1: the command line wins over the file.
 - ``suite_timing``: ``response_timeout`` (the parameter, else the profile's)
   and ``silence`` (how long a clause that expects *no* answer listens;
-  default 0.3 s).
+  default: the response timeout).
 - ``modbus_identity``: what the device says about itself (FC 43/14, asked
   once per run on a connection of its own: :mod:`._identity`), put on every
   clause's user properties for the report's ``device`` section.
@@ -63,8 +63,11 @@ def modbus_unit(modbus_profile: DeviceProfile, wireproof_params: dict[str, str],
 @pytest.fixture(scope="session")
 def suite_timing(modbus_profile: DeviceProfile, modbus_params: dict[str, Any]) -> Timing:
     timeout = modbus_params["response_timeout"]
-    return Timing(response_timeout=modbus_profile.response_timeout if timeout is None else timeout,
-                  silence=modbus_params["silence"])
+    timeout = modbus_profile.response_timeout if timeout is None else timeout
+    # Listening for "no answer" less long than an answer may take would read a late
+    # rejection as the answer to the next request (libmodbus waits 0.5 s before some).
+    silence = modbus_params["silence"]
+    return Timing(response_timeout=timeout, silence=timeout if silence is None else silence)
 
 
 @pytest.fixture(scope="session")
