@@ -276,7 +276,8 @@ def test_finding_fields(tmp_path: Path) -> None:
         "frame": 4, "timestamp": pytest.approx(1000.04), "flow": "10.0.0.9:3082 -> 10.0.0.3:502",
         "protocol": "modbus-tcp", "clause": "MB-AP 6.3", "severity": "error", "rule": "modbus.bounds",
         "message": "read_holding_registers request: pdu.quantity: quantity 0 not in 1..125",
-        "offset": 10, "hex": "0001000000060103000a0000"}
+        "offset": 10, "hex": "0001000000060103000a0000",
+        "direction": "client -> server", "window_start": 0, "malformed": True}
 
 
 # A protocol a third-party package declares on port 20000, with no analyzer (yet).

@@ -152,16 +152,28 @@ def test_hostile_strings_are_escaped() -> None:
 
 def test_hex_window_marks_the_offending_byte() -> None:
     page = render_html(_result(), None)
-    assert '<span class="hex">00 42 00 00 <mark>ab</mark> 06</span>' in page
+    assert ('<span class="hex"><span class="off">0</span>  00 42 00 00 <mark title="byte 4">ab</mark> 06'
+            '</span><span class="at">byte 4 (0x4)</span>') in page
     # offset just past the window (a truncated message): a caret after the last byte
-    assert re.search(r'<span class="hex">01 02 ff <mark class="end"[^>]*>', page)
+    assert re.search(r'<span class="hex"><span class="off">0</span>  01 02 ff <mark class="end"[^>]*>', page)
+    assert '<span class="at">ends at byte 3</span>' in page
+
+
+def test_hex_window_rows_carry_message_offsets() -> None:
+    """A window cut from inside a long message: rows and the marked byte say where in the message."""
+    finding = {"frame": 1, "timestamp": T0, "flow": "f", "protocol": "p", "clause": "c", "severity": "info",
+               "rule": "r", "message": "m", "offset": 16, "hex": "00" * 33, "window_start": 100}
+    page = render_html(_result(findings=[finding]), None)
+    rows = re.findall(r'<span class="off">\s*(\d+)</span>', page)
+    assert rows == ["100", "108", "116", "124", "132"]
+    assert '<mark title="byte 116">00</mark>' in page and "byte 116 (0x74)" in page
 
 
 @pytest.mark.parametrize("hex_text, offset, expected", [
-    ("", 0, '<span class="hex"><mark class="end"'),
+    ("", 0, '<td class="hexcell"></td>'),
     ("zz<b>", 1, '<span class="hex">zz&lt;b&gt;</span>'),
     ("abc", 0, '<span class="hex">abc</span>'),
-    ("0102", None, '<span class="hex">01 02</span>'),
+    ("0102", None, '<span class="hex"><span class="off">0</span>  01 02</span>'),
 ])
 def test_hex_window_odd_inputs(hex_text: str, offset: Any, expected: str) -> None:
     finding = {"frame": 1, "timestamp": T0, "flow": "f", "protocol": "p", "clause": "c", "severity": "info",
