@@ -163,7 +163,8 @@ def _function_lines(counts: Mapping[str, int], indent: str, limit: int) -> list[
     heads = [f"{c}s" if c in _KINDS else c for c in columns]
     lines = [f"{indent}{'function':<{width}}  " + "  ".join(f"{h:>10}" for h in heads)]
     for name, values in rows[:limit]:
-        lines.append(f"{indent}{name:<{width}}  " + "  ".join(f"{v if v else '':>10}" for v in values))
+        cells = "  ".join(f"{v if v else '':>10}" for v in values)
+        lines.append(f"{indent}{name:<{width}}  {cells}".rstrip())
     if len(rows) > limit:
         lines.append(f"{indent}... {len(rows) - limit} more functions (see --json)")
     return lines
