@@ -33,7 +33,9 @@ A :class:`Finding` is one broken rule at one place in a capture: frame,
 timestamp, flow, protocol, clause of the standard, a stable rule id
 (``"modbus.response-without-request"``), a severity, a sentence, and a hex
 window of up to 16 bytes either side of the byte that broke the rule, with
-that byte's offset inside the window. Severities: ``error`` (the traffic
+that byte's offset inside the window, and the direction of the message it
+is about (``"client -> server"``, ``"server -> client"``, or ``""`` when it
+is about no one message: a capture-level finding). Severities: ``error`` (the traffic
 breaks a rule of the standard; ``wireproof replay`` exits 1), ``warning``
 (suspicious, not provably wrong from the capture alone), ``info`` (worth
 knowing).
@@ -48,6 +50,7 @@ from typing import Any, Final, Literal, Protocol
 __all__ = [
     "SEVERITIES",
     "AnalyzerFactory",
+    "Direction",
     "Finding",
     "FlowAnalyzer",
     "FlowContext",
@@ -55,11 +58,15 @@ __all__ = [
     "Sink",
     "hex_window",
     "make_finding",
+    "route",
 ]
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: Final = ("error", "warning", "info")
 WINDOW_RADIUS: Final = 16
+Direction = Literal["", "client -> server", "server -> client"]
+CLIENT_TO_SERVER: Final = "client -> server"
+SERVER_TO_CLIENT: Final = "server -> client"
 
 
 def hex_window(data: bytes | bytearray, at: int, radius: int = WINDOW_RADIUS) -> tuple[str, int]:
@@ -87,16 +94,34 @@ class Finding:
     message: str
     offset: int = 0
     hex: str = ""
+    direction: Direction = ""
+    window_start: int = 0  # where the hex window starts in the message (offset + window_start: in it)
+    malformed: bool = False  # the message (or frame) did not decode: this finding is its one report
 
     def to_json(self) -> dict[str, Any]:
         return {"frame": self.frame, "timestamp": self.timestamp, "flow": self.flow,
+                "direction": self.direction,
                 "protocol": self.protocol, "clause": self.clause, "severity": self.severity,
-                "rule": self.rule, "message": self.message, "offset": self.offset, "hex": self.hex}
+                "rule": self.rule, "message": self.message, "offset": self.offset, "hex": self.hex,
+                "window_start": self.window_start, "malformed": self.malformed}
+
+    def route(self) -> str:
+        """The flow in the order of the finding's frame: ``server -> client`` reverses the label."""
+        return route(self.flow, self.direction)
 
     def describe(self) -> str:
-        """One line for people: ``#12 error modbus.rule [MB-TCP 3.1.3] flow: message``."""
+        """One line for people: ``#12 error modbus.rule [MB-TCP 3.1.3] src -> dst (who): message``."""
         clause = f" [{self.clause}]" if self.clause else ""
-        return f"#{self.frame} {self.severity} {self.rule}{clause} {self.flow}: {self.message}"
+        who = f" ({self.direction})" if self.direction else ""
+        return f"#{self.frame} {self.severity} {self.rule}{clause} {self.route()}{who}: {self.message}"
+
+
+def route(flow: str, direction: str) -> str:
+    """``flow`` (a ``"client -> server"`` label) with its ends in the order ``direction`` says."""
+    client, sep, server = flow.partition(" -> ")
+    if direction == SERVER_TO_CLIENT and sep:
+        return f"{server} -> {client}"
+    return flow
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,7 +156,8 @@ class Sink(Protocol):
         """One message decoded (or framed) in ``frame``; ``function`` names its kind."""
 
     def decode_error(self, protocol: str) -> None:
-        """One message that did not frame or decode (it also got a finding)."""
+        """One message that did not frame or decode (it also got exactly one finding, made with
+        ``malformed=True``: the report counts both and they must agree)."""
 
     def value(self, series: str, timestamp: float, value: float) -> None:
         """A point's value seen on the wire (a register read or written)."""
@@ -159,8 +185,16 @@ AnalyzerFactory = Callable[[FlowContext, Sink], Any]
 
 
 def make_finding(flow: FlowContext, *, frame: int, ts: float, rule: str, clause: str, severity: Severity,
-                 message: str, data: bytes | bytearray = b"", at: int = 0) -> Finding:
-    """A finding on ``flow`` with the hex window around ``data[at]``."""
+                 message: str, data: bytes | bytearray = b"", at: int = 0,
+                 from_client: bool | None = None, malformed: bool = False) -> Finding:
+    """A finding on ``flow`` with the hex window around ``data[at]``; ``from_client`` is the
+    direction of the message it is about (None: about no one message); ``malformed``: the
+    message did not decode and this is its finding (the analyzer also calls
+    :meth:`Sink.decode_error`, once)."""
     window, offset = hex_window(data, at) if data else ("", 0)
+    start = max(0, min(at, len(data))) - offset if data else 0
+    direction: Direction = ("" if from_client is None else
+                            CLIENT_TO_SERVER if from_client else SERVER_TO_CLIENT)
     return Finding(frame=frame, timestamp=ts, flow=flow.label, protocol=flow.protocol, clause=clause,
-                   severity=severity, rule=rule, message=message, offset=offset, hex=window)
+                   severity=severity, rule=rule, message=message, offset=offset, hex=window,
+                   direction=direction, window_start=start, malformed=malformed)

@@ -285,7 +285,7 @@ def test_protocol_totals_and_summary_lines() -> None:
     assert lines[1].startswith("  10.0.0.9:1 > 10.0.0.5:20000 [dnp3] 100 frames 3000 B")  # busiest first
     anomalous = lines.index("Anomalous series (1 of 1):")
     assert lines[anomalous + 1].startswith(f"  {KEY}: 1 anomaly,")
-    assert "first at +8.000000s: 100 (z=inf" in lines[anomalous + 1]
+    assert "first at 8.000000 s: 100 (z=inf" in lines[anomalous + 1]
     assert summary_lines(json.loads(json.dumps(s))) == lines == a.text()
     assert summary_lines(Analytics().summary()) == []
 

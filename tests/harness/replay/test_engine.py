@@ -6,6 +6,7 @@ compared as ``(rule, frame)``, frames numbered from 1 as Wireshark does.
 
 from __future__ import annotations
 
+import re
 import struct
 import tempfile
 from collections.abc import Callable
@@ -276,7 +277,8 @@ def test_finding_fields(tmp_path: Path) -> None:
         "frame": 4, "timestamp": pytest.approx(1000.04), "flow": "10.0.0.9:3082 -> 10.0.0.3:502",
         "protocol": "modbus-tcp", "clause": "MB-AP 6.3", "severity": "error", "rule": "modbus.bounds",
         "message": "read_holding_registers request: pdu.quantity: quantity 0 not in 1..125",
-        "offset": 10, "hex": "0001000000060103000a0000"}
+        "offset": 10, "hex": "0001000000060103000a0000",
+        "direction": "client -> server", "window_start": 0, "malformed": True}
 
 
 # A protocol a third-party package declares on port 20000, with no analyzer (yet).
@@ -522,3 +524,61 @@ def test_analytics_see_every_frame_message_and_value_through_the_buffers(tmp_pat
     for address, value in zip((40, 41), ANSWER.values, strict=True):
         series = summary["series"][f"10.0.0.3:502 u1 hr[{address}]"]
         assert (series["count"], series["mean"], series["std"]) == (polls, float(value), 0.0)
+
+
+# --- issue 10: the summaries' counts, origin and directions ---------------------------------------
+
+def test_findings_carry_their_frames_direction(tmp_path: Path) -> None:
+    conv = Conversation()
+    bounds(conv)
+    result = run(tmp_path, conv)
+    by_rule = {f.rule: f for f in result.findings}
+    assert by_rule["modbus.bounds"].direction == "client -> server"
+    exception = by_rule["modbus.exception-response"]
+    assert exception.direction == "server -> client"
+    assert exception.route() == "10.0.0.3:502 -> 10.0.0.9:3082"
+    assert "10.0.0.3:502 -> 10.0.0.9:3082 (server -> client): exception" in render_text(result)
+
+
+def test_an_unanswered_request_shows_its_bytes(tmp_path: Path) -> None:
+    conv = Conversation()
+    conv.handshake()
+    conv.c(adu(7, READ))
+    conv.close()
+    (f,) = [f for f in run(tmp_path, conv).findings if f.rule == "modbus.unanswered-request"]
+    assert f.hex == adu(7, READ).hex() and f.offset == 0 and f.direction == "client -> server"
+
+
+def test_malformed_counted_once_everywhere(tmp_path: Path) -> None:
+    """Messages that did not decode (decode_errors) and frames below the protocols (malformed_frames)
+    are "malformed": each has exactly one finding marked so, and the text says the same number."""
+    conv = Conversation()
+    conv.handshake()
+    conv.c(bytes.fromhex("0001000000060103000a0000"))  # quantity 0: out of bounds
+    conv.s(adu(1, ExceptionResponse(function_code=3, exception_code=3)))
+    conv.c(bytes.fromhex("000200000008010600000000ffff"))  # 2 bytes after the PDU
+    conv.c(bytes.fromhex("000300010006010300000001"))  # protocol id 1
+    conv.close()
+    conv.frames.append((conv.t + 0.01, ethernet(b"\x45\x00", ethertype=0x0800)))  # cut IP
+    result = run(tmp_path, conv)
+    marked = [f for f in result.findings if f.malformed]
+    assert sum(result.decode_errors.values()) == 3 and result.malformed_frames == 1
+    assert len(marked) == 4 == len({(f.frame, f.protocol) for f in marked})
+    text = render_text(result)
+    assert "malformed: 4 (3 modbus-tcp messages, 1 frame below the protocols)" in text
+    assert "modbus-tcp: 3 messages in 3 frames, 3 malformed" in text or ", 3 malformed" in text
+    assert text.count("[malformed]") == 4
+
+
+def test_text_summary_one_origin_frame_order_and_function_table(tmp_path: Path) -> None:
+    conv = Conversation()
+    bounds(conv)
+    result = run(tmp_path, conv)
+    text = render_text(result)
+    assert "times: seconds since the first frame, 1970-01-01T00:16:40.010000Z" in text
+    lines = text.splitlines()
+    shown = [ln for ln in lines if ln.startswith("  #")]
+    assert [ln.split()[0] for ln in shown] == ["#4", "#5"]  # frame order (the error is not moved first)
+    assert "t=0.030000 s" in shown[0]
+    assert re.search(r"function\s+exceptions\s+malformed", text)
+    assert re.search(r"read_holding_registers\s+1\s+1\n", text)

@@ -152,16 +152,28 @@ def test_hostile_strings_are_escaped() -> None:
 
 def test_hex_window_marks_the_offending_byte() -> None:
     page = render_html(_result(), None)
-    assert '<span class="hex">00 42 00 00 <mark>ab</mark> 06</span>' in page
+    assert ('<span class="hex"><span class="off">0</span>  00 42 00 00 <mark title="byte 4">ab</mark> 06'
+            '</span><span class="at">byte 4 (0x4)</span>') in page
     # offset just past the window (a truncated message): a caret after the last byte
-    assert re.search(r'<span class="hex">01 02 ff <mark class="end"[^>]*>', page)
+    assert re.search(r'<span class="hex"><span class="off">0</span>  01 02 ff <mark class="end"[^>]*>', page)
+    assert '<span class="at">ends at byte 3</span>' in page
+
+
+def test_hex_window_rows_carry_message_offsets() -> None:
+    """A window cut from inside a long message: rows and the marked byte say where in the message."""
+    finding = {"frame": 1, "timestamp": T0, "flow": "f", "protocol": "p", "clause": "c", "severity": "info",
+               "rule": "r", "message": "m", "offset": 16, "hex": "00" * 33, "window_start": 100}
+    page = render_html(_result(findings=[finding]), None)
+    rows = re.findall(r'<span class="off">\s*(\d+)</span>', page)
+    assert rows == ["100", "108", "116", "124", "132"]
+    assert '<mark title="byte 116">00</mark>' in page and "byte 116 (0x74)" in page
 
 
 @pytest.mark.parametrize("hex_text, offset, expected", [
-    ("", 0, '<span class="hex"><mark class="end"'),
+    ("", 0, '<td class="hexcell"></td>'),
     ("zz<b>", 1, '<span class="hex">zz&lt;b&gt;</span>'),
     ("abc", 0, '<span class="hex">abc</span>'),
-    ("0102", None, '<span class="hex">01 02</span>'),
+    ("0102", None, '<span class="hex"><span class="off">0</span>  01 02</span>'),
 ])
 def test_hex_window_odd_inputs(hex_text: str, offset: Any, expected: str) -> None:
     finding = {"frame": 1, "timestamp": T0, "flow": "f", "protocol": "p", "clause": "c", "severity": "info",
@@ -259,3 +271,126 @@ def test_a_damaged_capture_has_a_banner() -> None:
     assert "truncated capture at byte 1024: the last record is cut short &lt;&amp;&gt;" in page
     assert "the 7 frames before it" in page
     assert 'class="damage"' not in render_html({"file": "x.pcap", "damage": None}, None)
+
+
+# --- issue 10: what a person reads off the page ---------------------------------------------------
+
+def _x_ticks(svg: str) -> list[tuple[float, float, str]]:
+    """(data-value, x pixel, label) of each x tick of one chart."""
+    return [(float(v), float(x), label) for v, x, label in re.findall(
+        r'<g class="xtick" data-value="([^"]+)"><line x1="([\d.]+)"[^>]*/><text[^>]*>([^<]*)</text></g>',
+        svg)]
+
+
+@pytest.mark.parametrize("span", [17.5, 1.75, 0.35, 94.48, 4.2e-5, 2.5e6, 7.0])
+def test_time_axis_labels_sit_at_their_values(span: float) -> None:
+    """Each x tick label reads as the value at its pixel (a 2.5 step was labelled 0, 2, 5, 8)."""
+    left, width = 72, 1100 - 72 - 18
+    svg = svg_line_chart([Line(label="a", points=[(0.0, 1.0), (span, 2.0)])], title="t", x_label="s",
+                         y_label="y", x_range=(0.0, span))
+    ticks = _x_ticks(svg)
+    assert len(ticks) >= 2
+    for value, x, label in ticks:
+        scale = {"k": 1e3, "M": 1e6, "G": 1e9}.get(label[-1:], 1.0)
+        shown = float(label[:-1] if scale != 1.0 else label) * scale
+        assert shown == pytest.approx(value, rel=1e-9, abs=span * 1e-9), (label, value)
+        assert x == pytest.approx(left + value / span * width, abs=0.06), (label, x)
+    assert ticks[0][2] == "0" and ticks[0][1] == left
+
+
+def _capture_result() -> dict[str, Any]:
+    """A replay whose first frame (T0) comes 12 s before the analytics' first message."""
+    result = _result(findings=[
+        {"frame": 30, "timestamp": T0 + 20.0, "flow": FLOWS[0], "direction": "server -> client",
+         "protocol": "modbus-tcp", "clause": "MB-AP 7", "severity": "info",
+         "rule": "modbus.exception-response",
+         "message": "exception", "offset": 8, "hex": "000100000003018302"},
+        {"frame": 12, "timestamp": T0 + 13.0, "flow": FLOWS[0], "direction": "client -> server",
+         "protocol": "modbus-tcp", "clause": "MB-AP 6.3", "severity": "error", "rule": "modbus.bounds",
+         "message": "quantity 0", "offset": 10, "hex": "0001000000060103000a0000", "malformed": True},
+    ])
+    result.update(first=T0, last=T0 + 60.0, duration=60.0, decode_errors=1,
+                  decode_errors_by_protocol={"modbus-tcp": 1}, malformed_frames=0)
+    result["analytics"] = {"first_time": T0 + 12.0, "parameters": {"rate_window_s": 1.0}, "flows": {}}
+    return result
+
+
+def test_one_time_origin_the_first_frame() -> None:
+    a = _analytics()  # its first frame is T0; the capture's is 12 s earlier
+    result = _capture_result()
+    result["first"] = T0 - 12.0
+    page = render_html(result, a)
+    assert page.count("Times on this page are seconds since the first frame of the capture, ") == 1
+    assert "2023-11-14T22:13:08.000000Z" in page  # T0 - 12 s
+    assert ">25.000000</span>" in page  # the finding at T0 + 13 s
+    svgs = re.findall(r"<svg.*?</svg>", page)
+    assert svgs
+    for svg in svgs:  # every chart: one x axis from 0 to the capture's end (72 s), data from 12 s
+        ticks = _x_ticks(svg)
+        assert ticks[0][0] == 0.0 and ticks[-1][0] <= 72.0
+        first_x = float(re.search(r'points="([\d.]+),', svg).group(1))  # type: ignore[union-attr]
+        assert first_x > 72 + 11.9 / 72 * (1100 - 90)
+
+
+def test_findings_in_frame_order_with_their_direction() -> None:
+    page = render_html(_capture_result(), None)
+    assert page.index('<td class="n">12</td>') < page.index('<td class="n">30</td>')
+    server, client = FLOWS[0].split(" > ")[1], FLOWS[0].split(" > ")[0]
+    assert server and client
+    rows = re.findall(r"<tr>(.*?)</tr>", page.split("<h2>Findings</h2>")[1].split("</table>")[0])
+    assert "client -&gt; server" in rows[1] and "server -&gt; client" in rows[2]
+
+
+def test_a_server_frame_is_shown_server_first() -> None:
+    finding = {"frame": 5, "timestamp": T0, "flow": "10.0.0.9:3082 -> 10.0.0.3:502",
+               "direction": "server -> client", "protocol": "modbus-tcp", "clause": "MB-AP 7",
+               "severity": "info", "rule": "r", "message": "m", "offset": 0, "hex": "00"}
+    page = render_html(_result(findings=[finding]), None)
+    assert ('<span class="nw">10.0.0.3:502 -&gt;</span> <span class="nw">10.0.0.9:3082</span>'
+            '<br/><span class="dir">server -&gt; client</span>') in page
+
+
+def test_malformed_is_one_number_everywhere() -> None:
+    page = render_html(_capture_result(), None)
+    assert "<th>malformed</th><td>1 " in page  # the header
+    assert re.search(r'<td class="nw">modbus-tcp</td>.*?<td class="n">1</td></tr>', page)  # protocol table
+    assert "1 of the 2 shown are marked" in page and page.count('<span class="tag">malformed</span>') == 2
+
+
+def test_functions_are_a_table() -> None:
+    result = _result()
+    result["functions"] = {"modbus-tcp": {"read_coils request": 13, "read_coils response": 4,
+                                          "read_coils exception": 9, "read_coils request (malformed)": 1,
+                                          "fc 0x41 request": 1, "odd": 2}}
+    result["decode_errors_by_protocol"] = {"modbus-tcp": 1}
+    page = render_html(result, None)
+    table = page.split('<table class="functions">')[1].split("</table>")[0]
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", table)
+    assert heads == ["function", "requests", "responses", "exceptions", "malformed", "other"]
+    assert re.search(r"<code>read_coils</code></td>" + "".join(
+        rf'<td class="n">{n}</td>' for n in (13, 4, 9, 1, "")), table)
+    assert "<strong>all 3</strong>" in table
+
+
+def test_busiest_flows_not_drawn_when_they_repeat_the_protocols() -> None:
+    a = Analytics()
+    for i in range(400):
+        a.frame(FLOWS[0], "modbus-tcp", T0 + i * 0.05, 12)
+    result = _capture_result()
+    page = render_html(result, a)
+    assert page.count("<svg") == 1 and "Busiest flows: not drawn" in page
+
+
+def test_no_rate_for_a_flow_shorter_than_the_rate_window() -> None:
+    a = Analytics()
+    for i in range(400):
+        a.frame(FLOWS[0], "modbus-tcp", T0 + i * 0.05, 12)
+    for i in range(5):  # 20 ms of traffic: its "rate" per 1 ms bucket would be a spike
+        a.frame(FLOWS[1], "modbus-tcp", T0 + 3 + i * 0.005, 200)
+    result = _capture_result()
+    result["analytics"] = a.summary()
+    page = render_html(result, a)
+    labels = re.findall(r'<g class="series" data-label="([^"]*)"', page)
+    assert FLOWS[1].replace(">", "&gt;") not in labels
+    assert "shorter than the 1 s rate window: no rate is drawn for " in page
+    assert "shorter than the 1 s rate window: no rate is given" in page  # the flows table

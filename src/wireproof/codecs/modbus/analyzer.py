@@ -170,6 +170,7 @@ class _Pending:
     # A read whose answer feeds the analytics: (series base, start, how many of the
     # answer's values; None: all), worked out with the request.
     read: tuple[str, int, int | None] | None = None
+    adu: bytes = b""  # the request itself, shown when it goes unanswered
 
 
 # Which registers a request writes, and which a read answers: (table, start, values) and
@@ -216,9 +217,10 @@ class ModbusTcpAnalyzer:
     # --- findings ----------------------------------------------------------------------
 
     def _report(self, *, frame: int, ts: float, rule: str, clause: str, severity: Severity, message: str,
-                data: bytes = b"", at: int = 0) -> None:
+                from_client: bool, data: bytes = b"", at: int = 0, malformed: bool = False) -> None:
         self.sink.finding(make_finding(self.flow, frame=frame, ts=ts, rule=rule, clause=clause,
-                                       severity=severity, message=message, data=data, at=at))
+                                       severity=severity, message=message, data=data, at=at,
+                                       from_client=from_client, malformed=malformed))
 
     # --- FlowAnalyzer --------------------------------------------------------------------
 
@@ -275,8 +277,9 @@ class ModbusTcpAnalyzer:
             except DecodeError:  # an MBAP length out of 2..254: the framer discarded its buffer
                 seen = framer.discarded
                 self._report(frame=frame, ts=ts, rule="modbus.mbap-length", clause="MB-TCP 3.1.3",
-                             severity="error", message=f"MBAP length {seen[4] << 8 | seen[5]} not in 2..254; "
-                             f"{framer.discarded_count} bytes skipped", data=seen, at=4)
+                             severity="error", from_client=from_client,
+                             message=f"MBAP length {seen[4] << 8 | seen[5]} not in 2..254; "
+                             f"{framer.discarded_count} bytes skipped", data=seen, at=4, malformed=True)
                 self.sink.decode_error(PROTOCOL)
                 framer.desync()
                 return
@@ -284,6 +287,7 @@ class ModbusTcpAnalyzer:
                 skipped, window, at = framer.resynced
                 framer.resynced = None
                 self._report(frame=frame, ts=ts, rule="modbus.resync", clause="MB-TCP 3.1.3", severity="info",
+                             from_client=from_client,
                              message=f"{skipped} bytes skipped to the next plausible MBAP header",
                              data=window, at=at)
             if adu is NEED_DATA:
@@ -297,11 +301,12 @@ class ModbusTcpAnalyzer:
         held = framer.buffered
         if held and framer.sync:
             self._report(frame=frame, ts=ts, rule="modbus.incomplete-adu", clause="MB-TCP 3.1.3",
-                         severity="info" if "capture" in why else "warning",
+                         from_client=from_client, severity="info" if "capture" in why else "warning",
                          message=f"{why} inside a {who} ADU ({held} bytes buffered)",
                          data=framer.peek(64), at=min(held, 64))
         elif not framer.sync and framer.skipped + held:
             self._report(frame=frame, ts=ts, rule="modbus.resync", clause="MB-TCP 3.1.3", severity="info",
+                         from_client=from_client,
                          message=f"{framer.skipped + held} {who} bytes skipped without finding "
                          "a plausible MBAP header", data=framer.peek(32), at=0)
         framer.clear()
@@ -312,8 +317,9 @@ class ModbusTcpAnalyzer:
         tid, pid, _length, unit = _MBAP(adu)
         if pid != C.MODBUS_PROTOCOL_ID:
             self._report(frame=frame, ts=ts, rule="modbus.protocol-id", clause="MB-TCP 3.1.3",
-                         severity="error", message=f"protocol id {pid} != 0 (transaction {tid})",
-                         data=adu, at=2)
+                         severity="error", from_client=from_client,
+                         message=f"protocol id {pid} != 0 (transaction {tid})",
+                         data=adu, at=2, malformed=True)
             self.sink.decode_error(PROTOCOL)
             return
         if from_client:
@@ -326,8 +332,9 @@ class ModbusTcpAnalyzer:
         bounds = not isinstance(err, TruncatedError | TrailingDataError) and err.path[:1] == ("pdu",)
         path = ".".join(str(p) for p in err.path)
         self._report(frame=frame, ts=ts, rule="modbus.bounds" if bounds else "modbus.malformed",
-                     clause=function_clause(fc), severity="error",
-                     message=f"{function_name(fc)} {kind}: {path}: {err.reason}", data=adu, at=err.offset)
+                     clause=function_clause(fc), severity="error", from_client=kind == "request",
+                     message=f"{function_name(fc)} {kind}: {path}: {err.reason}", data=adu, at=err.offset,
+                     malformed=True)
         self.sink.decode_error(PROTOCOL)
         self.sink.message(PROTOCOL, f"{function_name(fc)} {kind} (malformed)", frame, ts)
 
@@ -346,17 +353,19 @@ class ModbusTcpAnalyzer:
         else:
             if isinstance(pdu, M.ExceptionResponse):
                 self._report(frame=frame, ts=ts, rule="modbus.exception-from-client", clause="MB-AP 7",
-                             severity="error", message=f"the client sent an exception response "
+                             severity="error", from_client=True,
+                             message=f"the client sent an exception response "
                              f"(function 0x{fc:02X})", data=adu, at=7)
                 self.sink.message(PROTOCOL, _EXCEPTION_KEYS[fc], frame, ts)
                 return
             self.sink.message(PROTOCOL, _REQUEST_KEYS[fc], frame, ts)
             if self._values is not None:
                 read = self._values_of_request(unit, pdu, ts)
-        for why, key, old in self._pairing.open(tid, _Pending(unit, fc, pdu, frame, ts, False, read)):
+        for why, key, old in self._pairing.open(tid, _Pending(unit, fc, pdu, frame, ts, False, read, adu)):
             if why == "reuse":
                 self._report(frame=frame, ts=ts, rule="modbus.transaction-id-reuse", clause="MB-TCP 3.1.3",
-                             severity="warning", message=f"transaction {tid} reused while the request of "
+                             severity="warning", from_client=True,
+                             message=f"transaction {tid} reused while the request of "
                              f"frame {old.frame} is outstanding", data=adu, at=0)
             else:  # evicted: more than max_pending outstanding
                 self._unanswered(key, old, ts, False, note=f" (more than {self.max_pending} outstanding)")
@@ -382,7 +391,8 @@ class ModbusTcpAnalyzer:
         elapsed = ts - pending.ts
         if elapsed > self._timeout:
             self._report(frame=frame, ts=ts, rule="modbus.late-response", clause="MB-TCP 4.4.1",
-                         severity="warning", message=f"response to the request of frame {pending.frame} "
+                         severity="warning", from_client=False,
+                         message=f"response to the request of frame {pending.frame} "
                          f"after {elapsed:.3f} s (timeout {self._timeout:g} s)", data=adu, at=0)
         req = pending.pdu
         if req is not None and type(pdu) is _READ_ANSWERS.get(type(req)) and unit == pending.unit \
@@ -395,7 +405,8 @@ class ModbusTcpAnalyzer:
                           ("MB-AP 4.1", 7) if reason.startswith("function code") else
                           (function_clause(fc), 8))
             self._report(frame=frame, ts=ts, rule="modbus.mismatched-response", clause=clause,
-                         severity="error", message=f"response to the request of frame {pending.frame}: "
+                         severity="error", from_client=False,
+                         message=f"response to the request of frame {pending.frame}: "
                          f"{reason}", data=adu, at=at)
         elif not is_exception and pending.read is not None:
             base, start, count = pending.read
@@ -415,13 +426,14 @@ class ModbusTcpAnalyzer:
     def _unpaired(self, tid: int, action: str, p: _Pending | None, adu: bytes, frame: int, ts: float) -> None:
         if action == DUPLICATE and p is not None:
             self._report(frame=frame, ts=ts, rule="modbus.duplicate-response", clause="MB-TCP 3.1.3",
-                         severity="error", message=f"second response to transaction {tid} (request in frame "
+                         severity="error", from_client=False,
+                         message=f"second response to transaction {tid} (request in frame "
                          f"{p.frame})", data=adu, at=0)
             return
         doubtful = self._client_gap or not self._requests_seen
         why = " (its request may precede the capture or be in a gap)" if doubtful else ""
         self._report(frame=frame, ts=ts, rule="modbus.response-without-request", clause="MB-TCP 3.1.3",
-                     severity="info" if doubtful else "error",
+                     severity="info" if doubtful else "error", from_client=False,
                      message=f"response with transaction {tid}, for which no request was seen{why}",
                      data=adu, at=0)
 
@@ -431,7 +443,7 @@ class ModbusTcpAnalyzer:
         self.sink.statistic(PROTOCOL, "exceptions", f"{function_name(pdu.function_code)}: {name}")
         known = code in C.ExceptionCode.__members__.values()
         self._report(frame=frame, ts=ts, rule="modbus.exception-response", clause="MB-AP 7",
-                     severity="info" if known else "warning",
+                     severity="info" if known else "warning", from_client=False,
                      message=f"exception {name} ({code}) to {function_name(pdu.function_code)}"
                      + ("" if known else ": not an MB-AP 7 exception code"), data=adu, at=8)
 
@@ -441,8 +453,8 @@ class ModbusTcpAnalyzer:
         why = (" (the response may be in a capture gap)" if p.in_gap else
                "" if due else " (the capture ends before it was due)")
         self._report(frame=p.frame, ts=p.ts, rule="modbus.unanswered-request", clause="MB-TCP 4.4.2",
-                     severity=severity, message=f"{function_name(p.fc)} request, transaction {tid}, "
-                     f"never answered{why}{note}")
+                     severity=severity, from_client=True, data=p.adu, at=0,  # its transaction id
+                     message=f"{function_name(p.fc)} request, transaction {tid}, never answered{why}{note}")
 
     # --- values for the analytics -------------------------------------------------------------
 

@@ -67,7 +67,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wireproof.codecs._analysis import FlowAnalyzer, FlowContext
+from wireproof.codecs._analysis import Direction, FlowAnalyzer, FlowContext
 from wireproof.harness.replay.events import (
     CanMessage,
     Datagram,
@@ -110,6 +110,7 @@ _TCP_RULES: dict[str, tuple[Severity, str]] = {
     "data_after_close": ("warning", "RFC 9293 3.6"),
     "buffer_overflow": ("warning", "RFC 9293 3.10.7.4"),
 }
+_DIRECTION: dict[str, Direction] = {"client": "client -> server", "server": "server -> client"}
 
 
 # The standard each layer the dissector takes apart is defined by.
@@ -480,7 +481,7 @@ class Engine:
         who = "client" if ev.from_client ^ state.swapped else "server"
         severity, clause = _TCP_RULES["gap"]
         self.emit(Finding(frame=ev.frame, timestamp=ev.timestamp, flow=record.flow, protocol="tcp",
-                          clause=clause, severity=severity, rule="tcp.gap",
+                          clause=clause, severity=severity, rule="tcp.gap", direction=_DIRECTION[who],
                           message=f"{ev.missing} bytes from the {who} missing from the capture"), record)
         if state.held is not None:  # still guessing: the analyzer gets the gap in its place
             state.held.append(("on_gap", ev.from_client, ev.missing, ev.frame, ev.timestamp))
@@ -497,7 +498,8 @@ class Engine:
         who = "client" if ev.from_client ^ state.swapped else "server"
         self.emit(Finding(frame=ev.frame, timestamp=ev.timestamp, flow=record.flow, protocol="tcp",
                           clause=clause, severity=severity, rule=f"tcp.{ev.kind.replace('_', '-')}",
-                          message=f"{who}: {ev.detail}", offset=0, hex=bytes(ev.window).hex()), record)
+                          message=f"{who}: {ev.detail}", offset=0, hex=bytes(ev.window).hex(),
+                          direction=_DIRECTION[who]), record)
 
     def on_closed(self, ev: FlowClosed) -> None:
         self.last_key = None
@@ -532,7 +534,8 @@ class Engine:
         self.emit(Finding(frame=ev.frame, timestamp=ev.timestamp, flow="", protocol=ev.layer,
                           clause=_LAYER_CLAUSES.get(ev.layer, ""), severity="warning",
                           rule=f"{ev.layer}.malformed", message=ev.reason,
-                          offset=min(ev.offset, 16), hex=window.hex()), None)
+                          offset=min(ev.offset, 16), hex=window.hex(),
+                          window_start=max(0, ev.offset - 16), malformed=True), None)
 
     def finish(self) -> None:
         # The dissector's finish() closes what is open; anything still here was never closed.

@@ -29,7 +29,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from wireproof.codecs._analysis import route
 from wireproof.harness.replay.analytics import Analytics
+from wireproof.harness.replay.summary import function_table
 
 __all__ = ["Line", "nice_ticks", "render_html", "svg_line_chart", "write_html"]
 
@@ -52,11 +54,19 @@ td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 table.kv{width:auto}
 table.kv th{font-weight:normal;color:#555}
 code,.hex,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em}
-.hex{overflow-wrap:anywhere;max-width:26em}
-td.hexcell{min-width:13em}
+.hex{white-space:pre;display:block}
+.hex .off{color:#999}
+.at{display:block;color:#a01818;font-size:.85em}
+td.hexcell{min-width:17em}
+.dir{color:#555;font-size:.9em;font-family:system-ui,sans-serif}
+.tag{background:#eee;color:#333;border:1px solid #ccc;border-radius:3px;padding:0 .3em;font-size:.85em}
+.origin{color:#333;margin:.4em 0}
+h3{font-size:1em;margin:1.1em 0 .3em}
+table.functions{width:auto;min-width:40em}
 .hex mark{background:#e15759;color:#fff;border-radius:2px;padding:0 1px}
 .hex mark.end{background:none;color:#e15759;font-weight:bold}
 .flow{overflow-wrap:anywhere;min-width:11em}
+.nw{white-space:nowrap}
 .sev{font-weight:bold;padding:.05em .4em;border-radius:3px;white-space:nowrap}
 .sev-error{background:#f6c6c6;color:#7a1010}
 .sev-warning{background:#f2eeb0;color:#5c5400}
@@ -102,13 +112,21 @@ def _count(value: Any) -> str:
 
 
 def _tick_label(x: float, step: float) -> str:
-    if x == 0:
+    """The label of tick ``x`` on a grid of ``step``: as many digits as it takes to say ``x`` itself.
+
+    A 2.5 step needs a decimal (2.5, 7.5), a 0.25 step two; a label rounded to
+    the step's magnitude alone ("2" for 2.5) would sit where its value is not.
+    """
+    tol = abs(step) * 1e-6 if step > 0 else abs(x) * 1e-9
+    if abs(x) <= tol:
         return "0"
     if step >= 1000 or abs(x) >= 1e6:
-        return _si(x)
-    decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 0
-    if decimals > 6:
-        return f"{x:.2g}"
+        scale, suffix = next(((m, u) for m, u in _SI if abs(x) >= m), (1.0, ""))
+        d = next((d for d in range(10) if abs(round(x / scale, d) * scale - x) <= tol), 9)
+        return f"{x / scale:.{d}f}{suffix}"
+    decimals = next((d for d in range(7) if abs(round(x, d) - x) <= tol), None)
+    if decimals is None:  # a tiny step: the shortest exact scientific form
+        return next((f"{x:.{p}g}" for p in range(1, 17) if abs(float(f"{x:.{p}g}") - x) <= tol), repr(x))
     return f"{x:.{decimals}f}"
 
 
@@ -152,10 +170,14 @@ class Line:
 
 def svg_line_chart(lines: Sequence[Line], *, title: str, x_label: str, y_label: str,
                    width: int = 1100, height: int = 260, y_zero: bool = False,
-                   y_format: Callable[[float], str] | None = None) -> str:
+                   y_format: Callable[[float], str] | None = None,
+                   x_range: tuple[float, float] | None = None) -> str:
     """An inline ``<svg>`` line chart with axes, ticks, a legend, bands and markers.
 
     ``y_zero`` puts 0 on the y axis (rates); otherwise the axis fits the data.
+    ``x_range`` fixes the x axis (widened if data falls outside), so that charts
+    of one capture share it (0 to its duration). Every tick (its line and its
+    label, ``<g class="xtick" data-value=...>``) sits at the pixel of its value.
     Each line is a ``<g class="series">``, each marker a ``<circle class="marker">``.
     """
     left, right, top, bottom = 72, 18, 30, 44
@@ -180,8 +202,11 @@ def svg_line_chart(lines: Sequence[Line], *, title: str, x_label: str, y_label: 
                    f'fill="#888">no data</text></svg>')
         return "".join(out)
 
-    # x spans the data exactly (time has no natural padding); y is rounded out to its ticks
+    # x spans the data exactly (time has no natural padding), or the range asked for;
+    # y is rounded out to its ticks
     xlo, xhi = min(xs), max(xs)
+    if x_range is not None and all(math.isfinite(v) for v in x_range) and x_range[1] > x_range[0]:
+        xlo, xhi = min(xlo, x_range[0]), max(xhi, x_range[1])
     xt = nice_ticks(xlo, xhi, 8)
     inside = [t for t in xt if xlo - 1e-9 * abs(xhi - xlo) <= t <= xhi + 1e-9 * abs(xhi - xlo)]
     if len(inside) >= 2:
@@ -214,9 +239,10 @@ def svg_line_chart(lines: Sequence[Line], *, title: str, x_label: str, y_label: 
     for t in xt:
         x = px(t)
         grid.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#eee"/>')
-        labels.append(f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 4}" stroke="#888"/>'
+        labels.append(f'<g class="xtick" data-value="{t!r}">'
+                      f'<line x1="{x:.1f}" y1="{top + ph}" x2="{x:.1f}" y2="{top + ph + 4}" stroke="#888"/>'
                       f'<text x="{x:.1f}" y="{top + ph + 16}" text-anchor="middle" fill="#555">'
-                      f"{_s(_tick_label(t, xstep))}</text>")
+                      f"{_s(_tick_label(t, xstep))}</text></g>")
     out += grid + labels
     out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
     out.append(f'<text x="{left + pw / 2:.1f}" y="{top + ph + 34}" text-anchor="middle" fill="#333">'
@@ -262,17 +288,32 @@ def svg_line_chart(lines: Sequence[Line], *, title: str, x_label: str, y_label: 
 
 # -- page sections ---------------------------------------------------------------------------------
 
-def _hex_window(hex_text: Any, offset: Any) -> str:
-    """The window as spaced byte pairs, the byte at ``offset`` in a ``<mark>`` (past the end: a caret)."""
+_HEX_ROW = 8  # bytes per line of a hex window
+
+
+def _hex_window(hex_text: Any, offset: Any, start: Any = 0) -> str:
+    """The window as lines of spaced byte pairs, each line led by the message offset of its first
+    byte; the byte at ``offset`` in a ``<mark>`` (past the end: a caret), its offset said below."""
     text = hex_text if isinstance(hex_text, str) else ""
     if len(text) % 2 or not re.fullmatch(r"[0-9a-fA-F]*", text):
         return f'<span class="hex">{_s(text)}</span>'
+    if not text:
+        return ""
     pairs = [text[i:i + 2].lower() for i in range(0, len(text), 2)]
     at = offset if isinstance(offset, int) and not isinstance(offset, bool) else -1
-    parts = [f"<mark>{p}</mark>" if i == at else p for i, p in enumerate(pairs)]
+    base = start if isinstance(start, int) and not isinstance(start, bool) and start >= 0 else 0
+    parts = [f'<mark title="byte {base + i}">{p}</mark>' if i == at else p for i, p in enumerate(pairs)]
     if at == len(pairs):
         parts.append('<mark class="end" title="the message ends here">\u2038</mark>')
-    return f'<span class="hex">{" ".join(parts)}</span>'
+    width = len(str(base + len(pairs)))
+    rows = [f'<span class="off">{base + i:>{width}}</span>  ' + " ".join(parts[i:i + _HEX_ROW])
+            for i in range(0, len(parts), _HEX_ROW)]
+    where = ""
+    if 0 <= at < len(pairs):
+        where = f'<span class="at">byte {base + at} (0x{base + at:X})</span>'
+    elif at == len(pairs):
+        where = f'<span class="at">ends at byte {base + at}</span>'
+    return f'<span class="hex">{"<br/>".join(rows)}</span>{where}'
 
 
 def _when(t: Any, origin: float | None) -> str:
@@ -281,7 +322,7 @@ def _when(t: Any, origin: float | None) -> str:
         return ""
     if origin is None:
         return f"{x:.6f}"
-    return f'<span title="{_s(_utc(x))}">{x - origin:+.6f}</span>'
+    return f'<span title="{_s(_utc(x))}">{x - origin:.6f}</span>'
 
 
 def _utc(t: float) -> str:
@@ -292,33 +333,56 @@ def _utc(t: float) -> str:
 
 
 def _origin(result: dict[str, Any], plots: dict[str, Any] | None) -> float | None:
-    candidates: list[Any] = []
-    if plots:
-        candidates.append(plots.get("origin"))
-    analytics = result.get("analytics")
-    if isinstance(analytics, dict):
-        candidates.append(analytics.get("first_time"))
-    candidates.append(result.get("first"))
+    """The page's one time origin: the capture's first frame (else the earliest time known)."""
+    candidates: list[Any] = [result.get("first")]
     flows = result.get("flows")
     if isinstance(flows, list):
         firsts = [_num(f.get("first")) for f in flows if isinstance(f, dict)]
         candidates.append(min((x for x in firsts if x is not None), default=None))
-    for c in candidates:
-        x = _num(c)
-        if x is not None:
-            return x
-    return None
+    analytics = result.get("analytics")
+    if isinstance(analytics, dict):
+        candidates.append(analytics.get("first_time"))
+    if plots:
+        candidates.append(plots.get("origin"))
+    known = [x for x in (_num(c) for c in candidates) if x is not None]
+    return known[0] if known else None
+
+
+def _malformed_counts(result: dict[str, Any]) -> tuple[dict[str, int], int]:
+    """Malformed messages per protocol (did not decode) and malformed frames (below the protocols)."""
+    by_protocol = result.get("decode_errors_by_protocol")
+    counts = {str(k): v for k, v in by_protocol.items() if isinstance(v, int)} \
+        if isinstance(by_protocol, dict) else {}
+    frames = result.get("malformed_frames")
+    return counts, frames if isinstance(frames, int) and not isinstance(frames, bool) else 0
+
+
+_MALFORMED_DEFINITION = ("malformed: a message that did not decode (a protocol's rules broken in its "
+                         "framing or fields) or a frame the capture layers (link, IP, TCP, UDP) could not "
+                         "take apart; each gets exactly one finding")
 
 
 def _header(result: dict[str, Any], origin: float | None) -> str:
     findings = result.get("findings") if isinstance(result.get("findings"), list) else []
     severities: dict[str, int] = {}
-    for f in findings or []:
-        if isinstance(f, dict):
-            sev = str(f.get("severity", "?"))
-            severities[sev] = severities.get(sev, 0) + 1
+    by_severity = result.get("findings_by_severity")
+    if isinstance(by_severity, dict) and by_severity:
+        severities = {str(k): v for k, v in by_severity.items() if isinstance(v, int) and v}
+    else:
+        for f in findings or []:
+            if isinstance(f, dict):
+                sev = str(f.get("severity", "?"))
+                severities[sev] = severities.get(sev, 0) + 1
+    total = result.get("findings_total")
+    n_findings = total if isinstance(total, int) else len(findings or [])
     errors = result.get("decode_errors", 0)
     n_errors = len(errors) if isinstance(errors, list) else errors
+    by_protocol, malformed_frames = _malformed_counts(result)
+    malformed = sum(by_protocol.values()) + malformed_frames
+    parts = [f"{_count(n)} {_s(p)} message{'' if n == 1 else 's'}" for p, n in sorted(by_protocol.items())]
+    if malformed_frames or not parts:
+        parts.append(f"{_count(malformed_frames)} frame{'' if malformed_frames == 1 else 's'} "
+                     "below the protocols")
     duration = _num(result.get("duration"))
     messages = result.get("messages") if isinstance(result.get("messages"), dict) else {}
     rows = [
@@ -327,15 +391,23 @@ def _header(result: dict[str, Any], origin: float | None) -> str:
         ("frames", _count(result.get("frames", 0))),
         ("bytes", _count(result.get("bytes", ""))),
         ("duration", "" if duration is None else f"{duration:.6f} s"),
-        ("start", "" if origin is None else _s(_utc(origin))),
+        ("first frame", "" if origin is None else _s(_utc(origin))),
         ("messages", _count(sum(v for v in (messages or {}).values() if isinstance(v, int)))),
-        ("findings", _count(len(findings or [])) + "".join(
+        ("findings", _count(n_findings) + "".join(
             f' <span class="sev sev-{_s(k)}">{_s(k)} {v}</span>' for k, v in sorted(
                 severities.items(), key=lambda kv: (_SEVERITY_ORDER.get(kv[0], 9), kv[0])))),
-        ("decode errors", _count(n_errors)),
+        ("malformed", f'{_count(malformed)} <span class="muted">({", ".join(parts)})</span>'
+         if isinstance(n_errors, int) else _count(n_errors)),
     ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows if v != "")
     return f'<table class="kv">{body}</table>'
+
+
+def _origin_note(origin: float | None) -> str:
+    if origin is None:
+        return ""
+    return (f'<p class="origin">Times on this page are seconds since the first frame of the capture, '
+            f"{_s(_utc(origin))}.</p>")
 
 
 def _damage(result: dict[str, Any]) -> str:
@@ -351,27 +423,69 @@ def _damage(result: dict[str, Any]) -> str:
             "there is no verdict for the rest of the file.</p>")
 
 
+_KINDS = ("request", "response", "exception")
+_FUNCTION_ROWS = 20  # functions listed before the rest is folded away
+
+
 def _protocols(result: dict[str, Any]) -> str:
     messages = result.get("messages") if isinstance(result.get("messages"), dict) else {}
     functions = result.get("functions") if isinstance(result.get("functions"), dict) else {}
-    names = list(dict.fromkeys([*(messages or {}), *(functions or {})]))
-    if not names:
+    message_frames = result.get("message_frames") if isinstance(result.get("message_frames"), dict) else {}
+    by_protocol, malformed_frames = _malformed_counts(result)
+    names = list(dict.fromkeys([*(messages or {}), *(functions or {}), *by_protocol]))
+    if not names and not malformed_frames:
         return '<p class="muted">No protocol messages decoded.</p>'
-    rows = []
+    rows = [_tr(_td(_s(name), "nw"), _td(_count((messages or {}).get(name, 0)), "n"),
+                _td(_count((message_frames or {}).get(name, "")), "n"),
+                _td(_count(by_protocol.get(name, 0)), "n")) for name in names]
+    if malformed_frames:
+        rows.append(_tr(_td("capture layers (link, IP, TCP, UDP)", "nw"), _td("", "n"), _td("", "n"),
+                        _td(_count(malformed_frames), "n")))
+    out = ["<table><thead><tr><th>protocol</th><th>messages</th><th>frames with messages</th>"
+           f"<th>malformed</th></tr></thead><tbody>{''.join(rows)}</tbody></table>",
+           f'<p class="muted">{_s(_MALFORMED_DEFINITION)}.</p>']
     for name in names:
         funcs = (functions or {}).get(name)
-        detail = ""
-        if isinstance(funcs, dict):
-            detail = ", ".join(f"<code>{_s(k)}</code>&#160;{_count(v)}"
-                               for k, v in sorted(funcs.items(), key=lambda kv: str(kv[0])))
-        rows.append(f"<tr><td>{_s(name)}</td><td class=\"n\">{_count((messages or {}).get(name, 0))}</td>"
-                    f"<td>{detail}</td></tr>")
-    return ("<table><thead><tr><th>protocol</th><th>messages</th><th>functions</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+        if not isinstance(funcs, dict) or not funcs:
+            continue
+        columns, frows = function_table(funcs)
+        head = "".join(f'<th class="n">{c}{"s" if c in _KINDS else ""}</th>' for c in columns)
+        body = [_tr(_td(f"<code>{_s(fn)}</code>"), *(_td(_count(v) if v else "", "n") for v in vals))
+                for fn, vals in frows[:_MAX_ROWS]]
+        totals = [sum(v[i] for _fn, v in frows) for i in range(len(columns))]
+        foot = _tr(_td(f"<strong>all {_count(len(frows))}</strong>"),
+                   *(_td(f"<strong>{_count(v)}</strong>", "n") for v in totals))
+        thead = f'<table class="functions"><thead><tr><th>function</th>{head}</tr></thead><tbody>'
+        tfoot = f"{foot}</tbody></table>"
+        unknown = by_protocol.get(name, 0) - totals[columns.index("malformed")] \
+            if "malformed" in columns else by_protocol.get(name, 0)
+        note = (f'<p class="muted">{_count(unknown)} more malformed {_s(name)} message'
+                f"{'' if unknown == 1 else 's'} with no function to count (a broken header).</p>"
+                if unknown > 0 else "")
+        out.append(f"<h3>Functions of {_s(name)}</h3>" + thead + "".join(body[:_FUNCTION_ROWS]) + tfoot)
+        if len(body) > _FUNCTION_ROWS:  # the rest folded: a fuzzing capture tries every code
+            out.append(f"<details><summary>{_count(len(frows) - _FUNCTION_ROWS)} more functions, fewer "
+                       "messages each</summary>" + thead + "".join(body[_FUNCTION_ROWS:]) + tfoot
+                       + "</details>")
+        out.append(note)
+    return "".join(out)
+
+
+def _flow_cell(f: dict[str, Any]) -> str:
+    """The finding's flow in the order of its frame's addresses, and who sent that frame."""
+    flow, direction = str(f.get("flow", "")), str(f.get("direction") or "")
+    src, sep, dst = route(flow, direction).partition(" -> ")
+    text = f'<span class="nw">{_s(src)} -&gt;</span> <span class="nw">{_s(dst)}</span>' if sep else _s(src)
+    return text + (f'<br/><span class="dir">{_s(direction)}</span>' if direction else "")
+
+
+def _frame_key(f: dict[str, Any]) -> tuple[float, float]:
+    frame, ts = _num(f.get("frame")), _num(f.get("timestamp"))
+    return (math.inf if frame is None else frame, math.inf if ts is None else ts)
 
 
 def _findings(result: dict[str, Any], origin: float | None) -> str:
-    findings = [f for f in result.get("findings") or [] if isinstance(f, dict)]
+    findings = sorted((f for f in result.get("findings") or [] if isinstance(f, dict)), key=_frame_key)
     if not findings:
         return '<p class="muted">No findings: the traffic breaks no rule wireproof checks.</p>'
     rows = []
@@ -379,16 +493,23 @@ def _findings(result: dict[str, Any], origin: float | None) -> str:
         sev = _s(f.get("severity", ""))
         rule = f.get("rule")
         rule_html = f'<br/><code class="muted">{_s(rule)}</code>' if rule else ""
+        tag = ' <span class="tag">malformed</span>' if f.get("malformed") is True else ""
         rows.append(_tr(_td(_s(f.get("frame", "")), "n"), _td(_when(f.get("timestamp"), origin), "n"),
-                        _td(f'<span class="sev sev-{sev}">{sev}</span>'),
-                        _td(_s(f.get("flow", "")), "flow mono"),
+                        _td(f'<span class="sev sev-{sev}">{sev}</span>{tag}'),
+                        _td(_flow_cell(f), "flow mono"),
                         _td(_s(f.get("protocol", "")), "nw"), _td(_s(f.get("clause", ""))),
                         _td(_s(f.get("message", "")) + rule_html),
-                        _td(_hex_window(f.get("hex"), f.get("offset")), "hexcell")))
-    more = (f'<p class="muted">{len(findings) - _MAX_ROWS:,} more findings in the JSON report.</p>'
-            if len(findings) > _MAX_ROWS else "")
-    return ("<table><thead><tr><th>frame</th><th>time (s)</th><th>severity</th><th>flow</th>"
-            "<th>protocol</th><th>clause</th><th>message</th><th>hex window</th></tr></thead>"
+                        _td(_hex_window(f.get("hex"), f.get("offset"), f.get("window_start", 0)), "hexcell")))
+    kept = result.get("findings_total")
+    total = kept if isinstance(kept, int) and kept >= len(findings) else len(findings)
+    shown = min(len(findings), _MAX_ROWS)
+    more = (f'<p class="muted">{total - shown:,} more findings in the JSON report.</p>'
+            if total > shown else "")
+    marked = sum(1 for f in findings[:_MAX_ROWS] if f.get("malformed") is True)
+    lead = (f'<p class="muted">In frame order. {_count(marked)} of the {_count(shown)} shown '
+            'are marked <span class="tag">malformed</span>: one per malformed message or frame.</p>')
+    return (f"{lead}<table><thead><tr><th>frame</th><th>time (s)</th><th>severity</th><th>flow</th>"
+            "<th>protocol</th><th>clause</th><th>message</th><th>bytes</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>{more}")
 
 
@@ -427,7 +548,9 @@ def _flows(result: dict[str, Any], origin: float | None) -> str:
     per_flow = (analytics or {}).get("flows") if isinstance((analytics or {}).get("flows"), dict) else {}
     if not flows:
         return '<p class="muted">No flows.</p>'
+    window = _rate_window(result)
     rows = []
+    short = 0
     for f in flows[:_MAX_ROWS]:
         a = (per_flow or {}).get(f.get("flow")) or {}
         ia = a.get("message_interarrival") or {}
@@ -437,14 +560,19 @@ def _flows(result: dict[str, Any], origin: float | None) -> str:
         if _num(ia.get("mean")) is not None:
             interval = f"{_fmt(ia.get('mean'), ' s')} &#177; {_fmt(ia.get('std'), ' s')}"
         anomalies = a.get("anomaly_count") or ""
+        rates = [_fmt(a.get("mean_bandwidth_bps"), "B/s"), _fmt(a.get("peak_bandwidth_bps"), "B/s")]
+        if a and _shorter_than(a.get("duration"), window):
+            short += 1
+            rates = ["&#8212;*", "&#8212;*"]
         rows.append(_tr(_td(_s(f.get("flow", "")), "flow mono"), _td(_s(f.get("protocol", "")), "nw"),
                         *(_td(_count(f.get(k, "")), "n") for k in ("frames", "bytes", "messages")),
                         _td(_when(f.get("first"), origin), "n"), _td(_when(f.get("last"), origin), "n"),
-                        _td(_fmt(a.get("mean_bandwidth_bps"), "B/s"), "n"),
-                        _td(_fmt(a.get("peak_bandwidth_bps"), "B/s"), "n"),
-                        _td(interval, "n"), _td(_count(anomalies), "n")))
+                        *(_td(r, "n") for r in rates), _td(interval, "n"), _td(_count(anomalies), "n")))
     more = (f'<p class="muted">{len(flows) - _MAX_ROWS:,} more flows in the JSON report.</p>'
             if len(flows) > _MAX_ROWS else "")
+    if short:
+        more += (f'<p class="muted">* {_count(short)} flow{"" if short == 1 else "s"} shorter than the '
+                 f"{window:g} s rate window: no rate is given for {'it' if short == 1 else 'them'}.</p>")
     return ("<table><thead><tr><th>flow</th><th>protocol</th><th>frames</th><th>bytes</th><th>messages</th>"
             "<th>first (s)</th><th>last (s)</th><th>mean rate</th><th>peak rate</th><th>interval</th>"
             f"<th>timing anomalies</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{more}")
@@ -476,7 +604,20 @@ def _series_table(result: dict[str, Any], origin: float | None) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
-_X_LABEL = "time since first frame (s)"
+_X_LABEL = "time since the first frame (s)"
+
+
+def _rate_window(result: dict[str, Any]) -> float:
+    """The analytics' rate window (s): rates of a shorter flow are not shown."""
+    analytics = result.get("analytics") if isinstance(result.get("analytics"), dict) else {}
+    params = (analytics or {}).get("parameters")
+    w = _num(params.get("rate_window_s")) if isinstance(params, dict) else None
+    return w if w is not None and w > 0 else 1.0
+
+
+def _shorter_than(duration: Any, window: float) -> bool:
+    d = _num(duration)
+    return d is not None and d < window
 
 
 def _rows(points: Any, origin: float, width: int) -> list[list[float]]:
@@ -491,17 +632,52 @@ def _rows(points: Any, origin: float, width: int) -> list[list[float]]:
     return out
 
 
-def _traffic_chart(entries: Any, origin: float, title: str) -> str:
-    lines = [Line(label=str(e.get("label", "")),
-                  points=[(r[0], r[1]) for r in _rows(e.get("points"), origin, 2)])
-             for e in entries or [] if isinstance(e, dict)]
+def _traffic_lines(entries: Any, origin: float) -> list[Line]:
+    return [Line(label=str(e.get("label", "")),
+                 points=[(r[0], r[1]) for r in _rows(e.get("points"), origin, 2)])
+            for e in entries or [] if isinstance(e, dict)]
+
+
+def _traffic_chart(lines: list[Line], title: str, x_range: tuple[float, float] | None) -> str:
     if not lines:
         return ""
-    svg = svg_line_chart(lines, title=title, x_label=_X_LABEL, y_label="bytes/s", y_zero=True)
+    svg = svg_line_chart(lines, title=title, x_label=_X_LABEL, y_label="bytes/s", y_zero=True,
+                         x_range=x_range)
     return f'<div class="chart">{svg}</div>'
 
 
-def _value_chart(entry: dict[str, Any], origin: float, y_label: str) -> str:
+def _traffic(result: dict[str, Any], plots: dict[str, Any], t0: float,
+             x_range: tuple[float, float] | None) -> str:
+    """Traffic by protocol, and by flow unless that would draw the same lines again. A line is a
+    rate: none is drawn for a flow (or capture) shorter than the rate window; a sentence says so."""
+    window = _rate_window(result)
+    analytics = result.get("analytics") if isinstance(result.get("analytics"), dict) else {}
+    per_flow = (analytics or {}).get("flows") if isinstance((analytics or {}).get("flows"), dict) else {}
+    notes = []
+    protocols = _traffic_lines(plots.get("traffic"), t0)
+    if x_range is not None and x_range[1] - x_range[0] < window:
+        notes.append(f"The capture is shorter than the {window:g} s rate window: no rate is drawn.")
+        protocols = []
+    flows = _traffic_lines(plots.get("flows"), t0)
+    short = [ln for ln in flows
+             if _shorter_than(((per_flow or {}).get(ln.label) or {}).get("duration"), window)]
+    flows = [ln for ln in flows if ln not in short]
+    if short and protocols:
+        names = ", ".join(ln.label for ln in short[:5]) + (", ..." if len(short) > 5 else "")
+        notes.append(f"{len(short)} of the busiest flows {'is' if len(short) == 1 else 'are'} shorter than "
+                     f"the {window:g} s rate window: no rate is drawn for {names}.")
+    same = {tuple(ln.points) for ln in protocols}
+    if flows and all(tuple(ln.points) in same for ln in flows):
+        notes.append("Busiest flows: not drawn, each flow's line is its protocol's line above "
+                     f"({'one flow' if len(flows) == 1 else 'one flow per protocol'}).")
+        flows = []
+    out = (_traffic_chart(protocols, "Traffic by protocol", x_range)
+           + _traffic_chart(flows, "Busiest flows", x_range))
+    return out + "".join(f'<p class="muted">{_s(n)}</p>' for n in notes)
+
+
+def _value_chart(entry: dict[str, Any], origin: float, y_label: str,
+                 x_range: tuple[float, float] | None) -> str:
     rows = _rows(entry.get("points"), origin, 4)
     label = str(entry.get("label", ""))
     markers = []
@@ -510,31 +686,36 @@ def _value_chart(entry: dict[str, Any], origin: float, y_label: str) -> str:
             z = _num(m[2]) if len(m) > 2 else None
             ztext = "inf" if z is None else f"{z:+.2f}"
             x = float(m[0]) - origin
-            markers.append((x, float(m[1]), f"t=+{x:.6f} s value={float(m[1]):.6g} z={ztext}"))
+            markers.append((x, float(m[1]), f"t={x:.6f} s value={float(m[1]):.6g} z={ztext}"))
     line = Line(label=label, points=[(r[0], r[1]) for r in rows], band=[(r[0], r[2], r[3]) for r in rows],
                 markers=markers)
     count = entry.get("anomaly_count", len(markers))
     title = f"{label}: {count} anomal{'y' if count == 1 else 'ies'}"
-    svg = svg_line_chart([line], title=title, x_label=_X_LABEL, y_label=y_label, height=220)
+    svg = svg_line_chart([line], title=title, x_label=_X_LABEL, y_label=y_label, height=220, x_range=x_range)
     return f'<div class="chart">{svg}</div>'
 
 
 def render_html(result: dict[str, Any], analytics_plots: dict[str, Any] | Analytics | None = None) -> str:
     """The replay report page for a ``wireproof.replay/1`` result and optional plot data.
 
-    ``analytics_plots`` is :meth:`Analytics.plots` (or the :class:`Analytics` itself).
+    ``analytics_plots`` is :meth:`Analytics.plots` (or the :class:`Analytics` itself). Every time on
+    the page (tables and chart axes) is seconds since one origin, the capture's first frame; the
+    charts share one x axis, 0 to the capture's duration.
     """
     if isinstance(analytics_plots, Analytics):
         analytics_plots = analytics_plots.plots()
     plots = analytics_plots if isinstance(analytics_plots, dict) else None
     origin = _origin(result, plots)
+    t0 = origin or 0.0
+    last = _num(result.get("last"))
+    duration = _num(result.get("duration"))
+    end = last - t0 if last is not None else duration
+    x_range = (0.0, end) if end is not None and end > 0 else None
     file_name = Path(str(result.get("file", ""))).name or "capture"
     title = _s(f"wireproof replay: {file_name}")
-    sections = [f"<h1>{title}</h1>", _damage(result), _header(result, origin)]
+    sections = [f"<h1>{title}</h1>", _damage(result), _header(result, origin), _origin_note(origin)]
     if plots:
-        t0 = origin or 0.0
-        charts = (_traffic_chart(plots.get("traffic"), t0, "Traffic by protocol")
-                  + _traffic_chart(plots.get("flows"), t0, "Busiest flows"))
+        charts = _traffic(result, plots, t0, x_range)
         if charts:
             sections += ["<h2>Traffic over time</h2>", charts]
     sections += ["<h2>Messages per protocol</h2>", _protocols(result),
@@ -543,10 +724,10 @@ def render_html(result: dict[str, Any], analytics_plots: dict[str, Any] | Analyt
     series_table = _series_table(result, origin)
     value_charts = timing_charts = ""
     if plots:
-        t0 = origin or 0.0
-        value_charts = "".join(_value_chart(e, t0, "value") for e in plots.get("series") or []
+        value_charts = "".join(_value_chart(e, t0, "value", x_range) for e in plots.get("series") or []
                                if isinstance(e, dict))
-        timing_charts = "".join(_value_chart(e, t0, "interval (s)") for e in plots.get("timing") or []
+        timing_charts = "".join(_value_chart(e, t0, "interval (s)", x_range)
+                                for e in plots.get("timing") or []
                                 if isinstance(e, dict))
     if series_table or value_charts:
         sections += ["<h2>Anomalous series</h2>", series_table, value_charts]

@@ -439,8 +439,8 @@ class Analytics:
         self.flush()
         return plots_of(self, max_lines=max_lines, max_series=max_series)
 
-    def text(self, *, top: int = 5) -> list[str]:
-        """The human summary lines of :func:`summary_lines` for this run."""
-        return summary_lines(self.summary(), top=top)
+    def text(self, *, top: int = 5, origin: float | None = None) -> list[str]:
+        """The human summary lines of :func:`summary_lines` for this run (times since ``origin``)."""
+        return summary_lines(self.summary(), top=top, origin=origin)
 
 

@@ -161,17 +161,20 @@ def _fmt(x: Any, unit: str = "") -> str:
     return f"{x:.6g}{unit}"
 
 
-def summary_lines(summary: dict[str, Any], *, top: int = 5) -> list[str]:
+def summary_lines(summary: dict[str, Any], *, top: int = 5, origin: float | None = None) -> list[str]:
     """Lines of text for the CLI from a :meth:`Analytics.summary` dict (or its JSON).
 
-    Times are seconds since the first frame. The ``top`` flows by bandwidth,
+    Times are seconds since ``origin``: the capture's first frame, which the
+    replay passes (the analytics' own first time, the default, is the first
+    frame of a flow it tracked, which may come later). The ``top`` flows by bandwidth,
     then the flows with timing anomalies and the series with value anomalies
     (most anomalies first), each with its first anomaly.
     """
     lines: list[str] = []
     flows: dict[str, Any] = summary.get("flows", {})
     series: dict[str, Any] = summary.get("series", {})
-    origin = summary.get("first_time") or 0.0
+    if origin is None:
+        origin = summary.get("first_time") or 0.0
 
     def bw(item: tuple[str, dict[str, Any]]) -> tuple[float, int]:
         f = item[1]
@@ -220,6 +223,6 @@ def _first(item: dict[str, Any], origin: float) -> str:
     a = item.get("first_anomaly") or anomalies[0]
     z = "inf" if a.get("z") is None else f"{a['z']:+.1f}"
     t = a.get("timestamp")
-    at = "?" if t is None else f"+{t - origin:.6f}s"
+    at = "?" if t is None else f"{t - origin:.6f} s"
     return (f"; first at {at}: {_fmt(a.get('value'))} (z={z}, "
             f"mean {_fmt(a.get('mean'))}, std {_fmt(a.get('std'))})")
