@@ -290,7 +290,7 @@ def check_reports(directory: Path, *, suite: str) -> dict[str, Any]:
     assert [c["clause"] for c in report["cases"]] == sorted(EXPECTED)
     case = next(c for c in report["cases"] if c["clause"] == "FAKE-001")
     assert set(case) == {"nodeid", "clause", "title", "level", "verdict", "duration", "message", "evidence",
-                         "started"}
+                         "started", "cites"}
     assert case["nodeid"] == "test_fake.py::test_pass"
     assert case["evidence"][0] == {"direction": "sent", "hex": "0001", "note": "request <b>",
                                    "t": case["evidence"][0]["t"], "connection": "", "decoded": "",

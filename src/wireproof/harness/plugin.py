@@ -4,7 +4,10 @@ Theory of operation (DESIGN.md, "Conformance"; STYLE.md: the pytest-xdist and
 Hypothesis habit):
 
 - A clause test is marked ``@pytest.mark.conformance(clause="MB-TCP-013",
-  level="shall")``. The marker is validated when its module is collected; a
+  level="shall", cites='MB-TCP 4.2: "..."')``: ``cites`` is the specification
+  sentence the clause rests on (section and quoted words), shown beside its
+  verdict in every report; ``level`` is "shall" only where that sentence is
+  normative for the device. The marker is validated when its module is collected; a
   bad one turns that module into a collection error that names the test.
 - Each test phase's report is classified into a verdict (:func:`classify`) in
   the process that ran it, and the clause, level, verdict, message and
@@ -47,6 +50,7 @@ __all__ = [
     "INCONCLUSIVE_PREFIX",
     "LEVELS",
     "NOT_APPLICABLE_PREFIX",
+    "PROP_CITES",
     "PROP_CLAUSE",
     "PROP_DEVICE",
     "PROP_EVIDENCE",
@@ -73,9 +77,12 @@ PROP_EVIDENCE: Final = "wireproof.evidence"
 # built-in default); suites put it on the item's user_properties.
 PROP_TARGET: Final = "wireproof.target"
 PROP_TITLE: Final = "wireproof.title"  # the rule in one line: the clause test's docstring summary
+# The specification sentence the clause rests on (the marker's ``cites``): section and quoted words.
+PROP_CITES: Final = "wireproof.cites"
 # What the device said about itself (a DeviceInfo as JSON); a suite puts it on its items' user_properties.
 PROP_DEVICE: Final = "wireproof.device"
-_PROPS: Final = frozenset({PROP_CLAUSE, PROP_LEVEL, PROP_VERDICT, PROP_MESSAGE, PROP_EVIDENCE, PROP_TITLE})
+_PROPS: Final = frozenset({PROP_CLAUSE, PROP_LEVEL, PROP_VERDICT, PROP_MESSAGE, PROP_EVIDENCE, PROP_TITLE,
+                           PROP_CITES})
 
 _MAX_MESSAGE: Final = 4000
 REPORTER_NAME: Final = "wireproof-report"
@@ -239,7 +246,8 @@ def _aliases(config: pytest.Config, params: dict[str, str]) -> dict[str, Any]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "conformance(clause, level[, title]): a conformance clause test (level: shall|should|may)"
+        "markers", "conformance(clause, level[, title][, cites]): a conformance clause test "
+        "(level: shall|should|may; cites: the specification sentence it rests on)"
     )
     from wireproof.protocol import REGISTRY
 
@@ -334,7 +342,7 @@ def marker_problem(marker: pytest.Mark) -> str | None:
     """Why a ``conformance`` marker is invalid, or None if it is fine."""
     if marker.args:
         return "takes keyword arguments only: conformance(clause=..., level=...)"
-    unknown = set(marker.kwargs) - {"clause", "level", "title"}
+    unknown = set(marker.kwargs) - {"clause", "level", "title", "cites"}
     if unknown:
         return f"unknown argument(s) {', '.join(sorted(unknown))}"
     clause = marker.kwargs.get("clause")
@@ -343,9 +351,10 @@ def marker_problem(marker: pytest.Mark) -> str | None:
     level = marker.kwargs.get("level")
     if level not in LEVELS:
         return f"level must be one of {', '.join(LEVELS)}, got {level!r}"
-    title = marker.kwargs.get("title")
-    if "title" in marker.kwargs and (not isinstance(title, str) or not title.strip()):
-        return f"title must be a non-empty string, got {title!r}"
+    for key in ("title", "cites"):
+        value = marker.kwargs.get(key)
+        if key in marker.kwargs and (not isinstance(value, str) or not value.strip()):
+            return f"{key} must be a non-empty string, got {value!r}"
     return None
 
 
@@ -475,7 +484,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             state.verdict, state.message = verdict, message
     props: dict[str, object] = {PROP_CLAUSE: marker.kwargs.get("clause", ""),
                                 PROP_LEVEL: marker.kwargs.get("level", ""),
-                                PROP_TITLE: _title(item)}
+                                PROP_TITLE: _title(item), PROP_CITES: marker.kwargs.get("cites", "")}
     if state.verdict is not None:
         props[PROP_VERDICT] = state.verdict
         props[PROP_MESSAGE] = "\n".join([state.message, *state.extra]).strip()
@@ -514,6 +523,7 @@ def case_from_report(report: pytest.TestReport, duration: float | None = None) -
         verdict=str(props[PROP_VERDICT]),
         duration=round(report.duration if duration is None else duration, 6),
         message=str(props.get(PROP_MESSAGE, "")), title=str(props.get(PROP_TITLE, "")),
+        cites=str(props.get(PROP_CITES, "")),
         evidence=tuple(EvidenceEntry.from_json_dict(e) for e in entries),
     )
 

@@ -44,15 +44,15 @@ class Timing:
     silence: float
 
 
-def clause(clause_id: str, *values: object, title: str, level: str = "shall") -> Any:
+def clause(clause_id: str, *values: object, title: str, level: str = "shall", cites: str = "") -> Any:
     """One row of a parametrized clause test, with its own stable id, level and one-line title.
 
     The id is the clause id, so ``-k MB-AP-003`` selects the row as it selects
     an unparametrized clause; the title stands in the reports where a clause
     test's docstring summary would.
     """
-    return pytest.param(*values, marks=pytest.mark.conformance(clause=clause_id, level=level, title=title),
-                        id=clause_id)
+    marker = {"clause": clause_id, "level": level, "title": title} | ({"cites": cites} if cites else {})
+    return pytest.param(*values, marks=pytest.mark.conformance(**marker), id=clause_id)
 
 
 def require_fc(profile: DeviceProfile, *function_codes: int) -> None:

@@ -13,7 +13,7 @@ built-in reference device), ``started`` (ISO 8601, UTC), ``duration``
 (``nodeid``, ``clause``, ``level``, ``verdict``, ``duration``, ``message``,
 ``evidence``: ``[{direction, hex, note, t, connection, decoded, local,
 remote}]``, ``started``: the wall-clock time the test began, seconds since the
-epoch) and ``not_run`` (the selected clauses that got no verdict: ``nodeid``,
+epoch; ``cites``: the specification sentence the clause rests on) and ``not_run`` (the selected clauses that got no verdict: ``nodeid``,
 ``clause``, ``level``, ``title``; under pytest-xdist the clause of a test that
 never ran may be unknown, then only ``nodeid`` is filled). ``complete``,
 ``interrupted`` and ``not_run`` were added within schema 1 (issue 9); a report
@@ -98,6 +98,7 @@ class CaseResult:
     evidence: tuple[EvidenceEntry, ...] = ()
     title: str = ""  # the rule the clause checks, in one sentence
     started: float = 0.0  # wall clock at the test's start (epoch seconds); evidence t counts from it
+    cites: str = ""  # the specification sentence the clause rests on (section and quoted words)
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -109,6 +110,7 @@ class CaseResult:
             "verdict": self.verdict,
             "duration": self.duration, "message": self.message,
             "evidence": [e.to_json_dict() for e in self.evidence], "started": self.started,
+            "cites": self.cites,
         }
 
     @classmethod
@@ -117,6 +119,7 @@ class CaseResult:
                    level=str(data.get("level", "")), verdict=str(data["verdict"]),
                    duration=float(data.get("duration", 0.0)), message=str(data.get("message", "")),
                    title=str(data.get("title", "")), started=float(data.get("started", 0.0)),
+                   cites=str(data.get("cites", "")),
                    evidence=tuple(EvidenceEntry.from_json_dict(e) for e in data.get("evidence", ())))
 
 
