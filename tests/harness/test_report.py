@@ -98,7 +98,7 @@ def test_junit_one_testcase_per_clause_with_properties(tmp_path: Path) -> None:
     assert list(cases) == ["MB-1", "MB-2", "MB-3", "MB-4", "MB-5"]
     props = {p.get("name"): p.get("value") for p in cases["MB-2"].iter("property")}
     assert props == {"clause": "MB-2", "level": "shall", "verdict": "fail", "nodeid": "t.py::test_b",
-                     "title": ""}
+                     "title": "", "cites": ""}
     failure = cases["MB-2"].find("failure")
     assert failure is not None and failure.get("message") == "AssertionError: got <script>alert(1)</script>"
     assert failure.text is not None and "second line & more" in failure.text
@@ -122,7 +122,8 @@ def test_html_escapes_everything_and_is_self_contained() -> None:
         assert raw not in page
     assert "&lt;script&gt;x&lt;/script&gt;" in page and "&lt;img src=x&gt;" in page
     assert "http" not in page.replace("tcp://", "")  # nothing fetched from elsewhere
-    assert '<span class="v v-fail">fail</span>' in page and "<details>" in page
+    # A clause that did not pass shows its evidence open.
+    assert '<span class="v v-fail">fail</span>' in page and "<details open>" in page
 
 
 def test_html_table_has_every_case() -> None:
@@ -172,3 +173,32 @@ def test_a_report_from_before_the_complete_field_reads_as_complete() -> None:
     for key in ("complete", "interrupted", "not_run"):
         del data[key]
     assert RunResult.from_json_dict(data) == RUN and RUN.complete and RUN.incomplete_note == ""
+
+
+def test_reports_say_what_was_tested_and_how(tmp_path: Path) -> None:
+    from wireproof.harness.report import DeviceInfo, ParameterInfo, ProfileInfo, junit_tree
+
+    run = RunResult(
+        suite="modbus-server", target="tcp://192.0.2.7:502", started="2026-12-02T10:00:00+00:00",
+        finished="2026-12-02T10:00:20+00:00", duration=20.0,
+        cases=(CaseResult(nodeid="t.py::a", clause="MB-1", level="shall", verdict="fail",
+                          cites='MB-TCP 3.1.3: "Recopied by the server"',
+                          evidence=(EvidenceEntry(direction="sent", hex="0001", connection="connection 1",
+                                                  decoded="tid 0x0001: FC 03 <read>"),)),),
+        profile=ProfileInfo(source="built-in", path="/x/default-profile.toml", sha256="ab" * 32),
+        parameters=(ParameterInfo(name="unit", value="7", default="1", given=True),
+                    ParameterInfo(name="response_timeout", value="", default="the profile's", given=False)),
+        environment={"wireproof": "0.1.0", "python": "3.11.7", "command": "wireproof certify x"},
+        device=DeviceInfo(method="FC 43/14", fields=(("VendorName", "ACME <PLC>"),)))
+    write_json(run, tmp_path / "report.json")
+    assert read_json(tmp_path / "report.json") == run
+    page = render_html(run)
+    assert "What was tested and how" in page
+    assert "built-in reference profile" in page and "ab" * 32 in page  # said plainly, hashed
+    assert "unit = 7" in page and "response_timeout: <i>the profile&#x27;s</i>" in page
+    assert "ACME &lt;PLC&gt;" in page and "wireproof certify x" in page
+    assert "MB-TCP 3.1.3: &quot;Recopied by the server&quot;" in page
+    assert "tid 0x0001: FC 03 &lt;read&gt;" in page and "00 01" in page
+    props = {p.get("name"): p.get("value") for p in junit_tree(run).getroot().iter("property")}
+    assert props["profile_sha256"] == "ab" * 32 and props["device.VendorName"] == "ACME <PLC>"
+    assert props["param.unit"] == "7" and props["param.response_timeout"] == "the profile's"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import re
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -59,14 +60,21 @@ def parameter_info(suite: SuiteEntry | None, given: Mapping[str, str]) -> tuple[
     out: list[ParameterInfo] = []
     declared = suite.params if suite is not None else ()
     for param in declared:
-        default = "(not set)" if param.default is None else str(param.default)
+        default = _default_words(param.help) if param.default is None else str(param.default)
         if param.name in given:
             out.append(ParameterInfo(name=param.name, value=given[param.name], default=default, given=True))
         else:
-            out.append(ParameterInfo(name=param.name, value=default, default=default, given=False))
+            value = "" if param.default is None else default
+            out.append(ParameterInfo(name=param.name, value=value, default=default, given=False))
     names = {p.name for p in declared}
     out += [ParameterInfo(name=k, value=v, given=True) for k, v in given.items() if k not in names]
     return tuple(out)
+
+
+def _default_words(help_text: str) -> str:
+    """What a parameter without a fixed default falls back to, in its help's words ("the profile's ...")."""
+    found = re.search(r"\(default:? ([^)]*)\)", help_text)
+    return found.group(1) if found else "not set"
 
 
 def _version(distribution: str) -> str:

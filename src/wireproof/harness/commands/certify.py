@@ -382,6 +382,8 @@ def run(args: argparse.Namespace) -> int:
     passed = code == 0 and bool(cases) and complete and all_ok
     verdict = "PASSED" if passed else "NOT PASSED" if complete else "INCOMPLETE"
     print(f"\n{info.name}: {summary['total']} clauses: {counts} -> {verdict}", file=out)
+    if result is not None:
+        _run_context(result, out)
     if result is not None and not result.complete:
         print(f"{result.incomplete_note}", file=out)
     for name in REPORT_FILES:
@@ -389,6 +391,17 @@ def run(args: argparse.Namespace) -> int:
         if path.exists():
             print(f"report: {path}", file=out)
     return exit_code(cases, passed=passed, selected=bool(cases) and code != 5)
+
+
+def _run_context(result: RunResult, out: TextIO) -> None:
+    """The profile that judged the device and what the device said it is, under the summary."""
+    print(f"profile: {result.profile.text}", file=out)
+    device = result.device
+    if device.fields:
+        said = ", ".join(f"{k} {v}" for k, v in device.fields if k[:1].isalpha() and " " not in k)
+        print(f"device: {said}", file=out)
+    elif device.problem:
+        print(f"device: {device.problem}", file=out)
 
 
 def exit_code(cases: Sequence[CaseResult], *, passed: bool, selected: bool) -> int:

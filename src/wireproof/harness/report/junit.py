@@ -49,7 +49,7 @@ def _testcase(suite: str, case: CaseResult) -> ET.Element:
                                  "time": f"{case.duration:.6f}"})
     props = ET.SubElement(tc, "properties")
     for name, value in (("clause", case.clause), ("level", case.level), ("verdict", case.verdict),
-                        ("nodeid", case.nodeid), ("title", case.title)):
+                        ("nodeid", case.nodeid), ("title", case.title), ("cites", case.cites)):
         ET.SubElement(props, "property", {"name": name, "value": _x(value)})
     tag = {"fail": "failure", "error": "error", "not_applicable": "skipped",
            "inconclusive": "skipped"}.get(case.verdict)
@@ -91,6 +91,14 @@ def junit_tree(result: RunResult) -> ET.ElementTree:
     ET.SubElement(props, "property", {"name": "interrupted", "value": str(result.interrupted).lower()})
     if not result.complete:
         ET.SubElement(props, "property", {"name": "incomplete", "value": _x(result.incomplete_note)})
+    context = [("profile", result.profile.text), ("profile_sha256", result.profile.sha256),
+               ("finished", result.finished),
+               *((f"param.{p.name}", p.value or p.default) for p in result.parameters),
+               *((f"device.{k}", v) for k, v in result.device.fields),
+               *((("device.problem", result.device.problem),) if result.device.problem else ()),
+               *((f"env.{k}", v) for k, v in result.environment.items())]
+    for name, value in context:
+        ET.SubElement(props, "property", {"name": _x(name), "value": _x(value)})
     for case in result.cases:
         suite.append(_testcase(result.suite, case))
     for item in result.not_run:

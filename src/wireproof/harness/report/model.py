@@ -13,7 +13,8 @@ built-in reference device), ``started`` (ISO 8601, UTC), ``duration``
 (``nodeid``, ``clause``, ``level``, ``verdict``, ``duration``, ``message``,
 ``evidence``: ``[{direction, hex, note, t, connection, decoded, local,
 remote}]``, ``started``: the wall-clock time the test began, seconds since the
-epoch; ``cites``: the specification sentence the clause rests on) and ``not_run`` (the selected clauses that got no verdict: ``nodeid``,
+epoch; ``cites``: the specification sentence the clause rests on) and
+``not_run`` (the selected clauses that got no verdict: ``nodeid``,
 ``clause``, ``level``, ``title``; under pytest-xdist the clause of a test that
 never ran may be unknown, then only ``nodeid`` is filled). ``complete``,
 ``interrupted`` and ``not_run`` were added within schema 1 (issue 9); a report
