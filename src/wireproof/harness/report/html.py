@@ -60,6 +60,8 @@ table.ev td.hex{font-family:ui-monospace,monospace;word-break:break-all;color:#3
 table.ev td.dec{font-family:ui-monospace,monospace}
 table.ev td.dir{font-weight:bold;text-align:center}
 table.ev td:first-child,table.ev td:nth-child(2){white-space:nowrap}
+table.ev td.hex{min-width:37ch;max-width:50ch}
+td.clause{white-space:nowrap}
 tr.ev-sent td.dir{color:#1a4d8f}
 tr.ev-received td.dir{color:#7a1f7a}
 tr.ev-note td{color:#555;font-style:italic}
@@ -92,7 +94,7 @@ def _evidence(case: CaseResult) -> str:
     messages = sum(1 for e in case.evidence if e.direction in ("sent", "received"))
     rows = "".join(_evidence_row(e) for e in case.evidence)
     opened = " open" if case.verdict not in ("pass", "not_applicable") else ""
-    return (f"<details{opened}><summary>evidence: {messages} messages</summary>"
+    return (f"<details{opened}><summary>evidence: {messages} message{'' if messages == 1 else 's'}</summary>"
             '<table class="ev"><thead><tr><th>t (s)</th><th>connection</th><th></th>'
             f"<th>decoded</th><th>bytes</th></tr></thead><tbody>{rows}</tbody></table></details>")
 
