@@ -87,7 +87,8 @@ _MAX_NAME: Final = 96
 # --------------------------------------------------------------------------- names
 
 def _sanitize(text: str) -> str:
-    name = _UNSAFE.sub("_", text).strip("._")[:_MAX_NAME].rstrip("._")
+    name = re.sub(r"_{2,}", "_", re.sub(r"\.{2,}", "_", _UNSAFE.sub("_", text))).strip("._")
+    name = name[:_MAX_NAME].rstrip("._")
     if not name:
         return "case"
     return f"_{name}" if name.split(".")[0].upper() in _RESERVED else name
