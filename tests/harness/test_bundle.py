@@ -35,7 +35,7 @@ READ = "000100000006010300000001"  # tid 1, FC 03 read 1 holding register at 0
 ANSWER = "0001000000050103020000"
 
 
-def E(direction: str, t: float, data: str = "", **kw: str) -> EvidenceEntry:  # noqa: N802
+def E(direction: str, t: float, data: str = "", **kw: str) -> EvidenceEntry:
     return EvidenceEntry(direction=direction, t=t, hex=data, **kw)
 
 
@@ -102,7 +102,7 @@ def _tcp(frame: Frame) -> tuple[tuple[str, int], tuple[str, int], int, int, int,
 
 
 def check_tcp_arithmetic(frames: list[Frame]) -> dict[tuple[tuple[str, int], tuple[str, int]], bytes]:
-    """Each segment's seq is its side's next byte, its ACK the other side's; returns each direction's bytes."""
+    """Each seq is its side's next byte, each ACK the other side's; returns the bytes of each direction."""
     nxt: dict[tuple[tuple[str, int], tuple[str, int]], int] = {}
     stream: dict[tuple[tuple[str, int], tuple[str, int]], bytes] = {}
     for frame in frames:
