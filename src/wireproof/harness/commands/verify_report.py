@@ -91,13 +91,17 @@ def _read_manifest_bytes(directory: Path) -> bytes:
             raise FixtureError(f"{path} is a symbolic link; a manifest is a file wireproof wrote") from None
         raise FixtureError(f"{path} cannot be read ({err.strerror or err}): "
                            "not a wireproof report directory?") from None
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_MANIFEST:
+        os.close(fd)  # unread: a directory cannot be read, a FIFO could block, a huge file fill memory
         if not stat.S_ISREG(st.st_mode):
             raise FixtureError(f"{path} is not a regular file")
-        if st.st_size > MAX_MANIFEST:
-            raise FixtureError(f"{path} is {st.st_size} bytes, more than a manifest can be ({MAX_MANIFEST})")
-        data = f.read(MAX_MANIFEST + 1)
+        raise FixtureError(f"{path} is {st.st_size} bytes, more than a manifest can be ({MAX_MANIFEST})")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(MAX_MANIFEST + 1)
+        except OSError as err:
+            raise FixtureError(f"{path} cannot be read ({err.strerror or err})") from None
     if len(data) > MAX_MANIFEST:
         raise FixtureError(f"{path} grew past {MAX_MANIFEST} bytes while being read")
     return data
@@ -188,13 +192,14 @@ def _check(directory: Path, entry: _Entry) -> str | None:
         if err.errno in (errno.ENOENT, errno.ENOTDIR):
             return "missing"
         return f"cannot be read ({err.strerror or err})"
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size != entry.size:
+        os.close(fd)  # nothing read: a directory or FIFO is not a file, and a size that differs is enough
         if not stat.S_ISREG(st.st_mode):
             kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
             return f"{kind}, where the manifest lists a file"
-        if st.st_size != entry.size:
-            return f"modified: {st.st_size} bytes, the manifest says {entry.size}"
+        return f"modified: {st.st_size} bytes, the manifest says {entry.size}"
+    with os.fdopen(fd, "rb") as f:
         h = hashlib.sha256()
         try:
             while chunk := f.read(_CHUNK):
