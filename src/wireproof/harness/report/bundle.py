@@ -61,12 +61,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from wireproof import __version__
 from wireproof.errors import HarnessError
 from wireproof.harness.replay.pcap import PcapngInterface, PcapngPacket, build_tcp_frame, write_pcapng
 from wireproof.harness.report.model import CaseResult, EvidenceEntry, RunResult
 
 __all__ = ["EVIDENCE_DIR", "MANIFEST", "MANIFEST_SCHEMA", "MAX_PAYLOAD", "case_file_names", "file_digest",
-           "tcp_packets", "write_bundle"]
+           "step_log", "tcp_packets", "write_bundle"]
 
 MANIFEST: Final = "manifest.json"
 MANIFEST_SCHEMA: Final = "wireproof.manifest/1"
@@ -349,8 +350,6 @@ def write_bundle(result: RunResult, directory: Path, *, reports: Sequence[Path] 
     written: list[Path] = []
     if cases:
         evidence.mkdir(exist_ok=True)
-    from wireproof import __version__
-
     for case, name in zip(cases, case_file_names(cases), strict=True):
         packets, left_out = tcp_packets(case)
         capture = evidence / f"{name}.pcapng"
