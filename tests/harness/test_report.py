@@ -136,7 +136,7 @@ def test_html_table_has_every_case() -> None:
 
 def test_write_reports(tmp_path: Path) -> None:
     paths = write_reports(RUN, tmp_path / "new" / "dir")
-    assert [p.name for p in paths] == list(REPORT_FILES)
+    assert [p.name for p in paths] == [*REPORT_FILES, "manifest.json"]  # the evidence bundle's (issue 10)
     assert all(p.is_file() and p.stat().st_size > 0 for p in paths)
 
 

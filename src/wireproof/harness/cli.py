@@ -33,6 +33,8 @@ __all__ = ["COMMANDS", "build_parser", "chosen", "main"]
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "certify": ("wireproof.harness.commands.certify",
                 "run a conformance suite against a target; per-clause verdicts and reports"),
+    "verify-report": ("wireproof.harness.commands.verify_report",
+                      "check a report directory's files against its manifest (sizes and SHA-256)"),
     "suites": ("wireproof.harness.commands.suites", "list the conformance suites and their clause counts"),
     "decode": ("wireproof.harness.commands.decode", "decode hex bytes with a registered codec"),
     "simulate": ("wireproof.harness.commands.simulate", "run a reference device (e.g. modbus-server)"),

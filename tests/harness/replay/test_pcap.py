@@ -195,3 +195,18 @@ def test_damage_in_stop_mode_keeps_the_frames_before_it(tmp_path: Path) -> None:
     assert reader.damage is not None
     assert (reader.damage.kind, reader.damage.offset, reader.damage.frames_before) == ("corrupt", second, 1)
     assert reader.truncation is not None and str(path) in reader.truncation
+
+
+def test_pcapng_section_comment_and_application(tmp_path: Path) -> None:
+    """The section header's options (issue 10: a capture says what it is) leave the packets as they were."""
+    path = tmp_path / "c.pcapng"
+    write_pcapng(path, [PcapngPacket(timestamp=1.0, data=FRAME, comment="step 1")], comment="clause MB-1",
+                 application="wireproof test")
+    frames = list(iter_capture(path))
+    assert [(f.data, f.comment) for f in frames] == [(FRAME, "step 1")]
+    plain = pcapng_section([PcapngInterface()], [(1.0, FRAME)])
+    assert pcapng_section([PcapngInterface()], [(1.0, FRAME)], comment=None) == plain  # default unchanged
+    if CAPINFOS is not None:
+        out = subprocess.run([CAPINFOS, str(path)], capture_output=True, text=True, timeout=60,
+                             check=False).stdout
+        assert "clause MB-1" in out and "wireproof test" in out

@@ -13,7 +13,8 @@ Normative references:
   Interface Description Block 1 (link type, snap length; options if_name 2,
   if_tsresol 9, if_tsoffset 14), Enhanced Packet Block 6, Simple Packet
   Block 3 (interface 0, no timestamp), obsolete Packet Block 2; option
-  opt_comment 1 on packets. Other blocks (name resolution, statistics,
+  opt_comment 1 on packets (the writer also puts it, with shb_userappl 4,
+  on a section header). Other blocks (name resolution, statistics,
   decryption secrets, custom) are skipped.
 
 Theory of operation: the file is read in 1 MiB chunks and records are cut
@@ -71,6 +72,7 @@ __all__ = [
     "read_pcap",
     "read_pcapng",
     "socketcan_frame",
+    "tcp_checksum",
     "tcp_segment",
     "udp_datagram",
     "write_pcap",
@@ -352,10 +354,22 @@ def _option(e: str, code: int, value: bytes) -> bytes:
 
 def pcapng_section(interfaces: Sequence[PcapngInterface],
                    packets: Iterable[PcapngPacket | tuple[float, bytes]], *,
-                   big_endian: bool = False) -> bytes:
-    """One pcapng section (SHB, IDBs, packets) as bytes; concatenate sections for a multi-section file."""
+                   big_endian: bool = False, comment: str | None = None,
+                   application: str | None = None) -> bytes:
+    """One pcapng section (SHB, IDBs, packets) as bytes; concatenate sections for a multi-section file.
+
+    ``comment`` and ``application`` become the section header's opt_comment
+    and shb_userappl options (pcapng 4.1): what the file is, and what wrote it.
+    """
     e = ">" if big_endian else "<"
-    out = [_block(e, _SHB, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))]
+    shb_opts = b""
+    if comment is not None:
+        shb_opts += _option(e, 1, comment.encode())
+    if application is not None:
+        shb_opts += _option(e, 4, application.encode())
+    if shb_opts:
+        shb_opts += _option(e, 0, b"")
+    out = [_block(e, _SHB, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1) + shb_opts)]
     ticks: list[int] = []
     for itf in interfaces:
         opts = b""
@@ -391,9 +405,11 @@ def pcapng_section(interfaces: Sequence[PcapngInterface],
 
 def write_pcapng(path: str | Path, packets: Iterable[PcapngPacket | tuple[float, bytes]], *,
                  interfaces: Sequence[PcapngInterface] = (PcapngInterface(),),
-                 big_endian: bool = False) -> None:
-    """Write one pcapng section."""
-    Path(path).write_bytes(pcapng_section(interfaces, packets, big_endian=big_endian))
+                 big_endian: bool = False, comment: str | None = None,
+                 application: str | None = None) -> None:
+    """Write one pcapng section (``comment``, ``application``: see :func:`pcapng_section`)."""
+    Path(path).write_bytes(pcapng_section(interfaces, packets, big_endian=big_endian, comment=comment,
+                                          application=application))
 
 
 # -- frame builders (tests, benchmarks, the tshark peer check) -------------------------
@@ -485,11 +501,32 @@ def ethernet(packet: bytes, *, ethertype: int | None = None, vlans: Sequence[tup
     return dst_mac + src_mac + tags + struct.pack(">H", ethertype) + packet
 
 
+def tcp_checksum(segment: bytes, *, src: str, dst: str) -> int:
+    """The TCP checksum of ``segment`` (its checksum field zero) over the IPv4 (RFC 9293 3.1) or IPv6
+    (RFC 8200 8.1) pseudo-header."""
+    if ":" in src:
+        pseudo = ipaddress.IPv6Address(src).packed + ipaddress.IPv6Address(dst).packed + \
+            struct.pack(">I3xB", len(segment), 6)
+    else:
+        pseudo = ipaddress.IPv4Address(src).packed + ipaddress.IPv4Address(dst).packed + \
+            struct.pack(">xBH", 6, len(segment))
+    return _checksum(pseudo + segment)
+
+
 def build_tcp_frame(payload: bytes, *, src: tuple[str, int], dst: tuple[str, int], seq: int, ack: int = 0,
-                    flags: int = 0x18, vlans: Sequence[tuple[int, int]] = ()) -> bytes:
-    """An Ethernet / IPv4 (or IPv6) / TCP frame carrying ``payload`` (flags default PSH+ACK)."""
+                    flags: int = 0x18, vlans: Sequence[tuple[int, int]] = (), checksum: bool = False,
+                    src_mac: bytes = b"\x02\x00\x00\x00\x00\x01",
+                    dst_mac: bytes = b"\x02\x00\x00\x00\x00\x02") -> bytes:
+    """An Ethernet / IPv4 (or IPv6) / TCP frame carrying ``payload`` (flags default PSH+ACK).
+
+    ``checksum=True`` fills in the TCP checksum (left zero otherwise, as
+    :func:`tcp_segment` leaves it).
+    """
     seg = tcp_segment(payload, sport=src[1], dport=dst[1], seq=seq, ack=ack, flags=flags)
-    return ethernet(ip_packet(seg, src=src[0], dst=dst[0], proto=6), vlans=vlans)
+    if checksum:
+        seg = seg[:16] + struct.pack(">H", tcp_checksum(seg, src=src[0], dst=dst[0])) + seg[18:]
+    return ethernet(ip_packet(seg, src=src[0], dst=dst[0], proto=6), vlans=vlans, src_mac=src_mac,
+                    dst_mac=dst_mac)
 
 
 def build_udp_frame(payload: bytes, *, src: tuple[str, int], dst: tuple[str, int],

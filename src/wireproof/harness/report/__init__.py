@@ -1,14 +1,18 @@
 """Reports of a conformance run: a format-free model and one pure writer per format.
 
 ``write_reports(result, directory)`` writes ``report.json`` (schema
-``wireproof.report/1``), ``junit.xml`` and ``report.html`` and returns their
-paths. The pytest plugin calls it on the xdist controller only.
+``wireproof.report/1``), ``junit.xml`` and ``report.html`` (:data:`REPORT_FILES`),
+then the evidence bundle (:mod:`.bundle`: per clause a capture and a step log
+under ``evidence/``) and, last, ``manifest.json`` hashing every file; it
+returns the reports' paths and the manifest's. The pytest plugin calls it on
+the xdist controller only.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from wireproof.harness.report.bundle import MANIFEST, MANIFEST_SCHEMA, write_bundle
 from wireproof.harness.report.html import render_html, write_html
 from wireproof.harness.report.json_report import read_json, write_json
 from wireproof.harness.report.junit import junit_tree, write_junit
@@ -26,6 +30,8 @@ from wireproof.harness.report.model import (
 )
 
 __all__ = [
+    "MANIFEST",
+    "MANIFEST_SCHEMA",
     "OK_VERDICTS",
     "REPORT_FILES",
     "SCHEMA",
@@ -40,6 +46,7 @@ __all__ = [
     "junit_tree",
     "read_json",
     "render_html",
+    "write_bundle",
     "write_html",
     "write_json",
     "write_junit",
@@ -50,10 +57,14 @@ REPORT_FILES = ("report.json", "junit.xml", "report.html")
 
 
 def write_reports(result: RunResult, directory: Path) -> list[Path]:
-    """Write the three reports into ``directory`` (created if needed); returns their paths."""
+    """Write the three reports, the evidence bundle and the manifest into ``directory`` (created if needed).
+
+    Returns the reports' paths, then the manifest's (which lists the evidence files).
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    return [
+    reports = [
         write_json(result, directory / "report.json"),
         write_junit(result, directory / "junit.xml"),
         write_html(result, directory / "report.html"),
     ]
+    return [*reports, write_bundle(result, directory, reports=reports)]
