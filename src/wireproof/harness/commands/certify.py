@@ -390,7 +390,25 @@ def run(args: argparse.Namespace) -> int:
         path = report_dir / name
         if path.exists():
             print(f"report: {path}", file=out)
+    _bundle_lines(report_dir, out)
     return exit_code(cases, passed=passed, selected=bool(cases) and code != 5)
+
+
+def _bundle_lines(report_dir: Path, out: TextIO) -> None:
+    """Where the evidence bundle is, and the manifest's own hash (what a lab writes down)."""
+    import hashlib
+
+    from wireproof.harness.report import MANIFEST
+
+    manifest = report_dir / MANIFEST
+    if not manifest.is_file():
+        return
+    captures = len(list((report_dir / "evidence").glob("*.pcapng")))
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    print(f"evidence: {report_dir / 'evidence'} ({captures} captures, one per clause, and their step logs)",
+          file=out)
+    print(f"manifest: {manifest} (sha256 {digest}); check it with: wireproof verify-report {report_dir}",
+          file=out)
 
 
 def _run_context(result: RunResult, out: TextIO) -> None:

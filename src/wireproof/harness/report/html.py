@@ -53,14 +53,14 @@ table.context th{text-align:right;white-space:nowrap}
 table.ident{width:auto;margin-top:.3em}
 table.ident td{border:none;padding:.05em .6em .05em 0}
 div.how{color:#555;font-size:.9em}
-table.ev{font-size:.85em;margin:.3em 0}
+table.ev{font-size:.8em;margin:.3em 0}
 table.ev td{border:none;border-bottom:1px solid #eee;padding:.1em .4em}
 table.ev th{background:none;border:none;border-bottom:1px solid #ccc;font-weight:normal;color:#555}
 table.ev td.hex{font-family:ui-monospace,monospace;word-break:break-all;color:#333}
 table.ev td.dec{font-family:ui-monospace,monospace}
 table.ev td.dir{font-weight:bold;text-align:center}
 table.ev td:first-child,table.ev td:nth-child(2){white-space:nowrap}
-table.ev td.hex{min-width:37ch;max-width:50ch}
+table.ev td.hex{min-width:24ch;max-width:50ch}
 td.clause{white-space:nowrap}
 tr.ev-sent td.dir{color:#1a4d8f}
 tr.ev-received td.dir{color:#7a1f7a}
@@ -72,18 +72,23 @@ tr.ev-conn td{color:#777}
 _ARROWS = {"sent": "&rarr;", "received": "&larr;", "connect": "open", "close": "close", "note": ""}
 
 
+def _conn(label: str) -> str:
+    """A connection's label in the narrow column: "connection 2" is "2" under the heading "conn."."""
+    return escape(label.removeprefix("connection "))
+
+
 def _evidence_row(e: EvidenceEntry) -> str:
     if e.direction == "note":
         return f'<tr class="ev-note"><td>{e.t:.6f}</td><td colspan="4">{escape(e.note)}</td></tr>'
     if e.direction in ("connect", "close"):
         what = (f"{escape(e.local)} &rarr; {escape(e.remote)}" if e.local or e.remote else "")
         words = escape(e.note) if e.note else what
-        return (f'<tr class="ev-conn"><td>{e.t:.6f}</td><td>{escape(e.connection)}</td>'
+        return (f'<tr class="ev-conn"><td>{e.t:.6f}</td><td>{_conn(e.connection)}</td>'
                 f'<td>{_ARROWS[e.direction]}</td><td colspan="2">{words}</td></tr>')
     arrow = _ARROWS.get(e.direction, escape(e.direction))
     decoded = escape(e.decoded) + (f" &middot; {escape(e.note)}" if e.note else "")
     spaced = " ".join(e.hex[i:i + 2] for i in range(0, len(e.hex), 2))
-    return (f'<tr class="ev-{escape(e.direction)}"><td>{e.t:.6f}</td><td>{escape(e.connection)}</td>'
+    return (f'<tr class="ev-{escape(e.direction)}"><td>{e.t:.6f}</td><td>{_conn(e.connection)}</td>'
             f'<td class="dir">{arrow}</td><td class="dec">{decoded}</td>'
             f'<td class="hex">{escape(spaced)}</td></tr>')
 
@@ -95,7 +100,7 @@ def _evidence(case: CaseResult) -> str:
     rows = "".join(_evidence_row(e) for e in case.evidence)
     opened = " open" if case.verdict not in ("pass", "not_applicable") else ""
     return (f"<details{opened}><summary>evidence: {messages} message{'' if messages == 1 else 's'}</summary>"
-            '<table class="ev"><thead><tr><th>t (s)</th><th>connection</th><th></th>'
+            '<table class="ev"><thead><tr><th>t (s)</th><th>conn.</th><th></th>'
             f"<th>decoded</th><th>bytes</th></tr></thead><tbody>{rows}</tbody></table></details>")
 
 
