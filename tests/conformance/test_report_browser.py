@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from tests.browser import render_text, screenshot
 from tests.conformance.test_modbus_server_suite import (  # noqa: F401  (pymodbus_server is a fixture)
     PYMODBUS_PROFILE,
@@ -28,7 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.peer]
 
 def test_report_html_against_pymodbus_as_rendered(tmp_path: Path, pymodbus_server: str) -> None:  # noqa: F811
     profile = write_profile(tmp_path / "pymodbus.toml", PYMODBUS_PROFILE)
-    code, report, out = certify(tmp_path / "report", "--target", pymodbus_server, "--profile", str(profile),
+    code, _report, out = certify(tmp_path / "report", "--target", pymodbus_server, "--profile", str(profile),
                                 "--option", "response_timeout=0.5",
                                 "-k", "MB-AP-003 or MB-TCP-001 or MB-TCP-005 or MB-TCP-015")
     assert code == 1, out
