@@ -275,6 +275,46 @@ def test_libmodbus_deviations_are_pinned(tmp_path: Path, libmodbus_server: Libmo
 
 # --------------------------------------------------------------------------- (d) profile
 
+@pytest.fixture
+def one_connection_server() -> Iterator[str]:
+    """The reference server at a limit of one connection at a time (a second is accepted and closed)."""
+    proc = subprocess.Popen([sys.executable, "-m", "wireproof", "simulate", "modbus-server", "--bind",
+                             "127.0.0.1:0", "--max-connections", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            ready = sel.select(timeout=30)
+        line = proc.stdout.readline() if ready else ""
+        assert line.startswith("listening on "), f"reference server did not start: {line!r}"
+        yield "tcp://" + line.removeprefix("listening on ").strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_max_connections_decides_what_applies(tmp_path: Path, one_connection_server: str) -> None:
+    text = resources.files(SUITE_PACKAGE).joinpath("default-profile.toml").read_text(encoding="utf-8")
+    declared = write_profile(tmp_path / "one.toml", text.replace("[device]\n", "[device]\nmax_connections = 1\n"))
+    # Declared: the clause that needs two connections at once does not apply; every other
+    # clause (MB-TCP-011 with a new connection after each offender) passes, run after run:
+    # each connection is closed gracefully before the next opens.
+    for run in ("a", "b"):
+        code, report, out = certify(tmp_path / run, "--target", one_connection_server, "--profile", str(declared),
+                                    "-k", "MB-TCP")
+        assert code == 0, out
+        assert with_verdict(report, "not_applicable") == {"MB-TCP-014"}, out
+        assert "max_connections = 1" in {c["clause"]: c["message"] for c in report["cases"]}["MB-TCP-014"]
+    # Not declared: the refused second connection is the device's failure, not a harness error.
+    code, report, out = certify(tmp_path / "c", "--target", one_connection_server, "-k", "MB-TCP-014")
+    assert code == 1, out
+    assert verdicts(report) == {"MB-TCP-014": "fail"}, out
+    assert "closed by the device" in report["cases"][0]["message"], out
+
+
 def test_unsupported_function_codes_are_not_applicable(tmp_path: Path) -> None:
     text = resources.files(SUITE_PACKAGE).joinpath("default-profile.toml").read_text(encoding="utf-8")
     every = "function_codes = [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 20, 21, 22, 23, 24, 43]"

@@ -143,9 +143,11 @@ def pdu_bytes(client: Connection, pdu: Pdu | bytes) -> bytes:
     return data
 
 
-def _fresh_connection_verdict(connect: Callable[[], Connection], probe: Pdu | bytes) -> str:
+def _fresh_connection_verdict(connect: Callable[[], Connection], stalled: Connection,
+                              probe: Pdu | bytes) -> str:
     """Why a connection went silent after a rejected ADU: lost framing (a new connection is served) or
-    no service at all."""
+    no service at all. The stalled connection is closed first (a device may serve one at a time)."""
+    stalled.close()
     fresh = connect()
     try:
         fresh.request(probe)
@@ -185,7 +187,7 @@ def expect_usable(connect: Callable[[], Connection], client: Connection, profile
     except NoResponse as err:
         raise AssertionError(f"after {what} the device did not answer the next valid request (transaction id "
                              f"0x{tid:04X}) on the same connection: {err}; "
-                             + _fresh_connection_verdict(connect, probe)) from None
+                             + _fresh_connection_verdict(connect, client, probe)) from None
     if answer.transaction_id != tid:
         raise AssertionError(
             f"after {what} the device lost the stream's framing: the next valid request (transaction id "

@@ -4,6 +4,7 @@
                                      [--framing tcp|rtu|ascii] [--unknown-unit exception|drop|default]
                                      [--serial DEVICE] [--baudrate N] [--parity N|E|O]
                                      [--idle-timeout S] [--frame-timeout S] [--max-garbage BYTES]
+                                     [--max-connections N]
 
 The first line on stdout is exactly ``listening on HOST:PORT`` (the real port
 when 0 was asked for) or ``listening on DEVICE`` with ``--serial``, flushed;
@@ -274,6 +275,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     limits.add_argument("--frame-timeout", type=_seconds, default=Limits().frame_timeout, metavar="SECONDS",
                         help="close a connection that holds an incomplete frame this long, e.g. half a "
                              "header and then silence (default %(default)g)")
+    limits.add_argument("--max-connections", type=_count, default=Limits().max_clients, metavar="N",
+                        help="serve at most N connections at once; one more is accepted and closed at once, "
+                             "as a device at its limit does (default 0: no limit)")
     limits.add_argument("--max-garbage", type=_count, default=Limits().max_garbage, metavar="BYTES",
                         help="close a connection that sent this many bytes that frame as nothing since "
                              "its last whole frame (default %(default)d; with tcp framing a bad MBAP "
@@ -308,7 +312,7 @@ def run(args: argparse.Namespace) -> int:
             return _run_serial(server, args)
         host, port = parse_bind(args.bind)
         limits = Limits(idle_timeout=args.idle_timeout, frame_timeout=args.frame_timeout,
-                        max_garbage=args.max_garbage)
+                        max_garbage=args.max_garbage, max_clients=args.max_connections)
         asyncio.run(_run_tcp(server, host, port, limits))
     except (WireproofError, OSError) as err:
         # The device could not start (a bad address or model, a port in use): the

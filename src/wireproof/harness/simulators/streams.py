@@ -57,12 +57,15 @@ class Limits:
     max_garbage: int = 64 * 1024  # bytes discarded since the client's last whole frame
     read_size: int = 4096  # bytes read in one turn
     max_frames: int = 64  # frames taken in one turn
+    max_clients: int = 0  # connections served at once; one more is accepted and closed at once (0: no limit)
 
     def __post_init__(self) -> None:
         for name in ("idle_timeout", "frame_timeout"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
+        if self.max_clients < 0:
+            raise ValueError(f"max_clients must be >= 0, not {self.max_clients!r}")
         if self.max_garbage < 0 or self.read_size < 1 or self.max_frames < 1:
             raise ValueError("max_garbage must be >= 0, read_size and max_frames >= 1")
 
@@ -159,6 +162,11 @@ async def _accept(listener: socket.socket, new_connection: Callable[[], StreamCo
             await asyncio.sleep(delay)
             continue
         delay = 0.0
+        if limits.max_clients and len(clients) >= limits.max_clients:
+            # A device at its connection limit, as many PLCs are: the connection is taken
+            # and closed at once (a client sees its first read end), the others go on.
+            sock.close()
+            continue
         task = asyncio.create_task(_client(sock, new_connection(), limits, writers))
         clients.add(task)
         task.add_done_callback(clients.discard)
