@@ -62,8 +62,9 @@ def test_adu_split_over_segments(connect: Connect, modbus_profile: DeviceProfile
 
     MB-TCP 3.1.2: the MBAP length is there "to allow the recipient to
     recognize message boundaries even if the message has been split into
-    multiple packets for transmission"; TCP segment boundaries carry no meaning. Segments: 3 bytes of MBAP,
-    its other 4, the function code and the rest of the PDU (best effort:
+    multiple packets for transmission"; TCP segment boundaries carry no
+    meaning. Segments: 3 bytes of MBAP, its other 4, the function code and
+    the rest of the PDU (best effort:
     TCP_NODELAY plus waiting for each acknowledgement). Whether segments
     arrive apart depends on timing: the ``attempts`` parameter (default 3)
     says how often it is tried, each on a new connection.
