@@ -29,6 +29,13 @@ they are rows of one parametrized test (``_checks.clause``): each row keeps
 its clause id as test id (``-k MB-AP-003``), its level, its own verdict and
 its one-line title in the reports.
 
+Each clause's marker ``cites`` the specification sentence it rests on: the
+document and section, then the words quoted (a state diagram's condition text
+where the rule is a diagram's; the diagrams' "≤" is written "<="). The table's
+cites column lists those sections. A clause is "shall" only where its cited
+sentence is a requirement on the server; a robustness rule that no sentence
+requires is "should", and its docstring says why.
+
 The suite does no I/O of its own. Its connections are the harness's
 blocking Modbus client (:mod:`wireproof.harness.modbus_client`: bytes sent
 exactly as given, answers read whole through the codec's MBAP framer),
@@ -60,28 +67,28 @@ MB-AP-018     shall   MB-AP 6.12                    FC 16 response: address, qua
 MB-AP-019     shall   MB-AP 6.12                    FC 16 past the holding registers -> exception 02
 MB-AP-020     shall   MB-AP 6.17                    FC 23 read 0/126, write 0/122 -> exception 03
 MB-AP-021     shall   MB-AP 6.17                    FC 23 writes before it reads
-MB-AP-022     shall   MB-AP 6.8.1                   FC 08 sub-function 00 echoes the request
+MB-AP-022     shall   MB-AP 6.8                     FC 08 sub-function 00 echoes the request
 MB-AP-023     shall   MB-AP 6.21                    FC 43/14 basic objects, conformity level
-MB-AP-024     shall   MB-AP 7, 6.x state diagrams   unsupported function code -> exception 01
+MB-AP-024     shall   MB-AP 6; MB-TCP 4.4.2.2       unsupported function code -> exception 01
 MB-AP-025     shall   MB-AP 7; MB-TCP 3.1.3         exception PDU: FC | 0x80, one code byte
 MB-AP-026     shall   MB-AP 6.12                    FC 16 byte count != 2 x quantity -> exc. 03
 MB-TCP-001    shall   MB-TCP 3.1.3                  transaction id copied (0x0000 .. 0xFFFF)
 MB-TCP-002    shall   MB-TCP 3.1.3                  response protocol id 0, exact length
 MB-TCP-003    shall   MB-TCP 3.1.3                  unit id copied
-MB-TCP-004    should  MB-TCP 4.4                    unit id 0xFF addresses a direct device
-MB-TCP-005    shall   MB-TCP 3.1.3, 4.4             protocol id != 0: not answered
-MB-TCP-006    should  MB-TCP 3.1.3; MB-AP 6.x       MBAP length too long: not answered as valid
-MB-TCP-007    shall   MB-TCP 3.1.3, 4.4             MBAP length too short: not answered as valid
-MB-TCP-008    shall   MB-TCP 3.1.3, 4.4             one ADU split over 4 TCP segments (N attempts)
-MB-TCP-009    should  MB-TCP 3.1.2, 3.1.3, 4.2.1    two ADUs in one TCP segment (N attempts)
-MB-TCP-010    shall   MB-TCP 3.1.3, 4.4             pipelined requests, paired by tid (N attempts)
-MB-TCP-011    shall   MB-TCP 4.2, 4.4               malformed ADUs do not stop the server
-MB-TCP-012    should  MB-TCP 4.4, 5                 answers within the response timeout
-MB-TCP-013    shall   MB-TCP 4.2                    many transactions on one connection
-MB-TCP-014    should  MB-TCP 4.2.1                  two connections served at once
-MB-TCP-015    shall   MB-TCP 3.1.3, 4.4             after protocol id 1: next request answered
-MB-TCP-016    shall   MB-TCP 3.1.3, 4.4             after length too long: next request answered
-MB-TCP-017    shall   MB-TCP 3.1.3, 4.4             after length too short: next request answered
+MB-TCP-004    should  MB-TCP 4.4.1.2                unit id 0xFF addresses a direct device
+MB-TCP-005    shall   MB-TCP 4.4.2.2                protocol id != 0: not answered
+MB-TCP-006    should  MB-TCP 3.1.3                  MBAP length too long: not answered as valid
+MB-TCP-007    shall   MB-TCP 3.1.2, 3.1.3           MBAP length too short: not answered as valid
+MB-TCP-008    shall   MB-TCP 3.1.2                  one ADU split over 4 TCP segments (N attempts)
+MB-TCP-009    should  MB-TCP 3.1.2, 4.2.1           two ADUs in one TCP segment (N attempts)
+MB-TCP-010    shall   MB-TCP 4.2.1, 4.4.2.2         pipelined requests, paired by tid (N attempts)
+MB-TCP-011    shall   MB-TCP 4.2.1.2, 4.4.2.2       malformed ADUs do not stop the server
+MB-TCP-012    should  MB-TCP 4.4.1.4                answers within the response timeout
+MB-TCP-013    shall   MB-TCP 4.2.1.2                many transactions on one connection
+MB-TCP-014    should  MB-TCP 4.2.1.1                two connections served at once
+MB-TCP-015    shall   MB-TCP 4.4.2.2                after protocol id 1: next request answered
+MB-TCP-016    shall   MB-TCP 3.1.2, 3.1.3           after length too long: next request answered
+MB-TCP-017    shall   MB-TCP 3.1.2, 3.1.3           after length too short: next request answered
 ============  ======  ============================  ==============================================
 """
 

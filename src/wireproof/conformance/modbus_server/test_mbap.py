@@ -44,7 +44,10 @@ def _describe(outcome: RawAdu | ConnectionClosed | None) -> str:
     return f"answer {outcome.raw.hex()}"
 
 
-@pytest.mark.conformance(clause="MB-TCP-001", level="shall")
+@pytest.mark.conformance(
+    clause="MB-TCP-001", level="shall",
+    cites='MB-TCP 3.1.3: transaction identifier "Recopied by the server from the received request"; "the '
+          'MODBUS server copies in the response the transaction identifier of the request"')
 def test_transaction_id_echoed(client: Connection, modbus_profile: DeviceProfile,
                                evidence: EvidenceRecorder) -> None:
     """Every response carries its request's transaction identifier, over the whole 16-bit range.
@@ -59,7 +62,10 @@ def test_transaction_id_echoed(client: Connection, modbus_profile: DeviceProfile
         client.request(probe, tid=tid)
 
 
-@pytest.mark.conformance(clause="MB-TCP-002", level="shall")
+@pytest.mark.conformance(
+    clause="MB-TCP-002", level="shall",
+    cites='MB-TCP 3.1.3: protocol identifier "Recopied by the server from the received request"; length '
+          '"a byte count of the following fields, including the Unit Identifier and data fields"')
 def test_response_mbap_header(client: Connection, modbus_profile: DeviceProfile, suite_timing: Timing,
                               evidence: EvidenceRecorder) -> None:
     """A response's protocol identifier is 0 and its length counts exactly the bytes that follow.
@@ -77,7 +83,10 @@ def test_response_mbap_header(client: Connection, modbus_profile: DeviceProfile,
     assert not isinstance(stray, RawAdu), f"bytes after the response its length announced: {stray.raw.hex()}"
 
 
-@pytest.mark.conformance(clause="MB-TCP-003", level="shall")
+@pytest.mark.conformance(
+    clause="MB-TCP-003", level="shall",
+    cites='MB-TCP 3.1.3: unit identifier "must be returned with the same value in the response by the '
+          'server"')
 def test_unit_id_echoed(client: Connection, modbus_profile: DeviceProfile, modbus_unit: int,
                         evidence: EvidenceRecorder) -> None:
     """The response carries the request's unit identifier (MB-TCP 3.1.3: "Recopied by the server")."""
@@ -88,15 +97,21 @@ def test_unit_id_echoed(client: Connection, modbus_profile: DeviceProfile, modbu
             f"response unit identifier 0x{reply.adu.unit_id:02X}, request's was 0x{modbus_unit:02X}")
 
 
-@pytest.mark.conformance(clause="MB-TCP-004", level="should")
+@pytest.mark.conformance(
+    clause="MB-TCP-004", level="should",
+    cites='MB-TCP 4.4.1.2: "On TCP/IP, the MODBUS server is addressed using its IP address; therefore, the '
+          'MODBUS Unit Identifier is useless. The value 0xFF has to be used."')
 def test_unit_id_ff_addresses_device(client: Connection, modbus_profile: DeviceProfile,
                                      evidence: EvidenceRecorder) -> None:
     """A server reached directly on TCP answers unit identifier 0xFF as it answers its own unit.
 
-    MB-TCP 4.4 (unit identifier): "On TCP/IP, the MODBUS server is addressed
-    using its IP address; therefore, the MODBUS Unit Identifier is useless.
-    The value 0xFF has to be used" — and recommended as the non-significant
-    value. Applies when the profile says ``accepts_unit_ff`` (not a gateway).
+    MB-TCP 4.4.1.2 (building a request): "On TCP/IP, the MODBUS server is
+    addressed using its IP address; therefore, the MODBUS Unit Identifier is
+    useless. The value 0xFF has to be used" — and recommended as the
+    non-significant value. "should", not "shall": the sentence tells a client
+    what to send, and no sentence says how a server answers it (the same
+    section accepts 0 too). Applies when the profile says ``accepts_unit_ff``
+    (not a gateway).
     """
     if not modbus_profile.accepts_unit_ff:
         not_applicable("the device profile says unit identifier 0xFF does not address this device (gateway)")
@@ -127,6 +142,10 @@ def _pdu_cut_short(client: Connection, pdu: bytes) -> bytes:
 
 
 Malformation = Callable[[Connection, bytes], bytes]
+# What MB-TCP-016 and -017 rest on: the request after a rejected ADU starts where its MBAP length says.
+_FRAMED_BY_LENGTH = ('MB-TCP 3.1.2: length information in the MBAP header "to allow the recipient to '
+                     'recognize message boundaries"; MB-TCP 3.1.3: length "a byte count of the following '
+                     'fields"')
 _MALFORMED: list[tuple[Malformation, str]] = [
     (_protocol_id_1, "an ADU with protocol identifier 1"),
     (_two_bytes_after_pdu, "an ADU whose MBAP length covers 2 bytes after the PDU"),
@@ -134,14 +153,18 @@ _MALFORMED: list[tuple[Malformation, str]] = [
 ]
 
 
-@pytest.mark.conformance(clause="MB-TCP-005", level="shall")
+@pytest.mark.conformance(
+    clause="MB-TCP-005", level="shall",
+    cites='MB-TCP 4.4.2.2: Protocol Identifier "If it is different from MODBUS protocol type, the indication '
+          'is simply discarded."')
 def test_protocol_id_not_modbus(client: Connection, modbus_profile: DeviceProfile,
                                 suite_timing: Timing, evidence: EvidenceRecorder) -> None:
     """An ADU whose protocol identifier is not 0 is not answered.
 
-    MB-TCP 3.1.3: protocol identifier "0 = MODBUS protocol"; MB-TCP 4.4: the
-    server checks the MBAP header and an indication that is not MODBUS is
-    rejected, not processed. Allowed: no answer, or the connection closed.
+    MB-TCP 3.1.3: protocol identifier "0 = MODBUS protocol"; MB-TCP 4.4.2.2:
+    the server checks the protocol identifier first: "If it is different from
+    MODBUS protocol type, the indication is simply discarded." Allowed: no
+    answer, or the connection closed.
     Whether the device then still serves is MB-TCP-015's rule.
     """
     client.send(_protocol_id_1(client, pdu_bytes(client, probe_request(modbus_profile))))
@@ -153,9 +176,14 @@ def test_protocol_id_not_modbus(client: Connection, modbus_profile: DeviceProfil
 
 @pytest.mark.parametrize(("malformed", "what"), [
     clause("MB-TCP-006", *_MALFORMED[1], level="should",
-           title="An ADU whose MBAP length covers 2 bytes more than the PDU holds is not answered as valid."),
+           title="An ADU whose MBAP length covers 2 bytes more than the PDU holds is not answered as valid.",
+           cites='MB-TCP 3.1.3: length "a byte count of the following fields, including the Unit Identifier '
+                 'and data fields"'),
     clause("MB-TCP-007", *_MALFORMED[2],
-           title="An ADU whose MBAP length cuts the PDU short is not answered as valid (MB-TCP 3.1.3, 4.4)."),
+           title="An ADU whose MBAP length cuts the PDU short is not answered as valid (MB-TCP 3.1.3, 4.4).",
+           cites='MB-TCP 3.1.2: "All MODBUS requests and responses are designed in such a way that the '
+                 'recipient can verify that a message is finished"; MB-TCP 3.1.3: length "a byte count of '
+                 'the following fields"'),
 ])
 def test_length_disagrees_with_pdu(malformed: Malformation, what: str, client: Connection,
                                    modbus_profile: DeviceProfile, suite_timing: Timing,
@@ -188,13 +216,15 @@ def test_length_disagrees_with_pdu(malformed: Malformation, what: str, client: C
 
 @pytest.mark.parametrize(("malformed", "what"), [
     clause("MB-TCP-015", *_MALFORMED[0], title="After an ADU with protocol identifier 1, the device answers "
-           "the next valid request on that connection (or closes it and serves a new one)."),
+           "the next valid request on that connection (or closes it and serves a new one).",
+           cites='MB-TCP 4.4.2.2: Protocol Identifier "If it is different from MODBUS protocol type, the '
+                 'indication is simply discarded."'),
     clause("MB-TCP-016", *_MALFORMED[1], title="After an ADU whose MBAP length covers 2 bytes after the "
            "PDU, the device answers the next valid request on that connection (or closes it and serves a "
-           "new one)."),
+           "new one).", cites=_FRAMED_BY_LENGTH),
     clause("MB-TCP-017", *_MALFORMED[2], title="After an ADU whose MBAP length ends inside the PDU, the "
            "device answers the next valid request on that connection (or closes it and serves a new "
-           "one)."),
+           "one).", cites=_FRAMED_BY_LENGTH),
 ])
 def test_service_goes_on_after_rejected_adu(malformed: Malformation, what: str, client: Connection,
                                             connect: Connect, modbus_profile: DeviceProfile,
@@ -202,8 +232,8 @@ def test_service_goes_on_after_rejected_adu(malformed: Malformation, what: str, 
     """After an ADU it rejects, the device answers the next valid request (or closes and serves anew).
 
     MB-TCP 3.1.3: the MBAP length delimits each ADU, so the request after a
-    rejected one starts where the length says; MB-TCP 4.4: an indication
-    that fails the checks is rejected and the server goes on serving. The
+    rejected one starts where the length says; MB-TCP 4.4.2.2: an indication
+    that is not MODBUS "is simply discarded" and the server goes on serving. The
     device may close the offending connection; then a new connection must be
     served. Sent on the same connection: one malformed ADU, a pause of the
     silence window, then a valid read.
@@ -214,15 +244,19 @@ def test_service_goes_on_after_rejected_adu(malformed: Malformation, what: str, 
     expect_usable(connect, client, modbus_profile, evidence, outcome, what)
 
 
-@pytest.mark.conformance(clause="MB-TCP-011", level="shall")
+@pytest.mark.conformance(
+    clause="MB-TCP-011", level="shall",
+    cites='MB-TCP 4.2.1.2: "The MODBUS messaging service must provide a listening socket on Port 502, which '
+          'permits to accept new connection"; MB-TCP 4.4.2.2: a non-MODBUS indication "is simply discarded"')
 def test_malformed_adu_does_not_stop_server(client: Connection, connect: Connect,
                                             modbus_profile: DeviceProfile, suite_timing: Timing,
                                             evidence: EvidenceRecorder) -> None:
     """Malformed ADUs on one connection do not stop the server: other connections are served.
 
-    MB-TCP 4.2 (connection management) and 4.4 (an invalid indication is
-    rejected): the server may close the offending connection, but keeps
-    serving. Sent: an MBAP length of 0 (cannot hold the unit identifier), an
+    MB-TCP 4.2.1.2 (the service "must provide a listening socket ... which
+    permits to accept new connection") and 4.4.2.2 (a non-MODBUS indication
+    "is simply discarded"): the server may close the offending connection,
+    but keeps serving. Sent: an MBAP length of 0 (cannot hold the unit identifier), an
     MBAP length of 1 (no function code), and 40 bytes of garbage; each on a
     connection of its own while another connection stays open and is probed.
     """

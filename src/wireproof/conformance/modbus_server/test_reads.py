@@ -49,15 +49,22 @@ _READS: dict[int, tuple[Callable[..., Pdu], str, int]] = {
 
 
 @pytest.mark.parametrize("fc", [
-    # MB-AP 6.1: "Quantity of Outputs 0x0001 <= ... <= 0x07D0" else exception code 03.
     clause("MB-AP-001", 0x01,
-           title="FC 01 with quantity 0 or 2001 is answered with exception 03 ILLEGAL DATA VALUE."),
+           title="FC 01 with quantity 0 or 2001 is answered with exception 03 ILLEGAL DATA VALUE.",
+           cites='MB-AP 6.1 state diagram (Figure 11): "0x0001 <= Quantity of Outputs <= 0x07D0" '
+                 'else "ExceptionCode = 03"'),
     clause("MB-AP-002", 0x02,
-           title="FC 02 with quantity 0 or 2001 is answered with exception 03 (MB-AP 6.2, state diagram)."),
+           title="FC 02 with quantity 0 or 2001 is answered with exception 03 (MB-AP 6.2, state diagram).",
+           cites='MB-AP 6.2 state diagram (Figure 12): "0x0001 <= Quantity of Inputs <= 0x07D0" '
+                 'else "ExceptionCode = 03"'),
     clause("MB-AP-003", 0x03,
-           title="FC 03 with quantity 0 or 126 is answered with exception 03 (MB-AP 6.3: 1..125)."),
+           title="FC 03 with quantity 0 or 126 is answered with exception 03 (MB-AP 6.3: 1..125).",
+           cites='MB-AP 6.3 state diagram (Figure 13): "0x0001 <= Quantity of Registers <= 0x007D" '
+                 'else "ExceptionCode = 03"'),
     clause("MB-AP-004", 0x04,
-           title="FC 04 with quantity 0 or 126 is answered with exception 03 (MB-AP 6.4: 1..125)."),
+           title="FC 04 with quantity 0 or 126 is answered with exception 03 (MB-AP 6.4: 1..125).",
+           cites='MB-AP 6.4 state diagram (Figure 14): "0x0001 <= Quantity of Registers <= 0x007D" '
+                 'else "ExceptionCode = 03"'),
 ])
 def test_read_quantity_bounds(fc: int, client: Connection, modbus_profile: DeviceProfile,
                               evidence: EvidenceRecorder) -> None:
@@ -77,21 +84,30 @@ def test_read_quantity_bounds(fc: int, client: Connection, modbus_profile: Devic
 
 @pytest.mark.parametrize("fc", [
     clause("MB-AP-005", 0x01,
-           title="FC 01 past the implemented coils is answered with exception 02 ILLEGAL DATA ADDRESS."),
+           title="FC 01 past the implemented coils is answered with exception 02 ILLEGAL DATA ADDRESS.",
+           cites='MB-AP 6.1 state diagram (Figure 11): "Starting Address == OK AND Starting Address + '
+                 'Quantity of Outputs == OK" else "ExceptionCode = 02"'),
     clause("MB-AP-006", 0x02,
-           title="FC 02 past the implemented discrete inputs is answered with exception 02 (MB-AP 6.2)."),
+           title="FC 02 past the implemented discrete inputs is answered with exception 02 (MB-AP 6.2).",
+           cites='MB-AP 6.2 state diagram (Figure 12): "Starting Address == OK AND Starting Address + '
+                 'Quantity of Inputs == OK" else "ExceptionCode = 02"'),
     clause("MB-AP-007", 0x03,
-           title="FC 03 past the implemented holding registers is answered with exception 02 (MB-AP 6.3)."),
+           title="FC 03 past the implemented holding registers is answered with exception 02 (MB-AP 6.3).",
+           cites='MB-AP 6.3 state diagram (Figure 13): "Starting Address == OK AND Starting Address + '
+                 'Quantity of Registers == OK" else "ExceptionCode = 02"'),
     clause("MB-AP-008", 0x04,
-           title="FC 04 past the implemented input registers is answered with exception 02 (MB-AP 6.4)."),
+           title="FC 04 past the implemented input registers is answered with exception 02 (MB-AP 6.4).",
+           cites='MB-AP 6.4 state diagram (Figure 14): "Starting Address == OK AND Starting Address + '
+                 'Quantity of Registers == OK" else "ExceptionCode = 02"'),
 ])
 def test_read_address_range(fc: int, client: Connection, modbus_profile: DeviceProfile,
                             evidence: EvidenceRecorder) -> None:
     """A read (FC 01-04) past the implemented addresses is answered with exception 02 ILLEGAL DATA ADDRESS.
 
     MB-AP 6.1-6.4 state diagrams: "Starting Address == OK AND Starting Address
-    + Quantity == OK" else exception 02. Probed at the first address past the
-    profile's range and with a range crossing its end.
+    + Quantity of Outputs == OK" (of Inputs, of Registers) else exception 02.
+    Probed at the first address past the profile's range and with a range
+    crossing its end.
     """
     require_fc(modbus_profile, fc)
     cls, table_name, _limit = _READS[fc]
@@ -103,7 +119,10 @@ def test_read_address_range(fc: int, client: Connection, modbus_profile: DeviceP
     ], fc, ExceptionCode.ILLEGAL_DATA_ADDRESS)
 
 
-@pytest.mark.conformance(clause="MB-AP-009", level="shall")
+@pytest.mark.conformance(
+    clause="MB-AP-009", level="shall",
+    cites='MB-AP 6.1, 6.2: "N = Quantity of Outputs / 8, if the remainder is different of 0 => N = N+1"; '
+          '"the remaining bits in the final data byte will be padded with zeros"')
 def test_read_bits_byte_count(client: Connection, modbus_profile: DeviceProfile,
                               evidence: EvidenceRecorder) -> None:
     """FC 01/02 responses carry byte count = ceil(N / 8), the bytes it announces, and zero padding.
@@ -136,7 +155,10 @@ def test_read_bits_byte_count(client: Connection, modbus_profile: DeviceProfile,
         not_applicable("the device profile implements neither FC 01 on coils nor FC 02 on discrete inputs")
 
 
-@pytest.mark.conformance(clause="MB-AP-010", level="shall")
+@pytest.mark.conformance(
+    clause="MB-AP-010", level="shall",
+    cites='MB-AP 6.3, 6.4: Byte count "2 x N*", "*N = Quantity of Registers"; "The register data in the '
+          'response message are packed as two bytes per register"')
 def test_read_registers_byte_count(client: Connection, modbus_profile: DeviceProfile,
                                    evidence: EvidenceRecorder) -> None:
     """FC 03/04 responses carry byte count = 2 x N and exactly N registers (MB-AP 6.3, 6.4).

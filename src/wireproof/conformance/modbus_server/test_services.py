@@ -28,14 +28,19 @@ from wireproof.harness.plugin import EvidenceRecorder
 _BASIC = (DeviceIdObject.VENDOR_NAME, DeviceIdObject.PRODUCT_CODE, DeviceIdObject.MAJOR_MINOR_REVISION)
 
 
-@pytest.mark.conformance(clause="MB-AP-022", level="shall")
+@pytest.mark.conformance(
+    clause="MB-AP-022", level="shall",
+    cites='MB-AP 6.8: "The normal response to the Return Query Data request is to loopback the same data. '
+          'The function code and sub-function codes are also echoed."')
 def test_diagnostics_return_query_data(client: Connection, modbus_profile: DeviceProfile,
                                        evidence: EvidenceRecorder) -> None:
     """FC 08 sub-function 00 (Return Query Data) echoes the request data (MB-AP 6.8.1).
 
     "The data passed in the request data field is to be returned (looped back)
     in the response. The entire response message should be identical to the
-    request." Probed with 2 and with 6 bytes of data.
+    request." Probed with 2 and with 6 bytes of data. MB-AP 6.8 marks
+    Diagnostics "Serial Line only": the clause applies only to a device whose
+    profile lists FC 08, and such a device is held to the loop-back.
     """
     require_fc(modbus_profile, 0x08)
     for data in (bytes.fromhex("A55A"), bytes.fromhex("0102FEFF8000")):
@@ -48,7 +53,10 @@ def test_diagnostics_return_query_data(client: Connection, modbus_profile: Devic
         assert body.sub_function == 0x00
 
 
-@pytest.mark.conformance(clause="MB-AP-023", level="shall")
+@pytest.mark.conformance(
+    clause="MB-AP-023", level="shall",
+    cites='MB-AP 6.21: "Basic Device Identification. All objects of this category are mandatory : '
+          'VendorName, Product code, and revision number."')
 def test_read_device_identification_basic(client: Connection, modbus_profile: DeviceProfile,
                                           evidence: EvidenceRecorder) -> None:
     """FC 43 / MEI 14, code 01: VendorName, ProductCode, MajorMinorRevision and a valid conformity level.
@@ -80,14 +88,20 @@ def test_read_device_identification_basic(client: Connection, modbus_profile: De
     assert not missing, f"FC 43/14 basic objects missing: {', '.join(missing)} (MB-AP 6.21: mandatory)"
 
 
-@pytest.mark.conformance(clause="MB-AP-024", level="shall")
+@pytest.mark.conformance(
+    clause="MB-AP-024", level="shall",
+    cites='MB-AP 6 (every state diagram): "Function code supported" else "ExceptionCode = 01"; '
+          'MB-TCP 4.4.2.2: "in case of invalidity a MODBUS exception response is built (Exception code 1 : '
+          'Invalid function)"')
 def test_unsupported_function_code(client: Connection, modbus_profile: DeviceProfile,
                                    evidence: EvidenceRecorder) -> None:
     """A function code the device does not implement is answered with exception 01 ILLEGAL FUNCTION.
 
     MB-AP 7: "The function code received in the query is not an allowable
     action for the server"; every state diagram of MB-AP 6 starts with
-    "Function code supported" else exception code 01.
+    "Function code supported" else exception code 01; MB-TCP 4.4.2.2: the
+    function code is checked first, "in case of invalidity a MODBUS exception
+    response is built (Exception code 1 : Invalid function)".
     """
     fc = modbus_profile.illegal_function_code()
     evidence.note(f"function code 0x{fc:02X} is not in the device profile")
@@ -95,14 +109,19 @@ def test_unsupported_function_code(client: Connection, modbus_profile: DevicePro
     reply.expect_exception(fc, ExceptionCode.ILLEGAL_FUNCTION, f"function code 0x{fc:02X}")
 
 
-@pytest.mark.conformance(clause="MB-AP-025", level="shall")
+@pytest.mark.conformance(
+    clause="MB-AP-025", level="shall",
+    cites='MB-AP 7: "In an exception response, the server sets the MSB of the function code to 1"; "the '
+          'server returns an exception code in the data field"; MB-TCP 3.1.3: length "a byte count of the '
+          'following fields"')
 def test_exception_response_format(client: Connection, modbus_profile: DeviceProfile,
                                    evidence: EvidenceRecorder) -> None:
     """An exception response is the function code with bit 7 set and one exception code byte.
 
-    MB-AP 7: "the function code field ... the server ... sets the MSB of the
-    function code to 1 ... the server returns an exception code in the data
-    field"; so the PDU is exactly 2 bytes and the MBAP length 3 (MB-TCP 3.1.3).
+    MB-AP 7: "In an exception response, the server sets the MSB of the
+    function code to 1"; "In an exception response, the server returns an
+    exception code in the data field"; so the PDU is exactly 2 bytes and the
+    MBAP length 3 (MB-TCP 3.1.3).
     Probed with an unsupported function code and, if FC 03 is listed, quantity 0.
     """
     probes = [(modbus_profile.illegal_function_code(), b"\x00\x00\x00\x01", "unsupported function code")]

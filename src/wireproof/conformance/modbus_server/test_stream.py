@@ -52,14 +52,19 @@ def _each_on_a_new_connection(connect: Connect, evidence: EvidenceRecorder, n: i
     attempts(evidence, n, attempt, what=what)
 
 
-@pytest.mark.conformance(clause="MB-TCP-008", level="shall")
+@pytest.mark.conformance(
+    clause="MB-TCP-008", level="shall",
+    cites='MB-TCP 3.1.2: "additional length information is carried in the MBAP header to allow the recipient '
+          'to recognize message boundaries even if the message has been split into multiple packets"')
 def test_adu_split_over_segments(connect: Connect, modbus_profile: DeviceProfile,
                                  modbus_params: dict[str, Any], evidence: EvidenceRecorder) -> None:
     """One ADU sent in four TCP segments is answered once, as if it came whole.
 
-    MB-TCP 3.1.3 / 4.4: the receiver reassembles the ADU with the MBAP length
-    field; TCP segment boundaries carry no meaning. Segments: 3 bytes of MBAP,
-    its other 4, the function code and the rest of the PDU (best effort:
+    MB-TCP 3.1.2: the MBAP length is there "to allow the recipient to
+    recognize message boundaries even if the message has been split into
+    multiple packets for transmission"; TCP segment boundaries carry no
+    meaning. Segments: 3 bytes of MBAP, its other 4, the function code and
+    the rest of the PDU (best effort:
     TCP_NODELAY plus waiting for each acknowledgement). Whether segments
     arrive apart depends on timing: the ``attempts`` parameter (default 3)
     says how often it is tried, each on a new connection.
@@ -75,13 +80,17 @@ def test_adu_split_over_segments(connect: Connect, modbus_profile: DeviceProfile
     _each_on_a_new_connection(connect, evidence, modbus_params["attempts"], "one ADU in 4 segments", probe)
 
 
-@pytest.mark.conformance(clause="MB-TCP-009", level="should")
+@pytest.mark.conformance(
+    clause="MB-TCP-009", level="should",
+    cites='MB-TCP 3.1.2: length information in the MBAP header "to allow the recipient to recognize message '
+          'boundaries"; MB-TCP 4.2.1 rule 6: "A TCP frame must transport only one MODBUS ADU."')
 def test_two_adus_in_one_segment(connect: Connect, modbus_profile: DeviceProfile,
                                  modbus_params: dict[str, Any], evidence: EvidenceRecorder) -> None:
     """Two ADUs that arrive in one TCP segment are both answered, each with its transaction id.
 
-    A robustness clause, hence "should": MB-TCP 4.2.1 has a client send one
-    ADU per TCP frame, so a conforming client never causes this; but TCP is
+    A robustness clause, hence "should": MB-TCP 4.2.1 (rule 6: "A TCP frame
+    must transport only one MODBUS ADU") has a client send one ADU per TCP
+    frame, so a conforming client never causes this; but TCP is
     a stream (MB-TCP 3.1.2) and the MBAP length is how a receiver finds the
     boundaries (3.1.3), so a server that finds only the first ADU of a
     segment stalls behind any stack that coalesces segments (Nagle,
@@ -95,13 +104,19 @@ def test_two_adus_in_one_segment(connect: Connect, modbus_profile: DeviceProfile
     _each_on_a_new_connection(connect, evidence, modbus_params["attempts"], "two ADUs in one segment", probe)
 
 
-@pytest.mark.conformance(clause="MB-TCP-010", level="shall")
+@pytest.mark.conformance(
+    clause="MB-TCP-010", level="shall",
+    cites='MB-TCP 4.2.1 rule 4: "Several MODBUS transactions can be activated simultaneously on the same '
+          'TCP Connection."; MB-TCP 4.4.2.2: out of transactions, "the server builds a MODBUS exception '
+          'response"')
 def test_pipelined_requests(connect: Connect, modbus_profile: DeviceProfile, modbus_params: dict[str, Any],
                             evidence: EvidenceRecorder) -> None:
     """Several requests outstanding on one connection are each answered, paired by transaction id.
 
-    MB-TCP 3.1.3 ("used for transaction pairing") and 4.4 (a server may accept
-    several transactions before answering): up to the profile's
+    MB-TCP 3.1.3 ("used for transaction pairing"), 4.2.1 (rule 4: "Several
+    MODBUS transactions can be activated simultaneously on the same TCP
+    Connection") and 4.4.2.2 (a server out of transactions still answers, with
+    exception 06 Server Busy): up to the profile's
     ``max_pipelined`` (at most 8) requests are sent back to back, each in its
     own send, before any answer is read. How many are in the device's buffer
     at once depends on timing: tried ``attempts`` times, each on a new
@@ -120,14 +135,20 @@ def test_pipelined_requests(connect: Connect, modbus_profile: DeviceProfile, mod
     _each_on_a_new_connection(connect, evidence, modbus_params["attempts"], f"{n} pipelined requests", probe)
 
 
-@pytest.mark.conformance(clause="MB-TCP-012", level="should")
+@pytest.mark.conformance(
+    clause="MB-TCP-012", level="should",
+    cites='MB-TCP 4.4.1.4: "There is deliberately NO specification of required response time for a '
+          'transaction over MODBUS/TCP."')
 def test_response_time(client: Connection, modbus_profile: DeviceProfile, suite_timing: Timing,
                        evidence: EvidenceRecorder) -> None:
     """Requests are answered within the profile's response timeout.
 
-    MB-TCP 4.4 / 5 (the client's response timer): a server that answers later
-    than the client's timeout is, for the client, not answering. Five requests;
-    the slowest must come within ``response_timeout``.
+    MB-TCP 4.4.1.4 (the client's time-out): a server that answers later than
+    the client's timeout is, for the client, not answering. "should", not
+    "shall": the same section says "There is deliberately NO specification of
+    required response time", so the bound is the profile's, not the
+    specification's. Five requests; the slowest must come within
+    ``response_timeout``.
     """
     probe = probe_request(modbus_profile)
     times = [client.request(probe).elapsed for _ in range(5)]
@@ -136,10 +157,12 @@ def test_response_time(client: Connection, modbus_profile: DeviceProfile, suite_
         f"slowest answer took {max(times):.3f} s, more than {suite_timing.response_timeout:g} s")
 
 
-@pytest.mark.conformance(clause="MB-TCP-013", level="shall")
+@pytest.mark.conformance(
+    clause="MB-TCP-013", level="shall",
+    cites='MB-TCP 4.2.1.2: "The connection has to maintain open during all the MODBUS communications."')
 def test_many_transactions_per_connection(client: Connection, modbus_profile: DeviceProfile,
                                           evidence: EvidenceRecorder) -> None:
-    """One connection carries many transactions in sequence (MB-TCP 4.2: connections are long-lived).
+    """One connection carries many transactions in sequence (MB-TCP 4.2.1.2: connections are long-lived).
 
     Twenty requests, each waiting for its answer, on the same connection.
     """
@@ -148,13 +171,18 @@ def test_many_transactions_per_connection(client: Connection, modbus_profile: De
         client.request(probe, tid=0x2000 + i)
 
 
-@pytest.mark.conformance(clause="MB-TCP-014", level="should")
+@pytest.mark.conformance(
+    clause="MB-TCP-014", level="should",
+    cites='MB-TCP 4.2.1.1: "Depending on the device capacities the number of TCP connections can be '
+          'different."')
 def test_concurrent_connections(connect: Connect, modbus_profile: DeviceProfile,
                                 evidence: EvidenceRecorder) -> None:
     """Two connections open at once are both served, interleaved (MB-TCP 4.2.1: several connections).
 
-    Not applicable when the profile declares ``max_connections = 1``; within
-    the declared limit a refused connection is a fail.
+    "should", not "shall": MB-TCP 4.2.1.1 leaves the number of connections to
+    the device ("not on the scope of this document"). Not applicable when the
+    profile declares ``max_connections = 1``; within the declared limit a
+    refused connection is a fail.
     """
     require_connections(modbus_profile, 2)
     probe = probe_request(modbus_profile)

@@ -115,7 +115,10 @@ REGISTERS = _Writable(
     show=lambda value: f"0x{value:04X}")
 
 
-@pytest.mark.conformance(clause="MB-AP-011", level="shall")
+@pytest.mark.conformance(
+    clause="MB-AP-011", level="shall",
+    cites='MB-AP 6.5: "All other values are illegal and will not affect the output"; state diagram '
+          '(Figure 15): "Output Value == 0x0000 OR 0xFF00" else "ExceptionCode = 03"')
 def test_write_single_coil_illegal_value(client: Connection, modbus_profile: DeviceProfile,
                                          evidence: EvidenceRecorder) -> None:
     """FC 05 with an output value other than 0x0000 or 0xFF00 is answered with exception 03.
@@ -150,9 +153,13 @@ def test_write_single_coil_illegal_value(client: Connection, modbus_profile: Dev
 
 @pytest.mark.parametrize(("fc", "kind"), [
     clause("MB-AP-012", 0x05, COILS,
-           title="The FC 05 response is an echo of the request, and the coil takes the value (MB-AP 6.5)."),
+           title="The FC 05 response is an echo of the request, and the coil takes the value (MB-AP 6.5).",
+           cites='MB-AP 6.5: "The normal response is an echo of the request, returned after the coil state '
+                 'has been written."'),
     clause("MB-AP-013", 0x06, REGISTERS, title="The FC 06 response is an echo of the request, "
-           "and the register takes the value (MB-AP 6.6)."),
+           "and the register takes the value (MB-AP 6.6).",
+           cites='MB-AP 6.6: "The normal response is an echo of the request, returned after the register '
+                 'contents have been written."'),
 ])
 def test_write_single_echo(fc: int, kind: _Writable, client: Connection, modbus_profile: DeviceProfile,
                            evidence: EvidenceRecorder) -> None:
@@ -190,14 +197,16 @@ def test_write_single_echo(fc: int, kind: _Writable, client: Connection, modbus_
 
 
 @pytest.mark.parametrize(("fc", "kind", "limit"), [
-    # MB-AP 6.11 state diagram: "0x0001 <= Quantity of Outputs <= 0x07B0 AND Byte Count = N*"
-    # else exception code 03 (byte counts here are consistent).
+    # The byte counts sent are consistent with the quantity: only the quantity is out of bounds.
     clause("MB-AP-015", 0x0F, COILS, MAX_WRITE_COILS,
-           title="FC 15 with quantity 0 or 1969 is answered with exception 03."),
-    # MB-AP 6.12 state diagram: "0x0001 <= Quantity of Registers <= 0x007B AND Byte Count ==
-    # Quantity of Registers x 2" else exception code 03. Quantity 124 needs a 254-byte PDU.
+           title="FC 15 with quantity 0 or 1969 is answered with exception 03.",
+           cites='MB-AP 6.11 state diagram (Figure 21): "0x0001 <= Quantity of Outputs <= 0x07B0 AND '
+                 'Byte Count = N*" else "ExceptionCode = 03"'),
+    # Quantity 124 needs a 254-byte PDU.
     clause("MB-AP-017", 0x10, REGISTERS, MAX_WRITE_REGISTERS,
-           title="FC 16 with quantity 0 or 124 is answered with exception 03."),
+           title="FC 16 with quantity 0 or 124 is answered with exception 03.",
+           cites='MB-AP 6.12 state diagram (Figure 22): "0x0001 <= Quantity of Registers <= 0x007B AND '
+                 'Byte Count == Quantity of Registers x 2" else "ExceptionCode = 03"'),
 ])
 def test_write_multiple_quantity_bounds(fc: int, kind: _Writable, limit: int, client: Connection,
                                         modbus_profile: DeviceProfile, evidence: EvidenceRecorder) -> None:
@@ -216,14 +225,15 @@ def test_write_multiple_quantity_bounds(fc: int, kind: _Writable, limit: int, cl
 
 
 @pytest.mark.parametrize(("fc", "kind", "n"), [
-    # MB-AP 6.11: "The normal response returns the function code, starting address, and quantity
-    # of outputs forced." 10 coils, crossing a byte boundary.
+    # 10 coils, crossing a byte boundary.
     clause("MB-AP-016", 0x0F, COILS, 10,
-           title="The FC 15 response returns the starting address and quantity written; read-back agrees."),
-    # MB-AP 6.12: "The normal response returns the function code, starting address, and quantity
-    # of registers written."
+           title="The FC 15 response returns the starting address and quantity written; read-back agrees.",
+           cites='MB-AP 6.11: "The normal response returns the function code, starting address, and '
+                 'quantity of coils forced."'),
     clause("MB-AP-018", 0x10, REGISTERS, 5,
-           title="The FC 16 response returns the starting address and quantity written; read-back agrees."),
+           title="The FC 16 response returns the starting address and quantity written; read-back agrees.",
+           cites='MB-AP 6.12: "The normal response returns the function code, starting address, and '
+                 'quantity of registers written."'),
 ])
 def test_write_multiple_echo(fc: int, kind: _Writable, n: int, client: Connection,
                              modbus_profile: DeviceProfile, evidence: EvidenceRecorder) -> None:
@@ -265,19 +275,23 @@ Probes = Callable[[int], list[tuple[str, Pdu]]]
     clause("MB-AP-014", 0x06, lambda end: [
         (f"FC 06 at address {end}", WriteSingleRegisterRequest(address=end, value=0)),
     ], title="FC 06 to the first address past the holding registers gets exception 02 "
-             "(MB-AP 6.6 state diagram)."),
+             "(MB-AP 6.6 state diagram).",
+       cites='MB-AP 6.6 state diagram (Figure 16): "Register Address == OK" else "ExceptionCode = 02"'),
     clause("MB-AP-019", 0x10, lambda end: [
         (f"FC 16 at address {end}", WriteMultipleRegistersRequest(start_address=end, values=(0,))),
         (f"FC 16 at {end - 1}..{end}", WriteMultipleRegistersRequest(start_address=end - 1, values=(0, 0))),
-    ], title="FC 16 past the holding registers is answered with exception 02 (MB-AP 6.12 state diagram)."),
+    ], title="FC 16 past the holding registers is answered with exception 02 (MB-AP 6.12 state diagram).",
+       cites='MB-AP 6.12 state diagram (Figure 22): "Starting Address == OK AND Starting Address + '
+             'Quantity of Registers == OK" else "ExceptionCode = 02"'),
 ])
 def test_write_registers_address_range(fc: int, probes: Probes, client: Connection,
                                        modbus_profile: DeviceProfile, evidence: EvidenceRecorder) -> None:
     """FC 06 / FC 16 past the holding registers is answered with exception 02 ILLEGAL DATA ADDRESS.
 
-    MB-AP 6.6, 6.12 state diagrams: "Starting Address == OK AND Starting
-    Address + Quantity == OK" else exception 02. Probed at the first address
-    past the profile's range and (FC 16) with a range crossing its end.
+    MB-AP 6.6 state diagram: "Register Address == OK"; 6.12: "Starting Address
+    == OK AND Starting Address + Quantity of Registers == OK"; else exception
+    02. Probed at the first address past the profile's range and (FC 16) with
+    a range crossing its end.
     """
     require_fc(modbus_profile, fc)
     table = require_table(modbus_profile, "holding_registers", writable=True)
@@ -285,7 +299,10 @@ def test_write_registers_address_range(fc: int, probes: Probes, client: Connecti
     expect_exceptions(client, evidence, probes(end), fc, ExceptionCode.ILLEGAL_DATA_ADDRESS)
 
 
-@pytest.mark.conformance(clause="MB-AP-020", level="shall")
+@pytest.mark.conformance(
+    clause="MB-AP-020", level="shall",
+    cites='MB-AP 6.17 state diagram (Figure 27): "0x0001 <= Quantity of Read <= 0x007D AND 0x0001 <= '
+          'Quantity of Write <= 0x0079 AND Byte Count == Quantity of Write x 2" else "ExceptionCode = 03"')
 def test_read_write_registers_quantity_bounds(client: Connection, modbus_profile: DeviceProfile,
                                               evidence: EvidenceRecorder) -> None:
     """FC 23 with read quantity 0 / 126 or write quantity 0 / 122 is answered with exception 03.
@@ -312,7 +329,9 @@ def test_read_write_registers_quantity_bounds(client: Connection, modbus_profile
                           rw(1, (0,) * (MAX_RW_WRITE + 1)), 0x17)
 
 
-@pytest.mark.conformance(clause="MB-AP-021", level="shall")
+@pytest.mark.conformance(
+    clause="MB-AP-021", level="shall",
+    cites='MB-AP 6.17: "The write operation is performed before the read."')
 def test_read_write_registers_write_before_read(client: Connection, modbus_profile: DeviceProfile,
                                                 evidence: EvidenceRecorder) -> None:
     """FC 23 performs the write before the read: reading the range it writes returns the new values.
@@ -341,7 +360,10 @@ def test_read_write_registers_write_before_read(client: Connection, modbus_profi
             _restore(evidence, f"registers {start}..{start + n - 1}", lambda: client.request(restore))
 
 
-@pytest.mark.conformance(clause="MB-AP-026", level="shall")
+@pytest.mark.conformance(
+    clause="MB-AP-026", level="shall",
+    cites='MB-AP 6.12 state diagram (Figure 22): "... AND Byte Count == Quantity of Registers x 2" '
+          'else "ExceptionCode = 03"')
 def test_write_multiple_registers_byte_count(client: Connection, modbus_profile: DeviceProfile,
                                              evidence: EvidenceRecorder) -> None:
     """FC 16 whose byte count is not 2 x quantity is answered with exception 03.
