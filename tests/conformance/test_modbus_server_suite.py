@@ -298,13 +298,14 @@ def one_connection_server() -> Iterator[str]:
 
 def test_max_connections_decides_what_applies(tmp_path: Path, one_connection_server: str) -> None:
     text = resources.files(SUITE_PACKAGE).joinpath("default-profile.toml").read_text(encoding="utf-8")
-    declared = write_profile(tmp_path / "one.toml", text.replace("[device]\n", "[device]\nmax_connections = 1\n"))
+    declared = write_profile(tmp_path / "one.toml",
+                             text.replace("[device]\n", "[device]\nmax_connections = 1\n"))
     # Declared: the clause that needs two connections at once does not apply; every other
     # clause (MB-TCP-011 with a new connection after each offender) passes, run after run:
     # each connection is closed gracefully before the next opens.
     for run in ("a", "b"):
-        code, report, out = certify(tmp_path / run, "--target", one_connection_server, "--profile", str(declared),
-                                    "-k", "MB-TCP")
+        code, report, out = certify(tmp_path / run, "--target", one_connection_server,
+                                    "--profile", str(declared), "-k", "MB-TCP")
         assert code == 0, out
         assert with_verdict(report, "not_applicable") == {"MB-TCP-014"}, out
         assert "max_connections = 1" in {c["clause"]: c["message"] for c in report["cases"]}["MB-TCP-014"]
@@ -312,7 +313,9 @@ def test_max_connections_decides_what_applies(tmp_path: Path, one_connection_ser
     code, report, out = certify(tmp_path / "c", "--target", one_connection_server, "-k", "MB-TCP-014")
     assert code == 1, out
     assert verdicts(report) == {"MB-TCP-014": "fail"}, out
-    assert "closed by the device" in report["cases"][0]["message"], out
+    # Closed at once, the connection reaches the client as a FIN or, when the request got there
+    # first, a reset: the message says which happened.
+    assert re.search(r"connection (closed|reset) by the device", report["cases"][0]["message"]), out
 
 
 def test_unsupported_function_codes_are_not_applicable(tmp_path: Path) -> None:

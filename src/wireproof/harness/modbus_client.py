@@ -74,6 +74,7 @@ wait. Serial broadcasts (MB-SL 2.1: address 0, no reply) go through
 from __future__ import annotations
 
 import errno
+import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -467,6 +468,30 @@ class BlockingModbusClient:
                                    f"({_hex(dropped)}): {err}", clause="MB-SL 2.5", protocol=self.protocol)
 
     # -- lifetime ------------------------------------------------------------------------
+
+    def shutdown(self, timeout: float) -> str:
+        """Close our side (FIN), wait up to ``timeout`` s for the device to close its own; say what happened.
+
+        A device that serves a limited number of connections frees this one
+        only when it sees the close: waiting for its FIN before opening the next
+        connection keeps a run's verdicts independent of how fast it notices.
+        Bytes the device still sends pass through the transport's tap. The
+        transport stays open: :meth:`close` closes it.
+        """
+        sock = getattr(self.transport, "socket", None)
+        if sock is None or self.transport.closed:
+            return ""
+        deadline = time.monotonic() + timeout
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            while (remaining := deadline - time.monotonic()) > 0:
+                if not self.transport.recv(4096, timeout=remaining):
+                    return "closed by this side; the device closed its side"
+        except TransportTimeout:
+            pass
+        except (TransportError, OSError) as err:
+            return f"closed by this side; the connection ended with {getattr(err, 'strerror', None) or err}"
+        return f"closed by this side; the device had not closed its side {timeout:g} s later"
 
     def close(self) -> None:
         self.transport.close()

@@ -87,5 +87,26 @@ def target_problem(url: str, timeout: float = TARGET_PROBE_TIMEOUT) -> str | Non
         return f"the target {url} is not reachable: {err.strerror or err}; no clause was run"
     except HarnessError as err:
         return f"the target {url} cannot be opened: {err}; no clause was run"
-    transport.close()
+    _close_gracefully(transport, min(timeout, 1.0))
     return None
+
+
+def _close_gracefully(transport: Any, timeout: float) -> None:
+    """Our FIN, then the device's (at most ``timeout`` s): a device that serves a limited number of
+    connections has let this one go before the first clause connects."""
+    import socket
+    import time
+
+    from wireproof.errors import TransportError
+
+    sock = getattr(transport, "socket", None)
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + timeout
+            while (remaining := deadline - time.monotonic()) > 0 and transport.recv(4096, timeout=remaining):
+                pass
+    except (TransportError, OSError):
+        pass
+    finally:
+        transport.close()

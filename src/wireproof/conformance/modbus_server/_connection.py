@@ -43,9 +43,7 @@ TCP conversation from it.
 from __future__ import annotations
 
 import errno
-import socket
 import struct
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -311,25 +309,7 @@ class Connection:
             self._opener = None
 
     def _shutdown(self) -> str:
-        sock: Any = getattr(self._link.transport, "socket", None) if self._link is not None else None
-        if sock is None:
-            return ""
-        limit = min(self.timeout, 1.0)
-        deadline = time.monotonic() + limit
-        try:
-            sock.shutdown(socket.SHUT_WR)
-            while (remaining := deadline - time.monotonic()) > 0:
-                sock.settimeout(remaining)
-                data = sock.recv(4096)
-                if not data:
-                    return "closed by this side; the device closed its side"
-                if self.transcript is not None:  # bytes the device still sent: evidence too
-                    self.transcript.tap("received", data)
-        except TimeoutError:
-            pass
-        except OSError as err:
-            return f"closed by this side; the connection ended with {err.strerror or err}"
-        return f"closed by this side; the device had not closed its side {limit:g} s later"
+        return self._link.shutdown(min(self.timeout, 1.0)) if self._link is not None else ""
 
     # -- building -----------------------------------------------------------
 

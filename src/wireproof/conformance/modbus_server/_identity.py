@@ -98,6 +98,7 @@ def identify(url: str, *, unit: int, timeout: float) -> str:
                     fields.update(_category(client, unit, ReadDeviceIdCode.REGULAR))
                 except (LookupError, WireproofError) as err:
                     fields["regular category"] = f"not given: {err}"
+            client.shutdown(min(timeout, 1.0))  # let the device free the connection before the clauses
     except (LookupError, WireproofError) as err:
         problem = f"the device did not identify itself: {err}"
     except OSError as err:
