@@ -42,7 +42,7 @@ def test_report_html_against_pymodbus_as_rendered(tmp_path: Path, pymodbus_serve
     digest = hashlib.sha256(profile.read_bytes()).hexdigest()
     assert digest[:40] in flat.replace(" ", ""), text  # long words may wrap in print
     assert "VendorName pymodbus" in flat and "ProductCode PM" in flat, text
-    assert "response_timeout = 0.5" in flat and "attempts = 3 (default)" in flat, text
+    assert "response_timeout = 0.5" in flat and "attempts = 5 (default)" in flat, text
     # The failing clause: its rule, its citation-free message and its evidence, decoded, with bytes.
     assert "MB-AP-003" in flat and "expected exception 03 (function code 0x83), got exception 01" in flat
     # The codec's view of the answer (the layout may wrap it beside its bytes).

@@ -58,9 +58,9 @@ DESCRIPTOR = ProtocolDescriptor(
                 Param(name="silence", kind="float", minimum=0.001, maximum=60, metavar="S",
                       what="the silence window", help="how long a clause that expects no answer listens "
                       "(default: the response timeout)"),
-                Param(name="attempts", kind="int", default=3, minimum=1, maximum=50, metavar="N",
+                Param(name="attempts", kind="int", default=5, minimum=1, maximum=50, metavar="N",
                       what="the number of attempts", help="how often a clause whose outcome can vary "
-                      "between runs (segmentation, pipelining) probes, each on a new connection (default 3)"),
+                      "between runs (segmentation, pipelining) probes, each on a new connection (default 5)"),
             )),
     ),
     simulators=(

@@ -14,7 +14,7 @@ clauses apply. Suite options (``--option KEY=VALUE``): ``response_timeout``
 (seconds; default the profile's), ``silence`` (how long a clause that
 expects no answer listens; default the response timeout) and ``attempts`` (how often a clause
 whose outcome can vary between runs probes, each on a new connection;
-default 3: a device right only sometimes fails with the count).
+default 5: a device right only sometimes fails with the count).
 
 Fairness (:mod:`wireproof.harness.clauses`): a step a clause needs before it
 can test its rule (reading the value it will overwrite) that the device makes

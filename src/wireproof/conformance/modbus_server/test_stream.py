@@ -66,7 +66,7 @@ def test_adu_split_over_segments(connect: Connect, modbus_profile: DeviceProfile
     meaning. Segments: 3 bytes of MBAP, its other 4, the function code and
     the rest of the PDU (best effort:
     TCP_NODELAY plus waiting for each acknowledgement). Whether segments
-    arrive apart depends on timing: the ``attempts`` parameter (default 3)
+    arrive apart depends on timing: the ``attempts`` parameter (default 5)
     says how often it is tried, each on a new connection.
     """
     def probe(client: Connection, i: int) -> None:
