@@ -441,6 +441,11 @@ def test_wrong_answers_fail_clauses(tmp_path: Path, broken_server: Callable[[Ans
     server = broken_server(_always_one_register)
     code, report, out = certify(tmp_path, "--target", server.url)
     assert code == 1, out
+    # A foreign target without --profile is judged against the reference device's profile: said
+    # before any clause runs and in the report, never silently.
+    assert "profile: the built-in reference profile, which describes wireproof's own device, not this " \
+           "target" in out.splitlines()[2], out
+    assert report["profile"]["source"] == "built-in" and report["profile"]["sha256"], report["profile"]
     failed = with_verdict(report, "fail")
     # Every exception clause, every echo, and the protocol-id clause must notice.
     for clause in ("MB-AP-001", "MB-AP-003", "MB-AP-005", "MB-AP-013", "MB-AP-017",

@@ -355,7 +355,15 @@ def run(args: argparse.Namespace) -> int:
         extra += ["-k", args.keyword]
 
     print(f"wireproof certify {info.name}: {info.description}", file=out)
-    print(f"target: {args.target or '(built-in reference device)'}\n", file=out, flush=True)
+    print(f"target: {args.target or '(built-in reference device)'}", file=out)
+    if args.profile is not None:
+        print(f"profile: {args.profile}", file=out)
+    elif args.target and info.default_profile:
+        # A foreign device judged against the reference device's profile: said before anything runs.
+        print("profile: the built-in reference profile, which describes wireproof's own device, not this "
+              "target: clauses may not apply as they would to it (--profile FILE describes yours; "
+              f"`wireproof certify {info.name} --help` says where the reference one is)", file=out)
+    print(file=out, flush=True)
     progress = LiveProgress(out)
     try:
         code, held = run_pytest(pytest_args(suite_dir, workers=args.workers, extra=extra), [progress])
