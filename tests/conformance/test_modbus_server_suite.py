@@ -517,3 +517,25 @@ def test_profile_decides_addresses() -> None:
     assert table is not None and (table.end, table.write_address) == (150, 120)
     assert profile.table("coils") is None
     assert profile.illegal_function_code() == 0x1A  # 0x19 is listed as supported
+
+
+def test_evidence_describes_each_message_sent() -> None:
+    from wireproof.conformance.modbus_server._connection import Transcript
+    from wireproof.harness.plugin import EvidenceRecorder
+
+    rec = EvidenceRecorder()
+    transcript = Transcript(rec, "connection 1")
+    read = bytes.fromhex("000100000006010300000001")
+    transcript.tap("sent", read + bytes.fromhex("000200000006010300000001"))
+    transcript.tap("sent", read[:3])
+    transcript.tap("received", bytes.fromhex("0001000000050103020000") + bytes.fromhex("000200"))
+    transcript.flush()
+    decoded = [(e["direction"], e.get("decoded", "")) for e in rec.entries]
+    assert decoded[0][1].startswith("2 ADUs in one send: tid 0x0001 length 6 unit 1: FC 03 ")
+    assert "+ tid 0x0002 length 6 unit 1: FC 03 ReadHoldingRegistersRequest" in decoded[0][1]
+    assert decoded[1][1] == "part of an ADU, or bytes that frame as none (3 bytes)"
+    # What came back is cut into whole ADUs; the rest is an entry of its own.
+    assert decoded[2] == ("received",
+                          "tid 0x0001 length 5 unit 1: FC 03 ReadHoldingRegistersResponse(values=[0])")
+    assert decoded[3] == ("received", "3 bytes that make no whole ADU")
+    assert [e["hex"] for e in rec.entries][2:] == ["0001000000050103020000", "000200"]

@@ -133,7 +133,11 @@ class Transcript:
     def tap(self, direction: str, data: bytes) -> None:
         if direction == "sent":
             self.flush()
-            decoded = describe(data, "sent") if _whole(data) else f"part of an ADU ({len(data)} bytes)"
+            adus = _adus(data)
+            decoded = (" + ".join(describe(adu, "sent") for adu in adus) if adus
+                       else f"part of an ADU, or bytes that frame as none ({len(data)} bytes)")
+            if len(adus) > 1:
+                decoded = f"{len(adus)} ADUs in one send: {decoded}"
             self.sink.sent(data, connection=self.label, decoded=decoded)
             return
         self._pending += data
@@ -160,8 +164,18 @@ class Transcript:
             self.sink.received(rest, connection=self.label, decoded=why)
 
 
-def _whole(data: bytes) -> bool:
-    return len(data) >= 7 and int.from_bytes(data[4:6], "big") == len(data) - 6
+def _adus(data: bytes) -> list[bytes]:
+    """``data`` cut into ADUs by their MBAP lengths, or [] unless it is exactly whole ADUs."""
+    out, i = [], 0
+    while i < len(data):
+        if len(data) - i < 7:
+            return []
+        end = i + 6 + int.from_bytes(data[i + 4:i + 6], "big")
+        if end > len(data) or end < i + 7:
+            return []
+        out.append(data[i:end])
+        i = end
+    return out
 
 
 def tcp_codec() -> TcpCodec:

@@ -53,14 +53,18 @@ table.context th{text-align:right;white-space:nowrap}
 table.ident{width:auto;margin-top:.3em}
 table.ident td{border:none;padding:.05em .6em .05em 0}
 div.how{color:#555;font-size:.9em}
-table.ev{font-size:.8em;margin:.3em 0}
-table.ev td{border:none;border-bottom:1px solid #eee;padding:.1em .4em}
+table.ev{font-size:.8em;margin:.3em 0;table-layout:fixed;width:100%}
+table.ev col.e-t{width:6.5em}table.ev col.e-conn{width:3em}table.ev col.e-dir{width:3em}
+table.ev col.e-hex{width:30%}
+table.ev td{border:none;border-bottom:1px solid #eee;padding:.1em .4em;overflow-wrap:anywhere}
+table.cases{table-layout:fixed}
+table.cases col.c-clause{width:8em}table.cases col.c-level{width:4em}
+table.cases col.c-verdict{width:8.5em}table.cases col.c-time{width:4.5em}
 table.ev th{background:none;border:none;border-bottom:1px solid #ccc;font-weight:normal;color:#555}
 table.ev td.hex{font-family:ui-monospace,monospace;word-break:break-all;color:#333}
 table.ev td.dec{font-family:ui-monospace,monospace}
-table.ev td.dir{font-weight:bold;text-align:center}
+table.ev td.dir{font-weight:bold;text-align:center;white-space:nowrap;overflow-wrap:normal}
 table.ev td:first-child,table.ev td:nth-child(2){white-space:nowrap}
-table.ev td.hex{min-width:24ch;max-width:50ch}
 td.clause{white-space:nowrap}
 tr.ev-sent td.dir{color:#1a4d8f}
 tr.ev-received td.dir{color:#7a1f7a}
@@ -84,7 +88,7 @@ def _evidence_row(e: EvidenceEntry) -> str:
         what = (f"{escape(e.local)} &rarr; {escape(e.remote)}" if e.local or e.remote else "")
         words = escape(e.note) if e.note else what
         return (f'<tr class="ev-conn"><td>{e.t:.6f}</td><td>{_conn(e.connection)}</td>'
-                f'<td>{_ARROWS[e.direction]}</td><td colspan="2">{words}</td></tr>')
+                f'<td class="dir">{_ARROWS[e.direction]}</td><td colspan="2">{words}</td></tr>')
     arrow = _ARROWS.get(e.direction, escape(e.direction))
     decoded = escape(e.decoded) + (f" &middot; {escape(e.note)}" if e.note else "")
     spaced = " ".join(e.hex[i:i + 2] for i in range(0, len(e.hex), 2))
@@ -100,7 +104,8 @@ def _evidence(case: CaseResult) -> str:
     rows = "".join(_evidence_row(e) for e in case.evidence)
     opened = " open" if case.verdict not in ("pass", "not_applicable") else ""
     return (f"<details{opened}><summary>evidence: {messages} message{'' if messages == 1 else 's'}</summary>"
-            '<table class="ev"><thead><tr><th>t (s)</th><th>conn.</th><th></th>'
+            '<table class="ev"><colgroup><col class="e-t"><col class="e-conn"><col class="e-dir"><col>'
+            '<col class="e-hex"></colgroup><thead><tr><th>t (s)</th><th>conn.</th><th></th>'
             f"<th>decoded</th><th>bytes</th></tr></thead><tbody>{rows}</tbody></table></details>")
 
 
@@ -109,7 +114,8 @@ def _row(case: CaseResult) -> str:
     message = f"<pre>{escape(case.message)}</pre>" if case.message else ""
     rule = f'<div class="rule">{escape(case.title)}</div>' if case.title else ""
     cites = f'<div class="cites">{escape(case.cites)}</div>' if case.cites else ""
-    return (f'<tr class="case"><td class="clause" title="{escape(case.nodeid)}">'
+    anchor = f' id="{escape(case.clause)}"' if case.clause else ""
+    return (f'<tr class="case"{anchor}><td class="clause" title="{escape(case.nodeid)}">'
             f"{escape(case.clause or case.nodeid)}</td>"
             f"<td>{escape(case.level)}</td>"
             f'<td><span class="v v-{v}">{v}</span></td>'
@@ -173,6 +179,8 @@ def render_html(result: RunResult) -> str:
 <p>{s["total"]} clauses: {counts}</p>
 {_context(result)}<h2>Clauses</h2>
 <table class="cases">
+<colgroup><col class="c-clause"><col class="c-level"><col class="c-verdict"><col class="c-time"><col>
+</colgroup>
 <thead><tr><th>clause</th><th>level</th><th>verdict</th><th>time</th>
 <th>rule / message / evidence</th></tr></thead>
 <tbody>
