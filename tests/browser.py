@@ -44,8 +44,10 @@ def _run(args: list[str], timeout: float) -> None:
         raise AssertionError(f"chromium exited {done.returncode}: {done.stderr[-2000:]}")
 
 
-def render_text(html_path: Path, *, timeout: float = 30.0) -> str:
-    """The page's text as printed by the browser (``pdftotext -layout``: rows stay on one line)."""
+def render_text(html_path: Path, *, timeout: float = 30.0, layout: bool = True) -> str:
+    """The page's text as printed by the browser (``pdftotext -layout``: rows stay on one line;
+    ``layout=False``: ``-raw``, the order the browser drew the text in, so a table cell's lines
+    stay together instead of interleaving with the cell beside them)."""
     pdftotext = shutil.which("pdftotext")
     if pdftotext is None:
         pytest.skip("rendered-text tests need pdftotext (Debian: apt-get install poppler-utils)")
@@ -54,7 +56,8 @@ def render_text(html_path: Path, *, timeout: float = 30.0) -> str:
         _run(["--no-pdf-header-footer", f"--print-to-pdf={pdf}", html_path.resolve().as_uri()], timeout)
         if not pdf.is_file() or pdf.stat().st_size == 0:
             raise AssertionError(f"chromium wrote no PDF for {html_path}")
-        done = subprocess.run([pdftotext, "-layout", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
+        mode = "-layout" if layout else "-raw"
+        done = subprocess.run([pdftotext, mode, "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
                               text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise AssertionError(f"pdftotext exited {done.returncode}: {done.stderr[-2000:]}")
