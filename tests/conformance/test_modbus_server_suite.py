@@ -16,6 +16,7 @@ it, so the suite's pytest session is isolated from this one. Targets:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -181,24 +182,30 @@ PYMODBUS_DEVIATIONS = {
 PYMODBUS_RACY = {"MB-TCP-010"}
 
 
-@pytest.fixture
-def pymodbus_server() -> Iterator[str]:
-    pytest.importorskip("pymodbus", reason="pymodbus (extra 'peers') is not installed")
-    proc = subprocess.Popen([sys.executable, "-c", _PYMODBUS_SERVER], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+@contextlib.contextmanager
+def listening_server(argv: list[str], what: str) -> Iterator[str]:
+    """Run ``argv``, wait (on its stdout, at most 30 s) for "listening on HOST:PORT"; its tcp:// URL."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert proc.stdout is not None
         with selectors.DefaultSelector() as sel:
             sel.register(proc.stdout, selectors.EVENT_READ)
             ready = sel.select(timeout=30)
         line = proc.stdout.readline() if ready else ""
-        assert line.startswith("listening on "), f"pymodbus server did not start: {line!r}"
+        assert line.startswith("listening on "), f"{what} did not start: {line!r}"
         yield "tcp://" + line.removeprefix("listening on ").strip()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.fixture
+def pymodbus_server() -> Iterator[str]:
+    pytest.importorskip("pymodbus", reason="pymodbus (extra 'peers') is not installed")
+    with listening_server([sys.executable, "-c", _PYMODBUS_SERVER], "pymodbus server") as url:
+        yield url
 
 
 @pytest.mark.peer
@@ -278,22 +285,10 @@ def test_libmodbus_deviations_are_pinned(tmp_path: Path, libmodbus_server: Libmo
 @pytest.fixture
 def one_connection_server() -> Iterator[str]:
     """The reference server at a limit of one connection at a time (a second is accepted and closed)."""
-    proc = subprocess.Popen([sys.executable, "-m", "wireproof", "simulate", "modbus-server", "--bind",
-                             "127.0.0.1:0", "--max-connections", "1"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            ready = sel.select(timeout=30)
-        line = proc.stdout.readline() if ready else ""
-        assert line.startswith("listening on "), f"reference server did not start: {line!r}"
-        yield "tcp://" + line.removeprefix("listening on ").strip()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+    argv = [sys.executable, "-m", "wireproof", "simulate", "modbus-server", "--bind", "127.0.0.1:0",
+            "--max-connections", "1"]
+    with listening_server(argv, "reference server") as url:
+        yield url
 
 
 def test_max_connections_decides_what_applies(tmp_path: Path, one_connection_server: str) -> None:
