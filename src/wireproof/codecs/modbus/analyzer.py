@@ -81,8 +81,8 @@ from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import TcpCodec
 from wireproof.codecs.modbus.client import mismatch
-from wireproof.codecs.modbus.framers import TcpFramer, plausible_header
-from wireproof.codecs.modbus.pdu import REQUEST_TABLE, RESPONSE_TABLE
+from wireproof.codecs.modbus.framers import TcpFramer, plausible_header, segment_starts_adu
+from wireproof.codecs.modbus.pdu import REQUEST_TABLE, RESPONSE_TABLE, decode_pdu_at
 from wireproof.errors import DecodeError, TrailingDataError, TruncatedError
 
 __all__ = ["ModbusTcpAnalyzer", "function_clause", "looks_like_modbus_tcp", "plausible_header"]
@@ -90,6 +90,7 @@ __all__ = ["ModbusTcpAnalyzer", "function_clause", "looks_like_modbus_tcp", "pla
 PROTOCOL: Final = "modbus-tcp"
 _MBAP = struct.Struct(">HHHB").unpack_from
 _FEED_CHUNK: Final = 4096  # a big reassembled segment is framed piecewise (the framer's buffer is bounded)
+_OVERSIZE_LIMIT: Final = 32 * 1024  # the framer's: half its 64 KiB buffer
 
 # MB-AP 6.x: the clause of each public function code.
 _CLAUSES: Final = {1: "6.1", 2: "6.2", 3: "6.3", 4: "6.4", 5: "6.5", 6: "6.6", 7: "6.7", 8: "6.8",
@@ -200,7 +201,9 @@ class ModbusTcpAnalyzer:
         self.max_pending = max_pending
         self.history = history
         self._codec = TcpCodec()
-        self._framers = {True: TcpFramer(sync=flow.handshake), False: TcpFramer(sync=flow.handshake)}
+        self._framers = {True: TcpFramer(sync=flow.handshake, oversize=True),
+                         False: TcpFramer(sync=flow.handshake, oversize=True)}
+        self._oversized = False  # an oversized ADU was reported (once per flow)
         self._pairing: Pairing[int, _Pending] = Pairing(max_pending=max_pending, history=history)
         self._pending = self._pairing.pending  # transaction id -> request, oldest first
         self._requests_seen = False
@@ -237,9 +240,14 @@ class ModbusTcpAnalyzer:
             else:
                 self._response(tid, unit, data, frame, ts)
             return
-        for i in range(0, len(data), _FEED_CHUNK):
-            framer.feed(data[i:i + _FEED_CHUNK])
+        for i in range(0, n, _FEED_CHUNK):
+            framer.feed(data[i:i + _FEED_CHUNK], segment_end=i + _FEED_CHUNK >= n)
             self._drain(from_client, framer, frame, ts)
+
+    def plausible_header(self, from_client: bool, data: bytes) -> bool:
+        """Whether a segment starts with an ADU: the engine resumes decoding there after a gap
+        (:mod:`wireproof.codecs._resync`; :func:`~.framers.segment_starts_adu`)."""
+        return segment_starts_adu(data, _OVERSIZE_LIMIT)
 
     def on_datagram(self, from_client: bool, data: bytes, frame: int, ts: float) -> None:
         # A datagram is self-contained: frame it alone, then report what is left over.
@@ -293,6 +301,13 @@ class ModbusTcpAnalyzer:
             if adu is NEED_DATA:
                 return
             assert isinstance(adu, bytes)
+            if framer.oversized and not self._oversized:
+                self._oversized = True
+                self._report(frame=frame, ts=ts, rule="modbus.oversized-adu", clause="MB-AP 4.1",
+                             severity="warning", from_client=from_client,
+                             message=f"MBAP length {framer.oversized} > 254 (function code 0x{adu[7]:02X}), "
+                             "consistent with the bytes that follow: framed by its length "
+                             "(a vendor extension?); reported once per flow", data=adu, at=4)
             self._adu(from_client, adu, frame, ts)
 
     def _incomplete(self, from_client: bool, frame: int, ts: float, why: str) -> None:
@@ -346,7 +361,8 @@ class ModbusTcpAnalyzer:
             try:  # the PDU decoder of the function code straight away (the framer checked the MBAP)
                 pdu = REQUEST_TABLE[fc](adu, 8, len(adu))
             except (KeyError, DecodeError):  # unknown code, or an error: the codec's exact answer
-                pdu = self._codec.decode_request(adu).pdu
+                pdu = self._codec.decode_request(adu).pdu if len(adu) <= C.MAX_TCP_ADU_SIZE \
+                    else decode_pdu_at(REQUEST_TABLE, adu, 7, len(adu))  # oversized: the PDU alone
         except DecodeError as err:
             self._decode_failed(err, adu, "request", frame, ts)
             pdu = None
@@ -377,7 +393,8 @@ class ModbusTcpAnalyzer:
             try:  # the PDU decoder of the function code straight away (the framer checked the MBAP)
                 pdu = RESPONSE_TABLE[fc](adu, 8, len(adu))
             except (KeyError, DecodeError):  # unknown code, or an error: the codec's exact answer
-                pdu = self._codec.decode_response(adu).pdu
+                pdu = self._codec.decode_response(adu).pdu if len(adu) <= C.MAX_TCP_ADU_SIZE \
+                    else decode_pdu_at(RESPONSE_TABLE, adu, 7, len(adu))  # oversized: the PDU alone
         except DecodeError as err:
             self._decode_failed(err, adu, "response", frame, ts)
             return
