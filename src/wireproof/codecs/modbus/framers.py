@@ -101,9 +101,12 @@ def segment_starts_adu(data: bytes | bytearray, limit: int = 0xFFFF) -> bool:
 
     A plausible header (:func:`plausible_header`), or a vendor one
     (:func:`_vendor_header`: any function code, a length up to ``limit``) whose
-    ADU ends exactly at the segment's end or right before another header.
+    ADU ends exactly at the segment's end or right before another header, or
+    runs on past the segment's end without swallowing a plausible header
+    (an oversized ADU sent in several segments; the framer then waits for
+    the bytes that confirm it).
     """
-    return plausible_header(data) or _consistent(data, 0, limit, True) is True
+    return plausible_header(data) or _consistent(data, 0, limit, True) is not False
 
 
 class TcpFramer(BufferedFramer):
