@@ -18,7 +18,8 @@ from pathlib import Path
 
 from wireproof.harness.replay.pcap import build_tcp_frame, write_pcap
 
-__all__ = ["CLIENT", "SERVER", "Send", "frames", "modbus_polling", "umas_session", "write"]
+__all__ = ["CLIENT", "SERVER", "Send", "drop", "every", "frames", "mbap", "modbus_polling", "seeded",
+           "umas_session", "write"]
 
 CLIENT = ("10.0.0.1", 40001)
 SERVER = ("10.0.0.2", 502)
@@ -43,7 +44,8 @@ def modbus_polling(n: int, *, seed: int = 0) -> list[Send]:
     return sends
 
 
-def umas_session(n: int, *, seed: int = 0, big_every: int = 3, big: int = 900, poll: bool = True) -> list[Send]:
+def umas_session(n: int, *, seed: int = 0, big_every: int = 3, big: int = 900,
+                 poll: bool = True) -> list[Send]:
     """Schneider UMAS (function code 90 = 0x5A, a vendor extension in MB-AP's public range) traffic:
     requests of a few bytes; every ``big_every``-th response carries ``big`` bytes, so its MBAP length
     is beyond MB-TCP's 254, as such PLCs send it. A read-holding-registers poll is interleaved
@@ -87,7 +89,8 @@ def frames(sends: Sequence[Send], *, handshake: bool = True, mss: int = 1460, pu
         src, dst = CLIENT, SERVER
         out.append((ts, build_tcp_frame(b"", src=src, dst=dst, seq=seq[True], flags=SYN)))
         seq[True] += 1
-        out.append((ts, build_tcp_frame(b"", src=dst, dst=src, seq=seq[False], ack=seq[True], flags=SYN | ACK)))
+        out.append((ts, build_tcp_frame(b"", src=dst, dst=src, seq=seq[False], ack=seq[True],
+                                        flags=SYN | ACK)))
         seq[False] += 1
         emit(True, b"", ACK)
     for from_client, payload in sends:
@@ -101,7 +104,8 @@ def frames(sends: Sequence[Send], *, handshake: bool = True, mss: int = 1460, pu
     return out
 
 
-def drop(items: Sequence[tuple[float, bytes]], lost: Callable[[int, bytes], bool]) -> list[tuple[float, bytes]]:
+def drop(items: Sequence[tuple[float, bytes]],
+         lost: Callable[[int, bytes], bool]) -> list[tuple[float, bytes]]:
     """``items`` without those ``lost(index, frame)`` says the capture missed."""
     return [item for i, item in enumerate(items) if not lost(i, item[1])]
 

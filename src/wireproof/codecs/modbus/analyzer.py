@@ -289,8 +289,8 @@ class ModbusTcpAnalyzer:
                              message=f"MBAP length {seen[4] << 8 | seen[5]} not in 2..254; "
                              f"{framer.discarded_count} bytes skipped", data=seen, at=4, malformed=True)
                 self.sink.decode_error(PROTOCOL)
-                framer.desync()
-                return
+                framer.sync = False  # skip to the next plausible header in what the framer kept
+                continue
             if framer.resynced is not None:
                 skipped, window, at = framer.resynced
                 framer.resynced = None

@@ -133,7 +133,7 @@ class TcpFramer(BufferedFramer):
         self.discarded_count = 0
 
     def feed(self, data: bytes, *, segment_end: bool = False) -> None:
-        """Buffer ``data``; ``segment_end``: a segment (a send) ends with it (the oversize rule's evidence)."""
+        """Buffer ``data``; ``segment_end``: a segment (a send) ends with it (oversize evidence)."""
         super().feed(data)
         self.segment_end = segment_end
 
@@ -155,14 +155,21 @@ class TcpFramer(BufferedFramer):
         length = buf[4] << 8 | buf[5]
         self.oversized = 0
         if not _MIN_LEN <= length <= _MAX_LEN:
-            if length > _MAX_LEN and self.oversize_limit and (len(buf) < 8 or _vendor_header(
-                    buf, 0, self.oversize_limit)):
-                verdict = _consistent(buf, 0, self.oversize_limit, self.segment_end) if len(buf) >= 8 else None
+            limit = self.oversize_limit
+            if length > _MAX_LEN and limit and (len(buf) < 8 or _vendor_header(buf, 0, limit)):
+                verdict = _consistent(buf, 0, limit, self.segment_end) if len(buf) >= 8 else None
                 if verdict is None:
                     return NEED_DATA
                 if verdict:
                     self.oversized = length
                     return self._take(6 + length)
+                # Garbage after all; a plausible header may lie in what it claimed: resync there.
+                self.discarded, self.discarded_count = bytes(buf[:_EVIDENCE]), 6
+                del buf[:6]
+                self.sync = False
+                raise DecodeError(self.protocol, ("mbap", "length"), 4,
+                                  f"length {length} not in 2..254 and not confirmed by the bytes that "
+                                  "follow; the header's 6 bytes discarded")
             n = len(buf)
             self.discarded, self.discarded_count = bytes(buf[:_EVIDENCE]), n
             buf.clear()
