@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.hostile import imperfect as I
+
 from wireproof.codecs._analysis import FlowContext, Sink
 from wireproof.harness.replay.registry import ProtocolSpec, Registry
 from wireproof.harness.replay.run import replay
@@ -55,7 +55,8 @@ CASES: dict[str, tuple[Callable[[], list[tuple[float, bytes]]], int]] = {
     "umas-gaps": (lambda: I.drop(I.frames(I.umas_session(60)), I.every(8)), 210),
     "umas-midstream": (lambda: I.frames(I.umas_session(60), handshake=False)[7:], 233),
     "umas-2500-byte-responses": (lambda: I.frames(I.umas_session(40, big=2500)), 160),
-    "umas-2500-byte-responses-gaps": (lambda: I.drop(I.frames(I.umas_session(40, big=2500)), I.every(9)), 141),
+    "umas-2500-byte-responses-gaps": (lambda: I.drop(I.frames(I.umas_session(40, big=2500)), I.every(9)),
+                                      141),
     "umas-only-gaps": (lambda: I.drop(I.frames(I.umas_session(80, poll=False)), I.every(7)), 137),
     "umas-only-midstream": (lambda: I.frames(I.umas_session(80, poll=False), handshake=False)[3:], 157),
 }

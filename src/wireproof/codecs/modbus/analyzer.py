@@ -36,16 +36,26 @@ request, one after ``flow.timeout`` seconds of capture time a late response.
 What is still outstanding when the flow ends is unanswered.
 
 After a TCP gap, or when the capture starts mid-flow, a direction is out of
-sync: the framer skips bytes up to the first offset that looks like an MBAP
-header (protocol id 0, length 2..254, a public function code).
+sync: the replay engine skips segments until one starts with an ADU
+(:meth:`ModbusTcpAnalyzer.plausible_header`, :mod:`wireproof.codecs._resync`),
+and the framer, out of sync, skips bytes up to the first offset that looks
+like an MBAP header (protocol id 0, length 2..254, a public function code;
+or a vendor header the bytes confirm). An MBAP length beyond 254 is
+believed when the bytes confirm it (the ADU ends where a segment ends or
+another header starts: the oversize rule of :mod:`wireproof.codecs._resync`):
+vendor extensions such as Schneider's UMAS (function code 90) send such
+ADUs; their PDU is decoded alone (an unknown function code is an opaque
+``UnknownPdu`` with its bytes) and the first of a flow is reported.
 Requests whose response may have fallen into a gap on the server side,
 and responses that may answer a request lost in a gap (or sent before the
 capture began), are reported as ``info`` rather than as violations.
 
 Rules (``rule`` — clause — severity):
 
-- ``modbus.mbap-length`` — MB-TCP 3.1.3 — error: length outside 2..254; the
-  rest of the segment is skipped, the direction resyncs;
+- ``modbus.mbap-length`` — MB-TCP 3.1.3 — error: length outside 2..254 (and,
+  beyond 254, not confirmed by the bytes); the direction resyncs;
+- ``modbus.oversized-adu`` — MB-AP 4.1 (PDU at most 253 bytes) — warning, once
+  per flow: a length beyond 254 that the bytes confirm, framed by it;
 - ``modbus.protocol-id`` — MB-TCP 3.1.3 — error: protocol id != 0;
 - ``modbus.bounds`` — MB-AP 6.x of the function — error: a field outside the
   bounds of its function (the codec's ``DecodeError`` path names it);
