@@ -15,9 +15,11 @@ decoded, decode errors, values seen (for the analytics).
 
 The engine then feeds, per direction and in order:
 
-- byte-stream transports (TCP): the reassembled bytes (``on_data``) and the
-  holes reassembly could not fill (``on_gap``: the analyzer must
-  resynchronise on the next plausible message boundary);
+- byte-stream transports (TCP): the reassembled bytes (``on_data``, one
+  call per segment) and the holes reassembly could not fill (``on_gap``:
+  the analyzer must resynchronise on the next plausible message boundary;
+  an analyzer that offers ``plausible_header(from_client, data)`` has the
+  engine do it, :mod:`wireproof.codecs._resync`);
 - datagram transports (UDP): each payload (``on_datagram``);
 - message transports (CAN): each message as the capture layer decoded it
   (``on_message``: for CAN an object with ``can_id``, ``extended``, ``fd``,

@@ -36,16 +36,26 @@ request, one after ``flow.timeout`` seconds of capture time a late response.
 What is still outstanding when the flow ends is unanswered.
 
 After a TCP gap, or when the capture starts mid-flow, a direction is out of
-sync: the framer skips bytes up to the first offset that looks like an MBAP
-header (protocol id 0, length 2..254, a public function code).
+sync: the replay engine skips segments until one starts with an ADU
+(:meth:`ModbusTcpAnalyzer.plausible_header`, :mod:`wireproof.codecs._resync`),
+and the framer, out of sync, skips bytes up to the first offset that looks
+like an MBAP header (protocol id 0, length 2..254, a public function code;
+or a vendor header the bytes confirm). An MBAP length beyond 254 is
+believed when the bytes confirm it (the ADU ends where a segment ends or
+another header starts: the oversize rule of :mod:`wireproof.codecs._resync`):
+vendor extensions such as Schneider's UMAS (function code 90) send such
+ADUs; their PDU is decoded alone (an unknown function code is an opaque
+``UnknownPdu`` with its bytes) and the first of a flow is reported.
 Requests whose response may have fallen into a gap on the server side,
 and responses that may answer a request lost in a gap (or sent before the
 capture began), are reported as ``info`` rather than as violations.
 
 Rules (``rule`` — clause — severity):
 
-- ``modbus.mbap-length`` — MB-TCP 3.1.3 — error: length outside 2..254; the
-  rest of the segment is skipped, the direction resyncs;
+- ``modbus.mbap-length`` — MB-TCP 3.1.3 — error: length outside 2..254 (and,
+  beyond 254, not confirmed by the bytes); the direction resyncs;
+- ``modbus.oversized-adu`` — MB-AP 4.1 (PDU at most 253 bytes) — warning, once
+  per flow: a length beyond 254 that the bytes confirm, framed by it;
 - ``modbus.protocol-id`` — MB-TCP 3.1.3 — error: protocol id != 0;
 - ``modbus.bounds`` — MB-AP 6.x of the function — error: a field outside the
   bounds of its function (the codec's ``DecodeError`` path names it);
@@ -81,8 +91,8 @@ from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus import messages as M
 from wireproof.codecs.modbus.adu import TcpCodec
 from wireproof.codecs.modbus.client import mismatch
-from wireproof.codecs.modbus.framers import TcpFramer, plausible_header
-from wireproof.codecs.modbus.pdu import REQUEST_TABLE, RESPONSE_TABLE
+from wireproof.codecs.modbus.framers import TcpFramer, plausible_header, segment_starts_adu
+from wireproof.codecs.modbus.pdu import REQUEST_TABLE, RESPONSE_TABLE, decode_pdu_at
 from wireproof.errors import DecodeError, TrailingDataError, TruncatedError
 
 __all__ = ["ModbusTcpAnalyzer", "function_clause", "looks_like_modbus_tcp", "plausible_header"]
@@ -90,6 +100,7 @@ __all__ = ["ModbusTcpAnalyzer", "function_clause", "looks_like_modbus_tcp", "pla
 PROTOCOL: Final = "modbus-tcp"
 _MBAP = struct.Struct(">HHHB").unpack_from
 _FEED_CHUNK: Final = 4096  # a big reassembled segment is framed piecewise (the framer's buffer is bounded)
+_OVERSIZE_LIMIT: Final = 32 * 1024  # the framer's: half its 64 KiB buffer
 
 # MB-AP 6.x: the clause of each public function code.
 _CLAUSES: Final = {1: "6.1", 2: "6.2", 3: "6.3", 4: "6.4", 5: "6.5", 6: "6.6", 7: "6.7", 8: "6.8",
@@ -200,7 +211,9 @@ class ModbusTcpAnalyzer:
         self.max_pending = max_pending
         self.history = history
         self._codec = TcpCodec()
-        self._framers = {True: TcpFramer(sync=flow.handshake), False: TcpFramer(sync=flow.handshake)}
+        self._framers = {True: TcpFramer(sync=flow.handshake, oversize=True),
+                         False: TcpFramer(sync=flow.handshake, oversize=True)}
+        self._oversized = False  # an oversized ADU was reported (once per flow)
         self._pairing: Pairing[int, _Pending] = Pairing(max_pending=max_pending, history=history)
         self._pending = self._pairing.pending  # transaction id -> request, oldest first
         self._requests_seen = False
@@ -237,9 +250,14 @@ class ModbusTcpAnalyzer:
             else:
                 self._response(tid, unit, data, frame, ts)
             return
-        for i in range(0, len(data), _FEED_CHUNK):
-            framer.feed(data[i:i + _FEED_CHUNK])
+        for i in range(0, n, _FEED_CHUNK):
+            framer.feed(data[i:i + _FEED_CHUNK], segment_end=i + _FEED_CHUNK >= n)
             self._drain(from_client, framer, frame, ts)
+
+    def plausible_header(self, from_client: bool, data: bytes) -> bool:
+        """Whether a segment starts with an ADU: the engine resumes decoding there after a gap
+        (:mod:`wireproof.codecs._resync`; :func:`~.framers.segment_starts_adu`)."""
+        return segment_starts_adu(data, _OVERSIZE_LIMIT)
 
     def on_datagram(self, from_client: bool, data: bytes, frame: int, ts: float) -> None:
         # A datagram is self-contained: frame it alone, then report what is left over.
@@ -281,8 +299,8 @@ class ModbusTcpAnalyzer:
                              message=f"MBAP length {seen[4] << 8 | seen[5]} not in 2..254; "
                              f"{framer.discarded_count} bytes skipped", data=seen, at=4, malformed=True)
                 self.sink.decode_error(PROTOCOL)
-                framer.desync()
-                return
+                framer.sync = False  # skip to the next plausible header in what the framer kept
+                continue
             if framer.resynced is not None:
                 skipped, window, at = framer.resynced
                 framer.resynced = None
@@ -293,6 +311,13 @@ class ModbusTcpAnalyzer:
             if adu is NEED_DATA:
                 return
             assert isinstance(adu, bytes)
+            if framer.oversized and not self._oversized:
+                self._oversized = True
+                self._report(frame=frame, ts=ts, rule="modbus.oversized-adu", clause="MB-AP 4.1",
+                             severity="warning", from_client=from_client,
+                             message=f"MBAP length {framer.oversized} > 254 (function code 0x{adu[7]:02X}), "
+                             "consistent with the bytes that follow: framed by its length "
+                             "(a vendor extension?); reported once per flow", data=adu, at=4)
             self._adu(from_client, adu, frame, ts)
 
     def _incomplete(self, from_client: bool, frame: int, ts: float, why: str) -> None:
@@ -346,7 +371,8 @@ class ModbusTcpAnalyzer:
             try:  # the PDU decoder of the function code straight away (the framer checked the MBAP)
                 pdu = REQUEST_TABLE[fc](adu, 8, len(adu))
             except (KeyError, DecodeError):  # unknown code, or an error: the codec's exact answer
-                pdu = self._codec.decode_request(adu).pdu
+                pdu = self._codec.decode_request(adu).pdu if len(adu) <= C.MAX_TCP_ADU_SIZE \
+                    else decode_pdu_at(REQUEST_TABLE, adu, 7, len(adu))  # oversized: the PDU alone
         except DecodeError as err:
             self._decode_failed(err, adu, "request", frame, ts)
             pdu = None
@@ -377,7 +403,8 @@ class ModbusTcpAnalyzer:
             try:  # the PDU decoder of the function code straight away (the framer checked the MBAP)
                 pdu = RESPONSE_TABLE[fc](adu, 8, len(adu))
             except (KeyError, DecodeError):  # unknown code, or an error: the codec's exact answer
-                pdu = self._codec.decode_response(adu).pdu
+                pdu = self._codec.decode_response(adu).pdu if len(adu) <= C.MAX_TCP_ADU_SIZE \
+                    else decode_pdu_at(RESPONSE_TABLE, adu, 7, len(adu))  # oversized: the PDU alone
         except DecodeError as err:
             self._decode_failed(err, adu, "response", frame, ts)
             return

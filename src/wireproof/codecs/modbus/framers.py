@@ -9,7 +9,13 @@
   connection (MB-TCP 3.1.3), and a replay go on decoding. Out of sync (after
   a capture gap, or a capture that starts mid-stream: :meth:`TcpFramer.desync`),
   it first skips to the next plausible MBAP header (:func:`plausible_header`)
-  and says so in ``resynced``. This is the one MBAP framer: the client and
+  and says so in ``resynced``. With ``oversize`` on (the passive analyzer), a
+  length beyond 254 whose header is otherwise Modbus (protocol id 0, a
+  function code) is believed when the bytes confirm it
+  (:func:`wireproof.codecs._resync.consistent_end`: the ADU ends where a
+  segment ends or where another header starts), as vendor extensions send
+  it (function code 90, UMAS); ``oversized`` then holds its length, and
+  resync accepts such a header too. This is the one MBAP framer: the client and
   server machines, the passive replay analyzer, ``replay --send`` and the
   conformance client all frame with it; :func:`~.formats.frames_declarative`
   is its declarative oracle.
@@ -39,12 +45,14 @@ from dataclasses import dataclass
 from typing import Final
 
 from wireproof.codecs._core import NEED_DATA, BufferedFramer, NeedData
+from wireproof.codecs._resync import consistent_end
 from wireproof.codecs.modbus import constants as C
 from wireproof.codecs.modbus.adu import Direction, _unhex, crc16
 from wireproof.codecs.modbus.rtuscan import Spec, extend_states, find_frame, flat_specs, window_ok
 from wireproof.errors import ChecksumError, DecodeError
 
-__all__ = ["AsciiFramer", "RtuFramer", "RtuTimedFramer", "TcpFramer", "plausible_header", "rtu_timing"]
+__all__ = ["AsciiFramer", "RtuFramer", "RtuTimedFramer", "TcpFramer", "plausible_header", "rtu_timing",
+           "segment_starts_adu"]
 
 _MIN_LEN, _MAX_LEN = C.MIN_MBAP_LENGTH, C.MAX_MBAP_LENGTH
 _PUBLIC_FCS: Final = frozenset(int(fc) for fc in C.FunctionCode)
@@ -58,6 +66,49 @@ def plausible_header(buf: bytes | bytearray, i: int = 0) -> bool:
             and _MIN_LEN <= buf[i + 5] <= _MAX_LEN and (buf[i + 7] & 0x7F) in _PUBLIC_FCS)
 
 
+def _vendor_header(buf: bytes | bytearray, i: int, limit: int) -> bool:
+    """``buf[i:i + 8]`` is an MBAP header but for the bounds of MB-TCP 3.1.3 and MB-AP 5.1: protocol
+    id 0, a length of at least 2 and at most ``limit``, a function code other than 0 and 0x80
+    (vendor codes, and lengths beyond 254, are what a vendor extension sends)."""
+    return (len(buf) - i >= 8 and buf[i + 2] == 0 and buf[i + 3] == 0
+            and _MIN_LEN <= (buf[i + 4] << 8 | buf[i + 5]) <= limit and buf[i + 7] & 0x7F != 0)
+
+
+def _consistent(buf: bytes | bytearray, i: int, limit: int, segment_end: bool) -> bool | None:
+    """A vendor header at ``i`` whose ADU ends where the bytes confirm it (``consistent_end``)."""
+    if not _vendor_header(buf, i, limit):
+        return False
+    end = i + 6 + (buf[i + 4] << 8 | buf[i + 5])
+    verdict = consistent_end(buf, end, segment_end=segment_end, header=8,
+                             plausible=lambda b, j: plausible_header(b, j) or _vendor_header(b, j, limit))
+    if verdict is None and segment_end and len(buf) < end and _header_in(buf, i + 8):
+        return False  # it would swallow a plausible header of the segment that cuts it (``_resync`` rule 3)
+    return verdict
+
+
+def _header_in(buf: bytes | bytearray, start: int) -> bool:
+    """Whether a plausible header starts anywhere in ``buf`` from ``start`` on."""
+    i = buf.find(_ZEROS, start + 2)
+    while i >= 0:
+        if plausible_header(buf, i - 2):
+            return True
+        i = buf.find(_ZEROS, i + 1)
+    return False
+
+
+def segment_starts_adu(data: bytes | bytearray, limit: int = 0xFFFF) -> bool:
+    """Whether a TCP segment whose bytes are ``data`` starts with a Modbus ADU.
+
+    A plausible header (:func:`plausible_header`), or a vendor one
+    (:func:`_vendor_header`: any function code, a length up to ``limit``) whose
+    ADU ends exactly at the segment's end or right before another header, or
+    runs on past the segment's end without swallowing a plausible header
+    (an oversized ADU sent in several segments; the framer then waits for
+    the bytes that confirm it).
+    """
+    return plausible_header(data) or _consistent(data, 0, limit, True) is not False
+
+
 class TcpFramer(BufferedFramer):
     """Frames Modbus TCP ADUs by the MBAP length field (MB-TCP 3.1.3).
 
@@ -69,13 +120,22 @@ class TcpFramer(BufferedFramer):
 
     protocol = "modbus-tcp"
 
-    def __init__(self, *, max_buffer: int = 64 * 1024, sync: bool = True) -> None:
+    def __init__(self, *, max_buffer: int = 64 * 1024, sync: bool = True, oversize: bool = False) -> None:
         super().__init__(max_buffer=max_buffer)
         self.sync = sync
+        # Oversized ADUs: believed up to half the buffer, so that waiting for one never overflows it.
+        self.oversize_limit = max_buffer // 2 if oversize else 0
+        self.segment_end = False  # the buffer ends where a segment ended (feed(..., segment_end=True))
+        self.oversized = 0  # the MBAP length of the oversized ADU next_frame just returned, else 0
         self.skipped = 0
         self.resynced: tuple[int, bytes, int] | None = None
         self.discarded = b""  # the first bytes the last framing error discarded
         self.discarded_count = 0
+
+    def feed(self, data: bytes, *, segment_end: bool = False) -> None:
+        """Buffer ``data``; ``segment_end``: a segment (a send) ends with it (oversize evidence)."""
+        super().feed(data)
+        self.segment_end = segment_end
 
     def desync(self) -> None:
         """Forget what is buffered and skip to the next plausible header (after a gap)."""
@@ -93,7 +153,23 @@ class TcpFramer(BufferedFramer):
         if len(buf) < 6:
             return NEED_DATA
         length = buf[4] << 8 | buf[5]
+        self.oversized = 0
         if not _MIN_LEN <= length <= _MAX_LEN:
+            limit = self.oversize_limit
+            if length > _MAX_LEN and limit and (len(buf) < 8 or _vendor_header(buf, 0, limit)):
+                verdict = _consistent(buf, 0, limit, self.segment_end) if len(buf) >= 8 else None
+                if verdict is None:
+                    return NEED_DATA
+                if verdict:
+                    self.oversized = length
+                    return self._take(6 + length)
+                # Garbage after all; a plausible header may lie in what it claimed: resync there.
+                self.discarded, self.discarded_count = bytes(buf[:_EVIDENCE]), 6
+                del buf[:6]
+                self.sync = False
+                raise DecodeError(self.protocol, ("mbap", "length"), 4,
+                                  f"length {length} not in 2..254 and not confirmed by the bytes that "
+                                  "follow; the header's 6 bytes discarded")
             n = len(buf)
             self.discarded, self.discarded_count = bytes(buf[:_EVIDENCE]), n
             buf.clear()
@@ -103,24 +179,39 @@ class TcpFramer(BufferedFramer):
             return NEED_DATA
         return self._take(6 + length)
 
+    def _judge(self, i: int) -> bool | None:
+        """A header at ``i``: True (plausible, or a vendor one the bytes confirm), None (undecided), False."""
+        buf = self._buf
+        if len(buf) - i < 8:
+            return None
+        if plausible_header(buf, i):
+            return True
+        return _consistent(buf, i, self.oversize_limit, self.segment_end) if self.oversize_limit else False
+
     def _resync(self) -> bool:
         """Skip to the first plausible header; True when found (in sync again)."""
         buf = self._buf
         n = len(buf)
         # A header has protocol id 0 and a length below 256: bytes 2..4 are zero. Let
         # bytearray.find look for them (a non-Modbus flow on port 502 can be gigabytes).
-        start = max(0, n - 7)  # none found: keep what could begin a header
-        i = buf.find(_ZEROS, 2)
-        while i >= 0:
-            if n - (i - 2) < 8 or plausible_header(buf, i - 2):
-                start = i - 2  # a header, or possibly one: wait for its other bytes
-                break
-            i = buf.find(_ZEROS, i + 1)
+        start, wait = max(0, n - 7), False  # none found: keep what could begin a header
+        # With oversize on, a vendor header may lead (a segment's start); its bytes 4.. need not be 0.
+        verdict = self._judge(0) if self.oversize_limit else False
+        if verdict is not False:
+            start, wait = 0, verdict is None
+        else:
+            i = buf.find(_ZEROS, 2)
+            while i >= 0:
+                verdict = self._judge(i - 2)
+                if verdict is not False:
+                    start, wait = i - 2, verdict is None  # a header, or possibly one: wait for its bytes
+                    break
+                i = buf.find(_ZEROS, i + 1)
         self.skipped += start
         lo = max(0, start - 16)
         window, at = bytes(buf[lo:start + 16]), start - lo
         del buf[:start]
-        if len(buf) < 8:
+        if len(buf) < 8 or wait:
             return False
         self.sync = True
         if self.skipped:

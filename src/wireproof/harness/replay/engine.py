@@ -44,6 +44,17 @@ analyzer (a capture that starts mid-flow leaves the dissector guessing).
 Protocols registered without an analyzer are counted and listed as "not
 yet available".
 
+Resynchronisation (:mod:`wireproof.codecs._resync`): an analyzer that
+offers ``plausible_header(from_client, data)`` has its lost stream
+positions recovered here, the same way for every protocol. After a
+``StreamGap`` (its ``on_gap`` is still called), and from the start on a
+flow whose handshake the capture missed, the direction is *lost*: its
+segments are counted and skipped until one starts with what
+``plausible_header`` accepts, and decoding resumes there; the skipped span
+is one ``replay.resync`` finding (when decoding resumes, or at the close if
+it never does). A flow whose analyzer has no ``plausible_header`` gets every
+byte, as before.
+
 Byte streams reach an analyzer's ``on_data``/``on_gap``, datagrams its
 ``on_datagram``, messages its ``on_message``. The transport's own oddities
 become findings too (``tcp.gap``, ``tcp.retransmission``, ...; RFC 9293 3.4
@@ -137,6 +148,18 @@ class _Active:
     sink: _FlowSink | None = None
     held: list[_Held] | None = None  # what came before the protocol was known
     prefix: dict[bool, bytes] | None = None  # each direction's first bytes, for the heuristics
+    resync: Callable[[bool, bytes], bool] | None = None  # the analyzer's plausible_header, if any
+    lost: dict[bool, _Lost] | None = None  # directions (the dissector's from_client) skipped to a header
+
+
+@dataclass(slots=True)
+class _Lost:
+    """A direction out of step: what was missing, then skipped while no segment started a message."""
+
+    missing: int = 0  # bytes the capture lost (0: it started mid-stream)
+    skipped: int = 0
+    segments: int = 0
+    first: int = 0  # frame of the first segment skipped
 
 
 def _no_values(series_base: str, start: int, timestamp: float, values: Any) -> None:
@@ -331,6 +354,9 @@ class Engine:
                               values=self.analytics is not None)
         state.sink = _FlowSink(self, record, spec.name)
         state.analyzer = spec.factory()(context, state.sink)
+        state.resync = getattr(state.analyzer, "plausible_header", None)
+        if state.resync is not None and not state.handshake:  # mid-stream: find where messages start
+            state.lost = {True: _Lost(), False: _Lost()}
 
     def _guess(self, flow: FlowKey, state: _Active, held: _Held) -> None:
         """Ask the heuristics about a flow on no known port; ``held`` waits for their answer.
@@ -359,6 +385,11 @@ class Engine:
         waiting, state.held, state.prefix = state.held, None, None
         if state.analyzer is not None:
             for method, from_client, payload, frame, ts in waiting:
+                if method == "on_gap":
+                    self._lose(state, from_client, payload)
+                elif method == "on_data" and state.lost is not None and from_client in state.lost \
+                        and not self._resume(state, from_client, payload, frame, ts):
+                    continue
                 self._call(state, frame, ts, method, from_client ^ state.swapped, payload, frame, ts)
 
     def _count(self, record: FlowRecord, frame: int, ts: float, nbytes: int) -> None:
@@ -457,6 +488,9 @@ class Engine:
             return
         analyzer = state.analyzer
         if analyzer is not None:
+            if state.lost is not None and from_client in state.lost \
+                    and not self._resume(state, from_client, data, frame, ts):
+                return
             try:
                 analyzer.on_data(from_client ^ state.swapped, data, frame, ts)
             except Exception as exc:
@@ -486,8 +520,64 @@ class Engine:
         if state.held is not None:  # still guessing: the analyzer gets the gap in its place
             state.held.append(("on_gap", ev.from_client, ev.missing, ev.frame, ev.timestamp))
         elif state.analyzer is not None:
+            self._lose(state, ev.from_client, ev.missing)
             self._call(state, ev.frame, ev.timestamp, "on_gap", ev.from_client ^ state.swapped, ev.missing,
                        ev.frame, ev.timestamp)
+
+    # --- resynchronisation (module docstring; wireproof.codecs._resync) -----------------------
+
+    def _lose(self, state: _Active, from_client: bool, missing: int) -> None:
+        """A gap: the direction skips to the next segment that starts with a plausible header."""
+        if state.resync is None:
+            return
+        if state.lost is None:
+            state.lost = {}
+        lost = state.lost.get(from_client)
+        if lost is None:
+            lost = state.lost[from_client] = _Lost()
+        lost.missing += missing
+
+    def _resume(self, state: _Active, from_client: bool, data: bytes, frame: int, ts: float) -> bool:
+        """Whether a lost direction's segment starts a message (then it is no longer lost)."""
+        assert state.lost is not None and state.resync is not None
+        lost = state.lost[from_client]
+        try:
+            found = state.resync(from_client ^ state.swapped, data)
+        except Exception as exc:  # a bug in an analyzer must not end the replay
+            self._failed(state, frame, ts, exc)
+            return False
+        if not found:
+            if not lost.segments:
+                lost.first = frame
+            lost.segments += 1
+            lost.skipped += len(data)
+            return False
+        del state.lost[from_client]
+        if not state.lost:
+            state.lost = None
+        if lost.skipped:
+            self._lost_span(state, from_client, lost, frame, ts, f"decoding resumes at frame {frame}", data)
+        return True
+
+    def _lost_span(self, state: _Active, from_client: bool, lost: _Lost, frame: int, ts: float, how: str,
+                   window: bytes = b"") -> None:
+        record = state.record
+        who = "client" if from_client ^ state.swapped else "server"
+        after = f"after {lost.missing} bytes missing from the capture" if lost.missing \
+            else "the capture starts mid-stream"
+        self.emit(Finding(frame=frame, timestamp=ts, flow=record.flow, protocol=record.protocol, clause="",
+                          severity="info", rule="replay.resync", direction=_DIRECTION[who],
+                          message=f"{after}: {lost.skipped} {who} bytes in {lost.segments} segments from "
+                          f"frame {lost.first} skipped, none starting with a plausible {record.protocol} "
+                          f"header; {how}", hex=window[:16].hex()), record)
+
+    def _still_lost(self, state: _Active, frame: int, ts: float) -> None:
+        """At the close: the span skipped to the end."""
+        if state.lost is not None:
+            for from_client, lost in state.lost.items():
+                if lost.skipped:
+                    self._lost_span(state, from_client, lost, frame, ts, "the flow ends first")
+            state.lost = None
 
     def on_anomaly(self, ev: StreamAnomaly) -> None:
         state = self._state(ev.flow, ev.timestamp)
@@ -507,6 +597,7 @@ class Engine:
         if state is None:
             return
         state.record.closed = ev.how
+        self._still_lost(state, ev.frame, ev.timestamp)
         if state.analyzer is not None:
             self._call(state, ev.frame, ev.timestamp, "on_close", ev.frame, ev.timestamp, ev.how)
         if state.sink is not None:
@@ -540,6 +631,8 @@ class Engine:
     def finish(self) -> None:
         # The dissector's finish() closes what is open; anything still here was never closed.
         for flow, state in list(self.active.items()):
+            if state is not None:
+                self._still_lost(state, state.record._last_frame, state.record.last)
             if state is not None and state.analyzer is not None:
                 last = state.record
                 self._call(state, last._last_frame, last.last, "on_close", last._last_frame, last.last, "end")
