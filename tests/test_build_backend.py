@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _backend() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("wireproof_build_backend", ROOT / "tools" / "build_backend.py")
+    spec = importlib.util.spec_from_file_location("wireproof_build_backend",
+                                                  ROOT / "tools" / "build_backend.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -86,25 +87,29 @@ def test_a_failed_mypyc_build_falls_back_to_pure_python_with_one_line(
 
 
 def test_a_wheel_built_where_there_is_no_compiler_is_pure_python_and_says_so(tmp_path: Path) -> None:
-    """The real backend through pip, on a copy of the project, with ``CC`` pointing nowhere and no variable."""
+    """The real backend through pip, on a copy of the project, with ``CC`` pointing nowhere, no variable."""
     project = tmp_path / "project"
     project.mkdir()
     for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, project / name)
     shutil.copytree(ROOT / "tools", project / "tools")
-    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.egg-info"))
+    shutil.copytree(ROOT / "src", project / "src",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.egg-info"))
     out = tmp_path / "dist"
     out.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("WIREPROOF_MYPYC", "WIREPROOF_MYPYC_BUILD")}
     env["CC"] = "/nonexistent/bin/cc"
-    # What `pip install .` runs, through pip (build isolation fetches setuptools; -v shows the backend's output).
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--disable-pip-version-check",
-                           "-w", str(out), str(project)], env=env, capture_output=True, text=True, timeout=600)
+    # What `pip install .` runs, through pip (build isolation fetches setuptools; -v shows the backend's
+    # output).
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps",
+                           "--disable-pip-version-check", "-w", str(out), str(project)],
+                          env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     [wheel_path] = out.glob("*.whl")
     name = wheel_path.name
     assert name.endswith("-py3-none-any.whl"), name
-    said = [line.strip() for line in (done.stdout + done.stderr).splitlines() if "wireproof build:" in line]
+    said = [line.strip() for line in (done.stdout + done.stderr).splitlines()
+            if "wireproof build:" in line]
     assert said == ["wireproof build: pure Python (no C compiler (/nonexistent/bin/cc not found)); "
                     "WIREPROOF_MYPYC=1 requires the compiled build"]
     with zipfile.ZipFile(out / name) as wheel:
