@@ -140,3 +140,24 @@ def test_default_workers(capture: Path, monkeypatch: pytest.MonkeyPatch) -> None
         assert default_workers(capture) == expected
     monkeypatch.setattr(run_module, "ANALYTICS_PROCESS_BYTES", capture.stat().st_size + 1)
     assert default_workers(capture) == 1  # a small capture: one process
+
+
+def test_the_command_line_option(capture: Path) -> None:
+    import contextlib
+    import io
+
+    from wireproof.harness.cli import main
+
+    outputs = []
+    for workers in ("1", "2"):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(["replay", str(capture), "--json", "--workers", workers])
+        document = json.loads(out.getvalue())
+        document["stats"].pop("workers", None)
+        outputs.append((code, document))
+    assert outputs[0] == outputs[1] and outputs[0][0] == 1  # the capture has error findings: exit 1
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["replay", str(capture), "--workers", "0"]) == 2
+    assert "--workers must be >= 1" in err.getvalue()

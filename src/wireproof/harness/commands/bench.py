@@ -12,7 +12,9 @@ of a protocol's synthetic traffic (``--protocol NAME``: one whose descriptor
 declares traffic, by default the first; ``--frames N``, default 1,000,000;
 50,000 with ``--quick``) against tshark and Scapy
 (:mod:`wireproof.harness.bench.replay`; goals >= 1.0x tshark, >= 10x
-Scapy); ``--profile`` prints where the replay's time goes.
+Scapy), wireproof with one worker and with ``--workers N`` (default: the
+usable cores, at least 2), with each one's peak RSS; ``--profile`` prints
+where the replay's time goes.
 
 ``wireproof bench consensus`` prints the steady-state messages and message
 delays per committed command of Multi-Paxos and Classic Paxos (n = 3, 5)

@@ -98,6 +98,7 @@ _MAX_STAT_KEYS = 1000  # per statistics table
 _PROGRESS_EVERY = 4096  # frames
 _ANALYTICS_BATCH = 256  # frames (or messages) of a flow handed to the analytics at once
 
+
 class AnalyticsFeed(Protocol):
     """What the engine feeds: an :class:`~.analytics.Analytics`, an
     :class:`~.analytics_process.AnalyticsProcess`, or a worker's recorder (:mod:`.workers`)."""
