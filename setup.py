@@ -1,6 +1,7 @@
 """Build script; the metadata is in pyproject.toml.
 
-The compiled wheel (``WIREPROOF_MYPYC=1``, see ``tools/build_backend.py``)
+The compiled wheel (the default wheel build where a C compiler is found;
+``WIREPROOF_MYPYC=1`` requires it, ``=0`` refuses it: ``tools/build_backend.py``)
 compiles, with mypyc, the path every frame of ``wireproof replay`` takes in
 the replay's own process: the neutral part listed here (the fast message
 constructor that the codecs and the replay's events share, the machine
@@ -12,7 +13,8 @@ found the way the installed package finds them, through the
 ``wireproof.protocols`` entry points, read here from pyproject.toml since
 nothing is installed yet; loading them imports only the descriptor modules.
 The analytics stay Python (they run in a second process for big captures,
-and pickle across). Without the variable this is a pure-Python build.
+and pickle across). The backend sets ``WIREPROOF_MYPYC_BUILD=1`` for a compiled
+build; without it this is a pure-Python build.
 """
 
 from __future__ import annotations

@@ -21,12 +21,13 @@ import enum
 import io
 import struct
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol, TypeVar, runtime_checkable
-
-import construct
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar, runtime_checkable
 
 from wireproof.codecs._fast import fast_constructor
 from wireproof.errors import DecodeError, TrailingDataError, TruncatedError
+
+if TYPE_CHECKING:  # Construct is imported where it is used: a replay (fast paths only) never loads it
+    import construct
 
 __all__ = [
     "NEED_DATA",
@@ -148,6 +149,8 @@ def construct_parse(protocol: str, fmt: construct.Construct, data: bytes, *, who
     comes from Construct's own path. With ``whole`` true, unread bytes are a
     ``TrailingDataError``.
     """
+    import construct
+
     stream = io.BytesIO(data)
     try:
         value = fmt.parse_stream(stream)
@@ -175,11 +178,15 @@ def guarded(protocol: str, fn: Callable[[bytes], T], data: bytes) -> T:
         return fn(data)
     except DecodeError:
         raise
-    except construct.ConstructError as err:
-        raise DecodeError(protocol, _construct_path(err), 0, str(err).split("\n", 1)[-1]) from None
-    except (struct.error, IndexError, KeyError, ValueError, TypeError, OverflowError,
-            UnicodeDecodeError, AttributeError) as err:
-        raise DecodeError(protocol, (), 0, f"{type(err).__name__}: {err}") from None
+    except Exception as err:
+        import construct  # only now (see the imports)
+
+        if isinstance(err, construct.ConstructError):
+            raise DecodeError(protocol, _construct_path(err), 0, str(err).split("\n", 1)[-1]) from None
+        if isinstance(err, (struct.error, IndexError, KeyError, ValueError, TypeError, OverflowError,
+                            UnicodeDecodeError, AttributeError)):
+            raise DecodeError(protocol, (), 0, f"{type(err).__name__}: {err}") from None
+        raise
 
 
 def _plain(value: Any) -> Any:

@@ -67,6 +67,34 @@ def test_quick_json_is_well_formed(quick_json: tuple[int, dict[str, Any]]) -> No
             assert row["ratio"] is None and report["libraries"][peer]["reason"]
 
 
+def test_quick_json_has_both_wireproof_ways_their_rss_and_ratios(
+        quick_json: tuple[int, dict[str, Any]]) -> None:
+    _, report = quick_json
+    libraries = report["libraries"]
+    workers = report["settings"]["workers"]
+    assert workers >= 2 and libraries["wireproof-workers"]["workers"] == workers
+    results = {row["library"]: row for row in report["results"]}
+    for name in ("wireproof", "wireproof-workers"):
+        assert libraries[name]["frames"] == 50_000 and results[name]["frames_per_second"] > 0
+        # the replay's own peak RSS (a forked child and what it starts): tens of MiB, not the bench's
+        assert 10 * 1024 < libraries[name]["peak_rss_kib"] < 200 * 1024
+        assert report["extra"]["peak_rss_mib"][name] == round(libraries[name]["peak_rss_kib"] / 1024, 1)
+    assert [c["ok"] for c in report["checks"] if c["library"] == "wireproof-workers"] == [True]
+    if libraries["tshark"]["available"]:
+        assert libraries["tshark"]["peak_rss_kib"] > 0
+        ratios = report["extra"]["ratio_to_tshark"]
+        tshark = results["tshark"]["frames_per_second"]
+        for name in ("wireproof", "wireproof-workers"):
+            assert ratios[name] == round(results[name]["frames_per_second"] / tshark, 3)
+        assert ratios["wireproof"] == {r["peer"]: r for r in report["ratios"]}["tshark"]["ratio"]
+
+
+def test_bench_workers_must_be_two_or_more() -> None:
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(["bench", "replay", "--workers", "1"]) == 2
+    assert "--workers must be at least 2" in err.getvalue()
+
+
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 def test_tshark_reads_every_frame(quick_json: tuple[int, dict[str, Any]]) -> None:
     _, report = quick_json

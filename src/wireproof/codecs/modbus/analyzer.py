@@ -142,6 +142,10 @@ def exception_name(code: int) -> str:
         return f"0x{code:02X}"
 
 
+_EXCEPTION_NAMES: Final = [exception_name(code) for code in range(256)]
+_KNOWN_EXCEPTIONS: Final = frozenset(int(code) for code in C.ExceptionCode)
+
+
 def looks_like_modbus_tcp(data: bytes, from_client: bool) -> bool | None:
     """Content heuristic for a flow on an unknown port: its first bytes are whole MBAP ADUs.
 
@@ -466,12 +470,13 @@ class ModbusTcpAnalyzer:
 
     def _exception(self, pdu: M.ExceptionResponse, adu: bytes, frame: int, ts: float) -> None:
         code = int(pdu.exception_code)
-        name = exception_name(code)
-        self.sink.statistic(PROTOCOL, "exceptions", f"{function_name(pdu.function_code)}: {name}")
-        known = code in C.ExceptionCode.__members__.values()
+        name = _EXCEPTION_NAMES[code & 0xFF]  # one byte (MB-AP 7): the tables, not an enum lookup each
+        function = _NAMES[pdu.function_code & 0xFF]
+        self.sink.statistic(PROTOCOL, "exceptions", f"{function}: {name}")
+        known = code in _KNOWN_EXCEPTIONS
         self._report(frame=frame, ts=ts, rule="modbus.exception-response", clause="MB-AP 7",
                      severity="info" if known else "warning", from_client=False,
-                     message=f"exception {name} ({code}) to {function_name(pdu.function_code)}"
+                     message=f"exception {name} ({code}) to {function}"
                      + ("" if known else ": not an MB-AP 7 exception code"), data=adu, at=8)
 
     def _unanswered(self, tid: int, p: _Pending, now: float, closed: bool, note: str = "") -> None:

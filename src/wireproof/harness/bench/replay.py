@@ -6,11 +6,16 @@ by default the first registered protocol that has traffic), written once per
 protocol and frame count and cached in the temporary directory
 (:func:`cached_capture`). What is compared, on that capture:
 
-- ``wireproof``: :func:`wireproof.harness.replay.run.replay` in this
-  process, analytics on, exactly as ``wireproof replay FILE`` runs it
-  (reader, dissector with TCP reassembly, the protocol's framing, decoding
-  and passive machine, analytics), then the JSON summary, which the traffic
-  checks: every frame, message and expected finding;
+- ``wireproof``: :func:`wireproof.harness.replay.run.replay` with one
+  worker (the analysis in one process, the analytics in a second one, as
+  ``wireproof replay FILE --workers 1`` runs it: reader, dissector with TCP
+  reassembly, the protocol's framing, decoding and passive machine,
+  analytics), then the JSON summary, which the traffic checks: every
+  frame, message and expected finding;
+- ``wireproof-workers``: the same with N worker processes
+  (``--workers N``; default: the usable cores, at least 2), whose summary
+  the traffic checks the same way (the numbers are those of one process:
+  :mod:`wireproof.harness.replay.workers`);
 - ``tshark``: ``tshark -r FILE -q -z io,stat,0`` in a subprocess, wall time.
   The statistic is protocol-independent, but tshark dissects every frame as
   deep as its dissectors go (the capture's servers are on the protocol's
@@ -22,13 +27,17 @@ protocol and frame count and cached in the temporary directory
   first ``scapy_frames`` frames (a prefix capture written alongside) and its
   rate is extrapolated: the report says so (``"sample_frames"``).
 
-Rates are frames per second of wall time. wireproof and tshark run in
-alternating rounds (three by default) and each keeps its best round: on a
-shared machine a slow spell then hits both, and the best round is the one
-least disturbed; the median rates are in the report too. The ratios
-wireproof/peer are judged against the issue's goals (>= 1.0x tshark,
->= 10x Scapy). A peer that is not installed is reported, with the reason,
-and not measured.
+Rates are frames per second of wall time. wireproof (both ways) and
+tshark run in alternating rounds (three by default) and each keeps its
+best round: on a shared machine a slow spell then hits all, and the best
+round is the one least disturbed; the median rates are in the report too.
+Each wireproof round runs in a forked child of the bench, so its peak RSS
+(``peak_rss_kib``: the largest of that child and the processes it starts,
+the analytics process or the workers) is the replay's own; tshark's is
+its process's. The ratios wireproof/peer are judged against the issue's
+goals (>= 1.0x tshark, >= 10x Scapy); ``extra.ratio_to_tshark`` gives the
+ratio of both wireproof ways. A peer that is not installed is reported,
+with the reason, and not measured.
 """
 
 from __future__ import annotations
@@ -37,11 +46,14 @@ import contextlib
 import cProfile
 import io
 import json
+import multiprocessing
 import os
 import pstats
 import re
+import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,9 +67,11 @@ from wireproof.harness.bench.traffic import GeneratedCapture, Traffic
 __all__ = [
     "DEFAULT_FRAMES",
     "GOALS",
+    "LIBRARIES",
     "QUICK_FRAMES",
     "GeneratedCapture",
     "Traffic",
+    "bench_workers",
     "build",
     "cached_capture",
     "load_traffic",
@@ -72,6 +86,7 @@ DEFAULT_FRAMES = 1_000_000
 QUICK_FRAMES = 50_000
 SCAPY_FRAMES = 20_000
 ROUNDS = 3  # alternating rounds of wireproof and tshark; each keeps its best
+LIBRARIES = ("wireproof", "wireproof-workers", "tshark", "scapy")
 QUICK_SCAPY_FRAMES = 2_000
 # The issue's goals: at least as fast as tshark, at least 10x Scapy.
 GOALS = (Goal(operation=OPERATION, peer="tshark", minimum=1.0),
@@ -178,6 +193,7 @@ class _Run:
     version: str = ""
     reason: str = ""
     extrapolated: bool = False
+    peak_rss_kib: int = 0
 
     @property
     def rate(self) -> float:
@@ -191,21 +207,65 @@ def build() -> str:
     return "python" if engine.__file__.endswith(".py") else "mypyc"
 
 
-def _wireproof(traffic: Traffic, capture: GeneratedCapture) -> _Run:
+def bench_workers() -> int:
+    """The worker count the benchmark measures by default: the usable cores, at least 2."""
+    from wireproof.harness.replay.run import _cores
+
+    return max(2, _cores())
+
+
+def _wireproof(traffic: Traffic, capture: GeneratedCapture, workers: int = 1) -> _Run:
+    """A round of wireproof, in a forked child (its peak RSS is the replay's own; module docstring)."""
     from wireproof import __version__
+
+    name = "wireproof" if workers == 1 else "wireproof-workers"
+    run = _Run(library=name, version=f"{__version__} ({build()})")
+    if sys.platform != "linux":  # no fork: in this process, RSS not measured
+        run.seconds, run.frames, run.ok, run.detail = _replay_round(traffic, capture, workers)
+        return run
+    context: Any = multiprocessing.get_context("fork")
+    mine, theirs = context.Pipe(duplex=False)
+    # not a daemon: the replay starts processes of its own (the analytics process, the workers)
+    child = context.Process(target=_round_child, args=(theirs, traffic, capture, workers))
+    child.start()
+    theirs.close()
+    try:
+        answer = mine.recv()
+    except EOFError:
+        answer = ("failed", f"the replay's process died (exit code {child.exitcode})")
+    finally:
+        mine.close()
+        child.join(60)
+    if answer[0] == "failed":
+        run.detail = answer[1]
+        return run
+    run.seconds, run.frames, run.ok, run.detail, run.peak_rss_kib = answer[1]
+    return run
+
+
+def _replay_round(traffic: Traffic, capture: GeneratedCapture, workers: int) -> tuple[float, int, bool, str]:
     from wireproof.harness.replay.run import replay
     from wireproof.harness.replay.summary import to_json
 
-    run = _Run(library="wireproof", version=f"{__version__} ({build()})")
     start = time.perf_counter()
-    result = replay(capture.path)  # what `wireproof replay FILE --json` runs: analytics on
+    result = replay(capture.path, workers=workers)  # `wireproof replay FILE --json --workers N`: analytics on
     document = to_json(result)
     json.dumps(document, default=str)
-    run.seconds = time.perf_counter() - start
-    run.frames = document["frames"]
+    seconds = time.perf_counter() - start
     check = traffic.check(capture, document)
-    run.ok, run.detail = check.ok, check.detail
-    return run
+    return seconds, document["frames"], check.ok, check.detail
+
+
+def _round_child(conn: Any, traffic: Traffic, capture: GeneratedCapture, workers: int) -> None:
+    try:
+        seconds, frames, ok, detail = _replay_round(traffic, capture, workers)
+        rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+        conn.send(("done", (seconds, frames, ok, detail, rss)))
+    except BaseException as exc:  # the bench reports it as a failed check
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
 
 
 _IO_ROW = re.compile(r"\|\s*[\d.]+\s*<>\s*[\d.]+\s*\|\s*(\d+)\s*\|")
@@ -223,12 +283,19 @@ def _tshark(capture: GeneratedCapture) -> _Run:
         run.version = match.group(1) if match else ""
     start = time.perf_counter()
     try:
-        done = subprocess.run([exe, "-r", str(capture.path), "-q", "-z", "io,stat,0"], capture_output=True,
-                              text=True, timeout=3600)
+        # Popen and wait4 (not run): the exit status comes with tshark's own resource usage (peak RSS).
+        with subprocess.Popen([exe, "-r", str(capture.path), "-q", "-z", "io,stat,0"], text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+            assert process.stdout is not None
+            stdout = process.stdout.read()
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
     except (OSError, subprocess.SubprocessError) as exc:
         run.available, run.reason = False, f"tshark failed to run: {exc}"
         return run
     run.seconds = time.perf_counter() - start
+    run.peak_rss_kib = usage.ru_maxrss
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, "")
     rows = _IO_ROW.findall(done.stdout)
     run.frames = int(rows[-1]) if rows else 0
     run.ok = done.returncode == 0 and run.frames == capture.frames
@@ -272,12 +339,13 @@ def _scapy(traffic: Traffic, capture: GeneratedCapture, sample_frames: int, dire
 
 
 def run(*, frames: int = DEFAULT_FRAMES, quick: bool = False, scapy_frames: int | None = None,
-        directory: str | Path | None = None, libraries: tuple[str, ...] = ("wireproof", "tshark", "scapy"),
+        directory: str | Path | None = None, libraries: tuple[str, ...] = LIBRARIES,
         progress: Callable[[str], None] | None = None, rounds: int | None = None,
-        traffic: Traffic | None = None) -> Report:
+        traffic: Traffic | None = None, workers: int | None = None) -> Report:
     """Build (or reuse) the capture of ``traffic`` (default: :func:`load_traffic`'s), time the libraries
     on it (``rounds`` alternating rounds of wireproof and tshark, best kept; default 3, 1 with
-    ``quick``), and report (module docstring)."""
+    ``quick``), and report (module docstring). ``workers``: for ``wireproof-workers`` (default
+    :func:`bench_workers`)."""
     if quick and frames == DEFAULT_FRAMES:
         frames = QUICK_FRAMES
     sample = scapy_frames if scapy_frames is not None else (QUICK_SCAPY_FRAMES if quick else SCAPY_FRAMES)
@@ -287,8 +355,11 @@ def run(*, frames: int = DEFAULT_FRAMES, quick: bool = False, scapy_frames: int 
     say(f"capture: {frames} frames in {base}")
     capture = cached_capture(frames, base, traffic=traffic)
     for name in libraries:
-        if name not in ("wireproof", "tshark", "scapy"):
+        if name not in LIBRARIES:
             raise ValueError(f"unknown library {name!r}")
+    workers = workers if workers is not None else bench_workers()
+    if workers < 2:
+        raise ValueError("workers must be at least 2 (one worker is the 'wireproof' library)")
     rounds = max(1, rounds if rounds is not None else (1 if quick else ROUNDS))
     # wireproof and tshark take turns, round after round, so a slow spell of the machine
     # (a shared VM's neighbours) hits both; each keeps its best round. Scapy runs once.
@@ -298,8 +369,9 @@ def run(*, frames: int = DEFAULT_FRAMES, quick: bool = False, scapy_frames: int 
             if name == "scapy" and round_number:
                 continue
             say(f"timing {name} (round {round_number + 1} of {rounds})")
-            one = (_wireproof(traffic, capture) if name == "wireproof" else _tshark(capture)
-                   if name == "tshark" else _scapy(traffic, capture, sample, base))
+            one = (_wireproof(traffic, capture) if name == "wireproof" else
+                   _wireproof(traffic, capture, workers) if name == "wireproof-workers" else
+                   _tshark(capture) if name == "tshark" else _scapy(traffic, capture, sample, base))
             samples.setdefault(name, []).append(one)
     runs: list[_Run] = []
     medians: dict[str, float] = {}
@@ -316,7 +388,9 @@ def run(*, frames: int = DEFAULT_FRAMES, quick: bool = False, scapy_frames: int 
         libraries={r.library: {"available": r.available, "version": r.version,
                                **({"reason": r.reason} if r.reason else {}),
                                **({"seconds": round(r.seconds, 3), "frames": r.frames,
-                                   "extrapolated": r.extrapolated} if r.available else {})}
+                                   "extrapolated": r.extrapolated} if r.available else {}),
+                               **({"peak_rss_kib": r.peak_rss_kib} if r.peak_rss_kib else {}),
+                               **({"workers": workers} if r.library == "wireproof-workers" else {})}
                    for r in runs},
         checks=[Check(library=r.library, operation=OPERATION, ok=r.ok, frames=r.frames, detail=r.detail)
                 for r in measured],
@@ -327,10 +401,26 @@ def run(*, frames: int = DEFAULT_FRAMES, quick: bool = False, scapy_frames: int 
         goals=[g for g in GOALS if g.peer in libraries],
         settings={"quick": quick, "frames": frames, "scapy_sample_frames": min(sample, frames),
                   "runs": rounds, "build": build(),
-                  "timing": "wall clock; wireproof and tshark alternate for the rounds and "
-                  "each keeps its best; Scapy once; tshark as a subprocess"},
+                  "workers": workers,
+                  "timing": "wall clock; wireproof (1 worker, N workers) and tshark alternate for the rounds "
+                  "and each keeps its best; Scapy once; tshark as a subprocess; wireproof in a forked child"},
         frames=capture.describe(),
+        extra=_extra(runs),
     )
+
+
+def _extra(runs: list[_Run]) -> dict[str, Any]:
+    """Each wireproof way's ratio to tshark (best rounds) and every measured peak RSS, in MiB."""
+    by_name = {r.library: r for r in runs if r.available and r.ok}
+    tshark = by_name.get("tshark")
+    extra: dict[str, Any] = {}
+    if tshark is not None and tshark.rate > 0:
+        extra["ratio_to_tshark"] = {name: round(by_name[name].rate / tshark.rate, 3)
+                                    for name in ("wireproof", "wireproof-workers") if name in by_name}
+    rss = {r.library: round(r.peak_rss_kib / 1024, 1) for r in runs if r.peak_rss_kib}
+    if rss:
+        extra["peak_rss_mib"] = rss
+    return extra
 
 
 def render_text(report: Report, traffic: Traffic | None = None) -> str:
@@ -353,7 +443,10 @@ def render_text(report: Report, traffic: Traffic | None = None) -> str:
         if timing is not None and timing.samples > 1:
             note += (f" (best of {timing.samples}; median "
                      f"{format_rate(timing.median_frames_per_second)} frames/s)")
-        lines.append(f"  {name:<10} {info.get('version', ''):<15} {info['frames']:>10,} frames in "
+        if info.get("peak_rss_kib"):
+            note += f", peak RSS {info['peak_rss_kib'] / 1024:.0f} MiB"
+        label = f"{name} ({info['workers']})" if "workers" in info else name
+        lines.append(f"  {label:<20} {info.get('version', ''):<15} {info['frames']:>10,} frames in "
                      f"{info['seconds']:8.2f} s = {rate:>10} frames/s{note}")
     lines.append("")
     for row in ratios(report):
@@ -363,6 +456,9 @@ def render_text(report: Report, traffic: Traffic | None = None) -> str:
             verdict = "met" if row["met"] else "NOT MET"
             lines.append(f"  wireproof/{row['peer']}: {row['ratio']:.2f}x "
                          f"(goal >= {row['goal']:g}x: {verdict})")
+    workers_ratio = report.extra.get("ratio_to_tshark", {}).get("wireproof-workers")
+    if workers_ratio is not None:
+        lines.append(f"  wireproof ({report.settings['workers']} workers)/tshark: {workers_ratio:.2f}x")
     for check in report.checks:
         if not check.ok:
             lines.append(f"CORRECTNESS CHECK FAILED: {check.library}: {check.detail}")

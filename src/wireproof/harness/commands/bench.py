@@ -12,7 +12,9 @@ of a protocol's synthetic traffic (``--protocol NAME``: one whose descriptor
 declares traffic, by default the first; ``--frames N``, default 1,000,000;
 50,000 with ``--quick``) against tshark and Scapy
 (:mod:`wireproof.harness.bench.replay`; goals >= 1.0x tshark, >= 10x
-Scapy); ``--profile`` prints where the replay's time goes.
+Scapy), wireproof with one worker and with ``--workers N`` (default: the
+usable cores, at least 2), with each one's peak RSS; ``--profile`` prints
+where the replay's time goes.
 
 ``wireproof bench consensus`` prints the steady-state messages and message
 delays per committed command of Multi-Paxos and Classic Paxos (n = 3, 5)
@@ -67,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
     parser.add_argument("--rounds", type=int, default=None, metavar="N",
                         help="replay suite: alternating rounds of wireproof and tshark, best kept "
                         "(default 3; 1 with --quick)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="replay suite: the worker count of the 'wireproof-workers' runs (default: the "
+                        "usable cores, at least 2)")
     parser.add_argument("--protocol", default=None, metavar="NAME",
                         help="replay suite: the protocol whose synthetic traffic is replayed (default: the "
                         "first installed protocol that declares traffic)")
@@ -114,9 +119,12 @@ def _replay(args: argparse.Namespace) -> int:
     if args.rounds is not None and args.rounds < 1:
         print("wireproof bench: error: --rounds must be at least 1", file=sys.stderr)
         return 2
+    if args.workers is not None and args.workers < 2:
+        print("wireproof bench: error: --workers must be at least 2", file=sys.stderr)
+        return 2
     report = replay.run(frames=args.frames or replay.DEFAULT_FRAMES, quick=args.quick, rounds=args.rounds,
                         progress=lambda text: print(f"[bench replay] {text}", file=sys.stderr),
-                        traffic=traffic)
+                        traffic=traffic, workers=args.workers)
     print(json.dumps(report_json(report), indent=2) if args.json else replay.render_text(report, traffic))
     if not report.checks_ok:
         return 1

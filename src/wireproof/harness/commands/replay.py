@@ -53,6 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="capture time after which a response is late (default 1.0)")
     parser.add_argument("--no-analytics", action="store_true", help="skip the traffic and value analytics")
     parser.add_argument("--progress", action="store_true", help="show a progress bar even when not on a tty")
+    parser.add_argument("--workers", metavar="N", type=int, default=None,
+                        help="analyse the flows in N worker processes, merged to the numbers of one process "
+                        "(default: one per usable core but one for a capture of 8 MiB or more on 3 or more "
+                        "cores, else 1)")
     parser.add_argument("--send", metavar="URL",
                         help="replay the client side of each flow against tcp://HOST:PORT and compare")
 
@@ -118,7 +122,7 @@ def _send(args: argparse.Namespace, ports: dict[int, str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wireproof.errors import FixtureError
+    from wireproof.errors import FixtureError, HarnessError
     from wireproof.harness.exitcodes import FAIL, INCOMPLETE, OK
 
     try:
@@ -127,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         return _error(str(exc))
     if args.max_findings < 0:
         return _error("--max-findings must be >= 0")
+    if args.workers is not None and args.workers < 1:
+        return _error("--workers must be >= 1")
     if not Path(args.file).is_file():
         return _error(f"{args.file}: no such file")
     if args.send:
@@ -143,9 +149,12 @@ def run(args: argparse.Namespace) -> int:
             jsonl = open(args.findings_jsonl, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
         sink = None if jsonl is None else _jsonl_sink(jsonl)
         result = replay(args.file, ports=ports, on_progress=on_progress, analytics=not args.no_analytics,
-                        sink=sink, max_findings=args.max_findings, timeout=args.timeout)
+                        sink=sink, max_findings=args.max_findings, timeout=args.timeout, workers=args.workers)
     except FixtureError as exc:
         return _error(str(exc))
+    except HarnessError as exc:  # a worker failed: no verdict for the capture
+        print(f"wireproof replay: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return INCOMPLETE
     except OSError as exc:
         return _error(f"{exc.filename or args.file}: {exc.strerror or exc}")
     except KeyboardInterrupt:

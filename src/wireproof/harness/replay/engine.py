@@ -76,7 +76,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wireproof.codecs._analysis import Direction, FlowAnalyzer, FlowContext
 from wireproof.harness.replay.events import (
@@ -95,12 +95,10 @@ from wireproof.harness.replay.registry import ProtocolSpec, Registry
 from wireproof.harness.replay.result import UNKNOWN, FlowRecord, ReplayResult, endpoint_text, flow_label
 
 if TYPE_CHECKING:
-    from wireproof.harness.replay.analytics import Analytics
-    from wireproof.harness.replay.analytics_process import AnalyticsProcess
     from wireproof.harness.replay.capture import CaptureReader
     from wireproof.harness.replay.dissector import Dissector
 
-__all__ = ["Engine", "FlowFilter", "ProgressCallback", "run_loop"]
+__all__ = ["AnalyticsFeed", "Engine", "FlowFilter", "ProgressCallback", "run_loop"]
 
 ProgressCallback = Callable[[int, int, int], None]  # (bytes read, file size, frames)
 FlowFilter = Callable[[FlowKey], bool]
@@ -110,6 +108,19 @@ _GUESS_BYTES = 512  # a direction's first bytes the heuristics may see
 _MAX_STAT_KEYS = 1000  # per statistics table
 _PROGRESS_EVERY = 4096  # frames
 _ANALYTICS_BATCH = 256  # frames (or messages) of a flow handed to the analytics at once
+
+
+class AnalyticsFeed(Protocol):
+    """What the engine feeds: an :class:`~.analytics.Analytics`, an
+    :class:`~.analytics_process.AnalyticsProcess`, or a worker's recorder (:mod:`.workers`)."""
+
+    def frame_batch(self, flow_label: str, protocol: str, timestamps: list[float],
+                    sizes: list[int]) -> None: ...
+    def message_batch(self, flow_label: str, timestamps: list[float]) -> None: ...
+    def value(self, series: str, timestamp: float, value: float) -> None: ...
+    def values(self, series_base: str, start: int, timestamp: float, values: Any) -> None: ...
+    def flush(self) -> None: ...
+
 
 # RFC 9293: the sequence space (3.4) and segment arrival (3.10.7.4).
 _TCP_RULES: dict[str, tuple[Severity, str]] = {
@@ -261,7 +272,7 @@ class Engine:
     """One replay's dispatch state: the flows open, their analyzers and sinks (module docstring)."""
 
     def __init__(self, result: ReplayResult, registry: Registry, sink: FindingSink, *,
-                 analytics: Analytics | AnalyticsProcess | None, flow_filter: FlowFilter | None,
+                 analytics: AnalyticsFeed | None, flow_filter: FlowFilter | None,
                  capture_findings: bool,
                  max_flows: int, timeout: float, analyze: bool = True) -> None:
         self.result = result

@@ -46,8 +46,10 @@ from wireproof.harness.replay.result import FlowRecord, ReplayResult
 if TYPE_CHECKING:
     from wireproof.harness.replay.analytics import Analytics
     from wireproof.harness.replay.analytics_process import AnalyticsProcess
+    from wireproof.harness.replay.capture import CaptureReader
+    from wireproof.harness.replay.dissector import Dissector
 
-__all__ = ["ANALYTICS_PROCESS_BYTES", "replay", "scan_flows"]
+__all__ = ["ANALYTICS_PROCESS_BYTES", "default_workers", "replay", "scan_flows"]
 
 _GC_YOUNG = 100_000  # allocations between young-generation passes of the cyclic GC, in the loop
 # Captures from this size on feed their analytics in a second process (when there is a
@@ -60,7 +62,8 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
            flow_filter: FlowFilter | None = None, sink: FindingSink | None = None,
            max_findings: int = 1000, max_flows: int = 10_000, timeout: float = 1.0,
            registry: Registry | None = None, capture_findings: bool | None = None,
-           heuristics: bool = True, analytics_process: bool | None = None) -> ReplayResult:
+           heuristics: bool = True, analytics_process: bool | None = None,
+           workers: int | None = None) -> ReplayResult:
     """Replay the capture at ``path``; see the module docstring.
 
     ``ports`` maps a port to a protocol name (``{5020: "modbus-tcp"}``);
@@ -76,9 +79,13 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
     (:mod:`.analytics_process`; the numbers are identical, the replay's
     own process is spared their cost); None (the default) does so for a
     capture of at least :data:`ANALYTICS_PROCESS_BYTES` on a machine with
-    more than one core. Raises
+    more than one core. ``workers``: analyse the flows in that many
+    worker processes (:mod:`.workers`: the same numbers, merged); None (the
+    default) is :func:`default_workers`; a ``flow_filter`` replays in this
+    process. Raises
     :class:`~wireproof.errors.FixtureError` for an unreadable capture,
-    ``KeyError`` for an unknown protocol name in ``ports``.
+    ``KeyError`` for an unknown protocol name in ``ports``,
+    :class:`~wireproof.errors.HarnessError` if a worker fails.
     """
     registry = (registry or default_registry()).with_ports(ports or {})
     fed: Analytics | None
@@ -87,6 +94,16 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
         fed = _Analytics()
     else:
         fed = analytics or None
+    if workers is None:
+        workers = default_workers(path)
+    if workers > 1 and flow_filter is None:
+        from wireproof.harness.replay.capture import iter_capture
+        from wireproof.harness.replay.workers import replay_sharded
+
+        iter_capture(path, on_damage="stop")  # no capture at all: a FixtureError here, not in a worker
+        return replay_sharded(path, workers, registry=registry, analytics=fed, on_progress=on_progress,
+                              sink=sink, max_findings=max_findings, max_flows=max_flows, timeout=timeout,
+                              heuristics=heuristics)
     if fed is not None and analytics_process is None:
         analytics_process = _cores() > 1 and _size(path) >= ANALYTICS_PROCESS_BYTES
     process: AnalyticsProcess | None = None
@@ -113,6 +130,15 @@ def replay(path: str | Path, *, ports: Mapping[int, str] | None = None,
     return result
 
 
+def default_workers(path: str | Path) -> int:
+    """Worker processes for :func:`replay` by default: one for a capture under
+    :data:`ANALYTICS_PROCESS_BYTES` or on a machine with fewer than three usable cores, else one per
+    usable core but one (the parent merges and runs the analytics: it needs a core of its own; on two
+    cores the analytics' second process already keeps both busy)."""
+    cores = _cores()
+    return cores - 1 if cores >= 3 and _size(path) >= ANALYTICS_PROCESS_BYTES else 1
+
+
 def _cores() -> int:
     """The cores this process may run on (its affinity where the OS tells it, as in a container)."""
     affinity = getattr(os, "sched_getaffinity", None)
@@ -135,7 +161,12 @@ def _run(engine: Engine, path: str | Path, *, ports_of_interest: frozenset[int] 
     engine.result.format = reader.format
     # The reader fills interface_names as it meets them, before the frames naming them: flows keep the names.
     dissector = Dissector(ports_of_interest=ports_of_interest, interface_names=reader.interface_names)
-    # Fewer cyclic-GC passes while the loop runs (see the module docstring).
+    _loop(engine, reader, dissector, on_progress)
+
+
+def _loop(engine: Engine, reader: CaptureReader, dissector: Dissector,
+          on_progress: ProgressCallback | None = None) -> None:
+    """:func:`.engine.run_loop`, with fewer cyclic-GC passes while it runs (see the module docstring)."""
     thresholds = gc.get_threshold()
     gc.set_threshold(max(thresholds[0], _GC_YOUNG), *thresholds[1:])
     try:
