@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from wireproof.harness.replay.sets import SetOptions, collect, replay_file, repl
 from wireproof.harness.replay.summary import to_json
 
 PACKAGED = Path(__file__).parents[3] / "src" / "wireproof" / "fixtures" / "modbus" / "captures"
-SHARED = Path(__file__).parents[4] / "shared" / "captures"
+SHARED = Path(os.environ.get("WIREPROOF_SHARED", Path(__file__).resolve().parents[3].parent / "shared")) / "captures"
 
 
 @pytest.fixture(scope="module")

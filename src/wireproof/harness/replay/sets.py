@@ -126,9 +126,9 @@ def _walk(directory: Path, skipped: list[Skipped]) -> Iterable[Path]:
         path = directory / entry.name
         if entry.is_dir(follow_symlinks=False):
             yield from _walk(path, skipped)
-        elif entry.is_symlink() and entry.is_dir():
+        elif entry.is_symlink() and os.path.isdir(path):  # DirEntry.is_dir raises on a link loop
             skipped.append(Skipped(file=str(path), reason="symbolic link to a directory, not followed"))
-        elif not entry.is_file() and _exists(path):
+        elif not os.path.isfile(path) and _exists(path):
             # A FIFO, socket or device: opening a FIFO to sniff it would wait for a writer forever.
             skipped.append(Skipped(file=str(path), reason="not a regular file"))
         else:
@@ -161,7 +161,10 @@ def collect(inputs: Sequence[str | Path]) -> CaptureSet:
         else:
             raise FileNotFoundError(f"{item}: no such file or directory")
         for member in members:
-            key = os.path.realpath(member)
+            try:
+                key = os.path.realpath(member)
+            except OSError:  # a link loop (ELOOP): the file is its own; its replay says it is unreadable
+                key = os.path.abspath(member)
             if key not in seen:
                 seen.add(key)
                 files.append(str(member))
