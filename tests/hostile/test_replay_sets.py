@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.hostile.damage import bit_flips, cuts
+
 from wireproof.harness.cli import main
 from wireproof.harness.exitcodes import INCOMPLETE, OK, USAGE
 from wireproof.harness.replay import sets
@@ -134,7 +134,8 @@ def test_a_fifo_in_the_directory_does_not_hang_the_set(tmp_path: Path) -> None:
         "pipe": "not a regular file", "pipe.pcap": "not a regular file"}
 
 
-def test_a_fifo_named_on_the_command_line_is_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_fifo_named_on_the_command_line_is_skipped(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     os.mkfifo(tmp_path / "pipe.pcap")
     code, document = _json([str(GOOD), str(tmp_path / "pipe.pcap")], capsys)
     assert code == OK

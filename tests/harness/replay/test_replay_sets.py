@@ -28,7 +28,8 @@ from wireproof.harness.replay.sets import SetOptions, collect, replay_file, repl
 from wireproof.harness.replay.summary import to_json
 
 PACKAGED = Path(__file__).parents[3] / "src" / "wireproof" / "fixtures" / "modbus" / "captures"
-SHARED = Path(os.environ.get("WIREPROOF_SHARED", Path(__file__).resolve().parents[3].parent / "shared")) / "captures"
+SHARED = Path(os.environ.get("WIREPROOF_SHARED",
+                             Path(__file__).resolve().parents[3].parent / "shared")) / "captures"
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,8 @@ def test_a_fault_in_any_file_fails_the_set(tmp_path: Path, capsys: pytest.Captur
     assert code == FAIL
     assert [(Path(f["file"]).name, f["status"]) for f in document["files"]] == [("bad.pcap", "fail"),
                                                                                 ("good.pcap", "ok")]
-    assert {f["file"] for f in document["findings"] if f["severity"] == "error"} == {str(tmp_path / "bad.pcap")}
+    errors = {f["file"] for f in document["findings"] if f["severity"] == "error"}
+    assert errors == {str(tmp_path / "bad.pcap")}
 
 
 def test_single_file_output_is_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
