@@ -256,9 +256,9 @@ def _set_items(session: pytest.Session, config: pytest.Config, directory: Path, 
     items: list[pytest.Item] = []
     for file in members.files:
         capture = SetCapture.from_parent(session, path=Path(file), ports=ports, timeout=timeout)
-        found = list(capture.collect())
+        found: list[pytest.Item | pytest.Collector] = list(capture.collect())
         config.hook.pytest_collectreport(report=pytest.CollectReport(capture.nodeid, "passed", None, found))
-        items.extend(found)
+        items.extend(item for item in found if isinstance(item, pytest.Item))
     for item in items:
         config.hook.pytest_itemcollected(item=item)
     return items
