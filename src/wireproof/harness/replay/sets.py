@@ -235,7 +235,9 @@ def _in_processes(files: Sequence[str], options: SetOptions, jobs: int,
     import multiprocessing
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__, "wireproof.harness.replay.run"])
+    # Imported once in the fork server, not once per worker (protocols still load per worker, lazily).
+    context.set_forkserver_preload([__name__, "wireproof.harness.replay.run",
+                                    "wireproof.harness.replay.summary", "wireproof.harness.replay.analytics"])
     outcomes: list[FileOutcome | None] = [None] * len(files)
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_quiet_worker)
     try:
