@@ -12,6 +12,10 @@ stderr is a terminal, or always with ``--progress``.
 ``--send tcp://HOST:PORT`` replays the client side of each flow against a
 live device instead (:mod:`wireproof.harness.replay.send`).
 
+Several files, a directory, ``--jobs N`` or ``--dask ADDRESS`` replay a
+capture set instead (:mod:`wireproof.harness.commands.replay_set`): one
+merged summary, per-file results; one FILE alone is replayed as above.
+
 Exit codes (:mod:`wireproof.harness.exitcodes`): 0 the whole capture read,
 no finding of severity ``error``; 1 at least one (the traffic breaks a rule
 of its protocol), in the part read; 2 usage errors and files that are not a
