@@ -12,7 +12,7 @@ hold every frame of every file (a set that is fast but merges wrongly is a
 failed check, not a result).
 
 Rates include everything the command does for a set: starting the worker
-processes (forkserver), pickling each file's document back, merging. They
+processes, pickling each file's document back, merging. They
 depend on the machine (and on its other load): nothing asserts them.
 """
 
@@ -87,7 +87,7 @@ def check(result: dict[str, Any]) -> Check:
     detail = (f"{result['files']} files x {result['frames_per_file']} frames; merged frames {got} "
               f"(expected {frames}); 1-process and {result['runs'][-1]['processes']}-process merges "
               + ("identical" if result["merged_equal"] else "DIFFER"))
-    return Check(library="wireproof", operation=OPERATION, ok=bool(result["ok"]), frames=frames,
+    return Check(library="wireproof (capture set)", operation=OPERATION, ok=bool(result["ok"]), frames=frames,
                  detail=detail)
 
 

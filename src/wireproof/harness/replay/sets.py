@@ -27,12 +27,14 @@ home-made scheduler):
   outcome that says so.
 - :func:`replay_set` runs the tasks: ``jobs == 1`` in this process, one file
   after the other (the reference numbers); ``jobs > 1`` in a
-  :class:`concurrent.futures.ProcessPoolExecutor` (forkserver start, so a
-  worker never inherits a thread's lock); ``dask=`` an address
+  :class:`concurrent.futures.ProcessPoolExecutor` (forked on Linux, so the
+  workers have this process's protocols, even those registered in-process;
+  spawned elsewhere); ``dask=`` an address
   (``tcp://scheduler:8786``) or a :class:`distributed.Client`-compatible
   cluster object, through ``distributed.Client.map``. The workers of a
-  cluster must have wireproof installed and see the files at the same
-  absolute paths (a shared file system). Outcomes come back in the set's
+  cluster must have wireproof and the protocols' packages installed (they
+  find protocols by entry point) and see the files at the same absolute
+  paths (a shared file system). Outcomes come back in the set's
   order whatever order the tasks finish in, so :func:`.set_summary.merge`
   gives the same document for every way of running them.
 """
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -234,10 +237,11 @@ def _in_processes(files: Sequence[str], options: SetOptions, jobs: int,
                   on_file: OnFile | None) -> list[FileOutcome]:
     import multiprocessing
 
-    context = multiprocessing.get_context("forkserver")
-    # Imported once in the fork server, not once per worker (protocols still load per worker, lazily).
-    context.set_forkserver_preload([__name__, "wireproof.harness.replay.run",
-                                    "wireproof.harness.replay.summary", "wireproof.harness.replay.analytics"])
+    # fork on Linux (as .analytics_process does): a worker is a copy of this process, with its
+    # protocols, those registered in-process included, so N workers replay exactly as this
+    # process would. Elsewhere fork is unsafe: spawn, and only installed protocols (entry points)
+    # reach the workers, as on a Dask cluster.
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     outcomes: list[FileOutcome | None] = [None] * len(files)
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_quiet_worker)
     try:
