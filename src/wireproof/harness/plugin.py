@@ -23,7 +23,8 @@ Hypothesis habit):
   with the clauses that got no verdict listed as not run.
 - With ``--wireproof-replay FILE``, the capture's flows are added as test
   items (:mod:`wireproof.harness.replay.pytest_items`, imported only then),
-  so pytest-xdist shards a big capture.
+  so pytest-xdist shards a big capture; with a directory, each capture in it
+  is one item, so pytest-xdist spreads a capture set.
 - ``not_applicable(reason)`` and ``inconclusive(reason)`` end a test as a
   pytest skip whose reason starts with ``[not_applicable]`` /
   ``[inconclusive]``; any other skip is ``inconclusive`` (the clause was not
@@ -180,8 +181,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--wireproof-suite", metavar="NAME", default=None,
                     help="suite name recorded in the reports (default: the rootdir's name)")
     # Capture replay as test items (wireproof.harness.replay.pytest_items, imported only when used).
-    group.addoption("--wireproof-replay", metavar="FILE", default=None,
-                    help="replay a capture; its flows become test items (shardable with pytest-xdist)")
+    group.addoption("--wireproof-replay", metavar="FILE-or-DIR", default=None,
+                    help="replay a capture; its flows become test items (shardable with pytest-xdist); "
+                    "a directory: one item per capture in it")
     group.addoption("--wireproof-replay-shards", metavar="N", type=int, default=64,
                     help="at most N replay items: flows are grouped beyond that (default 64)")
     group.addoption("--wireproof-replay-port", metavar="P=NAME", action="append", default=[],

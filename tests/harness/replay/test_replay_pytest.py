@@ -114,3 +114,67 @@ def test_bad_options_are_usage_errors(pytester: pytest.Pytester, tmp_path: Path)
     result = pytester.runpytest("--wireproof-replay", str(junk))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*not a capture*"])
+
+
+# --- pytest --wireproof-replay DIR: one item per capture (issue 11) -----------------------------
+
+
+@pytest.fixture
+def capture_dir(tmp_path: Path) -> Path:
+    """Four captures (clean, a bounds violation, clean, damaged), one of them unreadable, and a note."""
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    for name, exchanges in (("a-clean", [(REQUEST, ANSWER)]), ("b-bounds", [(BAD_REQUEST, EXCEPTION)]),
+                            ("c-clean", [(REQUEST, ANSWER)]), ("d-cut", [(REQUEST, ANSWER)] * 3)):
+        frames: list[tuple[float, bytes]] = []
+        connection(frames, ("10.0.0.11", 40001), exchanges)
+        write_pcap(folder / f"{name}.pcap", frames)
+    data = (folder / "d-cut.pcap").read_bytes()
+    (folder / "d-cut.pcap").write_bytes(data[:-7])
+    (folder / "e-junk.pcap").write_bytes(b"not a capture at all")
+    (folder / "README.md").write_text("# plant captures\n")
+    return folder
+
+
+DIR_ITEMS = {"a-clean.pcap": "passed", "b-bounds.pcap": "failed", "c-clean.pcap": "passed",
+             "d-cut.pcap": "failed", "e-junk.pcap": "failed"}
+
+
+def by_file(reprec: pytest.HookRecorder) -> dict[str, str]:
+    return {Path(rep.nodeid.split("::")[0]).name: rep.outcome
+            for rep in reprec.getreports("pytest_runtest_logreport") if rep.when == "call"}
+
+
+def test_a_directory_makes_one_item_per_capture(pytester: pytest.Pytester, capture_dir: Path) -> None:
+    reprec = pytester.inline_run("--wireproof-replay", str(capture_dir), "-p", "no:cacheprovider")
+    assert len(reprec.getcalls("pytest_itemcollected")) == 5
+    assert by_file(reprec) == DIR_ITEMS
+    assert {rep.nodeid.rsplit("::", 1)[-1] for rep in reprec.getreports("pytest_runtest_logreport")} == \
+        {"[replay]"}
+    failed = {Path(rep.nodeid.split("::")[0]).name: str(rep.longrepr) for rep in reprec.getfailures()}
+    assert "error modbus.bounds [MB-AP 6.3]" in failed["b-bounds.pcap"]
+    assert "d-cut.pcap is damaged, analysed only up to the damage: truncated capture" in failed["d-cut.pcap"]
+    assert "e-junk.pcap cannot be replayed" in failed["e-junk.pcap"]
+    assert "Traceback" not in failed["e-junk.pcap"]
+    props = {Path(rep.nodeid.split("::")[0]).name: dict(rep.user_properties)
+             for rep in reprec.getreports("pytest_runtest_logreport") if rep.when == "call"}
+    assert props["a-clean.pcap"]["wireproof.replay.messages"] == 2
+    assert props["a-clean.pcap"]["wireproof.replay.flows"] == 1
+
+
+@pytest.mark.parametrize("dist", ["load", "loadfile"])
+def test_a_directory_under_xdist(pytester: pytest.Pytester, capture_dir: Path, dist: str) -> None:
+    result = pytester.runpytest_subprocess("--wireproof-replay", str(capture_dir), "-n", "2", "--dist", dist,
+                                           "-p", "no:cacheprovider", "-rf", "-v")
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines(["*FAILED*b-bounds.pcap::?replay?*"])
+    # Both workers took captures: the set is spread, one capture per item.
+    workers = {line.split("]")[0] for line in result.outlines if "[gw" in line and "[replay]" in line}
+    assert workers == {"[gw0", "[gw1"}, result.outlines
+
+
+def test_an_empty_directory_is_a_usage_error(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = pytester.runpytest("--wireproof-replay", str(tmp_path / "empty"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--wireproof-replay*no capture in the directory*"])

@@ -34,6 +34,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["NEUTRAL", "add_arguments", "run"]
 
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from wireproof.harness.bench import ratios, replay, report_json
+    from wireproof.harness.bench import ratios, replay, replay_set, report_json
 
     if args.frames is not None and args.frames < 1:
         print("wireproof bench: error: --frames must be at least 1", file=sys.stderr)
@@ -125,9 +126,27 @@ def _replay(args: argparse.Namespace) -> int:
     report = replay.run(frames=args.frames or replay.DEFAULT_FRAMES, quick=args.quick, rounds=args.rounds,
                         progress=lambda text: print(f"[bench replay] {text}", file=sys.stderr),
                         traffic=traffic, workers=args.workers)
-    print(json.dumps(report_json(report), indent=2) if args.json else replay.render_text(report, traffic))
+    capture_set = _capture_set(args, traffic)
+    text = replay.render_text(report, traffic) + "\n\n" + replay_set.render_text(capture_set)
+    report.extra["capture_set"] = capture_set
+    report.checks.append(replay_set.check(capture_set))  # a set that merges wrongly fails the bench
+    print(json.dumps(report_json(report), indent=2) if args.json else text)
     if not report.checks_ok:
         return 1
     if args.require_goals and not all(r["met"] for r in ratios(report)):
         return 1
     return 0
+
+
+def _capture_set(args: argparse.Namespace, traffic: Any) -> dict[str, Any]:
+    """The capture-set part of ``bench replay``: files/s on 1 and N processes (.bench.replay_set)."""
+    import tempfile
+    from pathlib import Path
+
+    from wireproof.harness.bench import replay_set
+
+    files, frames = ((replay_set.QUICK_SET_FILES, replay_set.QUICK_SET_FRAMES) if args.quick
+                     else (replay_set.SET_FILES, replay_set.SET_FRAMES))
+    print(f"[bench replay] capture set: {files} files x {frames} frames, 1 and N processes", file=sys.stderr)
+    directory = Path(tempfile.gettempdir()) / "wireproof-bench-replay"  # the single-file capture's too
+    return replay_set.measure(traffic=traffic, directory=directory, files=files, frames=frames)

@@ -12,6 +12,10 @@ stderr is a terminal, or always with ``--progress``.
 ``--send tcp://HOST:PORT`` replays the client side of each flow against a
 live device instead (:mod:`wireproof.harness.replay.send`).
 
+Several files, a directory, ``--jobs N`` or ``--dask ADDRESS`` replay a
+capture set instead (:mod:`wireproof.harness.commands.replay_set`): one
+merged summary, per-file results; one FILE alone is replayed as above.
+
 Exit codes (:mod:`wireproof.harness.exitcodes`): 0 the whole capture read,
 no finding of severity ``error``; 1 at least one (the traffic breaks a rule
 of its protocol), in the part read; 2 usage errors and files that are not a
@@ -41,7 +45,9 @@ _BIG_FILE = 16 * 1024 * 1024  # below this a replay takes about a second: no bar
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("exit status: 0 no finding of severity error; 1 at least one; "
                      "2 usage error or unreadable capture; 3 damaged capture (analysed up to the damage)")
-    parser.add_argument("file", metavar="FILE", help="capture: pcap, pcapng, candump, ASC/BLF/TRC")
+    parser.add_argument("file", metavar="FILE", nargs="+",
+                        help="capture: pcap, pcapng, candump, ASC/BLF/TRC; several files or a directory "
+                        "replay as a capture set (one merged summary, per-file results)")
     parser.add_argument("--json", action="store_true", help="print the wireproof.replay/1 JSON document")
     parser.add_argument("--port", metavar="P=NAME", action="append", default=[],
                         help="decode TCP/UDP port P as protocol NAME (e.g. 5020=modbus-tcp); repeatable")
@@ -59,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "cores, else 1)")
     parser.add_argument("--send", metavar="URL",
                         help="replay the client side of each flow against tcp://HOST:PORT and compare")
+    parser.add_argument("--jobs", metavar="N", type=int, default=None,
+                        help="capture set: replay N files at once in worker processes (default: the "
+                        "usable cores)")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="capture set: replay the files on a Dask cluster (tcp://SCHEDULER:8786; "
+                        "needs wireproof[cluster], the same paths on the workers)")
 
 
 def seconds(text: str) -> float:
@@ -125,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
     from wireproof.errors import FixtureError, HarnessError
     from wireproof.harness.exitcodes import FAIL, INCOMPLETE, OK
 
+    if isinstance(args.file, list):  # several files, a directory, --jobs or --dask: a capture set
+        if len(args.file) > 1 or Path(args.file[0]).is_dir() or args.jobs is not None or args.dask:
+            from wireproof.harness.commands.replay_set import run_set
+
+            return run_set(args)
+        args.file = args.file[0]
     try:
         ports = _ports(args.port)
     except ValueError as exc:

@@ -21,6 +21,15 @@ so pytest-xdist spreads it; no home-made scheduler):
   test that judged only part of its input must not pass), with its error
   findings if it has any.
 
+``pytest --wireproof-replay DIR`` (a directory: its captures, as
+``wireproof replay DIR`` finds them, :func:`~.sets.collect`) makes one item
+per capture instead, ``<capture>::[replay]``, which replays the whole file
+and fails on its error findings, its damage, or (a file that cannot be read)
+the reason; collection lists the files without reading them, so every xdist
+worker builds the same items, and ``--dist loadfile`` keeps each capture's
+item on one worker. The set's files are spread over the workers as its
+items are.
+
 The plugin (:mod:`wireproof.harness.plugin`) only adds the options and calls
 :func:`collect_replay_items` when ``--wireproof-replay`` is given, so a
 plain pytest run imports none of this.
@@ -41,7 +50,8 @@ from wireproof.harness.replay.events import FlowKey
 from wireproof.harness.replay.findings import Finding
 from wireproof.harness.replay.run import replay, scan_flows
 
-__all__ = ["ReplayCapture", "ReplayFailure", "ReplayItem", "collect_replay_items", "flow_node_name"]
+__all__ = ["CaptureItem", "ReplayCapture", "ReplayFailure", "ReplayItem", "SetCapture",
+           "collect_replay_items", "flow_node_name"]
 
 _SHOWN = 50  # findings listed in a failure
 
@@ -77,7 +87,7 @@ def flow_node_name(flow: FlowKey, label: str) -> str:
 class ReplayItem(pytest.Item):
     """One shard of a capture: replays it for ``flows`` and fails on error findings."""
 
-    def __init__(self, *, capture: Path, flows: frozenset[FlowKey], labels: tuple[str, ...],
+    def __init__(self, *, capture: Path, flows: frozenset[FlowKey] | None, labels: tuple[str, ...],
                  capture_level: bool, ports: dict[int, str], timeout: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.capture = capture
@@ -95,11 +105,13 @@ class ReplayItem(pytest.Item):
             if finding.severity == "error" and len(errors) < _SHOWN:
                 errors.append(finding)
 
-        result = replay(self.capture, ports=self.ports, analytics=False, flow_filter=flows.__contains__,
+        # flows None: the whole capture (a capture of a --wireproof-replay DIR set).
+        result = replay(self.capture, ports=self.ports, analytics=False,
+                        flow_filter=None if flows is None else flows.__contains__,
                         capture_findings=self.capture_level, sink=keep, max_findings=0, timeout=self.timeout)
         by = result.collector.by_severity
         self.user_properties.extend([
-            ("wireproof.replay.flows", len(self.labels)),
+            ("wireproof.replay.flows", len(self.labels) if flows is not None else result.flows_total),
             ("wireproof.replay.messages", sum(r.messages for r in result.flows)),
             ("wireproof.replay.findings", result.findings_total),
             ("wireproof.replay.errors", by["error"]),
@@ -131,6 +143,33 @@ class ReplayItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.capture, None, f"replay {self.capture.name} {self.name}"
+
+
+class CaptureItem(ReplayItem):
+    """A capture of a ``--wireproof-replay DIR`` set, whole: its findings, its damage, or why it is
+    unreadable."""
+
+    def runtest(self) -> None:
+        from wireproof.errors import FixtureError
+
+        try:
+            super().runtest()
+        except FixtureError as exc:
+            self.user_properties.append(("wireproof.replay.unreadable", str(exc)))
+            pytest.fail(f"{self.capture.name} cannot be replayed: {exc}", pytrace=False)
+
+
+class SetCapture(pytest.File):
+    """One capture of a ``--wireproof-replay DIR`` set: one :class:`CaptureItem`, not read at collection."""
+
+    def __init__(self, *, ports: dict[int, str], timeout: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ports = ports
+        self.timeout = timeout
+
+    def collect(self) -> Iterable[pytest.Item]:
+        yield CaptureItem.from_parent(self, name="[replay]", capture=self.path, flows=None, labels=(),
+                                      capture_level=True, ports=self.ports, timeout=self.timeout)
 
 
 class ReplayCapture(pytest.File):
@@ -166,7 +205,7 @@ class ReplayCapture(pytest.File):
 
 
 def collect_replay_items(session: pytest.Session, config: pytest.Config) -> list[pytest.Item]:
-    """The items of ``--wireproof-replay FILE`` (a usage error when FILE cannot be read)."""
+    """The items of ``--wireproof-replay FILE`` (a usage error when FILE cannot be read) or ``DIR``."""
     from wireproof.errors import FixtureError
     from wireproof.harness.replay.registry import default_registry, parse_port_override
 
@@ -188,6 +227,8 @@ def collect_replay_items(session: pytest.Session, config: pytest.Config) -> list
         if name not in known:
             raise pytest.UsageError(f"--wireproof-replay-port {item}: no protocol named {name!r}")
         ports[port] = name
+    if path.is_dir():
+        return _set_items(session, config, path, ports=ports, timeout=timeout)
     if not path.is_file():
         raise pytest.UsageError(f"--wireproof-replay {path}: no such file")
     capture = ReplayCapture.from_parent(session, path=path, shards=shards, ports=ports,
@@ -202,3 +243,22 @@ def collect_replay_items(session: pytest.Session, config: pytest.Config) -> list
     config.hook.pytest_collectreport(report=pytest.CollectReport(capture.nodeid, "passed", None, list(items)))
     return items
 
+
+
+def _set_items(session: pytest.Session, config: pytest.Config, directory: Path, *, ports: dict[int, str],
+               timeout: float) -> list[pytest.Item]:
+    """One :class:`CaptureItem` per capture of ``directory`` (module docstring)."""
+    from wireproof.harness.replay.sets import collect
+
+    members = collect([directory])
+    if not members.files:
+        raise pytest.UsageError(f"--wireproof-replay {directory}: no capture in the directory")
+    items: list[pytest.Item] = []
+    for file in members.files:
+        capture = SetCapture.from_parent(session, path=Path(file), ports=ports, timeout=timeout)
+        found: list[pytest.Item | pytest.Collector] = list(capture.collect())
+        config.hook.pytest_collectreport(report=pytest.CollectReport(capture.nodeid, "passed", None, found))
+        items.extend(item for item in found if isinstance(item, pytest.Item))
+    for item in items:
+        config.hook.pytest_itemcollected(item=item)
+    return items

@@ -32,6 +32,9 @@ JSON schema ``wireproof.replay/1`` (``wireproof replay FILE --json``)::
      "analytics": Analytics.summary() or null,
      "stats": the dissector's counters}
 
+A capture set (``wireproof replay DIR``) has the same keys, merged, plus
+``files``, ``files_total`` and ``skipped`` (:mod:`.set_summary`).
+
 Counts in ``functions`` and ``statistics`` are sorted by key so the output
 is deterministic. A damaged capture (``damage`` not null) was analysed up to
 the damage only; ``wireproof replay`` then exits 3 (INCOMPLETE) unless the
