@@ -195,3 +195,13 @@ def test_options_apply_to_every_file(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_set_usage_errors(argv: list[str], capture_set: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["replay", str(capture_set / "generated"), *argv]) == 2
     assert "wireproof replay: error:" in capsys.readouterr().err
+
+
+def test_workers_is_refused_for_a_set(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "wireproof", "replay", str(tmp_path), "--workers", "2"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "--workers shards the flows of one capture" in proc.stderr

@@ -139,6 +139,9 @@ def run(args: argparse.Namespace) -> int:
 
     if isinstance(args.file, list):  # several files, a directory, --jobs or --dask: a capture set
         if len(args.file) > 1 or Path(args.file[0]).is_dir() or args.jobs is not None or args.dask:
+            if args.workers is not None:
+                return _error("--workers shards the flows of one capture; a capture set is spread with "
+                              "--jobs N (one file per process) or --dask")
             from wireproof.harness.commands.replay_set import run_set
 
             return run_set(args)
