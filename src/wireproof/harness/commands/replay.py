@@ -185,11 +185,24 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if jsonl is not None:
             jsonl.close()
-    document = to_json(result)
+    plots = result.analytics.plots() if result.analytics is not None else None
+    problem = emit(args, to_json(result), plots, lambda: render_text(result))
+    if problem is not None:
+        return problem
+    failed = result.stats.get("analytics_failed")
+    if failed:
+        print(f"wireproof replay: warning: {failed}; the replay finished without analytics", file=sys.stderr)
+    # A fault seen is a fault; otherwise a damaged capture is no verdict for all of it (exitcodes).
+    return FAIL if result.errors else INCOMPLETE if result.damage is not None else OK
+
+
+def emit(args: argparse.Namespace, document: dict[str, Any], plots: Any,
+         text: Callable[[], str]) -> int | None:
+    """Write ``--html`` and print the JSON (``--json``) or the text; a usage exit code if the page
+    cannot be written, else None. One place for a single capture and a capture set."""
     if args.html:
         from wireproof.harness.replay.html import render_html
 
-        plots = result.analytics.plots() if result.analytics is not None else None
         try:
             Path(args.html).write_text(render_html(document, plots), encoding="utf-8")
         except OSError as exc:
@@ -197,14 +210,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(document, indent=2, allow_nan=False, default=_jsonable))
     else:
-        sys.stdout.write(render_text(result))
+        sys.stdout.write(text())
         if args.html:
             print(f"HTML report: {args.html}")
-    failed = result.stats.get("analytics_failed")
-    if failed:
-        print(f"wireproof replay: warning: {failed}; the replay finished without analytics", file=sys.stderr)
-    # A fault seen is a fault; otherwise a damaged capture is no verdict for all of it (exitcodes).
-    return FAIL if result.errors else INCOMPLETE if result.damage is not None else OK
+    return None
 
 
 def _jsonl_sink(out: IO[str]) -> Callable[[Any], None]:

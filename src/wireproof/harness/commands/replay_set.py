@@ -21,11 +21,9 @@ read; 3 some file was damaged, unreadable or crashed; 0 otherwise.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import IO
 
 from wireproof.harness.replay.set_summary import FileOutcome
@@ -57,7 +55,7 @@ def set_progress(stream: IO[str], total: int, width: int = 30) -> Callable[[File
 
 def run_set(args: argparse.Namespace) -> int:
     from wireproof.errors import TransportError
-    from wireproof.harness.commands.replay import _jsonable, _ports
+    from wireproof.harness.commands.replay import _ports, emit
     from wireproof.harness.replay.set_summary import exit_code, merge, render_text
     from wireproof.harness.replay.sets import SetOptions, collect, replay_set, usable_cores
 
@@ -99,17 +97,5 @@ def run_set(args: argparse.Namespace) -> int:
             sys.stderr.write("\n")
         raise
     document = merge(outcomes, inputs=args.file, skipped=members.skipped, max_findings=args.max_findings)
-    if args.html:
-        from wireproof.harness.replay.html import render_html
-
-        try:
-            Path(args.html).write_text(render_html(document, None), encoding="utf-8")
-        except OSError as exc:
-            return _error(f"--html {args.html}: {exc.strerror or exc}")
-    if args.json:
-        print(json.dumps(document, indent=2, allow_nan=False, default=_jsonable))
-    else:
-        sys.stdout.write(render_text(document))
-        if args.html:
-            print(f"HTML report: {args.html}")
-    return exit_code(document)
+    problem = emit(args, document, None, lambda: render_text(document))
+    return exit_code(document) if problem is None else problem
