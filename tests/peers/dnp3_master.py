@@ -207,7 +207,8 @@ def _yadnp3_step(o: Any, master: Any, application: Any, stream: Any, collector: 
             return {"step": step, "ok": False, "error": "no command result"}
         result = results[0]
         points = [{"index": p.index, "state": p.state.name, "status": p.status.name} for p in result.to_list()]
-        return {"step": step, "ok": result.summary.name == "SUCCESS", "summary": result.summary.name,
+        ok = result.summary.name == "SUCCESS" and all(p["state"] == "SUCCESS" for p in points)
+        return {"step": step, "ok": ok, "summary": result.summary.name,
                 "points": points}
     if step == "timesync":
         name = "NON_LAN_TIME_SYNC" if master is not None and _timesync_mode == "nonlan" else "LAN_TIME_SYNC"
@@ -248,9 +249,12 @@ def run_dnp3py(host: str, port: int, steps: list[str], *, unsolicited: bool) -> 
                             ("counter", handler.counters), ("double_bit", handler.double_bit_inputs),
                             ("binary_output", handler.binary_outputs), ("analog_output", handler.analog_outputs)):
             for index, point in table.items():
-                value = point.value
                 if kind == "double_bit":
-                    value = int(getattr(value, "value", value))
+                    value: Any = int(point.state)
+                else:
+                    value = point.value
+                if kind == "double_bit":
+                    pass
                 elif kind in ("analog", "analog_output"):
                     value = float(value)
                 out.setdefault(kind, {})[str(index)] = value

@@ -262,15 +262,15 @@ def run_dnp3py(*, port: int, unsolicited: bool, need_time: bool) -> None:
     points = dnp3_points.initial()
 
     class Commands(DefaultCommandHandler):  # type: ignore[misc]
-        def select_binary_output(self, index: int, code: Any, count: int, on: int, off: int) -> Any:
+        def select_binary_output(self, index: int, code: Any, count: int, on_time: int, off_time: int) -> Any:
             say(f"select crob index={index} code={code.name}")
             return CommandResult.success()
 
-        def operate_binary_output(self, index: int, code: Any, count: int, on: int, off: int, seq: int) -> Any:
+        def operate_binary_output(self, index: int, code: Any, count: int, on_time: int, off_time: int, select_sequence: int) -> Any:
             say(f"operate crob index={index} code={code.name} type=SelectBeforeOperate")
             return CommandResult.success()
 
-        def direct_operate_binary_output(self, index: int, code: Any, count: int, on: int, off: int) -> Any:
+        def direct_operate_binary_output(self, index: int, code: Any, count: int, on_time: int, off_time: int) -> Any:
             say(f"operate crob index={index} code={code.name} type=DirectOperate")
             return CommandResult.success()
 

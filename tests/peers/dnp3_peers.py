@@ -110,6 +110,9 @@ class Outstation:
         self.lines.extend(self.reader.rest())
         assert self.process.stderr is not None
         err = self.process.stderr.read().decode(errors="replace")
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
         if self.process.returncode != 0:
             raise RuntimeError(f"{self.impl} outstation exited {self.process.returncode}: {err[-2000:]}")
         return self.lines
@@ -172,6 +175,8 @@ def run_master(impl: str, outstation: Outstation, script: str, *flags: str) -> M
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.stderr is not None
-    return MasterRun(returncode=process.returncode, records=records,
-                     stderr=process.stderr.read().decode(errors="replace"))
+        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    return MasterRun(returncode=process.returncode, records=records, stderr=stderr)
