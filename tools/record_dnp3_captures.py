@@ -61,53 +61,116 @@ class Session:
 
 
 SESSIONS = (
-    Session(name="yadnp3-master_yadnp3-outstation_integrity", outstation="yadnp3", outstation_flags=(),
-            master="yadnp3", master_flags=(), script="integrity",
-            description="opendnp3 master start-up (DISABLE UNSOLICITED, integrity poll class 1/2/3/0, ENABLE "
-            "UNSOLICITED refused by an outstation that allows none) then one more class 0/1/2/3 read; the class 0 "
-            "response carries g1v2, g3v2, g30v1, g20v1, g10v2, g40v1 and opendnp3's default g50v4 and g110 points."),
-    Session(name="yadnp3-master_yadnp3-outstation_events", outstation="yadnp3", outstation_flags=(),
-            master="yadnp3", master_flags=(), script="integrity,wait,events,wait,events",
-            description="integrity poll, then twice: a scripted change at the outstation (binary 0, double-bit 0, "
-            "analog 0, counter 0) and a class 1/2/3 poll answered with g2, g4, g32, g22 events and CON set, "
-            "which the master confirms."),
-    Session(name="yadnp3-master_yadnp3-outstation_controls", outstation="yadnp3", outstation_flags=(),
-            master="yadnp3", master_flags=(), script="crob-sbo,crob-do,analog-do",
-            description="start-up, then SELECT + OPERATE g12v1 LATCH_ON index 0, DIRECT OPERATE g12v1 LATCH_ON "
-            "index 1, DIRECT OPERATE g41v1 1234 index 0; every status SUCCESS."),
-    Session(name="yadnp3-master_yadnp3-outstation_timesync-nonlan", outstation="yadnp3",
-            outstation_flags=("--need-time",), master="yadnp3", master_flags=("--timesync", "nonlan"),
-            script="timesync",
-            description="the outstation sets IIN1.4 NEED_TIME; the master measures the delay (DELAY MEASURE, "
-            "g52v2) and writes g50v1; NEED_TIME clears."),
-    Session(name="yadnp3-master_yadnp3-outstation_timesync-lan", outstation="yadnp3",
-            outstation_flags=("--need-time",), master="yadnp3", master_flags=("--timesync", "lan"),
-            script="timesync",
-            description="the outstation sets IIN1.4 NEED_TIME; the master sends RECORD CURRENT TIME and writes "
-            "g50v3 (last recorded time); NEED_TIME clears."),
-    Session(name="yadnp3-master_yadnp3-outstation_unsolicited", outstation="yadnp3",
-            outstation_flags=("--unsolicited",), master="yadnp3", master_flags=("--unsolicited",),
-            script="wait,unsol",
-            description="the outstation starts with an empty unsolicited response (UNS, CON) that the master "
-            "confirms; the master enables unsolicited classes 1-3; a scripted change is reported unsolicited "
-            "(g2, g4, g32, g22 events) and confirmed (CONFIRM with UNS)."),
-    Session(name="dnp3py-master_yadnp3-outstation", outstation="yadnp3", outstation_flags=(),
-            master="dnp3py", master_flags=(), script="integrity,wait,events,crob-sbo,crob-do,timesync",
-            description="dnp3py's master against opendnp3's outstation: integrity poll (dnp3py stops decoding at "
-            "the g50v4 block), a change and a class 1/2/3 poll, CROB select/operate and direct operate, DELAY "
-            "MEASURE."),
-    Session(name="yadnp3-master_dnp3py-outstation", outstation="dnp3py", outstation_flags=(),
-            master="yadnp3", master_flags=(), script="integrity,wait,events,crob-sbo,crob-do",
-            description="opendnp3's master against dnp3py's outstation (which starts with NEED_TIME set and has no "
-            "double-bit inputs): start-up, integrity poll, a change and a class 1/2/3 poll, CROB select/operate "
-            "and direct operate."),
+    Session(
+        name="yadnp3-master_yadnp3-outstation_integrity",
+        outstation="yadnp3",
+        outstation_flags=(),
+        master="yadnp3",
+        master_flags=(),
+        script="integrity",
+        description=(
+            "opendnp3 master start-up: DISABLE UNSOLICITED (answered IIN1.7 restart + IIN2.0 no function "
+            "support: the outstation allows no unsolicited), WRITE g80v1 clearing the restart IIN, READ "
+            "class 1/2/3/0 (g1v2 g3v2 g30v1 g20v1 g21v1 g10v2 g40v1 g50v4), ENABLE UNSOLICITED (IIN2.0 "
+            "again); then the runner's own class 0/1/2/3 read."
+        ),
+    ),
+    Session(
+        name="yadnp3-master_yadnp3-outstation_events",
+        outstation="yadnp3",
+        outstation_flags=(),
+        master="yadnp3",
+        master_flags=(),
+        script="integrity,wait,events,wait,events",
+        description="integrity poll, then twice: a scripted change at the outstation (binary 0, "
+        "double-bit 0, "
+        "analog 0, counter 0) and a class 1/2/3 poll answered with g2, g4, g32, g22 events and CON set, "
+        "which the master confirms.",
+    ),
+    Session(
+        name="yadnp3-master_yadnp3-outstation_controls",
+        outstation="yadnp3",
+        outstation_flags=(),
+        master="yadnp3",
+        master_flags=(),
+        script="crob-sbo,crob-do,analog-do",
+        description="start-up, then SELECT + OPERATE g12v1 LATCH_ON index 0, DIRECT OPERATE g12v1 LATCH_ON "
+        "index 1, DIRECT OPERATE g41v1 1234 index 0; every status SUCCESS.",
+    ),
+    Session(
+        name="yadnp3-master_yadnp3-outstation_timesync-nonlan",
+        outstation="yadnp3",
+        outstation_flags=("--need-time",),
+        master="yadnp3",
+        master_flags=("--timesync", "nonlan"),
+        script="timesync",
+        description="the outstation sets IIN1.4 NEED_TIME; the master measures the delay (DELAY MEASURE, "
+        "g52v2) and writes g50v1; NEED_TIME clears.",
+    ),
+    Session(
+        name="yadnp3-master_yadnp3-outstation_timesync-lan",
+        outstation="yadnp3",
+        outstation_flags=("--need-time",),
+        master="yadnp3",
+        master_flags=("--timesync", "lan"),
+        script="timesync",
+        description="the outstation sets IIN1.4 NEED_TIME; the master sends RECORD CURRENT TIME and writes "
+        "g50v3 (last recorded time); NEED_TIME clears.",
+    ),
+    Session(
+        name="yadnp3-master_yadnp3-outstation_unsolicited",
+        outstation="yadnp3",
+        outstation_flags=("--unsolicited",),
+        master="yadnp3",
+        master_flags=("--unsolicited",),
+        script="wait,unsol",
+        description="the outstation starts with an empty unsolicited response (UNS, CON) that the master "
+        "confirms; the master enables unsolicited classes 1-3; a scripted change is reported unsolicited "
+        "(g2, g4, g32, g22 events) and confirmed (CONFIRM with UNS).",
+    ),
+    Session(
+        name="dnp3py-master_yadnp3-outstation",
+        outstation="yadnp3",
+        outstation_flags=(),
+        master="dnp3py",
+        master_flags=(),
+        script="integrity,wait,events,crob-sbo,crob-do,timesync",
+        description="dnp3py's master against opendnp3's outstation: link RESET LINK STATES and its ACK "
+        "first (link frames with no user data), integrity poll (dnp3py stops decoding at the g50v4 block), a "
+        "change and a class 1/2/3 poll (events with CON, confirmed), CROB select/operate and direct operate, "
+        "DELAY MEASURE (g52v2).",
+    ),
+    Session(
+        name="yadnp3-master_dnp3py-outstation",
+        outstation="dnp3py",
+        outstation_flags=(),
+        master="yadnp3",
+        master_flags=(),
+        script="integrity,wait,events,crob-sbo,crob-do",
+        description="opendnp3's master against dnp3py's outstation (no double-bit inputs; class 0 is g1v2 "
+        "g10v2 g30v1 g40v2 g20v1; counter events g22v5): start-up (dnp3py accepts DISABLE/ENABLE "
+        "UNSOLICITED), integrity poll, a change and a class 1/2/3 poll, CROB select/operate and direct "
+        "operate.",
+    ),
 )
 
 
 def _command(session: Session) -> str:
-    outstation = " ".join(["tests/peers/dnp3_outstation.py", "--impl", session.outstation, *session.outstation_flags])
-    master = " ".join(["tests/peers/dnp3_master.py", "--impl", session.master, "--target", "tcp://127.0.0.1:PORT",
-                       "--script", session.script, *session.master_flags])
+    outstation = " ".join(
+        ["tests/peers/dnp3_outstation.py", "--impl", session.outstation, *session.outstation_flags]
+    )
+    master = " ".join(
+        [
+            "tests/peers/dnp3_master.py",
+            "--impl",
+            session.master,
+            "--target",
+            "tcp://127.0.0.1:PORT",
+            "--script",
+            session.script,
+            *session.master_flags,
+        ]
+    )
     return f"{outstation}; {master}"
 
 
@@ -128,9 +191,26 @@ class Capture:
         path.unlink(missing_ok=True)
         self.port = port
         self.process = subprocess.Popen(
-            [tshark, "-l", "-n", "-q", "-i", "lo", "-f", f"tcp port {port} or udp port {port}", "-w", str(path),
-             "-P", "-T", "fields", "-e", "udp.dstport"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            [
+                tshark,
+                "-l",
+                "-n",
+                "-q",
+                "-i",
+                "lo",
+                "-f",
+                f"tcp port {port} or udp port {port}",
+                "-w",
+                str(path),
+                "-P",
+                "-T",
+                "fields",
+                "-e",
+                "udp.dstport",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         assert self.process.stdout is not None
         self.reader = dnp3_peers.LineReader(self.process.stdout)
         self.probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -182,7 +262,9 @@ def record(session: Session, out: Path) -> dict[str, Any]:
         if capture is not None:
             capture.stop()  # after the outstation closed: the FINs and last ACKs are in the file
     if run.returncode != 0:
-        raise SystemExit(f"{session.name}: master exited {run.returncode}: {run.records} {run.stderr[-1000:]}")
+        raise SystemExit(
+            f"{session.name}: master exited {run.returncode}: {run.records} {run.stderr[-1000:]}"
+        )
     return {"port": outstation.port, "records": run.records, "outstation_lines": lines}
 
 
@@ -192,9 +274,14 @@ def tshark_numbers(path: Path, port: int) -> dict[str, Any]:
     tshark decodes DNP3 on TCP port 20000 only, so the session's port is given as DNP3
     (``-d tcp.port==PORT,dnp3``); the sidecar records that option for the replay tests.
     """
+
     def tshark(*args: str) -> str:
-        return subprocess.run(["tshark", "-r", str(path), "-d", f"tcp.port=={port},dnp3", *args],
-                              check=True, capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["tshark", "-r", str(path), "-d", f"tcp.port=={port},dnp3", *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
 
     starts = tshark("-T", "fields", "-e", "dnp3.start").split()
     frames = sum(len(field.split(",")) for field in starts)
@@ -207,7 +294,9 @@ def tshark_numbers(path: Path, port: int) -> dict[str, Any]:
         # Packets tshark flags malformed (its expert "Malformed Packet"); with opendnp3's outstation these
         # are the class 0 responses, whose g50v4 block tshark 4.0 does not know ("Unknown Object\\Variation").
         "tshark_malformed": len(tshark("-Y", "_ws.malformed").splitlines()),
-        "tshark_unknown_object": len(tshark("-Y", "_ws.expert.message contains \"Unknown Object\"").splitlines()),
+        "tshark_unknown_object": len(
+            tshark("-Y", '_ws.expert.message contains "Unknown Object"').splitlines()
+        ),
     }
 
 
@@ -224,8 +313,9 @@ def sidecar(session: Session, result: dict[str, Any], path: Path) -> dict[str, A
         "server_port": result["port"],
         "script": session.script,
         "command": _command(session),
-        "recorded_with": "tools/record_dnp3_captures.py; tshark -i lo -f 'tcp port PORT or udp port PORT' -w FILE "
-                         "(UDP probes to PORT mark the start and the end)",
+        "recorded_with": "tools/record_dnp3_captures.py; "
+        "tshark -i lo -f 'tcp port PORT or udp port PORT' -w FILE "
+        "(UDP probes to PORT mark the start and the end)",
         "date": dt.date.today().isoformat(),
         "wireproof_version": importlib.metadata.version("wireproof"),
         "outstation_saw": result["outstation_lines"],
@@ -247,11 +337,16 @@ def main(argv: list[str] | None = None) -> int:
         path = args.out / f"{session.name}.pcapng"
         path.chmod(0o644)  # tshark writes 0600 as root; the fixture ships in the wheel
         meta = sidecar(session, result, path)
-        header = (f"# Sidecar of {path.name}: provenance of a recorded DNP3 peer session.\n"
-                  "# Regenerate with tools/record_dnp3_captures.py.\n")
+        header = (
+            f"# Sidecar of {path.name}: provenance of a recorded DNP3 peer session.\n"
+            "# Regenerate with tools/record_dnp3_captures.py.\n"
+        )
         (args.out / f"{session.name}.toml").write_text(header + tomli_w.dumps(meta))
-        print(f"{path.name}: {meta['tshark_link_frames']} link frames, {meta['tshark_dnp3_packets']} dnp3 packets, "
-              f"{meta['tshark_malformed']} malformed")
+        print(
+            f"{path.name}: {meta['tshark_link_frames']} link frames, "
+            f"{meta['tshark_dnp3_packets']} dnp3 packets, "
+            f"{meta['tshark_malformed']} malformed"
+        )
     return 0
 
 

@@ -64,8 +64,12 @@ def run_yadnp3(host: str, port: int, steps: list[str], *, unsolicited: bool, tim
     import opendnp3 as o
 
     kinds = {
-        o.Binary: "binary", o.DoubleBitBinary: "double_bit", o.Analog: "analog", o.Counter: "counter",
-        o.BinaryOutputStatus: "binary_output", o.AnalogOutputStatus: "analog_output",
+        o.Binary: "binary",
+        o.DoubleBitBinary: "double_bit",
+        o.Analog: "analog",
+        o.Counter: "counter",
+        o.BinaryOutputStatus: "binary_output",
+        o.AnalogOutputStatus: "analog_output",
     }
 
     class Collector(o.ISOEHandler):  # type: ignore[misc,name-defined]
@@ -155,9 +159,13 @@ def run_yadnp3(host: str, port: int, steps: list[str], *, unsolicited: bool, tim
         config.link.LocalAddr = MASTER_ADDRESS
         config.link.RemoteAddr = OUTSTATION_ADDRESS
         config.master.responseTimeout = o.TimeDuration.Seconds(5)
-        config.master.timeSyncMode = {"none": o.TimeSyncMode.None_ if hasattr(o.TimeSyncMode, "None_")
-                                      else getattr(o.TimeSyncMode, "None"),
-                                      "nonlan": o.TimeSyncMode.NonLAN, "lan": o.TimeSyncMode.LAN}[timesync]
+        config.master.timeSyncMode = {
+            "none": o.TimeSyncMode.None_
+            if hasattr(o.TimeSyncMode, "None_")
+            else getattr(o.TimeSyncMode, "None"),
+            "nonlan": o.TimeSyncMode.NonLAN,
+            "lan": o.TimeSyncMode.LAN,
+        }[timesync]
         master = channel.AddMaster("master", stream, application, config)
         master.Enable()
         ok = application.wait_task("STARTUP_INTEGRITY_POLL") == "SUCCESS"
@@ -167,7 +175,7 @@ def run_yadnp3(host: str, port: int, steps: list[str], *, unsolicited: bool, tim
             emit({"step": "enable-unsolicited", "ok": result == "SUCCESS", "result": result})
         all_ok = ok
         for step in steps:
-            record = _yadnp3_step(o, master, application, stream, Collector, step)
+            record = _yadnp3_step(o, master, application, stream, Collector, step, timesync)
             all_ok = all_ok and bool(record.get("ok"))
             if step != "wait":
                 emit(record)
@@ -176,7 +184,9 @@ def run_yadnp3(host: str, port: int, steps: list[str], *, unsolicited: bool, tim
         manager.Shutdown()
 
 
-def _yadnp3_step(o: Any, master: Any, application: Any, stream: Any, collector: Any, step: str) -> dict[str, Any]:
+def _yadnp3_step(
+    o: Any, master: Any, application: Any, stream: Any, collector: Any, step: str, timesync: str
+) -> dict[str, Any]:
     if step == "wait":
         wait_line()
         return {"ok": True}
@@ -206,12 +216,13 @@ def _yadnp3_step(o: Any, master: Any, application: Any, stream: Any, collector: 
         if not finished.wait(TIMEOUT):
             return {"step": step, "ok": False, "error": "no command result"}
         result = results[0]
-        points = [{"index": p.index, "state": p.state.name, "status": p.status.name} for p in result.to_list()]
+        points = [
+            {"index": p.index, "state": p.state.name, "status": p.status.name} for p in result.to_list()
+        ]
         ok = result.summary.name == "SUCCESS" and all(p["state"] == "SUCCESS" for p in points)
-        return {"step": step, "ok": ok, "summary": result.summary.name,
-                "points": points}
+        return {"step": step, "ok": ok, "summary": result.summary.name, "points": points}
     if step == "timesync":
-        name = "NON_LAN_TIME_SYNC" if master is not None and _timesync_mode == "nonlan" else "LAN_TIME_SYNC"
+        name = "NON_LAN_TIME_SYNC" if timesync == "nonlan" else "LAN_TIME_SYNC"
         result = application.wait_task(name)
         return {"step": step, "ok": result == "SUCCESS", "task": name, "result": result}
     if step == "unsol":
@@ -219,9 +230,6 @@ def _yadnp3_step(o: Any, master: Any, application: Any, stream: Any, collector: 
         with stream.lock:
             return {"step": step, "ok": ok, "unsolicited": stream.unsolicited, **stream.unsolicited_values}
     raise ValueError(step)
-
-
-_timesync_mode = "none"
 
 
 def _wait(predicate: Any, timeout: float, collector: Any) -> bool:
@@ -245,9 +253,14 @@ def run_dnp3py(host: str, port: int, steps: list[str], *, unsolicited: bool) -> 
 
     def values(handler: Any) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for kind, table in (("binary", handler.binary_inputs), ("analog", handler.analog_inputs),
-                            ("counter", handler.counters), ("double_bit", handler.double_bit_inputs),
-                            ("binary_output", handler.binary_outputs), ("analog_output", handler.analog_outputs)):
+        for kind, table in (
+            ("binary", handler.binary_inputs),
+            ("analog", handler.analog_inputs),
+            ("counter", handler.counters),
+            ("double_bit", handler.double_bit_inputs),
+            ("binary_output", handler.binary_outputs),
+            ("analog_output", handler.analog_outputs),
+        ):
             for index, point in table.items():
                 if kind == "double_bit":
                     value: Any = int(point.state)
@@ -267,8 +280,10 @@ def run_dnp3py(host: str, port: int, steps: list[str], *, unsolicited: bool) -> 
     async def main() -> bool:
         all_ok = True
         handler = DefaultSOEHandler()
-        master = Master(handler=handler, config=MasterConfig(address=MASTER_ADDRESS,
-                                                              outstation_address=OUTSTATION_ADDRESS))
+        master = Master(
+            handler=handler,
+            config=MasterConfig(address=MASTER_ADDRESS, outstation_address=OUTSTATION_ADDRESS),
+        )
         async with MasterTcpRunner(master=master, host=host, port=port) as runner:
             if unsolicited:
                 infos = await runner.enable_unsolicited()
@@ -290,7 +305,9 @@ def run_dnp3py(host: str, port: int, steps: list[str], *, unsolicited: bool) -> 
                         second = await runner.request(master.build_operate(OperateTask(operations=[op])))
                         record.update(ok=iin_ok(first) and iin_ok(second))
                     else:
-                        infos = await runner.request(master.build_direct_operate(DirectOperateTask(operations=[op])))
+                        infos = await runner.request(
+                            master.build_direct_operate(DirectOperateTask(operations=[op]))
+                        )
                         record.update(ok=iin_ok(infos))
                 elif step == "timesync":
                     infos = await runner.request(master.build_delay_measure())
@@ -299,8 +316,11 @@ def run_dnp3py(host: str, port: int, steps: list[str], *, unsolicited: bool) -> 
                     handler = DefaultSOEHandler()
                     master.handler = handler
                     info = await runner.listen_unsolicited(timeout=TIMEOUT)
-                    record.update(ok=info is not None and info.is_unsolicited, unsolicited=info is not None,
-                                  **values(handler))
+                    record.update(
+                        ok=info is not None and info.is_unsolicited,
+                        unsolicited=info is not None,
+                        **values(handler),
+                    )
                 else:
                     record.update(ok=False, error="not supported by dnp3py's master runner")
                 all_ok = all_ok and bool(record["ok"])
@@ -311,23 +331,27 @@ def run_dnp3py(host: str, port: int, steps: list[str], *, unsolicited: bool) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    global _timesync_mode
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--impl", choices=("yadnp3", "dnp3py"), required=True)
     parser.add_argument("--target", required=True, help="tcp://HOST:PORT")
     parser.add_argument("--script", default="integrity", help=f"comma-separated steps: {', '.join(STEPS)}")
     parser.add_argument("--unsolicited", action="store_true", help="enable unsolicited responses at start-up")
-    parser.add_argument("--timesync", choices=("none", "nonlan", "lan"), default="none",
-                        help="yadnp3: time sync mode when the outstation asks (IIN1.4)")
+    parser.add_argument(
+        "--timesync",
+        choices=("none", "nonlan", "lan"),
+        default="none",
+        help="yadnp3: time sync mode when the outstation asks (IIN1.4)",
+    )
     args = parser.parse_args(argv)
     target = urlsplit(args.target)
     steps = [s for s in args.script.split(",") if s]
     bad = [s for s in steps if s not in STEPS]
     if target.scheme != "tcp" or target.hostname is None or target.port is None or bad:
         parser.error(f"bad --target or unknown steps {bad}")
-    _timesync_mode = args.timesync
     if args.impl == "yadnp3":
-        ok = run_yadnp3(target.hostname, target.port, steps, unsolicited=args.unsolicited, timesync=args.timesync)
+        ok = run_yadnp3(
+            target.hostname, target.port, steps, unsolicited=args.unsolicited, timesync=args.timesync
+        )
     else:
         ok = run_dnp3py(target.hostname, target.port, steps, unsolicited=args.unsolicited)
     return 0 if ok else 1

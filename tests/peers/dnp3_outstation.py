@@ -42,7 +42,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import dnp3_points  # noqa: E402
+import contextlib
+
+import dnp3_points
 
 HOST = "127.0.0.1"
 BIND_WAIT = 5.0
@@ -81,9 +83,7 @@ def listening_here(port: int) -> bool:
     want = f"0100007F:{port:04X}"
     lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
     inodes = _own_socket_inodes()
-    return any(
-        f[1] == want and f[3] == "0A" and f[9] in inodes for f in (line.split() for line in lines)
-    )
+    return any(f[1] == want and f[3] == "0A" and f[9] in inodes for f in (line.split() for line in lines))
 
 
 # ---------------------------------------------------------------- yadnp3 (opendnp3)
@@ -202,7 +202,9 @@ class YadnpOutstation:
             self.channel.Shutdown()
         else:
             raise OSError(f"opendnp3 could not listen on a free port in {PICK_ATTEMPTS} attempts")
-        self.outstation = self.channel.AddOutstation("outstation", self.commands, self.application, self._config())
+        self.outstation = self.channel.AddOutstation(
+            "outstation", self.commands, self.application, self._config()
+        )
         self._apply(initial=True)
         self.outstation.Enable()
         return port
@@ -212,6 +214,7 @@ class YadnpOutstation:
         builder = o.UpdateBuilder()
         # The initial values are the static database, not events a master must be told about.
         mode = o.EventMode.Suppress if initial else o.EventMode.Detect
+
         def online(value: Any) -> Any:
             # ONLINE (IEEE 1815-2012 11.9.1) clears the RESTART flag of a fresh point; the binding has
             # no (value, flags) constructor for every type, so the flag is or-ed in (opendnp3 keeps a
@@ -219,7 +222,10 @@ class YadnpOutstation:
             value.flags = o.Flags(value.flags.value | 0x01)
             return value
 
-        dbits = {dnp3_points.DBI_ON: o.DoubleBit.DETERMINED_ON, dnp3_points.DBI_OFF: o.DoubleBit.DETERMINED_OFF}
+        dbits = {
+            dnp3_points.DBI_ON: o.DoubleBit.DETERMINED_ON,
+            dnp3_points.DBI_OFF: o.DoubleBit.DETERMINED_OFF,
+        }
         for i, v in enumerate(p.binary):
             builder.Update(online(o.Binary(v)), i, mode)
         for i, d in enumerate(p.double_bit):
@@ -266,11 +272,15 @@ def run_dnp3py(*, port: int, unsolicited: bool, need_time: bool) -> None:
             say(f"select crob index={index} code={code.name}")
             return CommandResult.success()
 
-        def operate_binary_output(self, index: int, code: Any, count: int, on_time: int, off_time: int, select_sequence: int) -> Any:
+        def operate_binary_output(
+            self, index: int, code: Any, count: int, on_time: int, off_time: int, select_sequence: int
+        ) -> Any:
             say(f"operate crob index={index} code={code.name} type=SelectBeforeOperate")
             return CommandResult.success()
 
-        def direct_operate_binary_output(self, index: int, code: Any, count: int, on_time: int, off_time: int) -> Any:
+        def direct_operate_binary_output(
+            self, index: int, code: Any, count: int, on_time: int, off_time: int
+        ) -> Any:
             say(f"operate crob index={index} code={code.name} type=DirectOperate")
             return CommandResult.success()
 
@@ -330,17 +340,14 @@ def run_dnp3py(*, port: int, unsolicited: bool, need_time: bool) -> None:
                 database.update_counter(0, value=points.counter[0])
                 say(f"changed {changes}")
 
-        try:
+        # stdin may be /dev/null or a file (epoll refuses those): then nothing will ever come.
+        with contextlib.suppress(PermissionError):
             loop.add_reader(sys.stdin, on_stdin)
-        except PermissionError:
-            pass  # stdin is /dev/null or a file (epoll refuses those): nothing will ever come
         await stop.wait()
         await runner.stop()
         serving.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await serving
-        except asyncio.CancelledError:
-            pass
 
     asyncio.run(main())
 
@@ -356,10 +363,9 @@ def run_yadnp3(*, unsolicited: bool, need_time: bool) -> None:
     say(f"listening on {HOST}:{port}")
     sel = selectors.DefaultSelector()
     sel.register(wake_r, selectors.EVENT_READ, "signal")
-    try:
+    # stdin may be /dev/null or a file (epoll refuses those): then nothing will ever come.
+    with contextlib.suppress(PermissionError):
         sel.register(sys.stdin, selectors.EVENT_READ, "stdin")
-    except PermissionError:
-        pass  # stdin is /dev/null or a file (epoll refuses those): nothing will ever come
     running = True
     while running:
         for key, _ in sel.select():
@@ -379,7 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impl", choices=("yadnp3", "dnp3py"), required=True)
     parser.add_argument("--port", type=int, default=0, help="dnp3py only; yadnp3 picks a free port")
     parser.add_argument("--unsolicited", action="store_true", help="allow unsolicited responses")
-    parser.add_argument("--need-time", action="store_true", help="set IIN1.4 NEED_TIME until a master writes time")
+    parser.add_argument(
+        "--need-time", action="store_true", help="set IIN1.4 NEED_TIME until a master writes time"
+    )
     args = parser.parse_args(argv)
     runners: dict[str, Callable[[], None]] = {
         "yadnp3": lambda: run_yadnp3(unsolicited=args.unsolicited, need_time=args.need_time),

@@ -11,8 +11,8 @@ and then releasing the master with a newline.
 from __future__ import annotations
 
 import importlib.util
-import os
 import json
+import os
 import selectors
 import signal
 import subprocess
@@ -121,7 +121,9 @@ class Outstation:
 def start_outstation(impl: str, *flags: str) -> Outstation:
     process = subprocess.Popen(
         [sys.executable, str(OUTSTATION), "--impl", impl, *flags],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert process.stdout is not None
     reader = LineReader(process.stdout)
@@ -130,7 +132,9 @@ def start_outstation(impl: str, *flags: str) -> Outstation:
     except (TimeoutError, EOFError):
         process.kill()
         _, err = process.communicate(timeout=STOP_TIMEOUT)
-        raise RuntimeError(f"{impl} outstation did not start: {err.decode(errors='replace')[-2000:]}") from None
+        raise RuntimeError(
+            f"{impl} outstation did not start: {err.decode(errors='replace')[-2000:]}"
+        ) from None
     if not line.startswith("listening on "):
         process.kill()
         process.wait()
@@ -152,7 +156,9 @@ def run_master(impl: str, outstation: Outstation, script: str, *flags: str) -> M
     """Run dnp3_master.py against ``outstation``; a ``wait`` step makes the outstation change."""
     process = subprocess.Popen(
         [sys.executable, str(MASTER), "--impl", impl, "--target", outstation.url, "--script", script, *flags],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert process.stdout is not None and process.stdin is not None
     reader = LineReader(process.stdout)

@@ -30,9 +30,12 @@ def _table(values: list[Any], cast: type) -> dict[str, Any]:
 
 def _assert_static(record: dict[str, Any], *, double_bit: bool = True) -> None:
     assert record["ok"], record
-    for kind, values, cast in (("binary", EXPECTED.binary, bool), ("analog", EXPECTED.analog, float),
-                               ("counter", EXPECTED.counter, int),
-                               ("binary_output", EXPECTED.binary_output, bool)):
+    for kind, values, cast in (
+        ("binary", EXPECTED.binary, bool),
+        ("analog", EXPECTED.analog, float),
+        ("counter", EXPECTED.counter, int),
+        ("binary_output", EXPECTED.binary_output, bool),
+    ):
         got = {k: v for k, v in record[kind].items() if int(k) < len(values)}
         assert got == _table(values, cast), kind
     if double_bit:
