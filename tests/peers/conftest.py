@@ -129,3 +129,44 @@ def pymodbus_client(reference_server: Any) -> Iterator[Any]:
         yield client
     finally:
         client.close()
+
+
+# --- DNP3 peers (tests/peers/dnp3_peers.py) -------------------------------------------------
+
+
+@pytest.fixture
+def dnp3_outstation(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A factory: ``dnp3_outstation("yadnp3", "--unsolicited")`` starts a peer outstation subprocess
+    (waits on its listening line) and stops it at teardown; skips when the package is missing."""
+    from tests.peers import dnp3_peers
+
+    started: list[Any] = []
+
+    def start(impl: str, *flags: str) -> Any:
+        reason = dnp3_peers.missing(impl)
+        if reason is not None:
+            pytest.skip(reason)
+        outstation = dnp3_peers.start_outstation(impl, *flags)
+        started.append(outstation)
+        return outstation
+
+    yield start
+    for outstation in started:
+        if outstation.process.poll() is None:
+            outstation.process.kill()
+            outstation.process.wait()
+
+
+@pytest.fixture
+def dnp3_master() -> Any:
+    """A function: ``dnp3_master("dnp3py", outstation, "integrity,wait,events")`` runs a peer master
+    session to its end (a ``wait`` step makes the outstation change); skips when the package is missing."""
+    from tests.peers import dnp3_peers
+
+    def run(impl: str, outstation: Any, script: str, *flags: str) -> Any:
+        reason = dnp3_peers.missing(impl)
+        if reason is not None:
+            pytest.skip(reason)
+        return dnp3_peers.run_master(impl, outstation, script, *flags)
+
+    return run
