@@ -122,6 +122,7 @@ def main() -> None:
         print(f"# g{g}v{v}: {spec.name}")
         print("[[vector]]")
         print(f'name = "g{g}v{v}"')
+        print("frame = false  # the dnp3-app framer takes link frames (tests/codecs/dnp3 checks it)")
         print(f'hex = "{data.hex()}"')
         print(f"fields = {toml(fields)}")
         if (g, v) in TSHARK_GAPS:

@@ -13,7 +13,6 @@ frame as received (block CRCs counted). Encoding uses the frame's
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
 from wireproof.codecs.dnp3.constants import PrimaryFunction
@@ -76,13 +75,17 @@ def link_frames(fragment: ApplicationRequest | ApplicationResponse | bytes, *, d
                 master: bool, confirmed: bool = False, fcb: bool = False, transport_seq: int = 0,
                 segment_size: int = 249) -> list[LinkFrame]:
     """The primary link frames that carry ``fragment`` (a message or its octets): segmented (8.2),
-    DIR set when ``master`` sends (9.2.4.1.3.1), CONFIRMED USER DATA with FCV when ``confirmed``."""
+    DIR set when ``master`` sends (9.2.4.1.3.1), CONFIRMED USER DATA with FCV when ``confirmed``.
+
+    Each frame's ``transport`` view is set; its ``application`` view is ``fragment`` itself when it
+    is a message that fits one segment (nothing is decoded here, so a fragment that would not
+    decode can be sent: the conformance suites need to).
+    """
     octets = fragment if isinstance(fragment, bytes) else encode_fragment(fragment, "dnp3")
     function = PrimaryFunction.CONFIRMED_USER_DATA if confirmed else PrimaryFunction.UNCONFIRMED_USER_DATA
-    out = []
-    for seg in segment(octets, seq=transport_seq, size=segment_size):
-        frame: dict[str, Any] = {"dir": master, "prm": True, "fcb": fcb and confirmed, "fcv": confirmed,
-                                 "function": function, "destination": destination, "source": source,
-                                 "user_data": seg}
-        out.append(Dnp3Codec().decode(encode_link(LinkFrame(**frame))))
-    return out
+    segments = segment(octets, seq=transport_seq, size=segment_size)
+    whole = None if isinstance(fragment, bytes) or len(segments) > 1 else fragment
+    return [LinkFrame(dir=master, prm=True, fcb=fcb and confirmed, fcv=confirmed, function=function,
+                      destination=destination, source=source, user_data=seg,
+                      transport=decode_transport_header(seg[0]), application=whole)
+            for seg in segments]
