@@ -25,7 +25,13 @@ import pytest
 
 from wireproof.codecs import get
 from wireproof.codecs._core import NEED_DATA
-from wireproof.codecs.dnp3 import ApplicationResponse, FragmentFramer, decode_fragment, encode_link, link_frames
+from wireproof.codecs.dnp3 import (
+    ApplicationResponse,
+    FragmentFramer,
+    decode_fragment,
+    encode_link,
+    link_frames,
+)
 from wireproof.codecs.vectors import Vector
 from wireproof.errors import DecodeError
 from wireproof.harness.fixtures import load_vectors, vector_files
@@ -36,8 +42,8 @@ pytestmark = pytest.mark.peer
 
 TSHARK = shutil.which("tshark")
 FIELDS = ["frame.number", "dnp3.ctl", "dnp3.dst", "dnp3.src", "dnp3.al.func", "dnp3.al.iin", "dnp3.al.obj",
-          "dnp3.al.objq.prefix", "dnp3.al.objq.range", "dnp3.al.index", "dnp3.al.point_index", "_ws.malformed",
-          "_ws.expert.severity", "_ws.expert.message"]
+          "dnp3.al.objq.prefix", "dnp3.al.objq.range", "dnp3.al.index", "dnp3.al.point_index",
+          "_ws.malformed", "_ws.expert.severity", "_ws.expert.message"]
 PI_ERROR = 0x00800000  # Wireshark's expert severity PI_ERROR (epan/proto.h)
 CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "captures" / "dnp3"
 
@@ -170,7 +176,8 @@ def test_shared_captures_agree() -> None:
             payload = row["tcp.payload"] or row["udp.payload"]
             if not payload:
                 continue
-            key = (row["tcp.stream"], row["udp.stream"], row["ip.src"], row["tcp.srcport"] or row["udp.srcport"])
+            key = (row["tcp.stream"], row["udp.stream"], row["ip.src"],
+                   row["tcp.srcport"] or row["udp.srcport"])
             framer = framers.setdefault(key, FragmentFramer())
             framer.feed(bytes.fromhex(payload))
             funcs: list[int] = []

@@ -33,16 +33,19 @@ def decode_fragment(data: bytes, protocol: str = PROTOCOL) -> ApplicationRequest
     try:
         function = FunctionCode(code)
     except ValueError:
-        raise DecodeError(protocol, ("function",), 1, f"function code {code} is not defined (4.2.2.5)") from None
-    flags = {"fir": bool(control & 0x80), "fin": bool(control & 0x40), "con": bool(control & 0x20),
-             "uns": bool(control & 0x10), "seq": control & 0x0F}
+        raise DecodeError(protocol, ("function",), 1,
+                          f"function code {code} is not defined (4.2.2.5)") from None
+    fir, fin = bool(control & 0x80), bool(control & 0x40)
+    con, uns = bool(control & 0x20), bool(control & 0x10)
     if function.is_response:
         if n < 4:
             raise TruncatedError(protocol, ("iin",), n, "a response carries two IIN octets (4.2.2.7)")
         objects = decode_objects(protocol, data, 4, values=True)
-        return ApplicationResponse(**flags, function=function, iin=data[2] << 8 | data[3], objects=objects)
+        return ApplicationResponse(fir=fir, fin=fin, con=con, uns=uns, seq=control & 0x0F, function=function,
+                                   iin=data[2] << 8 | data[3], objects=objects)
     objects = decode_objects(protocol, data, 2, values=function not in HEADER_ONLY_REQUESTS)
-    return ApplicationRequest(**flags, function=function, objects=objects)
+    return ApplicationRequest(fir=fir, fin=fin, con=con, uns=uns, seq=control & 0x0F, function=function,
+                              objects=objects)
 
 
 def encode_fragment(fragment: ApplicationRequest | ApplicationResponse, protocol: str = PROTOCOL) -> bytes:
@@ -57,7 +60,8 @@ def encode_fragment(fragment: ApplicationRequest | ApplicationResponse, protocol
     is_response = isinstance(fragment, ApplicationResponse)
     if function.is_response != is_response:
         raise EncodeError(protocol, ("function",), f"{function.name} in an {type(fragment).__name__}")
-    control = (fragment.fir << 7) | (fragment.fin << 6) | (fragment.con << 5) | (fragment.uns << 4) | fragment.seq
+    f = fragment
+    control = (f.fir << 7) | (f.fin << 6) | (f.con << 5) | (f.uns << 4) | f.seq
     head = bytes((control, function))
     if isinstance(fragment, ApplicationResponse):
         if not 0 <= fragment.iin <= 0xFFFF:

@@ -69,17 +69,19 @@ def link_header_crc_ok(header: bytes | bytearray) -> bool:
 def decode_link(data: bytes, protocol: str = PROTOCOL) -> LinkFrame:
     """One whole FT3 frame; transport and application are left undecoded (see :mod:`.codec`)."""
     n = len(data)
+    # Each field is judged as soon as it is there, in wire order: a short input that is already
+    # proven wrong is invalid, not incomplete.
+    if n >= 1 and data[0] != 0x05:
+        raise DecodeError(protocol, ("link", "start"), 0, f"first start octet is 0x{data[0]:02x}, not 0x05 "
+                          "(9.2.4.1.1)")
+    if n >= 2 and data[1] != 0x64:
+        raise DecodeError(protocol, ("link", "start"), 1, f"second start octet is 0x{data[1]:02x}, not 0x64 "
+                          "(9.2.4.1.1)")
+    if n >= 3 and data[2] < C.MIN_LINK_LENGTH:
+        raise DecodeError(protocol, ("link", "length"), 2, f"LENGTH {data[2]} is less than 5 (9.2.4.1.2)")
     if n < C.LINK_HEADER_SIZE:
-        if data[:2] != C.LINK_START[:n]:
-            raise DecodeError(protocol, ("link", "start"), 0 if data[:1] != b"\x05" else 1,
-                              f"frame starts {bytes(data[:2]).hex()}, not 0564 (9.2.4.1.1)")
         raise TruncatedError(protocol, ("link",), n, "input ends inside the 10-octet link header")
-    if data[0] != 0x05 or data[1] != 0x64:
-        raise DecodeError(protocol, ("link", "start"), 0 if data[0] != 0x05 else 1,
-                          f"frame starts {bytes(data[:2]).hex()}, not 0564 (9.2.4.1.1)")
     length = data[2]
-    if length < C.MIN_LINK_LENGTH:
-        raise DecodeError(protocol, ("link", "length"), 2, f"LENGTH {length} is less than 5 (9.2.4.1.2)")
     crc = data[8] | data[9] << 8
     want = crc16_dnp(data[:8])
     if crc != want:
@@ -99,13 +101,11 @@ def decode_link(data: bytes, protocol: str = PROTOCOL) -> LinkFrame:
     if n < size:
         raise TruncatedError(protocol, ("link", "user_data"), n,
                              f"LENGTH {length} announces a {size}-octet frame; input has {n}")
-    if n > size:
-        raise TrailingDataError(protocol, ("link",), size, f"{n - size} octets after the frame")
     user = bytearray()
     pos = C.LINK_HEADER_SIZE
     block = 0
     while pos < size:
-        end = min(pos + C.BLOCK_SIZE, size - C.CRC_SIZE)
+        end = min(pos + C.BLOCK_SIZE, size - C.CRC_SIZE)  # the last block is what is left
         chunk = data[pos:end]
         crc = data[end] | data[end + 1] << 8
         want = crc16_dnp(chunk)
@@ -116,6 +116,9 @@ def decode_link(data: bytes, protocol: str = PROTOCOL) -> LinkFrame:
         user += chunk
         pos = end + C.CRC_SIZE
         block += 1
+    # After the blocks: the CRCs of the frame LENGTH announces are judged before what follows it.
+    if n > size:
+        raise TrailingDataError(protocol, ("link",), size, f"{n - size} octets after the frame")
     return LinkFrame(dir=bool(control & 0x80), prm=prm, fcb=bool(control & 0x20), fcv=bool(control & 0x10),
                      function=function, destination=data[4] | data[5] << 8, source=data[6] | data[7] << 8,
                      user_data=bytes(user))

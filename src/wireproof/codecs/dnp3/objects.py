@@ -160,12 +160,13 @@ def _decode_points(protocol: str, data: bytes, pos: int, spec: ObjectSpec, numbe
             size = _uint(data, pos, pwidth)
             if spec.variable or size != spec.size:
                 raise DecodeError(protocol, (*path, "points", k, "size"), pos,
-                                  f"size prefix {size}; group {spec.group} variation {spec.variation} objects "
-                                  f"are {spec.size if not spec.variable else 'not size-prefixed'}")
+                                  f"size prefix {size}; group {spec.group} variation {spec.variation} "
+                                  f"objects are {spec.size if not spec.variable else 'not size-prefixed'}")
         pos += pwidth
         if spec.variable:
             if n - pos < 2:
-                raise TruncatedError(protocol, (*path, "points", k), n, "input ends inside a device attribute")
+                raise TruncatedError(protocol, (*path, "points", k), n,
+                                     "input ends inside a device attribute")
             dtype, length = data[pos], data[pos + 1]
             if n - pos - 2 < length:
                 raise TruncatedError(protocol, (*path, "points", k, "value"), n,
@@ -238,7 +239,8 @@ def encode_objects(protocol: str, headers: tuple[ObjectHeader, ...], *, values: 
                         out += _index(p).to_bytes(pwidth, "little")
                     elif pkind == "size":
                         if spec.variable:
-                            raise EncodeError(protocol, (*path, "points", k), "device attributes take no size")
+                            raise EncodeError(protocol, (*path, "points", k),
+                                              "device attributes take no size")
                         out += spec.size.to_bytes(pwidth, "little")
                     if spec.variable:
                         value = bytes(p.values["value"])
@@ -246,7 +248,7 @@ def encode_objects(protocol: str, headers: tuple[ObjectHeader, ...], *, values: 
                             raise EncodeError(protocol, (*path, "points", k), "attribute longer than 255")
                         out += bytes((int(p.values["data_type"]), len(value))) + value
                     else:
-                        out += spec.pack(p.values)  # type: ignore[arg-type]
+                        out += spec.pack(p.values)
         except (KeyError, struct.error, OverflowError, TypeError, ValueError) as err:
             if isinstance(err, EncodeError):
                 raise
