@@ -36,8 +36,9 @@ FRAGMENTS = [bytes.fromhex(h) for h in (
 # (offset, size, byte order) of the length-like fields: LENGTH, and in fragments the count/range fields.
 LINK_FIELDS = [(2, 1, "little")]
 FRAGMENT_FIELDS = [(6, 1, "little"), (5, 2, "little"), (5, 4, "little")]
-DECODERS: list[Callable[[bytes], Any]] = [decode_link, decode_link_declarative, decode_fragment,
-                                          decode_request_declarative, get("dnp3").decode, get("dnp3-app").decode]
+DECODERS: list[Callable[[bytes], Any]] = [
+    decode_link, decode_link_declarative, decode_fragment, decode_request_declarative, get("dnp3").decode,
+    get("dnp3-app").decode]
 
 
 def _cases() -> list[tuple[str, bytes]]:
@@ -60,7 +61,8 @@ def test_damaged_inputs_give_a_value_or_a_decode_error() -> None:
             except DecodeError:
                 pass
             except Exception as exc:  # pragma: no cover - the failure message is the point
-                raise AssertionError(f"{label}: {decode.__qualname__} raised {exc!r} on {data.hex()}") from exc
+                raise AssertionError(f"{label}: {decode.__qualname__} raised {exc!r} on {data.hex()}") \
+                    from exc
 
 
 def test_huge_counts_allocate_nothing_and_take_no_time() -> None:
