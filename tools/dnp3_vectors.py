@@ -20,7 +20,7 @@ from wireproof.codecs.dnp3 import (
     Point,
     encode_fragment,
 )
-from wireproof.codecs.dnp3.library import LIBRARY, ObjectSpec
+from wireproof.codecs.dnp3.library import LIBRARY, OCTET_STRING_GROUPS, ObjectSpec, lookup
 
 F = FunctionCode
 # Where tshark 4.0 cannot check a layout; each layout checked instead against the table of
@@ -29,6 +29,10 @@ TSHARK_GAPS = {
     (4, 3): "tshark 4.0 does not dissect g4v3 (flags, 16-bit relative time): 'Unknown Data Chunk'",
     (43, 1): "tshark 4.0 shows the first g43v1 object, then does not step over its 32-bit value",
     (43, 3): "tshark 4.0 shows the first g43v3 object, then does not step over its 32-bit value",
+    **{(31, v): f"tshark 4.0 does not know g31v{v} (frozen analog input)" for v in range(1, 7)},
+    **{(33, v): f"tshark 4.0 does not know g33v{v} (frozen analog input event)" for v in range(1, 5)},
+    (112, 4): "tshark 4.0 does not know g112 (virtual terminal output block: variation = octets)",
+    (113, 4): "tshark 4.0 does not know g113 (virtual terminal event data: variation = octets)",
     (51, 2): "tshark 4.0 does not know g51v2 (unsynchronized CTO, time48)",
     (52, 1): "tshark 4.0 does not know g52v1 (coarse time delay, uint16 seconds)",
     (50, 4): "tshark 4.0 does not know g50v4 (time48, interval uint32, units uint8)",
@@ -62,6 +66,8 @@ def sample(spec: ObjectSpec, k: int) -> dict[str, Any]:
             out[name] = 0x01 if name == "flags" else 0
         elif name == "time":
             out[name] = T0 + k if code == "T" else 100 + k
+        elif code == "s":
+            out[name] = bytes(range(65 + k, 65 + k + spec.octets))
         elif code in "fd":
             out[name] = 1.5 + k
         elif code in "hi":
@@ -83,11 +89,11 @@ def header_for(spec: ObjectSpec) -> tuple[ObjectHeader, Any]:
     g, v = spec.group, spec.variation
     if g == 60:
         return ObjectHeader(group=g, variation=v, qualifier=0x06), ApplicationRequest(function=F.READ)
-    if g in (12, 41):  # commands: 2-octet index prefix and count (4.4.3)
+    if g in (12, 41) and not spec.bits:  # commands: 2-octet index prefix and count (4.4.3)
         pts = (Point(index=3, values=sample(spec, 0)),)
         return (ObjectHeader(group=g, variation=v, qualifier=0x28, count=1, points=pts),
                 ApplicationRequest(function=F.SELECT, seq=1))
-    if g in (50, 51, 52) or g in (2, 4, 11, 13, 22, 23, 32, 42, 43):
+    if g in (50, 51, 52) or g in (2, 4, 11, 13, 22, 23, 32, 33, 42, 43, 111, 113):
         if g in (50, 51, 52):  # a count, no index (4.4.14, 4.4.2)
             pts = (Point(values=sample(spec, 0)),)
             return ObjectHeader(group=g, variation=v, qualifier=0x07, count=1, points=pts), None
@@ -108,7 +114,9 @@ def main() -> None:
     print("# with tshark 4.0 in link frames on port 20000 (tests/peers/test_tshark_dnp3.py): same function,")
     print("# objects, qualifiers and indexes, no malformed packet; vectors tagged tshark-gap say why not.")
     print('codec = "dnp3-app"')
-    for (g, v), spec in sorted(LIBRARY.items()):
+    octets = [s for g in OCTET_STRING_GROUPS if (s := lookup(g, 4)) is not None]
+    for spec in sorted(LIBRARY.values(), key=lambda s: (s.group, s.variation)) + octets:
+        g, v = spec.group, spec.variation
         header, request = header_for(spec)
         frag: Any
         if request is not None:

@@ -32,6 +32,7 @@ from wireproof.codecs.dnp3 import (
     encode_link,
     link_frames,
 )
+from wireproof.codecs.dnp3.library import OCTET_STRING_GROUPS
 from wireproof.codecs.vectors import Vector
 from wireproof.errors import DecodeError
 from wireproof.harness.fixtures import load_vectors, vector_files
@@ -113,7 +114,9 @@ def test_application_agrees(dissected: list[tuple[Vector, Any, bytes, dict[str, 
         assert _ints(row["dnp3.al.func"]) == [int(message.function)], (vec.id, row)
         if isinstance(message, ApplicationResponse):
             assert _ints(row["dnp3.al.iin"]) == [message.iin], (vec.id, row)
-        objs = [h.group << 8 | h.variation for h in message.objects]
+        # tshark shows octet strings (groups 110-113, whose variation is a length) as variation 0.
+        objs = [h.group << 8 | (0 if h.group in OCTET_STRING_GROUPS else h.variation)
+                for h in message.objects]
         if "tshark-gap" in vec.tags:  # the vector's note says what tshark 4.0 gets wrong
             continue
         # tshark shows no object headers of an ASSIGN_CLASS request (4.4.13): a tshark 4.0 gap.

@@ -21,7 +21,8 @@ from wireproof.codecs.dnp3.library import LIBRARY, ObjectSpec, lookup
 
 _INT = {"B": (0, 0xFF), "H": (0, 0xFFFF), "h": (-0x8000, 0x7FFF), "I": (0, 0xFFFFFFFF),
         "i": (-0x80000000, 0x7FFFFFFF), "T": (0, (1 << 48) - 1)}
-SPECS = sorted(LIBRARY.values(), key=lambda s: (s.group, s.variation))
+SPECS = sorted(LIBRARY.values(), key=lambda s: (s.group, s.variation)) + \
+    [s for g in (110, 111, 112, 113) for v in (1, 7, 255) if (s := lookup(g, v)) is not None]
 # Qualifiers that carry values: start/stop (0x00-0x05), counts (0x07-0x09), index prefixes (0x17, 0x28,
 # 0x39 and their kin), a size prefix with a count (0x5B and its kin).
 START_STOP = (0x00, 0x01, 0x02, 0x03, 0x04, 0x05)
@@ -32,6 +33,8 @@ _WIDTH = {0: 1, 1: 2, 2: 4, 3: 1, 4: 2, 5: 4, 7: 1, 8: 2, 9: 4, 0xB: 1}
 
 
 def _value(code: str) -> st.SearchStrategy[Any]:
+    if code.startswith("s"):
+        return st.binary(min_size=int(code[1:]), max_size=int(code[1:]))
     if code == "f":
         return st.floats(allow_nan=False, width=32)
     if code == "d":
@@ -41,7 +44,8 @@ def _value(code: str) -> st.SearchStrategy[Any]:
 
 
 def _values(spec: ObjectSpec) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries({name: _value(code) for name, code in spec.fields})
+    return st.fixed_dictionaries({name: _value(code if code != "s" else f"s{spec.octets}")
+                                  for name, code in spec.fields})
 
 
 @st.composite

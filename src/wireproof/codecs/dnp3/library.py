@@ -9,16 +9,17 @@ variation are not here cannot be delimited, so the decoder stops at it with
 an error naming both (never a guess).
 
 Field codes: ``B`` UINT8, ``H`` UINT16, ``h`` INT16, ``I`` UINT32, ``i``
-INT32, ``f`` FLT32, ``d`` FLT64, ``T`` DNP3 time (UINT48). Groups 1, 3, 10
-and 80 variation 1 are packed; the flags octet of the others is 4.3.4 /
-11.3's, kept as an integer.
+INT32, ``f`` FLT32, ``d`` FLT64, ``T`` DNP3 time (UINT48), ``s`` an octet
+string (groups 110-113: as long as the variation says). Groups 1, 3, 10 and
+80 variation 1 and group 12 variation 3 are packed; the flags octet of the
+others is 4.3.4 / 11.3's, kept as an integer.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 __all__ = ["LIBRARY", "ObjectSpec", "lookup"]
 
@@ -35,10 +36,12 @@ class ObjectSpec:
     fields: tuple[tuple[str, str], ...] = ()
     bits: int = 0  # packed: bits an object (1 or 2); fields empty
     variable: bool = False  # group 0: data type, length, value
+    octets: int = 0  # groups 110-113: an octet string as long as the variation number
     codec: struct.Struct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        fmt = "<" + "".join(_STRUCT_CODE[code] for _, code in self.fields)
+        fmt = "<" + "".join(_STRUCT_CODE[code] if code != "s" else f"{self.octets}s"
+                            for _, code in self.fields)
         object.__setattr__(self, "codec", struct.Struct(fmt))
 
     @property
@@ -46,9 +49,9 @@ class ObjectSpec:
         """Octets an object (0 for packed, variable and bodiless objects)."""
         return self.codec.size
 
-    def unpack(self, data: bytes, pos: int) -> dict[str, int | float]:
+    def unpack(self, data: bytes, pos: int) -> dict[str, Any]:
         raw = self.codec.unpack_from(data, pos)
-        out: dict[str, int | float] = {}
+        out: dict[str, Any] = {}
         i = 0
         for name, code in self.fields:
             if code == "T":
@@ -59,10 +62,13 @@ class ObjectSpec:
                 i += 1
         return out
 
-    def pack(self, values: dict[str, int | float]) -> bytes:
-        raw: list[int | float] = []
+    def pack(self, values: dict[str, Any]) -> bytes:
+        raw: list[Any] = []
         for name, code in self.fields:
             v = values[name]
+            if code == "s" and len(v) != self.octets:
+                raise struct.error(f"{name} is {len(v)} octets; variation {self.variation} says "
+                                   f"{self.octets}")
             if code == "T":
                 t = int(v)
                 if not 0 <= t < 1 << 48:
@@ -101,6 +107,7 @@ _SPECS: Final = (
     _spec(11, 2, "binary output event status with time", "BT", "flags time"),
     _spec(12, 1, "control relay output block", "BBIIB", "control_code count on_time off_time status"),
     _spec(12, 2, "pattern control block", "BBIIB", "control_code count on_time off_time status"),
+    _spec(12, 3, "pattern mask", bits=1),
     _spec(13, 1, "binary output command event without time", "B", "flags"),
     _spec(13, 2, "binary output command event with time", "BT", "flags time"),
     # Counters (11.9.10-11.9.13).
@@ -129,6 +136,14 @@ _SPECS: Final = (
     _spec(30, 4, "analog input, 16-bit without flag", "h", "value"),
     _spec(30, 5, "analog input, single-precision float with flag", "Bf", _FV),
     _spec(30, 6, "analog input, double-precision float with flag", "Bd", _FV),
+    _spec(31, 1, "frozen analog input, 32-bit with flag", "Bi", _FV),
+    _spec(31, 2, "frozen analog input, 16-bit with flag", "Bh", _FV),
+    _spec(31, 3, "frozen analog input, 32-bit with time of freeze", "BiT", _FVT),
+    _spec(31, 4, "frozen analog input, 16-bit with time of freeze", "BhT", _FVT),
+    _spec(31, 5, "frozen analog input, 32-bit without flag", "i", "value"),
+    _spec(31, 6, "frozen analog input, 16-bit without flag", "h", "value"),
+    _spec(31, 7, "frozen analog input, single-precision float with flag", "Bf", _FV),
+    _spec(31, 8, "frozen analog input, double-precision float with flag", "Bd", _FV),
     _spec(32, 1, "analog input event, 32-bit without time", "Bi", _FV),
     _spec(32, 2, "analog input event, 16-bit without time", "Bh", _FV),
     _spec(32, 3, "analog input event, 32-bit with time", "BiT", _FVT),
@@ -137,6 +152,14 @@ _SPECS: Final = (
     _spec(32, 6, "analog input event, double-precision float without time", "Bd", _FV),
     _spec(32, 7, "analog input event, single-precision float with time", "BfT", _FVT),
     _spec(32, 8, "analog input event, double-precision float with time", "BdT", _FVT),
+    _spec(33, 1, "frozen analog input event, 32-bit without time", "Bi", _FV),
+    _spec(33, 2, "frozen analog input event, 16-bit without time", "Bh", _FV),
+    _spec(33, 3, "frozen analog input event, 32-bit with time", "BiT", _FVT),
+    _spec(33, 4, "frozen analog input event, 16-bit with time", "BhT", _FVT),
+    _spec(33, 5, "frozen analog input event, single-precision float without time", "Bf", _FV),
+    _spec(33, 6, "frozen analog input event, double-precision float without time", "Bd", _FV),
+    _spec(33, 7, "frozen analog input event, single-precision float with time", "BfT", _FVT),
+    _spec(33, 8, "frozen analog input event, double-precision float with time", "BdT", _FVT),
     _spec(34, 1, "analog input deadband, 16-bit", "H", "value"),
     _spec(34, 2, "analog input deadband, 32-bit", "I", "value"),
     _spec(34, 3, "analog input deadband, single-precision float", "f", "value"),
@@ -188,13 +211,21 @@ _SPECS: Final = (
 LIBRARY: Final[dict[tuple[int, int], ObjectSpec]] = {(s.group, s.variation): s for s in _SPECS}
 
 _DEVICE_ATTRIBUTE: Final = ObjectSpec(group=0, variation=0, name="device attribute", variable=True)
+# 11.9.30-11.9.33: octet strings (static g110, events g111) and virtual terminal output/event
+# blocks (g112, g113): the variation is the length in octets, 1..255.
+OCTET_STRING_GROUPS: Final = {110: "octet string", 111: "octet string event",
+                              112: "virtual terminal output block", 113: "virtual terminal event data"}
+_OCTETS: Final = {(g, v): ObjectSpec(group=g, variation=v, name=f"{name}, {v} octets",
+                                     fields=(("value", "s"),), octets=v)
+                  for g, name in OCTET_STRING_GROUPS.items() for v in range(1, 256)}
 
 
 def lookup(group: int, variation: int) -> ObjectSpec | None:
     """The layout of ``group``/``variation``, or ``None`` if the library does not have it.
 
     Every group 0 variation but 0 is a device attribute (11.9.1): data type, length, value.
+    Groups 110-113 variation N are octet strings of N octets.
     """
     if group == 0:
         return _DEVICE_ATTRIBUTE if variation else None
-    return LIBRARY.get((group, variation))
+    return LIBRARY.get((group, variation)) or _OCTETS.get((group, variation))
