@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from wireproof.codecs.dnp3.codec import Dnp3AppCodec, Dnp3Codec, link_frames
     from wireproof.codecs.dnp3.constants import FunctionCode, Iin, PrimaryFunction, SecondaryFunction
     from wireproof.codecs.dnp3.framers import FragmentFramer, LinkFramer
-    from wireproof.codecs.dnp3.library import ObjectSpec, lookup
+    from wireproof.codecs.dnp3.library import ObjectSpec, attribute_value, lookup
     from wireproof.codecs.dnp3.link import crc16_dnp, decode_link, encode_link
     from wireproof.codecs.dnp3.messages import (
         ApplicationRequest,
@@ -64,6 +64,7 @@ __all__ = [
     "TransportHeader",
     "TransportSequenceError",
     "app_codec",
+    "attribute_value",
     "crc16_dnp",
     "decode_fragment",
     "decode_link",

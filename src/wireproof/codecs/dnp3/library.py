@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["LIBRARY", "ObjectSpec", "lookup"]
+__all__ = ["ATTRIBUTE_TYPES", "LIBRARY", "OCTET_STRING_GROUPS", "ObjectSpec", "attribute_value", "lookup"]
 
 _STRUCT_CODE: Final = {"B": "B", "H": "H", "h": "h", "I": "I", "i": "i", "f": "f", "d": "d", "T": "IH"}
 
@@ -229,3 +229,39 @@ def lookup(group: int, variation: int) -> ObjectSpec | None:
     if group == 0:
         return _DEVICE_ATTRIBUTE if variation else None
     return LIBRARY.get((group, variation)) or _OCTETS.get((group, variation))
+
+
+# 11.9.1: device attribute data type codes: what an attribute's octets mean.
+ATTRIBUTE_TYPES: Final = {1: "VSTR", 2: "UINT", 3: "INT", 4: "FLT", 5: "OSTR", 6: "BSTR", 7: "TIME",
+                          254: "U8BS8LIST", 255: "U8BS8EXLIST"}
+
+
+def attribute_value(data_type: int, value: bytes) -> str | int | float | bytes | tuple[tuple[int, int], ...]:
+    """The value of a device attribute (group 0) as its data type says (IEEE 1815-2012 11.9.1).
+
+    VSTR is text (decoded as UTF-8 with replacement: the standard says visible ASCII, devices vary),
+    UINT/INT little-endian integers of 1..4 octets, FLT a 4- or 8-octet float, TIME a DNP3 time, the
+    lists (variation 255's answer) (attribute variation, properties) pairs; OSTR, BSTR and unknown
+    types stay octets. ``ValueError`` if the length does not fit the type.
+    """
+    n = len(value)
+    if data_type == 1:
+        return value.decode("utf-8", "replace")
+    if data_type in (2, 3):
+        if not 1 <= n <= 4:
+            raise ValueError(f"{ATTRIBUTE_TYPES[data_type]} of {n} octets (1..4)")
+        return int.from_bytes(value, "little", signed=data_type == 3)
+    if data_type == 4:
+        if n not in (4, 8):
+            raise ValueError(f"FLT of {n} octets (4 or 8)")
+        result: float = struct.unpack("<f" if n == 4 else "<d", value)[0]
+        return result
+    if data_type == 7:
+        if n != 6:
+            raise ValueError(f"TIME of {n} octets (6)")
+        return int.from_bytes(value, "little")
+    if data_type in (254, 255):
+        if n % 2:
+            raise ValueError(f"{ATTRIBUTE_TYPES[data_type]} of an odd number of octets ({n})")
+        return tuple((value[i], value[i + 1]) for i in range(0, n, 2))
+    return bytes(value)
