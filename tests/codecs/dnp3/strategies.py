@@ -90,6 +90,15 @@ def valued_header(draw: st.DrawFn) -> ObjectHeader:
 
 
 @st.composite
+def free_format_header(draw: st.DrawFn) -> ObjectHeader:
+    """A size-prefixed free-format header of group 70 or 120 (kept as octets)."""
+    values = draw(st.lists(st.binary(max_size=20), max_size=3))
+    return ObjectHeader(group=draw(st.sampled_from((70, 120))), variation=draw(st.integers(1, 255)),
+                        qualifier=draw(st.sampled_from(SIZED)), count=len(values),
+                        points=tuple(Point(values={"value": v}) for v in values))
+
+
+@st.composite
 def bare_header(draw: st.DrawFn) -> ObjectHeader:
     """An object header without values (a read): any group and variation."""
     group, variation = draw(st.integers(0, 255)), draw(st.integers(0, 255))
@@ -115,17 +124,18 @@ def _control() -> st.SearchStrategy[dict[str, Any]]:
                                   "uns": st.booleans(), "seq": st.integers(0, 15)})
 
 
+_valued = st.one_of(valued_header(), free_format_header())
 responses = st.builds(lambda c, f, iin, objs: ApplicationResponse(**c, function=f, iin=iin,
                                                                   objects=tuple(objs)),
                       _control(), st.sampled_from([f for f in FunctionCode if f.is_response]),
-                      st.integers(0, 0xFFFF), st.lists(valued_header(), max_size=3))
+                      st.integers(0, 0xFFFF), st.lists(_valued, max_size=3))
 reads = st.builds(lambda c, f, objs: ApplicationRequest(**c, function=f, objects=tuple(objs)),
                   _control(), st.sampled_from(sorted(HEADER_ONLY_REQUESTS)),
                   st.lists(bare_header(), max_size=4))
 writes = st.builds(lambda c, f, objs: ApplicationRequest(**c, function=f, objects=tuple(objs)),
                    _control(), st.sampled_from([f for f in FunctionCode
                                                 if not f.is_response and f not in HEADER_ONLY_REQUESTS]),
-                   st.lists(valued_header(), max_size=3))
+                   st.lists(_valued, max_size=3))
 fragments = st.one_of(responses, reads, writes)
 
 

@@ -21,7 +21,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["ATTRIBUTE_TYPES", "LIBRARY", "OCTET_STRING_GROUPS", "ObjectSpec", "attribute_value", "lookup"]
+__all__ = ["ATTRIBUTE_TYPES", "FREE_FORMAT_GROUPS", "LIBRARY", "OCTET_STRING_GROUPS", "ObjectSpec",
+           "attribute_value", "free_format", "lookup"]
 
 _STRUCT_CODE: Final = {"B": "B", "H": "H", "h": "h", "I": "I", "i": "i", "f": "f", "d": "d", "T": "IH"}
 
@@ -37,6 +38,7 @@ class ObjectSpec:
     bits: int = 0  # packed: bits an object (1 or 2); fields empty
     variable: bool = False  # group 0: data type, length, value
     octets: int = 0  # groups 110-113: an octet string as long as the variation number
+    free: bool = False  # groups 70, 120 with a size prefix: octets as long as the prefix says
     codec: struct.Struct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -218,6 +220,18 @@ OCTET_STRING_GROUPS: Final = {110: "octet string", 111: "octet string event",
 _OCTETS: Final = {(g, v): ObjectSpec(group=g, variation=v, name=f"{name}, {v} octets",
                                      fields=(("value", "s"),), octets=v)
                   for g, name in OCTET_STRING_GROUPS.items() for v in range(1, 256)}
+
+
+# 11.9.29 (file-control, group 70) and clause 7 / 11.9.37 (secure authentication, group 120): their
+# objects are free-format, each preceded by a size prefix (qualifier 0x5B). Sent that way they are
+# delimited exactly by the prefix and kept as octets; their inner layouts are not decoded yet.
+FREE_FORMAT_GROUPS: Final = {70: "file-control", 120: "authentication"}
+_FREE_FORMAT: Final = ObjectSpec(group=0, variation=0, name="free-format object, size-prefixed", free=True)
+
+
+def free_format(group: int, variation: int) -> ObjectSpec | None:
+    """The size-prefixed octets layout for ``group`` 70 and 120 (any variation but 0), else ``None``."""
+    return _FREE_FORMAT if group in FREE_FORMAT_GROUPS and variation else None
 
 
 def lookup(group: int, variation: int) -> ObjectSpec | None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from wireproof.codecs.dnp3.library import ObjectSpec, lookup
+from wireproof.codecs.dnp3.library import ObjectSpec, free_format, lookup
 from wireproof.codecs.dnp3.messages import ObjectHeader, Point
 from wireproof.errors import DecodeError, EncodeError, TruncatedError
 
@@ -99,12 +99,14 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
             number = 0
         pkind, pwidth = PREFIX_WIDTH[prefix]
         spec = lookup(group, variation) if values else None
+        if values and spec is None and pkind == "size":
+            spec = free_format(group, variation)
         if values and spec is None:
             raise DecodeError(protocol, (*path, "variation"), hpos + 1,
                               f"group {group} variation {variation} is not in the object library: "
                               "its objects cannot be delimited")
         points: tuple[Point, ...] = ()
-        if spec is None or (spec.size == 0 and not spec.bits and not spec.variable):
+        if spec is None or (spec.size == 0 and not spec.bits and not spec.variable and not spec.free):
             # No object values: only index prefixes (a read by index list) follow.
             if pkind == "size":
                 raise DecodeError(protocol, (*path, "qualifier"), hpos + 2,
@@ -158,6 +160,14 @@ def _decode_points(protocol: str, data: bytes, pos: int, spec: ObjectSpec, numbe
             index = _uint(data, pos, pwidth)
         elif pkind == "size":
             size = _uint(data, pos, pwidth)
+            if spec.free:  # free-format: the prefix is the size
+                if size > n - pos - pwidth:
+                    raise TruncatedError(protocol, (*path, "points", k, "size"), n,
+                                         f"size prefix {size}, {n - pos - pwidth} octets left")
+                pos += pwidth
+                points.append(Point(index=index, values={"value": bytes(data[pos:pos + size])}))
+                pos += size
+                continue
             if spec.variable or size != spec.size:
                 raise DecodeError(protocol, (*path, "points", k, "size"), pos,
                                   f"size prefix {size}; group {spec.group} variation {spec.variation} "
@@ -210,10 +220,12 @@ def encode_objects(protocol: str, headers: tuple[ObjectHeader, ...], *, values: 
             raise EncodeError(protocol, (*path, "range"), f"range does not fit {width} octets") from None
         pkind, pwidth = PREFIX_WIDTH[prefix]
         spec = lookup(h.group, h.variation) if values else None
+        if values and spec is None and pkind == "size":
+            spec = free_format(h.group, h.variation)
         if values and spec is None:
             raise EncodeError(protocol, (*path, "variation"),
                               f"group {h.group} variation {h.variation} is not in the object library")
-        bodiless = spec is None or (spec.size == 0 and not spec.bits and not spec.variable)
+        bodiless = spec is None or (spec.size == 0 and not spec.bits and not spec.variable and not spec.free)
         want = number if (not bodiless or pkind == "index") else 0
         if len(h.points) != want:
             raise EncodeError(protocol, (*path, "points"), f"{len(h.points)} points; the range says {want}")
@@ -237,6 +249,10 @@ def encode_objects(protocol: str, headers: tuple[ObjectHeader, ...], *, values: 
                 for k, p in enumerate(h.points):
                     if pkind == "index":
                         out += _index(p).to_bytes(pwidth, "little")
+                    elif pkind == "size" and spec.free:
+                        value = bytes(p.values["value"])
+                        out += len(value).to_bytes(pwidth, "little") + value
+                        continue
                     elif pkind == "size":
                         if spec.variable:
                             raise EncodeError(protocol, (*path, "points", k),
