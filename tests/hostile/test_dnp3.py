@@ -38,7 +38,7 @@ LINK_FIELDS = [(2, 1, "little")]
 FRAGMENT_FIELDS = [(6, 1, "little"), (5, 2, "little"), (5, 4, "little")]
 DECODERS: list[Callable[[bytes], Any]] = [
     decode_link, decode_link_declarative, decode_fragment, decode_request_declarative, get("dnp3").decode,
-    get("dnp3-app").decode]
+    get("dnp3-app").decode, get("dnp3").decode_declarative, get("dnp3-app").decode_declarative]
 
 
 def _cases() -> list[tuple[str, bytes]]:

@@ -8,7 +8,9 @@ layer, FT3 frame format), clause 8 (transport function), clause 4
 - :mod:`.messages` — link frames, transport headers, fragments, object headers;
 - :mod:`.link`, :mod:`.transport`, :mod:`.application`, :mod:`.objects` — the
   hand-written fast path; :mod:`.library` — the group/variation layouts;
-- :mod:`.formats` — the declarative Construct definition of the headers, the oracle;
+- :mod:`.formats` and :mod:`.library_formats` — the declarative Construct definitions of the
+  link frame, the headers and the object library: the oracle (``decode_declarative`` on both
+  codecs, differentially tested against the fast path);
 - :mod:`.framers` — the link framer and the fragment framer (link + transport).
 
     >>> from wireproof.codecs.dnp3 import link_codec

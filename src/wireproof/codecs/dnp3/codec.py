@@ -13,12 +13,13 @@ frame as received (block CRCs counted). Encoding uses the frame's
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
 from wireproof.codecs.dnp3.constants import PrimaryFunction
 from wireproof.codecs.dnp3.framers import FragmentFramer, LinkFramer
 from wireproof.codecs.dnp3.link import decode_link, encode_link, user_data_frame_offset
-from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, LinkFrame
+from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, LinkFrame, TransportHeader
 from wireproof.codecs.dnp3.transport import decode_transport_header, segment
 from wireproof.errors import DecodeError
 
@@ -33,16 +34,28 @@ class Dnp3Codec:
     name = "dnp3"
 
     def decode(self, data: bytes) -> LinkFrame:
-        data = bytes(data)
-        frame = decode_link(data, self.name)
+        return self._decode(bytes(data), decode_link, decode_transport_header, decode_fragment)
+
+    def decode_declarative(self, data: bytes) -> LinkFrame:
+        """The same by the Construct definitions (:mod:`.formats`, :mod:`.library_formats`): the oracle."""
+        from wireproof.codecs.dnp3.formats import decode_link_declarative, decode_transport_declarative
+        from wireproof.codecs.dnp3.library_formats import decode_fragment_declarative
+
+        return self._decode(bytes(data), decode_link_declarative, decode_transport_declarative,
+                            decode_fragment_declarative)
+
+    def _decode(self, data: bytes, link: Callable[[bytes, str], LinkFrame],
+                transport_header: Callable[[int], TransportHeader],
+                fragment: Callable[[bytes, str], ApplicationRequest | ApplicationResponse]) -> LinkFrame:
+        frame = link(data, self.name)
         user = frame.user_data
         if not (user and frame.prm and frame.function in _USER_DATA):
             return frame
-        transport = decode_transport_header(user[0])
+        transport = transport_header(user[0])
         application = None
         if transport.fir and transport.fin:
             try:
-                application = decode_fragment(user[1:], self.name)
+                application = fragment(user[1:], self.name)
             except DecodeError as err:
                 k = err.offset + 1  # the transport header octet comes first
                 offset = len(data) if k >= len(user) else user_data_frame_offset(k)
@@ -63,6 +76,12 @@ class Dnp3AppCodec:
 
     def decode(self, data: bytes) -> ApplicationRequest | ApplicationResponse:
         return decode_fragment(bytes(data), self.name)
+
+    def decode_declarative(self, data: bytes) -> ApplicationRequest | ApplicationResponse:
+        """The same by the Construct definitions (:mod:`.library_formats`): the oracle."""
+        from wireproof.codecs.dnp3.library_formats import decode_fragment_declarative
+
+        return decode_fragment_declarative(bytes(data), self.name)
 
     def encode(self, message: ApplicationRequest | ApplicationResponse) -> bytes:
         return encode_fragment(message, self.name)

@@ -9,8 +9,9 @@ header of 4.2.2 (:data:`APPLICATION_HEADER`) and the object header of
 4.3.3 with every range specifier and index prefix (:data:`OBJECT_HEADER`).
 Each check sits right after the field it judges, which fixes the error
 order the fast path follows. The object *values* (the library, clause 11)
-are not defined here yet: :func:`decode_request_declarative` covers the
-requests whose headers carry none.
+and whole fragments are in :mod:`.library_formats`;
+:func:`decode_request_declarative` here covers the requests whose headers
+carry none.
 
 Construct ``Container``s never leave this module; its functions speak messages.
 """
@@ -52,7 +53,8 @@ from wireproof.codecs.dnp3.link import crc16_dnp, frame_size
 from wireproof.codecs.dnp3.messages import ApplicationRequest, LinkFrame, ObjectHeader, Point, TransportHeader
 from wireproof.errors import ChecksumError, DecodeError, TrailingDataError, TruncatedError
 
-__all__ = ["APPLICATION_HEADER", "LINK_BODY", "LINK_HEADER", "OBJECT_HEADER", "TRANSPORT_HEADER",
+__all__ = ["APPLICATION_HEADER", "LINK_BODY", "LINK_HEADER", "OBJECT_HEADER", "OBJECT_HEADER_FIELDS",
+           "TRANSPORT_HEADER",
            "decode_link_declarative", "decode_request_declarative"]
 
 LINK_FIELDS: Final = Struct(
@@ -107,7 +109,7 @@ def _start_stop(width: int) -> Struct:
 
 
 _PREFIX: Final = Switch(lambda ctx: _up(ctx, "qualifier").prefix, {1: Int8ub, 2: Int16ul, 3: Int32ul})
-OBJECT_HEADER: Final = Struct(  # 4.3.3, tables 4-4 and 4-5; a header without object values
+OBJECT_HEADER_FIELDS: Final = Struct(  # 4.3.3, tables 4-4 and 4-5: group, variation, qualifier, range
     "group" / Int8ub,
     "variation" / Int8ub,
     "qualifier" / BitStruct("reserved" / Flag, "prefix" / BitsInteger(3), "range" / BitsInteger(4)),
@@ -121,6 +123,9 @@ OBJECT_HEADER: Final = Struct(  # 4.3.3, tables 4-4 and 4-5; a header without ob
         7: Struct("count" / Int8ub), 8: Struct("count" / Int16ul), 9: Struct("count" / Int32ul),
         0xB: Struct("count" / Int8ub),
     }),
+)
+OBJECT_HEADER: Final = Struct(  # a header without object values: the fields, then the index prefixes
+    *OBJECT_HEADER_FIELDS.subcons,
     Check(lambda ctx: ctx.qualifier.prefix not in (4, 5, 6)),  # a size prefix needs object values
     "indexes" / If(lambda ctx: ctx.qualifier.prefix in (1, 2, 3),
                    Array(lambda ctx: ctx.range.count if "count" in ctx.range
