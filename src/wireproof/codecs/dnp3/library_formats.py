@@ -1,0 +1,199 @@
+"""The DNP3 object library as Construct definitions (IEEE 1815-2012 clause 11), and the declarative
+decoder of whole application fragments built on them: the oracle for :mod:`.objects`.
+
+The layouts below are spelled out again from the clause-11 tables, one Struct a
+group/variation, rather than generated from :mod:`.library`'s table, so that the
+differential test compares two readings of the standard. Packed objects (1 or 2 bits an
+object, 4.3.4.3), device attributes (11.9.1), octet strings (11.9.30-11.9.33) and
+size-prefixed free-format objects (groups 70 and 120) are layouts of their own.
+
+Bounds are the fast path's: before any object is read, the octets the range announces
+(at least one prefix and one fixed body an object) must be there, so that nothing is
+allocated on the word of a count.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Final
+
+import construct as cs
+from construct import (
+    BytesInteger,
+    Float32l,
+    Float64l,
+    Int8ub,
+    Int16sl,
+    Int16ul,
+    Int32sl,
+    Int32ul,
+    Struct,
+)
+
+from wireproof.codecs.dnp3.constants import HEADER_ONLY_REQUESTS, FunctionCode
+from wireproof.codecs.dnp3.formats import APPLICATION_HEADER, OBJECT_HEADER_FIELDS, _run
+from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, ObjectHeader, Point
+from wireproof.errors import DecodeError, TruncatedError
+
+__all__ = ["OBJECTS", "PACKED", "decode_fragment_declarative"]
+
+TIME: Final = BytesInteger(6, swapped=True)  # DNP3 time: UINT48, ms since 1970-01-01 UTC (11.3.1.2)
+FLAGS: Final = "flags" / Int8ub
+
+
+def _fv(value: cs.Construct) -> Struct:
+    return Struct(FLAGS, "value" / value)
+
+
+def _fvt(value: cs.Construct) -> Struct:
+    return Struct(FLAGS, "value" / value, "time" / TIME)
+
+
+def _v(value: cs.Construct) -> Struct:
+    return Struct("value" / value)
+
+
+_CROB: Final = Struct("control_code" / Int8ub, "count" / Int8ub, "on_time" / Int32ul, "off_time" / Int32ul,
+                      "status" / Int8ub)  # 11.9.8
+_STATUS_V = {1: Int32sl, 2: Int16sl, 5: Float32l, 6: Float64l}
+
+OBJECTS: Final[dict[tuple[int, int], Struct]] = {
+    (1, 2): Struct(FLAGS),
+    (2, 1): Struct(FLAGS), (2, 2): Struct(FLAGS, "time" / TIME), (2, 3): Struct(FLAGS, "time" / Int16ul),
+    (3, 2): Struct(FLAGS),
+    (4, 1): Struct(FLAGS), (4, 2): Struct(FLAGS, "time" / TIME), (4, 3): Struct(FLAGS, "time" / Int16ul),
+    (10, 2): Struct(FLAGS),
+    (11, 1): Struct(FLAGS), (11, 2): Struct(FLAGS, "time" / TIME),
+    (12, 1): _CROB, (12, 2): _CROB,
+    (13, 1): Struct(FLAGS), (13, 2): Struct(FLAGS, "time" / TIME),
+    (20, 1): _fv(Int32ul), (20, 2): _fv(Int16ul), (20, 5): _v(Int32ul), (20, 6): _v(Int16ul),
+    (21, 1): _fv(Int32ul), (21, 2): _fv(Int16ul), (21, 5): _fvt(Int32ul), (21, 6): _fvt(Int16ul),
+    (21, 9): _v(Int32ul), (21, 10): _v(Int16ul),
+    (22, 1): _fv(Int32ul), (22, 2): _fv(Int16ul), (22, 5): _fvt(Int32ul), (22, 6): _fvt(Int16ul),
+    (23, 1): _fv(Int32ul), (23, 2): _fv(Int16ul), (23, 5): _fvt(Int32ul), (23, 6): _fvt(Int16ul),
+    (30, 1): _fv(Int32sl), (30, 2): _fv(Int16sl), (30, 3): _v(Int32sl), (30, 4): _v(Int16sl),
+    (30, 5): _fv(Float32l), (30, 6): _fv(Float64l),
+    (31, 1): _fv(Int32sl), (31, 2): _fv(Int16sl), (31, 3): _fvt(Int32sl), (31, 4): _fvt(Int16sl),
+    (31, 5): _v(Int32sl), (31, 6): _v(Int16sl), (31, 7): _fv(Float32l), (31, 8): _fv(Float64l),
+    (34, 1): _v(Int16ul), (34, 2): _v(Int32ul), (34, 3): _v(Float32l),
+    (40, 1): _fv(Int32sl), (40, 2): _fv(Int16sl), (40, 3): _fv(Float32l), (40, 4): _fv(Float64l),
+    (41, 1): Struct("value" / Int32sl, "status" / Int8ub),
+    (41, 2): Struct("value" / Int16sl, "status" / Int8ub),
+    (41, 3): Struct("value" / Float32l, "status" / Int8ub),
+    (41, 4): Struct("value" / Float64l, "status" / Int8ub),
+    (50, 1): Struct("time" / TIME), (50, 2): Struct("time" / TIME, "interval" / Int32ul),
+    (50, 3): Struct("time" / TIME),
+    (50, 4): Struct("time" / TIME, "interval" / Int32ul, "units" / Int8ub),
+    (51, 1): Struct("time" / TIME), (51, 2): Struct("time" / TIME),
+    (52, 1): Struct("delay" / Int16ul), (52, 2): Struct("delay" / Int16ul),
+    # Events of analog inputs (32), frozen analog inputs (33) and analog outputs (42): v1-v8 alike.
+    **{(g, v): s for g in (32, 33, 42) for v, s in {
+        1: _fv(Int32sl), 2: _fv(Int16sl), 3: _fvt(Int32sl), 4: _fvt(Int16sl), 5: _fv(Float32l),
+        6: _fv(Float64l), 7: _fvt(Float32l), 8: _fvt(Float64l)}.items()},
+    # Analog output command events (43, 11.9.23): the command status octet first; variations
+    # 1, 2, 5, 6 without time, 3, 4, 7, 8 (the same two steps on) with it.
+    **{(43, v): Struct("status" / Int8ub, "value" / t) for v, t in _STATUS_V.items()},
+    **{(43, v + 2): Struct("status" / Int8ub, "value" / t, "time" / TIME) for v, t in _STATUS_V.items()},
+}
+CLASS_OBJECTS: Final = frozenset((60, v) for v in range(1, 5))  # 11.9.27: headers without bodies
+PACKED: Final = {(1, 1): 1, (3, 1): 2, (10, 1): 1, (12, 3): 1, (80, 1): 1}  # bits an object
+ATTRIBUTE: Final = Struct("data_type" / Int8ub, "value" / cs.Prefixed(Int8ub, cs.GreedyBytes))  # 11.9.1
+_PREFIXES = {1: (1, "index"), 2: (2, "index"), 3: (4, "index"),  # 4.3.3.4.1, table 4-4
+             4: (1, "size"), 5: (2, "size"), 6: (4, "size")}
+
+
+def _uint(stream: io.BytesIO, width: int, protocol: str, path: tuple[str | int, ...]) -> int:
+    raw = stream.read(width)
+    if len(raw) < width:
+        raise TruncatedError(protocol, path, stream.tell(), "input ends inside an object prefix")
+    return int.from_bytes(raw, "little")
+
+
+def decode_fragment_declarative(data: bytes,
+                                protocol: str = "dnp3-app") -> ApplicationRequest | ApplicationResponse:
+    """A whole application fragment by the Construct definitions (4.2, 4.3, clause 11)."""
+    data = bytes(data)
+    n = len(data)
+    stream = io.BytesIO(data)
+    head = _run(protocol, APPLICATION_HEADER, stream, ("function",) if n else ("control",))
+    function = FunctionCode(head.function)
+    values = function.is_response or function not in HEADER_ONLY_REQUESTS
+    headers = []
+    i = 0
+    while stream.tell() < n:
+        path: tuple[str | int, ...] = ("objects", i)
+        hpos = stream.tell()
+        h = _run(protocol, OBJECT_HEADER_FIELDS, stream, path)
+        g, v, q = h.group, h.variation, h.qualifier
+        rng = h.range or {}
+        start, stop, count = rng.get("start"), rng.get("stop"), rng.get("count")
+        number = count if count is not None else (stop - start + 1 if start is not None else 0)
+        pwidth, pkind = _PREFIXES.get(q.prefix, (0, "none"))
+        gv = (g, v)
+        known = gv in OBJECTS or gv in PACKED or gv in CLASS_OBJECTS or (g == 0 and v) or \
+            (g in (110, 111, 112, 113) and v) or (g in (70, 120) and v and pkind == "size")
+        if values and not known:
+            raise DecodeError(protocol, (*path, "variation"), hpos + 1,
+                              f"group {g} variation {v} is unknown")
+        left = n - stream.tell()
+        points: list[Point] = []
+        if not values or gv in CLASS_OBJECTS:
+            if pkind == "size":
+                raise DecodeError(protocol, (*path, "qualifier"), hpos + 2, "a size prefix without values")
+            if pkind == "index":
+                if number * pwidth > left:
+                    raise TruncatedError(protocol, (*path, "points"), n, "index prefixes announced")
+                points = [Point(index=_uint(stream, pwidth, protocol, (*path, "points")))
+                          for _ in range(number)]
+        elif gv in PACKED:
+            if pkind != "none":
+                raise DecodeError(protocol, (*path, "qualifier"), hpos + 2, "packed objects take no prefix")
+            bits = PACKED[gv]
+            octets = stream.read(-(-number * bits // 8))
+            if len(octets) * 8 < number * bits:
+                raise TruncatedError(protocol, (*path, "points"), n, "packed objects announced")
+            for k in range(number):
+                raw = octets[k * bits // 8] >> (k * bits % 8) & ((1 << bits) - 1)
+                points.append(Point(index=None if start is None else start + k,
+                                    values={"state": bool(raw) if bits == 1 else raw}))
+        else:
+            body = OBJECTS.get(gv)
+            least = pwidth + (body.sizeof() if body is not None else 0) + (2 if g == 0 else 0) + \
+                (v if g in (110, 111, 112, 113) else 0)
+            if number * least > left:
+                raise TruncatedError(protocol, (*path, "points"), n, "objects announced")
+            for k in range(number):
+                index = None if start is None else start + k
+                if pkind == "index":
+                    index = _uint(stream, pwidth, protocol, (*path, "points", k))
+                elif pkind == "size":
+                    size = _uint(stream, pwidth, protocol, (*path, "points", k, "size"))
+                    if g in (70, 120):
+                        value = stream.read(size)
+                        if len(value) < size:
+                            raise TruncatedError(protocol, (*path, "points", k, "size"), n, "size prefix")
+                        points.append(Point(index=index, values={"value": value}))
+                        continue
+                    want = body.sizeof() if body is not None else (v if g in (110, 111, 112, 113) else -1)
+                    if size != want:
+                        raise DecodeError(protocol, (*path, "points", k, "size"), stream.tell() - pwidth,
+                                          f"size prefix {size}, object size {want}")
+                if g == 0:
+                    a = _run(protocol, ATTRIBUTE, stream, (*path, "points", k, "value"))
+                    points.append(Point(index=index, values={"data_type": a.data_type, "value": a.value}))
+                elif g in (110, 111, 112, 113):
+                    points.append(Point(index=index, values={"value": stream.read(v)}))
+                else:
+                    assert body is not None
+                    parsed = body.parse_stream(stream)
+                    points.append(Point(index=index, values={k2: v2 for k2, v2 in parsed.items()
+                                                             if not k2.startswith("_")}))
+        headers.append(ObjectHeader(group=g, variation=v, qualifier=q.prefix << 4 | q.range, start=start,
+                                    stop=stop, count=count, points=tuple(points)))
+        i += 1
+    c = head.control
+    if function.is_response:
+        return ApplicationResponse(fir=c.fir, fin=c.fin, con=c.con, uns=c.uns, seq=c.seq, function=function,
+                                   iin=head.iin, objects=tuple(headers))
+    return ApplicationRequest(fir=c.fir, fin=c.fin, con=c.con, uns=c.uns, seq=c.seq, function=function,
+                              objects=tuple(headers))

@@ -1,0 +1,153 @@
+"""DNP3 data link layer, FT3 frame format (IEEE 1815-2012 clause 9.2), hand-written fast path.
+
+A frame is a 10-octet header — start 0x05 0x64, LENGTH, CONTROL,
+DESTINATION and SOURCE (little-endian), a CRC over those 8 octets — then the
+user data in blocks of 16 octets (the last one shorter), each followed by
+its own CRC (9.2.4.2). LENGTH counts control, addresses and user data but
+no CRC, so 5..255. The CRC is CRC-16/DNP: polynomial 0x3D65, bit-reflected,
+initial value 0, final complement, sent low octet first (9.2.4.1.5, Annex
+E); its check value over "123456789" is 0xEA82.
+
+Every failure is a typed :class:`~wireproof.errors.DecodeError` whose offset
+is in the frame as received (CRCs included); a block CRC error names the
+block and where its CRC sits.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from wireproof.codecs.dnp3 import constants as C
+from wireproof.codecs.dnp3.constants import PrimaryFunction, SecondaryFunction
+from wireproof.codecs.dnp3.messages import LinkFrame
+from wireproof.errors import ChecksumError, DecodeError, EncodeError, TrailingDataError, TruncatedError
+
+__all__ = ["crc16_dnp", "decode_link", "encode_link", "frame_size", "link_header_crc_ok",
+           "user_data_frame_offset"]
+
+PROTOCOL: Final = "dnp3"
+
+
+def _table() -> tuple[int, ...]:
+    out = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA6BC if crc & 1 else crc >> 1  # 0xA6BC: 0x3D65 bit-reversed
+        out.append(crc)
+    return tuple(out)
+
+
+_CRC_TABLE: Final = _table()
+
+
+def crc16_dnp(data: bytes | bytearray | memoryview) -> int:
+    """CRC-16/DNP of ``data`` (IEEE 1815-2012 9.2.4.1.5): the value, to be sent low octet first."""
+    crc = 0
+    table = _CRC_TABLE
+    for b in data:
+        crc = (crc >> 8) ^ table[(crc ^ b) & 0xFF]
+    return crc ^ 0xFFFF
+
+
+def frame_size(length: int) -> int:
+    """Octets on the wire of a frame whose LENGTH field is ``length`` (>= 5): header, data, block CRCs."""
+    data = length - C.MIN_LINK_LENGTH
+    return C.LINK_HEADER_SIZE + data + C.CRC_SIZE * -(-data // C.BLOCK_SIZE)
+
+
+def user_data_frame_offset(k: int) -> int:
+    """Where user-data octet ``k`` sits in the frame (the block CRCs before it counted)."""
+    return C.LINK_HEADER_SIZE + k + C.CRC_SIZE * (k // C.BLOCK_SIZE)
+
+
+def link_header_crc_ok(header: bytes | bytearray) -> bool:
+    """Whether the 10 header octets carry the right CRC."""
+    return crc16_dnp(header[:8]) == header[8] | header[9] << 8
+
+
+def decode_link(data: bytes, protocol: str = PROTOCOL) -> LinkFrame:
+    """One whole FT3 frame; transport and application are left undecoded (see :mod:`.codec`)."""
+    n = len(data)
+    # Each field is judged as soon as it is there, in wire order: a short input that is already
+    # proven wrong is invalid, not incomplete.
+    if n >= 1 and data[0] != 0x05:
+        raise DecodeError(protocol, ("link", "start"), 0, f"first start octet is 0x{data[0]:02x}, not 0x05 "
+                          "(9.2.4.1.1)")
+    if n >= 2 and data[1] != 0x64:
+        raise DecodeError(protocol, ("link", "start"), 1, f"second start octet is 0x{data[1]:02x}, not 0x64 "
+                          "(9.2.4.1.1)")
+    if n >= 3 and data[2] < C.MIN_LINK_LENGTH:
+        raise DecodeError(protocol, ("link", "length"), 2, f"LENGTH {data[2]} is less than 5 (9.2.4.1.2)")
+    if n < C.LINK_HEADER_SIZE:
+        raise TruncatedError(protocol, ("link",), n, "input ends inside the 10-octet link header")
+    length = data[2]
+    crc = data[8] | data[9] << 8
+    want = crc16_dnp(data[:8])
+    if crc != want:
+        raise ChecksumError(protocol, ("link", "header_crc"), 8,
+                            f"header CRC is 0x{crc:04x}, computed 0x{want:04x} (9.2.4.1.5)")
+    control = data[3]
+    prm = bool(control & 0x40)
+    code = control & 0x0F
+    function: PrimaryFunction | SecondaryFunction
+    try:
+        function = PrimaryFunction(code) if prm else SecondaryFunction(code)
+    except ValueError:
+        raise DecodeError(protocol, ("link", "function"), 3,
+                          f"{'primary' if prm else 'secondary'} function code {code} is not defined "
+                          "(9.2.4.1.3.6)") from None
+    size = frame_size(length)
+    if n < size:
+        raise TruncatedError(protocol, ("link", "user_data"), n,
+                             f"LENGTH {length} announces a {size}-octet frame; input has {n}")
+    user = bytearray()
+    pos = C.LINK_HEADER_SIZE
+    block = 0
+    while pos < size:
+        end = min(pos + C.BLOCK_SIZE, size - C.CRC_SIZE)  # the last block is what is left
+        chunk = data[pos:end]
+        crc = data[end] | data[end + 1] << 8
+        want = crc16_dnp(chunk)
+        if crc != want:
+            raise ChecksumError(protocol, ("link", "block", block, "crc"), end,
+                                f"CRC of user-data block {block} (frame octets {pos}..{end - 1}) is "
+                                f"0x{crc:04x}, computed 0x{want:04x} (9.2.4.2)")
+        user += chunk
+        pos = end + C.CRC_SIZE
+        block += 1
+    # After the blocks: the CRCs of the frame LENGTH announces are judged before what follows it.
+    if n > size:
+        raise TrailingDataError(protocol, ("link",), size, f"{n - size} octets after the frame")
+    return LinkFrame(dir=bool(control & 0x80), prm=prm, fcb=bool(control & 0x20), fcv=bool(control & 0x10),
+                     function=function, destination=data[4] | data[5] << 8, source=data[6] | data[7] << 8,
+                     user_data=bytes(user))
+
+
+def encode_link(frame: LinkFrame, protocol: str = PROTOCOL) -> bytes:
+    """The FT3 octets of ``frame`` (its ``user_data``; the decoded views are not consulted)."""
+    user = bytes(frame.user_data)
+    if len(user) > C.MAX_USER_DATA:
+        raise EncodeError(protocol, ("link", "user_data"),
+                          f"{len(user)} octets of user data; a frame carries at most {C.MAX_USER_DATA}")
+    for name in ("destination", "source"):
+        value = getattr(frame, name)
+        if not 0 <= value <= 0xFFFF:
+            raise EncodeError(protocol, ("link", name), f"{name} {value} not in 0..65535")
+    code = int(frame.function)
+    known = PrimaryFunction if frame.prm else SecondaryFunction
+    if code not in known._value2member_map_:
+        raise EncodeError(protocol, ("link", "function"),
+                          f"{frame.function!r} is not a {'primary' if frame.prm else 'secondary'} function")
+    control = (frame.dir << 7) | (frame.prm << 6) | (frame.fcb << 5) | (frame.fcv << 4) | code
+    head = bytes((0x05, 0x64, C.MIN_LINK_LENGTH + len(user), control, frame.destination & 0xFF,
+                  frame.destination >> 8, frame.source & 0xFF, frame.source >> 8))
+    out = bytearray(head)
+    crc = crc16_dnp(head)
+    out += bytes((crc & 0xFF, crc >> 8))
+    for i in range(0, len(user), C.BLOCK_SIZE):
+        chunk = user[i:i + C.BLOCK_SIZE]
+        crc = crc16_dnp(chunk)
+        out += chunk
+        out += bytes((crc & 0xFF, crc >> 8))
+    return bytes(out)

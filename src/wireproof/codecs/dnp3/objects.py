@@ -1,0 +1,278 @@
+"""DNP3 object headers and their objects (IEEE 1815-2012 4.3.3-4.3.4), hand-written fast path.
+
+An object header is GROUP, VARIATION, QUALIFIER and a range field. The
+qualifier's bits 6..4 are the object prefix code (0 none; 1, 2, 3 an index
+of 1, 2, 4 octets; 4, 5, 6 an object size of 1, 2, 4 octets; 7 reserved)
+and bits 3..0 the range specifier code (0..2 start/stop indexes of 1, 2, 4
+octets; 3..5 start/stop virtual addresses of 1, 2, 4 octets; 6 no range
+field, all objects; 7..9 a count of 1, 2, 4 octets; 0xB a 1-octet count of
+variable-sized objects, each with a size prefix; others reserved); bit 7 is
+reserved (4.3.3.4, tables 4-4 and 4-5). Qualifiers 0x00-0x08, 0x17, 0x28,
+0x39 and 0x5B are the ones in use.
+
+Headers in a request that names points without values (:data:`HEADER_ONLY_REQUESTS`)
+carry only their range and index prefixes; every other header is followed
+by its objects, laid out as the object library says (:mod:`.library`). No
+count is believed further than the bytes at hand: every allocation is
+bounded by the input's length.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Final
+
+from wireproof.codecs.dnp3.library import ObjectSpec, free_format, lookup
+from wireproof.codecs.dnp3.messages import ObjectHeader, Point
+from wireproof.errors import DecodeError, EncodeError, TruncatedError
+
+__all__ = ["PREFIX_WIDTH", "RANGE_WIDTH", "decode_objects", "encode_objects"]
+
+# Range specifier code -> (kind, octets) (4.3.3.4.2, table 4-5).
+RANGE_WIDTH: Final[dict[int, tuple[str, int]]] = {
+    0: ("start_stop", 1), 1: ("start_stop", 2), 2: ("start_stop", 4),
+    3: ("start_stop", 1), 4: ("start_stop", 2), 5: ("start_stop", 4),
+    6: ("all", 0), 7: ("count", 1), 8: ("count", 2), 9: ("count", 4), 0xB: ("count", 1),
+}
+# Object prefix code -> (kind, octets) (4.3.3.4.1, table 4-4).
+PREFIX_WIDTH: Final[dict[int, tuple[str, int]]] = {
+    0: ("none", 0), 1: ("index", 1), 2: ("index", 2), 3: ("index", 4),
+    4: ("size", 1), 5: ("size", 2), 6: ("size", 4),
+}
+
+
+def _uint(data: bytes, pos: int, width: int) -> int:
+    return int.from_bytes(data[pos:pos + width], "little")
+
+
+def _qualifier(protocol: str, q: int, path: tuple[str | int, ...], offset: int) -> tuple[int, int]:
+    """(prefix code, range code) of qualifier ``q``; DecodeError for reserved codes and bad pairs."""
+    if q & 0x80:
+        raise DecodeError(protocol, path, offset, f"qualifier 0x{q:02x}: reserved bit 7 is set (4.3.3.4)")
+    prefix, rng = q >> 4 & 7, q & 0x0F
+    if prefix not in PREFIX_WIDTH:
+        raise DecodeError(protocol, path, offset, f"qualifier 0x{q:02x}: object prefix code 7 is reserved")
+    if rng not in RANGE_WIDTH:
+        raise DecodeError(protocol, path, offset, f"qualifier 0x{q:02x}: range specifier code {rng} is "
+                                                  "reserved (4.3.3.4.2)")
+    if rng == 0xB and PREFIX_WIDTH[prefix][0] != "size":
+        raise DecodeError(protocol, path, offset,
+                          f"qualifier 0x{q:02x}: range code 0xB needs an object size prefix (4..6)")
+    if rng == 6 and prefix:
+        raise DecodeError(protocol, path, offset,
+                          f"qualifier 0x{q:02x}: range code 6 (all objects) takes no object prefix")
+    return prefix, rng
+
+
+def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tuple[ObjectHeader, ...]:
+    """The object headers from ``data[pos:]`` to its end. ``values``: headers carry their objects.
+
+    Offsets in errors are offsets in ``data``.
+    """
+    n = len(data)
+    out: list[ObjectHeader] = []
+    i = 0
+    while pos < n:
+        path: tuple[str | int, ...] = ("objects", i)
+        hpos = pos
+        if n - pos < 3:
+            raise TruncatedError(protocol, path, n, "input ends inside an object header (group, variation, "
+                                 "qualifier)")
+        group, variation, q = data[pos], data[pos + 1], data[pos + 2]
+        prefix, rng = _qualifier(protocol, q, (*path, "qualifier"), pos + 2)
+        pos += 3
+        kind, width = RANGE_WIDTH[rng]
+        if n - pos < (2 * width if kind == "start_stop" else width):
+            raise TruncatedError(protocol, (*path, "range"), n, "input ends inside the range field")
+        start = stop = count = None
+        if kind == "start_stop":
+            start, stop = _uint(data, pos, width), _uint(data, pos + width, width)
+            if start > stop:
+                raise DecodeError(protocol, (*path, "range"), pos,
+                                  f"start {start} is greater than stop {stop} (4.3.3.4.2)")
+            pos += 2 * width
+            number = stop - start + 1
+        elif kind == "count":
+            count = number = _uint(data, pos, width)
+            pos += width
+        else:
+            number = 0
+        pkind, pwidth = PREFIX_WIDTH[prefix]
+        spec = lookup(group, variation) if values else None
+        if values and spec is None and pkind == "size":
+            spec = free_format(group, variation)
+        if values and spec is None:
+            raise DecodeError(protocol, (*path, "variation"), hpos + 1,
+                              f"group {group} variation {variation} is not in the object library: "
+                              "its objects cannot be delimited")
+        points: tuple[Point, ...] = ()
+        if spec is None or (spec.size == 0 and not spec.bits and not spec.variable and not spec.free):
+            # No object values: only index prefixes (a read by index list) follow.
+            if pkind == "size":
+                raise DecodeError(protocol, (*path, "qualifier"), hpos + 2,
+                                  f"qualifier 0x{q:02x}: a size prefix in a header without object values")
+            if pkind == "index":
+                if number * pwidth > n - pos:
+                    raise TruncatedError(protocol, (*path, "points"), n,
+                                         f"{number} index prefixes of {pwidth} octets announced, "
+                                         f"{n - pos} octets left")
+                points = tuple(Point(index=_uint(data, pos + k * pwidth, pwidth)) for k in range(number))
+                pos += number * pwidth
+        elif spec.bits:
+            if pkind != "none":
+                raise DecodeError(protocol, (*path, "qualifier"), hpos + 2,
+                                  f"qualifier 0x{q:02x}: packed objects take no prefix (4.3.4.3)")
+            size = -(-number * spec.bits // 8)
+            if size > n - pos:
+                raise TruncatedError(protocol, (*path, "points"), n,
+                                     f"{number} packed objects need {size} octets, {n - pos} left")
+            mask = (1 << spec.bits) - 1
+            name = "state"
+            points = tuple(
+                Point(index=None if start is None else start + k,
+                      values={name: _bit(data[pos + k * spec.bits // 8] >> (k * spec.bits % 8) & mask,
+                                         spec.bits)})
+                for k in range(number))
+            pos += size
+        else:
+            points, pos = _decode_points(protocol, data, pos, spec, number, start, pkind, pwidth, path)
+        out.append(ObjectHeader(group=group, variation=variation, qualifier=q, start=start, stop=stop,
+                                count=count, points=points))
+        i += 1
+    return tuple(out)
+
+
+def _bit(v: int, bits: int) -> bool | int:
+    return bool(v) if bits == 1 else v
+
+
+def _decode_points(protocol: str, data: bytes, pos: int, spec: ObjectSpec, number: int, start: int | None,
+                   pkind: str, pwidth: int, path: tuple[str | int, ...]) -> tuple[tuple[Point, ...], int]:
+    n = len(data)
+    least = pwidth + (2 if spec.variable else spec.size)
+    if number * least > n - pos:
+        raise TruncatedError(protocol, (*path, "points"), n,
+                             f"{number} objects of at least {least} octets announced, {n - pos} octets left")
+    points: list[Point] = []
+    for k in range(number):
+        index = None if start is None else start + k
+        if pkind == "index":
+            index = _uint(data, pos, pwidth)
+        elif pkind == "size":
+            size = _uint(data, pos, pwidth)
+            if spec.free:  # free-format: the prefix is the size
+                if size > n - pos - pwidth:
+                    raise TruncatedError(protocol, (*path, "points", k, "size"), n,
+                                         f"size prefix {size}, {n - pos - pwidth} octets left")
+                pos += pwidth
+                points.append(Point(index=index, values={"value": bytes(data[pos:pos + size])}))
+                pos += size
+                continue
+            if spec.variable or size != spec.size:
+                raise DecodeError(protocol, (*path, "points", k, "size"), pos,
+                                  f"size prefix {size}; group {spec.group} variation {spec.variation} "
+                                  f"objects are {spec.size if not spec.variable else 'not size-prefixed'}")
+        pos += pwidth
+        if spec.variable:
+            if n - pos < 2:
+                raise TruncatedError(protocol, (*path, "points", k), n,
+                                     "input ends inside a device attribute")
+            dtype, length = data[pos], data[pos + 1]
+            if n - pos - 2 < length:
+                raise TruncatedError(protocol, (*path, "points", k, "value"), n,
+                                     f"attribute length {length}, {n - pos - 2} octets left")
+            points.append(Point(index=index, values={"data_type": dtype,
+                                                     "value": bytes(data[pos + 2:pos + 2 + length])}))
+            pos += 2 + length
+        else:
+            points.append(Point(index=index, values=spec.unpack(data, pos)))
+            pos += spec.size
+    return tuple(points), pos
+
+
+def encode_objects(protocol: str, headers: tuple[ObjectHeader, ...], *, values: bool) -> bytes:
+    """The octets of ``headers`` (the inverse of :func:`decode_objects`)."""
+    out = bytearray()
+    for i, h in enumerate(headers):
+        path: tuple[str | int, ...] = ("objects", i)
+        try:
+            prefix, rng = _qualifier(protocol, h.qualifier, (*path, "qualifier"), 0)
+        except DecodeError as err:
+            raise EncodeError(protocol, err.path, err.reason) from None
+        if not (0 <= h.group <= 255 and 0 <= h.variation <= 255):
+            raise EncodeError(protocol, path, f"group {h.group} / variation {h.variation} not in 0..255")
+        out += bytes((h.group, h.variation, h.qualifier))
+        kind, width = RANGE_WIDTH[rng]
+        try:
+            if kind == "start_stop":
+                if h.start is None or h.stop is None or h.start > h.stop:
+                    raise EncodeError(protocol, (*path, "range"), "start/stop range needs start <= stop")
+                out += h.start.to_bytes(width, "little") + h.stop.to_bytes(width, "little")
+                number = h.stop - h.start + 1
+            elif kind == "count":
+                if h.count is None:
+                    raise EncodeError(protocol, (*path, "range"), "count range needs a count")
+                out += h.count.to_bytes(width, "little")
+                number = h.count
+            else:
+                number = 0
+        except OverflowError:
+            raise EncodeError(protocol, (*path, "range"), f"range does not fit {width} octets") from None
+        pkind, pwidth = PREFIX_WIDTH[prefix]
+        spec = lookup(h.group, h.variation) if values else None
+        if values and spec is None and pkind == "size":
+            spec = free_format(h.group, h.variation)
+        if values and spec is None:
+            raise EncodeError(protocol, (*path, "variation"),
+                              f"group {h.group} variation {h.variation} is not in the object library")
+        bodiless = spec is None or (spec.size == 0 and not spec.bits and not spec.variable and not spec.free)
+        want = number if (not bodiless or pkind == "index") else 0
+        if len(h.points) != want:
+            raise EncodeError(protocol, (*path, "points"), f"{len(h.points)} points; the range says {want}")
+        try:
+            if bodiless:
+                if pkind == "size":
+                    raise EncodeError(protocol, (*path, "qualifier"), "a size prefix without object values")
+                for p in h.points:
+                    out += _index(p).to_bytes(pwidth, "little")
+            elif spec is not None and spec.bits:
+                if pkind != "none":
+                    raise EncodeError(protocol, (*path, "qualifier"), "packed objects take no prefix")
+                packed = bytearray(-(-number * spec.bits // 8))
+                for k, p in enumerate(h.points):
+                    v = int(p.values["state"])
+                    if not 0 <= v < 1 << spec.bits:
+                        raise EncodeError(protocol, (*path, "points", k), f"state {v} does not fit")
+                    packed[k * spec.bits // 8] |= v << (k * spec.bits % 8)
+                out += packed
+            elif spec is not None:
+                for k, p in enumerate(h.points):
+                    if pkind == "index":
+                        out += _index(p).to_bytes(pwidth, "little")
+                    elif pkind == "size" and spec.free:
+                        value = bytes(p.values["value"])
+                        out += len(value).to_bytes(pwidth, "little") + value
+                        continue
+                    elif pkind == "size":
+                        if spec.variable:
+                            raise EncodeError(protocol, (*path, "points", k),
+                                              "device attributes take no size")
+                        out += spec.size.to_bytes(pwidth, "little")
+                    if spec.variable:
+                        value = bytes(p.values["value"])
+                        if len(value) > 255:
+                            raise EncodeError(protocol, (*path, "points", k), "attribute longer than 255")
+                        out += bytes((int(p.values["data_type"]), len(value))) + value
+                    else:
+                        out += spec.pack(p.values)
+        except (KeyError, struct.error, OverflowError, TypeError, ValueError) as err:
+            if isinstance(err, EncodeError):
+                raise
+            raise EncodeError(protocol, (*path, "points"), f"{type(err).__name__}: {err}") from None
+    return bytes(out)
+
+
+def _index(p: Point) -> int:
+    if p.index is None:
+        raise ValueError("an index prefix needs each point's index")
+    return p.index

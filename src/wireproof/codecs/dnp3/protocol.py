@@ -1,0 +1,28 @@
+"""The DNP3 protocol descriptor (IEEE 1815-2012): the codecs, by reference.
+
+Registered in pyproject.toml's ``wireproof.protocols`` entry-point group
+(:mod:`wireproof.protocol` explains the contract). Analyzer, suites,
+simulators and benches come with later work; this module imports nothing but
+the descriptor types.
+"""
+
+from __future__ import annotations
+
+from wireproof.protocol import CodecEntry, ProtocolDescriptor
+
+__all__ = ["DESCRIPTOR"]
+
+DESCRIPTOR = ProtocolDescriptor(
+    name="dnp3",
+    title="DNP3 (IEEE 1815-2012; FT3 link frames, transport, application)",
+    codecs=(
+        CodecEntry(name="dnp3", factory="wireproof.codecs.dnp3:link_codec",
+                   description="DNP3 FT3 link frame; transport and application decoded when complete "
+                               "(IEEE 1815 9.2, 8.2, 4.2)"),
+        CodecEntry(name="dnp3-app", factory="wireproof.codecs.dnp3:app_codec",
+                   description="DNP3 application fragment: control, function, IIN, object headers "
+                               "(IEEE 1815 4.2)"),
+    ),
+    fixtures="wireproof.fixtures:dnp3",
+    compiled=(),
+)
