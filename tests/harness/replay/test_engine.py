@@ -281,9 +281,10 @@ def test_finding_fields(tmp_path: Path) -> None:
         "direction": "client -> server", "window_start": 0, "malformed": True}
 
 
-# A protocol a third-party package declares on port 20000, with no analyzer (yet).
+# A protocol a third-party package declares on port 20001, with no analyzer (yet). (Port 20000 was
+# used until DNP3's analyzer took it.)
 PORT_ONLY = ProtocolDescriptor(name="portonly", title="a protocol known by its port only", analyzers=(
-    AnalyzerEntry(name="portonly", ports=(20000,), transports=("tcp", "udp"), description="port only"),))
+    AnalyzerEntry(name="portonly", ports=(20001,), transports=("tcp", "udp"), description="port only"),))
 
 
 def test_port_override_and_content_heuristic(tmp_path: Path, protocol_registry: ProtocolRegistry) -> None:
@@ -299,7 +300,7 @@ def test_port_override_and_content_heuristic(tmp_path: Path, protocol_registry: 
     plain.c(adu(1, READ))
     plain.s(adu(1, ANSWER))
     # the port of a registered protocol without an analyzer
-    dnp3 = Conversation(client=("10.0.0.7", 40001), server=("10.0.0.5", 20000), frames=frames)
+    dnp3 = Conversation(client=("10.0.0.7", 40001), server=("10.0.0.5", 20001), frames=frames)
     dnp3.handshake()
     dnp3.c(bytes.fromhex("056405c001000000e47b"))
     path = tmp_path / "mixed.pcap"
@@ -310,17 +311,17 @@ def test_port_override_and_content_heuristic(tmp_path: Path, protocol_registry: 
     assert by_flow == {
         "10.0.0.9:3082 -> 10.0.0.3:5020": ("unknown", "unknown", 0),
         "10.0.0.8:40000 -> 10.0.0.4:1502": ("modbus-tcp", "analysed", 2),
-        "10.0.0.7:40001 -> 10.0.0.5:20000": ("portonly", "not yet available", 0),
+        "10.0.0.7:40001 -> 10.0.0.5:20001": ("portonly", "not yet available", 0),
     }
     result = replay(path, ports={5020: "modbus-tcp"})
     assert result.flows[0].protocol == "modbus-tcp" and result.flows[0].messages == 2
     assert result.functions["modbus-tcp"]["fc 0x41 request"] == 1
     # without heuristics, only registered ports are looked at
     result = replay(path, heuristics=False)
-    assert [r.flow for r in result.flows] == ["10.0.0.7:40001 -> 10.0.0.5:20000"]
+    assert [r.flow for r in result.flows] == ["10.0.0.7:40001 -> 10.0.0.5:20001"]
     result = replay(path, heuristics=False, ports={5020: "modbus-tcp"})
     assert [r.flow for r in result.flows] == ["10.0.0.9:3082 -> 10.0.0.3:5020",
-                                              "10.0.0.7:40001 -> 10.0.0.5:20000"]
+                                              "10.0.0.7:40001 -> 10.0.0.5:20001"]
 
 
 def test_sides_swapped_when_the_port_says_so(tmp_path: Path) -> None:
@@ -442,9 +443,9 @@ def test_heuristic_gives_up_on_other_traffic(tmp_path: Path) -> None:
 def test_registry(protocol_registry: ProtocolRegistry) -> None:
     protocol_registry.register(PORT_ONLY)
     registry = default_registry()
-    assert registry.names() == ["modbus-tcp", "portonly"]
+    assert registry.names() == ["dnp3", "modbus-tcp", "portonly"]
     available = {p: registry.get(n).available for p, n in registry.port_table().items()}
-    assert available == {502: True, 20000: False}
+    assert available == {502: True, 20000: True, 20001: False}
     found = registry.by_port("tcp", 502, 40000)
     assert found is not None and found[0].name == "modbus-tcp" and found[1] is True
     assert registry.by_port("udp", 40000, 502) is None  # Modbus/TCP is TCP only
