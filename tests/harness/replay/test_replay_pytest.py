@@ -13,6 +13,8 @@ ANSWER = bytes.fromhex("00010000000701030400070008")
 BAD_REQUEST = bytes.fromhex("0002000000060103000a0000")  # quantity 0 (MB-AP 6.3)
 EXCEPTION = bytes.fromhex("000200000003018303")
 STRAY = bytes.fromhex("00630000000701030400070008")  # transaction 99: never asked
+RESET_LINK = bytes.fromhex("056405c00100000091f8")  # DNP3 RESET LINK STATES 0 -> 1 (IEEE 1815 9.2.4)
+LINK_ACK = bytes.fromhex("0564050000000100f9c0")  # and its ACK
 
 
 def connection(frames: list[tuple[float, bytes]], client: tuple[str, int],
@@ -40,13 +42,14 @@ def connection(frames: list[tuple[float, bytes]], client: tuple[str, int],
 
 @pytest.fixture
 def plant(tmp_path: Path) -> Path:
-    """Four flows: clean, a bounds violation, a response without request, clean; plus DNP3."""
+    """Five flows: clean, a bounds violation, a response without request, clean (Modbus), and a clean
+    DNP3 link reset (analysed since DNP3 has an analyzer)."""
     frames: list[tuple[float, bytes]] = []
     connection(frames, ("10.0.0.11", 40001), [(REQUEST, ANSWER)])
     connection(frames, ("10.0.0.12", 40002), [(REQUEST, ANSWER), (BAD_REQUEST, EXCEPTION)])
     connection(frames, ("10.0.0.13", 40003), [(REQUEST, ANSWER), (b"", STRAY)])
     connection(frames, ("fe80::14", 40004), [(REQUEST, ANSWER)], server=("fe80::3", 502))
-    connection(frames, ("10.0.0.15", 40005), [(b"\x05\x64", b"\x05\x64")], server=("10.0.0.5", 20000))
+    connection(frames, ("10.0.0.15", 40005), [(RESET_LINK, LINK_ACK)], server=("10.0.0.5", 20000))
     path = tmp_path / "plant.pcap"
     write_pcap(path, frames)
     return path
@@ -57,6 +60,7 @@ FLOW_ITEMS = [
     "flow[10.0.0.12:40002 -> 10.0.0.3:502]",
     "flow[10.0.0.13:40003 -> 10.0.0.3:502]",
     "flow[[fe80:0000:0000:0000:0000:0000:0000:0014]:40004 -> [fe80:0000:0000:0000:0000:0000:0000:0003]:502]",
+    "flow[10.0.0.15:40005 -> 10.0.0.5:20000]",
 ]
 
 
@@ -70,9 +74,9 @@ def names(reprec: pytest.HookRecorder) -> dict[str, str]:
 
 def test_one_item_per_flow(pytester: pytest.Pytester, plant: Path) -> None:
     reprec = pytester.inline_run("--wireproof-replay", str(plant), "-p", "no:cacheprovider")
-    assert len(reprec.getcalls("pytest_itemcollected")) == 5
+    assert len(reprec.getcalls("pytest_itemcollected")) == 6
     assert names(reprec) == {"[capture]": "passed", FLOW_ITEMS[0]: "passed", FLOW_ITEMS[1]: "failed",
-                             FLOW_ITEMS[2]: "failed", FLOW_ITEMS[3]: "passed"}
+                             FLOW_ITEMS[2]: "failed", FLOW_ITEMS[3]: "passed", FLOW_ITEMS[4]: "passed"}
     failed = {rep.nodeid.rsplit("::", 1)[-1]: str(rep.longrepr) for rep in reprec.getfailures()}
     assert "#14 error modbus.bounds [MB-AP 6.3]" in failed[FLOW_ITEMS[1]]
     assert "hex 0002000000060103000a0000 (offset 10)" in failed[FLOW_ITEMS[1]]
@@ -87,8 +91,8 @@ def test_one_item_per_flow(pytester: pytest.Pytester, plant: Path) -> None:
 def test_shards_group_flows(pytester: pytest.Pytester, plant: Path) -> None:
     reprec = pytester.inline_run("--wireproof-replay", str(plant), "--wireproof-replay-shards", "2",
                                  "-p", "no:cacheprovider")
-    assert names(reprec) == {"[capture]": "passed", "flows[00001-00002]": "failed",
-                             "flows[00003-00004]": "failed"}
+    assert names(reprec) == {"[capture]": "passed", "flows[00001-00003]": "failed",
+                             "flows[00004-00005]": "passed"}
 
 
 def test_k_selects_flows(pytester: pytest.Pytester, plant: Path) -> None:
@@ -100,7 +104,7 @@ def test_k_selects_flows(pytester: pytest.Pytester, plant: Path) -> None:
 def test_under_xdist(pytester: pytest.Pytester, plant: Path) -> None:
     result = pytester.runpytest_subprocess("--wireproof-replay", str(plant), "-n", "2",
                                            "-p", "no:cacheprovider", "-rf")
-    result.assert_outcomes(passed=3, failed=2)
+    result.assert_outcomes(passed=4, failed=2)
     result.stdout.fnmatch_lines(["*FAILED*flow?10.0.0.12:40002 -> 10.0.0.3:502?*",
                                  "*FAILED*flow?10.0.0.13:40003 -> 10.0.0.3:502?*"])
 
