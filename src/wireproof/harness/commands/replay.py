@@ -146,12 +146,9 @@ def run(args: argparse.Namespace) -> int:
 
             return run_set(args)
         args.file = args.file[0]
-    try:
-        ports = _ports(args.port)
-    except ValueError as exc:
-        return _error(str(exc))
-    if args.max_findings < 0:
-        return _error("--max-findings must be >= 0")
+    ports = checked_ports(args)
+    if isinstance(ports, int):
+        return ports
     if args.workers is not None and args.workers < 1:
         return _error("--workers must be >= 1")
     if not Path(args.file).is_file():
@@ -194,6 +191,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"wireproof replay: warning: {failed}; the replay finished without analytics", file=sys.stderr)
     # A fault seen is a fault; otherwise a damaged capture is no verdict for all of it (exitcodes).
     return FAIL if result.errors else INCOMPLETE if result.damage is not None else OK
+
+
+def checked_ports(args: argparse.Namespace) -> dict[int, str] | int:
+    """The ``--port`` map, after the checks a capture and a capture set share; a usage exit code if bad."""
+    try:
+        ports = _ports(args.port)
+    except ValueError as exc:
+        return _error(str(exc))
+    if args.max_findings < 0:
+        return _error("--max-findings must be >= 0")
+    return ports
 
 
 def emit(args: argparse.Namespace, document: dict[str, Any], plots: Any,

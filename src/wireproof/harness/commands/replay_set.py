@@ -55,16 +55,13 @@ def set_progress(stream: IO[str], total: int, width: int = 30) -> Callable[[File
 
 def run_set(args: argparse.Namespace) -> int:
     from wireproof.errors import TransportError
-    from wireproof.harness.commands.replay import _ports, emit
+    from wireproof.harness.commands.replay import checked_ports, emit
     from wireproof.harness.replay.set_summary import exit_code, merge, render_text
     from wireproof.harness.replay.sets import SetOptions, collect, replay_set, usable_cores
 
-    try:
-        ports = _ports(args.port)
-    except ValueError as exc:
-        return _error(str(exc))
-    if args.max_findings < 0:
-        return _error("--max-findings must be >= 0")
+    ports = checked_ports(args)
+    if isinstance(ports, int):
+        return ports
     if args.jobs is not None and args.jobs < 1:
         return _error(f"--jobs {args.jobs}: must be at least 1")
     for option in ("send", "findings_jsonl"):

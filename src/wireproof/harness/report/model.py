@@ -192,7 +192,7 @@ class ParameterInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceInfo:
-    """What the device said about itself (Modbus FC 43/14, DNP3 device attributes, ...).
+    """What the device said about itself, asked the way its protocol allows (the suite decides how).
 
     ``method`` names how it was asked (with the standard's clause);
     ``fields`` are the answers in the device's words; ``problem`` says why
