@@ -285,7 +285,7 @@ def wireproof_target(pytestconfig: pytest.Config) -> str | None:
 
 @pytest.fixture(scope="session")
 def wireproof_profile(pytestconfig: pytest.Config) -> dict[str, Any] | None:
-    """The parsed ``--wireproof-profile`` document (TOML, or what the suite's profile_reader makes), or None."""
+    """The parsed ``--wireproof-profile`` document (TOML, or the suite's profile_reader's), or None."""
     return pytestconfig.stash[_PROFILE]
 
 

@@ -19,8 +19,20 @@ from wireproof.conformance.dnp3_outstation._connection import Connection, Respon
 from wireproof.conformance.dnp3_outstation.profile import DeviceProfile
 from wireproof.harness.plugin import inconclusive, not_applicable
 
-__all__ = ["EVENT_GROUPS", "class_poll", "clause", "clear_events", "crob", "event_groups", "make_events",
-           "require_events", "require_fc", "require_points", "require_trigger", "status_of"]
+__all__ = [
+    "EVENT_GROUPS",
+    "class_poll",
+    "clause",
+    "clear_events",
+    "crob",
+    "event_groups",
+    "make_events",
+    "require_events",
+    "require_fc",
+    "require_points",
+    "require_trigger",
+    "status_of",
+]
 
 # The event groups of each kind (IEEE 1815-2012 Annex A): binary g2, double-bit g4, counter g22, analog g32.
 EVENT_GROUPS = {"binary": 2, "double_bit": 4, "counter": 22, "analog": 32}
@@ -43,22 +55,28 @@ def require_fc(profile: DeviceProfile, *codes: int) -> None:
 
 def require_points(profile: DeviceProfile, kind: str, n: int = 1) -> None:
     if profile.count(kind) < n:
-        not_applicable(f"the device profile declares {profile.count(kind)} {kind.replace('_', ' ')} "
-                       f"(points.{kind}); the clause needs {n}")
+        not_applicable(
+            f"the device profile declares {profile.count(kind)} {kind.replace('_', ' ')} "
+            f"(points.{kind}); the clause needs {n}"
+        )
 
 
 def require_trigger(trigger: Callable[[], None] | None) -> Callable[[], None]:
     if trigger is None:
-        inconclusive("the clause needs the device to produce an event and no way to make it is given: set "
-                     "--param event_trigger='COMMAND' (a shell command after which the device has a point "
-                     "change, e.g. one that toggles an input through the device's own tooling)")
+        inconclusive(
+            "the clause needs the device to produce an event and no way to make it is given: set "
+            "--param event_trigger='COMMAND' (a shell command after which the device has a point "
+            "change, e.g. one that toggles an input through the device's own tooling)"
+        )
     return trigger
 
 
 def require_events(profile: DeviceProfile, kind: str) -> None:
     if not profile.events.get(kind, False):
-        not_applicable(f"the device profile does not say the event trigger produces {kind.replace('_', ' ')} "
-                       f"events (events.{kind})")
+        not_applicable(
+            f"the device profile does not say the event trigger produces {kind.replace('_', ' ')} "
+            f"events (events.{kind})"
+        )
 
 
 def class_header(n: int) -> ObjectHeader:
@@ -92,23 +110,45 @@ def make_events(station: Connection, trigger: Callable[[], None]) -> None:
 
 def crob(index: int, code: int = LATCH_ON, *, on_time: int = 100, off_time: int = 100) -> ObjectHeader:
     """One g12v1 control relay output block, 2-octet index prefix (qualifier 0x28; 11.9.6)."""
-    return ObjectHeader(group=12, variation=1, qualifier=0x28, count=1, points=(
-        Point(index=index, values={"control_code": code, "count": 1, "on_time": on_time, "off_time": off_time,
-                                   "status": 0}),))
+    return ObjectHeader(
+        group=12,
+        variation=1,
+        qualifier=0x28,
+        count=1,
+        points=(
+            Point(
+                index=index,
+                values={
+                    "control_code": code,
+                    "count": 1,
+                    "on_time": on_time,
+                    "off_time": off_time,
+                    "status": 0,
+                },
+            ),
+        ),
+    )
 
 
 def analog_output(index: int, value: int) -> ObjectHeader:
     """One g41v2 16-bit analog output block, 2-octet index prefix (11.9.17)."""
-    return ObjectHeader(group=41, variation=2, qualifier=0x28, count=1,
-                        points=(Point(index=index, values={"value": value, "status": 0}),))
+    return ObjectHeader(
+        group=41,
+        variation=2,
+        qualifier=0x28,
+        count=1,
+        points=(Point(index=index, values={"value": value, "status": 0}),),
+    )
 
 
 def status_of(response: Response, group: int, what: str) -> int:
     """The status of the (only) control object echoed in ``response`` (4.4.3-4.4.5: echo + status)."""
     points = response.points(group)
-    assert points, (f"{what}: the response echoes no g{group} object (IEEE 1815 4.4.3: the response "
-                    f"echoes the request's objects with their status); objects: "
-                    f"{[f'g{h.group}v{h.variation}' for h in response.objects]}")
+    assert points, (
+        f"{what}: the response echoes no g{group} object (IEEE 1815 4.4.3: the response "
+        f"echoes the request's objects with their status); objects: "
+        f"{[f'g{h.group}v{h.variation}' for h in response.objects]}"
+    )
     status: int = points[0].values.get("status", -1)
     return status
 

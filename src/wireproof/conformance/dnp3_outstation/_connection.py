@@ -56,8 +56,17 @@ from wireproof.codecs.dnp3.transport import Reassembler, decode_transport_header
 from wireproof.errors import DecodeError, HarnessError, TransportError, TransportTimeout
 from wireproof.harness.transports import Transport, local_failure, open_transport
 
-__all__ = ["Connection", "ConnectionClosed", "NoResponse", "Response", "Sink", "Transcript", "corrupt",
-           "describe", "raw_frame"]
+__all__ = [
+    "Connection",
+    "ConnectionClosed",
+    "NoResponse",
+    "Response",
+    "Sink",
+    "Transcript",
+    "corrupt",
+    "describe",
+    "raw_frame",
+]
 
 _USER_DATA = (PrimaryFunction.CONFIRMED_USER_DATA, PrimaryFunction.UNCONFIRMED_USER_DATA)
 
@@ -85,12 +94,22 @@ class ConnectionClosed(AssertionError):
 
 def raw_frame(control: int, destination: int, source: int, user_data: bytes = b"") -> bytes:
     """An FT3 frame from its control octet, whatever it says (9.2.4): right CRCs, any function code."""
-    head = bytes((0x05, 0x64, 5 + len(user_data), control & 0xFF, destination & 0xFF, destination >> 8 & 0xFF,
-                  source & 0xFF, source >> 8 & 0xFF))
+    head = bytes(
+        (
+            0x05,
+            0x64,
+            5 + len(user_data),
+            control & 0xFF,
+            destination & 0xFF,
+            destination >> 8 & 0xFF,
+            source & 0xFF,
+            source >> 8 & 0xFF,
+        )
+    )
     crc = crc16_dnp(head)
     out = bytearray(head + bytes((crc & 0xFF, crc >> 8)))
     for i in range(0, len(user_data), 16):
-        chunk = user_data[i:i + 16]
+        chunk = user_data[i : i + 16]
         crc = crc16_dnp(chunk)
         out += chunk + bytes((crc & 0xFF, crc >> 8))
     return bytes(out)
@@ -109,17 +128,25 @@ def corrupt(frame: bytes, offset: int) -> bytes:
 def _objects(headers: Iterable[ObjectHeader]) -> str:
     parts = []
     for h in headers:
-        rng = (f" {h.start}..{h.stop}" if h.start is not None else f" count {h.count}" if h.count is not None
-               else "")
-        parts.append(f"g{h.group}v{h.variation} q0x{h.qualifier:02X}{rng}"
-                     + (f" ({len(h.points)} points)" if h.points else ""))
+        rng = (
+            f" {h.start}..{h.stop}"
+            if h.start is not None
+            else f" count {h.count}"
+            if h.count is not None
+            else ""
+        )
+        parts.append(
+            f"g{h.group}v{h.variation} q0x{h.qualifier:02X}{rng}"
+            + (f" ({len(h.points)} points)" if h.points else "")
+        )
     return ", ".join(parts)
 
 
 def describe_fragment(fragment: ApplicationRequest | ApplicationResponse) -> str:
     f = fragment
-    flags = "".join(name for name, on in (("FIR ", f.fir), ("FIN ", f.fin), ("CON ", f.con), ("UNS ", f.uns))
-                    if on)
+    flags = "".join(
+        name for name, on in (("FIR ", f.fir), ("FIN ", f.fin), ("CON ", f.con), ("UNS ", f.uns)) if on
+    )
     head = f"app {flags}seq {f.seq} {FunctionCode(f.function).name}"
     if isinstance(f, ApplicationResponse):
         head += f" IIN {f.iin >> 8:02X} {f.iin & 0xFF:02X}"
@@ -137,8 +164,16 @@ def describe(data: bytes) -> str:
         if len(data) >= 8:
             head = f"control 0x{data[3]:02X} {data[6] | data[7] << 8}->{data[4] | data[5] << 8}: "
         return f"{head}not a valid link frame ({err.reason}; {where} at octet {err.offset})"
-    bits = "".join(name for name, on in (("DIR ", frame.dir), ("PRM ", frame.prm), ("FCB ", frame.fcb),
-                                         ("FCV " if frame.prm else "DFC ", frame.fcv)) if on)
+    bits = "".join(
+        name
+        for name, on in (
+            ("DIR ", frame.dir),
+            ("PRM ", frame.prm),
+            ("FCB ", frame.fcb),
+            ("FCV " if frame.prm else "DFC ", frame.fcv),
+        )
+        if on
+    )
     text = f"link {bits}{frame.function.name} {frame.source}->{frame.destination}"
     if frame.user_data:
         t = decode_transport_header(frame.user_data[0])
@@ -147,7 +182,9 @@ def describe(data: bytes) -> str:
             try:
                 text += " | " + describe_fragment(decode_fragment(frame.user_data[1:]))
             except DecodeError as err:
-                text += f" | not a valid fragment ({err.reason}; {'.'.join(map(str, err.path))} at {err.offset})"
+                text += (
+                    f" | not a valid fragment ({err.reason}; {'.'.join(map(str, err.path))} at {err.offset})"
+                )
         else:
             text += f" ({len(frame.user_data) - 1} octets of a fragment)"
     return text
@@ -163,8 +200,9 @@ class Transcript:
     def sent(self, data: bytes, note: str = "") -> None:
         frames = _split_frames(data)
         if frames is None:
-            self.sink.sent(data, note, connection=self.label,
-                           decoded=f"{len(data)} octets that frame as no link frame")
+            self.sink.sent(
+                data, note, connection=self.label, decoded=f"{len(data)} octets that frame as no link frame"
+            )
             return
         for frame in frames:
             self.sink.sent(frame, note, connection=self.label, decoded=describe(frame))
@@ -179,7 +217,7 @@ def _split_frames(data: bytes) -> list[bytes] | None:
 
     out, i = [], 0
     while i < len(data):
-        if len(data) - i < 10 or data[i:i + 2] != b"\x05\x64" or data[i + 2] < 5:
+        if len(data) - i < 10 or data[i : i + 2] != b"\x05\x64" or data[i + 2] < 5:
             return None
         end = i + frame_size(data[i + 2])
         if end > len(data):
@@ -226,8 +264,16 @@ class _Inbox:
 class Connection:
     """One TCP connection to the outstation, opened on first use (module docstring)."""
 
-    def __init__(self, url: str, *, master: int, outstation: int, timeout: float, sink: Sink | None = None,
-                 label: str = "connection 1") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        master: int,
+        outstation: int,
+        timeout: float,
+        sink: Sink | None = None,
+        label: str = "connection 1",
+    ) -> None:
         self.url = url
         self.master = master
         self.outstation = outstation
@@ -294,52 +340,108 @@ class Connection:
                 raise
             raise ConnectionClosed(f"[{self.label}] the device closed the connection ({err})") from None
 
-    def link_frame(self, function: PrimaryFunction, *, user_data: bytes = b"", fcb: bool = False,
-                   fcv: bool = False, destination: int | None = None, source: int | None = None) -> bytes:
+    def link_frame(
+        self,
+        function: PrimaryFunction,
+        *,
+        user_data: bytes = b"",
+        fcb: bool = False,
+        fcv: bool = False,
+        destination: int | None = None,
+        source: int | None = None,
+    ) -> bytes:
         """A primary frame from the master (DIR=1, PRM=1; 9.2.4.1.3)."""
-        return encode_link(LinkFrame(dir=True, prm=True, fcb=fcb, fcv=fcv, function=function,
-                                     destination=self.outstation if destination is None else destination,
-                                     source=self.master if source is None else source, user_data=user_data))
+        return encode_link(
+            LinkFrame(
+                dir=True,
+                prm=True,
+                fcb=fcb,
+                fcv=fcv,
+                function=function,
+                destination=self.outstation if destination is None else destination,
+                source=self.master if source is None else source,
+                user_data=user_data,
+            )
+        )
 
     def next_app_seq(self) -> int:
         seq = self.app_seq
         self.app_seq = (self.app_seq + 1) % 16
         return seq
 
-    def request_frames(self, function: FunctionCode, objects: tuple[ObjectHeader, ...] = (), *,
-                       seq: int | None = None, confirmed: bool = False, destination: int | None = None,
-                       segment_size: int = 249, raw_objects: bytes | None = None) -> tuple[int, list[bytes]]:
+    def request_frames(
+        self,
+        function: FunctionCode,
+        objects: tuple[ObjectHeader, ...] = (),
+        *,
+        seq: int | None = None,
+        confirmed: bool = False,
+        destination: int | None = None,
+        segment_size: int = 249,
+        raw_objects: bytes | None = None,
+    ) -> tuple[int, list[bytes]]:
         """The link frames of a request fragment (seq, frames); ``raw_objects`` replaces the object octets."""
         seq = self.next_app_seq() if seq is None else seq
         fragment = encode_fragment(ApplicationRequest(seq=seq, function=function, objects=objects))
         if raw_objects is not None:
             fragment = fragment[:2] + raw_objects
-        return seq, self.fragment_frames(fragment, confirmed=confirmed, destination=destination,
-                                         segment_size=segment_size)
+        return seq, self.fragment_frames(
+            fragment, confirmed=confirmed, destination=destination, segment_size=segment_size
+        )
 
-    def fragment_frames(self, fragment: bytes, *, confirmed: bool = False, destination: int | None = None,
-                        segment_size: int = 249) -> list[bytes]:
+    def fragment_frames(
+        self,
+        fragment: bytes,
+        *,
+        confirmed: bool = False,
+        destination: int | None = None,
+        segment_size: int = 249,
+    ) -> list[bytes]:
         frames = []
         for piece in segment(fragment, seq=self.transport_seq, size=segment_size):
             self.transport_seq = (self.transport_seq + 1) % 64
             if confirmed:
-                frames.append(self.link_frame(PrimaryFunction.CONFIRMED_USER_DATA, user_data=piece, fcb=self.fcb,
-                                              fcv=True, destination=destination))
+                frames.append(
+                    self.link_frame(
+                        PrimaryFunction.CONFIRMED_USER_DATA,
+                        user_data=piece,
+                        fcb=self.fcb,
+                        fcv=True,
+                        destination=destination,
+                    )
+                )
                 self.fcb = not self.fcb
             else:
-                frames.append(self.link_frame(PrimaryFunction.UNCONFIRMED_USER_DATA, user_data=piece,
-                                              destination=destination))
+                frames.append(
+                    self.link_frame(
+                        PrimaryFunction.UNCONFIRMED_USER_DATA, user_data=piece, destination=destination
+                    )
+                )
         return frames
 
-    def send_request(self, function: FunctionCode, objects: tuple[ObjectHeader, ...] = (), *,
-                     seq: int | None = None, note: str = "", raw_objects: bytes | None = None) -> int:
+    def send_request(
+        self,
+        function: FunctionCode,
+        objects: tuple[ObjectHeader, ...] = (),
+        *,
+        seq: int | None = None,
+        note: str = "",
+        raw_objects: bytes | None = None,
+    ) -> int:
         seq, frames = self.request_frames(function, objects, seq=seq, raw_objects=raw_objects)
         self.send_bytes(b"".join(frames), note)
         return seq
 
-    def request(self, function: FunctionCode, objects: tuple[ObjectHeader, ...] = (), *,
-                seq: int | None = None, timeout: float | None = None, raw_objects: bytes | None = None,
-                confirm: bool = True) -> Response:
+    def request(
+        self,
+        function: FunctionCode,
+        objects: tuple[ObjectHeader, ...] = (),
+        *,
+        seq: int | None = None,
+        timeout: float | None = None,
+        raw_objects: bytes | None = None,
+        confirm: bool = True,
+    ) -> Response:
         """Send a request and read its (first) response fragment, which must echo its sequence number.
 
         A response asking for confirmation (CON) is confirmed when ``confirm``.
@@ -348,20 +450,31 @@ class Connection:
         response = self.read_response(timeout, what=f"{function.name} (seq {seq})")
         assert response.fragment.seq == seq, (
             f"[{self.label}] the response to {function.name} carries sequence {response.fragment.seq}, the "
-            f"request {seq} (IEEE 1815 4.2.2.4.5: a response echoes the request's sequence number)")
+            f"request {seq} (IEEE 1815 4.2.2.4.5: a response echoes the request's sequence number)"
+        )
         if confirm and response.fragment.con:
             self.confirm(response.fragment.seq)
         return response
 
-    def request_all(self, function: FunctionCode, objects: tuple[ObjectHeader, ...] = (), *,
-                    timeout: float | None = None, max_fragments: int = 64) -> list[Response]:
+    def request_all(
+        self,
+        function: FunctionCode,
+        objects: tuple[ObjectHeader, ...] = (),
+        *,
+        timeout: float | None = None,
+        max_fragments: int = 64,
+    ) -> list[Response]:
         """A request and every fragment of its response (FIR .. FIN), each one confirmed as it asks."""
         first = self.request(function, objects, timeout=timeout)
         out = [first]
         while not out[-1].fragment.fin:
             if len(out) >= max_fragments:
-                raise AssertionError(f"[{self.label}] more than {max_fragments} response fragments without FIN")
-            out.append(self.read_response(timeout, what=f"fragment {len(out) + 1} of the {function.name} response"))
+                raise AssertionError(
+                    f"[{self.label}] more than {max_fragments} response fragments without FIN"
+                )
+            out.append(
+                self.read_response(timeout, what=f"fragment {len(out) + 1} of the {function.name} response")
+            )
             if out[-1].fragment.con:
                 self.confirm(out[-1].fragment.seq)
         return out
@@ -395,8 +508,9 @@ class Connection:
             except DecodeError as err:
                 self.decode_errors.append(err)
                 if self.transcript is not None:
-                    self.transcript.received(self._framer.discarded,
-                                             f"octets that make no link frame ({err.reason})")
+                    self.transcript.received(
+                        self._framer.discarded, f"octets that make no link frame ({err.reason})"
+                    )
                 continue
             if raw is NEED_DATA:
                 return True
@@ -413,8 +527,18 @@ class Connection:
             self.inbox.other.append(frame)
             return
         if frame.function == PrimaryFunction.CONFIRMED_USER_DATA:  # acknowledge at the link (9.2.6)
-            self.send_bytes(encode_link(LinkFrame(dir=True, prm=False, function=SecondaryFunction.ACK,
-                                                  destination=self.outstation, source=self.master)), "link ACK")
+            self.send_bytes(
+                encode_link(
+                    LinkFrame(
+                        dir=True,
+                        prm=False,
+                        function=SecondaryFunction.ACK,
+                        destination=self.outstation,
+                        source=self.master,
+                    )
+                ),
+                "link ACK",
+            )
         if frame.user_data[0] & 0x40:  # FIR: a new fragment's first segment (8.2.1)
             self._segments = []
         self._segments.append(frame)
@@ -423,8 +547,10 @@ class Connection:
             return
         fragment = decode_fragment(fragment_octets)
         if not isinstance(fragment, ApplicationResponse):
-            raise AssertionError(f"[{self.label}] the device sent a request ({FunctionCode(fragment.function).name}) "
-                                 "to the master")
+            raise AssertionError(
+                f"[{self.label}] the device sent a request ({FunctionCode(fragment.function).name}) "
+                "to the master"
+            )
         response = Response(fragment=fragment, raw=fragment_octets, frames=tuple(self._segments))
         self._segments = []
         if fragment.function == FunctionCode.UNSOLICITED_RESPONSE:
@@ -485,12 +611,14 @@ def _address(sockaddr: Any) -> str:
     return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
-def opener(url: str, *, master: int, outstation: int, timeout: float,
-           sink: Sink | None) -> Callable[[str], Connection]:
+def opener(
+    url: str, *, master: int, outstation: int, timeout: float, sink: Sink | None
+) -> Callable[[str], Connection]:
     """A factory of labelled connections to ``url`` (the suite's ``connect`` fixture uses one)."""
     if timeout <= 0:
         raise HarnessError("a response timeout is positive")
 
     def connect(label: str) -> Connection:
         return Connection(url, master=master, outstation=outstation, timeout=timeout, sink=sink, label=label)
+
     return connect

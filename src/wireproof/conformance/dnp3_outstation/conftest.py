@@ -26,6 +26,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -71,15 +72,21 @@ def timing(dnp3_profile: DeviceProfile, dnp3_params: dict[str, Any]) -> Timing:
     def pick(name: str) -> float:
         value = dnp3_params.get(name)
         return float(getattr(dnp3_profile, name) if value is None else value)
-    return Timing(response_timeout=pick("response_timeout"), select_timeout=pick("select_timeout"),
-                  confirm_timeout=pick("confirm_timeout"))
+
+    return Timing(
+        response_timeout=pick("response_timeout"),
+        select_timeout=pick("select_timeout"),
+        confirm_timeout=pick("confirm_timeout"),
+    )
 
 
 @pytest.fixture(scope="session")
 def addresses(dnp3_profile: DeviceProfile, dnp3_params: dict[str, Any]) -> tuple[int, int]:
     master, outstation = dnp3_params.get("master"), dnp3_params.get("outstation")
-    return (dnp3_profile.master_address if master is None else int(master),
-            dnp3_profile.outstation_address if outstation is None else int(outstation))
+    return (
+        dnp3_profile.master_address if master is None else int(master),
+        dnp3_profile.outstation_address if outstation is None else int(outstation),
+    )
 
 
 @pytest.fixture(scope="session")
@@ -90,9 +97,9 @@ def dnp3_target(wireproof_target: str | None) -> Iterator[Target]:
             raise HarnessError(problem)
         yield Target(url=wireproof_target)
         return
-    from wireproof.harness.simulators.dnp3_outstation import running_outstation
-
-    with running_outstation(bind="127.0.0.1:0") as outstation:
+    # The reference outstation's module, imported by name: it lives in the simulators package.
+    simulator = importlib.import_module("wireproof.harness.simulators.dnp3_outstation")
+    with simulator.running_outstation(bind="127.0.0.1:0") as outstation:
         yield Target(url=outstation.url, builtin=outstation)
 
 
@@ -100,16 +107,22 @@ def dnp3_target(wireproof_target: str | None) -> Iterator[Target]:
 def trigger(dnp3_target: Target, dnp3_params: dict[str, Any]) -> Callable[[], None] | None:
     command = dnp3_params.get("event_trigger")
     if command:
+
         def run() -> None:
             try:
-                done = subprocess.run(command, shell=True, capture_output=True, timeout=TRIGGER_TIMEOUT,
-                                      check=False)
+                done = subprocess.run(
+                    command, shell=True, capture_output=True, timeout=TRIGGER_TIMEOUT, check=False
+                )
             except subprocess.TimeoutExpired:
-                raise HarnessError(f"event_trigger {command!r} did not finish within {TRIGGER_TIMEOUT:g} s") \
-                    from None
+                raise HarnessError(
+                    f"event_trigger {command!r} did not finish within {TRIGGER_TIMEOUT:g} s"
+                ) from None
             if done.returncode != 0:
-                raise HarnessError(f"event_trigger {command!r} exited {done.returncode}: "
-                                   f"{done.stderr.decode(errors='replace')[-500:]}")
+                raise HarnessError(
+                    f"event_trigger {command!r} exited {done.returncode}: "
+                    f"{done.stderr.decode(errors='replace')[-500:]}"
+                )
+
         return run
     if dnp3_target.builtin is not None:
         step: Callable[[], None] = dnp3_target.builtin.step
@@ -137,19 +150,32 @@ def first_iin(dnp3_target: Target, addresses: tuple[int, int], timing: Timing) -
 
 
 @pytest.fixture
-def connect(request: pytest.FixtureRequest, dnp3_target: Target, addresses: tuple[int, int], timing: Timing,
-            evidence: EvidenceRecorder, first_iin: int | None) -> Iterator[Callable[[str], Connection]]:
+def connect(
+    request: pytest.FixtureRequest,
+    dnp3_target: Target,
+    addresses: tuple[int, int],
+    timing: Timing,
+    evidence: EvidenceRecorder,
+    first_iin: int | None,
+) -> Iterator[Callable[[str], Connection]]:
     opened: list[Connection] = []
     if dnp3_target.builtin is not None:
         request.node.user_properties.append(
-            (PROP_TARGET, f"{dnp3_target.url} (wireproof reference outstation, built in)"))
+            (PROP_TARGET, f"{dnp3_target.url} (wireproof reference outstation, built in)")
+        )
     master, outstation = addresses
 
     def open_connection(label: str = "") -> Connection:
         label = label or f"connection {len(opened) + 1}"
         evidence.note(f"{label}: connect to {dnp3_target.url} as master {master}, outstation {outstation}")
-        conn = Connection(dnp3_target.url, master=master, outstation=outstation,
-                          timeout=timing.response_timeout, sink=evidence, label=label)
+        conn = Connection(
+            dnp3_target.url,
+            master=master,
+            outstation=outstation,
+            timeout=timing.response_timeout,
+            sink=evidence,
+            label=label,
+        )
         opened.append(conn)
         return conn
 

@@ -14,9 +14,11 @@ Two forms are read, into one :class:`DeviceProfile`:
       confirm_timeout = 5.0          # application confirm timeout (unsolicited retries, 4.6)
       need_time = true               # sets IIN1.4 until the master writes the time
       unsolicited = true             # reports unsolicited responses (4.6)
-      event_buffer_size = 100        # events of one type the device buffers; omitted: the
+      event_buffer_size = 100        # events the device buffers (per type or per class: the
+                                     #   buffer a triggered event lands in); omitted: the
                                      #   overflow clause does not apply
       multi_fragment = false         # a class 0 response spans several fragments
+      multi_fragment_events = false  # a class poll of a full event buffer spans several fragments
       function_codes = [0, 1, 2, 3, 4, 5, 6, 7, 8, 13, 20, 21, 23]
 
       [points]                       # how many of each point type (0: none; its clauses do not apply)
@@ -54,12 +56,31 @@ from wireproof.harness.fixtures import read_packaged_text
 __all__ = ["EVENT_KINDS", "POINT_KINDS", "DeviceProfile", "default_profile", "load_profile", "read_profile"]
 
 DEFAULT_PROFILE_FILE: Final = "default-profile.toml"
-POINT_KINDS: Final = ("binary_inputs", "double_bit_inputs", "analog_inputs", "counters", "binary_outputs",
-                      "analog_outputs")
+POINT_KINDS: Final = (
+    "binary_inputs",
+    "double_bit_inputs",
+    "analog_inputs",
+    "counters",
+    "binary_outputs",
+    "analog_outputs",
+)
 EVENT_KINDS: Final = ("binary", "double_bit", "analog", "counter")
-_DEVICE_KEYS: Final = frozenset({"name", "outstation_address", "master_address", "response_timeout",
-                                 "select_timeout", "confirm_timeout", "need_time", "unsolicited",
-                                 "event_buffer_size", "multi_fragment", "function_codes"})
+_DEVICE_KEYS: Final = frozenset(
+    {
+        "name",
+        "outstation_address",
+        "master_address",
+        "response_timeout",
+        "select_timeout",
+        "confirm_timeout",
+        "need_time",
+        "unsolicited",
+        "event_buffer_size",
+        "multi_fragment",
+        "multi_fragment_events",
+        "function_codes",
+    }
+)
 # Subset Level 2 outstation function codes (IEEE 1815-2012 Table 14-3 / the subset tables).
 _LEVEL2_CODES: Final = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 13, 20, 21, 23)
 
@@ -78,6 +99,7 @@ class DeviceProfile:
     unsolicited: bool = False
     event_buffer_size: int | None = None
     multi_fragment: bool = False
+    multi_fragment_events: bool = False
     function_codes: frozenset[int] = frozenset(_LEVEL2_CODES)
     points: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(POINT_KINDS, 0))
     events: Mapping[str, bool] = field(default_factory=lambda: dict.fromkeys(EVENT_KINDS, False))
@@ -120,12 +142,17 @@ def load_profile(doc: Mapping[str, Any]) -> DeviceProfile:
     if unknown:
         raise FixtureError(f"profile: unknown top-level key(s) {', '.join(sorted(unknown))}")
     device, points, events = _table(doc, "device"), _table(doc, "points"), _table(doc, "events")
-    for where, table, known in (("device", device, _DEVICE_KEYS), ("points", points, set(POINT_KINDS)),
-                                ("events", events, set(EVENT_KINDS))):
+    for where, table, known in (
+        ("device", device, _DEVICE_KEYS),
+        ("points", points, set(POINT_KINDS)),
+        ("events", events, set(EVENT_KINDS)),
+    ):
         bad = set(table) - set(known)
         if bad:
-            raise FixtureError(f"profile: [{where}]: unknown key(s) {', '.join(sorted(bad))}; "
-                               f"known: {', '.join(sorted(known))}")
+            raise FixtureError(
+                f"profile: [{where}]: unknown key(s) {', '.join(sorted(bad))}; "
+                f"known: {', '.join(sorted(known))}"
+            )
     name = device.get("name", "unnamed outstation")
     if not isinstance(name, str):
         raise FixtureError("profile: device.name must be a string")
@@ -144,6 +171,9 @@ def load_profile(doc: Mapping[str, Any]) -> DeviceProfile:
         unsolicited=_bool("device.unsolicited", device.get("unsolicited", False)),
         event_buffer_size=None if buffer is None else _int("device.event_buffer_size", buffer, 1, 100000),
         multi_fragment=_bool("device.multi_fragment", device.get("multi_fragment", False)),
+        multi_fragment_events=_bool(
+            "device.multi_fragment_events", device.get("multi_fragment_events", False)
+        ),
         function_codes=frozenset(_int("device.function_codes[]", c, 0, 255) for c in codes),
         points={k: _int(f"points.{k}", points.get(k, 0), 0, 65536) for k in POINT_KINDS},
         events={k: _bool(f"events.{k}", events.get(k, False)) for k in EVENT_KINDS},

@@ -37,11 +37,20 @@ __all__ = ["MAX_SIZE", "parse_xml_profile"]
 
 MAX_SIZE: Final = 4 * 1024 * 1024
 ROOT: Final = "DNP3DeviceProfileDocument"
-_POINTS: Final = {"binaryInput": "binary_inputs", "doubleBitInput": "double_bit_inputs",
-                  "analogInput": "analog_inputs", "counter": "counters", "binaryOutput": "binary_outputs",
-                  "analogOutput": "analog_outputs"}
-_EVENTS: Final = {"binaryInput": "binary", "doubleBitInput": "double_bit", "analogInput": "analog",
-                  "counter": "counter"}
+_POINTS: Final = {
+    "binaryInput": "binary_inputs",
+    "doubleBitInput": "double_bit_inputs",
+    "analogInput": "analog_inputs",
+    "counter": "counters",
+    "binaryOutput": "binary_outputs",
+    "analogOutput": "analog_outputs",
+}
+_EVENTS: Final = {
+    "binaryInput": "binary",
+    "doubleBitInput": "double_bit",
+    "analogInput": "analog",
+    "counter": "counter",
+}
 _TRUE: Final = {"true", "yes", "enabled", "1"}
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
@@ -58,7 +67,7 @@ def _find(root: ET.Element, *names: str) -> ET.Element | None:
 
 
 def _value(element: ET.Element | None) -> str | None:
-    """The text of an element's ``currentValue`` (its first leaf), else of its first ``value``, else its own."""
+    """The text of an element's ``currentValue`` (its first leaf), else of its ``value``, else its own."""
     if element is None:
         return None
     for wanted in ("currentValue", "value"):
@@ -89,8 +98,10 @@ def parse_xml_profile(data: bytes) -> dict[str, Any]:
     if len(data) > MAX_SIZE:
         raise FixtureError(f"profile (XML): {len(data)} octets; at most {MAX_SIZE} are read")
     if _DTD.search(data):
-        raise FixtureError("profile (XML): a document type declaration (<!DOCTYPE / <!ENTITY) is refused: "
-                           "a device profile needs none, and entities are not expanded")
+        raise FixtureError(
+            "profile (XML): a document type declaration (<!DOCTYPE / <!ENTITY) is refused: "
+            "a device profile needs none, and entities are not expanded"
+        )
     try:
         root = ET.fromstring(data)
     except ET.ParseError as err:
@@ -104,13 +115,17 @@ def parse_xml_profile(data: bytes) -> dict[str, Any]:
     address = _number("dataLinkAddress", _value(_find(root, "dataLinkAddress")))
     if address is not None:
         device["outstation_address"] = int(address)
-    for tags, key in ((("applicationLayerConfirmTimeout",), "confirm_timeout"),
-                      (("selectTimeout", "selectOperateTimeout"), "select_timeout")):
+    for tags, key in (
+        (("applicationLayerConfirmTimeout",), "confirm_timeout"),
+        (("selectTimeout", "selectOperateTimeout"), "select_timeout"),
+    ):
         ms = _number(tags[0], _value(_find(root, *tags)))
         if ms is not None and ms > 0:
             device[key] = ms / 1000.0
-    for tags, key in ((("supportsUnsolicitedReporting", "unsolicitedReportingSupported"), "unsolicited"),
-                      (("timeSyncRequired", "needTime"), "need_time")):
+    for tags, key in (
+        (("supportsUnsolicitedReporting", "unsolicitedReportingSupported"), "unsolicited"),
+        (("timeSyncRequired", "needTime"), "need_time"),
+    ):
         text = _value(_find(root, *tags))
         if text is not None:
             device[key] = text.strip().lower() in _TRUE

@@ -81,7 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
     names = suite_names()
     parser.add_argument("suite", metavar="SUITE", help=f"suite name: {', '.join(names) or 'none installed'}")
     parser.add_argument("--target", metavar="URL", help="device under test (default: the built-in reference)")
-    parser.add_argument("--profile", metavar="FILE", type=Path, help="device profile (TOML, or the format the suite reads)")
+    parser.add_argument("--profile", metavar="FILE", type=Path,
+                        help="device profile (TOML, or what the suite reads)")
     parser.add_argument("--report", metavar="DIR", type=Path, default=Path("wireproof-report"),
                         help="directory for report.json, junit.xml, report.html (default ./wireproof-report)")
     parser.add_argument("-k", metavar="EXPR", dest="keyword", help="only clauses matching EXPR (pytest -k)")
