@@ -87,7 +87,7 @@ def profile_document(entry: SuiteEntry | None, data: bytes) -> dict[str, Any]:
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise FixtureError(f"not UTF-8 text ({exc.reason} at octet {exc.start})") from None
+        raise FixtureError(f"cannot read: not UTF-8 text ({exc.reason} at octet {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise FixtureError(f"not valid TOML: {exc}") from None
 

@@ -40,7 +40,6 @@ so the evidence bundle rebuilds the TCP conversation.
 from __future__ import annotations
 
 import errno
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from wireproof.codecs.dnp3.link import crc16_dnp, decode_link, encode_link
 from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, LinkFrame, ObjectHeader
 from wireproof.codecs.dnp3.transport import Reassembler, decode_transport_header, segment
 from wireproof.errors import DecodeError, HarnessError, TransportError, TransportTimeout
+from wireproof.harness.suite_support import Deadline
 from wireproof.harness.transports import Transport, local_failure, open_transport
 
 __all__ = [
@@ -486,9 +486,9 @@ class Connection:
 
     # -- receiving ----------------------------------------------------------
 
-    def _pump(self, deadline: float) -> bool:
+    def _pump(self, deadline: Deadline) -> bool:
         """Read what arrives until ``deadline``; True if anything was read, False on a timeout."""
-        remaining = deadline - time.monotonic()
+        remaining = deadline.remaining()
         if remaining <= 0:
             return False
         try:
@@ -563,14 +563,14 @@ class Connection:
     def read_response(self, timeout: float | None = None, *, what: str = "a response") -> Response:
         """The next solicited response fragment; :class:`NoResponse` if none comes in time."""
         limit = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        deadline = Deadline(limit)
         while not self.inbox.solicited:
             if not self._pump(deadline):
                 raise NoResponse(f"[{self.label}] no response to {what} within {limit:g} s")
         return self.inbox.solicited.popleft()
 
     def read_unsolicited(self, timeout: float) -> Response | None:
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         while not self.inbox.unsolicited:
             if not self._pump(deadline):
                 return None
@@ -578,7 +578,7 @@ class Connection:
 
     def read_secondary(self, timeout: float | None = None, *, what: str = "a link frame") -> LinkFrame:
         limit = self.timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        deadline = Deadline(limit)
         while not self.inbox.secondary:
             if not self._pump(deadline):
                 raise NoResponse(f"[{self.label}] no answer to {what} within {limit:g} s")
@@ -586,7 +586,7 @@ class Connection:
 
     def listen(self, window: float) -> None:
         """Take in everything the device sends for ``window`` seconds."""
-        deadline = time.monotonic() + window
+        deadline = Deadline(window)
         while self._pump(deadline):
             pass
 

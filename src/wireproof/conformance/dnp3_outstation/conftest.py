@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ from wireproof.conformance.dnp3_outstation._connection import Connection
 from wireproof.conformance.dnp3_outstation.profile import DeviceProfile, default_profile, load_profile
 from wireproof.errors import HarnessError
 from wireproof.harness.plugin import PROP_TARGET, EvidenceRecorder
+from wireproof.harness.suite_support import run_command
 from wireproof.harness.suites import suite_params, target_problem
 
 SUITE = "dnp3-outstation"
@@ -109,19 +109,7 @@ def trigger(dnp3_target: Target, dnp3_params: dict[str, Any]) -> Callable[[], No
     if command:
 
         def run() -> None:
-            try:
-                done = subprocess.run(
-                    command, shell=True, capture_output=True, timeout=TRIGGER_TIMEOUT, check=False
-                )
-            except subprocess.TimeoutExpired:
-                raise HarnessError(
-                    f"event_trigger {command!r} did not finish within {TRIGGER_TIMEOUT:g} s"
-                ) from None
-            if done.returncode != 0:
-                raise HarnessError(
-                    f"event_trigger {command!r} exited {done.returncode}: "
-                    f"{done.stderr.decode(errors='replace')[-500:]}"
-                )
+            run_command(command, timeout=TRIGGER_TIMEOUT, what="event_trigger")
 
         return run
     if dnp3_target.builtin is not None:

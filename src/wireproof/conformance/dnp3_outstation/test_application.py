@@ -9,8 +9,6 @@ must set (4.2.2.7.2).
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from wireproof.codecs.dnp3.constants import FunctionCode, Iin
@@ -20,6 +18,7 @@ from wireproof.conformance.dnp3_outstation._connection import Connection
 from wireproof.conformance.dnp3_outstation.profile import POINT_KINDS, DeviceProfile
 from wireproof.harness.clauses import setup_step
 from wireproof.harness.plugin import EvidenceRecorder, inconclusive, not_applicable
+from wireproof.harness.suite_support import wall_clock_ms
 
 # Static groups a class 0 response may report each point type with (Annex A).
 STATIC_GROUPS = {
@@ -159,7 +158,7 @@ def test_time_sync(station: Connection, dnp3_profile: DeviceProfile) -> None:
     require_fc(dnp3_profile, FunctionCode.WRITE)
     if not dnp3_profile.need_time:
         not_applicable("the device profile says the device does not ask for the time (device.need_time)")
-    now = int(time.time() * 1000)
+    now = wall_clock_ms()
     response = station.request(
         FunctionCode.WRITE,
         (
