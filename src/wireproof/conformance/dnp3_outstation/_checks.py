@@ -37,7 +37,7 @@ __all__ = [
 # The event groups of each kind (IEEE 1815-2012 Annex A): binary g2, double-bit g4, counter g22, analog g32.
 EVENT_GROUPS = {"binary": 2, "double_bit": 4, "counter": 22, "analog": 32}
 ALL_EVENT_GROUPS = frozenset({2, 4, 11, 13, 22, 23, 32, 33, 42, 43})
-LATCH_ON, LATCH_OFF = 0x03, 0x04  # CROB control codes (11.9.6 / Table 11-?: operation type in bits 0..3)
+LATCH_ON, LATCH_OFF = 0x03, 0x04  # CROB control codes (g12v1, 11.9.5: op type in bits 0..3)
 
 
 def clause(clause_id: str, *values: object, title: str, level: str = "shall", cites: str = "") -> Any:

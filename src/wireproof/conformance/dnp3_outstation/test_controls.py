@@ -2,7 +2,7 @@
 output, counter freezes.
 
 A control's response echoes the request's objects with a status code
-(Table 11-? of the CROB: 0 SUCCESS, 1 TIMEOUT, 2 NO_SELECT, 3 FORMAT_ERROR,
+(the CROB status codes of 11.9.5: 0 SUCCESS, 1 TIMEOUT, 2 NO_SELECT, 3 FORMAT_ERROR,
 4 NOT_SUPPORTED). SELECT arms a control that a following OPERATE with the
 same objects and the next sequence number executes within the select
 timeout (4.4.3, 4.4.4).

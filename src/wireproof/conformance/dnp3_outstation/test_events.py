@@ -102,7 +102,7 @@ def test_event_response_asks_confirm(station: Connection, trigger: Trigger) -> N
 @pytest.mark.conformance(
     clause="DNP-EVT-006",
     level="shall",
-    cites="IEEE 1815-2012 4.2.2.4.3 and 4.6: events are removed from the buffer once the "
+    cites="IEEE 1815-2012 4.2.2.4.3 and 4.5.1: events are removed from the buffer once the "
     "response that reported them is confirmed",
 )
 def test_events_cleared_after_confirm(station: Connection, trigger: Trigger) -> None:

@@ -221,7 +221,7 @@ def test_confirmed_user_data(station: Connection) -> None:
 @pytest.mark.conformance(
     clause="DNP-LNK-011",
     level="shall",
-    cites="IEEE 1815-2012 9.2.4.1.3.3: a frame repeating the last FCB is a retry: it is "
+    cites="IEEE 1815-2012 9.2.4.1.3.3 and 9.2.6: a frame repeating the last FCB is a retry: it is "
     "acknowledged again and its data is not delivered twice",
 )
 def test_fcb_duplicate(station: Connection, timing: Timing) -> None:

@@ -1,4 +1,4 @@
-"""Unsolicited response clauses (IEEE 1815-2012 4.6, 4.4.12 ENABLE_UNSOLICITED, 4.4.13 DISABLE_UNSOLICITED).
+"""Unsolicited response clauses (IEEE 1815-2012 4.6; Table 4-2 functions 20 and 21, enable / disable).
 
 An outstation that reports unsolicited sends events on its own once the
 master enabled the classes; the response has UNS=1 and CON=1 and is
@@ -48,7 +48,7 @@ def _disable(station: Connection) -> None:
 @pytest.mark.conformance(
     clause="DNP-UNS-001",
     level="shall",
-    cites="IEEE 1815-2012 4.4.12 (ENABLE_UNSOLICITED) and 4.6: events of the enabled "
+    cites="IEEE 1815-2012 4.6 and Table 4-2 (ENABLE_UNSOLICITED, function 20): events of the enabled "
     "classes are reported in an unsolicited response, UNS=1, CON=1",
 )
 def test_unsolicited_enabled(
@@ -75,8 +75,8 @@ def test_unsolicited_enabled(
 @pytest.mark.conformance(
     clause="DNP-UNS-002",
     level="shall",
-    cites="IEEE 1815-2012 4.4.13 (DISABLE_UNSOLICITED): events of disabled classes are "
-    "not reported unsolicited; they stay for a poll",
+    cites="IEEE 1815-2012 4.6 and Table 4-2 (DISABLE_UNSOLICITED, function 21): events of disabled "
+    "classes are not reported unsolicited; they stay for a poll",
 )
 def test_unsolicited_disabled(
     station: Connection, trigger: Trigger, dnp3_profile: DeviceProfile, timing: Timing
