@@ -69,6 +69,9 @@ __all__ = [
 ]
 
 _USER_DATA = (PrimaryFunction.CONFIRMED_USER_DATA, PrimaryFunction.UNCONFIRMED_USER_DATA)
+MAX_RECEIVED_ENTRIES = 2000  # evidence entries of received frames a connection records
+_RECV_CHUNK = 4096  # read at most this much at once: the framer never holds more than a chunk and a frame
+MAX_QUEUED = 256  # frames or fragments a queue keeps (a flood drops the oldest)
 
 
 class Sink(Protocol):
@@ -196,6 +199,8 @@ class Transcript:
     def __init__(self, sink: Sink, label: str) -> None:
         self.sink = sink
         self.label = label
+        self.received_entries = 0
+        self.unrecorded = 0  # octets received after the cap, counted, not kept
 
     def sent(self, data: bytes, note: str = "") -> None:
         frames = _split_frames(data)
@@ -208,7 +213,18 @@ class Transcript:
             self.sink.sent(frame, note, connection=self.label, decoded=describe(frame))
 
     def received(self, data: bytes, decoded: str) -> None:
-        self.sink.received(data, connection=self.label, decoded=decoded)
+        """One received frame (or run of octets that make none); past :data:`MAX_RECEIVED_ENTRIES` on a
+        connection only counted, so a device that floods cannot grow the evidence without bound."""
+        self.received_entries += 1
+        if self.received_entries <= MAX_RECEIVED_ENTRIES:
+            self.sink.received(data, connection=self.label, decoded=decoded)
+            return
+        if self.unrecorded == 0:
+            self.sink.note(
+                f"[{self.label}] more than {MAX_RECEIVED_ENTRIES} frames received: the rest are "
+                "counted, not recorded"
+            )
+        self.unrecorded += len(data)
 
 
 def _split_frames(data: bytes) -> list[bytes] | None:
@@ -255,10 +271,12 @@ class Response:
 
 @dataclass(slots=True)
 class _Inbox:
-    secondary: deque[LinkFrame] = field(default_factory=deque)
-    solicited: deque[Response] = field(default_factory=deque)
-    unsolicited: deque[Response] = field(default_factory=deque)
-    other: deque[LinkFrame] = field(default_factory=deque)  # primary frames without a whole fragment yet
+    secondary: deque[LinkFrame] = field(default_factory=lambda: deque(maxlen=MAX_QUEUED))
+    solicited: deque[Response] = field(default_factory=lambda: deque(maxlen=MAX_QUEUED))
+    unsolicited: deque[Response] = field(default_factory=lambda: deque(maxlen=MAX_QUEUED))
+    other: deque[LinkFrame] = field(
+        default_factory=lambda: deque(maxlen=MAX_QUEUED)
+    )  # primary frames without a whole fragment yet
 
 
 class Connection:
@@ -273,8 +291,10 @@ class Connection:
         timeout: float,
         sink: Sink | None = None,
         label: str = "connection 1",
+        settle: float = 0.0,
     ) -> None:
         self.url = url
+        self.settle = settle  # seconds to take in what the device sends on connecting, before the first send
         self.master = master
         self.outstation = outstation
         self.timeout = timeout
@@ -329,7 +349,15 @@ class Connection:
     # -- sending ------------------------------------------------------------
 
     def send_bytes(self, data: bytes, note: str = "") -> None:
-        """Octets exactly as given (each link frame in them is one evidence entry)."""
+        """Octets exactly as given (each link frame in them is one evidence entry).
+
+        Before the first send, what the device sends on connecting (a null
+        unsolicited response, 4.6) is taken in for ``settle`` seconds, confirmed
+        and forgotten: in the clause, so a device that misbehaves then is judged.
+        """
+        if self.settle > 0:
+            settle, self.settle = self.settle, 0.0
+            self.drain(settle)
         transport = self.transport
         if self.transcript is not None:
             self.transcript.sent(data, note)
@@ -492,7 +520,7 @@ class Connection:
         if remaining <= 0:
             return False
         try:
-            data = self.transport.recv(65536, timeout=remaining)
+            data = self.transport.recv(_RECV_CHUNK, timeout=remaining)
         except TransportTimeout:
             return False
         except TransportError as err:
@@ -501,12 +529,17 @@ class Connection:
             raise ConnectionClosed(f"[{self.label}] the device reset the connection ({err})") from None
         if not data:
             raise ConnectionClosed(f"[{self.label}] the device closed the connection")
-        self._framer.feed(data)
+        try:
+            self._framer.feed(data)
+        except DecodeError as err:  # cannot happen with chunks this small; kept bounded all the same
+            self._framer = LinkFramer()
+            self.decode_errors = [*self.decode_errors[-(MAX_QUEUED - 1) :], err]
+            return True
         while True:
             try:
                 raw = self._framer.next_frame()
             except DecodeError as err:
-                self.decode_errors.append(err)
+                self.decode_errors = [*self.decode_errors[-(MAX_QUEUED - 1) :], err]
                 if self.transcript is not None:
                     self.transcript.received(
                         self._framer.discarded, f"octets that make no link frame ({err.reason})"
