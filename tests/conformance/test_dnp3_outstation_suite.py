@@ -86,13 +86,16 @@ class ChangeServer:
                     stream.write(line.encode() + b"\n")
                     stream.flush()
 
-    @property
-    def command(self) -> str:
-        code = (
-            f"import socket; s = socket.create_connection(('127.0.0.1', {self.port})); "
-            "s.sendall(b'change\\n'); assert s.makefile().readline().startswith('changed')"
+    def command(self, folder: Path) -> str:
+        """The event_trigger: a script in ``folder`` that asks for one change and waits for ``changed N``."""
+        script = folder / "trigger.py"
+        script.write_text(
+            "import socket\n"
+            f"s = socket.create_connection(('127.0.0.1', {self.port}))\n"
+            "s.sendall(b'change\\n')\n"
+            "assert s.makefile().readline().startswith('changed')\n"
         )
-        return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+        return f"{shlex.quote(sys.executable)} {shlex.quote(str(script))}"
 
     def __enter__(self) -> ChangeServer:
         self.thread.start()
@@ -191,7 +194,7 @@ def test_yadnp3_outstation(dnp3_outstation: Any, tmp_path: Path) -> None:
             "--profile",
             str(profile),
             "--param",
-            f"event_trigger={server.command}",
+            f"event_trigger={server.command(tmp_path)}",
         )
         assert server.count > 200  # the overflow and multi-fragment clauses filled the buffer
     _check_report(report, code, out, YADNP3_VERDICTS)
@@ -278,7 +281,7 @@ def test_dnp3py_outstation(dnp3_outstation: Any, tmp_path: Path) -> None:
             "--profile",
             str(profile),
             "--param",
-            f"event_trigger={server.command}",
+            f"event_trigger={server.command(tmp_path)}",
         )
     _check_report(report, code, out, DNP3PY_VERDICTS)
 
