@@ -12,6 +12,11 @@ a user runs it. Targets:
 (c) the dnp3py outstation, pinned the same way;
 (d) the device profile: TOML and the DNP3 XML device profile read into the
     same profile; a bad profile is a usage error (exit 2) before any clause.
+(e) the reference outstation configured with unsolicited responses and
+    NEED_TIME, as an explicit target stepped through the event trigger.
+
+(a) and (e) need the reference outstation, another helper's module: they
+skip, saying so, while it is not installed.
 
 Events: the peers make a point change when ``change`` comes on their
 standard input. The suite's ``event_trigger`` is a shell command; here it is
@@ -41,6 +46,7 @@ from wireproof.errors import FixtureError
 
 CERTIFY_TIMEOUT = 600
 SUITE = "dnp3-outstation"
+SUITE_PACKAGE = "wireproof.conformance.dnp3_outstation"
 
 
 def certify(report: Path, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -304,6 +310,50 @@ def test_reference_outstation_passes(tmp_path: Path) -> None:
     assert set(got.values()) <= {"pass", "not_applicable"}, out
     assert "reference outstation, built in" in report["target"]
     assert report["profile"]["source"] == "built-in"
+
+
+def test_reference_outstation_with_unsolicited_and_need_time(tmp_path: Path) -> None:
+    """The reference outstation configured with unsolicited responses and NEED_TIME, as a foreign target
+    stepped through the event trigger: the unsolicited and time clauses apply and pass too."""
+    import importlib.util
+
+    if importlib.util.find_spec("wireproof.harness.simulators.dnp3_outstation") is None:
+        pytest.skip(
+            "the reference outstation (wireproof.harness.simulators.dnp3_outstation) is not installed"
+        )
+    from importlib import resources
+
+    from wireproof.harness.simulators.dnp3_outstation import running_outstation
+
+    default = (resources.files("wireproof.fixtures") / "dnp3" / "outstation-default.toml").read_text()
+    config = default.replace("\nunsolicited = false", "\nunsolicited = true").replace(
+        "\nneed_time_period = 0 ", "\nneed_time_period = 3600 "
+    )
+    assert config.count("= true") > default.count("= true") and "need_time_period = 3600" in config
+    (tmp_path / "outstation.toml").write_text(config)
+    profile_text = resources.files(SUITE_PACKAGE).joinpath("default-profile.toml").read_text()
+    profile = tmp_path / "profile.toml"
+    profile.write_text(
+        profile_text.replace("unsolicited = false", "unsolicited = true").replace(
+            "need_time = false", "need_time = true"
+        )
+    )
+
+    class Stepper:
+        def change(self) -> str:
+            return f"changed {handle.step()}"
+
+    with running_outstation(config=tmp_path / "outstation.toml") as handle, ChangeServer(Stepper()) as server:
+        code, report, out = certify(
+            tmp_path / "report",
+            "--target",
+            handle.url,
+            "--profile",
+            str(profile),
+            "--param",
+            f"event_trigger={server.command(tmp_path)}",
+        )
+    _check_report(report, code, out, {"DNP-EVT-011": "not_applicable"})
 
 
 def test_no_trigger_makes_event_clauses_inconclusive(dnp3_outstation: Any, tmp_path: Path) -> None:
