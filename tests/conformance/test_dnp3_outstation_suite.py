@@ -380,21 +380,30 @@ def test_no_trigger_makes_event_clauses_inconclusive(dnp3_outstation: Any, tmp_p
 
 # --------------------------------------------------------------------------- (d) profiles
 
-XML_PROFILE = b"""<?xml version="1.0" encoding="utf-8"?>
-<DNP3DeviceProfileDocument xmlns="http://www.dnp3.org/DNP3/DeviceProfile/April2016" schemaVersion="2.11.00">
+XML_PROFILE = b"""\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?>
+<DNP3DeviceProfileDocument xmlns="http://www.dnp3.org/DNP3/DeviceProfile/November2014"
+ schemaVersion="2.10.00">
  <referenceDevice>
   <configuration>
    <deviceConfig><deviceName><currentValue><value>RTU-7</value></currentValue></deviceName></deviceConfig>
-   <linkConfig><dataLinkAddress><currentValue><value>1024</value></currentValue></dataLinkAddress></linkConfig>
+   <linkConfig>
+    <dataLinkAddress><capabilities><range><minimum>0</minimum><maximum>65519</maximum></range></capabilities>
+     <currentValue><value>1024</value></currentValue></dataLinkAddress>
+   </linkConfig>
    <outstationConfig>
     <applicationLayerConfirmTimeout><currentValue><value>3000</value></currentValue>
     </applicationLayerConfirmTimeout>
-    <selectTimeout><currentValue><value>2500</value></currentValue></selectTimeout>
+    <timeSyncRequired><capabilities><never /></capabilities><currentValue><periodically /></currentValue>
+    </timeSyncRequired>
    </outstationConfig>
    <unsolicitedConfig>
-    <supportsUnsolicitedReporting><currentValue><value>true</value></currentValue></supportsUnsolicitedReporting>
+    <supportsUnsolicitedReporting><capabilities><configurable /></capabilities>
+     <currentValue><on /></currentValue></supportsUnsolicitedReporting>
+    <masterDataLinkAddress><currentValue><value>3</value></currentValue></masterDataLinkAddress>
    </unsolicitedConfig>
   </configuration>
+  <database><binaryOutputGroup><maxTimeBetweenSelectAndOperate><currentValue><value>2.5</value></currentValue>
+  </maxTimeBetweenSelectAndOperate></binaryOutputGroup></database>
   <dataPointsList>
    <binaryInputPoints><dataPoints>
     <binaryInput><index>0</index><name>A</name><changeEventClass>one</changeEventClass></binaryInput>
@@ -417,7 +426,7 @@ def test_xml_profile_is_read() -> None:
     assert profile.name == "RTU-7"
     assert profile.outstation_address == 1024
     assert profile.confirm_timeout == 3.0 and profile.select_timeout == 2.5
-    assert profile.unsolicited
+    assert profile.unsolicited and profile.need_time and profile.master_address == 3
     assert profile.count("binary_inputs") == 2 and profile.count("analog_inputs") == 1
     assert profile.count("counters") == 1 and profile.count("double_bit_inputs") == 0
     assert profile.events["binary"] and profile.events["counter"] and not profile.events["analog"]
@@ -485,7 +494,7 @@ def test_bad_profile_is_a_usage_error(tmp_path: Path) -> None:
 def test_xml_profile_drives_a_run(dnp3_outstation: Any, tmp_path: Path) -> None:
     """An XML profile given to certify decides applicability: no binary output declared: CROB clauses n/a."""
     xml = tmp_path / "profile.xml"
-    xml.write_bytes(XML_PROFILE.replace(b"1024", b"10"))
+    xml.write_bytes(XML_PROFILE.replace(b"<value>1024<", b"<value>10<").replace(b"<value>3<", b"<value>1<"))
     outstation = dnp3_outstation("yadnp3")
     code, report, out = certify(
         tmp_path / "report",

@@ -190,6 +190,16 @@ def test_hostile_device_is_judged(behaviour: Behaviour, says: str, tmp_path: Pat
             b"</dataLinkAddress></DNP3DeviceProfileDocument>",
             "device.outstation_address must be an integer",
         ),
+        (
+            b"<DNP3DeviceProfileDocument><dataLinkAddress><currentValue><value>1e400</value></currentValue>"
+            b"</dataLinkAddress></DNP3DeviceProfileDocument>",
+            "not a finite number",
+        ),
+        (
+            b"<DNP3DeviceProfileDocument><masterDataLinkAddress><currentValue><value>1.5</value></currentValue>"
+            b"</masterDataLinkAddress></DNP3DeviceProfileDocument>",
+            "not an integer",
+        ),
         (b"[device]\nname = 3\n", "device.name"),
         (b"[device]\nresponse_timeout = 1e400\n", "device.response_timeout"),
         (b"[points]\nbinary_inputs = -1\n", "points.binary_inputs"),

@@ -187,7 +187,7 @@ def read_profile(data: bytes) -> dict[str, Any]:
     The suite's ``profile_reader`` (:class:`~wireproof.protocol.SuiteEntry`): ``certify`` and the plugin
     hand it the file's bytes.
     """
-    if data.lstrip()[:1] == b"<":
+    if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<":  # XML, maybe after a UTF-8 byte order mark
         from wireproof.conformance.dnp3_outstation.xml_profile import parse_xml_profile
 
         return parse_xml_profile(data)

@@ -2,17 +2,20 @@
 
 A vendor describes a device in a ``DNP3DeviceProfileDocument`` (schema
 namespaces ``http://www.dnp3.org/DNP3/DeviceProfile/Jan2010``,
-``.../April2016`` and others: elements are matched by local name, so any
-edition reads). Only what the suite asks is read, each from the element's
-``currentValue`` (else its first ``value``):
+``.../November2014``, ``.../April2016`` and others: elements are matched by
+local name, so any edition reads; the numbers below are the profile's
+section numbers, as in opendnp3's published profile). Only what the suite
+asks is read, each from the element's ``currentValue`` (its ``value``, or
+the name of its one empty element, ``<on/>``), else its first ``value``:
 
-- ``configuration/deviceConfig/deviceName`` -> ``device.name``;
-- ``linkConfig/dataLinkAddress`` -> ``device.outstation_address``;
-- ``outstationConfig/applicationLayerConfirmTimeout`` (milliseconds) ->
-  ``device.confirm_timeout``; ``selectTimeout``/``selectOperateTimeout``
-  (milliseconds) -> ``device.select_timeout``;
-- ``unsolicitedConfig/supportsUnsolicitedReporting`` ("true"/"yes"/"enabled")
-  -> ``device.unsolicited``; ``timeSyncRequired``/``needTime`` -> ``device.need_time``;
+- ``deviceConfig/deviceName`` (1.1.3) -> ``device.name``;
+- ``linkConfig/dataLinkAddress`` (1.4.1) -> ``device.outstation_address``;
+  ``unsolicitedConfig/masterDataLinkAddress`` (1.8.2) -> ``device.master_address``;
+- ``unsolicitedResponseConfirmationTimeout`` (1.8.3, milliseconds), else
+  ``outstationConfig/applicationLayerConfirmTimeout`` (1.7.1) -> ``device.confirm_timeout``;
+  ``maxTimeBetweenSelectAndOperate`` (3.3.10, seconds) -> ``device.select_timeout``;
+- ``supportsUnsolicitedReporting`` (1.8.1: ``<on/>``, "true", ...) -> ``device.unsolicited``;
+  ``timeSyncRequired`` (1.7.2: anything but ``<never/>``) -> ``device.need_time``;
 - the data points list: the number of ``binaryInput``, ``doubleBitInput``,
   ``analogInput``, ``counter``, ``binaryOutput``, ``analogOutput`` elements ->
   ``points``; a point type whose points have a ``changeEventClass`` other
@@ -27,6 +30,7 @@ not a device profile is a :class:`~wireproof.errors.FixtureError`.
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from typing import Any, Final
@@ -51,7 +55,7 @@ _EVENTS: Final = {
     "analogInput": "analog",
     "counter": "counter",
 }
-_TRUE: Final = {"true", "yes", "enabled", "1"}
+_TRUE: Final = {"true", "yes", "enabled", "on", "1"}
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
@@ -88,9 +92,18 @@ def _number(where: str, text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise FixtureError(f"profile (XML): {where} is {text!r}, not a number") from None
+    if not math.isfinite(value):
+        raise FixtureError(f"profile (XML): {where} is {text!r}, not a finite number")
+    return value
+
+
+def _integer(where: str, value: float) -> int:
+    if value != int(value):
+        raise FixtureError(f"profile (XML): {where} is {value!r}, not an integer")
+    return int(value)
 
 
 def parse_xml_profile(data: bytes) -> dict[str, Any]:
@@ -112,23 +125,27 @@ def parse_xml_profile(data: bytes) -> dict[str, Any]:
     name = _value(_find(root, "deviceName"))
     if name:
         device["name"] = name
-    address = _number("dataLinkAddress", _value(_find(root, "dataLinkAddress")))
-    if address is not None:
-        device["outstation_address"] = int(address)
-    for tags, key in (
-        (("applicationLayerConfirmTimeout",), "confirm_timeout"),
-        (("selectTimeout", "selectOperateTimeout"), "select_timeout"),
+    for tag, key in (("dataLinkAddress", "outstation_address"), ("masterDataLinkAddress", "master_address")):
+        number = _number(tag, _value(_find(root, tag)))
+        if number is not None:
+            device[key] = _integer(tag, number)
+    # Seconds the suite waits for the device's own timers: the unsolicited confirm timeout (1.8.3) is
+    # what repeats an unsolicited response, else the solicited one (1.7.1); both in milliseconds.
+    # The select-to-operate limit (3.3.10, binary outputs) is in seconds.
+    for tags, key, scale in (
+        (("unsolicitedResponseConfirmationTimeout",), "confirm_timeout", 0.001),
+        (("applicationLayerConfirmTimeout",), "confirm_timeout", 0.001),
+        (("maxTimeBetweenSelectAndOperate",), "select_timeout", 1.0),
     ):
-        ms = _number(tags[0], _value(_find(root, *tags)))
-        if ms is not None and ms > 0:
-            device[key] = ms / 1000.0
-    for tags, key in (
-        (("supportsUnsolicitedReporting", "unsolicitedReportingSupported"), "unsolicited"),
-        (("timeSyncRequired", "needTime"), "need_time"),
-    ):
-        text = _value(_find(root, *tags))
-        if text is not None:
-            device[key] = text.strip().lower() in _TRUE
+        value = _number(tags[0], _value(_find(root, *tags)))
+        if value is not None and value > 0 and key not in device:
+            device[key] = value * scale
+    unsolicited = _value(_find(root, "supportsUnsolicitedReporting"))
+    if unsolicited is not None:
+        device["unsolicited"] = unsolicited.strip().lower() in _TRUE
+    need_time = _value(_find(root, "timeSyncRequired"))
+    if need_time is not None:  # <never/>, else a period or "within N s of IIN1.4": the device asks for time
+        device["need_time"] = need_time.strip().lower() not in ("never", "false", "no", "off")
     points: dict[str, int] = {}
     events: dict[str, bool] = {}
     for element in root.iter():
