@@ -14,7 +14,13 @@ from wireproof.codecs.dnp3 import master as M
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
 from wireproof.codecs.dnp3.constants import FunctionCode, Iin, PrimaryFunction, SecondaryFunction
 from wireproof.codecs.dnp3.link import decode_link, encode_link
-from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, LinkFrame, ObjectHeader, Point
+from wireproof.codecs.dnp3.messages import (
+    ApplicationRequest,
+    ApplicationResponse,
+    LinkFrame,
+    ObjectHeader,
+    Point,
+)
 from wireproof.codecs.dnp3.transport import segment
 from wireproof.errors import LocalProtocolError
 
@@ -45,7 +51,8 @@ def unsolicited(seq: int, *objects: ObjectHeader, iin: int = 0, con: bool = True
 
 
 BINARIES = ObjectHeader(group=1, variation=2, qualifier=0x00, start=0, stop=1,
-                        points=(Point(index=0, values={"flags": 0x81}), Point(index=1, values={"flags": 0x01})))
+                        points=(Point(index=0, values={"flags": 0x81}),
+                                Point(index=1, values={"flags": 0x01})))
 ANALOG = ObjectHeader(group=30, variation=1, qualifier=0x00, start=0, stop=0,
                       points=(Point(index=0, values={"flags": 0x01, "value": 100}),))
 COUNTER_EVENT = ObjectHeader(group=22, variation=1, qualifier=0x28, count=1,
@@ -152,7 +159,8 @@ def test_restart_iin_that_never_clears_stops_after_a_few_attempts() -> None:
         for write in sent(out):
             assert write.function == FunctionCode.WRITE
             writes += 1
-            [result] = of(master.receive(response(write.seq, iin=Iin.DEVICE_RESTART), float(step)), M.TaskResult)
+            answer = master.receive(response(write.seq, iin=Iin.DEVICE_RESTART), float(step))
+            [result] = of(answer, M.TaskResult)
             assert not result.ok and "still set" in result.reason
     assert writes == M.AUTO_STREAK
     assert len(notices) == 1 and "DEVICE_RESTART" in notices[0].message
@@ -177,7 +185,8 @@ def test_non_lan_time_sync_compensates_half_the_round_trip_less_the_turnaround()
     master = M.Dnp3Master(M.MasterConfig(utc_offset=1_000.0))
     [measure] = sent(master.send(M.time_sync(lan=False), 0.0))
     assert measure.function == FunctionCode.DELAY_MEASURE
-    delay = ObjectHeader(group=52, variation=2, qualifier=0x07, count=1, points=(Point(values={"delay": 100}),))
+    delay = ObjectHeader(group=52, variation=2, qualifier=0x07, count=1,
+                         points=(Point(values={"delay": 100}),))
     [write] = sent(master.receive(response(measure.seq, delay), 0.3))
     [header] = write.objects
     assert (header.group, header.variation) == (50, 1)
@@ -297,7 +306,8 @@ def test_queue_is_bounded() -> None:
 def test_points_of_packed_double_bit_and_relative_time() -> None:
     r = ApplicationResponse(objects=(
         ObjectHeader(group=1, variation=1, qualifier=0x00, start=4, stop=5,
-                     points=(Point(index=4, values={"state": True}), Point(index=5, values={"state": False}))),
+                     points=(Point(index=4, values={"state": True}),
+                             Point(index=5, values={"state": False}))),
         ObjectHeader(group=3, variation=2, qualifier=0x00, start=0, stop=0,
                      points=(Point(index=0, values={"flags": 0x81}),)),
         ObjectHeader(group=51, variation=1, qualifier=0x07, count=1, points=(Point(values={"time": 5000}),)),
