@@ -531,6 +531,12 @@ def _statuses(response: ApplicationResponse) -> tuple[int, ...]:
                  for p in h.points)
 
 
+def _status_names(statuses: tuple[int, ...]) -> str:
+    """The non-SUCCESS command statuses, by name."""
+    return ", ".join(CommandStatus(s).name if s in CommandStatus._value2member_map_ else str(s)
+                     for s in statuses if s)
+
+
 def _echoes(request: ApplicationRequest, response: ApplicationResponse) -> bool:
     """Whether a control response echoes the request's objects (status aside; 4.4.3)."""
     def strip(headers: tuple[ObjectHeader, ...]) -> list[Any]:
@@ -821,19 +827,19 @@ class Dnp3Master(Machine[ExchangeState]):
                 "IIN2.0: the outstation does not support unsolicited responses; nothing to disable")))
             return
         if run.failure:
-            self._fail(run.failure + " (IEEE 1815 4.2.2.7.2)", out)
+            bad = _status_names(_statuses(r))
+            status = f"; command status {bad}" if bad else ""
+            self._fail(f"{run.failure} (IEEE 1815 4.2.2.7.2){status}", out)
             return
         if task.kind is TaskKind.CLEAR_RESTART and r.iin & Iin.DEVICE_RESTART:
             self._fail("IIN1.7 DEVICE_RESTART still set in the response to its clearing write "
                        "(IEEE 1815 4.2.2.7.1)", out)
             return
         if task.kind in (TaskKind.SELECT_OPERATE, TaskKind.DIRECT_OPERATE) and request is not None:
-            statuses = _statuses(r)
-            bad = [CommandStatus(s).name if s in CommandStatus._value2member_map_ else str(s)
-                   for s in statuses if s]
+            bad = _status_names(_statuses(r))
             if bad or not _echoes(request, r):
                 what = "SELECT" if request.function == FunctionCode.SELECT else request.function.name
-                self._fail(f"{what} answered with status {', '.join(bad)} (IEEE 1815 4.4.3, 11.9.7)" if bad
+                self._fail(f"{what} answered with status {bad} (IEEE 1815 4.4.3, 11.9.7)" if bad
                            else f"{what} response does not echo the request's objects (IEEE 1815 4.4.3)", out)
                 return
             if request.function == FunctionCode.SELECT:
