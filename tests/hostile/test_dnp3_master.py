@@ -238,3 +238,51 @@ def test_cli_against_a_silent_outstation_fails_cleanly() -> None:
     assert "Traceback" not in done.stderr
 
 
+
+
+@contextmanager
+def udp_outstation(answer: Answer) -> Iterator[str]:
+    """A UDP outstation: each datagram's request answered with ``answer(request)`` (one datagram each)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        framer = FragmentFramer()
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            framer.feed(data)
+            while (raw := framer.next_frame()) is not NEED_DATA:
+                request = decode_fragment(bytes(raw))
+                if isinstance(request, ApplicationRequest) and request.function != FunctionCode.CONFIRM:
+                    for chunk in answer(request):
+                        sock.sendto(chunk, peer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"udp://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        sock.close()
+        assert not thread.is_alive()
+
+
+def test_udp_outstation_with_a_garbage_datagram_first() -> None:
+    analog = ObjectHeader(group=30, variation=1, qualifier=0x00, start=0, stop=0,
+                          points=(Point(index=0, values={"flags": 1, "value": 42}),))
+
+    def answer(r: ApplicationRequest) -> list[bytes]:
+        return [b"\x05\x64garbage", frames(response(r.seq, analog))]
+
+    with udp_outstation(answer) as url:
+        result, s, _ = run_bounded(url, M.integrity_poll(), timeout=5.0)
+    assert result.ok and s.values("analog") == {0: 42}
+    assert notices(s, "link")

@@ -45,7 +45,7 @@ list of effects: :class:`Transmit` (a fragment to send), :class:`PointUpdate`
 or duplicate fragment, IIN2 bits...). Time is an input, in seconds;
 ``utc_offset`` turns it into UTC for the time synchronization write.
 
-Confirms (4.2.2.4.4, 4.4.?): whenever a response carries CON, the master
+Confirms (4.2.2.4.4; function CONFIRM, 4.2.2.5): whenever a response carries CON, the master
 answers CONFIRM with that response's SEQ (and UNS for an unsolicited one);
 a multi-fragment response waits for the confirm of each fragment, so the
 response timeout restarts at every fragment.
@@ -173,7 +173,7 @@ class TaskKind(enum.IntEnum):
 
 
 class CommandStatus(enum.IntEnum):
-    """Control status codes in the status field of g12 / g41 (IEEE 1815-2012 11.9.7, table 11-?)."""
+    """Control status codes in the status field of g12 / g41 objects (IEEE 1815-2012 11.9.7)."""
 
     SUCCESS = 0
     TIMEOUT = 1
