@@ -210,6 +210,24 @@ def test_simulate_dnp3_master_cli(dnp3_outstation: Any) -> None:
     assert "operate crob index=2 code=LATCH_ON type=SelectBeforeOperate" in lines
 
 
+def test_simulate_dnp3_master_cli_text_lines(dnp3_outstation: Any) -> None:
+    import subprocess
+    import sys
+
+    outstation = dnp3_outstation("dnp3py")
+    done = subprocess.run(
+        [sys.executable, "-m", "wireproof", "simulate", "dnp3-master", "--target", outstation.url,
+         "--count", "2", "--poll-interval", "0.1", "--time-sync", "--non-lan"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "analog[2] = 1234 flags=0x02 (g30v1)" in lines
+    assert "counter[3] = 40 flags=0x02 (g20v1)" in lines
+    assert lines.count("task class-poll 1,2,3: ok (IIN 0x0000)") == 2
+    assert "task time-sync non-lan: ok (IIN 0x0000)" in lines
+    assert len(_written_times(outstation.stop())) == 1
+
+
 def test_simulate_dnp3_master_unreachable_target_exits_2() -> None:
     import socket
     import subprocess

@@ -28,8 +28,8 @@ caller's thread: :meth:`MasterSession.pump` reads with a timeout no longer
 than the master's next deadline, feeds what arrives to the link, calls
 ``tick`` with the monotonic clock, writes what the master asks to send and
 records what it reports (:attr:`MasterSession.points`, the latest value of
-each point; :attr:`MasterSession.results`; :attr:`MasterSession.effects`,
-bounded). Every wait is on the socket, with a deadline; nothing sleeps.
+each point, at most :data:`MAX_POINTS` of them; :attr:`MasterSession.results`;
+:attr:`MasterSession.effects`, the last :data:`MAX_EFFECTS`). Every wait is on the socket, with a deadline; nothing sleeps.
 Tests (and the outstation suite) use :func:`connect` and the task methods
 (:meth:`~MasterSession.integrity_poll`, :meth:`~MasterSession.operate`,
 :meth:`~MasterSession.time_sync`, :meth:`~MasterSession.wait_for`).
@@ -62,7 +62,9 @@ CROB_CODES: dict[str, int] = {  # 11.9.7 table: operation type + trip/close (the
     "NUL": 0x00, "PULSE_ON": 0x01, "PULSE_OFF": 0x02, "LATCH_ON": 0x03, "LATCH_OFF": 0x04,
     "CLOSE_PULSE_ON": 0x41, "TRIP_PULSE_ON": 0x81,
 }
-MAX_EFFECTS = 10_000
+MAX_EFFECTS = 10_000  # effects kept in MasterSession.effects (the oldest are dropped)
+MAX_POINTS = 100_000  # distinct (type, index) pairs kept in MasterSession.points
+MAX_RESULTS = 1_000  # task results kept in MasterSession.results (the oldest are dropped)
 
 
 class MasterSession:
@@ -88,6 +90,7 @@ class MasterSession:
         self.effects: deque[M.Effect] = deque(maxlen=MAX_EFFECTS)
         self.on_effect = on_effect
         self.closed_by_peer = False
+        self.points_dropped = 0  # updates of new points not kept: MAX_POINTS reached
 
     def close(self) -> None:
         self.transport.close()
@@ -106,9 +109,15 @@ class MasterSession:
                 self.transport.send(effect.data)
                 continue
             if isinstance(effect, M.PointUpdate):
-                self.points[(effect.kind, effect.index)] = effect
+                key = (effect.kind, effect.index)
+                if key in self.points or len(self.points) < MAX_POINTS:
+                    self.points[key] = effect
+                else:
+                    self.points_dropped += 1
             elif isinstance(effect, M.TaskResult):
                 self.results[effect.id] = effect
+                if len(self.results) > MAX_RESULTS:
+                    del self.results[next(iter(self.results))]
             self.effects.append(effect)
             if self.on_effect is not None:
                 self.on_effect(effect)
