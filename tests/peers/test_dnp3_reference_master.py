@@ -189,6 +189,28 @@ def test_unsolicited_responses_are_confirmed_and_reported(session_to: Any, impl:
     outstation.stop()
 
 
+def test_asyncio_session(dnp3_outstation: Any) -> None:
+    import asyncio
+
+    from wireproof.harness.simulators.dnp3_master import AsyncMasterSession
+
+    outstation = dnp3_outstation("yadnp3")
+
+    async def main() -> tuple[list[M.TaskResult], M.TaskResult, dict[int, Any]]:
+        session = await AsyncMasterSession.open(outstation.url)
+        try:
+            startup = await session.start(TIMEOUT)
+            operated = await session.run(M.direct_operate(M.crob(3, LATCH_ON)), TIMEOUT)
+            return startup, operated, session.values("analog")
+        finally:
+            await session.close()
+
+    startup, operated, analog = asyncio.run(main())
+    assert startup and all(r.ok for r in startup)
+    assert operated.ok and analog == dict(enumerate(dnp3_points.initial().analog))
+    assert "operate crob index=3 code=LATCH_ON type=DirectOperate" in outstation.stop()
+
+
 def test_simulate_dnp3_master_cli(dnp3_outstation: Any) -> None:
     import json
     import subprocess

@@ -679,7 +679,8 @@ class Dnp3Master(Machine[ExchangeState]):
         comes later (``TaskResult.id`` is the value of :attr:`last_id`)."""
         out: list[Effect] = []
         if len(self._queue) >= self.config.max_queue:
-            out.append(TaskResult(id=next(self._ids), task=task, ok=False,
+            self._last_id = next(self._ids)
+            out.append(TaskResult(id=self._last_id, task=task, ok=False,
                                   reason=f"task queue full ({self.config.max_queue} tasks)"))
             return out
         self._enqueue(task)

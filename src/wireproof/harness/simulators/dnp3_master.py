@@ -29,15 +29,20 @@ than the master's next deadline, feeds what arrives to the link, calls
 ``tick`` with the monotonic clock, writes what the master asks to send and
 records what it reports (:attr:`MasterSession.points`, the latest value of
 each point, at most :data:`MAX_POINTS` of them; :attr:`MasterSession.results`;
-:attr:`MasterSession.effects`, the last :data:`MAX_EFFECTS`). Every wait is on the socket, with a deadline; nothing sleeps.
-Tests (and the outstation suite) use :func:`connect` and the task methods
+:attr:`MasterSession.effects`, the last :data:`MAX_EFFECTS`). Every wait is
+on the socket, with a deadline; nothing sleeps. Tests (and the outstation
+suite) use :func:`connect` and the task methods
 (:meth:`~MasterSession.integrity_poll`, :meth:`~MasterSession.operate`,
 :meth:`~MasterSession.time_sync`, :meth:`~MasterSession.wait_for`).
+:class:`AsyncMasterSession` is the same over asyncio streams (TCP), for a
+caller that runs an event loop (``await AsyncMasterSession.open(url)``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -52,11 +57,12 @@ from typing import Any
 from wireproof.codecs.dnp3 import master as M
 from wireproof.errors import HarnessError, TransportError, TransportTimeout, WireproofError
 from wireproof.harness.exitcodes import FAIL, INTERRUPTED, OK, USAGE
-from wireproof.harness.transports.base import Transport
+from wireproof.harness.transports.base import TcpAddress, Transport, transport_error
 from wireproof.harness.transports.message import MessageTransport
-from wireproof.harness.transports.registry import open_target
+from wireproof.harness.transports.registry import open_target, parse_url
 
-__all__ = ["CROB_CODES", "MasterSession", "add_arguments", "connect", "effect_json", "effect_line", "run"]
+__all__ = ["CROB_CODES", "AsyncMasterSession", "MasterSession", "add_arguments", "connect", "effect_json",
+           "effect_line", "run"]
 
 CROB_CODES: dict[str, int] = {  # 11.9.7 table: operation type + trip/close (the common codes)
     "NUL": 0x00, "PULSE_ON": 0x01, "PULSE_OFF": 0x02, "LATCH_ON": 0x03, "LATCH_OFF": 0x04,
@@ -67,14 +73,11 @@ MAX_POINTS = 100_000  # distinct (type, index) pairs kept in MasterSession.point
 MAX_RESULTS = 1_000  # task results kept in MasterSession.results (the oldest are dropped)
 
 
-class MasterSession:
-    """A DNP3 master on one connection to an outstation (module docstring)."""
+class _Recorder:
+    """What both drivers share: the master on its link, and what it reported (bounded)."""
 
-    def __init__(self, url: str, *, address: int = 1, outstation: int = 10,
-                 config: M.MasterConfig | None = None, connect_timeout: float = 5.0,
-                 on_effect: Callable[[M.Effect], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.url = url
+    def __init__(self, *, address: int, outstation: int, config: M.MasterConfig | None,
+                 on_effect: Callable[[M.Effect], None] | None, clock: Callable[[], float]) -> None:
         self.clock = clock
         base = config or M.MasterConfig()
         utc_offset = time.time() - clock()  # the master sees one clock; its UTC is this far away
@@ -84,13 +87,49 @@ class MasterSession:
             disable_unsolicited_at_startup=base.disable_unsolicited_at_startup,
             integrity_on_restart=base.integrity_on_restart, max_queue=base.max_queue))
         self.link = M.MasterLink(master=self.master, address=address, outstation=outstation)
-        self.transport = open_target(url, timeout=connect_timeout)
         self.points: dict[tuple[str, int], M.PointUpdate] = {}
         self.results: dict[int, M.TaskResult] = {}
         self.effects: deque[M.Effect] = deque(maxlen=MAX_EFFECTS)
         self.on_effect = on_effect
         self.closed_by_peer = False
         self.points_dropped = 0  # updates of new points not kept: MAX_POINTS reached
+
+    def _record(self, effect: M.Effect) -> None:
+        if isinstance(effect, M.PointUpdate):
+            key = (effect.kind, effect.index)
+            if key in self.points or len(self.points) < MAX_POINTS:
+                self.points[key] = effect
+            else:
+                self.points_dropped += 1
+        elif isinstance(effect, M.TaskResult):
+            self.results[effect.id] = effect
+            if len(self.results) > MAX_RESULTS:
+                del self.results[next(iter(self.results))]
+        self.effects.append(effect)
+        if self.on_effect is not None:
+            self.on_effect(effect)
+
+    def _wait(self, end: float) -> float:
+        """How long to wait for input: until ``end`` or the master's next deadline."""
+        deadline = self.link.next_deadline()
+        return max(0.0, min(end, deadline if deadline is not None else end) - self.clock())
+
+    def values(self, kind: str) -> dict[int, Any]:
+        """The latest value of each point of ``kind``, by index."""
+        return {i: p.value for (k, i), p in sorted(self.points.items()) if k == kind}
+
+
+class MasterSession(_Recorder):
+    """A DNP3 master on one connection to an outstation, blocking (module docstring)."""
+
+    def __init__(self, url: str, *, address: int = 1, outstation: int = 10,
+                 config: M.MasterConfig | None = None, connect_timeout: float = 5.0,
+                 on_effect: Callable[[M.Effect], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(address=address, outstation=outstation, config=config, on_effect=on_effect,
+                         clock=clock)
+        self.url = url
+        self.transport = open_target(url, timeout=connect_timeout)
 
     def close(self) -> None:
         self.transport.close()
@@ -107,20 +146,8 @@ class MasterSession:
         for effect in effects:
             if isinstance(effect, M.SendBytes):
                 self.transport.send(effect.data)
-                continue
-            if isinstance(effect, M.PointUpdate):
-                key = (effect.kind, effect.index)
-                if key in self.points or len(self.points) < MAX_POINTS:
-                    self.points[key] = effect
-                else:
-                    self.points_dropped += 1
-            elif isinstance(effect, M.TaskResult):
-                self.results[effect.id] = effect
-                if len(self.results) > MAX_RESULTS:
-                    del self.results[next(iter(self.results))]
-            self.effects.append(effect)
-            if self.on_effect is not None:
-                self.on_effect(effect)
+            else:
+                self._record(effect)
 
     def pump(self, timeout: float, until: Callable[[], bool] = lambda: False) -> bool:
         """Serve the connection until ``until()`` holds (True) or ``timeout`` seconds pass (False)."""
@@ -130,9 +157,7 @@ class MasterSession:
             now = self.clock()
             if now >= end:
                 return False
-            deadline = self.link.next_deadline()
-            wait = min(end, deadline if deadline is not None else end) - now
-            data = self._recv(max(0.0, wait))
+            data = self._recv(self._wait(end))
             if data:
                 self._apply(self.link.receive_data(data, self.clock()))
             self._apply(self.link.tick(self.clock()))
@@ -157,10 +182,10 @@ class MasterSession:
 
     def start(self, timeout: float = 30.0) -> list[M.TaskResult]:
         """The startup sequence, to its end; the results of its tasks (and of what IIN bits added)."""
-        first = len(self.results)
+        before = set(self.results)
         self._apply(self.link.start(self.clock()))
         self.pump(timeout, lambda: not self.master.busy)
-        return list(self.results.values())[first:]
+        return [r for tid, r in self.results.items() if tid not in before]
 
     def run(self, task: M.Task, timeout: float = 30.0) -> M.TaskResult:
         """Queue ``task`` and serve until its result (a failed result if ``timeout`` passes first)."""
@@ -209,11 +234,6 @@ class MasterSession:
             self.on_effect = previous
         return found[0] if found else None
 
-    def values(self, kind: str) -> dict[int, Any]:
-        """The latest value of each point of ``kind``, by index."""
-        return {i: p.value for (k, i), p in sorted(self.points.items()) if k == kind}
-
-
 @contextmanager
 def connect(url: str, **kwargs: Any) -> Iterator[MasterSession]:
     """A :class:`MasterSession` to ``url``, closed on exit (``kwargs`` as the class takes)."""
@@ -222,6 +242,80 @@ def connect(url: str, **kwargs: Any) -> Iterator[MasterSession]:
         yield session
     finally:
         session.close()
+
+
+class AsyncMasterSession(_Recorder):
+    """The asyncio twin of :class:`MasterSession` (TCP targets): ``await AsyncMasterSession.open(url)``."""
+
+    def __init__(self, url: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                 address: int = 1, outstation: int = 10, config: M.MasterConfig | None = None,
+                 on_effect: Callable[[M.Effect], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(address=address, outstation=outstation, config=config, on_effect=on_effect,
+                         clock=clock)
+        self.url, self.reader, self.writer = url, reader, writer
+
+    @classmethod
+    async def open(cls, url: str, *, connect_timeout: float = 5.0, **kwargs: Any) -> AsyncMasterSession:
+        """Connect to a ``tcp://`` target; :class:`TransportError` when it cannot be reached."""
+        target = parse_url(url)
+        if not isinstance(target, TcpAddress):
+            raise HarnessError(f"{url}: the asyncio master session takes tcp:// targets")
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port),
+                                                    connect_timeout)
+        except (OSError, TimeoutError) as err:
+            raise transport_error(url, "connect", err) from None
+        return cls(url, reader, writer, **kwargs)
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+    async def _apply(self, effects: list[M.Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, M.SendBytes):
+                self.writer.write(effect.data)
+                await self.writer.drain()
+            else:
+                self._record(effect)
+
+    async def pump(self, timeout: float, until: Callable[[], bool] = lambda: False) -> bool:
+        """As :meth:`MasterSession.pump`."""
+        end = self.clock() + timeout
+        await self._apply(self.link.tick(self.clock()))
+        while not until():
+            if self.clock() >= end:
+                return False
+            if self.closed_by_peer:
+                raise TransportError(f"{self.url}: the outstation closed the connection")
+            try:
+                data = await asyncio.wait_for(self.reader.read(65536), self._wait(end))
+            except TimeoutError:
+                data = None
+            except OSError as err:
+                raise transport_error(self.url, "recv", err) from None
+            if data == b"":
+                self.closed_by_peer = True
+                raise TransportError(f"{self.url}: the outstation closed the connection")
+            if data:
+                await self._apply(self.link.receive_data(data, self.clock()))
+            await self._apply(self.link.tick(self.clock()))
+        return True
+
+    async def start(self, timeout: float = 30.0) -> list[M.TaskResult]:
+        before = set(self.results)
+        await self._apply(self.link.start(self.clock()))
+        await self.pump(timeout, lambda: not self.master.busy)
+        return [r for tid, r in self.results.items() if tid not in before]
+
+    async def run(self, task: M.Task, timeout: float = 30.0) -> M.TaskResult:
+        await self._apply(self.link.send(task, self.clock()))
+        tid = self.master.last_id
+        if not await self.pump(timeout, lambda: tid in self.results):
+            return M.TaskResult(id=tid, task=task, ok=False, reason=f"no result within {timeout:g} s")
+        return self.results[tid]
 
 
 # ------------------------------------------------------------------------------- output
