@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.codecs.dnp3.strategies import responses
 
 from wireproof.codecs.dnp3 import master as M
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
@@ -371,3 +374,60 @@ def test_link_reports_garbage_and_oversized_fragments() -> None:
     notices = of(out, M.Notice)
     assert {n.kind for n in notices} == {"transport"} and "limit of 300" in notices[0].message
     assert not of(out, M.PointUpdate)
+
+
+# ------------------------------------------------------------------------------- properties
+
+TASKS = [M.integrity_poll(), M.class_poll(1), M.select_operate(M.crob(0, 3)), M.time_sync(lan=False),
+         M.time_sync(lan=True), M.direct_operate(M.analog_output(1, 5)), M.freeze()]
+_steps = st.lists(st.one_of(
+    st.tuples(st.just("task"), st.sampled_from(TASKS)),
+    st.tuples(st.just("response"), responses),
+    st.tuples(st.just("bytes"), st.binary(max_size=64)),
+    st.tuples(st.just("tick"), st.floats(min_value=0, max_value=20)),
+), max_size=30)
+
+
+def _invariants(master: M.Dnp3Master) -> None:
+    awaiting = master.state is not M.ExchangeState.IDLE
+    assert (master.next_deadline() is not None) == awaiting
+    assert len(master.queued) <= master.config.max_queue
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps=_steps)
+def test_any_sequence_of_inputs_keeps_the_master_consistent(steps: list[tuple[str, Any]]) -> None:
+    master = M.Dnp3Master(M.MasterConfig(response_timeout=1.0))
+    now = 0.0
+    started = finished = 0
+    for kind, value in steps:
+        if kind == "task":
+            out = master.send(value, now)
+            started += 1
+        elif kind == "response" or kind == "bytes":
+            out = master.receive(value, now)
+        else:
+            now += value
+            out = master.tick(now)
+        finished += sum(1 for e in out if isinstance(e, M.TaskResult) and not e.task.auto)
+        for e in out:
+            if isinstance(e, M.Transmit):
+                assert decode_fragment(e.data) == e.fragment
+        _invariants(master)
+    # whatever happened, time alone ends every task the caller queued
+    for _ in range(4 * (started + 12)):
+        if not master.busy:
+            break
+        now += 1.0
+        finished += sum(1 for e in master.tick(now) if isinstance(e, M.TaskResult) and not e.task.auto)
+    assert not master.busy and finished == started
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunks=st.lists(st.binary(max_size=300), max_size=10))
+def test_any_octets_on_the_link_are_reported_never_raised(chunks: list[bytes]) -> None:
+    link = M.MasterLink()
+    link.send(M.integrity_poll(), 0.0)
+    for chunk in chunks:
+        for effect in link.receive_data(b"\x05\x64" + chunk, 0.0):
+            assert isinstance(effect, M.Notice | M.SendBytes | M.PointUpdate | M.TaskResult)
