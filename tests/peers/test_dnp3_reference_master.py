@@ -9,7 +9,8 @@ outstation's application was handed (the runner's lines: ``select crob ...``,
 
 Known peer limits (tests/peers/test_dnp3_peers.py): dnp3py has no double-bit
 inputs, and its runner has no analog output handler (a g41 command is
-answered NOT_SUPPORTED, which the master must report as a failed task).
+answered NOT_SUPPORTED, which the master must report as a failed task), and no
+freeze functions (IMMED_FREEZE is answered IIN2.0, again a failed task).
 dnp3py 0.6.0's OutstationTcpRunner never calls ``Outstation.generate_unsolicited``
 (nothing in dnp3/outstation/tcp_runner.py does), so it sends no unsolicited
 response at all: the unsolicited test runs against yadnp3 only.
@@ -27,6 +28,7 @@ from tests.peers import dnp3_points
 
 from wireproof.codecs.dnp3 import master as M
 from wireproof.codecs.dnp3.constants import Iin
+from wireproof.codecs.dnp3.messages import ObjectHeader
 from wireproof.harness.simulators.dnp3_master import CROB_CODES, MasterSession
 
 IMPLS = ["yadnp3", "dnp3py"]
@@ -143,6 +145,24 @@ def test_analog_output_refused_by_dnp3py_is_reported(session_to: Any) -> None:
     outstation, session = session_to("dnp3py")
     result = session.operate(M.analog_output(0, 1234), select=False, timeout=TIMEOUT)
     assert not result.ok and result.statuses and result.statuses[0] != 0
+    outstation.stop()
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_freeze_then_read_frozen_counters(session_to: Any, impl: str) -> None:
+    outstation, session = session_to(impl)
+    frozen = session.run(M.freeze(), TIMEOUT)
+    if impl == "dnp3py":  # no freeze functions: IIN2.0, which the master reports as the task's failure
+        assert not frozen.ok and "IIN2.0 NO_FUNC_CODE_SUPPORT" in frozen.reason
+        outstation.stop()
+        return
+    assert frozen.ok, frozen
+    session.settle(TIMEOUT)
+    read = session.run(M.read(ObjectHeader(group=21, variation=0, qualifier=0x06)), TIMEOUT)
+    assert read.ok, read
+    counters = dnp3_points.initial().counter
+    got = {i: v for i, v in session.values("frozen_counter").items() if i < len(counters)}
+    assert got == dict(enumerate(counters))
     outstation.stop()
 
 
