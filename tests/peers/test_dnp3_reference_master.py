@@ -18,6 +18,7 @@ response at all: the unsolicited test runs against yadnp3 only.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -232,7 +233,6 @@ def test_asyncio_session(dnp3_outstation: Any) -> None:
 
 
 def test_simulate_dnp3_master_cli(dnp3_outstation: Any) -> None:
-    import json
     import subprocess
     import sys
 
@@ -283,3 +283,33 @@ def test_simulate_dnp3_master_unreachable_target_exits_2() -> None:
              "--count", "1"], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "not reachable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_simulate_dnp3_master_polls_until_sigterm(dnp3_outstation: Any) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.peers.dnp3_peers import LineReader
+
+    outstation = dnp3_outstation("yadnp3")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wireproof", "simulate", "dnp3-master", "--target", outstation.url,
+         "--poll-interval", "0.1", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        reader = LineReader(process.stdout)
+        polls = 0
+        while polls < 3:
+            record = json.loads(reader.line(TIMEOUT, "a line from the master"))
+            polls += record.get("task") == "class-poll 1,2,3" and record["ok"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=TIMEOUT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    outstation.stop()
