@@ -121,6 +121,22 @@ def test_crob_select_operate_and_direct_operate(session_to: Any, impl: str) -> N
     assert "operate crob index=1 code=LATCH_ON type=DirectOperate" in lines
 
 
+def test_direct_operate_and_freeze_without_acknowledgment(session_to: Any) -> None:
+    outstation, session = session_to("yadnp3")
+    result = session.run(M.direct_operate(M.crob(2, LATCH_ON), ack=False), TIMEOUT)
+    assert result.ok and "no response" in result.reason
+    assert session.run(M.freeze(ack=False), TIMEOUT).ok
+    # the outstation answers requests in order: once this read is answered, both were processed
+    read = session.run(M.read(ObjectHeader(group=21, variation=0, qualifier=0x06),
+                              ObjectHeader(group=10, variation=0, qualifier=0x06)), TIMEOUT)
+    assert read.ok
+    counters = dnp3_points.initial().counter
+    assert {i: v for i, v in session.values("frozen_counter").items() if i < len(counters)} == \
+        dict(enumerate(counters))
+    assert session.values("binary_output")[2] is True
+    assert "operate crob index=2 code=LATCH_ON type=DirectOperateNoAck" in outstation.stop()
+
+
 def test_crob_on_a_missing_point_is_a_failed_task(session_to: Any) -> None:
     outstation, session = session_to("yadnp3")
     result = session.operate(M.crob(99, LATCH_ON), select=False, timeout=TIMEOUT)

@@ -239,6 +239,18 @@ def test_select_then_operate() -> None:
     assert result.ok and result.statuses == (0,)
 
 
+def test_no_ack_requests_end_their_task_once_sent() -> None:
+    master = M.Dnp3Master()
+    out = master.send(M.direct_operate(M.crob(1, 0x03), ack=False), 0.0)
+    out += master.send(M.freeze(clear=True, ack=False), 0.0)
+    requests = sent(out)
+    assert [r.function for r in requests] == [FunctionCode.DIRECT_OPERATE_NR, FunctionCode.FREEZE_CLEAR_NR]
+    assert [r.seq for r in requests] == [0, 1]
+    results = of(out, M.TaskResult)
+    assert [r.ok for r in results] == [True, True] and "no response" in results[0].reason
+    assert master.state is M.ExchangeState.IDLE and master.next_deadline() is None and not master.busy
+
+
 def test_a_refused_select_is_not_operated() -> None:
     master = M.Dnp3Master()
     command = M.analog_output(1, 1234)
@@ -379,7 +391,8 @@ def test_link_reports_garbage_and_oversized_fragments() -> None:
 # ------------------------------------------------------------------------------- properties
 
 TASKS = [M.integrity_poll(), M.class_poll(1), M.select_operate(M.crob(0, 3)), M.time_sync(lan=False),
-         M.time_sync(lan=True), M.direct_operate(M.analog_output(1, 5)), M.freeze()]
+         M.time_sync(lan=True), M.direct_operate(M.analog_output(1, 5)), M.freeze(),
+         M.direct_operate(M.crob(1, 4), ack=False), M.freeze(ack=False)]
 _steps = st.lists(st.one_of(
     st.tuples(st.just("task"), st.sampled_from(TASKS)),
     st.tuples(st.just("response"), responses),

@@ -17,8 +17,10 @@ priority) and :class:`Dnp3Master` runs them one request at a time.
 The request/response exchange is ONE :class:`~wireproof.codecs._machine.TransitionTable`
 (:data:`EXCHANGE`): ``IDLE``, ``AWAITING_FIRST`` (a request sent, no
 fragment of its response yet), ``AWAITING_MORE`` (a response of several
-fragments under way). A received fragment is classified before the table
-sees it:
+fragments under way). A request that takes no response (DIRECT_OPERATE_NR
+and the _NR freezes, 4.4.6) is a :class:`SubmitNoAck`, which leaves the
+exchange idle and ends its task once sent. A received fragment is
+classified before the table sees it:
 
 - :class:`MoreFragment` / :class:`LastFragment`: a solicited response
   (function 129) whose FIR and SEQ are what is expected — FIR on the first
@@ -110,6 +112,7 @@ from wireproof.errors import DecodeError, EncodeError, LocalProtocolError, Proto
 __all__ = [
     "AUTO_STREAK",
     "EXCHANGE",
+    "NO_RESPONSE",
     "CommandStatus",
     "Dnp3Master",
     "Effect",
@@ -123,6 +126,7 @@ __all__ = [
     "PointUpdate",
     "SendBytes",
     "Submit",
+    "SubmitNoAck",
     "Task",
     "TaskKind",
     "TaskResult",
@@ -150,6 +154,9 @@ PROTOCOL: Final = "dnp3-app"
 AUTO_STREAK: Final = 3  # automatic tasks queued in a row for one IIN bit before the master stops trying
 MAX_QUEUE: Final = 256
 CLASS_OBJECTS: Final = {0: 1, 1: 2, 2: 3, 3: 4}  # class n -> g60 variation (11.9.27)
+# Requests the outstation does not answer (4.4.6, 4.4.8, 4.4.10, 4.4.11: the "no acknowledgment" forms).
+NO_RESPONSE: Final = frozenset({FunctionCode.DIRECT_OPERATE_NR, FunctionCode.IMMED_FREEZE_NR,
+                                FunctionCode.FREEZE_CLEAR_NR, FunctionCode.FREEZE_AT_TIME_NR})
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -256,18 +263,25 @@ def select_operate(*objects: ObjectHeader) -> Task:
                 label="select-operate")
 
 
-def direct_operate(*objects: ObjectHeader) -> Task:
-    """DIRECT_OPERATE (4.4.5)."""
+def direct_operate(*objects: ObjectHeader, ack: bool = True) -> Task:
+    """DIRECT_OPERATE (4.4.5), or DIRECT_OPERATE_NR (``ack=False``, 4.4.6: no response; the task
+    ends once the request is sent)."""
+    if not ack:
+        return Task(kind=TaskKind.DIRECT_OPERATE, function=FunctionCode.DIRECT_OPERATE_NR, objects=objects,
+                    label="direct-operate-no-ack")
     return Task(kind=TaskKind.DIRECT_OPERATE, function=FunctionCode.DIRECT_OPERATE, objects=objects,
                 label="direct-operate")
 
 
-def freeze(*objects: ObjectHeader, clear: bool = False) -> Task:
-    """IMMED_FREEZE (or FREEZE_CLEAR) of the headers; all counters (g20v0, qualifier 0x06) by default."""
+def freeze(*objects: ObjectHeader, clear: bool = False, ack: bool = True) -> Task:
+    """IMMED_FREEZE (or FREEZE_CLEAR) of the headers, all counters (g20v0, qualifier 0x06) by default;
+    ``ack=False``: the _NR form, which takes no response (4.4.7-4.4.10)."""
     objs = objects or (ObjectHeader(group=20, variation=0, qualifier=0x06),)
-    function = FunctionCode.FREEZE_CLEAR if clear else FunctionCode.IMMED_FREEZE
-    return Task(kind=TaskKind.FREEZE, function=function, objects=objs,
-                label="freeze-clear" if clear else "freeze")
+    function = {(False, True): FunctionCode.IMMED_FREEZE, (True, True): FunctionCode.FREEZE_CLEAR,
+                (False, False): FunctionCode.IMMED_FREEZE_NR, (True, False): FunctionCode.FREEZE_CLEAR_NR}[
+        (clear, ack)]
+    label = ("freeze-clear" if clear else "freeze") + ("" if ack else "-no-ack")
+    return Task(kind=TaskKind.FREEZE, function=function, objects=objs, label=label)
 
 
 def time_sync(*, lan: bool = True, auto: bool = False) -> Task:
@@ -393,6 +407,14 @@ class Submit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitNoAck:
+    """The master sends a request that takes no response (DIRECT_OPERATE_NR, the _NR freezes; 4.4.6)."""
+
+    request: ApplicationRequest = field(default_factory=lambda: ApplicationRequest(
+        function=FunctionCode.DIRECT_OPERATE_NR))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Timeout:
     """The response timeout passed (local: our clock)."""
 
@@ -439,10 +461,12 @@ _SEQ_CLAUSE = "IEEE 1815 4.2.2.4.5: a solicited response answers the outstanding
 
 EXCHANGE: Final = TransitionTable(
     name="DNP3 master request/response exchange", protocol=PROTOCOL, states=ExchangeState,
-    events=(Submit, Timeout, MoreFragment, LastFragment, UnexpectedResponse, Unsolicited, Malformed),
-    local=(Submit, Timeout),
+    events=(Submit, SubmitNoAck, Timeout, MoreFragment, LastFragment, UnexpectedResponse, Unsolicited,
+            Malformed),
+    local=(Submit, SubmitNoAck, Timeout),
     rules={
         (_I, Submit): Transition(_F, "send"),
+        (_I, SubmitNoAck): Transition(_I, "send, no response"),
         (_I, Timeout): Transition(_I, "ignore"),
         (_I, UnexpectedResponse): Transition(_I, "discard"),
         (_I, Unsolicited): Transition(_I, "accept"),
@@ -463,6 +487,7 @@ EXCHANGE: Final = TransitionTable(
     clause=_SEQ_CLAUSE,
     clauses={
         (None, Submit): "IEEE 1815 4.2.2.4.5: a master has one solicited request outstanding at a time",
+        (None, SubmitNoAck): "IEEE 1815 4.2.2.4.5: a master has one solicited request outstanding at a time",
         (_I, MoreFragment): _SEQ_CLAUSE + "; none is outstanding",
         (_I, LastFragment): _SEQ_CLAUSE + "; none is outstanding",
     },
@@ -626,6 +651,14 @@ class Dnp3Master(Machine[ExchangeState]):
         action = rule.action
         if isinstance(event, Submit):
             self._transmit_request(event.request, now, out)
+        elif isinstance(event, SubmitNoAck):
+            self._transmit_request(event.request, now, out, answered=False)
+            run = self._current
+            if run is not None and not run.done:
+                run.done = True
+                out.append(TaskResult(id=run.id, task=run.task, ok=True,
+                                      reason=f"{FunctionCode(event.request.function).name}: no response "
+                                             "is expected (IEEE 1815 4.4.6)"))
         elif isinstance(event, Timeout):
             if action == "fail":
                 self.stats["timeouts"] += 1
@@ -760,7 +793,8 @@ class Dnp3Master(Machine[ExchangeState]):
                     # A request that cannot be encoded (a bad command object): nothing is sent.
                     self._fail(f"request does not encode: {err}", out)
                     continue
-                out += self.handle(Submit(request=request), Role.LOCAL, now)
+                submit = SubmitNoAck if request.function in NO_RESPONSE else Submit
+                out += self.handle(submit(request=request), Role.LOCAL, now)
                 continue
             if run is not None:
                 self._current = None
@@ -774,11 +808,12 @@ class Dnp3Master(Machine[ExchangeState]):
     def _request(self, function: FunctionCode, objects: tuple[ObjectHeader, ...]) -> ApplicationRequest:
         return ApplicationRequest(fir=True, fin=True, seq=0, function=function, objects=objects)
 
-    def _transmit_request(self, request: ApplicationRequest, now: float, out: list[Effect]) -> None:
+    def _transmit_request(self, request: ApplicationRequest, now: float, out: list[Effect], *,
+                          answered: bool = True) -> None:
         request = replace(request, seq=self._seq)
         self._seq = (self._seq + 1) % 16
         self._expect_seq = request.seq
-        self._deadline = now + self.config.response_timeout
+        self._deadline = now + self.config.response_timeout if answered else None
         run = self._current
         if run is not None:
             run.request, run.sent_at = request, now
