@@ -109,6 +109,22 @@ def test_event_poll_after_a_change(session_to: Any, impl: str) -> None:
 
 
 @pytest.mark.parametrize("impl", IMPLS)
+def test_class_event_iin_makes_the_master_poll_events(session_to: Any, impl: str) -> None:
+    outstation, session = session_to(impl)
+    outstation.change()
+    session.points.clear()
+    # a class 0 read only: its response says class 1 events wait (IIN1.1), and the master polls them
+    assert session.run(M.class_poll(0), TIMEOUT).ok
+    assert session.settle(TIMEOUT)
+    polls = [r for r in session.results.values() if r.task.kind is M.TaskKind.EVENT_POLL]
+    assert polls and polls[-1].ok and polls[-1].task.auto
+    events = {(p.kind, p.index): p.value for p in session.points.values() if p.event}
+    assert events[("analog", 0)] == dnp3_points.changed(1).analog[0]
+    assert not session.master.iin & Iin.CLASS_1_EVENTS
+    outstation.stop()
+
+
+@pytest.mark.parametrize("impl", IMPLS)
 def test_crob_select_operate_and_direct_operate(session_to: Any, impl: str) -> None:
     outstation, session = session_to(impl)
     sbo = session.operate(M.crob(0, LATCH_ON), select=True, timeout=TIMEOUT)
