@@ -6,7 +6,7 @@ A DNP3 master has one solicited request outstanding at a time (IEEE 1815
 4.2.2.4.5: SEQ pairs a response with the request it answers; a master
 issues its next request once the last one is answered or has timed out),
 and everything it does is a *task*: an integrity poll (a read of class
-1, 2, 3 and 0 data, 4.4.1 / 5.1), a class or event poll, SELECT then
+1, 2, 3 and 0 data, 4.4.1), a class or event poll, SELECT then
 OPERATE, DIRECT_OPERATE, a freeze, a time synchronization, a write of
 IIN1.7 to clear the restart indication, enabling or disabling unsolicited
 responses. Tasks wait in a queue ordered by priority (clearing the restart
@@ -221,7 +221,7 @@ def _class_headers(classes: tuple[int, ...]) -> tuple[ObjectHeader, ...]:
 
 
 def integrity_poll(*, auto: bool = False) -> Task:
-    """READ class 1, 2, 3 then class 0 (IEEE 1815 5.1: the integrity poll)."""
+    """READ class 1, 2, 3 then class 0: the integrity poll (IEEE 1815 4.4.1, g60 11.9.27)."""
     return Task(kind=TaskKind.INTEGRITY, objects=_class_headers((1, 2, 3, 0)), auto=auto, label="integrity")
 
 
