@@ -8,7 +8,7 @@ the descriptor types.
 
 from __future__ import annotations
 
-from wireproof.protocol import AnalyzerEntry, CodecEntry, ProtocolDescriptor
+from wireproof.protocol import AnalyzerEntry, CodecEntry, ProtocolDescriptor, SimulatorEntry
 
 __all__ = ["DESCRIPTOR"]
 
@@ -29,6 +29,15 @@ DESCRIPTOR = ProtocolDescriptor(
             analyzer="wireproof.codecs.dnp3.analyzer:Dnp3Analyzer",
             heuristic="wireproof.codecs.dnp3.analyzer:looks_like_dnp3",
             description="DNP3 link frames over TCP and UDP (IEEE 1815 9.2, 8.2; Annex E port 20000)"),
+    ),
+    simulators=(
+        SimulatorEntry(name="dnp3-master", run="wireproof.harness.simulators.dnp3_master:run",
+                       add_arguments="wireproof.harness.simulators.dnp3_master:add_arguments",
+                       description="the DNP3 reference master: startup, integrity and class polls, "
+                                   "commands, time sync (TCP or UDP)"),
+    ),
+    machines=(
+        "wireproof.codecs.dnp3.master:Dnp3Master",
     ),
     fixtures="wireproof.fixtures:dnp3",
     compiled=(),
