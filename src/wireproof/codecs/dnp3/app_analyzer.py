@@ -449,13 +449,11 @@ class ApplicationAnalyzer:
         if code not in _NO_RESPONSE and outstation < _BROADCAST:
             outstanding = st.outstanding
             old = outstanding.pop(seq, None)
-            if old is not None and old.data == frag:  # a retry (4.2.2.4.5): each copy gets its answer
-                old.count = min(old.count + 1, _MAX_OUTSTANDING)
-                outstanding[seq] = old
-                return
-            if len(outstanding) >= _MAX_OUTSTANDING:  # an older SEQ come round again: the newest is awaited
+            if old is None and len(outstanding) >= _MAX_OUTSTANDING:
                 del outstanding[next(iter(outstanding))]
-            outstanding[seq] = _Awaited(seq, code, frame, ts, frag, self._gaps, from_client)
+            new = outstanding[seq] = _Awaited(seq, code, frame, ts, frag, self._gaps, from_client)
+            if old is not None:  # a retry (4.2.2.4.5), or a master that does not wait: one answer each
+                new.count = min(old.count + 1, _MAX_OUTSTANDING)
 
     def _operate(self, from_client: bool, st: _Station, seq: int, frag: bytes, outstation: int, frame: int,
                  ts: float) -> None:
