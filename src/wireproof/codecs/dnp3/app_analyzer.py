@@ -20,20 +20,28 @@ Theory of operation
 a request (0..33) comes from a master, a response (129..131) from an
 outstation, whatever the TCP or UDP direction. The link addresses name the
 association — (outstation, master) — and each association has one small
-:class:`_Station`: the request awaiting its response, the last SELECT, the
-solicited and the unsolicited response awaiting a CONFIRM, the last IIN and
-the two IIN conditions watched across the capture (device restart, need
-time). A master has at most one request outstanding (4.5.1.2), an
-outstation at most one response and one unsolicited response awaiting
-confirmation, so a station is a handful of fields whatever the length of
-the flow; a fragment is kept only while it is awaited (at most 2048 octets,
-the transport's limit), the stations of a flow are bounded
-(:data:`MAX_STATIONS`, the oldest is forgotten) and so is the series name
-cache. Nothing grows with the number of frames.
+:class:`_Station`: the requests awaiting their responses, the last SELECT,
+the solicited and the unsolicited response awaiting a CONFIRM, the last IIN
+and the two IIN conditions watched across the capture (device restart, need
+time). A master waits for the response before its next request, an
+outstation for the CONFIRM before its next response, so one of each is
+the rule; some masters do send several requests first (the icsnpp capture
+has five in a row), so requests are awaited by SEQ, with a count per SEQ for
+repeats (retries), at most :data:`_MAX_OUTSTANDING` SEQs. A station is thus
+a handful of fields whatever the length of the flow; a fragment is kept only
+while it is awaited (at most 2048 octets, the transport's limit), the
+stations of a flow are bounded (:data:`MAX_STATIONS`, the oldest is
+forgotten) and so is the series name cache. Nothing grows with the number
+of frames.
 
-The fragment is decoded with the codec's :func:`~.application.decode_fragment`;
-a :class:`~wireproof.errors.DecodeError` is one finding at the codec's
-offset in the fragment (``malformed``: the analyzer's one report of it). The
+Plain fragments — responses and requests with values whose object headers
+all use the common qualifiers and fixed-size objects of the library, reads
+of whole classes — are delimited by :func:`scan_objects` and
+:func:`plain_request` without building their objects (the hot path: a poll
+and its answer); every other fragment is decoded with the codec's
+:func:`~.application.decode_fragment`, and a
+:class:`~wireproof.errors.DecodeError` is one finding at the codec's offset
+in the fragment (``malformed``: the analyzer's one report of it). The
 control octet, the function code and the IIN are read from the octets even
 then, so the pairing and IIN rules still run.
 
@@ -106,7 +114,7 @@ __all__ = ["MAX_STATIONS", "ApplicationAnalyzer", "Report", "plain_request", "sc
 MAX_STATIONS: Final = 256  # (outstation, master) associations kept per flow
 _MAX_OUTSTANDING: Final = 4  # requests awaiting a response per association
 _MAX_BASES: Final = 4096  # series-name prefixes cached per flow
-_BROADCAST: Final = 0xFFFD  # 9.2.5.3: destinations 0xFFFD..0xFFFF are broadcasts (no response)
+_BROADCAST: Final = 0xFFFD  # link destinations 0xFFFD..0xFFFF are broadcast addresses: no response
 
 Report = Callable[..., None]  # the analyzer's _report(frame=, ts=, rule=, ...)
 
@@ -153,7 +161,8 @@ _WATCHED: Final = sum(_RISING) | _RESTART | _NEED_TIME  # a change of these is l
 _NAMES: Final = {**{bit: v[2] for bit, v in _EACH.items()}, **{bit: v[1] for bit, v in _RISING.items()},
                  _RESTART: "IIN1.7 DEVICE_RESTART", _NEED_TIME: "IIN1.4 NEED_TIME"}
 
-# Control status codes (11.9.8, table 11-?; the status octet's bits 6..0; 0 is SUCCESS).
+# Control status codes of CROB and analog output block objects (11.9.8, 11.9.21: the status octet's
+# bits 6..0; 0 is SUCCESS).
 _STATUS: Final = {1: "TIMEOUT", 2: "NO_SELECT", 3: "FORMAT_ERROR", 4: "NOT_SUPPORTED", 5: "ALREADY_ACTIVE",
                   6: "HARDWARE_ERROR", 7: "LOCAL", 8: "TOO_MANY_OBJS", 9: "NOT_AUTHORIZED",
                   10: "AUTOMATION_INHIBIT", 11: "PROCESSING_LIMITED", 12: "OUT_OF_RANGE",
