@@ -420,6 +420,8 @@ def test_response_sequence(tmp_path: Path) -> None:
     found = app_findings(tmp_path, [request(FunctionCode.READ, 3, CLASS0), response(4, analogs(1))])
     assert rules(found) == [("dnp3.response-sequence", "error")]
     assert found[0].clause == "IEEE 1815 4.2.2.4.5" and "READ request" in found[0].message
+    udp = app_findings(tmp_path, [request(FunctionCode.READ, 3, CLASS0), response(4, analogs(1))], udp=True)
+    assert rules(udp) == [("dnp3.response-sequence", "error")]
     # A multi-fragment response counts up from the request's SEQ (confirming each fragment).
     multi = [request(FunctionCode.READ, 3, CLASS0), response(3, analogs(1), con=True, fin=False), confirm(3),
              response(4, analogs(2), con=True, fir=False, fin=False), confirm(4),
@@ -458,6 +460,12 @@ def test_control_status(tmp_path: Path) -> None:
         assert name in found[0].message and found[0].clause == "IEEE 1815 11.9.8"
     operate = request(FunctionCode.DIRECT_OPERATE, 4, crob(1))
     assert app_findings(tmp_path, [operate, response(4, crob(1))]) == []
+    # The same judgement when the response is decoded by the codec (a device attribute is not scanned).
+    attribute = ObjectHeader(group=0, variation=252, qualifier=0x00, start=0, stop=0,
+                             points=(Point(index=0, values={"data_type": 1, "value": b"rtu"}),))
+    scanned = app_findings(tmp_path, [operate, response(4, crob(1, status=4))])
+    decoded = app_findings(tmp_path, [operate, response(4, crob(1, status=4), attribute)])
+    assert [f.message for f in decoded] == [f.message for f in scanned] and len(scanned) == 1
     # Only responses to controls: a status octet in a read's answer is not judged.
     read = request(FunctionCode.READ, 4, CLASS0)
     assert app_findings(tmp_path, [read, response(4, crob(1, status=4))]) == []
