@@ -271,6 +271,14 @@ def plain_request(frag: bytes) -> bool:
     return frag[1] in _HEADER_ONLY and (n - 2) % 3 == 0 and frag[4::3].count(6) == (n - 2) // 3
 
 
+# Polls and their answers repeat octet for octet (a class poll differs only in its SEQ, a static
+# answer only when a value changes): the scans of the last fragments seen, whole (bounded; shared by the
+# flows of a process, a scan depends on nothing but the octets).
+_SCANS: dict[bytes, list[_Scanned] | None] = {}
+_MAX_SCANS: Final = 512
+_UNSEEN: Final[Any] = object()
+
+
 @dataclass(frozen=True, slots=True)
 class _Layout:
     codec: struct.Struct  # one object with its index prefix
@@ -359,12 +367,17 @@ class ApplicationAnalyzer:
         """One whole application fragment from link ``source`` to ``destination``."""
         n = len(frag)
         code = frag[1] if n > 1 else -1
-        if code >= _RESPONSE:
-            scanned = scan_objects(frag, 4) if n >= 4 else None
-        elif code in _HEADER_ONLY:
-            scanned = [] if plain_request(frag) else None
-        else:
-            scanned = scan_objects(frag, 2) if code in _FUNCTION_NAMES else None
+        scanned = _SCANS.get(frag, _UNSEEN)
+        if scanned is _UNSEEN:
+            if code >= _RESPONSE:
+                scanned = scan_objects(frag, 4) if n >= 4 else None
+            elif code in _HEADER_ONLY:
+                scanned = [] if plain_request(frag) else None
+            else:
+                scanned = scan_objects(frag, 2) if code in _FUNCTION_NAMES else None
+            if len(_SCANS) >= _MAX_SCANS:
+                _SCANS.clear()
+            _SCANS[frag] = scanned
         app: Any = None
         if scanned is None:
             # not a plain response or request: the codec decodes it (and says what is wrong)
