@@ -458,6 +458,7 @@ def test_control_status(tmp_path: Path) -> None:
         found = app_findings(tmp_path, exchange)
         assert rules(found) == [("dnp3.control-status", "warning")]
         assert name in found[0].message and found[0].clause == "IEEE 1815 11.9.8"
+        assert found[0].offset + found[0].window_start == 19  # head, IIN, g12v1 0x17, count, index, 10 octets
     operate = request(FunctionCode.DIRECT_OPERATE, 4, crob(1))
     assert app_findings(tmp_path, [operate, response(4, crob(1))]) == []
     # The same judgement when the response is decoded by the codec (a device attribute is not scanned).

@@ -285,6 +285,7 @@ class _Layout:
     value_at: int  # where "value" is in a row (-1: none)
     flags_at: int  # where "flags" is in a row (-1: none)
     status_at: int  # where "status" is in a row (-1: none)
+    status_octet: int  # the status octet's offset in an object with its prefix
 
 
 _LAYOUTS: dict[tuple[int, int, int], _Layout] = {}
@@ -296,14 +297,16 @@ def _layout(spec: ObjectSpec, prefix: int) -> _Layout:
     layout = _LAYOUTS.get(key)
     if layout is None:
         code = _PREFIX_CODE[prefix]
-        at = {}
+        at, octet = {}, {}
         i = 1 if code else 0
+        before = "<" + code
         for name, kind in spec.fields:
-            at[name] = i
+            at[name], octet[name] = i, struct.calcsize(before)
             i += 2 if kind == "T" else 1
+            before += "IH" if kind == "T" else f"{spec.octets}s" if kind == "s" else kind
         codec = struct.Struct("<" + code + spec.codec.format[1:])
         layout = _LAYOUTS[key] = _Layout(codec, at.get("value", -1), at.get("flags", -1),
-                                         at.get("status", -1))
+                                         at.get("status", -1), octet.get("status", 0))
     return layout
 
 
@@ -593,7 +596,7 @@ class ApplicationAnalyzer:
     def _statuses(self, from_client: bool, request: _Awaited, app: ApplicationResponse | None,
                   scanned: list[_Scanned] | None, frag: bytes, where: str, frame: int, ts: float) -> None:
         """Control statuses other than SUCCESS in the response to a control request."""
-        found: list[tuple[int, int, int | None, int]] = []  # (group, variation, index, status)
+        found: list[tuple[int, int, int | None, int, int]] = []  # (group, variation, index, status, at)
         if scanned is not None:
             for group, spec, q, start, number, pos in scanned:
                 if group not in _STATUS_GROUPS or spec.bits:
@@ -604,18 +607,19 @@ class ApplicationAnalyzer:
                 for k, r in enumerate(layout.codec.iter_unpack(frag[pos:pos + number * layout.codec.size])):
                     if r[layout.status_at]:
                         index = r[0] if q >> 4 else None if start is None else start + k
-                        found.append((group, spec.variation, index, r[layout.status_at]))
+                        at = pos + k * layout.codec.size + layout.status_octet
+                        found.append((group, spec.variation, index, r[layout.status_at], at))
         elif app is not None:
             for h in app.objects:
                 if h.group in _STATUS_GROUPS:
-                    found += [(h.group, h.variation, p.index, p.values["status"]) for p in h.points
-                              if p.values.get("status")]
-        for group, variation, index, status in found:
+                    found += [(h.group, h.variation, p.index, p.values["status"], 4) for p in h.points
+                              if p.values.get("status")]  # (the objects begin at octet 4)
+        for group, variation, index, status, at in found:
             status &= 0x7F
             name = _STATUS.get(status, f"status {status}")
             self.sink.statistic("dnp3", "control status", name)
             self._report(frame=frame, ts=ts, rule="dnp3.control-status", clause=_STATUS_GROUPS[group],
-                         severity="warning", from_client=from_client, data=frag, at=4,
+                         severity="warning", from_client=from_client, data=frag, at=at,
                          message=f"{where}: g{group}v{variation} index {index}: status {name} ({status}) "
                          f"in the response to the {_FUNCTION_NAMES[request.function]} of frame "
                          f"{request.frame}")
