@@ -534,15 +534,17 @@ def test_fragments_that_do_not_decode(tmp_path: Path) -> None:
     truncated = good[:-2]  # the second analog loses two octets
     unknown = encode_fragment(ApplicationResponse(seq=3)) + bytes((99, 1, 0x00, 0, 0))  # g99v1: not defined
     undefined = bytes((0xC3, 77))  # function code 77
+    undefined_response = good[:1] + bytes((200,)) + good[2:]  # function code 200, a plain body
     for fragment, rule, severity in ((truncated, "dnp3.app-malformed", "error"),
                                      (unknown, "dnp3.app-unknown-object", "warning"),
-                                     (undefined, "dnp3.app-malformed", "error")):
+                                     (undefined, "dnp3.app-malformed", "error"),
+                                     (undefined_response, "dnp3.app-malformed", "error")):
         exchange = [request(FunctionCode.READ, 3, CLASS0), (False, fragment)]
         result = replay(session(tmp_path / "s.pcap", exchange), analytics=False, workers=0)
         found = [f for f in result.findings if f.protocol == "dnp3"]
         assert rules(found) == [(rule, severity)]
         assert found[0].malformed and result.decode_errors["dnp3"] == 1
-        where = {truncated: len(truncated), unknown: 5, undefined: 1}[fragment]
+        where = {truncated: len(truncated), unknown: 5, undefined: 1, undefined_response: 1}[fragment]
         assert found[0].offset + found[0].window_start == where
     assert app_findings(tmp_path, [request(FunctionCode.READ, 3, CLASS0), (False, good)]) == []
 

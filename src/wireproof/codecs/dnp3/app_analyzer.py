@@ -372,12 +372,14 @@ class ApplicationAnalyzer:
         code = frag[1] if n > 1 else -1
         scanned = _SCANS.get(frag, _UNSEEN)
         if scanned is _UNSEEN:
-            if code >= _RESPONSE:
+            if code not in _FUNCTION_NAMES:
+                scanned = None  # the codec names the undefined function code
+            elif code >= _RESPONSE:
                 scanned = scan_objects(frag, 4) if n >= 4 else None
             elif code in _HEADER_ONLY:
                 scanned = [] if plain_request(frag) else None
             else:
-                scanned = scan_objects(frag, 2) if code in _FUNCTION_NAMES else None
+                scanned = scan_objects(frag, 2)
             if len(_SCANS) >= _MAX_SCANS:
                 _SCANS.clear()
             _SCANS[frag] = scanned
