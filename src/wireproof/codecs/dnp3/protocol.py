@@ -8,7 +8,7 @@ the descriptor types.
 
 from __future__ import annotations
 
-from wireproof.protocol import AnalyzerEntry, CodecEntry, ProtocolDescriptor
+from wireproof.protocol import AnalyzerEntry, CodecEntry, ProtocolDescriptor, SimulatorEntry
 
 __all__ = ["DESCRIPTOR"]
 
@@ -30,6 +30,15 @@ DESCRIPTOR = ProtocolDescriptor(
             heuristic="wireproof.codecs.dnp3.analyzer:looks_like_dnp3",
             description="DNP3 link frames over TCP and UDP (IEEE 1815 9.2, 8.2; Annex E port 20000)"),
     ),
+    simulators=(
+        SimulatorEntry(name="dnp3-outstation", run="wireproof.harness.simulators.dnp3_outstation:run",
+                       add_arguments="wireproof.harness.simulators.dnp3_outstation:add_arguments",
+                       description="the DNP3 reference outstation (TCP or UDP; points, events, controls, "
+                                   "unsolicited responses from a TOML configuration)"),
+    ),
+    machines=("wireproof.codecs.dnp3.link_machine:SecondaryStation",
+              "wireproof.codecs.dnp3.link_machine:PrimaryStation",
+              "wireproof.codecs.dnp3.outstation:Outstation"),
     fixtures="wireproof.fixtures:dnp3",
     compiled=(),
 )
