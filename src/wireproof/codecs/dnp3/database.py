@@ -106,7 +106,8 @@ def _numeric(code: str, value: Any) -> int | float:
     number = float(value)
     if math.isnan(number):
         return 0
-    return max(low, min(high, int(round(number))))  # 11.9: a value out of range is clamped (OVERRANGE not kept)
+    # 11.9: a value out of the variation's range is clamped (the OVERRANGE flag is not kept)
+    return max(low, min(high, round(number)))
 
 
 def values_for(kind: str, group: int, variation: int, *, value: Any, flags: int,
@@ -181,8 +182,8 @@ class Database:
                 raise ValueError(f"{source}: points.{kind}: variation g{group}v{static} / g{egroup}v{event} "
                                  "is not in the object library")
             db.variations[kind] = (static, event)
-            db.points[kind] = [PointState(value=_normal(kind, v), event_class=c) for v, c in zip(values, classes,
-                                                                                                  strict=True)]
+            db.points[kind] = [PointState(value=_normal(kind, v), event_class=c)
+                               for v, c in zip(values, classes, strict=True)]
             if "deadband" in table:
                 db.deadbands[kind] = float(table["deadband"])
         if "counter" in db.points and "frozen_counter" not in db.points:

@@ -218,7 +218,8 @@ class SecondaryStation(Machine[SecondaryState]):
             return UnconfirmedUserData(source=frame.source, data=frame.user_data, broadcast=broadcast)
         repeat = self.state is _RE and frame.fcb != self.expected_fcb
         if f == PrimaryFunction.TEST_LINK_STATES:
-            return TestLinkStatesRepeat(source=frame.source) if repeat else TestLinkStates(source=frame.source)
+            kind = TestLinkStatesRepeat if repeat else TestLinkStates
+            return kind(source=frame.source)
         if repeat and not broadcast:
             return ConfirmedUserDataRepeat(source=frame.source)
         return ConfirmedUserData(source=frame.source, data=frame.user_data, broadcast=broadcast)
@@ -244,7 +245,8 @@ class SecondaryStation(Machine[SecondaryState]):
         return out
 
     def _answer(self, function: SecondaryFunction, destination: int) -> LinkFrame:
-        return LinkFrame(dir=self.dir, prm=False, function=function, destination=destination, source=self.address)
+        return LinkFrame(dir=self.dir, prm=False, function=function, destination=destination,
+                         source=self.address)
 
 
 # --- primary station ---------------------------------------------------------------------------
@@ -348,14 +350,16 @@ PRIMARY: Final = TransitionTable(
     name="DNP3 primary link station", protocol="dnp3", states=PrimaryState,
     events=(SendReset, SendConfirmed, SendUnconfirmed, SendLinkStatusRequest, ResponseTimeout,
             RetriesExhausted, Ack, Nack, LinkStatus, NotSupported, UnexpectedAnswer),
-    local=(SendReset, SendConfirmed, SendUnconfirmed, SendLinkStatusRequest, ResponseTimeout, RetriesExhausted),
+    local=(SendReset, SendConfirmed, SendUnconfirmed, SendLinkStatusRequest, ResponseTimeout,
+           RetriesExhausted),
     rules=_prim_rules,
     clause="IEEE 1815-2012 9.2.6.2",
     clauses={
         (None, SendReset): "IEEE 1815-2012 9.2.6.2: one primary transaction at a time",
         (None, SendConfirmed): "IEEE 1815-2012 9.2.6.2: one primary transaction at a time",
         (None, SendLinkStatusRequest): "IEEE 1815-2012 9.2.6.2: one primary transaction at a time",
-        (None, ResponseTimeout): "IEEE 1815-2012 9.2.6.2: the response timer runs only while an answer is awaited",
+        (None, ResponseTimeout): "IEEE 1815-2012 9.2.6.2: the response timer runs only while an answer is "
+                                 "awaited",
         (None, RetriesExhausted): "IEEE 1815-2012 9.2.6.2: the response timer runs only while an answer is "
                                   "awaited",
     },
@@ -430,8 +434,9 @@ class PrimaryStation(Machine[PrimaryState]):
         if frame.destination != self.address or frame.source != self.remote:
             self._apply(UnexpectedAnswer(), Role.REMOTE, out)
             return out
-        event = {SecondaryFunction.ACK: Ack, SecondaryFunction.NACK: Nack,
-                 SecondaryFunction.LINK_STATUS: LinkStatus}.get(SecondaryFunction(frame.function), NotSupported)()
+        kinds: dict[int, type] = {SecondaryFunction.ACK: Ack, SecondaryFunction.NACK: Nack,
+                                  SecondaryFunction.LINK_STATUS: LinkStatus}
+        event = kinds.get(int(frame.function), NotSupported)()
         self._apply(event, Role.REMOTE, out)
         self._pump(out)
         return out
@@ -489,7 +494,8 @@ class PrimaryStation(Machine[PrimaryState]):
                     self.queue.popleft()
             elif action == "fail":
                 self.link_reset = False
-                if pending is not None and pending.function == PrimaryFunction.CONFIRMED_USER_DATA and self.queue:
+                user_data = pending is not None and pending.function == PrimaryFunction.CONFIRMED_USER_DATA
+                if user_data and self.queue:
                     self.queue.popleft()
                 out.failures.append(f"no answer to {pending.function.name if pending else 'a request'}")
         elif action == "reset, resend":

@@ -255,10 +255,13 @@ class UnsolicitedTimeout:
 _I, _S, _U, _B = (AppState.IDLE, AppState.SOLICITED_CONFIRM_WAIT, AppState.UNSOLICITED_CONFIRM_WAIT,
                   AppState.BOTH_CONFIRM_WAIT)
 
+_NO_SOLICITED: Final = (
+    "IEEE 1815-2012 4.5.2: a confirm with no solicited fragment awaiting it")
+
 OUTSTATION: Final = TransitionTable(
     name="DNP3 outstation application", protocol="dnp3", states=AppState,
-    events=(RequestAnswered, RequestAnsweredConfirm, RequestUnanswered, SolicitedConfirm, SolicitedConfirmNext,
-            UnsolicitedConfirm, UnexpectedConfirm, ConfirmTimeout, UnsolicitedSent, UnsolicitedRetry,
+    events=(RequestAnswered, RequestAnsweredConfirm, RequestUnanswered, SolicitedConfirm,
+            SolicitedConfirmNext, UnsolicitedConfirm, UnexpectedConfirm, ConfirmTimeout, UnsolicitedSent, UnsolicitedRetry,
             UnsolicitedTimeout),
     local=(ConfirmTimeout, UnsolicitedSent, UnsolicitedRetry, UnsolicitedTimeout),
     rules={
@@ -295,10 +298,12 @@ OUTSTATION: Final = TransitionTable(
     },
     clause="IEEE 1815-2012 4.5, 4.6: confirm procedures",
     clauses={
-        (None, SolicitedConfirm): "IEEE 1815-2012 4.5.2: a confirm with no solicited fragment awaiting it",
-        (None, SolicitedConfirmNext): "IEEE 1815-2012 4.5.2: a confirm with no solicited fragment awaiting it",
-        (None, UnsolicitedConfirm): "IEEE 1815-2012 4.6.2: a confirm with no unsolicited fragment awaiting it",
-        (None, ConfirmTimeout): "IEEE 1815-2012 4.5.1: the confirm timer runs only while a confirm is awaited",
+        (None, SolicitedConfirm): _NO_SOLICITED,
+        (None, SolicitedConfirmNext): _NO_SOLICITED,
+        (None, UnsolicitedConfirm): "IEEE 1815-2012 4.6.2: a confirm with no unsolicited fragment awaiting "
+                                    "it",
+        (None, ConfirmTimeout): "IEEE 1815-2012 4.5.1: the confirm timer runs only while a confirm is "
+                                "awaited",
         (None, UnsolicitedRetry): "IEEE 1815-2012 4.6.2: the unsolicited timer runs only while a confirm "
                                   "is awaited",
         (None, UnsolicitedTimeout): "IEEE 1815-2012 4.6.2: the unsolicited timer runs only while a confirm "
@@ -357,7 +362,8 @@ class Outstation(Machine[AppState]):
 
     TABLE: ClassVar[TransitionTable[AppState]] = OUTSTATION
 
-    def __init__(self, database: Database, config: OutstationConfig | None = None, *, now: float = 0.0) -> None:
+    def __init__(self, database: Database, config: OutstationConfig | None = None, *,
+                 now: float = 0.0) -> None:
         self.database = database
         self.config = config or OutstationConfig()
         self.state = AppState.IDLE
@@ -533,7 +539,9 @@ class Outstation(Machine[AppState]):
     def _classify_confirm(self, seq: int, uns: bool) -> object:
         if uns:
             f = self._uns_awaiting
-            return UnsolicitedConfirm(seq=seq) if f is not None and f.seq == seq else UnexpectedConfirm(seq=seq)
+            if f is not None and f.seq == seq:
+                return UnsolicitedConfirm(seq=seq)
+            return UnexpectedConfirm(seq=seq)
         f = self._sol_awaiting
         if f is None or f.seq != seq:
             return UnexpectedConfirm(seq=seq)
@@ -572,7 +580,8 @@ class Outstation(Machine[AppState]):
             return
         if self._count(cls) >= self.config.event_buffer[cls - 1]:
             self.overflow = True  # 5.2 IIN2.3: an event was lost
-            victim = next((e for e in self._events if e.event_class == cls and e.serial not in self._owner), None)
+            victim = next((e for e in self._events if e.event_class == cls and e.serial not in self._owner),
+                          None)
             if victim is None:
                 return
             self._events.remove(victim)
@@ -633,13 +642,14 @@ class Outstation(Machine[AppState]):
         iin = self.iin(now) | f.iin_extra
         if f.function is FunctionCode.RESPONSE:
             self.broadcast_seen = False
-        response = ApplicationResponse(fir=f.fir, fin=f.fin, con=f.con, uns=f.function is not FunctionCode.RESPONSE,
+        response = ApplicationResponse(fir=f.fir, fin=f.fin, con=f.con,
+                                       uns=f.function is not FunctionCode.RESPONSE,
                                        seq=f.seq, function=f.function, iin=iin,
                                        objects=tuple(b.header for b in f.blocks))
         return encode_fragment(response)
 
     def _pack(self, blocks: list[_Block], *, seq: int, iin_extra: int = 0) -> list[_Fragment]:
-        """Blocks into fragments of at most ``max_fragment_size`` octets, splitting headers that do not fit."""
+        """Blocks into fragments of at most ``max_fragment_size`` octets (a header too big is split)."""
         room = self.config.max_fragment_size - _HEAD
         pages: list[list[_Block]] = [[]]
         used = 0
@@ -728,7 +738,8 @@ class Outstation(Machine[AppState]):
             return [], 0
         if f in (FunctionCode.COLD_RESTART, FunctionCode.WARM_RESTART):
             self._restart(cold=f is FunctionCode.COLD_RESTART, now=now)
-            out.effects.append(Effect("restart", f"restart {'cold' if f is FunctionCode.COLD_RESTART else 'warm'}"))
+            which = "cold" if f is FunctionCode.COLD_RESTART else "warm"
+            out.effects.append(Effect("restart", f"restart {which}"))
             return [_Block(ObjectHeader(group=52, variation=1, qualifier=0x07, count=1,
                                         points=(Point(values={"delay": self.config.restart_delay}),)))], 0
         raise _Refuse(Iin.NO_FUNC_CODE_SUPPORT)
@@ -816,7 +827,7 @@ class Outstation(Machine[AppState]):
             return []
         var = variation or db.variation(kind)
         if kind == "octet_string":
-            return [_Block(ObjectHeader(group=group, variation=len(points[i].value), qualifier=_range_q(i, i),
+            return [_Block(ObjectHeader(group=group, variation=len(points[i].value), qualifier=_range_q(i),
                                         start=i, stop=i, points=(Point(index=i, values={
                                             "value": points[i].value}),))) for i in indexes]
         spec = lookup(group, var)
@@ -827,10 +838,10 @@ class Outstation(Machine[AppState]):
                     for i in indexes]
         contiguous = ranged and indexes == list(range(indexes[0], indexes[-1] + 1))
         if contiguous:
-            return [_Block(ObjectHeader(group=group, variation=var, qualifier=_range_q(indexes[0], indexes[-1]),
+            return [_Block(ObjectHeader(group=group, variation=var, qualifier=_range_q(indexes[-1]),
                                         start=indexes[0], stop=indexes[-1], points=tuple(rendered)))]
         if spec.bits:  # packed objects take no prefix (4.3.4.3): one range header an index
-            return [_Block(ObjectHeader(group=group, variation=var, qualifier=_range_q(p.index or 0, p.index or 0),
+            return [_Block(ObjectHeader(group=group, variation=var, qualifier=_range_q(p.index or 0),
                                         start=p.index, stop=p.index, points=(p,))) for p in rendered]
         q = 0x17 if max(indexes) <= 0xFF and len(indexes) <= 0xFF else 0x28
         return [_Block(ObjectHeader(group=group, variation=var, qualifier=q, count=len(rendered),
@@ -983,7 +994,7 @@ def _limit(h: ObjectHeader) -> int:
     raise _Refuse(Iin.PARAMETER_ERROR)
 
 
-def _range_q(start: int, stop: int) -> int:
+def _range_q(stop: int) -> int:
     return 0x00 if stop <= 0xFF else 0x01
 
 

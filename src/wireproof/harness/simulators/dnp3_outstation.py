@@ -1,4 +1,4 @@
-"""The DNP3 reference outstation: drivers around the pure :class:`~wireproof.codecs.dnp3.session.OutstationSession`.
+"""The DNP3 reference outstation: drivers around the pure :class:`~.dnp3.session.OutstationSession`.
 
     wireproof simulate dnp3-outstation [--bind HOST:PORT] [--config FILE] [--udp]
                                        [--idle-timeout S] [--frame-timeout S] [--max-garbage BYTES]
@@ -142,7 +142,7 @@ def _parse(doc: Mapping[str, Any], source: str) -> DeviceConfig:
         kind = _OUTSTATION_KEYS.get(key)
         if kind is None:
             raise ValueError(f"outstation.{key}: unknown key")
-        if kind is bool and not isinstance(value, bool) or kind is not bool and isinstance(value, bool):
+        if (kind is bool) != isinstance(value, bool):
             raise ValueError(f"outstation.{key}: {value!r} is not a {kind.__name__}")
         options[key] = kind(value)
     buffers = doc.get("event_buffer", {})
@@ -469,7 +469,8 @@ async def _run(device: Device, host: str, port: int, limits: Limits, udp: bool) 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    reader = threading.Thread(target=_read_stdin, args=(device, loop), name="dnp3-outstation-stdin", daemon=True)
+    reader = threading.Thread(target=_read_stdin, args=(device, loop), name="dnp3-outstation-stdin",
+                              daemon=True)
 
     def listening(h: str, p: int) -> None:
         _say(f"listening on {format_address(h, p)}")

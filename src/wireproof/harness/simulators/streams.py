@@ -157,7 +157,8 @@ async def serve_stream(new_connection: Callable[[], StreamConnection], host: str
             on_listening(str(bound[0]), int(bound[1]))
         clients: set[asyncio.Task[None]] = set()
         writers: set[asyncio.StreamWriter] = set()
-        acceptor = asyncio.create_task(_accept(listener, new_connection, limits, clients, writers, log, wakeup))
+        acceptor = asyncio.create_task(_accept(listener, new_connection, limits, clients, writers, log,
+                                               wakeup))
         await stop.wait()
         acceptor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -273,8 +274,8 @@ async def _serve(conn: StreamConnection, reader: asyncio.StreamReader, writer: a
             partial_since = last_byte  # a new incomplete frame began with these bytes
 
 
-async def _serve_timed(conn: TimedStreamConnection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                       limits: Limits, wakeup: Wakeup | None) -> None:
+async def _serve_timed(conn: TimedStreamConnection, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter, limits: Limits, wakeup: Wakeup | None) -> None:
     """``_serve`` for a connection with timers: reads, deadlines and wake-ups, whichever comes first."""
     loop = asyncio.get_running_loop()
     idle, frame = limits.idle_timeout or math.inf, limits.frame_timeout or math.inf
