@@ -261,8 +261,8 @@ _NO_SOLICITED: Final = (
 OUTSTATION: Final = TransitionTable(
     name="DNP3 outstation application", protocol="dnp3", states=AppState,
     events=(RequestAnswered, RequestAnsweredConfirm, RequestUnanswered, SolicitedConfirm,
-            SolicitedConfirmNext, UnsolicitedConfirm, UnexpectedConfirm, ConfirmTimeout, UnsolicitedSent, UnsolicitedRetry,
-            UnsolicitedTimeout),
+            SolicitedConfirmNext, UnsolicitedConfirm, UnexpectedConfirm, ConfirmTimeout, UnsolicitedSent,
+            UnsolicitedRetry, UnsolicitedTimeout),
     local=(ConfirmTimeout, UnsolicitedSent, UnsolicitedRetry, UnsolicitedTimeout),
     rules={
         # A new request ends a solicited confirm wait: the response is abandoned (4.5.1).
