@@ -594,10 +594,13 @@ class Outstation(Machine[AppState]):
         """Events in the buffers (not yet confirmed), oldest first."""
         return [e for e in self._events if cls is None or e.event_class == cls]
 
-    def _free(self, classes: Iterable[int], kind: str | None = None) -> list[Event]:
+    def _free(self, classes: Iterable[int], kind: str | None = None, *,
+              solicited: bool = False) -> list[Event]:
+        """Events not in a fragment awaiting confirm. For a new solicited response (``solicited``) the
+        events of the solicited response it replaces count as free: answering abandons that one (4.5.1)."""
         wanted = set(classes)
-        return [e for e in self._events if e.event_class in wanted and e.serial not in self._owner
-                and (kind is None or e.kind == kind)]
+        return [e for e in self._events if e.event_class in wanted and (kind is None or e.kind == kind)
+                and (e.serial not in self._owner or (solicited and self._owner[e.serial] == "sol"))]
 
     # --- unsolicited ----------------------------------------------------------------------------
 
@@ -771,7 +774,8 @@ class Outstation(Machine[AppState]):
                                 blocks += self._static(kind, 0, list(range(self.database.count(kind))),
                                                        ranged=True)
                     elif 2 <= h.variation <= 4:
-                        events = [e for e in self._free((h.variation - 1,)) if e.serial not in taken]
+                        events = [e for e in self._free((h.variation - 1,), solicited=True)
+                                  if e.serial not in taken]
                         events = events[:_limit(h)]
                         taken |= {e.serial for e in events}
                         blocks += self._event_blocks(events)
@@ -783,7 +787,8 @@ class Outstation(Machine[AppState]):
                     blocks += self._static(kind, h.variation, indexes, ranged=ranged)
                 elif h.group in EVENT_GROUPS and (h.variation == 0 or lookup(h.group, h.variation)):
                     kind = EVENT_GROUPS[h.group]
-                    events = [e for e in self._free((1, 2, 3), kind) if e.serial not in taken][:_limit(h)]
+                    events = [e for e in self._free((1, 2, 3), kind, solicited=True)
+                              if e.serial not in taken][:_limit(h)]
                     taken |= {e.serial for e in events}
                     blocks += self._event_blocks(events, variation=h.variation)
                 elif h.group == 50 and h.variation == 1:
@@ -928,10 +933,10 @@ class Outstation(Machine[AppState]):
         if h.group == 12:
             code = int(p.values.get("control_code", 0))
             op, tcc = code & 0x0F, code >> 6
-            if tcc == 1 or op in _CROB_ON:
-                self.database.change("binary_output", index, True, now)
-            elif tcc == 2 or op in _CROB_OFF:
-                self.database.change("binary_output", index, False, now)
+            # The trip/close code decides when set (CLOSE: on, TRIP: off), else the operation type.
+            on = tcc == 1 if tcc else (True if op in _CROB_ON else False if op in _CROB_OFF else None)
+            if on is not None:
+                self.database.change("binary_output", index, on, now)
         else:
             self.database.change("analog_output", index, p.values["value"], now)
         out.effects.append(Effect("operate", f"operate {_describe(h, p)} type={kind}"))
