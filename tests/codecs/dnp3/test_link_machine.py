@@ -70,7 +70,8 @@ def test_link_status_test_link_and_addressing() -> None:
 def test_primary_resets_the_link_before_confirmed_data_and_retries() -> None:
     station = PrimaryStation(10, 1, response_timeout=1.0, retries=1)
     out = station.send_user_data(b"d", 0.0, confirmed=True)
-    assert [f.function for f in out.frames] == [P.RESET_LINK_STATES] and station.state is PrimaryState.RESET_WAIT
+    assert [f.function for f in out.frames] == [P.RESET_LINK_STATES]
+    assert station.state is PrimaryState.RESET_WAIT
     out = station.receive(secondary(S.ACK), 0.1)
     assert [(f.function, f.fcv, f.fcb, f.user_data) for f in out.frames] == \
         [(P.CONFIRMED_USER_DATA, True, True, b"d")]
