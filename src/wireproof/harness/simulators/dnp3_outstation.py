@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from wireproof.codecs.dnp3.database import KINDS, Database
 from wireproof.codecs.dnp3.outstation import Effect, OutstationConfig
@@ -227,6 +227,10 @@ class _ReportingSession(OutstationSession):
         super().__init__(*args, **kwargs)
         self.device = device
 
+    @property
+    def wakeup(self) -> Wakeup | None:
+        return self.device.wakeup
+
     def tick(self, now: float) -> Any:
         out = super().tick(now)
         self.device.report(out.effects)
@@ -248,7 +252,7 @@ async def serve(device: Device, host: str, port: int, *, stop: asyncio.Event, ud
     device.bind_loop()
     if not udp:
         await serve_stream(lambda: device.session(loop.time()), host, port, stop=stop,
-                           limits=limits or _LIMITS, on_listening=on_listening, wakeup=device.wakeup)
+                           limits=limits or _LIMITS, on_listening=on_listening)
         return
     await _serve_udp(device, host, port, stop=stop, on_listening=on_listening)
 
@@ -261,8 +265,7 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # 3.11's is not a subclass of it
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         now = asyncio.get_running_loop().time()

@@ -33,8 +33,8 @@ Theory of operation
   None) is a :class:`TimedStreamConnection`. Its loop calls ``tick`` with
   the loop's monotonic clock before it feeds each read, when
   ``next_deadline`` comes, and whenever the device's :class:`Wakeup` is
-  notified (the device changed: every connection gets a look), and sends
-  what it answers. ``close()`` on the connection, if it has one, is called
+  notified (its ``wakeup``: the device changed, every connection gets a
+  look), and sends what it answers. ``close()`` on the connection, if it has one, is called
   when the connection ends.
 """
 
@@ -114,6 +114,9 @@ class TimedStreamConnection(StreamConnection, Protocol):
     @property
     def next_deadline(self) -> float | None: ...
 
+    @property
+    def wakeup(self) -> Wakeup | None: ...
+
 
 class Wakeup:
     """Tells every timed connection of a device to look again (``notify`` from the loop's thread)."""
@@ -136,10 +139,8 @@ def _stderr(line: str) -> None:
 async def serve_stream(new_connection: Callable[[], StreamConnection], host: str, port: int, *,
                        stop: asyncio.Event, limits: Limits = Limits(),
                        on_listening: Callable[[str, int], None] | None = None,
-                       log: Callable[[str], None] = _stderr, wakeup: Wakeup | None = None) -> None:
+                       log: Callable[[str], None] = _stderr) -> None:
     """Serve on ``host:port`` until ``stop`` is set; ``on_listening(host, port)`` once bound.
-
-    ``wakeup``: the device's, for timed connections (module docstring).
 
     On stop, the listening socket and every open connection are closed.
     """
@@ -157,8 +158,7 @@ async def serve_stream(new_connection: Callable[[], StreamConnection], host: str
             on_listening(str(bound[0]), int(bound[1]))
         clients: set[asyncio.Task[None]] = set()
         writers: set[asyncio.StreamWriter] = set()
-        acceptor = asyncio.create_task(_accept(listener, new_connection, limits, clients, writers, log,
-                                               wakeup))
+        acceptor = asyncio.create_task(_accept(listener, new_connection, limits, clients, writers, log))
         await stop.wait()
         acceptor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -173,7 +173,7 @@ async def serve_stream(new_connection: Callable[[], StreamConnection], host: str
 
 async def _accept(listener: socket.socket, new_connection: Callable[[], StreamConnection], limits: Limits,
                   clients: set[asyncio.Task[None]], writers: set[asyncio.StreamWriter],
-                  log: Callable[[str], None], wakeup: Wakeup | None = None) -> None:
+                  log: Callable[[str], None]) -> None:
     loop = asyncio.get_running_loop()
     delay, last_log, failed = 0.0, -math.inf, 0
     while True:
@@ -201,13 +201,13 @@ async def _accept(listener: socket.socket, new_connection: Callable[[], StreamCo
             # and closed at once (a client sees its first read end), the others go on.
             sock.close()
             continue
-        task = asyncio.create_task(_client(sock, new_connection(), limits, writers, wakeup))
+        task = asyncio.create_task(_client(sock, new_connection(), limits, writers))
         clients.add(task)
         task.add_done_callback(clients.discard)
 
 
 async def _client(sock: socket.socket, conn: StreamConnection, limits: Limits,
-                  writers: set[asyncio.StreamWriter], wakeup: Wakeup | None = None) -> None:
+                  writers: set[asyncio.StreamWriter]) -> None:
     try:
         reader, writer = await asyncio.open_connection(sock=sock)
     except OSError:
@@ -215,8 +215,8 @@ async def _client(sock: socket.socket, conn: StreamConnection, limits: Limits,
         return
     writers.add(writer)
     try:
-        if hasattr(conn, "tick") and hasattr(conn, "next_deadline"):
-            await _serve_timed(cast(TimedStreamConnection, conn), reader, writer, limits, wakeup)
+        if hasattr(conn, "tick") and hasattr(conn, "next_deadline") and hasattr(conn, "wakeup"):
+            await _serve_timed(cast(TimedStreamConnection, conn), reader, writer, limits)
         else:
             await _serve(conn, reader, writer, limits)
     except (ConnectionError, OSError, TimeoutError):
@@ -275,8 +275,9 @@ async def _serve(conn: StreamConnection, reader: asyncio.StreamReader, writer: a
 
 
 async def _serve_timed(conn: TimedStreamConnection, reader: asyncio.StreamReader,
-                       writer: asyncio.StreamWriter, limits: Limits, wakeup: Wakeup | None) -> None:
+                       writer: asyncio.StreamWriter, limits: Limits) -> None:
     """``_serve`` for a connection with timers: reads, deadlines and wake-ups, whichever comes first."""
+    wakeup = conn.wakeup
     loop = asyncio.get_running_loop()
     idle, frame = limits.idle_timeout or math.inf, limits.frame_timeout or math.inf
     last_byte = loop.time()
