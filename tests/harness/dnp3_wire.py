@@ -52,6 +52,7 @@ class Master:
         self.transport = Reassembler()
         self.links: list[LinkFrame] = []  # link-service answers (PRM=0) met while reading fragments
         self.frames: list[LinkFrame] = []
+        self.received: list[bytes] = []  # every link frame as it came, for a dissector
         self.unsolicited: list[ApplicationResponse] = []
         self.tseq = 0
         self.seq = 0
@@ -68,6 +69,14 @@ class Master:
     def ask(self, request: ApplicationRequest, *, confirm: bool = True) -> ApplicationResponse:
         self.request(request)
         return self.response(confirm=confirm)
+
+    def ask_all(self, request: ApplicationRequest) -> list[ApplicationResponse]:
+        """Every fragment of the response, each confirmed as it asks (4.5.1), to the one with FIN."""
+        self.request(request)
+        out = [self.response()]
+        while not out[-1].fin:
+            out.append(self.response())
+        return out
 
     def response(self, *, confirm: bool = True, unsolicited: bool = False) -> ApplicationResponse:
         """The next solicited (or, with ``unsolicited``, unsolicited) response; confirms it if it asks."""
@@ -117,6 +126,7 @@ class Master:
         self.framer.feed(data)
         while (raw := self.framer.next_frame()) is not NEED_DATA:
             assert isinstance(raw, bytes)
+            self.received.append(raw)
             frame = decode_link(raw)
             assert (frame.source, frame.destination, frame.dir) == (10, 1, False), frame
             self.frames.append(frame)
