@@ -48,6 +48,7 @@ import math
 import signal
 import sys
 import threading
+import time
 import tomllib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -250,6 +251,9 @@ async def serve(device: Device, host: str, port: int, *, stop: asyncio.Event, ud
     """Serve ``device`` on ``host:port`` (TCP, or UDP) until ``stop`` is set."""
     loop = asyncio.get_running_loop()
     device.bind_loop()
+    # The device clock starts at the host's time (not marked synchronised: NEED_TIME still asks),
+    # so event times are plausible before any master sets it (IEEE 1815 11.3.1.2).
+    device.database.utc_offset_ms = time.time() * 1000.0 - loop.time() * 1000.0
     if not udp:
         await serve_stream(lambda: device.session(loop.time()), host, port, stop=stop,
                            limits=limits or _LIMITS, on_listening=on_listening)
