@@ -128,6 +128,7 @@ def test_config_errors_name_the_problem(tmp_path: Path) -> None:
                         ("[points.binary]\nvalues = [2]", "not a binary value"),
                         ("[outstation]\nunsolicited = 1", "not a bool"),
                         ("[link]\noutstation = 70000", "station address"),
+                        ("[link]\nretry = 1", "unknown keys"),
                         ("[[script]]\nchanges = [{kind='binary', index=9, value=true}]", "no binary point 9"),
                         ("x = [", "not TOML")):
         with pytest.raises(FixtureError, match=words):
@@ -213,3 +214,31 @@ def test_many_masters_at_once(outstation: OutstationHandle) -> None:
     for t in threads:
         t.join(TIMEOUT * 4)
     assert not errors, errors
+
+
+def test_link_confirmed_mode_resets_the_link_and_waits_for_acks(tmp_path: Path) -> None:
+    """With ``[link] confirmed = true`` the outstation's primary station resets the link, then sends
+    CONFIRMED_USER_DATA with FCB 1, 0, ... and resends a frame until it is acknowledged (9.2.6.2)."""
+    from wireproof.codecs.dnp3.link import decode_link, encode_link
+    from wireproof.codecs.dnp3.messages import LinkFrame
+
+    config = tmp_path / "confirmed.toml"
+    config.write_text("[link]\nconfirmed = true\nresponse_timeout = 0.3\n"
+                      "[points.binary]\nvalues = [true]\n")
+    ack = encode_link(LinkFrame(dir=True, prm=False, function=SecondaryFunction.ACK, destination=10, source=1))
+    with running_outstation(config=config) as outstation:
+        master = Master((outstation.host, outstation.port))
+        master.request(integrity(0))
+        first = master._next_frame()
+        assert first.function == PrimaryFunction.RESET_LINK_STATES
+        master.send(ack)
+        data = master._next_frame()
+        assert (data.function, data.fcv, data.fcb) == (PrimaryFunction.CONFIRMED_USER_DATA, True, True)
+        again = master._next_frame()  # no ACK within the response timeout: the same frame again
+        assert again == data
+        master.send(ack)
+        master.request(integrity(1))
+        nxt = master._next_frame()
+        assert (nxt.function, nxt.fcb) == (PrimaryFunction.CONFIRMED_USER_DATA, False)
+        assert decode_link(encode_link(nxt)).user_data[1] & 0x0F == 1  # the response to seq 1
+        master.close()

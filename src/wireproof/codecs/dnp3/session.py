@@ -56,10 +56,11 @@ class OutstationSession:
     """Link + transport + application for one master (module docstring)."""
 
     def __init__(self, database: Database, config: OutstationConfig | None = None, *, address: int = 10,
-                 master: int = 1, now: float = 0.0, link_confirmed: bool = False,
-                 max_buffer: int = 64 * 1024) -> None:
+                 master: int = 1, now: float = 0.0, link_confirmed: bool = False, link_timeout: float = 2.0,
+                 link_retries: int = 2, max_buffer: int = 64 * 1024) -> None:
         self.app = Outstation(database, config, now=now)
-        self.link = LinkLayer(address, master, confirmed=link_confirmed)
+        self.link = LinkLayer(address, master, confirmed=link_confirmed, response_timeout=link_timeout,
+                              retries=link_retries)
         self.framer = LinkFramer(max_buffer=max_buffer)
         self.transport = Reassembler(max_fragment=max(2048, self.app.config.max_fragment_size))
         self.now = now

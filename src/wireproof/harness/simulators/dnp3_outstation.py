@@ -107,6 +107,8 @@ class DeviceConfig:
     address: int = 10
     master: int = 1
     link_confirmed: bool = False
+    link_timeout: float = 2.0
+    link_retries: int = 2
     script: list[list[Change]] = field(default_factory=list)
     source: str = "config"
 
@@ -154,8 +156,15 @@ def _parse(doc: Mapping[str, Any], source: str) -> DeviceConfig:
         if not 0 <= value <= 0xFFEF:
             raise ValueError(f"link.{name}: {value} is not a station address (0..65519, IEEE 1815 9.2.4.1.4)")
     points = doc.get("points", {})
+    unknown = set(link) - {"outstation", "master", "confirmed", "response_timeout", "retries"}
+    if unknown:
+        raise ValueError(f"link: unknown keys {sorted(unknown)}")
+    timeout, retries = float(link.get("response_timeout", 2.0)), int(link.get("retries", 2))
+    if not 0 < timeout <= 3600 or not 0 <= retries <= 100:
+        raise ValueError("link.response_timeout must be in (0, 3600] s, link.retries in 0..100")
     config = DeviceConfig(points=points, outstation=outstation, address=address, master=master,
-                          link_confirmed=bool(link.get("confirmed", False)), source=source)
+                          link_confirmed=bool(link.get("confirmed", False)), link_timeout=timeout,
+                          link_retries=retries, source=source)
     db = config.database()  # validates the points
     for n, step in enumerate(doc.get("script", [])):
         changes = []
@@ -187,7 +196,8 @@ class Device:
     def session(self, now: float) -> OutstationSession:
         c = self.config
         session = _ReportingSession(self, self.database, c.outstation, address=c.address, master=c.master,
-                                    now=now, link_confirmed=c.link_confirmed)
+                                    now=now, link_confirmed=c.link_confirmed, link_timeout=c.link_timeout,
+                                    link_retries=c.link_retries)
         return session
 
     def step(self, now: float) -> int:
