@@ -225,7 +225,8 @@ def test_link_confirmed_mode_resets_the_link_and_waits_for_acks(tmp_path: Path) 
     config = tmp_path / "confirmed.toml"
     config.write_text("[link]\nconfirmed = true\nresponse_timeout = 0.3\n"
                       "[points.binary]\nvalues = [true]\n")
-    ack = encode_link(LinkFrame(dir=True, prm=False, function=SecondaryFunction.ACK, destination=10, source=1))
+    ack = encode_link(LinkFrame(dir=True, prm=False, function=SecondaryFunction.ACK, destination=10,
+                                source=1))
     with running_outstation(config=config) as outstation:
         master = Master((outstation.host, outstation.port))
         master.request(integrity(0))
