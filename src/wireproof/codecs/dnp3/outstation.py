@@ -67,7 +67,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Final
+from typing import ClassVar, Final
 
 from wireproof.codecs._machine import Machine, Role, Transition, TransitionTable
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
@@ -78,13 +78,11 @@ from wireproof.codecs.dnp3.database import (
     STATIC_GROUPS,
     Database,
     Event,
-    flags_of,
-    values_for,
 )
 from wireproof.codecs.dnp3.library import lookup
 from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, ObjectHeader, Point
-from wireproof.codecs.dnp3.objects import encode_objects
-from wireproof.errors import DecodeError, EncodeError
+from wireproof.codecs.dnp3.responses import HEAD, Block, OutFragment, event_blocks, pack, static_blocks
+from wireproof.errors import DecodeError
 
 __all__ = [
     "OUTSTATION",
@@ -108,7 +106,6 @@ __all__ = [
 ]
 
 PROTOCOL: Final = "dnp3-app"
-_HEAD: Final = 4  # control, function, IIN1, IIN2
 
 
 class CommandStatus(enum.IntEnum):
@@ -142,7 +139,7 @@ class OutstationConfig:
     event_buffer: tuple[int, int, int] = (100, 100, 100)  # events a class (1, 2, 3)
 
     def __post_init__(self) -> None:
-        if not 2 * _HEAD + 16 <= self.max_fragment_size <= 65535:
+        if not 2 * HEAD + 16 <= self.max_fragment_size <= 65535:
             raise ValueError(f"max_fragment_size {self.max_fragment_size} not in 24..65535")
         if len(self.event_buffer) != 3 or any(n < 1 for n in self.event_buffer):
             raise ValueError("event_buffer: three sizes >= 1 (classes 1, 2, 3)")
@@ -315,33 +312,6 @@ OUTSTATION: Final = TransitionTable(
 )
 
 
-@dataclass(slots=True)
-class _Block:
-    """One object header of a response and the events it reports (same order as its points)."""
-
-    header: ObjectHeader
-    events: tuple[Event, ...] = ()
-    size: int = 0
-
-
-@dataclass(slots=True)
-class _Fragment:
-    blocks: list[_Block]
-    fir: bool
-    fin: bool
-    seq: int
-    function: FunctionCode = FunctionCode.RESPONSE
-    iin_extra: int = 0  # IIN2.0-2.2 of the request it answers
-
-    @property
-    def events(self) -> list[Event]:
-        return [e for b in self.blocks for e in b.events]
-
-    @property
-    def con(self) -> bool:
-        return self.function is FunctionCode.UNSOLICITED_RESPONSE or not self.fin or bool(self.events)
-
-
 class _Refuse(Exception):
     """Internal: the request is answered with this IIN2 bit and no objects."""
 
@@ -372,10 +342,10 @@ class Outstation(Machine[AppState]):
         self.overflow = False  # IIN2.3
         self._events: list[Event] = []
         self._owner: dict[int, str] = {}  # event serial -> "sol" | "uns": in a fragment awaiting confirm
-        self._sol_queue: list[_Fragment] = []  # fragments of the current response not yet sent
-        self._sol_awaiting: _Fragment | None = None
+        self._sol_queue: list[OutFragment] = []  # fragments of the current response not yet sent
+        self._sol_awaiting: OutFragment | None = None
         self._sol_deadline: float | None = None
-        self._uns_awaiting: _Fragment | None = None
+        self._uns_awaiting: OutFragment | None = None
         self._uns_deadline: float | None = None
         self._uns_retries = 0
         self._uns_seq = 0
@@ -387,6 +357,8 @@ class Outstation(Machine[AppState]):
         self._last_response: list[bytes] = []
         self._recorded: float | None = None  # RECORD_CURRENT_TIME (4.4.15)
         self.closed = False
+        self._now = now  # the time of the request being answered (a g50v1 read answers it)
+        self._pending_response: list[OutFragment] | None = None  # computed, about to be sent
         database.subscribers.append(self._on_event)
 
     def close(self) -> None:
@@ -402,10 +374,10 @@ class Outstation(Machine[AppState]):
         db = Database.from_mapping({"binary": {"values": [True, False], "class": 1}})
         machine = cls(db, OutstationConfig(unsolicited=True))
         if state in (_S, _B):
-            machine._sol_awaiting = _Fragment([], fir=True, fin=False, seq=0)
+            machine._sol_awaiting = OutFragment([], fir=True, fin=False, seq=0)
             machine._sol_deadline = 1.0
         if state in (_U, _B):
-            machine._uns_awaiting = _Fragment([], fir=True, fin=True, seq=0,
+            machine._uns_awaiting = OutFragment([], fir=True, fin=True, seq=0,
                                               function=FunctionCode.UNSOLICITED_RESPONSE)
             machine._uns_deadline = 1.0
         machine.state = state
@@ -414,7 +386,7 @@ class Outstation(Machine[AppState]):
     def handle(self, event: object, role: Role) -> AppOutput:
         """Apply one classified event (its transition and the action), at the session's last time."""
         out = AppOutput()
-        self._apply(event, role, out, now=0.0)
+        self._apply(event, role, out, now=self._now)
         return out
 
     # --- the driver's entry points --------------------------------------------------------------
@@ -480,8 +452,6 @@ class Outstation(Machine[AppState]):
 
     # --- the table and its actions ----------------------------------------------------------------
 
-    _pending_response: list[_Fragment] | None = None
-
     def _apply(self, event: object, role: Role, out: AppOutput, now: float) -> None:
         before = self.state
         rule = self._step(event, role)
@@ -526,7 +496,7 @@ class Outstation(Machine[AppState]):
             self._uns_awaiting, self._uns_deadline = None, None
             self._uns_next = now + self.config.unsolicited_retry_delay
 
-    def _send_solicited(self, fragment: _Fragment, out: AppOutput, now: float) -> None:
+    def _send_solicited(self, fragment: OutFragment, out: AppOutput, now: float) -> None:
         out.fragments.append(self._encode(fragment, now))
         if fragment.con:
             for e in fragment.events:
@@ -555,12 +525,12 @@ class Outstation(Machine[AppState]):
             self._release(f)
         self._sol_awaiting, self._sol_deadline, self._sol_queue = None, None, []
 
-    def _release(self, fragment: _Fragment | None) -> None:
+    def _release(self, fragment: OutFragment | None) -> None:
         if fragment is not None:
             for e in fragment.events:
                 self._owner.pop(e.serial, None)
 
-    def _confirmed(self, fragment: _Fragment | None, owner: str) -> None:
+    def _confirmed(self, fragment: OutFragment | None, owner: str) -> None:
         """5.1.3: events leave the buffer when the fragment that carried them is confirmed."""
         if fragment is None:
             return
@@ -609,16 +579,16 @@ class Outstation(Machine[AppState]):
             return False
         return not self._null_confirmed or bool(self._free(self.unsolicited_classes))
 
-    def _unsolicited_fragment(self) -> _Fragment | None:
+    def _unsolicited_fragment(self) -> OutFragment | None:
         if not self._null_confirmed:
-            return _Fragment([], fir=True, fin=True, seq=self._uns_seq,
+            return OutFragment([], fir=True, fin=True, seq=self._uns_seq,
                              function=FunctionCode.UNSOLICITED_RESPONSE)  # 4.6.1: the null response
         events = self._free(self.unsolicited_classes)
         if not events:
             return None
-        fragments = self._pack(self._event_blocks(events), seq=self._uns_seq)
+        fragments = self._packed(self._events_of(events), seq=self._uns_seq)
         first = fragments[0]  # 4.6.2: one fragment at a time; the rest goes in the next one
-        return _Fragment(first.blocks, fir=True, fin=True, seq=self._uns_seq,
+        return OutFragment(first.blocks, fir=True, fin=True, seq=self._uns_seq,
                          function=FunctionCode.UNSOLICITED_RESPONSE)
 
     # --- encoding ------------------------------------------------------------------------------
@@ -641,7 +611,7 @@ class Outstation(Machine[AppState]):
             bits |= Iin.EVENT_BUFFER_OVERFLOW
         return int(bits)
 
-    def _encode(self, f: _Fragment, now: float) -> bytes:
+    def _encode(self, f: OutFragment, now: float) -> bytes:
         iin = self.iin(now) | f.iin_extra
         if f.function is FunctionCode.RESPONSE:
             self.broadcast_seen = False
@@ -651,52 +621,36 @@ class Outstation(Machine[AppState]):
                                        objects=tuple(b.header for b in f.blocks))
         return encode_fragment(response)
 
-    def _pack(self, blocks: list[_Block], *, seq: int, iin_extra: int = 0) -> list[_Fragment]:
-        """Blocks into fragments of at most ``max_fragment_size`` octets (a header too big is split)."""
-        room = self.config.max_fragment_size - _HEAD
-        pages: list[list[_Block]] = [[]]
-        used = 0
-        todo = list(reversed(blocks))
-        while todo:
-            block = todo.pop()
-            block.size = len(encode_objects(PROTOCOL, (block.header,), values=True))
-            if used + block.size <= room:
-                pages[-1].append(block)
-                used += block.size
-                continue
-            if len(block.header.points) > 1 and (block.size > room or room - used > room // 4):
-                first, second = _halves(block)
-                todo += [second, first]
-                continue
-            if not pages[-1]:
-                raise EncodeError(PROTOCOL, ("objects",), f"one object of {block.size} octets does not fit "
-                                  f"a {self.config.max_fragment_size}-octet fragment")
-            pages.append([])
-            used = 0
-            todo.append(block)
-        out = []
-        for i, page in enumerate(pages):
-            out.append(_Fragment(page, fir=i == 0, fin=i == len(pages) - 1, seq=(seq + i) % 16,
-                                 iin_extra=iin_extra))
-        return out
+    def _packed(self, blocks: list[Block], *, seq: int, iin_extra: int = 0) -> list[OutFragment]:
+        return pack(blocks, max_fragment_size=self.config.max_fragment_size, seq=seq, iin_extra=iin_extra)
+
+    def _static(self, kind: str, variation: int, indexes: list[int], *, ranged: bool) -> list[Block]:
+        try:
+            return static_blocks(self.database, kind, variation, indexes, ranged=ranged)
+        except LookupError:
+            raise _Refuse(Iin.OBJECT_UNKNOWN) from None
+
+    def _events_of(self, events: list[Event], *, variation: int = 0) -> list[Block]:
+        return event_blocks(self.database, events, variation=variation)
 
     # --- requests -------------------------------------------------------------------------------
 
-    def _answer(self, data: bytes, seq: int, code: int, now: float, out: AppOutput) -> list[_Fragment] | None:
+    def _answer(self, data: bytes, seq: int, code: int, now: float,
+                out: AppOutput) -> list[OutFragment] | None:
         """Execute a request; its response fragments, or None when none is sent."""
         if code not in (FunctionCode.OPERATE, FunctionCode.SELECT):
             self._select = None  # 4.4.4: the OPERATE must be the next request after its SELECT
         try:
             function = FunctionCode(code)
         except ValueError:
-            return self._pack([], seq=seq, iin_extra=Iin.NO_FUNC_CODE_SUPPORT)
+            return self._packed([], seq=seq, iin_extra=Iin.NO_FUNC_CODE_SUPPORT)
         try:
             request = decode_fragment(data)
         except DecodeError as err:
             if function in _NO_RESPONSE:
                 return None
             unknown = err.path[-1:] == ("variation",) or "not in the object library" in err.reason
-            return self._pack([], seq=seq, iin_extra=Iin.OBJECT_UNKNOWN if unknown else Iin.PARAMETER_ERROR)
+            return self._packed([], seq=seq, iin_extra=Iin.OBJECT_UNKNOWN if unknown else Iin.PARAMETER_ERROR)
         assert isinstance(request, ApplicationRequest)
         try:
             blocks, extra = self._execute(request, data, now, out)
@@ -704,10 +658,10 @@ class Outstation(Machine[AppState]):
             blocks, extra = [], refused.iin
         if function in _NO_RESPONSE:
             return None
-        return self._pack(blocks, seq=seq, iin_extra=extra)
+        return self._packed(blocks, seq=seq, iin_extra=extra)
 
     def _execute(self, req: ApplicationRequest, data: bytes, now: float,
-                 out: AppOutput) -> tuple[list[_Block], int]:
+                 out: AppOutput) -> tuple[list[Block], int]:
         f = req.function
         if f is FunctionCode.READ:
             return self._read(req)
@@ -734,7 +688,7 @@ class Outstation(Machine[AppState]):
             return [], 0
         if f is FunctionCode.DELAY_MEASURE:
             # 4.4.14: the time from receipt to answer; a sans-I/O machine answers in the same instant.
-            return [_Block(ObjectHeader(group=52, variation=2, qualifier=0x07, count=1,
+            return [Block(ObjectHeader(group=52, variation=2, qualifier=0x07, count=1,
                                         points=(Point(values={"delay": 0}),)))], 0
         if f is FunctionCode.RECORD_CURRENT_TIME:
             self._recorded = now  # 4.4.15: the LAN procedure's reference instant
@@ -743,7 +697,7 @@ class Outstation(Machine[AppState]):
             self._restart(cold=f is FunctionCode.COLD_RESTART, now=now)
             which = "cold" if f is FunctionCode.COLD_RESTART else "warm"
             out.effects.append(Effect("restart", f"restart {which}"))
-            return [_Block(ObjectHeader(group=52, variation=1, qualifier=0x07, count=1,
+            return [Block(ObjectHeader(group=52, variation=1, qualifier=0x07, count=1,
                                         points=(Point(values={"delay": self.config.restart_delay}),)))], 0
         raise _Refuse(Iin.NO_FUNC_CODE_SUPPORT)
 
@@ -759,8 +713,8 @@ class Outstation(Machine[AppState]):
 
     # READ (4.4.1) ---------------------------------------------------------------------------------
 
-    def _read(self, req: ApplicationRequest) -> tuple[list[_Block], int]:
-        blocks: list[_Block] = []
+    def _read(self, req: ApplicationRequest) -> tuple[list[Block], int]:
+        blocks: list[Block] = []
         extra = 0
         taken: set[int] = set()
         for h in req.objects:
@@ -771,14 +725,14 @@ class Outstation(Machine[AppState]):
                             raise _Refuse(Iin.PARAMETER_ERROR)
                         for kind in _STATIC_ORDER:
                             if self.database.count(kind):
-                                blocks += self._static(kind, 0, list(range(self.database.count(kind))),
-                                                       ranged=True)
+                                every = list(range(self.database.count(kind)))
+                                blocks += self._static(kind, 0, every, ranged=True)
                     elif 2 <= h.variation <= 4:
                         events = [e for e in self._free((h.variation - 1,), solicited=True)
                                   if e.serial not in taken]
                         events = events[:_limit(h)]
                         taken |= {e.serial for e in events}
-                        blocks += self._event_blocks(events)
+                        blocks += self._events_of(events)
                     else:
                         raise _Refuse(Iin.OBJECT_UNKNOWN)
                 elif h.group in STATIC_GROUPS:
@@ -790,17 +744,15 @@ class Outstation(Machine[AppState]):
                     events = [e for e in self._free((1, 2, 3), kind, solicited=True)
                               if e.serial not in taken][:_limit(h)]
                     taken |= {e.serial for e in events}
-                    blocks += self._event_blocks(events, variation=h.variation)
+                    blocks += self._events_of(events, variation=h.variation)
                 elif h.group == 50 and h.variation == 1:
-                    blocks.append(_Block(ObjectHeader(group=50, variation=1, qualifier=0x07, count=1, points=(
+                    blocks.append(Block(ObjectHeader(group=50, variation=1, qualifier=0x07, count=1, points=(
                         Point(values={"time": self.database.time_ms(self._now)}),))))
                 else:
                     raise _Refuse(Iin.OBJECT_UNKNOWN)
             except _Refuse as refused:
                 extra |= refused.iin  # 4.4.1: answer what can be answered, flag the rest
         return blocks, extra
-
-    _now: float = 0.0
 
     def _selection(self, kind: str, h: ObjectHeader) -> tuple[list[int], bool]:
         """The indexes a header names (qualifiers 0x00-0x02, 0x06, 0x07-0x09, 0x17, 0x28) and whether
@@ -824,61 +776,10 @@ class Outstation(Machine[AppState]):
             return indexes, False
         raise _Refuse(Iin.PARAMETER_ERROR)
 
-    def _static(self, kind: str, variation: int, indexes: list[int], *, ranged: bool) -> list[_Block]:
-        group = KINDS[kind][0]
-        db = self.database
-        points = db.points.get(kind, [])
-        if not indexes:
-            return []
-        var = variation or db.variation(kind)
-        if kind == "octet_string":
-            return [_Block(ObjectHeader(group=group, variation=len(points[i].value), qualifier=_range_q(i),
-                                        start=i, stop=i, points=(Point(index=i, values={
-                                            "value": points[i].value}),))) for i in indexes]
-        spec = lookup(group, var)
-        if spec is None:
-            raise _Refuse(Iin.OBJECT_UNKNOWN)
-        rendered = [Point(index=i, values=values_for(kind, group, var, value=points[i].value,
-                                                     flags=flags_of(kind, points[i]), time=points[i].time))
-                    for i in indexes]
-        contiguous = ranged and indexes == list(range(indexes[0], indexes[-1] + 1))
-        if contiguous:
-            return [_Block(ObjectHeader(group=group, variation=var, qualifier=_range_q(indexes[-1]),
-                                        start=indexes[0], stop=indexes[-1], points=tuple(rendered)))]
-        if spec.bits:  # packed objects take no prefix (4.3.4.3): one range header an index
-            return [_Block(ObjectHeader(group=group, variation=var, qualifier=_range_q(p.index or 0),
-                                        start=p.index, stop=p.index, points=(p,))) for p in rendered]
-        q = 0x17 if max(indexes) <= 0xFF and len(indexes) <= 0xFF else 0x28
-        return [_Block(ObjectHeader(group=group, variation=var, qualifier=q, count=len(rendered),
-                                    points=tuple(rendered)))]
-
-    def _event_blocks(self, events: list[Event], *, variation: int = 0) -> list[_Block]:
-        """Events oldest first, one header per run of one group/variation, index-prefixed (0x28)."""
-        blocks: list[_Block] = []
-        for e in sorted(events, key=lambda e: e.serial):
-            group = KINDS[e.kind][2]
-            if e.kind == "octet_string":
-                var = len(e.value)
-                values: dict[str, Any] = {"value": bytes(e.value)}
-            else:
-                var = variation or self.database.variation(e.kind, event=True)
-                values = values_for(e.kind, group, var, value=e.value, flags=e.flags, time=e.time)
-            point = Point(index=e.index, values=values)
-            last = blocks[-1] if blocks else None
-            if last is not None and (last.header.group, last.header.variation) == (group, var) \
-                    and last.header.count is not None and last.header.count < 0xFFFF:
-                last.header = replace(last.header, count=last.header.count + 1,
-                                      points=(*last.header.points, point))
-                last.events = (*last.events, e)
-            else:
-                blocks.append(_Block(ObjectHeader(group=group, variation=var, qualifier=0x28, count=1,
-                                                  points=(point,)), (e,)))
-        return blocks
-
     # Controls (4.4.3-4.4.6) ---------------------------------------------------------------------
 
     def _control(self, req: ApplicationRequest, data: bytes, now: float,
-                 out: AppOutput) -> tuple[list[_Block], int]:
+                 out: AppOutput) -> tuple[list[Block], int]:
         f = req.function
         objects = data[2:]
         total = sum(len(h.points) for h in req.objects)
@@ -910,7 +811,7 @@ class Outstation(Machine[AppState]):
                     out.effects.append(Effect("select", "select " + _describe(h, p)))
                 all_ok = all_ok and status is CommandStatus.SUCCESS
                 points.append(Point(index=p.index, values={**p.values, "status": int(status)}))
-            blocks.append(_Block(replace(h, points=tuple(points))))
+            blocks.append(Block(replace(h, points=tuple(points))))
         if f is FunctionCode.SELECT and all_ok:
             self._select = (req.seq, objects, now + self.config.select_timeout)
         return blocks, 0
@@ -943,7 +844,7 @@ class Outstation(Machine[AppState]):
 
     # Freeze (4.4.7-4.4.10) ----------------------------------------------------------------------
 
-    def _freeze(self, req: ApplicationRequest, now: float, out: AppOutput) -> tuple[list[_Block], int]:
+    def _freeze(self, req: ApplicationRequest, now: float, out: AppOutput) -> tuple[list[Block], int]:
         clear = req.function in (FunctionCode.FREEZE_CLEAR, FunctionCode.FREEZE_CLEAR_NR)
         if not req.objects:
             raise _Refuse(Iin.PARAMETER_ERROR)
@@ -965,7 +866,7 @@ class Outstation(Machine[AppState]):
 
     # WRITE (4.4.2) ------------------------------------------------------------------------------
 
-    def _write(self, req: ApplicationRequest, now: float, out: AppOutput) -> tuple[list[_Block], int]:
+    def _write(self, req: ApplicationRequest, now: float, out: AppOutput) -> tuple[list[Block], int]:
         if not req.objects:
             raise _Refuse(Iin.PARAMETER_ERROR)
         for h in req.objects:
@@ -997,21 +898,6 @@ def _limit(h: ObjectHeader) -> int:
     if h.qualifier in (0x07, 0x08) and h.count is not None:
         return h.count
     raise _Refuse(Iin.PARAMETER_ERROR)
-
-
-def _range_q(stop: int) -> int:
-    return 0x00 if stop <= 0xFF else 0x01
-
-
-def _halves(block: _Block) -> tuple[_Block, _Block]:
-    h = block.header
-    m = len(h.points) // 2
-    a, b = h.points[:m], h.points[m:]
-    ea, eb = block.events[:m], block.events[m:]
-    if h.start is not None:
-        return (_Block(replace(h, stop=h.start + m - 1, points=a), ea),
-                _Block(replace(h, start=h.start + m, points=b), eb))
-    return _Block(replace(h, count=m, points=a), ea), _Block(replace(h, count=len(b), points=b), eb)
 
 
 def _describe(h: ObjectHeader, p: Point) -> str:
