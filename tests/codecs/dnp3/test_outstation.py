@@ -393,3 +393,19 @@ def test_the_table_refuses_a_second_unsolicited_response() -> None:
     o = Outstation.in_state(AppState.UNSOLICITED_CONFIRM_WAIT)
     with pytest.raises(LocalProtocolError, match="one unsolicited response outstanding"):
         o.handle(UnsolicitedSent(), Role.LOCAL)
+
+
+def test_events_over_several_fragments_leave_as_each_fragment_is_confirmed() -> None:
+    o = make({"analog": {"values": [0] * 40, "class": 2}}, max_fragment_size=96, confirm_timeout=1.0)
+    for i in range(40):
+        o.database.change("analog", i, i + 1, 0.0)
+    first = one(o, request(F.READ, *classes(3), seq=2), 1.0)
+    assert first.con and not first.fin
+    in_first = sum(len(h.points) for h in first.objects)
+    second = one(o, confirm(2), 1.1)
+    assert len(o.pending_events()) == 40 - in_first
+    assert second.seq == 3 and second.con
+    o.tick(2.2)  # the second fragment is never confirmed: the response is abandoned
+    assert o.state is AppState.IDLE and len(o.pending_events()) == 40 - in_first
+    again = one(o, request(F.READ, *classes(3), seq=4), 3.0)
+    assert again.objects[0].points[0].values["value"] == in_first + 1  # oldest unconfirmed first
