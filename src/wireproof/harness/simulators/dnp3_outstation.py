@@ -1,11 +1,11 @@
-"""The DNP3 reference outstation: drivers around the pure :class:`~.dnp3.session.OutstationSession`.
+"""The DNP3 reference outstation: drivers around the pure outstation session (sockets, clock, stdin).
 
     wireproof simulate dnp3-outstation [--bind HOST:PORT] [--config FILE] [--udp]
                                        [--idle-timeout S] [--frame-timeout S] [--max-garbage BYTES]
                                        [--max-connections N]
 
 The first line on stdout is exactly ``listening on HOST:PORT`` (the real port
-when 0 was asked for), flushed; exit status 0 after SIGINT/SIGTERM, 1 if the
+when 0 was asked for), flushed; exit status 0 after SIGINT/SIGTERM, 2 (usage) if the
 device cannot start. Then one line for each thing the device does for a
 master (``select crob index=0 code=LATCH_ON``, ``operate crob index=1
 code=LATCH_ON type=DirectOperate``, ``operate analog index=0 value=1234
@@ -35,7 +35,9 @@ outstation docstring (:mod:`wireproof.codecs.dnp3.outstation`) explains.
   ``MAX_UDP_PEERS`` (the least recently heard is dropped), replies to the
   datagram's source.
 
-Everything runs on the event loop's thread; :func:`running_outstation`
+Each session is a :class:`wireproof.codecs.dnp3.session.OutstationSession`
+(link, transport and application machines, no I/O). Everything runs on the
+event loop's thread; :func:`running_outstation`
 (tests) applies ``step()`` and ``change()`` there too and waits for them.
 """
 
