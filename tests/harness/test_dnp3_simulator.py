@@ -223,7 +223,7 @@ def test_link_confirmed_mode_resets_the_link_and_waits_for_acks(tmp_path: Path) 
     from wireproof.codecs.dnp3.messages import LinkFrame
 
     config = tmp_path / "confirmed.toml"
-    config.write_text("[link]\nconfirmed = true\nresponse_timeout = 0.3\n"
+    config.write_text("[link]\nconfirmed = true\nresponse_timeout = 1.0\n"
                       "[points.binary]\nvalues = [true]\n")
     ack = encode_link(LinkFrame(dir=True, prm=False, function=SecondaryFunction.ACK, destination=10,
                                 source=1))
