@@ -124,7 +124,7 @@ def test_unsolicited_responses_reach_the_master(pair: Any) -> None:
 
 
 def test_multi_fragment_integrity_poll(pair: Any) -> None:
-    outstation, session = pair(size=128, analogs=80)
+    _, session = pair(size=128, analogs=80)
     assert session.values("analog") == {i: (100 if i == 0 else -5 if i == 1 else i) for i in range(80)}
     session.points.clear()
     assert session.integrity_poll(TIMEOUT).ok
