@@ -107,6 +107,16 @@ def test_event_poll_commands_and_freeze(pair: Any) -> None:
     assert not missing.ok and missing.statuses == (4,)  # NOT_SUPPORTED
     for lan in (True, False):
         assert session.time_sync(lan=lan, timeout=TIMEOUT).ok
+    from wireproof.codecs.dnp3.messages import ObjectHeader
+
+    counters = ObjectHeader(group=20, variation=0, qualifier=0x06)
+    assert session.run(M.freeze(counters, clear=True), TIMEOUT).ok
+    assert [p.value for p in outstation.database.points["frozen_counter"]] == [10, 20, 30, 40]
+    assert [p.value for p in outstation.database.points["counter"]] == [0, 0, 0, 0]
+    session.points.clear()
+    assert session.event_poll(TIMEOUT).ok  # the counters' clearing made class 3 events
+    assert {i: p.value for (k, i), p in session.points.items() if k == "counter" and p.event} == \
+        {0: 0, 1: 0, 2: 0, 3: 0}
 
 
 def test_unsolicited_responses_reach_the_master(pair: Any) -> None:
