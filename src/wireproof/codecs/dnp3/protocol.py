@@ -35,9 +35,16 @@ DESCRIPTOR = ProtocolDescriptor(
                        add_arguments="wireproof.harness.simulators.dnp3_master:add_arguments",
                        description="the DNP3 reference master: startup, integrity and class polls, "
                                    "commands, time sync (TCP or UDP)"),
+        SimulatorEntry(name="dnp3-outstation", run="wireproof.harness.simulators.dnp3_outstation:run",
+                       add_arguments="wireproof.harness.simulators.dnp3_outstation:add_arguments",
+                       description="the DNP3 reference outstation (TCP or UDP; points, events, controls, "
+                                   "unsolicited responses from a TOML configuration)"),
     ),
     machines=(
         "wireproof.codecs.dnp3.master:Dnp3Master",
+        "wireproof.codecs.dnp3.link_machine:SecondaryStation",
+        "wireproof.codecs.dnp3.link_machine:PrimaryStation",
+        "wireproof.codecs.dnp3.outstation:Outstation",
     ),
     fixtures="wireproof.fixtures:dnp3",
     compiled=(),
