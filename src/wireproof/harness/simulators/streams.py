@@ -28,6 +28,18 @@ Theory of operation
   high-water mark); ``frame_timeout`` closes one that has held an
   incomplete frame for that long (half a header, then silence). 0 disables
   either.
+- Devices that speak first (timers, pushed data): a connection that also has
+  ``tick(now) -> StreamOutput`` and ``next_deadline`` (loop seconds, or
+  None) is a :class:`TimedStreamConnection`. Its loop calls ``tick`` with
+  the loop's monotonic clock before it feeds each read, when
+  ``next_deadline`` comes, and whenever the device's :class:`Wakeup` is
+  notified (its ``wakeup``: the device changed, every connection gets a
+  look), and sends what it answers. ``close()`` on the connection, if it has one, is called
+  when the connection ends.
+- In the background: :func:`start_in_background` runs a device's serving
+  coroutine on an event loop of its own thread (tests, and suites whose
+  default target is a built-in reference device), returns once it listens,
+  runs calls on that loop (:meth:`Background.call`) and stops it.
 """
 
 from __future__ import annotations
@@ -38,11 +50,15 @@ import errno
 import math
 import socket
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
-__all__ = ["Limits", "StreamConnection", "StreamOutput", "serve_stream"]
+from wireproof.errors import HarnessError
+
+__all__ = ["Background", "Limits", "StreamConnection", "StreamOutput", "TimedStreamConnection", "Wakeup",
+           "format_address", "parse_bind", "serve_stream", "start_in_background"]
 
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _STOP_TIMEOUT = 10.0
@@ -96,6 +112,32 @@ class StreamConnection(Protocol):
 
     @property
     def garbage(self) -> int: ...
+
+
+class TimedStreamConnection(StreamConnection, Protocol):
+    """A connection with its own timers: ``tick(now)`` at ``next_deadline`` and on every wake-up."""
+
+    def tick(self, now: float) -> StreamOutput: ...
+
+    @property
+    def next_deadline(self) -> float | None: ...
+
+    @property
+    def wakeup(self) -> Wakeup | None: ...
+
+
+class Wakeup:
+    """Tells every timed connection of a device to look again (``notify`` from the loop's thread)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
 
 
 def _stderr(line: str) -> None:
@@ -181,10 +223,16 @@ async def _client(sock: socket.socket, conn: StreamConnection, limits: Limits,
         return
     writers.add(writer)
     try:
-        await _serve(conn, reader, writer, limits)
+        if hasattr(conn, "tick") and hasattr(conn, "next_deadline") and hasattr(conn, "wakeup"):
+            await _serve_timed(cast(TimedStreamConnection, conn), reader, writer, limits)
+        else:
+            await _serve(conn, reader, writer, limits)
     except (ConnectionError, OSError, TimeoutError):
         pass  # a reset or a timeout concerns only this client
     finally:
+        closer = getattr(conn, "close", None)
+        if callable(closer):
+            closer()
         writers.discard(writer)
         if writer.transport.get_write_buffer_size():
             writer.transport.abort()  # answers the client did not read: dropped, not kept for it
@@ -232,3 +280,153 @@ async def _serve(conn: StreamConnection, reader: asyncio.StreamReader, writer: a
             partial_since = math.inf
         elif taken or math.isinf(partial_since):
             partial_since = last_byte  # a new incomplete frame began with these bytes
+
+
+async def _serve_timed(conn: TimedStreamConnection, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter, limits: Limits) -> None:
+    """``_serve`` for a connection with timers: reads, deadlines and wake-ups, whichever comes first."""
+    wakeup = conn.wakeup
+    loop = asyncio.get_running_loop()
+    idle, frame = limits.idle_timeout or math.inf, limits.frame_timeout or math.inf
+    last_byte = loop.time()
+    partial_since = math.inf
+    read: asyncio.Task[bytes] | None = None
+    woken: asyncio.Task[None] | None = None
+
+    async def send(out: StreamOutput) -> bool:
+        for reply in out.replies:
+            writer.write(reply)
+        if out.replies:
+            await asyncio.wait_for(writer.drain(), None if math.isinf(idle) else idle)
+        return bool(out.close)
+
+    try:
+        while True:
+            if await send(conn.tick(loop.time())):
+                return
+            now = loop.time()
+            deadline = min(last_byte + idle, partial_since + frame)
+            if deadline <= now:
+                return  # idle, or an incomplete frame held too long
+            due = conn.next_deadline
+            wait = min(deadline, due if due is not None else math.inf) - now
+            if read is None:
+                read = asyncio.ensure_future(reader.read(limits.read_size))
+            if woken is None and wakeup is not None:
+                woken = asyncio.ensure_future(wakeup.wait())
+            waiting: set[asyncio.Future[object]] = {cast("asyncio.Future[object]", read)}
+            if woken is not None:
+                waiting.add(cast("asyncio.Future[object]", woken))
+            done, _ = await asyncio.wait(waiting, timeout=None if math.isinf(wait) else max(0.0, wait),
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if woken is not None and woken in done:
+                woken = None
+            if read not in done:
+                continue
+            data, read = read.result(), None
+            if not data:
+                return
+            last_byte = loop.time()
+            if await send(conn.tick(last_byte)):
+                return
+            out = conn.receive_data(data, max_frames=limits.max_frames)
+            taken = out.frames
+            while True:
+                if await send(out) or not out.more:
+                    break
+                await asyncio.sleep(0)
+                out = conn.receive_data(b"", max_frames=limits.max_frames)
+                taken += out.frames
+            if out.close or (limits.max_garbage and conn.garbage > limits.max_garbage):
+                return
+            if not conn.buffered:
+                partial_since = math.inf
+            elif taken or math.isinf(partial_since):
+                partial_since = last_byte
+    finally:
+        for task in (read, woken):
+            if task is not None:
+                task.cancel()
+
+
+# --- addresses, and serving in the background ---------------------------------------------
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[V6]:PORT`` for IPv6) -> (host, port); ``HarnessError`` if malformed."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 0xFFFF:
+        raise HarnessError(f"bind address must be HOST:PORT, not {bind!r}")
+    return host.strip("[]"), int(port)
+
+
+def format_address(host: str, port: int) -> str:
+    """``HOST:PORT``, with an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+Listening = Callable[[str, int], None]
+"""Called by a serving coroutine once it listens, with the address it got."""
+
+
+@dataclass
+class Background:
+    """A device served on an event loop of its own thread (:func:`start_in_background`)."""
+
+    host: str
+    port: int
+    loop: asyncio.AbstractEventLoop
+    _stopping: asyncio.Event = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+    _timeout: float = field(repr=False)
+
+    def call(self, fn: Callable[[float], Any]) -> Any:
+        """``fn(now)`` run on the device's loop (``now``: the loop's clock); its result or its exception."""
+        async def run_it() -> Any:
+            return fn(self.loop.time())
+        return asyncio.run_coroutine_threadsafe(run_it(), self.loop).result(self._timeout)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end; idempotent."""
+        if self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                self.loop.call_soon_threadsafe(self._stopping.set)
+            self._thread.join(self._timeout)
+
+
+def start_in_background(serve: Callable[[asyncio.Event, Listening], Awaitable[None]], *, name: str,
+                        timeout: float = 10.0) -> Background:
+    """Run ``serve(stop, on_listening)`` on a new thread's event loop; return once it listens.
+
+    ``serve`` must call ``on_listening(host, port)`` when bound and return when
+    ``stop`` is set. If it fails or does not listen within ``timeout`` seconds, a
+    :class:`HarnessError` names ``name`` and the reason (the exception is never lost).
+    """
+    ready = threading.Event()
+    state: dict[str, Any] = {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        state["loop"], state["stop"] = asyncio.get_running_loop(), stop
+
+        def listening(h: str, p: int) -> None:
+            state["address"] = (h, p)
+            ready.set()
+        await serve(stop, listening)
+
+    def thread_main() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported to the starting thread, never lost
+            state["error"] = exc
+        finally:
+            ready.set()
+
+    thread = threading.Thread(target=thread_main, name=name, daemon=True)
+    thread.start()
+    if not ready.wait(timeout) or "address" not in state:
+        thread.join(timeout)
+        raise HarnessError(f"{name} did not start: {state.get('error')!r}")
+    host, port = state["address"]
+    return Background(host=host, port=port, loop=state["loop"], _stopping=state["stop"], _thread=thread,
+                      _timeout=timeout)
