@@ -3,9 +3,9 @@
 Each run is a subprocess (``python -m wireproof certify dnp3-outstation``), as
 a user runs it. Targets:
 
-(a) the built-in reference outstation (the default target; it is another
-    helper's module, :mod:`wireproof.harness.simulators.dnp3_outstation`):
-    every clause passes or is not applicable;
+(a) the built-in reference outstation (the default target,
+    :mod:`wireproof.harness.simulators.dnp3_outstation`): every clause passes
+    or is not applicable;
 (b) a real opendnp3 outstation (yadnp3, tests/peers/dnp3_outstation.py) with
     unsolicited reporting and NEED_TIME: every clause's verdict is pinned,
     with the reason for each deviation;
@@ -15,12 +15,9 @@ a user runs it. Targets:
 (e) the reference outstation configured with unsolicited responses and
     NEED_TIME, as an explicit target stepped through the event trigger.
 
-(a) and (e) need the reference outstation, another helper's module: they
-skip, saying so, while it is not installed.
-
 Events: the peers make a point change when ``change`` comes on their
 standard input. The suite's ``event_trigger`` is a shell command; here it is
-a one-line Python client of a small TCP control server in this test process
+a small Python client (a script file) of a TCP control server in this test process
 (:class:`ChangeServer`), which forwards ``change`` to the peer and answers
 only once the peer said ``changed N``: the trigger returns after the change
 is applied, with no sleep anywhere.
@@ -296,13 +293,7 @@ def test_dnp3py_outstation(dnp3_outstation: Any, tmp_path: Path) -> None:
 
 
 def test_reference_outstation_passes(tmp_path: Path) -> None:
-    """The default target: wireproof's reference outstation (another module; its profile is the default)."""
-    import importlib.util
-
-    if importlib.util.find_spec("wireproof.harness.simulators.dnp3_outstation") is None:
-        pytest.skip(
-            "the reference outstation (wireproof.harness.simulators.dnp3_outstation) is not installed"
-        )
+    """The default target: wireproof's reference outstation, judged by the default profile."""
     code, report, out = certify(tmp_path)
     assert code == 0, out
     got = verdicts(report)
@@ -315,12 +306,6 @@ def test_reference_outstation_passes(tmp_path: Path) -> None:
 def test_reference_outstation_with_unsolicited_and_need_time(tmp_path: Path) -> None:
     """The reference outstation configured with unsolicited responses and NEED_TIME, as a foreign target
     stepped through the event trigger: the unsolicited and time clauses apply and pass too."""
-    import importlib.util
-
-    if importlib.util.find_spec("wireproof.harness.simulators.dnp3_outstation") is None:
-        pytest.skip(
-            "the reference outstation (wireproof.harness.simulators.dnp3_outstation) is not installed"
-        )
     from importlib import resources
 
     from wireproof.harness.simulators.dnp3_outstation import running_outstation

@@ -26,7 +26,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -97,9 +96,9 @@ def dnp3_target(wireproof_target: str | None) -> Iterator[Target]:
             raise HarnessError(problem)
         yield Target(url=wireproof_target)
         return
-    # The reference outstation's module, imported by name: it lives in the simulators package.
-    simulator = importlib.import_module("wireproof.harness.simulators.dnp3_outstation")
-    with simulator.running_outstation(bind="127.0.0.1:0") as outstation:
+    from wireproof.harness.simulators.dnp3_outstation import running_outstation
+
+    with running_outstation(bind="127.0.0.1:0") as outstation:
         yield Target(url=outstation.url, builtin=outstation)
 
 
