@@ -8,7 +8,7 @@ the descriptor types.
 
 from __future__ import annotations
 
-from wireproof.protocol import AnalyzerEntry, CodecEntry, ProtocolDescriptor
+from wireproof.protocol import AnalyzerEntry, BenchEntry, CodecEntry, ProtocolDescriptor
 
 __all__ = ["DESCRIPTOR"]
 
@@ -29,6 +29,12 @@ DESCRIPTOR = ProtocolDescriptor(
             analyzer="wireproof.codecs.dnp3.analyzer:Dnp3Analyzer",
             heuristic="wireproof.codecs.dnp3.analyzer:looks_like_dnp3",
             description="DNP3 link frames over TCP and UDP (IEEE 1815 9.2, 8.2; Annex E port 20000)"),
+    ),
+    benches=(
+        BenchEntry(name="dnp3", run="wireproof.harness.bench.dnp3:command",
+                   add_arguments="wireproof.harness.bench.dnp3:add_arguments",
+                   description="DNP3 link+transport+application decode against dnp3py, Scapy and the "
+                               "Construct oracle; replay against tshark"),
     ),
     fixtures="wireproof.fixtures:dnp3",
     compiled=(),
