@@ -18,7 +18,7 @@ from collections.abc import Callable
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
 from wireproof.codecs.dnp3.constants import PrimaryFunction
 from wireproof.codecs.dnp3.framers import FragmentFramer, LinkFramer
-from wireproof.codecs.dnp3.link import decode_link, encode_link, user_data_frame_offset
+from wireproof.codecs.dnp3.link import _make_frame, decode_link, encode_link, link_parts, user_data_frame_offset
 from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, LinkFrame, TransportHeader
 from wireproof.codecs.dnp3.transport import decode_transport_header, segment
 from wireproof.errors import DecodeError
@@ -34,7 +34,26 @@ class Dnp3Codec:
     name = "dnp3"
 
     def decode(self, data: bytes) -> LinkFrame:
-        return self._decode(bytes(data), decode_link, decode_transport_header, decode_fragment)
+        data = bytes(data)
+        control, function, destination, source, user = link_parts(data, self.name)
+        transport = application = None
+        if user and control & 0x40 and function in _USER_DATA:
+            octet = user[0]
+            transport = decode_transport_header(octet)
+            if octet & 0xC0 == 0xC0:  # FIR and FIN: a whole fragment
+                try:
+                    application = decode_fragment(user[1:], self.name)
+                except DecodeError as err:
+                    raise self._moved(err, data, user) from None
+        return _make_frame(bool(control & 0x80), bool(control & 0x40), bool(control & 0x20),
+                           bool(control & 0x10), function, destination, source, user, transport, application)
+
+    def _moved(self, err: DecodeError, data: bytes, user: bytes) -> DecodeError:
+        """``err`` (offsets in the fragment) with its path under ``application`` and its offset in the
+        frame as received (block CRCs counted)."""
+        k = err.offset + 1  # the transport header octet comes first
+        offset = len(data) if k >= len(user) else user_data_frame_offset(k)
+        return type(err)(self.name, ("application", *err.path), offset, err.reason)
 
     def decode_declarative(self, data: bytes) -> LinkFrame:
         """The same by the Construct definitions (:mod:`.formats`, :mod:`.library_formats`): the oracle."""
@@ -57,9 +76,7 @@ class Dnp3Codec:
             try:
                 application = fragment(user[1:], self.name)
             except DecodeError as err:
-                k = err.offset + 1  # the transport header octet comes first
-                offset = len(data) if k >= len(user) else user_data_frame_offset(k)
-                raise type(err)(self.name, ("application", *err.path), offset, err.reason) from None
+                raise self._moved(err, data, user) from None
         return dataclasses.replace(frame, transport=transport, application=application)
 
     def encode(self, message: LinkFrame) -> bytes:

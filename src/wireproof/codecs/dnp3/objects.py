@@ -20,8 +20,9 @@ bounded by the input's length.
 from __future__ import annotations
 
 import struct
-from typing import Final
+from typing import Any, Final
 
+from wireproof.codecs._fast import fast_constructor
 from wireproof.codecs.dnp3.library import ObjectSpec, free_format, lookup
 from wireproof.codecs.dnp3.messages import ObjectHeader, Point
 from wireproof.errors import DecodeError, EncodeError, TruncatedError
@@ -43,6 +44,35 @@ PREFIX_WIDTH: Final[dict[int, tuple[str, int]]] = {
 
 def _uint(data: bytes, pos: int, width: int) -> int:
     return int.from_bytes(data[pos:pos + width], "little")
+
+
+_make_header: Final[Any] = fast_constructor(ObjectHeader)
+_make_point: Final[Any] = fast_constructor(Point)
+_U: Final = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I")}
+_START_STOP: Final = {1: struct.Struct("<BB"), 2: struct.Struct("<HH"), 4: struct.Struct("<II")}
+# (prefix code, range code) of each valid qualifier octet, None for the invalid ones (see _qualifier).
+_QUALIFIERS: Final[tuple[tuple[int, int] | None, ...]] = tuple(
+    (q >> 4 & 7, q & 0x0F) if not q & 0x80 and q >> 4 & 7 in PREFIX_WIDTH and q & 0x0F in RANGE_WIDTH
+    and (q & 0x0F != 0xB or PREFIX_WIDTH[q >> 4 & 7][0] == "size") and (q & 0x0F != 6 or not q >> 4 & 7)
+    else None for q in range(256))
+# Packed objects: for each octet, its 8 (1 bit) or 4 (2 bits) object values, lowest first (4.3.4.3).
+_UNPACKED: Final = {1: tuple(tuple(bool(o >> i & 1) for i in range(8)) for o in range(256)),
+                    2: tuple(tuple(o >> i & 3 for i in range(0, 8, 2)) for o in range(256))}
+_ROWS: dict[tuple[int, int, int], tuple[struct.Struct, tuple[str, ...], bool]] = {}
+
+
+def _rows(spec: ObjectSpec, pwidth: int) -> tuple[struct.Struct, tuple[str, ...], bool]:
+    """(struct of one prefix + object, field names, whether a time field needs joining) for ``spec``."""
+    key = (spec.group, spec.variation, pwidth)
+    row = _ROWS.get(key)
+    if row is None:
+        fmt = spec.codec.format[1:]
+        prefix = {0: "", 1: "B", 2: "H", 4: "I"}[pwidth]
+        timed = any(code == "T" for _, code in spec.fields)
+        row = (struct.Struct("<" + prefix + fmt), tuple(name for name, _ in spec.fields), timed)
+        if len(_ROWS) < 4096:
+            _ROWS[key] = row
+    return row
 
 
 def _qualifier(protocol: str, q: int, path: tuple[str | int, ...], offset: int) -> tuple[int, int]:
@@ -73,27 +103,31 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
     out: list[ObjectHeader] = []
     i = 0
     while pos < n:
-        path: tuple[str | int, ...] = ("objects", i)
         hpos = pos
         if n - pos < 3:
-            raise TruncatedError(protocol, path, n, "input ends inside an object header (group, variation, "
-                                 "qualifier)")
+            raise TruncatedError(protocol, ("objects", i), n, "input ends inside an object header (group, "
+                                 "variation, qualifier)")
         group, variation, q = data[pos], data[pos + 1], data[pos + 2]
-        prefix, rng = _qualifier(protocol, q, (*path, "qualifier"), pos + 2)
+        codes = _QUALIFIERS[q]
+        if codes is None:
+            codes = _qualifier(protocol, q, ("objects", i, "qualifier"), pos + 2)
+        prefix, rng = codes
         pos += 3
         kind, width = RANGE_WIDTH[rng]
-        if n - pos < (2 * width if kind == "start_stop" else width):
-            raise TruncatedError(protocol, (*path, "range"), n, "input ends inside the range field")
         start = stop = count = None
         if kind == "start_stop":
-            start, stop = _uint(data, pos, width), _uint(data, pos + width, width)
+            if n - pos < 2 * width:
+                raise TruncatedError(protocol, ("objects", i, "range"), n, "input ends inside the range field")
+            start, stop = _START_STOP[width].unpack_from(data, pos)
             if start > stop:
-                raise DecodeError(protocol, (*path, "range"), pos,
+                raise DecodeError(protocol, ("objects", i, "range"), pos,
                                   f"start {start} is greater than stop {stop} (4.3.3.4.2)")
             pos += 2 * width
             number = stop - start + 1
         elif kind == "count":
-            count = number = _uint(data, pos, width)
+            if n - pos < width:
+                raise TruncatedError(protocol, ("objects", i, "range"), n, "input ends inside the range field")
+            count = number = _U[width].unpack_from(data, pos)[0]
             pos += width
         else:
             number = 0
@@ -102,42 +136,63 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
         if values and spec is None and pkind == "size":
             spec = free_format(group, variation)
         if values and spec is None:
-            raise DecodeError(protocol, (*path, "variation"), hpos + 1,
+            raise DecodeError(protocol, ("objects", i, "variation"), hpos + 1,
                               f"group {group} variation {variation} is not in the object library: "
                               "its objects cannot be delimited")
-        points: tuple[Point, ...] = ()
+        points: tuple[Point, ...] | list[Point] = ()
         if spec is None or (spec.size == 0 and not spec.bits and not spec.variable and not spec.free):
             # No object values: only index prefixes (a read by index list) follow.
             if pkind == "size":
-                raise DecodeError(protocol, (*path, "qualifier"), hpos + 2,
+                raise DecodeError(protocol, ("objects", i, "qualifier"), hpos + 2,
                                   f"qualifier 0x{q:02x}: a size prefix in a header without object values")
             if pkind == "index":
                 if number * pwidth > n - pos:
-                    raise TruncatedError(protocol, (*path, "points"), n,
+                    raise TruncatedError(protocol, ("objects", i, "points"), n,
                                          f"{number} index prefixes of {pwidth} octets announced, "
                                          f"{n - pos} octets left")
                 points = tuple(Point(index=_uint(data, pos + k * pwidth, pwidth)) for k in range(number))
                 pos += number * pwidth
         elif spec.bits:
             if pkind != "none":
-                raise DecodeError(protocol, (*path, "qualifier"), hpos + 2,
+                raise DecodeError(protocol, ("objects", i, "qualifier"), hpos + 2,
                                   f"qualifier 0x{q:02x}: packed objects take no prefix (4.3.4.3)")
-            size = -(-number * spec.bits // 8)
+            bits = spec.bits
+            size = -(-number * bits // 8)
             if size > n - pos:
-                raise TruncatedError(protocol, (*path, "points"), n,
+                raise TruncatedError(protocol, ("objects", i, "points"), n,
                                      f"{number} packed objects need {size} octets, {n - pos} left")
-            mask = (1 << spec.bits) - 1
-            name = "state"
-            points = tuple(
-                Point(index=None if start is None else start + k,
-                      values={name: _bit(data[pos + k * spec.bits // 8] >> (k * spec.bits % 8) & mask,
-                                         spec.bits)})
-                for k in range(number))
+            table = _UNPACKED[bits]
+            states = [v for o in data[pos:pos + size] for v in table[o]]
+            first = 0 if start is None else start
+            make = _make_point
+            if start is None:
+                points = [make(None, {"state": states[k]}) for k in range(number)]
+            else:
+                points = [make(first + k, {"state": states[k]}) for k in range(number)]
             pos += size
+        elif pkind != "size" and not spec.variable and not spec.free:
+            least = pwidth + spec.size
+            if number * least > n - pos:
+                raise TruncatedError(protocol, ("objects", i, "points"), n,
+                                     f"{number} objects of at least {least} octets announced, "
+                                     f"{n - pos} octets left")
+            row, names, timed = _rows(spec, pwidth)
+            end = pos + number * least
+            raws = row.iter_unpack(data[pos:end]) if number else ()
+            make = _make_point
+            if timed:
+                points = [make(r[0] if pwidth else (None if start is None else start + k),
+                               spec.unpack(data, pos + k * least + pwidth)) for k, r in enumerate(raws)]
+            elif pwidth:
+                points = [make(r[0], dict(zip(names, r[1:]))) for r in raws]
+            elif start is None:
+                points = [make(None, dict(zip(names, r))) for r in raws]
+            else:
+                points = [make(start + k, dict(zip(names, r))) for k, r in enumerate(raws)]
+            pos = end
         else:
-            points, pos = _decode_points(protocol, data, pos, spec, number, start, pkind, pwidth, path)
-        out.append(ObjectHeader(group=group, variation=variation, qualifier=q, start=start, stop=stop,
-                                count=count, points=points))
+            points, pos = _decode_points(protocol, data, pos, spec, number, start, pkind, pwidth, ("objects", i))
+        out.append(_make_header(group, variation, q, start, stop, count, tuple(points)))
         i += 1
     return tuple(out)
 
