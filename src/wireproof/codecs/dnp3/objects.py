@@ -94,107 +94,228 @@ def _qualifier(protocol: str, q: int, path: tuple[str | int, ...], offset: int) 
     return prefix, rng
 
 
+def _decode_header(protocol: str, data: bytes, pos: int, values: bool, i: int) -> tuple[ObjectHeader, int]:
+    """Object header ``i`` at ``data[pos:]`` and its objects, every case and every error (4.3.3, 4.3.4);
+    the position after it."""
+    n = len(data)
+    hpos = pos
+    if n - pos < 3:
+        raise TruncatedError(protocol, ("objects", i), n, "input ends inside an object header (group, "
+                             "variation, qualifier)")
+    group, variation, q = data[pos], data[pos + 1], data[pos + 2]
+    codes = _QUALIFIERS[q]
+    if codes is None:
+        codes = _qualifier(protocol, q, ("objects", i, "qualifier"), pos + 2)
+    prefix, rng = codes
+    pos += 3
+    kind, width = RANGE_WIDTH[rng]
+    start = stop = count = None
+    if kind == "start_stop":
+        if n - pos < 2 * width:
+            raise TruncatedError(protocol, ("objects", i, "range"), n, "input ends inside the range field")
+        start, stop = _START_STOP[width].unpack_from(data, pos)
+        if start > stop:
+            raise DecodeError(protocol, ("objects", i, "range"), pos,
+                              f"start {start} is greater than stop {stop} (4.3.3.4.2)")
+        pos += 2 * width
+        number = stop - start + 1
+    elif kind == "count":
+        if n - pos < width:
+            raise TruncatedError(protocol, ("objects", i, "range"), n, "input ends inside the range field")
+        count = number = _U[width].unpack_from(data, pos)[0]
+        pos += width
+    else:
+        number = 0
+    pkind, pwidth = PREFIX_WIDTH[prefix]
+    spec = lookup(group, variation) if values else None
+    if values and spec is None and pkind == "size":
+        spec = free_format(group, variation)
+    if values and spec is None:
+        raise DecodeError(protocol, ("objects", i, "variation"), hpos + 1,
+                          f"group {group} variation {variation} is not in the object library: "
+                          "its objects cannot be delimited")
+    points: tuple[Point, ...] | list[Point] = ()
+    if spec is None or (spec.size == 0 and not spec.bits and not spec.variable and not spec.free):
+        # No object values: only index prefixes (a read by index list) follow.
+        if pkind == "size":
+            raise DecodeError(protocol, ("objects", i, "qualifier"), hpos + 2,
+                              f"qualifier 0x{q:02x}: a size prefix in a header without object values")
+        if pkind == "index":
+            if number * pwidth > n - pos:
+                raise TruncatedError(protocol, ("objects", i, "points"), n,
+                                     f"{number} index prefixes of {pwidth} octets announced, "
+                                     f"{n - pos} octets left")
+            points = tuple(Point(index=_uint(data, pos + k * pwidth, pwidth)) for k in range(number))
+            pos += number * pwidth
+    elif spec.bits:
+        if pkind != "none":
+            raise DecodeError(protocol, ("objects", i, "qualifier"), hpos + 2,
+                              f"qualifier 0x{q:02x}: packed objects take no prefix (4.3.4.3)")
+        bits = spec.bits
+        size = -(-number * bits // 8)
+        if size > n - pos:
+            raise TruncatedError(protocol, ("objects", i, "points"), n,
+                                 f"{number} packed objects need {size} octets, {n - pos} left")
+        table = _UNPACKED[bits]
+        states = [v for o in data[pos:pos + size] for v in table[o]]
+        first = 0 if start is None else start
+        make = _make_point
+        if start is None:
+            points = [make(None, {"state": states[k]}) for k in range(number)]
+        else:
+            points = [make(first + k, {"state": states[k]}) for k in range(number)]
+        pos += size
+    elif pkind != "size" and not spec.variable and not spec.free:
+        least = pwidth + spec.size
+        if number * least > n - pos:
+            raise TruncatedError(protocol, ("objects", i, "points"), n,
+                                 f"{number} objects of at least {least} octets announced, "
+                                 f"{n - pos} octets left")
+        row, names, timed = _rows(spec, pwidth)
+        end = pos + number * least
+        raws = row.iter_unpack(data[pos:end]) if number else ()
+        make = _make_point
+        if timed:
+            points = [make(r[0] if pwidth else (None if start is None else start + k),
+                           spec.unpack(data, pos + k * least + pwidth)) for k, r in enumerate(raws)]
+        elif pwidth:
+            points = [make(r[0], dict(zip(names, r[1:]))) for r in raws]
+        elif start is None:
+            points = [make(None, dict(zip(names, r))) for r in raws]
+        else:
+            points = [make(start + k, dict(zip(names, r))) for k, r in enumerate(raws)]
+        pos = end
+    else:
+        points, pos = _decode_points(protocol, data, pos, spec, number, start, pkind, pwidth, ("objects", i))
+    return _make_header(group, variation, q, start, stop, count, tuple(points)), pos
+
+
+_NONE, _INDEX, _PACKED, _FIXED = range(4)
+_PLANS: Final[dict[tuple[bytes, bool], tuple[Any, ...] | None]] = {}
+_RANGE_STRUCT: Final = {1: struct.Struct("<BB"), 2: struct.Struct("<HH"), 4: struct.Struct("<II")}
+
+
+def _plan(key: bytes, values: bool) -> tuple[Any, ...] | None:
+    """How to read a header that starts with ``key`` (group, variation, qualifier) when all is well:
+    None when the general path must (an error, device attributes, size prefixes, octet strings)."""
+    group, variation, q = key
+    codes = _QUALIFIERS[q]
+    if codes is None:
+        return None
+    prefix, rng = codes
+    kind, width = RANGE_WIDTH[rng]
+    rk = 1 if kind == "start_stop" else 2 if kind == "count" else 0
+    rs = _RANGE_STRUCT[width] if rk == 1 else _U[width] if rk == 2 else None
+    rw = 2 * width if rk == 1 else width
+    pkind, pwidth = PREFIX_WIDTH[prefix]
+    if pkind == "size":
+        return None
+    spec = lookup(group, variation) if values else None
+    if values and spec is None:
+        return None
+    mode: int
+    row: Any = None
+    names: tuple[str, ...] = ()
+    timed = False
+    if spec is None or (spec.size == 0 and not spec.bits and not spec.variable and not spec.free):
+        mode = _INDEX if pkind == "index" else _NONE
+    elif spec.bits:
+        if pkind != "none":
+            return None
+        mode = _PACKED
+    elif spec.variable or spec.free or spec.octets:
+        return None
+    else:
+        mode = _FIXED
+        row, names, timed = _rows(spec, pwidth)
+    return (mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed)
+
+
+_MISSING: Final[Any] = object()
+
+
 def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tuple[ObjectHeader, ...]:
     """The object headers from ``data[pos:]`` to its end. ``values``: headers carry their objects.
 
-    Offsets in errors are offsets in ``data``.
+    Offsets in errors are offsets in ``data``. Each header is read by a plan cached for its
+    group, variation and qualifier (:func:`_plan`) while all is well; anything else (an error, a
+    layout the plans leave out) goes to the general reader, :func:`_decode_header`.
     """
     n = len(data)
     out: list[ObjectHeader] = []
     i = 0
+    plans = _PLANS
+    make = _make_point
     while pos < n:
-        hpos = pos
-        if n - pos < 3:
-            raise TruncatedError(protocol, ("objects", i), n, "input ends inside an object header (group, "
-                                 "variation, qualifier)")
-        group, variation, q = data[pos], data[pos + 1], data[pos + 2]
-        codes = _QUALIFIERS[q]
-        if codes is None:
-            codes = _qualifier(protocol, q, ("objects", i, "qualifier"), pos + 2)
-        prefix, rng = codes
-        pos += 3
-        kind, width = RANGE_WIDTH[rng]
+        key = data[pos:pos + 3]
+        plan = plans.get((key, values), _MISSING)
+        if plan is _MISSING:
+            plan = _plan(key, values) if len(key) == 3 else None
+            if len(plans) < 8192:
+                plans[(key, values)] = plan
+        if plan is None:
+            header, pos = _decode_header(protocol, data, pos, values, i)
+            out.append(header)
+            i += 1
+            continue
+        mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed = plan
+        p = pos + 3
         start = stop = count = None
-        if kind == "start_stop":
-            if n - pos < 2 * width:
-                raise TruncatedError(protocol, ("objects", i, "range"), n, "input ends inside the range field")
-            start, stop = _START_STOP[width].unpack_from(data, pos)
-            if start > stop:
-                raise DecodeError(protocol, ("objects", i, "range"), pos,
-                                  f"start {start} is greater than stop {stop} (4.3.3.4.2)")
-            pos += 2 * width
-            number = stop - start + 1
-        elif kind == "count":
-            if n - pos < width:
-                raise TruncatedError(protocol, ("objects", i, "range"), n, "input ends inside the range field")
-            count = number = _U[width].unpack_from(data, pos)[0]
-            pos += width
-        else:
-            number = 0
-        pkind, pwidth = PREFIX_WIDTH[prefix]
-        spec = lookup(group, variation) if values else None
-        if values and spec is None and pkind == "size":
-            spec = free_format(group, variation)
-        if values and spec is None:
-            raise DecodeError(protocol, ("objects", i, "variation"), hpos + 1,
-                              f"group {group} variation {variation} is not in the object library: "
-                              "its objects cannot be delimited")
-        points: tuple[Point, ...] | list[Point] = ()
-        if spec is None or (spec.size == 0 and not spec.bits and not spec.variable and not spec.free):
-            # No object values: only index prefixes (a read by index list) follow.
-            if pkind == "size":
-                raise DecodeError(protocol, ("objects", i, "qualifier"), hpos + 2,
-                                  f"qualifier 0x{q:02x}: a size prefix in a header without object values")
-            if pkind == "index":
-                if number * pwidth > n - pos:
-                    raise TruncatedError(protocol, ("objects", i, "points"), n,
-                                         f"{number} index prefixes of {pwidth} octets announced, "
-                                         f"{n - pos} octets left")
-                points = tuple(Point(index=_uint(data, pos + k * pwidth, pwidth)) for k in range(number))
-                pos += number * pwidth
-        elif spec.bits:
-            if pkind != "none":
-                raise DecodeError(protocol, ("objects", i, "qualifier"), hpos + 2,
-                                  f"qualifier 0x{q:02x}: packed objects take no prefix (4.3.4.3)")
+        number = 0
+        if rk:
+            if n - p < rw:
+                break
+            if rk == 1:
+                start, stop = rs.unpack_from(data, p)
+                if start > stop:
+                    break
+                number = stop - start + 1
+            else:
+                count = number = rs.unpack_from(data, p)[0]
+            p += rw
+        points: Any = ()
+        if mode == _FIXED:
+            least = pwidth + spec.size
+            end = p + number * least
+            if end > n:
+                break
+            raws = row.iter_unpack(data[p:end]) if number else ()
+            if timed:
+                points = tuple([make(r[0] if pwidth else (None if start is None else start + k),
+                                     spec.unpack(data, p + k * least + pwidth)) for k, r in enumerate(raws)])
+            elif pwidth:
+                points = tuple([make(r[0], dict(zip(names, r[1:]))) for r in raws])
+            elif start is None:
+                points = tuple([make(None, dict(zip(names, r))) for r in raws])
+            else:
+                points = tuple([make(start + k, dict(zip(names, r))) for k, r in enumerate(raws)])
+            p = end
+        elif mode == _PACKED:
             bits = spec.bits
             size = -(-number * bits // 8)
-            if size > n - pos:
-                raise TruncatedError(protocol, ("objects", i, "points"), n,
-                                     f"{number} packed objects need {size} octets, {n - pos} left")
+            if size > n - p:
+                break
             table = _UNPACKED[bits]
-            states = [v for o in data[pos:pos + size] for v in table[o]]
-            first = 0 if start is None else start
-            make = _make_point
+            states = [v for o in data[p:p + size] for v in table[o]]
             if start is None:
-                points = [make(None, {"state": states[k]}) for k in range(number)]
+                points = tuple([make(None, {"state": states[k]}) for k in range(number)])
             else:
-                points = [make(first + k, {"state": states[k]}) for k in range(number)]
-            pos += size
-        elif pkind != "size" and not spec.variable and not spec.free:
-            least = pwidth + spec.size
-            if number * least > n - pos:
-                raise TruncatedError(protocol, ("objects", i, "points"), n,
-                                     f"{number} objects of at least {least} octets announced, "
-                                     f"{n - pos} octets left")
-            row, names, timed = _rows(spec, pwidth)
-            end = pos + number * least
-            raws = row.iter_unpack(data[pos:end]) if number else ()
-            make = _make_point
-            if timed:
-                points = [make(r[0] if pwidth else (None if start is None else start + k),
-                               spec.unpack(data, pos + k * least + pwidth)) for k, r in enumerate(raws)]
-            elif pwidth:
-                points = [make(r[0], dict(zip(names, r[1:]))) for r in raws]
-            elif start is None:
-                points = [make(None, dict(zip(names, r))) for r in raws]
-            else:
-                points = [make(start + k, dict(zip(names, r))) for k, r in enumerate(raws)]
-            pos = end
-        else:
-            points, pos = _decode_points(protocol, data, pos, spec, number, start, pkind, pwidth, ("objects", i))
-        out.append(_make_header(group, variation, q, start, stop, count, tuple(points)))
+                points = tuple([make(start + k, {"state": states[k]}) for k in range(number)])
+            p += size
+        elif mode == _INDEX:
+            end = p + number * pwidth
+            if end > n:
+                break
+            points = tuple([make(x, {}) for (x,) in _U[pwidth].iter_unpack(data[p:end])]) if number else ()
+            p = end
+        out.append(_make_header(group, variation, q, start, stop, count, points))
+        pos = p
         i += 1
-    return tuple(out)
+    else:
+        return tuple(out)
+    # The plan met something wrong: the general reader says what, with its offset.
+    _decode_header(protocol, data, pos, values, i)
+    raise AssertionError("unreachable: the general reader accepted what the plan refused")  # pragma: no cover
 
 
 def _bit(v: int, bits: int) -> bool | int:
