@@ -15,7 +15,6 @@ block and where its CRC sits.
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from typing import Any, Final
 
@@ -104,33 +103,7 @@ def link_header_crc_ok(header: bytes | bytearray) -> bool:
 
 _PRIMARY: Final = {int(f): f for f in PrimaryFunction}
 _SECONDARY: Final = {int(f): f for f in SecondaryFunction}
-def _frame_constructor() -> Any:
-    """LinkFrame's ten fields, positionally and unrolled (see :func:`~wireproof.codecs._fast.fast_constructor`,
-    which checks that the class may be built this way; its generic arity loops over the fields)."""
-    fast_constructor(LinkFrame)  # the checks: a slotted dataclass, no __post_init__
-    names = [f.name for f in dataclasses.fields(LinkFrame)]
-    assert names == ["dir", "prm", "fcb", "fcv", "function", "destination", "source", "user_data", "transport",
-                     "application"], names
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = (getattr(LinkFrame, n).__set__ for n in names)
-    new = object.__new__
-
-    def make(a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any, h: Any, i: Any, j: Any) -> LinkFrame:
-        obj: Any = new(LinkFrame)
-        s0(obj, a)
-        s1(obj, b)
-        s2(obj, c)
-        s3(obj, d)
-        s4(obj, e)
-        s5(obj, f)
-        s6(obj, g)
-        s7(obj, h)
-        s8(obj, i)
-        s9(obj, j)
-        return obj  # type: ignore[no-any-return]
-    return make
-
-
-_make_frame: Final[Any] = _frame_constructor()
+_make_frame: Final[Any] = fast_constructor(LinkFrame)
 
 
 def link_parts(data: bytes, protocol: str = PROTOCOL) -> tuple[int, PrimaryFunction | SecondaryFunction,

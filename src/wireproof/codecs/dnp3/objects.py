@@ -228,7 +228,8 @@ def _plan(key: bytes, values: bool) -> tuple[Any, ...] | None:
     else:
         mode = _FIXED
         row, names, timed = _rows(spec, pwidth)
-    return (mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed)
+    return (mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed,
+            pwidth + (spec.size if spec is not None else 0))
 
 
 _MISSING: Final[Any] = object()
@@ -258,7 +259,7 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
             out.append(header)
             i += 1
             continue
-        mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed = plan
+        mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed, least = plan
         p = pos + 3
         start = stop = count = None
         number = 0
@@ -275,7 +276,6 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
             p += rw
         points: Any = ()
         if mode == _FIXED:
-            least = pwidth + spec.size
             end = p + number * least
             if end > n:
                 break
