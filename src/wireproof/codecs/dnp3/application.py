@@ -40,12 +40,15 @@ def decode_fragment(data: bytes, protocol: str = PROTOCOL) -> ApplicationRequest
             c = data[0]
             if code < 129:
                 objects = decode_objects(protocol, data, 2, values=code not in _HEADER_ONLY)
-                return _make_request(bool(c & 0x80), bool(c & 0x40), bool(c & 0x20), bool(c & 0x10), c & 0x0F,
-                                     function, objects)
+                request: ApplicationRequest = _make_request(bool(c & 0x80), bool(c & 0x40), bool(c & 0x20),
+                                                            bool(c & 0x10), c & 0x0F, function, objects)
+                return request
             if n >= 4:
                 objects = decode_objects(protocol, data, 4, values=True)
-                return _make_response(bool(c & 0x80), bool(c & 0x40), bool(c & 0x20), bool(c & 0x10),
-                                      c & 0x0F, function, data[2] << 8 | data[3], objects)
+                response: ApplicationResponse = _make_response(
+                    bool(c & 0x80), bool(c & 0x40), bool(c & 0x20), bool(c & 0x10), c & 0x0F, function,
+                    data[2] << 8 | data[3], objects)
+                return response
     return _decode_fragment(data, protocol)
 
 

@@ -18,7 +18,12 @@ from collections.abc import Callable
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
 from wireproof.codecs.dnp3.constants import PrimaryFunction
 from wireproof.codecs.dnp3.framers import FragmentFramer, LinkFramer
-from wireproof.codecs.dnp3.link import _make_frame, decode_link, encode_link, link_parts, user_data_frame_offset
+from wireproof.codecs.dnp3.link import (
+    _make_frame,
+    encode_link,
+    link_parts,
+    user_data_frame_offset,
+)
 from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, LinkFrame, TransportHeader
 from wireproof.codecs.dnp3.transport import decode_transport_header, segment
 from wireproof.errors import DecodeError
@@ -45,8 +50,10 @@ class Dnp3Codec:
                     application = decode_fragment(user[1:], self.name)
                 except DecodeError as err:
                     raise self._moved(err, data, user) from None
-        return _make_frame(bool(control & 0x80), bool(control & 0x40), bool(control & 0x20),
-                           bool(control & 0x10), function, destination, source, user, transport, application)
+        frame: LinkFrame = _make_frame(bool(control & 0x80), bool(control & 0x40), bool(control & 0x20),
+                                       bool(control & 0x10), function, destination, source, user, transport,
+                                       application)
+        return frame
 
     def _moved(self, err: DecodeError, data: bytes, user: bytes) -> DecodeError:
         """``err`` (offsets in the fragment) with its path under ``application`` and its offset in the

@@ -81,7 +81,8 @@ def crc16_dnp(data: bytes | bytearray | memoryview) -> int:
 def _block_crc(data: bytes, pos: int) -> int:
     """CRC-16/DNP of the 16 octets at ``data[pos:]``, unrolled (the common block)."""
     t = _CRC16
-    a, b, c, d, e, f, g, h = _BLOCK_WORDS.unpack_from(data, pos)
+    words: tuple[int, int, int, int, int, int, int, int] = _BLOCK_WORDS.unpack_from(data, pos)
+    a, b, c, d, e, f, g, h = words
     return t[t[t[t[t[t[t[t[a] ^ b] ^ c] ^ d] ^ e] ^ f] ^ g] ^ h] ^ 0xFFFF
 
 
@@ -114,7 +115,8 @@ def link_parts(data: bytes, protocol: str = PROTOCOL) -> tuple[int, PrimaryFunct
     if n < C.LINK_HEADER_SIZE or data[0] != 0x05 or data[1] != 0x64 or data[2] < C.MIN_LINK_LENGTH:
         _check_start(data, protocol)
     t = _CRC16
-    a, b, c, d = _HEADER_WORDS.unpack_from(data, 0)
+    words: tuple[int, int, int, int] = _HEADER_WORDS.unpack_from(data, 0)
+    a, b, c, d = words
     if t[t[t[t[a] ^ b] ^ c] ^ d] ^ 0xFFFF != data[8] | data[9] << 8:
         _header_crc_error(data, protocol)
     control = data[3]
@@ -186,8 +188,9 @@ def _check_blocks(data: bytes, size: int, protocol: str) -> bytes:
 def decode_link(data: bytes, protocol: str = PROTOCOL) -> LinkFrame:
     """One whole FT3 frame; transport and application are left undecoded (see :mod:`.codec`)."""
     control, function, destination, source, user = link_parts(data, protocol)
-    return _make_frame(bool(control & 0x80), bool(control & 0x40), bool(control & 0x20), bool(control & 0x10),
-                       function, destination, source, user, None, None)
+    frame: LinkFrame = _make_frame(bool(control & 0x80), bool(control & 0x40), bool(control & 0x20),
+                                   bool(control & 0x10), function, destination, source, user, None, None)
+    return frame
 
 
 def _decode_link_reference(data: bytes, protocol: str = PROTOCOL) -> LinkFrame:

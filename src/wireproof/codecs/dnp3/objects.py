@@ -179,11 +179,11 @@ def _decode_header(protocol: str, data: bytes, pos: int, values: bool, i: int) -
             points = [make(r[0] if pwidth else (None if start is None else start + k),
                            spec.unpack(data, pos + k * least + pwidth)) for k, r in enumerate(raws)]
         elif pwidth:
-            points = [make(r[0], dict(zip(names, r[1:]))) for r in raws]
+            points = [make(r[0], dict(zip(names, r[1:], strict=True))) for r in raws]
         elif start is None:
-            points = [make(None, dict(zip(names, r))) for r in raws]
+            points = [make(None, dict(zip(names, r, strict=True))) for r in raws]
         else:
-            points = [make(start + k, dict(zip(names, r))) for k, r in enumerate(raws)]
+            points = [make(start + k, dict(zip(names, r, strict=True))) for k, r in enumerate(raws)]
         pos = end
     else:
         points, pos = _decode_points(protocol, data, pos, spec, number, start, pkind, pwidth, ("objects", i))
@@ -284,11 +284,12 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
                 points = tuple([make(r[0] if pwidth else (None if start is None else start + k),
                                      spec.unpack(data, p + k * least + pwidth)) for k, r in enumerate(raws)])
             elif pwidth:
-                points = tuple([make(r[0], dict(zip(names, r[1:]))) for r in raws])
+                points = tuple([make(r[0], dict(zip(names, r[1:], strict=True))) for r in raws])
             elif start is None:
-                points = tuple([make(None, dict(zip(names, r))) for r in raws])
+                points = tuple([make(None, dict(zip(names, r, strict=True))) for r in raws])
             else:
-                points = tuple([make(start + k, dict(zip(names, r))) for k, r in enumerate(raws)])
+                points = tuple([make(start + k, dict(zip(names, r, strict=True)))
+                                for k, r in enumerate(raws)])
             p = end
         elif mode == _PACKED:
             bits = spec.bits

@@ -121,6 +121,15 @@ class DNP3Link(Packet):
 
     block_crc_errors: list[int]
 
+    def do_dissect(self, s: bytes) -> bytes:
+        if len(s) < C.LINK_HEADER_SIZE:
+            # A cut header: no field is believed; the octets stay as padding (``decode_error`` says why).
+            for f in self.fields_desc:
+                self.fields[f.name] = None
+            self.block_crc_errors = []
+            return s
+        return super().do_dissect(s)
+
     def extract_padding(self, s: bytes) -> tuple[bytes, bytes]:
         # The frame is as long as LENGTH says (9.2.4.1.2): blocks of up to 16 octets and their CRCs.
         length = self.length if self.length is not None else C.MIN_LINK_LENGTH
@@ -140,7 +149,11 @@ class DNP3Link(Packet):
         if not user:
             return
         cls: type[Packet] = DNP3Transport if self.prm and self.function in _USER_DATA else Raw
-        self.add_payload(cls(bytes(user), _internal=1, _underlayer=self))
+        try:
+            payload = cls(bytes(user), _internal=1, _underlayer=self)
+        except Exception:  # as Scapy does for a payload its class cannot dissect: keep the octets
+            payload = Raw(bytes(user), _internal=1, _underlayer=self)
+        self.add_payload(payload)
 
     def post_dissection(self, pkt: Packet) -> None:
         # Rebuilding must put the block CRCs back (post_build), which Scapy skips for a layer
@@ -351,9 +364,8 @@ def link_frames(segment: bytes) -> list[DNP3Link]:
     out: list[DNP3Link] = []
     rest = bytes(segment)
     while len(rest) >= C.LINK_HEADER_SIZE and rest[:2] == C.LINK_START:
-        frame = DNP3Link(rest)
-        out.append(frame)
         size = frame_size(max(rest[2], C.MIN_LINK_LENGTH))
+        out.append(DNP3Link(rest[:size]))
         rest = rest[size:]
     return out
 

@@ -34,7 +34,8 @@ class TransportSequenceError(DecodeError):
     """A segment out of order: no FIR while no fragment is in progress, or a sequence gap (8.2.2)."""
 
 
-_HEADERS: Final = tuple(TransportHeader(fin=bool(o & 0x80), fir=bool(o & 0x40), seq=o & 0x3F) for o in range(256))
+_HEADERS: Final = tuple(TransportHeader(fin=bool(o & 0x80), fir=bool(o & 0x40), seq=o & 0x3F)
+                        for o in range(256))
 
 
 def decode_transport_header(octet: int) -> TransportHeader:

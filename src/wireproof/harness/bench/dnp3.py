@@ -185,7 +185,8 @@ def _dnp3py_decode() -> Callable[[bytes], tuple[Any, Any, Any]]:
             h = segment.header
             if h.fir and h.fin:
                 payload = segment.payload
-                app = parse_response(payload) if payload[1:2] and payload[1] >= 129 else parse_request(payload)
+                response = payload[1:2] and payload[1] >= 129
+                app = parse_response(payload) if response else parse_request(payload)
         return frame, segment, app
     return decode
 
@@ -193,7 +194,8 @@ def _dnp3py_decode() -> Callable[[bytes], tuple[Any, Any, Any]]:
 _DNP3PY_GAPS = ("unknown_width", "unsupported_range")  # dnp3py's own library gaps (its TruncationReason)
 
 
-def _dnp3py_fingerprint(answer: tuple[Any, Any, Any], expected: Fingerprint) -> tuple[Fingerprint, str | None]:
+def _dnp3py_fingerprint(answer: tuple[Any, Any, Any],
+                        expected: Fingerprint) -> tuple[Fingerprint, str | None]:
     """dnp3py's answer as a fingerprint, and the library gap that explains a shorter answer, if any.
 
     dnp3py stops at an object header its library cannot size (g50v4, g70, g120, virtual-address
@@ -261,10 +263,12 @@ def _check(library: str, frames: Sequence[bytes],
             problem, known = f"{type(exc).__name__}: {exc}", []
         if problem is not None:
             return Check(library=library, operation="decode", ok=False, frames=len(frames),
-                         detail=f"frame {i} ({frames[i][:24].hex()}...): {problem}", known_defects=tuple(defects))
+                         detail=f"frame {i} ({frames[i][:24].hex()}...): {problem}",
+                         known_defects=tuple(defects))
         if known and known[0]:
             defects.append(f"frame {i}: {known[0]}")
-    return Check(library=library, operation="decode", ok=True, frames=len(frames), known_defects=tuple(defects))
+    return Check(library=library, operation="decode", ok=True, frames=len(frames),
+                 known_defects=tuple(defects))
 
 
 # --- the libraries -------------------------------------------------------------------------------
