@@ -19,15 +19,22 @@ from typing import Final
 
 import construct as cs
 from construct import (
+    Bytes,
     BytesInteger,
+    Check,
     Float32l,
     Float64l,
+    GreedyBytes,
+    GreedyRange,
     Int8ub,
     Int16sl,
     Int16ul,
     Int32sl,
     Int32ul,
+    Prefixed,
     Struct,
+    Terminated,
+    this,
 )
 
 from wireproof.codecs.dnp3.constants import HEADER_ONLY_REQUESTS, FunctionCode
@@ -95,6 +102,93 @@ OBJECTS: Final[dict[tuple[int, int], Struct]] = {
     **{(43, v): Struct("status" / Int8ub, "value" / t) for v, t in _STATUS_V.items()},
     **{(43, v + 2): Struct("status" / Int8ub, "value" / t, "time" / TIME) for v, t in _STATUS_V.items()},
 }
+OBJECTS.update({
+    (86, 2): Struct("characteristics" / Int8ub),  # A.41.2
+    (120, 3): Struct("csq" / Int32ul, "user" / Int16ul),  # A.45.3 aggressive mode request
+    (120, 4): Struct("user" / Int16ul),  # A.45.4 session key status request
+})
+
+# Free-format objects (Annex A.36, A.41-A.43, A.45), read from the octets their size prefix delimits.
+# A string that an offset field places must come right where it is placed: after the fixed fields
+# (or the string before it); nothing may follow the last field.
+_ELEMENTS: Final = GreedyRange(Prefixed(Int8ub, GreedyBytes))  # 1-octet length, value
+_DESCRIPTORS: Final = GreedyRange(Prefixed(Int8ub, Struct(  # A.41.1 descriptor element
+    "code" / Int8ub, "data_type" / Int8ub, "maximum" / Int8ub, "ancillary" / GreedyBytes)))
+FREE_OBJECTS: Final[dict[tuple[int, int], Struct]] = {
+    (70, 2): Struct("username_offset" / Int16ul, "username_size" / Int16ul, "password_offset" / Int16ul,
+                    "password_size" / Int16ul, "authentication_key" / Int32ul,
+                    Check(this.username_offset == 12), "username" / Bytes(this.username_size),
+                    Check(this.password_offset == 12 + this.username_size),
+                    "password" / Bytes(this.password_size), Terminated),
+    (70, 3): Struct("file_name_offset" / Int16ul, "file_name_size" / Int16ul, "created" / TIME,
+                    "permissions" / Int16ul, "authentication_key" / Int32ul, "file_size" / Int32ul,
+                    "operational_mode" / Int16ul, "maximum_block_size" / Int16ul, "request_id" / Int16ul,
+                    Check(this.file_name_offset == 26), "file_name" / Bytes(this.file_name_size), Terminated),
+    (70, 4): Struct("file_handle" / Int32ul, "file_size" / Int32ul, "maximum_block_size" / Int16ul,
+                    "request_id" / Int16ul, "status_code" / Int8ub, "optional_text" / GreedyBytes),
+    (70, 5): Struct("file_handle" / Int32ul, "block_number" / Int32ul, "file_data" / GreedyBytes),
+    (70, 6): Struct("file_handle" / Int32ul, "block_number" / Int32ul, "status_code" / Int8ub,
+                    "optional_text" / GreedyBytes),
+    (70, 7): Struct("file_name_offset" / Int16ul, "file_name_size" / Int16ul, "file_type" / Int16ul,
+                    "file_size" / Int32ul, "created" / TIME, "permissions" / Int16ul, "request_id" / Int16ul,
+                    Check(this.file_name_offset == 20), "file_name" / Bytes(this.file_name_size), Terminated),
+    (70, 8): Struct("file_specification" / GreedyBytes),
+    (86, 1): Struct("dsid" / Int16ul, "elements" / _DESCRIPTORS, Terminated),
+    (86, 3): Struct("dsid" / Int16ul, "elements" / _ELEMENTS, Terminated),
+    (87, 1): Struct("dsid" / Int16ul, "time" / TIME, "elements" / _ELEMENTS, Terminated),
+    (88, 1): Struct("dsid" / Int16ul, "time" / TIME, "elements" / _ELEMENTS, Terminated),
+    (120, 1): Struct("csq" / Int32ul, "user" / Int16ul, "mac_algorithm" / Int8ub, "reason" / Int8ub,
+                     "challenge_data" / GreedyBytes),
+    (120, 2): Struct("csq" / Int32ul, "user" / Int16ul, "mac" / GreedyBytes),
+    (120, 5): Struct("ksq" / Int32ul, "user" / Int16ul, "key_wrap_algorithm" / Int8ub, "key_status" / Int8ub,
+                     "mac_algorithm" / Int8ub, "challenge_data_length" / Int16ul,
+                     "challenge_data" / Bytes(this.challenge_data_length), "mac" / GreedyBytes),
+    (120, 6): Struct("ksq" / Int32ul, "user" / Int16ul, "key_wrap_data" / GreedyBytes),
+    (120, 7): Struct("csq" / Int32ul, "user" / Int16ul, "association_id" / Int16ul, "error_code" / Int8ub,
+                     "time_of_error" / TIME, "error_text" / GreedyBytes),
+    (120, 8): Struct("key_change_method" / Int8ub, "certificate_type" / Int8ub, "certificate" / GreedyBytes),
+    (120, 9): Struct("mac" / GreedyBytes),
+    (120, 10): Struct("key_change_method" / Int8ub, "operation" / Int8ub, "scs" / Int32ul,
+                      "user_role" / Int16ul,
+                      "user_role_expiry_interval" / Int16ul, "username_length" / Int16ul,
+                      "user_public_key_length" / Int16ul, "certification_data_length" / Int16ul,
+                      "username" / Bytes(this.username_length),
+                      "user_public_key" / Bytes(this.user_public_key_length),
+                      "certification_data" / Bytes(this.certification_data_length), Terminated),
+    (120, 11): Struct("key_change_method" / Int8ub, "username_length" / Int16ul,
+                      "master_challenge_data_length" / Int16ul, "username" / Bytes(this.username_length),
+                      "master_challenge_data" / Bytes(this.master_challenge_data_length), Terminated),
+    (120, 12): Struct("ksq" / Int32ul, "user" / Int16ul, "outstation_challenge_data_length" / Int16ul,
+                      "outstation_challenge_data" / Bytes(this.outstation_challenge_data_length), Terminated),
+    (120, 13): Struct("ksq" / Int32ul, "user" / Int16ul, "encrypted_update_key_data_length" / Int16ul,
+                      "encrypted_update_key_data" / Bytes(this.encrypted_update_key_data_length), Terminated),
+    (120, 14): Struct("digital_signature" / GreedyBytes),
+    (120, 15): Struct("mac" / GreedyBytes),
+}
+RAW_FREE: Final = frozenset({(70, 1)})  # the obsolete file identifier: kept as octets
+# Offsets, sizes and lengths the octets carry twice: not among a decoded object's values.
+DERIVED: Final = frozenset({
+    "username_offset", "username_size", "password_offset", "password_size", "file_name_offset",
+    "file_name_size", "challenge_data_length", "username_length", "user_public_key_length",
+    "certification_data_length", "master_challenge_data_length", "outstation_challenge_data_length",
+    "encrypted_update_key_data_length"})
+
+
+def _free_values(gv: tuple[int, int], octets: bytes) -> dict[str, object]:
+    if gv in RAW_FREE:
+        return {"value": octets}
+    parsed = FREE_OBJECTS[gv].parse(octets)
+    out: dict[str, object] = {}
+    for name, value in parsed.items():
+        if name.startswith("_") or name in DERIVED:
+            continue
+        if name == "elements":
+            value = tuple(tuple((e.code, e.data_type, e.maximum, e.ancillary)) if gv == (86, 1) else e
+                          for e in value)
+        out[name] = value
+    return out
+
+
 CLASS_OBJECTS: Final = frozenset((60, v) for v in range(1, 5))  # 11.9.27: headers without bodies
 PACKED: Final = {(1, 1): 1, (3, 1): 2, (10, 1): 1, (12, 3): 1, (80, 1): 1}  # bits an object
 ATTRIBUTE: Final = Struct("data_type" / Int8ub, "value" / cs.Prefixed(Int8ub, cs.GreedyBytes))  # 11.9.1
@@ -131,7 +225,7 @@ def decode_fragment_declarative(data: bytes,
         pwidth, pkind = _PREFIXES.get(q.prefix, (0, "none"))
         gv = (g, v)
         known = gv in OBJECTS or gv in PACKED or gv in CLASS_OBJECTS or (g == 0 and v) or \
-            (g in (110, 111, 112, 113) and v) or (g in (70, 120) and v and pkind == "size")
+            (g in (110, 111, 112, 113) and v) or ((gv in FREE_OBJECTS or gv in RAW_FREE) and pkind == "size")
         if values and not known:
             raise DecodeError(protocol, (*path, "variation"), hpos + 1,
                               f"group {g} variation {v} is unknown")
@@ -168,11 +262,16 @@ def decode_fragment_declarative(data: bytes,
                     index = _uint(stream, pwidth, protocol, (*path, "points", k))
                 elif pkind == "size":
                     size = _uint(stream, pwidth, protocol, (*path, "points", k, "size"))
-                    if g in (70, 120):
+                    if gv in FREE_OBJECTS or gv in RAW_FREE:
+                        at = stream.tell()
                         value = stream.read(size)
                         if len(value) < size:
                             raise TruncatedError(protocol, (*path, "points", k, "size"), n, "size prefix")
-                        points.append(Point(index=index, values={"value": value}))
+                        try:
+                            points.append(Point(index=index, values=_free_values(gv, value)))
+                        except cs.ConstructError as err:
+                            raise DecodeError(protocol, (*path, "points", k), at,
+                                              str(err).split("\n", 1)[-1]) from None
                         continue
                     want = body.sizeof() if body is not None else (v if g in (110, 111, 112, 113) else -1)
                     if size != want:

@@ -23,6 +23,7 @@ import struct
 from typing import Any, Final
 
 from wireproof.codecs._fast import fast_constructor
+from wireproof.codecs.dnp3.free_format import FreeFormatError, decode_free, encode_free
 from wireproof.codecs.dnp3.library import ObjectSpec, free_format, lookup
 from wireproof.codecs.dnp3.messages import ObjectHeader, Point
 from wireproof.errors import DecodeError, EncodeError, TruncatedError
@@ -342,7 +343,12 @@ def _decode_points(protocol: str, data: bytes, pos: int, spec: ObjectSpec, numbe
                     raise TruncatedError(protocol, (*path, "points", k, "size"), n,
                                          f"size prefix {size}, {n - pos - pwidth} octets left")
                 pos += pwidth
-                points.append(Point(index=index, values={"value": bytes(data[pos:pos + size])}))
+                try:
+                    values = decode_free(spec.group, spec.variation, data[pos:pos + size])
+                except FreeFormatError as err:
+                    raise DecodeError(protocol, (*path, "points", k, err.field), pos + err.offset,
+                                      err.reason) from None
+                points.append(Point(index=index, values=values))
                 pos += size
                 continue
             if spec.variable or size != spec.size:
@@ -427,7 +433,7 @@ def encode_objects(protocol: str, headers: tuple[ObjectHeader, ...], *, values: 
                     if pkind == "index":
                         out += _index(p).to_bytes(pwidth, "little")
                     elif pkind == "size" and spec.free:
-                        value = bytes(p.values["value"])
+                        value = encode_free(spec.group, spec.variation, p.values)
                         out += len(value).to_bytes(pwidth, "little") + value
                         continue
                     elif pkind == "size":

@@ -169,8 +169,15 @@ def _range_of(qualifier: int, data: bytes) -> tuple[int | None, int | None, int 
     return None, None, None
 
 
+class _UnknownFunction:
+    """dnp3py refused the fragment's function code (not in its table: secure authentication's 32, 33, 131)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
 def _dnp3py_decode() -> Callable[[bytes], tuple[Any, Any, Any]]:
-    from dnp3.application.parser import parse_request, parse_response
+    from dnp3.application.parser import ParseError, parse_request, parse_response
     from dnp3.datalink.frame import DataLinkFrame
     from dnp3.transport.segment import TransportSegment
 
@@ -178,7 +185,8 @@ def _dnp3py_decode() -> Callable[[bytes], tuple[Any, Any, Any]]:
 
     def decode(raw: bytes) -> tuple[Any, Any, Any]:
         frame = from_bytes(raw)
-        segment = app = None
+        segment: Any = None
+        app: Any = None
         c = frame.header.control
         if frame.user_data and c.prm and c.function_code in (3, 4):
             segment = segment_of(frame.user_data)
@@ -186,7 +194,12 @@ def _dnp3py_decode() -> Callable[[bytes], tuple[Any, Any, Any]]:
             if h.fir and h.fin:
                 payload = segment.payload
                 response = payload[1:2] and payload[1] >= 129
-                app = parse_response(payload) if response else parse_request(payload)
+                try:
+                    app = parse_response(payload) if response else parse_request(payload)
+                except ParseError as err:
+                    if not str(err).startswith("Unknown function code"):
+                        raise
+                    app = _UnknownFunction(str(err))
         return frame, segment, app
     return decode
 
@@ -208,6 +221,8 @@ def _dnp3py_fingerprint(answer: tuple[Any, Any, Any],
     transport = None if segment is None else (segment.header.fin, segment.header.fir, segment.header.seq)
     out = None
     gap = None
+    if isinstance(app, _UnknownFunction) and expected[2] is not None:
+        return (link, transport, expected[2]), f"dnp3py does not parse the fragment ({app.reason})"
     if app is not None:
         t = app.truncation
         if t is not None and t.reason.value not in _DNP3PY_GAPS:
