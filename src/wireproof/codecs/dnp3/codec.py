@@ -89,6 +89,12 @@ class Dnp3Codec:
     def encode(self, message: LinkFrame) -> bytes:
         return encode_link(message, self.name)
 
+    def encode_declarative(self, message: LinkFrame) -> bytes:
+        """The same by the Construct definitions (:mod:`.formats`): the oracle of :meth:`encode`."""
+        from wireproof.codecs.dnp3.formats import encode_link_declarative
+
+        return encode_link_declarative(message, self.name)
+
     def framer(self) -> LinkFramer:
         return LinkFramer()
 
@@ -109,6 +115,12 @@ class Dnp3AppCodec:
 
     def encode(self, message: ApplicationRequest | ApplicationResponse) -> bytes:
         return encode_fragment(message, self.name)
+
+    def encode_declarative(self, message: ApplicationRequest | ApplicationResponse) -> bytes:
+        """The same by the Construct definitions (:mod:`.library_formats`): the oracle of :meth:`encode`."""
+        from wireproof.codecs.dnp3.library_formats import encode_fragment_declarative
+
+        return encode_fragment_declarative(message, self.name)
 
     def framer(self) -> FragmentFramer:
         return FragmentFramer()
