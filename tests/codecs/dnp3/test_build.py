@@ -74,13 +74,14 @@ def test_both_link_encoders_refuse_what_cannot_be_sent(frame: LinkFrame) -> None
         encode_link_declarative(frame)
 
 
+IIN17 = Point(index=7, values={"state": False})
 GOOD = ApplicationRequest(function=FunctionCode.WRITE, objects=(
-    ObjectHeader(group=80, variation=1, qualifier=0x00, start=7, stop=7, points=(Point(index=7,
-                                                                                       values={"state": False}),)),))
+    ObjectHeader(group=80, variation=1, qualifier=0x00, start=7, stop=7, points=(IIN17,)),))
 BAD_FRAGMENTS = [
     replace(GOOD, objects=(replace(GOOD.objects[0], stop=8),)),  # the range names 2 objects, 1 given
     replace(GOOD, objects=(replace(GOOD.objects[0], group=99),)),  # g99v1: not in the library
-    replace(GOOD, objects=(replace(GOOD.objects[0], qualifier=0x17, count=1, start=None, stop=None),)),  # packed + prefix
+    # packed objects with an index prefix
+    replace(GOOD, objects=(replace(GOOD.objects[0], qualifier=0x17, count=1, start=None, stop=None),)),
     replace(GOOD, objects=(ObjectHeader(group=120, variation=1, qualifier=0x5B, count=1,
                                         points=(Point(values={"csq": 1}),)),)),  # fields missing
 ]
