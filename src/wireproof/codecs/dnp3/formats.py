@@ -8,7 +8,9 @@ transport header of 8.2.1 (:data:`TRANSPORT_HEADER`), the application
 header of 4.2.2 (:data:`APPLICATION_HEADER`) and the object header of
 4.3.3 with every range specifier and index prefix (:data:`OBJECT_HEADER`).
 Each check sits right after the field it judges, which fixes the error
-order the fast path follows. The object *values* (the library, clause 11)
+order the fast path follows. The same definitions build:
+:func:`encode_link_declarative` lets the ``Checksum`` fields compute the
+header and block CRCs, the oracle of :func:`~.link.encode_link`. The object *values* (the library, clause 11)
 and whole fragments are in :mod:`.library_formats`;
 :func:`decode_request_declarative` here covers the requests whose headers
 carry none.

@@ -8,6 +8,10 @@ data, group 60), or the variable device-attribute layout of group 0
 variation are not here cannot be delimited, so the decoder stops at it with
 an error naming both (never a guess).
 
+Free-format objects (groups 70, 86-88 and 120, behind a size prefix) have
+layouts of their own in :mod:`.free_format`; :func:`free_format` knows
+which variations exist.
+
 Field codes: ``B`` UINT8, ``H`` UINT16, ``h`` INT16, ``I`` UINT32, ``i``
 INT32, ``f`` FLT32, ``d`` FLT64, ``T`` DNP3 time (UINT48), ``s`` an octet
 string (groups 110-113: as long as the variation says). Groups 1, 3, 10 and

@@ -7,6 +7,11 @@ differential test compares two readings of the standard. Packed objects (1 or 2 
 object, 4.3.4.3), device attributes (11.9.1), octet strings (11.9.30-11.9.33) and
 size-prefixed free-format objects (groups 70 and 120) are layouts of their own.
 
+Free-format objects (A.36, A.41-A.43, A.45; :data:`FREE_OBJECTS`) read their offset, size and
+length fields and check them; building computes them (``Rebuild``), so that
+:func:`encode_fragment_declarative` is the oracle of :func:`~.application.encode_fragment` as
+:func:`decode_fragment_declarative` is that of the decoder.
+
 Bounds are the fast path's: before any object is read, the octets the range announces
 (at least one prefix and one fixed body an object) must be there, so that nothing is
 allocated on the word of a count.

@@ -14,7 +14,16 @@ Headers in a request that names points without values (:data:`HEADER_ONLY_REQUES
 carry only their range and index prefixes; every other header is followed
 by its objects, laid out as the object library says (:mod:`.library`). No
 count is believed further than the bytes at hand: every allocation is
-bounded by the input's length.
+bounded by the input's length. Free-format objects (size prefix, groups
+70, 86-88, 120) are decoded into fields by :mod:`.free_format`.
+
+Speed: each header is read by a plan cached per (group, variation,
+qualifier) octets (:func:`_plan`: the range layout, the prefix, a
+``struct`` of one prefix and object, whether values are packed), which
+reads a whole run of fixed-size objects with one ``iter_unpack``; a plan
+only reads what is well-formed, and anything else (an error, device
+attributes, size prefixes, octet strings) goes to the general reader,
+:func:`_decode_header`, which says exactly what is wrong.
 """
 
 from __future__ import annotations
