@@ -57,7 +57,7 @@ from typing import Any
 
 from wireproof.harness.bench import Case, Check, Goal, Report, measure
 
-__all__ = ["GOALS", "LIBRARIES", "OPERATIONS", "FrameSet", "add_arguments", "command", "fingerprint",
+__all__ = ["GOALS", "LIBRARIES", "OPERATIONS", "FrameSet", "add_arguments", "build", "command", "fingerprint",
            "frame_set", "largest_shared_capture", "prepare", "profile", "replay_throughput", "run"]
 
 OPERATIONS = ("decode",)
@@ -479,6 +479,14 @@ def replay_throughput(path: Path | None = None, *, rounds: int = 3) -> dict[str,
 # --- run, print ------------------------------------------------------------------------------------
 
 
+def build() -> str:
+    """``"mypyc"`` when the DNP3 decode path is compiled (see the descriptor's ``compiled``), else
+    ``"python"``."""
+    from wireproof.codecs.dnp3 import link
+
+    return "python" if link.__file__.endswith(".py") else "mypyc"
+
+
 def run(*, seconds: float = 1.0, quick: bool = False, libraries: Sequence[str] | None = None,
         capture: Path | None = None, replay: bool = True, rounds: int | None = None) -> Report:
     """Check, then time, every library on the frame set (``seconds`` per case, about); then the replay."""
@@ -496,7 +504,7 @@ def run(*, seconds: float = 1.0, quick: bool = False, libraries: Sequence[str] |
         checks=checks,
         timings=timings,
         goals=[g for g in GOALS if info.get(g.peer, {}).get("available")],
-        settings={"seconds": seconds, "quick": quick, "sample_seconds": sample_seconds,
+        settings={"seconds": seconds, "quick": quick, "sample_seconds": sample_seconds, "build": build(),
                   "rounds": timings[0].samples if timings else 0, "statistic": "best",
                   "timer": "time.perf_counter", "gc": "disabled during samples"},
         frames=fs.describe(),
@@ -568,7 +576,7 @@ def command(args: argparse.Namespace) -> int:
         f = report.frames
         print(f"wireproof bench {args.suite}: {f['frames']} DNP3 link frames "
               f"({f['bytes_min']}..{f['bytes_max']} bytes, mean {f['bytes_mean']}; {f['sources']}), "
-              "link + transport + application decode\n")
+              f"link + transport + application decode; wireproof's {report.settings['build']} build\n")
         print(render_table(report))
         if "replay" in report.extra:
             print("\n" + _render_replay(report.extra["replay"]))
