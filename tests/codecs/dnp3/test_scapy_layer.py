@@ -15,8 +15,16 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 from scapy.utils import rdpcap, wrpcap
+from tests.codecs.dnp3.strategies import fragments
 
-from wireproof.codecs.dnp3 import ApplicationRequest, FunctionCode, ObjectHeader, link_codec, link_frames
+from wireproof.codecs.dnp3 import (
+    ApplicationRequest,
+    FunctionCode,
+    ObjectHeader,
+    encode_fragment,
+    link_codec,
+    link_frames,
+)
 from wireproof.codecs.dnp3.link import encode_link
 from wireproof.codecs.dnp3.scapy_layer import (
     DNP3_PORT,
@@ -133,3 +141,13 @@ def test_arbitrary_bytes_dissect_without_an_exception(data: bytes) -> None:
         assert len(bytes(h)) <= len(data)
     err = pkt.decode_error
     assert err is None or err.protocol == "dnp3"
+
+
+@settings(max_examples=200, deadline=None)
+@given(fragments.filter(lambda f: len(encode_fragment(f)) <= 249), st.booleans())
+def test_generated_fragments_agree_with_the_construct_definitions(fragment: object, master: bool) -> None:
+    # Every qualifier, the whole object library and free-format objects, in one link frame each.
+    frame = encode_link(link_frames(fragment, destination=10, source=1, master=master)[0])  # type: ignore[arg-type]
+    pkt = DNP3Link(frame)
+    assert bench._scapy_fingerprint(pkt) == bench.fingerprint(CODEC.decode_declarative(frame))
+    assert bytes(pkt) == frame
