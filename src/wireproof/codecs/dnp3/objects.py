@@ -68,17 +68,19 @@ _QUALIFIERS: Final[tuple[tuple[int, int] | None, ...]] = tuple(
 # Packed objects: for each octet, its 8 (1 bit) or 4 (2 bits) object values, lowest first (4.3.4.3).
 _UNPACKED: Final = {1: tuple(tuple(bool(o >> i & 1) for i in range(8)) for o in range(256)),
                     2: tuple(tuple(o >> i & 3 for i in range(0, 8, 2)) for o in range(256))}
-_ROWS: dict[tuple[int, int, int], tuple[struct.Struct, tuple[str, ...], bool]] = {}
+_ROWS: dict[tuple[int, int, int], tuple[struct.Struct, tuple[str, ...], int]] = {}
 
 
-def _rows(spec: ObjectSpec, pwidth: int) -> tuple[struct.Struct, tuple[str, ...], bool]:
-    """(struct of one prefix + object, field names, whether a time field needs joining) for ``spec``."""
+def _rows(spec: ObjectSpec, pwidth: int) -> tuple[struct.Struct, tuple[str, ...], int]:
+    """(struct of one prefix + object, field names, how time fields are joined) for ``spec``: 0 none,
+    2 one time field, the last (its two words end the row), 1 any other way (:meth:`ObjectSpec.unpack`)."""
     key = (spec.group, spec.variation, pwidth)
     row = _ROWS.get(key)
     if row is None:
         fmt = spec.codec.format[1:]
         prefix = {0: "", 1: "B", 2: "H", 4: "I"}[pwidth]
-        timed = any(code == "T" for _, code in spec.fields)
+        codes = [code for _, code in spec.fields]
+        timed = 0 if "T" not in codes else 2 if codes.count("T") == 1 and codes[-1] == "T" else 1
         row = (struct.Struct("<" + prefix + fmt), tuple(name for name, _ in spec.fields), timed)
         if len(_ROWS) < 4096:
             _ROWS[key] = row
@@ -226,7 +228,7 @@ def _plan(key: bytes, values: bool) -> tuple[Any, ...] | None:
     mode: int
     row: Any = None
     names: tuple[str, ...] = ()
-    timed = False
+    timed = 0
     if spec is None or (spec.size == 0 and not spec.bits and not spec.variable and not spec.free):
         mode = _INDEX if pkind == "index" else _NONE
     elif spec.bits:
@@ -290,9 +292,31 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
             if end > n:
                 break
             raws = row.iter_unpack(data[p:end]) if number else ()
-            if timed:
+            if timed == 2:  # the time is the last field: its two words are the row's last two items
+                *first, last = names
+                o = 1 if pwidth else 0
+                points = tuple([make(r[0] if pwidth else (None if start is None else start + k),
+                                     {**dict(zip(first, r[o:-2], strict=True)), last: r[-2] | r[-1] << 32})
+                                for k, r in enumerate(raws)])
+            elif timed:
                 points = tuple([make(r[0] if pwidth else (None if start is None else start + k),
                                      spec.unpack(data, p + k * least + pwidth)) for k, r in enumerate(raws)])
+            elif len(names) == 1:  # the common shapes as dict displays: several times dict(zip())'s speed
+                n0 = names[0]
+                if pwidth:
+                    points = tuple([make(i, {n0: a}) for i, a in raws])
+                elif start is None:
+                    points = tuple([make(None, {n0: a}) for (a,) in raws])
+                else:
+                    points = tuple([make(start + k, {n0: a}) for k, (a,) in enumerate(raws)])
+            elif len(names) == 2:
+                n0, n1 = names
+                if pwidth:
+                    points = tuple([make(i, {n0: a, n1: b}) for i, a, b in raws])
+                elif start is None:
+                    points = tuple([make(None, {n0: a, n1: b}) for a, b in raws])
+                else:
+                    points = tuple([make(start + k, {n0: a, n1: b}) for k, (a, b) in enumerate(raws)])
             elif pwidth:
                 points = tuple([make(r[0], dict(zip(names, r[1:], strict=True))) for r in raws])
             elif start is None:
