@@ -331,7 +331,8 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
             if size > n - p:
                 break
             table = _UNPACKED[bits]
-            states = [v for o in data[p:p + size] for v in table[o]]
+            # Any: a compiled (mypyc) build would otherwise store bools as native ints (False -> 0).
+            states: list[Any] = [v for o in data[p:p + size] for v in table[o]]
             if start is None:
                 points = tuple([make(None, {"state": states[k]}) for k in range(number)])
             else:
