@@ -169,7 +169,7 @@ def _decode_header(protocol: str, data: bytes, pos: int, values: bool, i: int) -
             raise TruncatedError(protocol, ("objects", i, "points"), n,
                                  f"{number} packed objects need {size} octets, {n - pos} left")
         table = _UNPACKED[bits]
-        states = [v for o in data[pos:pos + size] for v in table[o]]
+        states: list[Any] = [v for o in data[pos:pos + size] for v in table[o]]
         first = 0 if start is None else start
         make = _make_point
         if start is None:
