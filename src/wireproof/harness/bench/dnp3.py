@@ -387,10 +387,14 @@ def prepare(fs: FrameSet, libraries: Sequence[str] | None = None) -> tuple[
 
 def largest_shared_capture() -> Path | None:
     """The largest file under ``$WIREPROOF_SHARED/captures/dnp3`` (default ``../shared`` beside the
-    repository this module runs from), or ``None`` when there is no such folder."""
-    default = Path(__file__).resolve().parents[4].parent / "shared"
-    folder = Path(os.environ.get("WIREPROOF_SHARED", default)) / "captures" / "dnp3"
-    files = [p for p in folder.rglob("*.pcap*") if p.is_file()] if folder.is_dir() else []
+    repository this module runs from, else beside the working directory, as in ``tox -e bench``),
+    or ``None`` when there is no such folder."""
+    if "WIREPROOF_SHARED" in os.environ:
+        roots = [Path(os.environ["WIREPROOF_SHARED"])]
+    else:
+        roots = [Path(__file__).resolve().parents[4].parent / "shared", Path.cwd().parent / "shared"]
+    folder = next((r / "captures" / "dnp3" for r in roots if (r / "captures" / "dnp3").is_dir()), None)
+    files = [p for p in folder.rglob("*.pcap*") if p.is_file()] if folder is not None else []
     return max(files, key=lambda p: (p.stat().st_size, str(p))) if files else None
 
 
