@@ -66,8 +66,11 @@ _QUALIFIERS: Final[tuple[tuple[int, int] | None, ...]] = tuple(
     and (q & 0x0F != 0xB or PREFIX_WIDTH[q >> 4 & 7][0] == "size") and (q & 0x0F != 6 or not q >> 4 & 7)
     else None for q in range(256))
 # Packed objects: for each octet, its 8 (1 bit) or 4 (2 bits) object values, lowest first (4.3.4.3).
-_UNPACKED: Final = {1: tuple(tuple(bool(o >> i & 1) for i in range(8)) for o in range(256)),
-                    2: tuple(tuple(o >> i & 3 for i in range(0, 8, 2)) for o in range(256))}
+# Any: bools must stay bools in a compiled (mypyc) build, which would store them as native ints.
+_UNPACKED: Final[dict[int, tuple[tuple[Any, ...], ...]]] = {
+    1: tuple(tuple(bool(o >> i & 1) for i in range(8)) for o in range(256)),
+    2: tuple(tuple(o >> i & 3 for i in range(0, 8, 2)) for o in range(256)),
+}
 _ROWS: dict[tuple[int, int, int], tuple[struct.Struct, tuple[str, ...], int]] = {}
 
 
