@@ -71,10 +71,10 @@ _UNPACKED: Final[dict[int, tuple[tuple[Any, ...], ...]]] = {
     1: tuple(tuple(bool(o >> i & 1) for i in range(8)) for o in range(256)),
     2: tuple(tuple(o >> i & 3 for i in range(0, 8, 2)) for o in range(256)),
 }
-_ROWS: dict[tuple[int, int, int], tuple[struct.Struct, tuple[str, ...], int]] = {}
+_ROWS: dict[tuple[int, int, int], tuple[struct.Struct, tuple[Any, ...], int]] = {}
 
 
-def _rows(spec: ObjectSpec, pwidth: int) -> tuple[struct.Struct, tuple[str, ...], int]:
+def _rows(spec: ObjectSpec, pwidth: int) -> tuple[struct.Struct, tuple[Any, ...], int]:
     """(struct of one prefix + object, field names, how time fields are joined) for ``spec``: 0 none,
     2 one time field, the last (its two words end the row), 1 any other way (:meth:`ObjectSpec.unpack`)."""
     key = (spec.group, spec.variation, pwidth)
@@ -84,7 +84,15 @@ def _rows(spec: ObjectSpec, pwidth: int) -> tuple[struct.Struct, tuple[str, ...]
         prefix = {0: "", 1: "B", 2: "H", 4: "I"}[pwidth]
         codes = [code for _, code in spec.fields]
         timed = 0 if "T" not in codes else 2 if codes.count("T") == 1 and codes[-1] == "T" else 1
-        row = (struct.Struct("<" + prefix + fmt), tuple(name for name, _ in spec.fields), timed)
+        names: tuple[Any, ...] = tuple(name for name, _ in spec.fields)
+        if timed == 1:  # (field, its item in the row, a time of two items?), the prefix counted
+            triples = []
+            item = 1 if pwidth else 0
+            for name, code in spec.fields:
+                triples.append((name, item, code == "T"))
+                item += 2 if code == "T" else 1
+            names = tuple(triples)
+        row = (struct.Struct("<" + prefix + fmt), names, timed)
         if len(_ROWS) < 4096:
             _ROWS[key] = row
     return row
@@ -238,7 +246,7 @@ def _plan(key: bytes, values: bool) -> tuple[Any, ...] | None:
         if pkind != "none":
             return None
         mode = _PACKED
-    elif spec.variable or spec.free or spec.octets:
+    elif spec.variable or spec.free:
         return None
     else:
         mode = _FIXED
@@ -301,9 +309,10 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
                 points = tuple([make(r[0] if pwidth else (None if start is None else start + k),
                                      {**dict(zip(first, r[o:-2], strict=True)), last: r[-2] | r[-1] << 32})
                                 for k, r in enumerate(raws)])
-            elif timed:
+            elif timed:  # names: (field, item in the row, a time?) triples (see _rows)
                 points = tuple([make(r[0] if pwidth else (None if start is None else start + k),
-                                     spec.unpack(data, p + k * least + pwidth)) for k, r in enumerate(raws)])
+                                     {name: r[i] | r[i + 1] << 32 if t else r[i] for name, i, t in names})
+                                for k, r in enumerate(raws)])
             elif len(names) == 1:  # the common shapes as dict displays: several times dict(zip())'s speed
                 n0 = names[0]
                 if pwidth:
