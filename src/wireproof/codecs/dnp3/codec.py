@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Final
 
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
 from wireproof.codecs.dnp3.constants import PrimaryFunction
@@ -31,6 +32,10 @@ from wireproof.errors import DecodeError
 __all__ = ["Dnp3AppCodec", "Dnp3Codec", "link_frames"]
 
 _USER_DATA = (PrimaryFunction.CONFIRMED_USER_DATA, PrimaryFunction.UNCONFIRMED_USER_DATA)
+# Control octet -> (DIR, PRM, FCB, FCV, whether the frame carries a transport segment: a primary
+# CONFIRMED or UNCONFIRMED USER DATA; 9.2.4.1.3).
+_CONTROL: Final = tuple((bool(c & 0x80), bool(c & 0x40), bool(c & 0x20), bool(c & 0x10),
+                         bool(c & 0x40) and c & 0x0F in (3, 4)) for c in range(256))
 
 
 class Dnp3Codec:
@@ -39,10 +44,12 @@ class Dnp3Codec:
     name = "dnp3"
 
     def decode(self, data: bytes) -> LinkFrame:
-        data = bytes(data)
+        if type(data) is not bytes:
+            data = bytes(data)
         control, function, destination, source, user = link_parts(data, self.name)
         transport = application = None
-        if user and control & 0x40 and function in _USER_DATA:
+        dir_, prm, fcb, fcv, carries = _CONTROL[control]
+        if user and carries:
             octet = user[0]
             transport = decode_transport_header(octet)
             if octet & 0xC0 == 0xC0:  # FIR and FIN: a whole fragment
@@ -50,8 +57,7 @@ class Dnp3Codec:
                     application = decode_fragment(user[1:], self.name)
                 except DecodeError as err:
                     raise self._moved(err, data, user) from None
-        frame: LinkFrame = _make_frame(bool(control & 0x80), bool(control & 0x40), bool(control & 0x20),
-                                       bool(control & 0x10), function, destination, source, user, transport,
+        frame: LinkFrame = _make_frame(dir_, prm, fcb, fcv, function, destination, source, user, transport,
                                        application)
         return frame
 

@@ -214,7 +214,10 @@ def _decode_header(protocol: str, data: bytes, pos: int, values: bool, i: int) -
 
 
 _NONE, _INDEX, _PACKED, _FIXED = range(4)
-_PLANS: Final[dict[tuple[bytes, bool], tuple[Any, ...] | None]] = {}
+# Plans by the header's first three octets as one integer: one table for headers with object
+# values, one for those without (a read and its kin).
+_PLANS: Final[dict[bool, dict[int, tuple[Any, ...] | None]]] = {True: {}, False: {}}
+_MAX_PLANS: Final = 8192
 _RANGE_STRUCT: Final = {1: struct.Struct("<BB"), 2: struct.Struct("<HH"), 4: struct.Struct("<II")}
 
 
@@ -251,7 +254,8 @@ def _plan(key: bytes, values: bool) -> tuple[Any, ...] | None:
     else:
         mode = _FIXED
         row, names, timed = _rows(spec, pwidth)
-    return (mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed,
+    constant = _make_header(group, variation, q, None, None, None, ()) if mode == _NONE and rk == 0 else None
+    return (constant, mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed,
             pwidth + (spec.size if spec is not None else 0))
 
 
@@ -268,21 +272,30 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
     n = len(data)
     out: list[ObjectHeader] = []
     i = 0
-    plans = _PLANS
+    plans = _PLANS[values]
     make = _make_point
     while pos < n:
-        key = data[pos:pos + 3]
-        plan = plans.get((key, values), _MISSING)
-        if plan is _MISSING:
-            plan = _plan(key, values) if len(key) == 3 else None
-            if len(plans) < 8192:
-                plans[(key, values)] = plan
+        if n - pos < 3:
+            plan = None
+        else:
+            key = data[pos] << 16 | data[pos + 1] << 8 | data[pos + 2]
+            plan = plans.get(key, _MISSING)
+            if plan is _MISSING:
+                plan = _plan(data[pos:pos + 3], values)
+                if len(plans) < _MAX_PLANS:
+                    plans[key] = plan
         if plan is None:
             header, pos = _decode_header(protocol, data, pos, values, i)
             out.append(header)
             i += 1
             continue
-        mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed, least = plan
+        constant = plan[0]
+        if constant is not None:  # no range, no objects: the same header every time (immutable)
+            out.append(constant)
+            pos += 3
+            i += 1
+            continue
+        _, mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed, least = plan
         p = pos + 3
         start = stop = count = None
         number = 0
