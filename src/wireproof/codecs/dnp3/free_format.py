@@ -39,6 +39,7 @@ IEEE 1815-2012) is kept as its octets (``value``).
 
 from __future__ import annotations
 
+import struct
 from typing import Any, Final
 
 __all__ = ["FREE_LAYOUTS", "FreeFormatError", "decode_free", "encode_free", "known_free"]
@@ -140,6 +141,21 @@ def _clause(group: int, variation: int) -> str:
     return f"IEEE 1815-2012 {annex}.{variation}"
 
 
+def _lead(steps: tuple[Step, ...]) -> tuple[struct.Struct, tuple[tuple[str, bool], ...], int]:
+    """The layout's leading fixed fields as one ``struct`` (a time as two words), their (name, a
+    time?) pairs, and how many steps they are."""
+    fmt, names = "<", []
+    for name, code in steps:
+        if not (isinstance(code, str) and code in _WIDTH):
+            break
+        fmt += {"B": "B", "H": "H", "I": "I", "T": "IH"}[code]
+        names.append((name, code == _T))
+    return struct.Struct(fmt), tuple(names), len(names)
+
+
+_LEADS: Final = {layout: _lead(steps) for layout, steps in FREE_LAYOUTS.items()}
+
+
 def decode_free(group: int, variation: int, octets: bytes) -> dict[str, Any]:
     """The fields of one free-format object (its octets, without the size prefix)."""
     if (group, variation) in _RAW:
@@ -148,6 +164,19 @@ def decode_free(group: int, variation: int, octets: bytes) -> dict[str, Any]:
     n = len(octets)
     pos = 0
     fields: dict[str, Any] = {}
+    lead, names, count = _LEADS[(group, variation)]
+    if n >= lead.size:  # the leading fixed fields in one unpack (else the steps say which is cut)
+        raw = lead.unpack_from(octets)
+        k = 0
+        for name, timed in names:
+            if timed:
+                fields[name] = raw[k] | raw[k + 1] << 32
+                k += 2
+            else:
+                fields[name] = raw[k]
+                k += 1
+        pos = lead.size
+        steps = steps[count:]
     for name, code in steps:
         if isinstance(code, str) and code in _WIDTH:
             width = _WIDTH[code]
