@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from wireproof.protocol import (
     AnalyzerEntry,
+    BenchEntry,
     CodecEntry,
     Param,
     ProtocolDescriptor,
@@ -86,6 +87,12 @@ DESCRIPTOR = ProtocolDescriptor(
         "wireproof.codecs.dnp3.link_machine:SecondaryStation",
         "wireproof.codecs.dnp3.link_machine:PrimaryStation",
         "wireproof.codecs.dnp3.outstation:Outstation",
+    ),
+    benches=(
+        BenchEntry(name="dnp3", run="wireproof.harness.bench.dnp3:command",
+                   add_arguments="wireproof.harness.bench.dnp3:add_arguments",
+                   description="DNP3 link+transport+application decode against dnp3py, Scapy and the "
+                               "Construct oracle; replay against tshark"),
     ),
     fixtures="wireproof.fixtures:dnp3",
     compiled=(),
