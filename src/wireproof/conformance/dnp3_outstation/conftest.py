@@ -4,7 +4,9 @@
   clause: a target that is not there makes every clause an ``error``), or,
   without one, the reference outstation
   (:func:`wireproof.harness.simulators.dnp3_outstation.running_outstation`)
-  started for the session on 127.0.0.1:0.
+  started for the session on 127.0.0.1:0 with its default points and every
+  optional behaviour the suite can judge turned on (:func:`builtin_config`:
+  unsolicited responses, NEED_TIME), as ``default-profile.toml`` describes it.
 - ``dnp3_profile``: the ``--wireproof-profile`` document (TOML or the DNP3 XML
   device profile, read by the suite's ``profile_reader``) as a
   :class:`~.profile.DeviceProfile`, else ``default-profile.toml``.
@@ -26,9 +28,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -39,7 +42,11 @@ from wireproof.harness.plugin import PROP_TARGET, EvidenceRecorder
 from wireproof.harness.suite_support import run_command
 from wireproof.harness.suites import suite_params, target_problem
 
+if TYPE_CHECKING:
+    from wireproof.harness.simulators.dnp3_outstation import DeviceConfig
+
 SUITE = "dnp3-outstation"
+BUILTIN_NEED_TIME_PERIOD = 3600.0  # s after a time write before the built-in target asks again
 TRIGGER_TIMEOUT = 30.0
 
 
@@ -88,6 +95,17 @@ def addresses(dnp3_profile: DeviceProfile, dnp3_params: dict[str, Any]) -> tuple
     )
 
 
+def builtin_config() -> DeviceConfig:
+    """The built-in target's configuration: the reference outstation's packaged default with
+    unsolicited responses allowed (IEEE 1815 4.6) and NEED_TIME set at start and an hour after each
+    time write (4.2.2.7.1, IIN1.4), so that the unsolicited and time clauses apply to it."""
+    from wireproof.harness.simulators.dnp3_outstation import load_config
+
+    config = load_config()
+    return dataclasses.replace(config, outstation=dataclasses.replace(
+        config.outstation, unsolicited=True, need_time_period=BUILTIN_NEED_TIME_PERIOD))
+
+
 @pytest.fixture(scope="session")
 def dnp3_target(wireproof_target: str | None) -> Iterator[Target]:
     if wireproof_target is not None:
@@ -98,7 +116,7 @@ def dnp3_target(wireproof_target: str | None) -> Iterator[Target]:
         return
     from wireproof.harness.simulators.dnp3_outstation import running_outstation
 
-    with running_outstation(bind="127.0.0.1:0") as outstation:
+    with running_outstation(bind="127.0.0.1:0", config=builtin_config()) as outstation:
         yield Target(url=outstation.url, builtin=outstation)
 
 
