@@ -450,6 +450,25 @@ class PrimaryStation(Machine[PrimaryState]):
             self._pump(out)
         return out
 
+    @property
+    def busy(self) -> bool:
+        """Whether a transaction is under way or user data waits to be confirmed."""
+        return self.state is not _ID or bool(self.queue)
+
+    def discard_queued(self) -> int:
+        """Drop the confirmed user data not yet sent (the transaction under way runs to its end);
+        how many were dropped. A driver does this when a transaction failed and what waits behind it
+        (the rest of the same fragment) is worthless."""
+        dropped = len(self.queue)
+        if self.state is _CW and self.queue:
+            dropped -= 1  # the one under way stays until it is answered or given up
+            head = self.queue.popleft()
+            self.queue.clear()
+            self.queue.append(head)
+        else:
+            self.queue.clear()
+        return dropped
+
     def _pump(self, out: LinkOutput) -> None:
         if self.state is not _ID or not self.queue:
             return
@@ -497,7 +516,14 @@ class PrimaryStation(Machine[PrimaryState]):
                 user_data = pending is not None and pending.function == PrimaryFunction.CONFIRMED_USER_DATA
                 if user_data and self.queue:
                     self.queue.popleft()
-                out.failures.append(f"no answer to {pending.function.name if pending else 'a request'}")
+                what = pending.function.name if pending else "a request"
+                if isinstance(event, RetriesExhausted):
+                    why = f"no answer to {what} after {self.retries} retries"
+                elif isinstance(event, NotSupported):
+                    why = f"{what} answered NOT_SUPPORTED"
+                else:
+                    why = f"{what} answered NACK"
+                out.failures.append(why)
         elif action == "reset, resend":
             self.link_reset = False
             frame = self._frame(PrimaryFunction.RESET_LINK_STATES)
@@ -532,6 +558,10 @@ class LinkLayer:
 
     def tick(self, now: float) -> LinkOutput:
         return self.primary.tick(now)
+
+    def request_link_status(self, now: float) -> LinkOutput:
+        """REQUEST_LINK_STATUS (the keep-alive, 9.2.6.2) when the primary station is idle."""
+        return self.primary.request_link_status(now)
 
     @property
     def next_deadline(self) -> float | None:
