@@ -372,8 +372,11 @@ class PrimaryStation(Machine[PrimaryState]):
     TABLE: ClassVar[TransitionTable[PrimaryState]] = PRIMARY
 
     def __init__(self, address: int, remote: int, *, is_master: bool = False, response_timeout: float = 2.0,
-                 retries: int = 2) -> None:
+                 retries: int = 2, flush_on_failure: bool = False) -> None:
         self.address = address
+        # When user data fails, drop what is queued behind it too (the rest of the same fragment,
+        # which the remote transport function could not reassemble anyway, 8.2.2).
+        self.flush_on_failure = flush_on_failure
         self.remote = remote
         self.dir = is_master
         self.response_timeout = response_timeout
@@ -455,20 +458,6 @@ class PrimaryStation(Machine[PrimaryState]):
         """Whether a transaction is under way or user data waits to be confirmed."""
         return self.state is not _ID or bool(self.queue)
 
-    def discard_queued(self) -> int:
-        """Drop the confirmed user data not yet sent (the transaction under way runs to its end);
-        how many were dropped. A driver does this when a transaction failed and what waits behind it
-        (the rest of the same fragment) is worthless."""
-        dropped = len(self.queue)
-        if self.state is _CW and self.queue:
-            dropped -= 1  # the one under way stays until it is answered or given up
-            head = self.queue.popleft()
-            self.queue.clear()
-            self.queue.append(head)
-        else:
-            self.queue.clear()
-        return dropped
-
     def _pump(self, out: LinkOutput) -> None:
         if self.state is not _ID or not self.queue:
             return
@@ -516,6 +505,8 @@ class PrimaryStation(Machine[PrimaryState]):
                 user_data = pending is not None and pending.function == PrimaryFunction.CONFIRMED_USER_DATA
                 if user_data and self.queue:
                     self.queue.popleft()
+                    if self.flush_on_failure:
+                        self.queue.clear()
                 what = pending.function.name if pending else "a request"
                 if isinstance(event, RetriesExhausted):
                     why = f"no answer to {what} after {self.retries} retries"
@@ -536,13 +527,13 @@ class LinkLayer:
     """Both stations of one link end: frames in, frames out, user data delivered (module docstring)."""
 
     def __init__(self, address: int, remote: int, *, is_master: bool = False, confirmed: bool = False,
-                 response_timeout: float = 2.0, retries: int = 2) -> None:
+                 response_timeout: float = 2.0, retries: int = 2, flush_on_failure: bool = False) -> None:
         self.address = address
         self.remote = remote
         self.confirmed = confirmed
         self.secondary = SecondaryStation(address, is_master=is_master)
         self.primary = PrimaryStation(address, remote, is_master=is_master, response_timeout=response_timeout,
-                                      retries=retries)
+                                      retries=retries, flush_on_failure=flush_on_failure)
         self.ignored = 0  # frames for another destination
 
     def receive(self, frame: LinkFrame, now: float) -> LinkOutput:

@@ -1076,7 +1076,8 @@ class MasterLink:
         self._framer = LinkFramer(max_buffer=self.max_buffer)
         self._reassembler = Reassembler(max_fragment=self.max_fragment, protocol="dnp3")
         self.link = LinkLayer(self.address, self.outstation, is_master=True, confirmed=self.confirmed,
-                              response_timeout=self.link_timeout, retries=self.link_retries)
+                              response_timeout=self.link_timeout, retries=self.link_retries,
+                              flush_on_failure=True)
 
     def next_deadline(self) -> float | None:
         """When :meth:`tick` has something to do: the link response timeout, the master's response
@@ -1176,8 +1177,7 @@ class MasterLink:
                 out += self._wire(self.master.receive(fragment, now), now)
         for failure in result.failures:
             if self._delivering:
-                # The rest of the request (and anything queued behind it) goes with it.
-                self.link.primary.discard_queued()
+                # The link dropped the rest of the request with it (flush_on_failure).
                 self._delivering = False
                 out += self._wire(self.master.link_failed(failure, now), now)
             else:
