@@ -502,7 +502,10 @@ class PrimaryStation(Machine[PrimaryState]):
                     self.queue.popleft()
             elif action == "fail":
                 self.link_reset = False
-                user_data = pending is not None and pending.function == PrimaryFunction.CONFIRMED_USER_DATA
+                # The user data the failed transaction was for (its own frame, or the reset it
+                # waited on) cannot be delivered: it leaves the queue, the next item's turn comes.
+                user_data = pending is not None and pending.function in (PrimaryFunction.CONFIRMED_USER_DATA,
+                                                                         PrimaryFunction.RESET_LINK_STATES)
                 if user_data and self.queue:
                     self.queue.popleft()
                     if self.flush_on_failure:
