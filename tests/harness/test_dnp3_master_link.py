@@ -18,13 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.harness.dnp3_wire import LinkTrace
 
-from wireproof.codecs import NEED_DATA
 from wireproof.codecs.dnp3 import master as M
 from wireproof.codecs.dnp3.constants import PrimaryFunction, SecondaryFunction
-from wireproof.codecs.dnp3.framers import LinkFramer
-from wireproof.codecs.dnp3.link import decode_link
-from wireproof.codecs.dnp3.messages import LinkFrame
 from wireproof.harness.simulators.dnp3_master import MasterSession
 from wireproof.harness.simulators.dnp3_outstation import running_outstation
 
@@ -42,41 +39,21 @@ changes = [{ kind = "analog", index = 0, value = 101 }]
 """
 
 
-class Wire:
-    """The link frames each way, decoded from MasterSession's ``on_wire`` trace."""
-
-    def __init__(self) -> None:
-        self.framers = {"tx": LinkFramer(), "rx": LinkFramer()}
-        self.frames: dict[str, list[LinkFrame]] = {"tx": [], "rx": []}
-
-    def __call__(self, way: str, data: bytes) -> None:
-        framer = self.framers[way]
-        framer.feed(data)
-        while (raw := framer.next_frame()) is not NEED_DATA:
-            self.frames[way].append(decode_link(bytes(raw)))
-
-    def primary(self, way: str, function: PrimaryFunction) -> list[LinkFrame]:
-        return [f for f in self.frames[way] if f.prm and f.function == function]
-
-    def answers(self, way: str) -> list[SecondaryFunction]:
-        return [SecondaryFunction(f.function) for f in self.frames[way] if not f.prm]
-
-
 @pytest.fixture
 def confirmed_master(tmp_path: Path) -> Iterator[Any]:
     sessions: list[MasterSession] = []
     stack: list[Any] = []
 
-    def start(*, outstation_confirmed: bool = False) -> tuple[Any, MasterSession, Wire]:
+    def start(*, outstation_confirmed: bool = False) -> tuple[Any, MasterSession, LinkTrace]:
         config = tmp_path / "outstation.toml"
         link = "[link]\nconfirmed = true\nresponse_timeout = 1.0\n" if outstation_confirmed else ""
         config.write_text(link + POINTS)
         cm = running_outstation(config=config)
         outstation = cm.__enter__()
         stack.append(cm)
-        wire = Wire()
-        session = MasterSession(outstation.url, config=M.MasterConfig(response_timeout=5.0), link_confirmed=True,
-                                link_timeout=1.0, link_retries=2, on_wire=wire)
+        wire = LinkTrace()
+        session = MasterSession(outstation.url, config=M.MasterConfig(response_timeout=5.0),
+                                link_confirmed=True, link_timeout=1.0, link_retries=2, on_wire=wire)
         sessions.append(session)
         return outstation, session, wire
 
@@ -94,6 +71,7 @@ def test_integrity_poll_over_a_confirmed_link(confirmed_master: Any) -> None:
     assert session.values("binary") == {0: True, 1: False, 2: True}
     assert session.values("analog") == {0: 11, 1: 22}
     assert session.integrity_poll(TIMEOUT).ok
+    assert session.settle(TIMEOUT)  # the last frames acknowledged
     tx = wire.frames["tx"]
     assert tx[0].function == P.RESET_LINK_STATES and tx[0].dir and not tx[0].fcv
     assert len(wire.primary("tx", P.RESET_LINK_STATES)) == 1  # reset once, then the link stays reset
@@ -114,6 +92,7 @@ def test_both_links_confirmed(confirmed_master: Any) -> None:
     session.points.clear()
     assert session.event_poll(TIMEOUT).ok
     assert session.values("analog") == {0: 101}
+    assert session.settle(TIMEOUT)
     assert wire.primary("rx", P.RESET_LINK_STATES)
     theirs = wire.primary("rx", P.CONFIRMED_USER_DATA)
     assert theirs and [f.fcb for f in theirs] == [k % 2 == 0 for k in range(len(theirs))]
@@ -124,7 +103,7 @@ def test_both_links_confirmed(confirmed_master: Any) -> None:
 def test_keep_alive_is_answered_by_the_outstation(tmp_path: Path) -> None:
     config = tmp_path / "o.toml"
     config.write_text(POINTS)
-    wire = Wire()
+    wire = LinkTrace()
     with running_outstation(config=config) as outstation, \
             MasterSession(outstation.url, keep_alive=0.2, link_timeout=1.0, on_wire=wire) as session:
         assert session.pump(TIMEOUT, lambda: S.LINK_STATUS in wire.answers("rx"))
@@ -137,7 +116,8 @@ def test_simulate_dnp3_master_link_confirmed(tmp_path: Path) -> None:
     with running_outstation(config=config) as outstation:
         proc = subprocess.run(
             [sys.executable, "-m", "wireproof", "simulate", "dnp3-master", "--target", outstation.url,
-             "--count", "1", "--link-confirmed", "--link-retries", "1", "--link-timeout", "1", "--timeout", "2"],
+             "--count", "1", "--link-confirmed", "--link-retries", "1", "--link-timeout", "1",
+             "--timeout", "2"],
             capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "task integrity: ok" in proc.stdout and "analog[1] = 22" in proc.stdout
@@ -145,5 +125,6 @@ def test_simulate_dnp3_master_link_confirmed(tmp_path: Path) -> None:
 
 def test_simulate_dnp3_master_rejects_bad_link_retries() -> None:
     proc = subprocess.run([sys.executable, "-m", "wireproof", "simulate", "dnp3-master", "--target",
-                           "tcp://127.0.0.1:1", "--link-retries", "x"], capture_output=True, text=True, timeout=60)
+                           "tcp://127.0.0.1:1", "--link-retries", "x"],
+                          capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--link-retries" in proc.stderr

@@ -102,8 +102,9 @@ def withholding_outstation(withhold: Withhold, lose: Lose = lambda frame: False)
 
 
 def master(url: str, retries: int = 2) -> MasterSession:
-    return MasterSession(url, config=M.MasterConfig(response_timeout=2.0, disable_unsolicited_at_startup=False),
-                         link_confirmed=True, link_timeout=LINK_TIMEOUT, link_retries=retries)
+    config = M.MasterConfig(response_timeout=2.0, disable_unsolicited_at_startup=False)
+    return MasterSession(url, config=config, link_confirmed=True, link_timeout=LINK_TIMEOUT,
+                         link_retries=retries)
 
 
 def test_a_withheld_ack_gives_a_retry_with_the_same_fcb() -> None:
@@ -147,4 +148,5 @@ def test_no_ack_to_the_reset_fails_the_task_and_the_master_goes_on() -> None:
     assert first.cause is M.FailureCause.LINK and second.cause is M.FailureCause.LINK
     assert "RESET_LINK_STATES" in first.reason
     resets = [f for f in seen.received if f.prm and f.function == P.RESET_LINK_STATES]
-    assert len(resets) == 4 and not [f for f in seen.received if f.function == P.CONFIRMED_USER_DATA and f.prm]
+    assert len(resets) == 4
+    assert not [f for f in seen.received if f.function == P.CONFIRMED_USER_DATA and f.prm]

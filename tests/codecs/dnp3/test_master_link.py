@@ -17,7 +17,13 @@ from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
 from wireproof.codecs.dnp3.constants import FunctionCode, PrimaryFunction, SecondaryFunction
 from wireproof.codecs.dnp3.framers import LinkFramer
 from wireproof.codecs.dnp3.link import decode_link, encode_link
-from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, LinkFrame, ObjectHeader, Point
+from wireproof.codecs.dnp3.messages import (
+    ApplicationRequest,
+    ApplicationResponse,
+    LinkFrame,
+    ObjectHeader,
+    Point,
+)
 from wireproof.codecs.dnp3.transport import Reassembler, segment
 from wireproof.errors import LocalProtocolError
 
@@ -45,8 +51,8 @@ def answer(function: SecondaryFunction) -> bytes:
     return encode_link(LinkFrame(dir=False, prm=False, function=function, destination=1, source=10))
 
 
-def from_outstation(fragment: bytes, *, function: PrimaryFunction = P.UNCONFIRMED_USER_DATA, fcb: bool = False,
-                    tseq: int = 0) -> bytes:
+def from_outstation(fragment: bytes, *, function: PrimaryFunction = P.UNCONFIRMED_USER_DATA,
+                    fcb: bool = False, tseq: int = 0) -> bytes:
     fcv = function == P.CONFIRMED_USER_DATA
     return b"".join(encode_link(LinkFrame(dir=False, prm=True, fcv=fcv, fcb=fcb and fcv, function=function,
                                           destination=1, source=10, user_data=piece))
@@ -63,8 +69,8 @@ def request_of(frame: LinkFrame) -> ApplicationRequest:
 
 def response(seq: int, *objects: ObjectHeader, uns: bool = False, con: bool = False) -> bytes:
     function = FunctionCode.UNSOLICITED_RESPONSE if uns else FunctionCode.RESPONSE
-    return encode_fragment(ApplicationResponse(fir=True, fin=True, seq=seq, uns=uns, con=con, function=function,
-                                               objects=objects))
+    return encode_fragment(ApplicationResponse(fir=True, fin=True, seq=seq, uns=uns, con=con,
+                                               function=function, objects=objects))
 
 
 def confirmed_link(**kwargs: Any) -> M.MasterLink:
@@ -118,7 +124,8 @@ def test_unanswered_frame_is_repeated_with_the_same_fcb_then_the_task_fails() ->
     out = link.tick(3.0)  # retries exhausted
     [result] = of(out, M.TaskResult)
     assert not result.ok and result.cause is M.FailureCause.LINK
-    assert "CONFIRMED_USER_DATA" in result.reason and "2 retries" in result.reason and "9.2.6.2" in result.reason
+    assert "CONFIRMED_USER_DATA" in result.reason and "2 retries" in result.reason
+    assert "9.2.6.2" in result.reason
     assert not link.master.busy and link.next_deadline() is None
     # the next task starts over with a link reset
     [reset] = frames(link.send(M.class_poll(1), 4.0))
@@ -175,7 +182,8 @@ def test_segments_behind_a_failed_one_are_dropped() -> None:
 
 def test_outstation_confirmed_frames_go_through_the_secondary_station() -> None:
     link = M.MasterLink()
-    reset = encode_link(LinkFrame(dir=False, prm=True, function=P.RESET_LINK_STATES, destination=1, source=10))
+    reset = encode_link(LinkFrame(dir=False, prm=True, function=P.RESET_LINK_STATES, destination=1,
+                                  source=10))
     [ack] = frames(link.receive_data(reset, 0.0))
     assert (ack.function, ack.prm, ack.dir, ack.destination) == (S.ACK, False, True, 10)
     unsol = from_outstation(response(3, ANALOG, uns=True, con=True), function=P.CONFIRMED_USER_DATA, fcb=True)

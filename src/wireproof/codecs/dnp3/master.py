@@ -1079,6 +1079,11 @@ class MasterLink:
                               response_timeout=self.link_timeout, retries=self.link_retries,
                               flush_on_failure=True)
 
+    @property
+    def busy(self) -> bool:
+        """Whether the master has a task running or waiting, or the link frames not yet acknowledged."""
+        return self.master.busy or self.link.primary.busy
+
     def next_deadline(self) -> float | None:
         """When :meth:`tick` has something to do: the link response timeout, the master's response
         timeout (not while its request is still being delivered), the next keep-alive."""

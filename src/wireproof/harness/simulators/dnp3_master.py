@@ -224,8 +224,9 @@ class MasterSession(_Recorder):
         return self.results[tid]
 
     def settle(self, timeout: float = 30.0) -> bool:
-        """Serve until the master has nothing left to do (tasks the IIN bits queued included)."""
-        return self.pump(timeout, lambda: not self.master.busy)
+        """Serve until the master has nothing left to do (tasks the IIN bits queued included, and
+        link frames still awaiting their ACK)."""
+        return self.pump(timeout, lambda: not self.link.busy)
 
     def integrity_poll(self, timeout: float = 30.0) -> M.TaskResult:
         return self.run(M.integrity_poll(), timeout)
