@@ -44,8 +44,8 @@ P, S = PrimaryFunction, SecondaryFunction
 
 
 def confirmed_session(url: str, trace: LinkTrace, **kwargs: Any) -> MasterSession:
-    return MasterSession(url, config=M.MasterConfig(response_timeout=5.0), link_confirmed=True, link_timeout=1.0,
-                         link_retries=2, on_wire=trace, **kwargs)
+    return MasterSession(url, config=M.MasterConfig(response_timeout=5.0), link_confirmed=True,
+                         link_timeout=1.0, link_retries=2, on_wire=trace, **kwargs)
 
 
 def test_integrity_poll_over_a_confirmed_link(dnp3_outstation: Any) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wireproof.codecs import NEED_DATA
 from wireproof.codecs.dnp3 import master as M
@@ -235,3 +237,59 @@ def test_bad_link_settings_are_refused() -> None:
         M.MasterLink(link_timeout=0.0)
     with pytest.raises(LocalProtocolError):
         M.MasterLink(link_retries=-1)
+
+
+# --- property: whatever the outstation's link end does, the master never hangs ---------------------
+
+_TASKS = [M.integrity_poll(), M.class_poll(1), M.direct_operate(*(M.crob(i, 3) for i in range(30))),
+          M.direct_operate(M.crob(0, 3), ack=False), M.time_sync(lan=True)]
+_ANSWERS = [answer(S.ACK), answer(S.NACK), answer(S.LINK_STATUS), answer(S.NOT_SUPPORTED),
+            encode_link(LinkFrame(dir=False, prm=True, function=P.RESET_LINK_STATES, destination=1,
+                                  source=10)),
+            from_outstation(response(0, ANALOG, uns=True, con=True), function=P.CONFIRMED_USER_DATA,
+                            fcb=True)]
+_steps = st.lists(st.one_of(
+    st.tuples(st.just("task"), st.sampled_from(_TASKS)),
+    st.tuples(st.just("answer"), st.sampled_from(_ANSWERS)),
+    st.just(("answer", answer(S.ACK))),  # the common answer, drawn often
+    st.just(("answer", answer(S.ACK))),
+    st.tuples(st.just("response"), st.integers(0, 15)),
+    st.tuples(st.just("bytes"), st.binary(max_size=40)),
+    st.tuples(st.just("wait"), st.floats(min_value=0, max_value=3)),
+), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=_steps, confirmed=st.booleans(), keep_alive=st.sampled_from([None, 2.5]))
+def test_the_master_link_always_has_a_deadline_while_busy_and_drains(steps: list[tuple[str, Any]],
+                                                                      confirmed: bool,
+                                                                      keep_alive: float | None) -> None:
+    link = M.MasterLink(master=M.Dnp3Master(M.MasterConfig(response_timeout=2.0)), confirmed=confirmed,
+                        link_timeout=1.0, link_retries=1, keep_alive=keep_alive)
+    now = 0.0
+    results: list[M.TaskResult] = []
+    for kind, value in steps:
+        if kind == "task":
+            out = link.send(value, now)
+        elif kind == "answer":
+            out = link.receive_data(value, now)
+        elif kind == "response":
+            out = link.receive_data(from_outstation(response(value, ANALOG), tseq=value), now)
+        elif kind == "bytes":
+            out = link.receive_data(b"\x05\x64" + value, now)
+        else:
+            now += value
+            out = link.tick(now)
+        results += of(out, M.TaskResult)
+        if link.busy:
+            assert link.next_deadline() is not None, "busy with nothing to wait for: a hang"
+    for _ in range(200):  # the outstation falls silent: every deadline passes, everything ends
+        if not link.busy:
+            break
+        deadline = link.next_deadline()
+        assert deadline is not None
+        now = max(now, deadline)
+        results += of(link.tick(now), M.TaskResult)
+    assert not link.busy
+    for result in results:
+        assert result.ok or result.cause is not None
