@@ -11,6 +11,7 @@ secondary station acknowledges. Every check is on the frames on the wire
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from tests.harness.dnp3_wire import LinkTrace
 
 from wireproof.codecs.dnp3 import master as M
 from wireproof.codecs.dnp3.constants import PrimaryFunction, SecondaryFunction
-from wireproof.harness.simulators.dnp3_master import MasterSession
+from wireproof.harness.simulators.dnp3_master import AsyncMasterSession, MasterSession, connect
 from wireproof.harness.simulators.dnp3_outstation import running_outstation
 
 TIMEOUT = 10.0
@@ -105,7 +106,7 @@ def test_keep_alive_is_answered_by_the_outstation(tmp_path: Path) -> None:
     config.write_text(POINTS)
     wire = LinkTrace()
     with running_outstation(config=config) as outstation, \
-            MasterSession(outstation.url, keep_alive=0.2, link_timeout=1.0, on_wire=wire) as session:
+            connect(outstation.url, keep_alive=0.2, link_timeout=1.0, on_wire=wire) as session:
         assert session.pump(TIMEOUT, lambda: S.LINK_STATUS in wire.answers("rx"))
         assert wire.primary("tx", P.REQUEST_LINK_STATUS)
 
@@ -128,3 +129,19 @@ def test_simulate_dnp3_master_rejects_bad_link_retries() -> None:
                            "tcp://127.0.0.1:1", "--link-retries", "x"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--link-retries" in proc.stderr
+
+
+def test_async_session_over_a_confirmed_link(tmp_path: Path) -> None:
+    config = tmp_path / "o.toml"
+    config.write_text(POINTS)
+
+    async def main(url: str) -> M.TaskResult:
+        session = await AsyncMasterSession.open(url, link_confirmed=True, link_timeout=1.0, link_retries=1)
+        try:
+            assert all(r.ok for r in await session.start(TIMEOUT))
+            return await session.run(M.integrity_poll(), TIMEOUT)
+        finally:
+            await session.close()
+
+    with running_outstation(config=config) as outstation:
+        assert asyncio.run(main(outstation.url)).ok
