@@ -293,3 +293,19 @@ def test_the_master_link_always_has_a_deadline_while_busy_and_drains(steps: list
     assert not link.busy
     for result in results:
         assert result.ok or result.cause is not None
+
+
+def test_a_failed_keep_alive_does_not_fail_the_request_queued_behind_it() -> None:
+    link = M.MasterLink(master=M.Dnp3Master(M.MasterConfig(response_timeout=5.0)), confirmed=True,
+                        keep_alive=1.0, link_timeout=1.0, link_retries=0)
+    link.tick(0.0)
+    [status] = frames(link.tick(1.0))
+    assert status.function == P.REQUEST_LINK_STATUS
+    assert frames(link.send(M.integrity_poll(), 1.5)) == []  # waits for the keep-alive's answer
+    out = link.tick(2.0)  # the keep-alive is not answered: a notice, and the request's turn comes
+    assert not of(out, M.TaskResult) and [n.kind for n in of(out, M.Notice)] == ["link"]
+    assert [f.function for f in frames(out)] == [P.RESET_LINK_STATES]
+    [data] = frames(link.receive_data(answer(S.ACK), 2.1))
+    link.receive_data(answer(S.ACK), 2.2)
+    [result] = of(link.receive_data(from_outstation(response(request_of(data).seq)), 2.3), M.TaskResult)
+    assert result.ok

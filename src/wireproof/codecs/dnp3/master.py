@@ -1181,8 +1181,9 @@ class MasterLink:
             if fragment is not None:
                 out += self._wire(self.master.receive(fragment, now), now)
         for failure in result.failures:
-            if self._delivering:
-                # The link dropped the rest of the request with it (flush_on_failure).
+            # Our user data failed when the link dropped it (flush_on_failure empties the queue);
+            # a failed keep-alive leaves queued data going on.
+            if self._delivering and not self.link.primary.queue:
                 self._delivering = False
                 out += self._wire(self.master.link_failed(failure, now), now)
             else:
