@@ -39,7 +39,9 @@ than the master's next deadline, feeds what arrives to the link, calls
 records what it reports (:attr:`MasterSession.points`, the latest value of
 each point, at most :data:`MAX_POINTS` of them; :attr:`MasterSession.results`;
 :attr:`MasterSession.effects`, the last :data:`MAX_EFFECTS`). Every wait is
-on the socket, with a deadline; nothing sleeps. Tests (and the outstation
+on the socket, with a deadline; nothing sleeps. The link options
+(``link_confirmed``, ``link_retries``, ``link_timeout``, ``keep_alive``) go to
+the MasterLink; ``on_wire`` sees every octet written and read. Tests (and the outstation
 suite) use :func:`connect` and the task methods
 (:meth:`~MasterSession.integrity_poll`, :meth:`~MasterSession.operate`,
 :meth:`~MasterSession.time_sync`, :meth:`~MasterSession.wait_for`).
