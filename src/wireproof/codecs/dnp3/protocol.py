@@ -95,5 +95,12 @@ DESCRIPTOR = ProtocolDescriptor(
                                "Construct oracle; replay against tshark"),
     ),
     fixtures="wireproof.fixtures:dnp3",
-    compiled=(),
+    compiled=(
+        "wireproof.codecs.dnp3.link",
+        "wireproof.codecs.dnp3.transport",
+        "wireproof.codecs.dnp3.free_format",
+        "wireproof.codecs.dnp3.objects",
+        "wireproof.codecs.dnp3.application",
+        "wireproof.codecs.dnp3.codec",
+    ),
 )
