@@ -22,12 +22,11 @@ application views), and the checks of an invalid one stay in wire order.
 from __future__ import annotations
 
 import struct
-from typing import Any, Final
+from typing import Final
 
-from wireproof.codecs._fast import fast_constructor
 from wireproof.codecs.dnp3 import constants as C
 from wireproof.codecs.dnp3.constants import PrimaryFunction, SecondaryFunction
-from wireproof.codecs.dnp3.messages import LinkFrame
+from wireproof.codecs.dnp3.messages import LinkFrame, new_link_frame
 from wireproof.errors import ChecksumError, DecodeError, EncodeError, TrailingDataError, TruncatedError
 
 __all__ = ["crc16_dnp", "decode_link", "encode_link", "frame_size", "link_header_crc_ok", "link_parts",
@@ -110,7 +109,6 @@ def link_header_crc_ok(header: bytes | bytearray) -> bool:
 
 _PRIMARY: Final = {int(f): f for f in PrimaryFunction}
 _SECONDARY: Final = {int(f): f for f in SecondaryFunction}
-_make_frame: Final[Any] = fast_constructor(LinkFrame)
 
 
 def link_parts(data: bytes, protocol: str = PROTOCOL) -> tuple[int, PrimaryFunction | SecondaryFunction,
@@ -217,9 +215,8 @@ def _block_error(data: bytes, size: int, protocol: str) -> bytes:
 def decode_link(data: bytes, protocol: str = PROTOCOL) -> LinkFrame:
     """One whole FT3 frame; transport and application are left undecoded (see :mod:`.codec`)."""
     control, function, destination, source, user = link_parts(data, protocol)
-    frame: LinkFrame = _make_frame(bool(control & 0x80), bool(control & 0x40), bool(control & 0x20),
-                                   bool(control & 0x10), function, destination, source, user, None, None)
-    return frame
+    return new_link_frame(bool(control & 0x80), bool(control & 0x40), bool(control & 0x20),
+                          bool(control & 0x10), function, destination, source, user, None, None)
 
 
 def _decode_link_reference(data: bytes, protocol: str = PROTOCOL) -> LinkFrame:

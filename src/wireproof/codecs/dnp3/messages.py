@@ -8,13 +8,25 @@ A :class:`LinkFrame`'s ``user_data`` is what goes on the wire (encoding uses
 it); ``transport`` and ``application`` are what decoding found in it, a view
 filled only when the frame carries user data (and, for the application, only
 when that one segment is a whole fragment: FIR and FIN both set).
+
+Speed: the compiled wheel compiles this module (the descriptor's
+``compiled``), so these classes are mypyc native classes there, still
+frozen dataclasses to their users (equality, repr, ``dataclasses.replace``,
+``FrozenInstanceError``). The decoders build them with the ``new_*``
+constructors below, positional and unchecked (trusted callers): compiled,
+an allocation and native stores into the instance (the frozen
+``__setattr__`` guards the attribute protocol, which native stores do not
+go through); pure, :func:`~wireproof.codecs._fast.fast_constructor`'s
+slot setters. Native instances do not pickle (the frozen ``__setattr__``
+refuses the state); nothing sends these messages to another process.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
+from wireproof.codecs._fast import fast_constructor
 from wireproof.codecs.dnp3.constants import FunctionCode, PrimaryFunction, SecondaryFunction
 
 __all__ = [
@@ -25,6 +37,11 @@ __all__ = [
     "ObjectHeader",
     "Point",
     "TransportHeader",
+    "new_header",
+    "new_link_frame",
+    "new_point",
+    "new_request",
+    "new_response",
 ]
 
 
@@ -126,3 +143,99 @@ class LinkFrame:
     def dfc(self) -> bool:
         """Data flow control (secondary frames): the same bit as ``fcv``."""
         return self.fcv
+
+
+# --- the decoders' constructors (module docstring) ---------------------------------------------
+
+COMPILED: Final = not __file__.endswith(".py")  # this module is a mypyc extension (the compiled wheel)
+if not COMPILED:  # pure: the slot setters (a native class has no slots to set)
+    _point: Final[Any] = fast_constructor(Point)
+    _header: Final[Any] = fast_constructor(ObjectHeader)
+    _request: Final[Any] = fast_constructor(ApplicationRequest)
+    _response: Final[Any] = fast_constructor(ApplicationResponse)
+    _frame: Final[Any] = fast_constructor(LinkFrame)
+
+
+def new_point(index: int | None, values: dict[str, Any]) -> Point:
+    """``Point(index=index, values=values)``, fast."""
+    if not COMPILED:
+        made: Point = _point(index, values)
+        return made
+    p = Point.__new__(Point)
+    p.index = index  # type: ignore[misc]  # native store: the instance is not yet anyone's
+    p.values = values  # type: ignore[misc]
+    return p
+
+
+def new_header(group: int, variation: int, qualifier: int, start: int | None, stop: int | None,
+               count: int | None, points: tuple[Point, ...]) -> ObjectHeader:
+    """``ObjectHeader(...)`` with every field, in order, fast."""
+    if not COMPILED:
+        made: ObjectHeader = _header(group, variation, qualifier, start, stop, count, points)
+        return made
+    h = ObjectHeader.__new__(ObjectHeader)
+    h.group = group  # type: ignore[misc]
+    h.variation = variation  # type: ignore[misc]
+    h.qualifier = qualifier  # type: ignore[misc]
+    h.start = start  # type: ignore[misc]
+    h.stop = stop  # type: ignore[misc]
+    h.count = count  # type: ignore[misc]
+    h.points = points  # type: ignore[misc]
+    return h
+
+
+def new_request(fir: bool, fin: bool, con: bool, uns: bool, seq: int, function: FunctionCode,
+                objects: tuple[ObjectHeader, ...]) -> ApplicationRequest:
+    """``ApplicationRequest(...)`` with every field, in order, fast."""
+    if not COMPILED:
+        made: ApplicationRequest = _request(fir, fin, con, uns, seq, function, objects)
+        return made
+    r = ApplicationRequest.__new__(ApplicationRequest)
+    r.fir = fir  # type: ignore[misc]
+    r.fin = fin  # type: ignore[misc]
+    r.con = con  # type: ignore[misc]
+    r.uns = uns  # type: ignore[misc]
+    r.seq = seq  # type: ignore[misc]
+    r.function = function  # type: ignore[misc]
+    r.objects = objects  # type: ignore[misc]
+    return r
+
+
+def new_response(fir: bool, fin: bool, con: bool, uns: bool, seq: int, function: FunctionCode, iin: int,
+                 objects: tuple[ObjectHeader, ...]) -> ApplicationResponse:
+    """``ApplicationResponse(...)`` with every field, in order, fast."""
+    if not COMPILED:
+        made: ApplicationResponse = _response(fir, fin, con, uns, seq, function, iin, objects)
+        return made
+    r = ApplicationResponse.__new__(ApplicationResponse)
+    r.fir = fir  # type: ignore[misc]
+    r.fin = fin  # type: ignore[misc]
+    r.con = con  # type: ignore[misc]
+    r.uns = uns  # type: ignore[misc]
+    r.seq = seq  # type: ignore[misc]
+    r.function = function  # type: ignore[misc]
+    r.iin = iin  # type: ignore[misc]
+    r.objects = objects  # type: ignore[misc]
+    return r
+
+
+def new_link_frame(dir: bool, prm: bool, fcb: bool, fcv: bool, function: PrimaryFunction | SecondaryFunction,
+                   destination: int, source: int, user_data: bytes, transport: TransportHeader | None,
+                   application: ApplicationRequest | ApplicationResponse | None) -> LinkFrame:
+    """``LinkFrame(...)`` with every field, in order, fast."""
+    if not COMPILED:
+        made: LinkFrame = _frame(dir, prm, fcb, fcv, function, destination, source, user_data, transport,
+                                 application)
+        return made
+    f = LinkFrame.__new__(LinkFrame)
+    f.dir = dir  # type: ignore[misc]
+    f.prm = prm  # type: ignore[misc]
+    f.fcb = fcb  # type: ignore[misc]
+    f.fcv = fcv  # type: ignore[misc]
+    f.function = function  # type: ignore[misc]
+    f.destination = destination  # type: ignore[misc]
+    f.source = source  # type: ignore[misc]
+    f.user_data = user_data  # type: ignore[misc]
+    f.transport = transport  # type: ignore[misc]
+    f.application = application  # type: ignore[misc]
+    return f

@@ -96,6 +96,7 @@ DESCRIPTOR = ProtocolDescriptor(
     ),
     fixtures="wireproof.fixtures:dnp3",
     compiled=(
+        "wireproof.codecs.dnp3.messages",
         "wireproof.codecs.dnp3.link",
         "wireproof.codecs.dnp3.transport",
         "wireproof.codecs.dnp3.free_format",
