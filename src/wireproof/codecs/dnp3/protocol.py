@@ -36,6 +36,7 @@ DESCRIPTOR = ProtocolDescriptor(
             name="dnp3", ports=(20000,), transports=("tcp", "udp"),
             analyzer="wireproof.codecs.dnp3.analyzer:Dnp3Analyzer",
             heuristic="wireproof.codecs.dnp3.analyzer:looks_like_dnp3",
+            traffic="wireproof.harness.bench.dnp3_traffic:TRAFFIC",
             description="DNP3 link frames over TCP and UDP (IEEE 1815 9.2, 8.2; Annex E port 20000)"),
     ),
     suites=(
