@@ -1,4 +1,4 @@
-"""The DNP3 traffic of ``wireproof bench replay --protocol dnp3``: what the capture says it holds, a replay finds.
+"""The DNP3 traffic of ``wireproof bench replay --protocol dnp3``: what its capture holds, a replay finds.
 
 The replay is the real one (``wireproof replay FILE --json``'s document); the
 capture is cut at many frame counts, so a cut inside a transaction (a
@@ -40,7 +40,8 @@ def test_the_mix_has_every_kind_and_every_defect(tmp_path: Path) -> None:
     for kind in ("requests", "responses", "unsolicited", "confirms", "controls", "integrity_polls",
                  "refused_selects", "unconfirmed_responses", "corrupt_frames"):
         assert counts[kind] > 0, kind
-    assert set(capture.findings) >= {"dnp3.control-status", "dnp3.unconfirmed-response", "dnp3.link-block-crc"}
+    assert set(capture.findings) >= {"dnp3.control-status", "dnp3.unconfirmed-response",
+                                     "dnp3.link-block-crc"}
     document = to_json(replay(capture.path))
     assert document["findings_by_rule"] == dict(capture.findings)
     # a wrong expectation fails the check

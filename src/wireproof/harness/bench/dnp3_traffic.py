@@ -91,7 +91,8 @@ def _fragment(kind: str, seq: int) -> Any:
                     Point(index=2, values={"flags": 0x01, "value": 100 + seq * 3}),)))
 
     if kind == "class_poll":
-        return req(FunctionCode.READ, *(ObjectHeader(group=60, variation=v, qualifier=0x06) for v in (2, 3, 4)))
+        classes = (ObjectHeader(group=60, variation=v, qualifier=0x06) for v in (2, 3, 4))
+        return req(FunctionCode.READ, *classes)
     if kind == "integrity_poll":
         return req(FunctionCode.READ, ObjectHeader(group=60, variation=1, qualifier=0x06))
     if kind in ("confirm", "unsolicited_confirm"):
