@@ -307,7 +307,8 @@ def test_a_third_party_protocol_is_benchmarked(toy: None, tshark: str, monkeypat
 def test_the_default_protocol_is_the_first_with_traffic(toy: None) -> None:
     # registry order (by protocol name): the first is the default
     assert with_traffic() == ["dnp3", "modbus-tcp", "toy"]
-    assert load_traffic() is load_traffic("dnp3") and load_traffic("modbus") is TRAFFIC  # the protocol's name too
+    assert load_traffic() is load_traffic("dnp3")
+    assert load_traffic("modbus") is TRAFFIC  # the protocol's name too
     assert isinstance(load_traffic("toy"), ToyTraffic)
 
 
