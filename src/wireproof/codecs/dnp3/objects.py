@@ -502,10 +502,11 @@ def encode_objects(protocol: str, headers: tuple[ObjectHeader, ...], *, values: 
                         out += bytes((int(p.values["data_type"]), len(value))) + value
                     else:
                         out += spec.pack(p.values)
-        except (KeyError, struct.error, OverflowError, TypeError, ValueError) as err:
-            if isinstance(err, EncodeError):
+        except (KeyError, struct.error, OverflowError, TypeError, ValueError) as bad:
+            # its own name: mypyc types an except variable once per function (mypyc/mypyc#620)
+            if isinstance(bad, EncodeError):
                 raise
-            raise EncodeError(protocol, (*path, "points"), f"{type(err).__name__}: {err}") from None
+            raise EncodeError(protocol, (*path, "points"), f"{type(bad).__name__}: {bad}") from None
     return bytes(out)
 
 
