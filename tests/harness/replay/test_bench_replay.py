@@ -145,7 +145,7 @@ def test_capture_is_cached(tmp_path: Path) -> None:
 
 def test_render_text_without_peers(tmp_path: Path) -> None:
     report = run(frames=2000, directory=tmp_path, libraries=("wireproof",), traffic=TRAFFIC)
-    text = render_text(report)
+    text = render_text(report, traffic=TRAFFIC)
     assert "2,000 frames of Modbus/TCP" in text and "wireproof/" not in text
     assert report.checks_ok
 
