@@ -220,6 +220,14 @@ class SuiteEntry:
     any clause runs, so a bad profile is a usage error, not a clause error.
     ``default_profile`` (``"package:file"``) is the profile a run without
     ``--profile`` is judged against; ``certify SUITE --help`` shows where.
+
+    ``device_role`` says what the device under test is. ``"server"`` (the
+    default): wireproof connects to it (``certify --target URL``).
+    ``"client"``: wireproof listens and the device connects to it (a master,
+    a client): ``certify --bind HOST:PORT`` waits for it, ``certify --command
+    CMD`` starts it (``{host}``, ``{port}``, ``{url}`` and ``{python}``
+    substituted), and without either the suite runs ``default_command``
+    (its own reference client) the same way.
     """
 
     name: str
@@ -229,6 +237,8 @@ class SuiteEntry:
     params: tuple[Param, ...] = ()
     profile: Ref | None = None
     default_profile: str = ""
+    device_role: Literal["server", "client"] = "server"
+    default_command: str = ""
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -8,7 +8,7 @@ the descriptor types.
 
 from __future__ import annotations
 
-from wireproof.protocol import AnalyzerEntry, CodecEntry, ProtocolDescriptor
+from wireproof.protocol import AnalyzerEntry, CodecEntry, Param, ProtocolDescriptor, SuiteEntry
 
 __all__ = ["DESCRIPTOR"]
 
@@ -29,6 +29,32 @@ DESCRIPTOR = ProtocolDescriptor(
             analyzer="wireproof.codecs.dnp3.analyzer:Dnp3Analyzer",
             heuristic="wireproof.codecs.dnp3.analyzer:looks_like_dnp3",
             description="DNP3 link frames over TCP and UDP (IEEE 1815 9.2, 8.2; Annex E port 20000)"),
+    ),
+    suites=(
+        SuiteEntry(
+            name="dnp3-master", package="wireproof.conformance.dnp3_master", protocol="dnp3",
+            description="a DNP3 master (IEEE 1815-2012): wireproof plays the outstation and judges start-up, "
+                        "confirms, restart and need-time IIN, unsolicited responses, sequence numbers, retries",
+            device_role="client",
+            # The reference master (wireproof.harness.simulators.dnp3_master); unverified until it is merged.
+            default_command="{python} -m wireproof simulate dnp3-master --target {url}",
+            params=(
+                Param(name="master_address", kind="int", default=1, minimum=0, maximum=65519,
+                      help="link address of the master under test (default 1; IEEE 1815 9.2.4.1.4)"),
+                Param(name="outstation_address", kind="int", default=10, minimum=0, maximum=65519,
+                      help="link address wireproof's outstation answers as (default 10)"),
+                Param(name="response_timeout", kind="float", default=5.0, minimum=0.05, maximum=120, metavar="S",
+                      help="how long the master gets to confirm or answer a fragment (default 5.0)"),
+                Param(name="connect_timeout", kind="float", default=20.0, minimum=0.1, maximum=600, metavar="S",
+                      help="how long to wait for the master to connect, each clause (default 20.0)"),
+                Param(name="poll_timeout", kind="float", default=12.0, minimum=0.1, maximum=600, metavar="S",
+                      help="how long to wait for the master to do what a clause waits for (a poll, a time "
+                           "write, a retry; default 12.0)"),
+                Param(name="time_tolerance", kind="float", default=2.0, minimum=0.001, maximum=3600,
+                      metavar="S", help="how far a time the master writes may be from the real time "
+                                        "(default 2.0)"),
+            ),
+        ),
     ),
     fixtures="wireproof.fixtures:dnp3",
     compiled=(),

@@ -1,0 +1,78 @@
+"""Unsolicited responses: confirmed with UNS and their own sequence; IIN bits in them acted on
+(IEEE 1815-2012 4.2.2.4.4, 4.2.2.7).
+
+The station sends an unsolicited response (function 130, UNS and CON set)
+once the master's start-up is over and it is quiet, with a sequence number
+that differs from the solicited ones, so a confirm with the wrong one shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from wireproof.codecs.dnp3.constants import FunctionCode
+from wireproof.conformance.dnp3_master._checks import Timing, settle
+from wireproof.conformance.dnp3_master._station import Behaviour, Event, Station, log_words, summary
+
+Open = Callable[..., Station]
+
+
+def _fresh_seq(station: Station) -> int:
+    """A sequence number no recent solicited response used (so a confirm with the wrong one shows)."""
+    used = {r.seq for _, r in station.sent[-4:]}
+    return next(s for s in (9, 10, 11, 12, 13) if s not in used)
+
+
+@pytest.mark.conformance(
+    clause="DNP3-M-015", level="shall", title="The master confirms an unsolicited response with UNS set and "
+    "the same sequence number",
+    cites="IEEE 1815-2012 4.2.2.4.4 (UNS): a confirm of an unsolicited response has UNS set and the "
+          "unsolicited response's sequence number (paraphrased)")
+def test_confirms_unsolicited(open_station: Open, timing: Timing) -> None:
+    station = open_station(Behaviour(restart=False))
+    settle(station, timing, connected=True)
+    mark = len(station.log)
+    sent = station.send_unsolicited([Event(cls=1, index=1)], seq=_fresh_seq(station))
+    station.wait_confirm(sent.seq, uns=True, timeout=timing.response)
+    later = station.log[mark:]
+    confirms = [r for r in later if r.function == FunctionCode.CONFIRM]
+    assert any(c.seq == sent.seq and c.fragment.uns for c in confirms), (
+        f"unsolicited response #{sent.seq} (a class 1 event, CON set) was confirmed by "
+        f"{summary(confirms) if confirms else 'nothing'} within {timing.response:g} s; a CONFIRM with UNS and "
+        f"sequence {sent.seq} was due (requests after it: {summary(later)})")
+
+
+@pytest.mark.conformance(
+    clause="DNP3-M-016", level="should", title="The master confirms the outstation's initial null "
+    "unsolicited response",
+    cites="IEEE 1815-2012 4.2.2.4.4 (UNS) and 4.4.12: after a restart an outstation sends a null "
+          "unsolicited response, which the master confirms before unsolicited reporting goes on (paraphrased)")
+def test_confirms_initial_null_unsolicited(open_station: Open, timing: Timing) -> None:
+    station = open_station(Behaviour(restart=True))
+    sent = station.send_unsolicited(seq=0)
+    station.wait_confirm(sent.seq, uns=True, timeout=max(timing.response, timing.poll))
+    confirms = station.requests(FunctionCode.CONFIRM)
+    assert any(c.seq == sent.seq and c.fragment.uns for c in confirms), (
+        f"the initial null unsolicited response #{sent.seq} (IIN1.7, CON set) got "
+        f"{summary(confirms) if confirms else 'no CONFIRM'}; a CONFIRM with UNS and sequence {sent.seq} was due "
+        f"(requests: {log_words(station)})")
+
+
+@pytest.mark.conformance(
+    clause="DNP3-M-017", level="should", title="The master reads the event classes the outstation reports "
+    "with IIN1.1-1.3",
+    cites="IEEE 1815-2012 4.2.2.7 (IIN1.1, IIN1.2, IIN1.3: class 1, 2, 3 events available): the master "
+          "collects the events an outstation reports as available (paraphrased)")
+def test_event_poll_on_class_iin(open_station: Open, timing: Timing) -> None:
+    station = open_station(Behaviour(restart=False))
+    settle(station, timing, connected=True)
+    station.behaviour.events.append(Event(cls=1, index=2))
+    mark = len(station.log)
+    sent = station.send_unsolicited(seq=_fresh_seq(station))  # null: only its IIN1.1 says events are there
+    station.serve(lambda s: any(r.reads_class(1) for r in s.log[mark:]), timing.poll)
+    later = station.log[mark:]
+    assert any(r.reads_class(1) for r in later), (
+        f"a null unsolicited response #{sent.seq} reported IIN1.1 (class 1 events); the master did not read "
+        f"class 1 within {timing.poll:g} s (requests after it: {summary(later)})")
