@@ -34,7 +34,8 @@ DESCRIPTOR = ProtocolDescriptor(
         SuiteEntry(
             name="dnp3-master", package="wireproof.conformance.dnp3_master", protocol="dnp3",
             description="a DNP3 master (IEEE 1815-2012): wireproof plays the outstation and judges start-up, "
-                        "confirms, restart and need-time IIN, unsolicited responses, sequence numbers, retries",
+                        "confirms, restart and need-time IIN, unsolicited responses, sequence numbers, "
+                        "retries",
             device_role="client",
             # The reference master (wireproof.harness.simulators.dnp3_master); unverified until it is merged.
             default_command="{python} -m wireproof simulate dnp3-master --target {url}",
@@ -43,9 +44,11 @@ DESCRIPTOR = ProtocolDescriptor(
                       help="link address of the master under test (default 1; IEEE 1815 9.2.4.1.4)"),
                 Param(name="outstation_address", kind="int", default=10, minimum=0, maximum=65519,
                       help="link address wireproof's outstation answers as (default 10)"),
-                Param(name="response_timeout", kind="float", default=5.0, minimum=0.05, maximum=120, metavar="S",
+                Param(name="response_timeout", kind="float", default=5.0, minimum=0.05, maximum=120,
+                      metavar="S",
                       help="how long the master gets to confirm or answer a fragment (default 5.0)"),
-                Param(name="connect_timeout", kind="float", default=20.0, minimum=0.1, maximum=600, metavar="S",
+                Param(name="connect_timeout", kind="float", default=20.0, minimum=0.1, maximum=600,
+                      metavar="S",
                       help="how long to wait for the master to connect, each clause (default 20.0)"),
                 Param(name="poll_timeout", kind="float", default=12.0, minimum=0.1, maximum=600, metavar="S",
                       help="how long to wait for the master to do what a clause waits for (a poll, a time "

@@ -62,7 +62,8 @@ from wireproof.codecs.dnp3.messages import (
 from wireproof.codecs.dnp3.transport import Reassembler, decode_transport_header
 from wireproof.errors import DecodeError
 
-__all__ = ["Behaviour", "Event", "Link", "Request", "Sink", "Station", "describe", "event_header", "first", "log_words", "summary"]
+__all__ = ["Behaviour", "Event", "Link", "Request", "Sink", "Station", "describe", "event_header", "first",
+           "log_words", "summary"]
 
 _USER_DATA = (PrimaryFunction.CONFIRMED_USER_DATA, PrimaryFunction.UNCONFIRMED_USER_DATA)
 _CLASS_BITS = {1: Iin.CLASS_1_EVENTS, 2: Iin.CLASS_2_EVENTS, 3: Iin.CLASS_3_EVENTS}
@@ -167,7 +168,8 @@ def describe(frame: LinkFrame) -> str:
     """One line for a link frame: link header, transport header, application summary."""
     kind = frame.function.name
     words = [f"{'PRM' if frame.prm else 'SEC'} {kind} {frame.source}->{frame.destination}"
-             + (" DIR" if frame.dir else "") + (" FCB" if frame.fcb else "") + (" FCV/DFC" if frame.fcv else "")]
+             + (" DIR" if frame.dir else "") + (" FCB" if frame.fcb else "")
+             + (" FCV/DFC" if frame.fcv else "")]
     if frame.transport is not None:
         t = frame.transport
         words.append(f"transport seq {t.seq}{' FIR' if t.fir else ''}{' FIN' if t.fin else ''}")
@@ -220,7 +222,8 @@ class Station:
         self.pending: _Pending | None = None
         self.confirms: list[Request] = []
         self.frames_in: list[LinkFrame] = []
-        evidence.connected(label, local=link.local, remote=link.remote, note="the master under test connected")
+        evidence.connected(label, local=link.local, remote=link.remote,
+                           note="the master under test connected")
 
     # ------------------------------------------------------------------ I/O
 
@@ -276,7 +279,8 @@ class Station:
             try:
                 raw = self._framer.next_frame()
             except DecodeError as err:
-                self.evidence.received(self._framer.discarded, f"does not frame: {err}", connection=self.label)
+                self.evidence.received(self._framer.discarded, f"does not frame: {err}",
+                                       connection=self.label)
                 raise
             if raw is NEED_DATA:
                 return None
@@ -419,7 +423,8 @@ class Station:
                          points=tuple(Point(index=i, values={"flags": 0x01, "value": 100 * (i + 1)})
                                       for i in range(2))),
             ObjectHeader(group=20, variation=1, qualifier=0x00, start=0, stop=1,
-                         points=tuple(Point(index=i, values={"flags": 0x01, "value": 7 + i}) for i in range(2))),
+                         points=tuple(Point(index=i, values={"flags": 0x01, "value": 7 + i})
+                                      for i in range(2))),
         ]
 
     def _answer_read(self, request: Request, seq: int) -> None:
@@ -465,12 +470,14 @@ class Station:
 
         return self.serve(confirmed, timeout)
 
-    def send_unsolicited(self, events: list[Event] | None = None, *, seq: int | None = None) -> ApplicationResponse:
+    def send_unsolicited(self, events: list[Event] | None = None, *,
+                         seq: int | None = None) -> ApplicationResponse:
         """An unsolicited response (UNS, CON set: 4.6.3) with ``events`` (none: a null one); returns it."""
         head = event_header(events or [])
         useq = self._unsolicited_seq if seq is None else seq
         self._unsolicited_seq = (useq + 1) % 16
-        response = ApplicationResponse(function=FunctionCode.UNSOLICITED_RESPONSE, uns=True, con=True, seq=useq,
+        response = ApplicationResponse(function=FunctionCode.UNSOLICITED_RESPONSE, uns=True, con=True,
+                                       seq=useq,
                                        iin=self.iin(), objects=() if head is None else (head,))
         self.send_fragment(response, "unsolicited response")
         return response
@@ -497,6 +504,7 @@ def summary(requests: Iterable[Request]) -> str:
     out = []
     for r in requests:
         heads = ",".join(f"g{h.group}v{h.variation}" for h in r.fragment.objects)
-        out.append(f"{r.function.name}#{r.seq}{'(UNS)' if r.fragment.uns else ''}{'[' + heads + ']' if heads else ''}")
+        flags = "(UNS)" if r.fragment.uns else ""
+        out.append(f"{r.function.name}#{r.seq}{flags}" + (f"[{heads}]" if heads else ""))
     return " ".join(out) or "(none)"
 

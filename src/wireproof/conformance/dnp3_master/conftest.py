@@ -48,7 +48,8 @@ def master_command(wireproof_command: str | None, wireproof_bind: str | None) ->
 
 @pytest.fixture
 def open_station(request: pytest.FixtureRequest, wireproof_listener: Listener, master_command: str | None,
-                 dnp3m_params: dict[str, Any], evidence: EvidenceRecorder) -> Iterator[Callable[..., Station]]:
+                 dnp3m_params: dict[str, Any],
+                 evidence: EvidenceRecorder) -> Iterator[Callable[..., Station]]:
     client = ClientUnderTest(wireproof_listener, master_command)
     request.node.user_properties.append((PROP_TARGET, client.describe()))
     stations: list[Station] = []
@@ -61,7 +62,8 @@ def open_station(request: pytest.FixtureRequest, wireproof_listener: Listener, m
         try:
             sock = client.connect(dnp3m_params["connect_timeout"])
         except TransportTimeout as err:
-            raise HarnessError(f"{err}: the master under test never connected, so nothing could be judged")
+            raise HarnessError(f"{err}: the master under test never connected, so nothing could be "
+                               "judged") from None
         station = Station(sock, evidence, address=dnp3m_params["outstation_address"],
                           master=dnp3m_params["master_address"], behaviour=behaviour)
         station.confirm_wait = dnp3m_params["response_timeout"]

@@ -50,7 +50,8 @@ def test_confirm_form(open_station: Open, timing: Timing) -> None:
     confirms = station.requests(FunctionCode.CONFIRM)
     if not confirms:
         not_applicable("the master sent no CONFIRM (DNP3-M-010 judges that)")
-    bad = [c for c in confirms if not (c.fragment.fir and c.fragment.fin) or c.fragment.con or c.fragment.objects]
+    bad = [c for c in confirms
+           if not (c.fragment.fir and c.fragment.fin) or c.fragment.con or c.fragment.objects]
     assert not bad, f"malformed CONFIRM(s): {summary(bad)} (octets {' '.join(c.octets.hex() for c in bad)})"
 
 
@@ -82,7 +83,8 @@ def test_confirms_null_response_with_con(open_station: Open, timing: Timing) -> 
 
 
 @pytest.mark.conformance(
-    clause="DNP3-M-014", level="shall", title="The master confirms each fragment of a multi-fragment response "
+    clause="DNP3-M-014", level="shall",
+    title="The master confirms each fragment of a multi-fragment response "
     "and takes FIR..FIN as one response",
     cites="IEEE 1815-2012 4.2.2.4.1, 4.2.2.4.2 (FIR, FIN) and 4.2.2.4.5 (SEQ): a response may span several "
           "fragments with consecutive sequence numbers, FIR on the first and FIN on the last; each with CON "
@@ -99,6 +101,7 @@ def test_multi_fragment_response(open_station: Open, timing: Timing) -> None:
     confirmed = {c.seq for c in station.confirms if not c.fragment.uns}
     missing = [s for s in asked if s not in confirmed]
     assert len(fragments) == 3 and not missing, (
-        f"the integrity answer went out in fragments #{', #'.join(str(f.seq) for f in fragments)} (each CON); "
-        f"fragment(s) #{', #'.join(map(str, missing))} got no CONFIRM within {timing.response:g} s, so the rest "
+        f"the integrity answer went out in fragments #{', #'.join(str(f.seq) for f in fragments)} "
+        f"(each CON); fragment(s) #{', #'.join(map(str, missing))} got no CONFIRM within "
+        f"{timing.response:g} s, so the rest "
         f"was never sent (requests: {log_words(station)})")

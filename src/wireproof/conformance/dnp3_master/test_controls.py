@@ -28,7 +28,8 @@ def test_select_before_operate(open_station: Open, timing: Timing) -> None:
     station.serve(lambda s: bool(s.requests(FunctionCode.SELECT)), timing.poll)
     selects = station.requests(FunctionCode.SELECT)
     if not selects:
-        not_applicable(f"the master sent no SELECT within {timing.poll:g} s (requests: {log_words(station)}); "
+        not_applicable(f"the master sent no SELECT within {timing.poll:g} s (requests: "
+                       f"{log_words(station)}); "
                        "give a --command that makes it operate a control")
     select = selects[0]
     k = station.log.index(select)

@@ -8,6 +8,7 @@ its start-up.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -35,20 +36,22 @@ def test_frames_direction_and_addresses(open_station: Open, timing: Timing) -> N
     station = _session(open_station, timing)
     bad = [f for f in station.frames_in
            if not f.dir or f.destination != station.address or f.source != station.master]
-    assert not bad, (f"{len(bad)} of {len(station.frames_in)} frames do not go from master {station.master} to "
+    assert not bad, (f"{len(bad)} of {len(station.frames_in)} frames do not go from master {station.master} "
+                     "to "
                      f"outstation {station.address} with DIR set: " + "; ".join(describe(f) for f in bad[:3]))
 
 
 @pytest.mark.conformance(
     clause="DNP3-M-023", level="shall", title="The master's transport segments count on by 1 (mod 64), FIR "
     "starting each fragment",
-    cites="IEEE 1815-2012 8.2.1, 8.2.2: each segment's sequence number is the previous one's plus 1 modulo 64; "
+    cites="IEEE 1815-2012 8.2.1, 8.2.2: each segment's sequence number is the previous one's plus 1 "
+          "modulo 64; "
           "the first segment of a fragment has FIR, the last FIN (paraphrased)")
 def test_transport_sequence(open_station: Open, timing: Timing) -> None:
     station = _session(open_station, timing)
     heads = [f.transport for f in station.frames_in if f.transport is not None]
     assert heads, "the master sent no user data"
-    bad = [(a.seq, b.seq) for a, b in zip(heads, heads[1:], strict=False) if b.seq != (a.seq + 1) % 64]
+    bad = [(a.seq, b.seq) for a, b in itertools.pairwise(heads) if b.seq != (a.seq + 1) % 64]
     first = [h for h in heads[:1] if not h.fir]
     assert not bad and not first, (
         f"transport sequence numbers {[h.seq for h in heads]}: "
@@ -62,7 +65,8 @@ def test_transport_sequence(open_station: Open, timing: Timing) -> None:
           "FCB 1 first) (paraphrased)")
 def test_link_reset(open_station: Open, timing: Timing) -> None:
     station = _session(open_station, timing)
-    resets = [k for k, f in enumerate(station.frames_in) if f.prm and f.function == PrimaryFunction.RESET_LINK_STATES]
+    resets = [k for k, f in enumerate(station.frames_in)
+              if f.prm and f.function == PrimaryFunction.RESET_LINK_STATES]
     if not resets:
         not_applicable("the master did not use RESET LINK STATES (it sends UNCONFIRMED USER DATA: "
                        "no link reset is needed)")

@@ -7,6 +7,7 @@ another is not its answer), and asks again when no answer comes.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -44,7 +45,7 @@ def test_request_sequence_increments(open_station: Open, timing: Timing) -> None
     if len(requests) < 3:
         inconclusive(f"the master sent only {len(requests)} requests ({summary(requests)}); at least 3 are "
                      "needed to see the numbering")
-    bad = [(a, b) for a, b in zip(requests, requests[1:], strict=False)
+    bad = [(a, b) for a, b in itertools.pairwise(requests)
            if b.seq != (a.seq + 1) % 16 and b.octets != a.octets]
     assert not bad, "; ".join(f"{b.function.name}#{b.seq} followed {a.function.name}#{a.seq} (expected "
                               f"#{(a.seq + 1) % 16})" for a, b in bad) + f" (requests: {summary(requests)})"
@@ -104,13 +105,15 @@ def test_reissues_after_response_timeout(open_station: Open, timing: Timing) -> 
     wait = timing.response + timing.poll
     station.serve(lambda s: any(r.reads_class(0) for r in s.log[k + 1:]), wait)
     again = next((r for r in station.log[k + 1:] if r.reads_class(0)), None)
-    assert again is not None, (f"READ#{read.seq} of class 0 was left unanswered; the master did not ask again "
+    assert again is not None, (f"READ#{read.seq} of class 0 was left unanswered; the master did not ask "
+                               "again "
                                f"within {wait:g} s (requests after it: {summary(station.log[k + 1:])})")
     station.evidence.note(f"READ#{again.seq} re-issued {again.at - read.at:.2f} s after READ#{read.seq}")
 
 
 @pytest.mark.conformance(
-    clause="DNP3-M-021", level="shall", title="Requests are single fragments: FIR and FIN set, CON clear; UNS "
+    clause="DNP3-M-021", level="shall",
+    title="Requests are single fragments: FIR and FIN set, CON clear; UNS "
     "only in a confirm of an unsolicited response",
     cites="IEEE 1815-2012 4.2.2.4.1-4.2.2.4.4: a master's request is one fragment (FIR and FIN), never asks "
           "for a confirm (CON), and sets UNS only when confirming an unsolicited response (paraphrased)")

@@ -40,7 +40,8 @@ def test_confirms_unsolicited(open_station: Open, timing: Timing) -> None:
     confirms = [r for r in later if r.function == FunctionCode.CONFIRM]
     assert any(c.seq == sent.seq and c.fragment.uns for c in confirms), (
         f"unsolicited response #{sent.seq} (a class 1 event, CON set) was confirmed by "
-        f"{summary(confirms) if confirms else 'nothing'} within {timing.response:g} s; a CONFIRM with UNS and "
+        f"{summary(confirms) if confirms else 'nothing'} within {timing.response:g} s; a CONFIRM with UNS "
+        "and "
         f"sequence {sent.seq} was due (requests after it: {summary(later)})")
 
 
@@ -48,7 +49,8 @@ def test_confirms_unsolicited(open_station: Open, timing: Timing) -> None:
     clause="DNP3-M-016", level="should", title="The master confirms the outstation's initial null "
     "unsolicited response",
     cites="IEEE 1815-2012 4.2.2.4.4 (UNS) and 4.4.12: after a restart an outstation sends a null "
-          "unsolicited response, which the master confirms before unsolicited reporting goes on (paraphrased)")
+          "unsolicited response, which the master confirms before unsolicited reporting goes on "
+          "(paraphrased)")
 def test_confirms_initial_null_unsolicited(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=True))
     sent = station.send_unsolicited(seq=0)
@@ -56,7 +58,8 @@ def test_confirms_initial_null_unsolicited(open_station: Open, timing: Timing) -
     confirms = station.requests(FunctionCode.CONFIRM)
     assert any(c.seq == sent.seq and c.fragment.uns for c in confirms), (
         f"the initial null unsolicited response #{sent.seq} (IIN1.7, CON set) got "
-        f"{summary(confirms) if confirms else 'no CONFIRM'}; a CONFIRM with UNS and sequence {sent.seq} was due "
+        f"{summary(confirms) if confirms else 'no CONFIRM'}; a CONFIRM with UNS and sequence {sent.seq} "
+        "was due "
         f"(requests: {log_words(station)})")
 
 
