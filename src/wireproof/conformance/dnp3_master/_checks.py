@@ -17,7 +17,7 @@ from wireproof.codecs.dnp3.constants import FunctionCode
 from wireproof.conformance.dnp3_master._station import Request, Station, log_words
 from wireproof.harness.plugin import inconclusive
 
-__all__ = ["QUIET", "Timing", "after", "integrity_read", "settle", "start_up"]
+__all__ = ["QUIET", "Timing", "after", "heard", "integrity_read", "settle", "start_up"]
 
 QUIET = 1.0  # seconds without a request after which the master is taken to be idle
 
@@ -72,3 +72,12 @@ def after(station: Station, request: Request, function: FunctionCode | None = No
     """The requests logged after ``request`` (of ``function``)."""
     k = station.log.index(request)
     return [r for r in station.log[k + 1:] if function is None or r.function == function]
+
+
+def heard(station: Station, timing: Timing, what: str) -> None:
+    """``inconclusive`` when the station never answered anything: the master never saw ``what`` (the IIN
+    bit, the flag the clause tests it with), so it cannot have broken the rule (with ``--bind``, a master
+    that does not start over on a new connection asks nothing)."""
+    if not station.sent:
+        inconclusive(f"the master asked nothing within {timing.poll:g} s ({log_words(station)}), so it never "
+                     f"saw {what}")

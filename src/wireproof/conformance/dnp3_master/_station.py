@@ -153,6 +153,8 @@ class Behaviour:
     withhold: Callable[[Request], bool] = lambda request: False  # leave these unanswered
     wrong_seq: Callable[[Request], bool] = lambda request: False  # answer these with seq + 1 mod 16
     unsolicited_enabled: set[int] = field(default_factory=set)  # classes the master enabled (4.4.12)
+    overflow: bool = False  # IIN2.3 event buffer overflow (4.2.2.7)
+    wrong_source: Callable[[Request], bool] = lambda request: False  # answer these from another address
 
 
 @dataclass(slots=True)
@@ -242,9 +244,12 @@ class Station:
         self.link.close()
         self._close("the station closed the connection (end of the clause)")
 
-    def send_fragment(self, response: ApplicationResponse, note: str = "") -> None:
-        """One response fragment, segmented and framed (DIR clear: from the outstation, 9.2.4.1.3.1)."""
-        frames = link_frames(response, destination=self.master, source=self.address, master=False,
+    def send_fragment(self, response: ApplicationResponse, note: str = "", *,
+                      source: int | None = None) -> None:
+        """One response fragment, segmented and framed (DIR clear: from the outstation, 9.2.4.1.3.1);
+        from ``source`` instead of the station's address when given."""
+        frames = link_frames(response, destination=self.master,
+                             source=self.address if source is None else source, master=False,
                              transport_seq=self._transport_seq)
         self._transport_seq = (self._transport_seq + len(frames)) % 64
         for frame in frames:
@@ -323,7 +328,8 @@ class Station:
     def iin(self) -> int:
         """The IIN bits the station reports now (4.2.2.7)."""
         b = self.behaviour
-        value = (Iin.DEVICE_RESTART if b.restart else 0) | (Iin.NEED_TIME if b.need_time else 0)
+        value = (Iin.DEVICE_RESTART if b.restart else 0) | (Iin.NEED_TIME if b.need_time else 0) \
+            | (Iin.EVENT_BUFFER_OVERFLOW if b.overflow else 0)
         for event in b.events:
             value |= _CLASS_BITS[event.cls]
         return int(value)
@@ -441,7 +447,10 @@ class Station:
         con = self.behaviour.confirm_every_response or bool(events)
         parts = max(1, min(self.behaviour.integrity_fragments, len(statics))) if statics else 1
         if parts == 1:
-            self.send_fragment(ApplicationResponse(seq=seq, con=con, iin=iin, objects=(*heads, *statics)))
+            other = (self.address + 1) % 0xFFF0 if self.behaviour.wrong_source(request) else None
+            self.send_fragment(ApplicationResponse(seq=seq, con=con, iin=iin, objects=(*heads, *statics)),
+                               "" if other is None else f"from address {other}, not {self.address}",
+                               source=other)
             return
         # A multi-fragment response: FIR on the first, FIN on the last, consecutive sequence numbers,
         # and CON on every fragment but the last... here on every one, since each must be confirmed

@@ -16,7 +16,7 @@ import pytest
 from wireproof.codecs.dnp3.constants import PrimaryFunction
 from wireproof.conformance.dnp3_master._checks import Timing, settle
 from wireproof.conformance.dnp3_master._station import Behaviour, Station, describe
-from wireproof.harness.plugin import not_applicable
+from wireproof.harness.plugin import inconclusive, not_applicable
 
 Open = Callable[..., Station]
 
@@ -34,6 +34,8 @@ def _session(open_station: Open, timing: Timing) -> Station:
           "source addresses) (paraphrased)")
 def test_frames_direction_and_addresses(open_station: Open, timing: Timing) -> None:
     station = _session(open_station, timing)
+    if not station.frames_in:
+        inconclusive("the master sent no frame")
     bad = [f for f in station.frames_in
            if not f.dir or f.destination != station.address or f.source != station.master]
     assert not bad, (f"{len(bad)} of {len(station.frames_in)} frames do not go from master {station.master} "
@@ -50,7 +52,8 @@ def test_frames_direction_and_addresses(open_station: Open, timing: Timing) -> N
 def test_transport_sequence(open_station: Open, timing: Timing) -> None:
     station = _session(open_station, timing)
     heads = [f.transport for f in station.frames_in if f.transport is not None]
-    assert heads, "the master sent no user data"
+    if not heads:
+        inconclusive("the master sent no user data")
     bad = [(a.seq, b.seq) for a, b in itertools.pairwise(heads) if b.seq != (a.seq + 1) % 64]
     first = [h for h in heads[:1] if not h.fir]
     assert not bad and not first, (

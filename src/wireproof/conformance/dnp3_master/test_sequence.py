@@ -124,3 +124,33 @@ def test_request_control_octet(open_station: Open, timing: Timing) -> None:
            if not (r.fragment.fir and r.fragment.fin) or r.fragment.con
            or (r.fragment.uns and r.function != FunctionCode.CONFIRM)]
     assert not bad, ", ".join(f"{r.function.name}#{r.seq} control 0x{r.octets[0]:02x}" for r in bad)
+
+
+@pytest.mark.conformance(
+    clause="DNP3-M-029", level="shall", title="The master ignores a response from another link address",
+    cites="IEEE 1815-2012 9.2.4.1.4 (source address): a frame's source is the station that sent it; a "
+          "master takes its answers from the outstation it addressed only (paraphrased)")
+def test_ignores_other_source(open_station: Open, timing: Timing) -> None:
+    other = _once(lambda r: r.reads_class(0))
+    station = open_station(Behaviour(restart=False, events=[Event(cls=1)], wrong_source=other))
+    station.serve(lambda s: integrity_read(s) is not None, timing.poll)
+    read = integrity_read(station)
+    if read is None:
+        inconclusive(f"the master did not read class 0 within {timing.poll:g} s (requests: "
+                     f"{log_words(station)})")
+    k = station.log.index(read)
+
+    def decided(s: Station) -> bool:
+        return any(r.reads_class(0) or (r.function == FunctionCode.CONFIRM and r.seq == read.seq)
+                   for r in s.log[k + 1:])
+
+    station.serve(decided, timing.response + timing.poll)
+    later = station.log[k + 1:]
+    accepted = [r for r in later if r.function == FunctionCode.CONFIRM and r.seq == read.seq]
+    assert not accepted, (f"READ#{read.seq} was answered from address {station.address + 1} (CON set), not "
+                          f"{station.address}, and the master confirmed it: it took another station's answer")
+    if not any(r.reads_class(0) for r in later):
+        others = [r for r in later if r.function != FunctionCode.CONFIRM]
+        assert not others, (f"READ#{read.seq} was answered from address {station.address + 1}; the master "
+                            "went "
+                            f"on with {summary(others)} without asking again: it took the answer")

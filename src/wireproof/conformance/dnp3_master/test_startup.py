@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from wireproof.codecs.dnp3.constants import FunctionCode
-from wireproof.conformance.dnp3_master._checks import QUIET, Timing, integrity_read, settle, start_up
+from wireproof.conformance.dnp3_master._checks import QUIET, Timing, heard, integrity_read, settle, start_up
 from wireproof.conformance.dnp3_master._station import Behaviour, Station, log_words, summary
 from wireproof.harness.plugin import not_applicable
 
@@ -93,6 +93,8 @@ def test_clears_restart_iin(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=True))
     station.serve(lambda s: any(r.writes(80) for r in s.log), timing.poll)
     write = next((r for r in station.log if r.writes(80)), None)
+    if write is None:
+        heard(station, timing, "IIN1.7")
     assert write is not None, (f"every response carried IIN1.7 (device restart) and the master never wrote "
                                f"g80v1 within {timing.poll:g} s (requests: {log_words(station)})")
     head = write.writes(80)
@@ -138,6 +140,8 @@ def test_time_sync_on_need_time(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=False, need_time=True))
     station.serve(lambda s: any(r.writes(50) for r in s.log), timing.poll)
     write = next((r for r in station.log if r.writes(50)), None)
+    if write is None:
+        heard(station, timing, "IIN1.4")
     assert write is not None, (f"every response carried IIN1.4 (need time) and the master wrote no time "
                                f"(g50) within {timing.poll:g} s (requests: {log_words(station)})")
     assert station.behaviour.need_time is False
@@ -195,3 +199,16 @@ def test_time_sync_procedure(open_station: Open, timing: Timing) -> None:
     assert before and before[-1] == want, (
         f"WRITE#{write.seq} g50v{head.variation} was preceded by "
         f"{before[-1].name if before else 'nothing'}, not {want.name} (requests: {log_words(station)})")
+
+
+@pytest.mark.conformance(
+    clause="DNP3-M-030", level="shall", title="A time write is one g50 object, qualifier 0x07, count 1",
+    cites="IEEE 1815-2012 4.4.6 and A.29 (g50v1/g50v3 written with qualifier code 0x07, quantity 1) "
+          "(paraphrased)")
+def test_time_write_form(open_station: Open, timing: Timing) -> None:
+    station, k = _time_write(open_station, timing)
+    write = station.log[k]
+    heads = write.fragment.objects
+    assert len(heads) == 1 and heads[0].qualifier == 0x07 and heads[0].count == 1, (
+        f"WRITE#{write.seq}: " + ", ".join(f"g{h.group}v{h.variation} q{h.qualifier:02x} count {h.count}"
+                                           for h in heads) + " (expected one g50 object, q07, count 1)")

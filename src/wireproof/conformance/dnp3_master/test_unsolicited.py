@@ -15,6 +15,7 @@ import pytest
 from wireproof.codecs.dnp3.constants import FunctionCode
 from wireproof.conformance.dnp3_master._checks import Timing, settle
 from wireproof.conformance.dnp3_master._station import Behaviour, Event, Station, log_words, summary
+from wireproof.harness.plugin import inconclusive
 
 Open = Callable[..., Station]
 
@@ -79,3 +80,43 @@ def test_event_poll_on_class_iin(open_station: Open, timing: Timing) -> None:
     assert any(r.reads_class(1) for r in later), (
         f"a null unsolicited response #{sent.seq} reported IIN1.1 (class 1 events); the master did not read "
         f"class 1 within {timing.poll:g} s (requests after it: {summary(later)})")
+
+
+@pytest.mark.conformance(
+    clause="DNP3-M-027", level="shall", title="The master confirms a repeated unsolicited response again",
+    cites="IEEE 1815-2012 4.2.2.4.4 (UNS) and 4.2.2.4.3 (CON): an outstation whose unsolicited response is "
+          "not confirmed sends it again with the same sequence number; each one with CON set is confirmed "
+          "(paraphrased)")
+def test_confirms_repeated_unsolicited(open_station: Open, timing: Timing) -> None:
+    station = open_station(Behaviour(restart=False))
+    settle(station, timing, connected=True)
+    seq = _fresh_seq(station)
+    event = [Event(cls=1, index=3)]
+    first = station.send_unsolicited(event, seq=seq)
+    if not station.wait_confirm(first.seq, uns=True, timeout=timing.response):
+        inconclusive(f"the first unsolicited response #{seq} was not confirmed (DNP3-M-015 judges that)")
+    mark = len(station.confirms)
+    station.send_unsolicited(event, seq=seq)  # as if the confirm had been lost
+    station.wait_confirm(seq, uns=True, timeout=timing.response)
+    again = [c for c in station.confirms[mark:] if c.seq == seq and c.fragment.uns]
+    assert again, (f"the unsolicited response #{seq}, sent again with the same sequence number, got no "
+                   f"CONFIRM within {timing.response:g} s (requests: {log_words(station)})")
+
+
+@pytest.mark.conformance(
+    clause="DNP3-M-028", level="should", title="The master performs an integrity poll on event buffer "
+    "overflow (IIN2.3)",
+    cites="IEEE 1815-2012 4.2.2.7 (IIN2.3 EVENT_BUFFER_OVERFLOW): events were lost, so the master's view "
+          "is only made whole again by an integrity poll (paraphrased)")
+def test_integrity_on_overflow(open_station: Open, timing: Timing) -> None:
+    station = open_station(Behaviour(restart=False))
+    settle(station, timing, connected=True)
+    station.behaviour.overflow = True
+    mark = len(station.log)
+    sent = station.send_unsolicited(seq=_fresh_seq(station))  # null: its IIN2.3 is the news
+    station.serve(lambda s: any(r.reads_class(0) for r in s.log[mark:]), timing.poll)
+    later = station.log[mark:]
+    assert any(r.reads_class(0) for r in later), (
+        f"a null unsolicited response #{sent.seq} reported IIN2.3 (event buffer overflow); the master did "
+        "not "
+        f"read class 0 within {timing.poll:g} s (requests after it: {summary(later)})")
