@@ -157,8 +157,8 @@ def test_station_judges_bytes_that_do_not_frame(pair: tuple[Master, ClientConnec
     assert not station.serve(lambda s: False, 5) and station.closed
 
 
-# A master that breaks rules on purpose: it polls, confirms with the wrong sequence number, never
-# clears the restart IIN, never writes the time, and numbers its requests 0, 0, 0.
+# A master that breaks rules on purpose: it polls, takes (and confirms) any response whatever its
+# sequence number or source address, never clears the restart IIN and numbers its requests 0, 0, 0.
 BROKEN_MASTER = r'''
 import socket, sys
 from wireproof.codecs._core import NEED_DATA
@@ -182,25 +182,30 @@ while data := s.recv(4096):
     framer.feed(data)
     while (raw := framer.next_frame()) is not NEED_DATA:
         frame = decode_link(bytes(raw))
-        if frame.user_data and frame.user_data[1] & 0x20:  # CON: confirm with the wrong sequence
-            send(ApplicationRequest(seq=(frame.user_data[1] + 1) & 15, function=FunctionCode.CONFIRM))
+        if frame.user_data and frame.user_data[1] & 0x20:  # CON: confirmed, whoever sent it, any number
+            shift = 1 if sys.argv[3:] == ["miscount"] else 0  # or, with "miscount", the wrong number
+            send(ApplicationRequest(seq=(frame.user_data[1] + shift) & 15, function=FunctionCode.CONFIRM))
         polls += 1
         if polls < 4:
             poll()
 '''
 
 
-def test_a_broken_master_fails_its_clauses(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("mode", "want"), [
+    ("take", {"DNP3-M-001": "pass", "DNP3-M-005": "fail", "DNP3-M-010": "pass", "DNP3-M-018": "fail",
+              "DNP3-M-019": "fail", "DNP3-M-029": "fail"}),
+    ("miscount", {"DNP3-M-010": "fail", "DNP3-M-015": "fail"}),
+])
+def test_a_broken_master_fails_its_clauses(tmp_path: Path, mode: str, want: dict[str, str]) -> None:
     script = tmp_path / "broken_master.py"
     script.write_text(BROKEN_MASTER)
     proc = subprocess.run(
         [sys.executable, "-m", "wireproof", "certify", "dnp3-master", "--report", str(tmp_path / "rep"),
-         "--command", f"{{python}} {script} {{host}} {{port}}", "--param", "poll_timeout=2",
-         "--param", "response_timeout=1", "-k", "DNP3-M-005 or DNP3-M-010 or DNP3-M-018 or DNP3-M-001"],
+         "--command", f"{{python}} {script} {{host}} {{port}} {mode}", "--param", "poll_timeout=2",
+         "--param", "response_timeout=1", "-k", " or ".join(want)],
         capture_output=True, text=True, timeout=300, check=False)
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     got = {c["clause"]: c["verdict"] for c in report["cases"]}
     out = proc.stdout + proc.stderr
-    want = {"DNP3-M-001": "pass", "DNP3-M-005": "fail", "DNP3-M-010": "fail", "DNP3-M-018": "fail"}
     assert got == want, out
     assert proc.returncode == 1, out

@@ -65,28 +65,7 @@ def test_ignores_wrong_sequence(open_station: Open, timing: Timing) -> None:
         inconclusive(f"the master did not read class 0 within {timing.poll:g} s (requests: "
                      f"{log_words(station)})")
     bad_seq = (read.seq + 1) % 16
-    k = station.log.index(read)
-
-    def decided(s: Station) -> bool:
-        return any(r.reads_class(0) or (r.function == FunctionCode.CONFIRM and r.seq == bad_seq)
-                   for r in s.log[k + 1:])
-
-    station.serve(decided, timing.response + timing.poll)
-    later = station.log[k + 1:]
-    accepted = [r for r in later if r.function == FunctionCode.CONFIRM and r.seq == bad_seq]
-    assert not accepted, (f"READ#{read.seq} was answered with sequence {bad_seq} (CON set) and the master "
-                          f"confirmed it ({summary(accepted)}): it took a response that was not its answer")
-    again = [r for r in later if r.reads_class(0)]
-    if not again:
-        others = [r for r in later if r.function != FunctionCode.CONFIRM]
-        assert not others, (f"READ#{read.seq} was answered with sequence {bad_seq}; the master went on with "
-                            f"{summary(others)} without asking for class 0 again: it took the response as "
-                            "its answer")
-        # Neither confirmed (CON was set: a master that took it would have) nor followed by the master's
-        # next request: it discarded the response and, asking no more, gave the request up.
-        station.evidence.note(f"READ#{read.seq} was answered with sequence {bad_seq} (CON set); the master "
-                              "neither confirmed it nor went on: it discarded it"
-                              + (" and closed the connection" if station.closed else ""))
+    _judge_foreign_answer(station, timing, read, f"with sequence {bad_seq}")
 
 
 @pytest.mark.conformance(
@@ -138,19 +117,50 @@ def test_ignores_other_source(open_station: Open, timing: Timing) -> None:
     if read is None:
         inconclusive(f"the master did not read class 0 within {timing.poll:g} s (requests: "
                      f"{log_words(station)})")
+    _judge_foreign_answer(station, timing, read, f"from address {station.address + 1}")
+
+
+def _judge_foreign_answer(station: Station, timing: Timing, read: Request, what: str) -> None:
+    """Whether the master took the answer just sent, which it had to discard (``what`` says how it
+    was wrong).
+
+    The answer carried a class 1 event with CON set, so a master that took it would confirm it (a
+    CONFIRM with its sequence number, before any later response with that number went out): that is
+    a ``fail``. The event stays pending, so the master's next read of class 1 gets it again in a
+    proper response with CON: a master that confirms that one, but not the foreign one, discarded it
+    (``pass``); so did a master that asked nothing more (it gave the request up). A master that went
+    on without confirming anything leaves it undecided.
+    """
     k = station.log.index(read)
+    foreign_at = len(station.sent) - 1
+    foreign = station.sent[foreign_at][1]
 
-    def decided(s: Station) -> bool:
-        return any(r.reads_class(0) or (r.function == FunctionCode.CONFIRM and r.seq == read.seq)
-                   for r in s.log[k + 1:])
+    def taken(r: Request) -> bool:
+        return r.function == FunctionCode.CONFIRM and r.seq == foreign.seq and not any(
+            t < r.at and resp.seq == foreign.seq for t, resp in station.sent[foreign_at + 1:])
 
-    station.serve(decided, timing.response + timing.poll)
+    def proper_confirm(s: Station) -> Request | None:
+        seqs = {r.seq for _, r in s.sent[foreign_at + 1:] if r.con and not r.uns}
+        return next((r for r in s.log[k + 1:] if r.function == FunctionCode.CONFIRM and r.seq in seqs
+                     and not taken(r)), None)
+
+    station.serve(lambda s: any(taken(r) for r in s.log[k + 1:]) or proper_confirm(s) is not None,
+                  timing.response + timing.poll)
     later = station.log[k + 1:]
-    accepted = [r for r in later if r.function == FunctionCode.CONFIRM and r.seq == read.seq]
-    assert not accepted, (f"READ#{read.seq} was answered from address {station.address + 1} (CON set), not "
-                          f"{station.address}, and the master confirmed it: it took another station's answer")
-    if not any(r.reads_class(0) for r in later):
-        others = [r for r in later if r.function != FunctionCode.CONFIRM]
-        assert not others, (f"READ#{read.seq} was answered from address {station.address + 1}; the master "
-                            "went "
-                            f"on with {summary(others)} without asking again: it took the answer")
+    accepted = [r for r in later if taken(r)]
+    assert not accepted, (f"READ#{read.seq} was answered {what} (CON set) and the master confirmed it "
+                          f"({summary(accepted)}): it took a response that was not its answer")
+    confirm = proper_confirm(station)
+    if confirm is not None:
+        station.evidence.note(f"the master confirmed a proper response (CONFIRM#{confirm.seq}) but not the "
+                              f"one answered {what}: it discarded that one")
+        return
+    others = [r for r in later if r.function != FunctionCode.CONFIRM]
+    if not others:
+        station.evidence.note(f"READ#{read.seq} was answered {what} (CON set); the master neither confirmed "
+                              "it nor went on: it discarded it"
+                              + (" and closed the connection" if station.closed else ""))
+        return
+    inconclusive(f"READ#{read.seq} was answered {what} (CON set); the master did not confirm it, but went on "
+                 f"with {summary(others)} and confirmed no later response either: whether it took the answer "
+                 "cannot be told")
