@@ -81,6 +81,9 @@ def run_yadnp3(host: str, port: int, steps: list[str], *, unsolicited: bool, tim
             self.unsolicited_values: dict[str, dict[str, Any]] = {}
             self.in_unsolicited = False
             self.unsolicited = False
+            # An unsolicited fragment with data has ended: its values are all in (Process runs once per
+            # header, so "some unsolicited value seen" can be true half-way through a fragment).
+            self.unsolicited_done = False
             self.done = threading.Event()
             self.lock = threading.Lock()
 
@@ -91,6 +94,9 @@ def run_yadnp3(host: str, port: int, steps: list[str], *, unsolicited: bool, tim
 
         def EndFragment(self, info: Any) -> None:
             if info.fin:
+                with self.lock:
+                    if self.in_unsolicited and self.unsolicited_values:
+                        self.unsolicited_done = True
                 self.done.set()
 
         def Process(self, info: Any, values: list[Any]) -> None:
@@ -226,7 +232,7 @@ def _yadnp3_step(
         result = application.wait_task(name)
         return {"step": step, "ok": result == "SUCCESS", "task": name, "result": result}
     if step == "unsol":
-        ok = _wait(lambda: bool(stream.unsolicited_values), TIMEOUT, stream)
+        ok = _wait(lambda: stream.unsolicited_done, TIMEOUT, stream)
         with stream.lock:
             return {"step": step, "ok": ok, "unsolicited": stream.unsolicited, **stream.unsolicited_values}
     raise ValueError(step)

@@ -22,7 +22,10 @@ USER_DATA frames goes to a transport :class:`~.transport.Reassembler`, one
 per (direction, source, destination) — on UDP several stations may share a
 flow — and a segment out of sequence is a finding (an ``info`` when the
 capture may have lost its predecessor: the flow started mid-stream, or a
-gap came since).
+gap came since). Every whole fragment a reassembler gives goes to the
+flow's :class:`~.app_analyzer.ApplicationAnalyzer` (application-layer rules:
+confirmations, request/response sequence numbers, IIN, select-before-operate,
+fragments that do not decode; point values into the analytics; see its module).
 
 Bytes are fed to the framer in slices of at most :data:`_SLICE` octets and
 drained between them, so the framer's buffer stays below its bound whatever
@@ -39,6 +42,7 @@ from typing import Final
 from wireproof.codecs._analysis import FlowContext, Severity, Sink, make_finding
 from wireproof.codecs._core import NEED_DATA
 from wireproof.codecs.dnp3 import constants as C
+from wireproof.codecs.dnp3.app_analyzer import ApplicationAnalyzer
 from wireproof.codecs.dnp3.constants import PrimaryFunction
 from wireproof.codecs.dnp3.framers import LinkFramer
 from wireproof.codecs.dnp3.link import decode_link, link_header_crc_ok
@@ -80,9 +84,10 @@ class Dnp3Analyzer:
         self._framers = {True: LinkFramer(), False: LinkFramer()}
         self._reassemblers: dict[tuple[bool, int, int], Reassembler] = {}
         self._doubtful = {True: not flow.handshake, False: not flow.handshake}  # predecessors may be lost
+        self._app = ApplicationAnalyzer(flow, sink, self._report)
 
     def _report(self, *, frame: int, ts: float, rule: str, clause: str, severity: Severity, message: str,
-                from_client: bool, data: bytes = b"", at: int = 0, malformed: bool = False) -> None:
+                from_client: bool | None, data: bytes = b"", at: int = 0, malformed: bool = False) -> None:
         self.sink.finding(make_finding(self.flow, frame=frame, ts=ts, rule=rule, clause=clause,
                                        severity=severity, message=message, data=data, at=at,
                                        from_client=from_client, malformed=malformed))
@@ -109,6 +114,7 @@ class Dnp3Analyzer:
     def on_gap(self, from_client: bool, missing: int, frame: int, ts: float) -> None:
         self._framers[from_client].clear()
         self._doubtful[from_client] = True
+        self._app.gap()
         for key, reassembler in self._reassemblers.items():
             if key[0] == from_client:
                 reassembler.reset()
@@ -117,6 +123,7 @@ class Dnp3Analyzer:
         for from_client in (True, False):
             self._incomplete(from_client, frame, ts, "the capture ended" if how in ("end", "idle")
                              else "the connection closed")
+        self._app.close(frame, ts, how)
 
     # --- framing ---------------------------------------------------------------------------
 
@@ -192,8 +199,9 @@ class Dnp3Analyzer:
         else:
             fresh = False
         abandoned = reassembler.abandoned
+        fragment = None
         try:
-            reassembler.feed(segment)
+            fragment = reassembler.feed(segment)
         except TransportSequenceError as err:
             doubtful = fresh or self._doubtful[from_client]
             why = " (its predecessor may precede the capture or be in a gap)" if doubtful else ""
@@ -213,3 +221,5 @@ class Dnp3Analyzer:
                              message=f"link {source} -> {destination}: a FIR segment came before the "
                              "fragment in progress ended; that fragment is dropped", data=raw,
                              at=C.LINK_HEADER_SIZE)
+            if fragment is not None:
+                self._app.fragment(from_client, source, destination, fragment, frame, ts)

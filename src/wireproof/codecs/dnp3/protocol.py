@@ -8,7 +8,14 @@ the descriptor types.
 
 from __future__ import annotations
 
-from wireproof.protocol import AnalyzerEntry, CodecEntry, Param, ProtocolDescriptor, SuiteEntry
+from wireproof.protocol import (
+    AnalyzerEntry,
+    CodecEntry,
+    Param,
+    ProtocolDescriptor,
+    SimulatorEntry,
+    SuiteEntry,
+)
 
 __all__ = ["DESCRIPTOR"]
 
@@ -37,8 +44,8 @@ DESCRIPTOR = ProtocolDescriptor(
                         "confirms, restart and need-time IIN, unsolicited responses, sequence numbers, "
                         "retries",
             device_role="client",
-            # The reference master (wireproof.harness.simulators.dnp3_master); unverified until it is merged.
-            default_command="{python} -m wireproof simulate dnp3-master --target {url}",
+            # The reference master (wireproof.harness.simulators.dnp3_master), unsolicited responses on.
+            default_command="{python} -m wireproof simulate dnp3-master --target {url} --unsolicited",
             params=(
                 Param(name="master_address", kind="int", default=1, minimum=0, maximum=65519,
                       help="link address of the master under test (default 1; IEEE 1815 9.2.4.1.4)"),
@@ -58,6 +65,22 @@ DESCRIPTOR = ProtocolDescriptor(
                                         "(default 2.0)"),
             ),
         ),
+    ),
+    simulators=(
+        SimulatorEntry(name="dnp3-master", run="wireproof.harness.simulators.dnp3_master:run",
+                       add_arguments="wireproof.harness.simulators.dnp3_master:add_arguments",
+                       description="the DNP3 reference master: startup, integrity and class polls, "
+                                   "commands, time sync (TCP or UDP)"),
+        SimulatorEntry(name="dnp3-outstation", run="wireproof.harness.simulators.dnp3_outstation:run",
+                       add_arguments="wireproof.harness.simulators.dnp3_outstation:add_arguments",
+                       description="the DNP3 reference outstation (TCP or UDP; points, events, controls, "
+                                   "unsolicited responses from a TOML configuration)"),
+    ),
+    machines=(
+        "wireproof.codecs.dnp3.master:Dnp3Master",
+        "wireproof.codecs.dnp3.link_machine:SecondaryStation",
+        "wireproof.codecs.dnp3.link_machine:PrimaryStation",
+        "wireproof.codecs.dnp3.outstation:Outstation",
     ),
     fixtures="wireproof.fixtures:dnp3",
     compiled=(),

@@ -28,6 +28,14 @@ Theory of operation
   high-water mark); ``frame_timeout`` closes one that has held an
   incomplete frame for that long (half a header, then silence). 0 disables
   either.
+- Devices that speak first (timers, pushed data): a connection that also has
+  ``tick(now) -> StreamOutput`` and ``next_deadline`` (loop seconds, or
+  None) is a :class:`TimedStreamConnection`. Its loop calls ``tick`` with
+  the loop's monotonic clock before it feeds each read, when
+  ``next_deadline`` comes, and whenever the device's :class:`Wakeup` is
+  notified (its ``wakeup``: the device changed, every connection gets a
+  look), and sends what it answers. ``close()`` on the connection, if it has one, is called
+  when the connection ends.
 """
 
 from __future__ import annotations
@@ -40,9 +48,9 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
-__all__ = ["Limits", "StreamConnection", "StreamOutput", "serve_stream"]
+__all__ = ["Limits", "StreamConnection", "StreamOutput", "TimedStreamConnection", "Wakeup", "serve_stream"]
 
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _STOP_TIMEOUT = 10.0
@@ -96,6 +104,32 @@ class StreamConnection(Protocol):
 
     @property
     def garbage(self) -> int: ...
+
+
+class TimedStreamConnection(StreamConnection, Protocol):
+    """A connection with its own timers: ``tick(now)`` at ``next_deadline`` and on every wake-up."""
+
+    def tick(self, now: float) -> StreamOutput: ...
+
+    @property
+    def next_deadline(self) -> float | None: ...
+
+    @property
+    def wakeup(self) -> Wakeup | None: ...
+
+
+class Wakeup:
+    """Tells every timed connection of a device to look again (``notify`` from the loop's thread)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
 
 
 def _stderr(line: str) -> None:
@@ -181,10 +215,16 @@ async def _client(sock: socket.socket, conn: StreamConnection, limits: Limits,
         return
     writers.add(writer)
     try:
-        await _serve(conn, reader, writer, limits)
+        if hasattr(conn, "tick") and hasattr(conn, "next_deadline") and hasattr(conn, "wakeup"):
+            await _serve_timed(cast(TimedStreamConnection, conn), reader, writer, limits)
+        else:
+            await _serve(conn, reader, writer, limits)
     except (ConnectionError, OSError, TimeoutError):
         pass  # a reset or a timeout concerns only this client
     finally:
+        closer = getattr(conn, "close", None)
+        if callable(closer):
+            closer()
         writers.discard(writer)
         if writer.transport.get_write_buffer_size():
             writer.transport.abort()  # answers the client did not read: dropped, not kept for it
@@ -232,3 +272,70 @@ async def _serve(conn: StreamConnection, reader: asyncio.StreamReader, writer: a
             partial_since = math.inf
         elif taken or math.isinf(partial_since):
             partial_since = last_byte  # a new incomplete frame began with these bytes
+
+
+async def _serve_timed(conn: TimedStreamConnection, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter, limits: Limits) -> None:
+    """``_serve`` for a connection with timers: reads, deadlines and wake-ups, whichever comes first."""
+    wakeup = conn.wakeup
+    loop = asyncio.get_running_loop()
+    idle, frame = limits.idle_timeout or math.inf, limits.frame_timeout or math.inf
+    last_byte = loop.time()
+    partial_since = math.inf
+    read: asyncio.Task[bytes] | None = None
+    woken: asyncio.Task[None] | None = None
+
+    async def send(out: StreamOutput) -> bool:
+        for reply in out.replies:
+            writer.write(reply)
+        if out.replies:
+            await asyncio.wait_for(writer.drain(), None if math.isinf(idle) else idle)
+        return bool(out.close)
+
+    try:
+        while True:
+            if await send(conn.tick(loop.time())):
+                return
+            now = loop.time()
+            deadline = min(last_byte + idle, partial_since + frame)
+            if deadline <= now:
+                return  # idle, or an incomplete frame held too long
+            due = conn.next_deadline
+            wait = min(deadline, due if due is not None else math.inf) - now
+            if read is None:
+                read = asyncio.ensure_future(reader.read(limits.read_size))
+            if woken is None and wakeup is not None:
+                woken = asyncio.ensure_future(wakeup.wait())
+            waiting: set[asyncio.Future[object]] = {cast("asyncio.Future[object]", read)}
+            if woken is not None:
+                waiting.add(cast("asyncio.Future[object]", woken))
+            done, _ = await asyncio.wait(waiting, timeout=None if math.isinf(wait) else max(0.0, wait),
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if woken is not None and woken in done:
+                woken = None
+            if read not in done:
+                continue
+            data, read = read.result(), None
+            if not data:
+                return
+            last_byte = loop.time()
+            if await send(conn.tick(last_byte)):
+                return
+            out = conn.receive_data(data, max_frames=limits.max_frames)
+            taken = out.frames
+            while True:
+                if await send(out) or not out.more:
+                    break
+                await asyncio.sleep(0)
+                out = conn.receive_data(b"", max_frames=limits.max_frames)
+                taken += out.frames
+            if out.close or (limits.max_garbage and conn.garbage > limits.max_garbage):
+                return
+            if not conn.buffered:
+                partial_since = math.inf
+            elif taken or math.isinf(partial_since):
+                partial_since = last_byte
+    finally:
+        for task in (read, woken):
+            if task is not None:
+                task.cancel()
