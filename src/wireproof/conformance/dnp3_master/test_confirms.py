@@ -85,7 +85,7 @@ def test_confirms_null_response_with_con(open_station: Open, timing: Timing) -> 
 @pytest.mark.conformance(
     clause="DNP3-M-014", level="shall",
     title="The master confirms each fragment of a multi-fragment response "
-    "and takes FIR..FIN as one response",
+    "with that fragment's sequence number",
     cites="IEEE 1815-2012 4.2.2.4.1, 4.2.2.4.2 (FIR, FIN) and 4.2.2.4.5 (SEQ): a response may span several "
           "fragments with consecutive sequence numbers, FIR on the first and FIN on the last; each with CON "
           "is confirmed (paraphrased)")

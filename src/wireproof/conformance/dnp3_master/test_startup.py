@@ -87,7 +87,7 @@ def test_enables_unsolicited_after_integrity(open_station: Open, timing: Timing)
 @pytest.mark.conformance(
     clause="DNP3-M-005", level="shall", title="The master clears the device restart IIN1.7 by writing g80v1 "
     "index 7 = 0",
-    cites="IEEE 1815-2012 4.2.2.7 (IIN1.7 DEVICE_RESTART) and A.42 (g80v1): the master clears the restart "
+    cites="IEEE 1815-2012 4.2.2.7.1 (IIN1.7 DEVICE_RESTART) and A.42 (g80v1): the master clears the restart "
           "indication by writing 0 to index 7 of the internal indications object (paraphrased)")
 def test_clears_restart_iin(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=True))
@@ -112,7 +112,7 @@ def test_clears_restart_iin(open_station: Open, timing: Timing) -> None:
 @pytest.mark.conformance(
     clause="DNP3-M-006", level="should", title="A restart seen later (IIN1.7 in an unsolicited response) is "
     "cleared and followed by a new integrity poll",
-    cites="IEEE 1815-2012 4.2.2.7 (IIN1.7): after an outstation restarts, its data are those of a restart; "
+    cites="IEEE 1815-2012 4.2.2.7.1 (IIN1.7): after an outstation restarts, its data are those of a restart; "
           "the master clears IIN1.7 and performs an integrity poll again (paraphrased)")
 def test_restart_later_gets_integrity(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=False))
@@ -133,8 +133,8 @@ def test_restart_later_gets_integrity(open_station: Open, timing: Timing) -> Non
 @pytest.mark.conformance(
     clause="DNP3-M-007", level="should", title="The master synchronises the outstation's time when it sets "
     "need-time IIN1.4",
-    cites="IEEE 1815-2012 4.2.2.7 (IIN1.4 NEED_TIME) and 4.4.6: an outstation asks for time with IIN1.4; the "
-          "master then writes the time (g50v1 after DELAY MEASURE, or g50v3 after RECORD CURRENT TIME) "
+    cites="IEEE 1815-2012 4.2.2.7.1 (IIN1.4 NEED_TIME) and 4.4.6: an outstation asks for time with IIN1.4; "
+          "the master then writes the time (g50v1 after DELAY MEASURE, or g50v3 after RECORD CURRENT TIME) "
           "(paraphrased)")
 def test_time_sync_on_need_time(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=False, need_time=True))

@@ -67,7 +67,7 @@ def test_confirms_initial_null_unsolicited(open_station: Open, timing: Timing) -
 @pytest.mark.conformance(
     clause="DNP3-M-017", level="should", title="The master reads the event classes the outstation reports "
     "with IIN1.1-1.3",
-    cites="IEEE 1815-2012 4.2.2.7 (IIN1.1, IIN1.2, IIN1.3: class 1, 2, 3 events available): the master "
+    cites="IEEE 1815-2012 4.2.2.7.1 (IIN1.1, IIN1.2, IIN1.3: class 1, 2, 3 events available): the master "
           "collects the events an outstation reports as available (paraphrased)")
 def test_event_poll_on_class_iin(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=False))
@@ -106,7 +106,7 @@ def test_confirms_repeated_unsolicited(open_station: Open, timing: Timing) -> No
 @pytest.mark.conformance(
     clause="DNP3-M-028", level="should", title="The master performs an integrity poll on event buffer "
     "overflow (IIN2.3)",
-    cites="IEEE 1815-2012 4.2.2.7 (IIN2.3 EVENT_BUFFER_OVERFLOW): events were lost, so the master's view "
+    cites="IEEE 1815-2012 4.2.2.7.2 (IIN2.3 EVENT_BUFFER_OVERFLOW): events were lost, so the master's view "
           "is only made whole again by an integrity poll (paraphrased)")
 def test_integrity_on_overflow(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=False))
