@@ -14,7 +14,7 @@ import pytest
 
 from wireproof.codecs.dnp3.constants import FunctionCode
 from wireproof.conformance.dnp3_master._checks import Timing, settle
-from wireproof.conformance.dnp3_master._station import Behaviour, Event, Station, log_words, summary
+from wireproof.conformance.dnp3_master._station import Behaviour, Event, Request, Station, log_words, summary
 from wireproof.harness.plugin import inconclusive
 
 Open = Callable[..., Station]
@@ -120,3 +120,38 @@ def test_integrity_on_overflow(open_station: Open, timing: Timing) -> None:
         f"a null unsolicited response #{sent.seq} reported IIN2.3 (event buffer overflow); the master did "
         "not "
         f"read class 0 within {timing.poll:g} s (requests after it: {summary(later)})")
+
+
+@pytest.mark.conformance(
+    clause="DNP3-M-031", level="shall",
+    title="The master confirms an unsolicited response that arrives while its own request awaits its answer",
+    cites="IEEE 1815-2012 4.2.2.4.4 (UNS): unsolicited and solicited exchanges are independent; an "
+          "unsolicited response is confirmed whether or not a request is outstanding (paraphrased)")
+def test_confirms_unsolicited_during_request(open_station: Open, timing: Timing) -> None:
+    first = _once_class0()
+    station = open_station(Behaviour(restart=False, withhold=first))
+    station.serve(lambda s: any(r.reads_class(0) for r in s.log), timing.poll)
+    read = next((r for r in station.log if r.reads_class(0)), None)
+    if read is None:
+        inconclusive(f"the master did not read class 0 within {timing.poll:g} s ({log_words(station)})")
+    sent = station.send_unsolicited([Event(cls=2, index=5)], seq=(read.seq + 7) % 16)
+    station.wait_confirm(sent.seq, uns=True, timeout=timing.response)
+    station.answer(read)  # late, but within the master's response timeout as a rule
+    confirms = [c for c in station.confirms if c.fragment.uns]
+    assert any(c.seq == sent.seq for c in confirms), (
+        f"while READ#{read.seq} awaited its answer, unsolicited response #{sent.seq} (CON set) got "
+        f"{summary(confirms) if confirms else 'no CONFIRM'} within {timing.response:g} s "
+        f"(requests: {log_words(station)})")
+
+
+def _once_class0() -> Callable[[Request], bool]:
+    """True for the first class 0 READ only (that one is left unanswered for a while)."""
+    seen: list[Request] = []
+
+    def check(request: Request) -> bool:
+        if not seen and request.reads_class(0):
+            seen.append(request)
+            return True
+        return False
+
+    return check
