@@ -11,6 +11,13 @@
   connection is closed, the master stopped, and the tail of what it printed
   goes into the evidence as a note. A master that does not connect is an
   ``error`` (the run's set-up, not a rule the master broke).
+
+With ``--wireproof-bind`` and no command, each clause takes the next
+connection of a master started by hand: the station closes it at the end of
+the clause and the master reconnects. Its start-up clauses then judge what it
+does on each new connection; a master that starts over only when its process
+starts is better tested with a command. A clause whose stimulus (an IIN bit,
+CON) never reached the master, because it asked nothing, is ``inconclusive``.
 """
 
 from __future__ import annotations
