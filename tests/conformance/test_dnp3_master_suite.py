@@ -151,7 +151,8 @@ def test_dnp3py_master_verdicts_are_pinned(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- the default: reference master
 
-# wireproof's own master (wireproof.codecs.dnp3.master driven by `simulate dnp3-master --unsolicited`).
+# wireproof's own master (wireproof.codecs.dnp3.master driven by `simulate dnp3-master --unsolicited
+# --operate crob:0:LATCH_ON`, the suite's default command).
 REFERENCE_FAIL = {
     # A response timeout fails the task (Dnp3Master: (_F, Timeout) -> fail) and the task is not queued
     # again: the withheld integrity poll is never re-issued; the master goes on with ENABLE UNSOLICITED
@@ -163,7 +164,6 @@ REFERENCE_FAIL = {
 REFERENCE_NA = {
     "DNP3-M-024",  # UNCONFIRMED USER DATA only: no link reset
     "DNP3-M-025",  # ... and no CONFIRMED USER DATA
-    "DNP3-M-026",  # no --operate given: no SELECT
 }
 
 

@@ -44,8 +44,10 @@ DESCRIPTOR = ProtocolDescriptor(
                         "confirms, restart and need-time IIN, unsolicited responses, sequence numbers, "
                         "retries",
             device_role="client",
-            # The reference master (wireproof.harness.simulators.dnp3_master), unsolicited responses on.
-            default_command="{python} -m wireproof simulate dnp3-master --target {url} --unsolicited",
+            # The reference master (wireproof.harness.simulators.dnp3_master): unsolicited responses on, and
+            # one select-before-operate so that the control clauses apply.
+            default_command="{python} -m wireproof simulate dnp3-master --target {url} --unsolicited "
+                            "--operate crob:0:LATCH_ON",
             params=(
                 Param(name="master_address", kind="int", default=1, minimum=0, maximum=65519,
                       help="link address of the master under test (default 1; IEEE 1815 9.2.4.1.4)"),
