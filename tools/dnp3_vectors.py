@@ -20,6 +20,7 @@ from wireproof.codecs.dnp3 import (
     Point,
     encode_fragment,
 )
+from wireproof.codecs.dnp3.free_format import FREE_LAYOUTS
 from wireproof.codecs.dnp3.library import LIBRARY, OCTET_STRING_GROUPS, ObjectSpec, lookup
 
 F = FunctionCode
@@ -87,6 +88,13 @@ def sample(spec: ObjectSpec, k: int) -> dict[str, Any]:
 
 def header_for(spec: ObjectSpec) -> tuple[ObjectHeader, Any]:
     g, v = spec.group, spec.variation
+    if g == 120:  # A.45.3, A.45.4: fixed-size authentication objects, a count of one (0x07)
+        pts = (Point(values=sample(spec, 0)),)
+        return (ObjectHeader(group=g, variation=v, qualifier=0x07, count=1, points=pts),
+                ApplicationRequest(function=F.AUTHENTICATE_REQ, seq=1))
+    if g == 86:  # A.41.2: characteristics by data set identifier, a 1-octet index prefix (0x17)
+        pts = (Point(index=1, values=sample(spec, 0)),)
+        return ObjectHeader(group=g, variation=v, qualifier=0x17, count=1, points=pts), None
     if g == 60:
         return ObjectHeader(group=g, variation=v, qualifier=0x06), ApplicationRequest(function=F.READ)
     if g in (12, 41) and not spec.bits:  # commands: 2-octet index prefix and count (4.4.3)
@@ -106,6 +114,69 @@ def header_for(spec: ObjectSpec) -> tuple[ObjectHeader, Any]:
         return ObjectHeader(group=g, variation=v, qualifier=0x00, start=0, stop=n - 1, points=pts), None
     pts = (Point(index=0, values=sample(spec, 0)), Point(index=1, values=sample(spec, 1)))  # static: 0x01
     return ObjectHeader(group=g, variation=v, qualifier=0x01, start=0, stop=1, points=pts), None
+
+
+# Free-format objects (Annex A.36, A.41-A.43, A.45): the function each travels with, and field values.
+FREE_FUNCTIONS = {(70, 2): F.AUTHENTICATE_FILE, (70, 3): F.OPEN_FILE, (70, 5): F.WRITE,
+                  (70, 8): F.GET_FILE_INFO,
+                  **{(120, v): F.AUTHENTICATE_REQ for v in (2, 6, 8, 9, 10, 11, 13, 14, 15)},
+                  **{(120, v): F.AUTHENTICATE_RESP for v in (1, 5, 7, 12)}}
+FREE_SAMPLES: dict[str, Any] = {
+    "username": b"operator", "password": b"secret", "file_name": b"/log/events.csv",
+    "file_specification": b"/log/*.csv", "optional_text": b"ok", "file_data": bytes(range(16)),
+    "error_text": b"unknown user", "challenge_data": bytes(range(4, 8)), "mac": bytes(range(0xA0, 0xAA)),
+    "key_wrap_data": bytes(range(0x30, 0x48)), "certificate": bytes(range(0x60, 0x70)),
+    "user_public_key": bytes(range(0x70, 0x78)), "certification_data": bytes(range(0x78, 0x80)),
+    "master_challenge_data": bytes(range(8)), "outstation_challenge_data": bytes(range(8, 16)),
+    "encrypted_update_key_data": bytes(range(0x40, 0x50)), "digital_signature": bytes(range(0x50, 0x60)),
+    "created": T0, "time": T0, "time_of_error": T0, "permissions": 0o644, "operational_mode": 1,
+    "maximum_block_size": 1024, "request_id": 7, "file_size": 4096, "file_handle": 0x1234,
+    "block_number": 0x80000001,
+    "status_code": 0, "file_type": 1, "authentication_key": 0xDEADBEEF,
+    "elements": (b"\x01", b"\x10\x27\x00\x00"),
+}
+
+
+# tshark 4.0 dissects the function code of these requests and responses, not the object headers after it.
+FUNCTION_GAPS = {f: f"tshark 4.0 dissects no object headers after function code {int(f)} ({f.name})"
+                 for f in (F.GET_FILE_INFO, F.AUTHENTICATE_FILE, F.AUTHENTICATE_REQ, F.AUTHENTICATE_RESP)}
+FREE_TSHARK_GAPS = {(70, 7): "tshark 4.0 does not know g70v7 (file descriptor): 'Unknown Object/Variation'"}
+
+
+def free_sample(group: int, variation: int) -> dict[str, Any]:
+    derived = {n for _, code in FREE_LAYOUTS[group, variation] if isinstance(code, tuple) for n in code[1:]}
+    out: dict[str, Any] = {}
+    for name, _ in FREE_LAYOUTS[group, variation]:
+        if name in derived:
+            continue
+        if (group, variation) == (86, 1) and name == "elements":
+            out[name] = ((1, 2, 4, b""), (5, 1, 8, b"kW"))  # A.41.1: ID, then a named UINT element
+        else:
+            out[name] = FREE_SAMPLES.get(name, 3)
+    return out
+
+
+def free_vectors() -> None:
+    for g, v in sorted(FREE_LAYOUTS):
+        header = ObjectHeader(group=g, variation=v, qualifier=0x5B, count=1,
+                              points=(Point(values=free_sample(g, v)),))
+        function = FREE_FUNCTIONS.get((g, v), F.RESPONSE)
+        frag: Any
+        if function.is_response:
+            frag = ApplicationResponse(seq=3, function=function, iin=0, objects=(header,))
+        else:
+            frag = ApplicationRequest(seq=3, function=function, objects=(header,))
+        print()
+        print(f"# g{g}v{v}: free-format behind a 2-octet size prefix (0x5B), fields decoded")
+        print("[[vector]]")
+        print(f'name = "g{g}v{v}"')
+        print("frame = false  # the dnp3-app framer takes link frames (tests/codecs/dnp3 checks it)")
+        print(f'hex = "{encode_fragment(frag).hex()}"')
+        print(f"fields = {toml(message_fields(frag))}")
+        gap = FREE_TSHARK_GAPS.get((g, v)) or FUNCTION_GAPS.get(function)
+        if gap:
+            print('tags = ["tshark-gap"]')
+            print(f'note = "{gap}"')
 
 
 def main() -> None:
@@ -133,9 +204,11 @@ def main() -> None:
         print("frame = false  # the dnp3-app framer takes link frames (tests/codecs/dnp3 checks it)")
         print(f'hex = "{data.hex()}"')
         print(f"fields = {toml(fields)}")
-        if (g, v) in TSHARK_GAPS:
+        gap = TSHARK_GAPS.get((g, v)) or (FUNCTION_GAPS.get(request.function) if request else None)
+        if gap:
             print('tags = ["tshark-gap"]')
-            print(f'note = "{TSHARK_GAPS[g, v]}"')
+            print(f'note = "{gap}"')
+    free_vectors()
 
 
 if __name__ == "__main__":

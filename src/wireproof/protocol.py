@@ -220,6 +220,12 @@ class SuiteEntry:
     any clause runs, so a bad profile is a usage error, not a clause error.
     ``default_profile`` (``"package:file"``) is the profile a run without
     ``--profile`` is judged against; ``certify SUITE --help`` shows where.
+    ``profile_reader`` (``read(data: bytes) -> document``) turns a profile
+    file's octets into the document ``profile`` checks, for a suite whose
+    profiles are not (only) TOML (an XML device profile, say); it raises
+    :class:`~wireproof.errors.FixtureError` saying why the file cannot be
+    read. Without one, the file is read as TOML
+    (:func:`wireproof.harness.suites.profile_document`).
 
     ``device_role`` says what the device under test is. ``"server"`` (the
     default): wireproof connects to it (``certify --target URL``).
@@ -237,6 +243,7 @@ class SuiteEntry:
     params: tuple[Param, ...] = ()
     profile: Ref | None = None
     default_profile: str = ""
+    profile_reader: Ref | None = None
     device_role: Literal["server", "client"] = "server"
     default_command: str = ""
 

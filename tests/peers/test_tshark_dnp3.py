@@ -112,7 +112,10 @@ def test_application_agrees(dissected: list[tuple[Vector, Any, bytes, dict[str, 
             # (the two segments of one fragment), wireproof's link codec leaves it to the reassembler.
             continue
         assert _ints(row["dnp3.al.func"]) == [int(message.function)], (vec.id, row)
-        if isinstance(message, ApplicationResponse):
+        # tshark 4.0 dissects nothing after the function code of an AUTHENTICATE_RESP (131), its
+        # IIN included: those vectors are tagged tshark-gap and say so.
+        if isinstance(message, ApplicationResponse) and not (int(message.function) == 131
+                                                             and "tshark-gap" in vec.tags):
             assert _ints(row["dnp3.al.iin"]) == [message.iin], (vec.id, row)
         # tshark shows octet strings (groups 110-113, whose variation is a length) as variation 0.
         objs = [h.group << 8 | (0 if h.group in OCTET_STRING_GROUPS else h.variation)

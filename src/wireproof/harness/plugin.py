@@ -170,7 +170,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="client-role suites: start the device under test with CMD for each clause "
                     "({host}, {port}, {url}, {python} substituted); default: the suite's reference client")
     group.addoption("--wireproof-profile", metavar="FILE", default=None,
-                    help="device profile (TOML) deciding which clauses apply")
+                    help="device profile deciding which clauses apply (TOML, or the format the suite reads)")
     group.addoption("--wireproof-report", metavar="DIR", default=None,
                     help="write report.json, junit.xml and report.html into DIR")
     group.addoption("--wireproof-param", metavar="KEY=VALUE", action="append", default=[],
@@ -204,18 +204,24 @@ _ALIASES: Final[pytest.StashKey[dict[str, Any]]] = pytest.StashKey()
 _PARAMS: Final[pytest.StashKey[dict[str, str]]] = pytest.StashKey()
 
 
-def _load_profile(path: str | None) -> dict[str, Any] | None:
+def _load_profile(path: str | None, suite: str | None) -> dict[str, Any] | None:
+    """The ``--wireproof-profile`` file as a document: read by the suite's ``profile_reader`` when the suite
+    declares one, else as TOML (:func:`wireproof.harness.suites.profile_document`)."""
     if path is None:
         return None
-    import tomllib
+    from wireproof.errors import FixtureError
+    from wireproof.harness import runinfo
+    from wireproof.harness.suites import profile_document
 
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            data = f.read()
     except OSError as err:
         raise pytest.UsageError(f"--wireproof-profile {path}: {err.strerror or err}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise pytest.UsageError(f"--wireproof-profile {path}: not valid TOML: {err}") from None
+    try:
+        return profile_document(runinfo.suite_entry(suite) if suite else None, data)
+    except FixtureError as err:
+        raise pytest.UsageError(f"--wireproof-profile {path}: {err}") from None
 
 
 def _parse_options(items: list[str], option: str = "--wireproof-option") -> dict[str, str]:
@@ -261,7 +267,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
     for problem in REGISTRY.problems:  # a protocol package that failed to load: said, not hidden
         config.issue_config_time_warning(pytest.PytestConfigWarning(f"wireproof: {problem}"), stacklevel=2)
-    config.stash[_PROFILE] = _load_profile(config.getoption("wireproof_profile"))
+    suite = config.getoption("wireproof_suite") or config.rootpath.name
+    config.stash[_PROFILE] = _load_profile(config.getoption("wireproof_profile"), suite)
     params = _parse_options(config.getoption("wireproof_option"))
     params.update(_parse_options(config.getoption("wireproof_param"), "--wireproof-param"))
     config.stash[_OPTIONS] = dict(params)
@@ -314,7 +321,7 @@ def wireproof_listener(pytestconfig: pytest.Config, wireproof_bind: str | None) 
 
 @pytest.fixture(scope="session")
 def wireproof_profile(pytestconfig: pytest.Config) -> dict[str, Any] | None:
-    """The parsed ``--wireproof-profile`` TOML, or None."""
+    """The parsed ``--wireproof-profile`` document (TOML, or the suite's profile_reader's), or None."""
     return pytestconfig.stash[_PROFILE]
 
 

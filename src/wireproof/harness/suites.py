@@ -15,7 +15,8 @@ from typing import Any
 from wireproof.errors import HarnessError
 from wireproof.protocol import REGISTRY, SuiteEntry
 
-__all__ = ["TARGET_PROBE_TIMEOUT", "suite", "suite_names", "suite_params", "suite_path", "target_problem"]
+__all__ = ["TARGET_PROBE_TIMEOUT", "profile_document", "suite", "suite_names", "suite_params", "suite_path",
+           "target_problem"]
 
 TARGET_PROBE_TIMEOUT = 5.0
 
@@ -64,6 +65,31 @@ def suite_params(name: str, given: Mapping[str, str]) -> dict[str, Any]:
         except ValueError as err:
             raise HarnessError(f"parameter {key}={text}: {err}") from None
     return values
+
+
+def profile_document(entry: SuiteEntry | None, data: bytes) -> dict[str, Any]:
+    """A device profile file's octets as the document the suite's profile check reads.
+
+    The suite's ``profile_reader`` when it declares one (a suite whose
+    profiles come in another format), else TOML. :class:`FixtureError`
+    saying why the octets are not a profile (for ``certify``, a usage error
+    before any clause; for the plugin, a ``pytest.UsageError``).
+    """
+    from wireproof.errors import FixtureError
+
+    if entry is not None and entry.profile_reader is not None:
+        from wireproof.protocol import resolve
+
+        document: dict[str, Any] = resolve(entry.profile_reader)(data)
+        return document
+    import tomllib
+
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise FixtureError(f"cannot read: not UTF-8 text ({exc.reason} at octet {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FixtureError(f"not valid TOML: {exc}") from None
 
 
 def target_problem(url: str, timeout: float = TARGET_PROBE_TIMEOUT) -> str | None:

@@ -17,6 +17,7 @@ from wireproof.codecs.dnp3 import (
     SecondaryFunction,
 )
 from wireproof.codecs.dnp3.constants import HEADER_ONLY_REQUESTS
+from wireproof.codecs.dnp3.free_format import FREE_LAYOUTS
 from wireproof.codecs.dnp3.library import LIBRARY, ObjectSpec, lookup
 
 _INT = {"B": (0, 0xFF), "H": (0, 0xFFFF), "h": (-0x8000, 0x7FFF), "I": (0, 0xFFFFFFFF),
@@ -89,13 +90,38 @@ def valued_header(draw: st.DrawFn) -> ObjectHeader:
                         points=tuple(points))
 
 
+_FREE_WIDTH = {"B": 1, "H": 2, "I": 4, "T": 6}
+
+
+@st.composite
+def free_values(draw: st.DrawFn, group: int, variation: int) -> dict[str, Any]:
+    """The fields of one free-format object (Annex A.36, A.41-A.43, A.45), as decoding gives them."""
+    if (group, variation) == (70, 1):
+        return {"value": draw(st.binary(max_size=20))}
+    out: dict[str, Any] = {}
+    derived = {n for _, code in FREE_LAYOUTS[group, variation] if isinstance(code, tuple) for n in code[1:]}
+    for name, code in FREE_LAYOUTS[group, variation]:
+        if name in derived:
+            continue
+        if isinstance(code, str) and code in _FREE_WIDTH:
+            out[name] = draw(st.integers(0, (1 << 8 * _FREE_WIDTH[code]) - 1))
+        elif code == "elements":
+            out[name] = tuple(draw(st.lists(st.binary(max_size=12), max_size=3)))
+        elif code == "descriptors":
+            byte = st.integers(0, 255)
+            out[name] = tuple(draw(st.lists(st.tuples(byte, byte, byte, st.binary(max_size=6)), max_size=3)))
+        else:
+            out[name] = draw(st.binary(max_size=12))
+    return out
+
+
 @st.composite
 def free_format_header(draw: st.DrawFn) -> ObjectHeader:
-    """A size-prefixed free-format header of group 70 or 120 (kept as octets)."""
-    values = draw(st.lists(st.binary(max_size=20), max_size=3))
-    return ObjectHeader(group=draw(st.sampled_from((70, 120))), variation=draw(st.integers(1, 255)),
-                        qualifier=draw(st.sampled_from(SIZED)), count=len(values),
-                        points=tuple(Point(values={"value": v}) for v in values))
+    """A size-prefixed free-format header of groups 70, 86-88 or 120, its objects' fields decoded."""
+    group, variation = draw(st.sampled_from(sorted((*FREE_LAYOUTS, (70, 1)))))
+    values = draw(st.lists(free_values(group, variation), max_size=3))
+    return ObjectHeader(group=group, variation=variation, qualifier=draw(st.sampled_from(SIZED)),
+                        count=len(values), points=tuple(Point(values=v) for v in values))
 
 
 @st.composite

@@ -8,10 +8,13 @@ layer, FT3 frame format), clause 8 (transport function), clause 4
 - :mod:`.messages` — link frames, transport headers, fragments, object headers;
 - :mod:`.link`, :mod:`.transport`, :mod:`.application`, :mod:`.objects` — the
   hand-written fast path; :mod:`.library` — the group/variation layouts;
+- :mod:`.free_format` — the free-format objects (file transfer g70, data sets g86-g88, secure
+  authentication g120) decoded into fields;
 - :mod:`.formats` and :mod:`.library_formats` — the declarative Construct definitions of the
-  link frame, the headers and the object library: the oracle (``decode_declarative`` on both
-  codecs, differentially tested against the fast path);
-- :mod:`.framers` — the link framer and the fragment framer (link + transport).
+  link frame, the headers and the object library: the oracle (``decode_declarative`` and
+  ``encode_declarative`` on both codecs, differentially tested against the fast path both ways);
+- :mod:`.framers` — the link framer and the fragment framer (link + transport);
+- :mod:`.scapy_layer` — Scapy layers (the ``scapy`` extra), bound to TCP and UDP port 20000.
 
     >>> from wireproof.codecs.dnp3 import link_codec
     >>> link_codec().decode(bytes.fromhex("05640a4401000a006e25c0f08280006b7d")).application.function

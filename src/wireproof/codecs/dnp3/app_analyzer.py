@@ -104,7 +104,7 @@ from typing import Any, Final
 
 from wireproof.codecs._analysis import FlowContext, Severity, Sink
 from wireproof.codecs.dnp3.application import decode_fragment
-from wireproof.codecs.dnp3.constants import HEADER_ONLY_REQUESTS, FunctionCode, Iin
+from wireproof.codecs.dnp3.constants import HEADER_ONLY_REQUESTS, CommandStatus, FunctionCode, Iin
 from wireproof.codecs.dnp3.library import ObjectSpec, lookup
 from wireproof.codecs.dnp3.messages import ApplicationResponse, ObjectHeader
 from wireproof.errors import DecodeError
@@ -163,12 +163,7 @@ _NAMES: Final = {**{bit: v[2] for bit, v in _EACH.items()}, **{bit: v[1] for bit
 
 # Control status codes of CROB and analog output block objects (11.9.8, 11.9.21: the status octet's
 # bits 6..0; 0 is SUCCESS).
-_STATUS: Final = {1: "TIMEOUT", 2: "NO_SELECT", 3: "FORMAT_ERROR", 4: "NOT_SUPPORTED", 5: "ALREADY_ACTIVE",
-                  6: "HARDWARE_ERROR", 7: "LOCAL", 8: "TOO_MANY_OBJS", 9: "NOT_AUTHORIZED",
-                  10: "AUTOMATION_INHIBIT", 11: "PROCESSING_LIMITED", 12: "OUT_OF_RANGE",
-                  13: "DOWNSTREAM_LOCAL", 14: "ALREADY_COMPLETE", 15: "BLOCKED", 16: "CANCELLED",
-                  17: "BLOCKED_OTHER_MASTER", 18: "DOWNSTREAM_FAIL", 126: "NON_PARTICIPATING",
-                  127: "UNDEFINED"}
+_STATUS: Final = {int(c): c.name for c in CommandStatus if c}
 _STATUS_GROUPS: Final = {12: "IEEE 1815 11.9.8", 41: "IEEE 1815 11.9.21"}
 
 # Point values for the analytics: group -> (static group of the point type, how its value is read).

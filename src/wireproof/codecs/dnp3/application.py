@@ -11,8 +11,9 @@ Error offsets are offsets in the fragment.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
+from wireproof.codecs._fast import fast_constructor
 from wireproof.codecs.dnp3.constants import HEADER_ONLY_REQUESTS, FunctionCode
 from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse
 from wireproof.codecs.dnp3.objects import decode_objects, encode_objects
@@ -23,8 +24,36 @@ __all__ = ["decode_fragment", "encode_fragment"]
 PROTOCOL: Final = "dnp3-app"
 
 
+_FUNCTIONS: Final = {int(f): f for f in FunctionCode}
+_HEADER_ONLY: Final = frozenset(int(f) for f in HEADER_ONLY_REQUESTS)
+_make_request: Final[Any] = fast_constructor(ApplicationRequest)
+_make_response: Final[Any] = fast_constructor(ApplicationResponse)
+
+
 def decode_fragment(data: bytes, protocol: str = PROTOCOL) -> ApplicationRequest | ApplicationResponse:
     """One whole application fragment."""
+    n = len(data)
+    if n >= 2:
+        code = data[1]
+        function = _FUNCTIONS.get(code)
+        if function is not None:
+            c = data[0]
+            if code < 129:
+                objects = decode_objects(protocol, data, 2, values=code not in _HEADER_ONLY)
+                request: ApplicationRequest = _make_request(bool(c & 0x80), bool(c & 0x40), bool(c & 0x20),
+                                                            bool(c & 0x10), c & 0x0F, function, objects)
+                return request
+            if n >= 4:
+                objects = decode_objects(protocol, data, 4, values=True)
+                response: ApplicationResponse = _make_response(
+                    bool(c & 0x80), bool(c & 0x40), bool(c & 0x20), bool(c & 0x10), c & 0x0F, function,
+                    data[2] << 8 | data[3], objects)
+                return response
+    return _decode_fragment(data, protocol)
+
+
+def _decode_fragment(data: bytes, protocol: str = PROTOCOL) -> ApplicationRequest | ApplicationResponse:
+    """:func:`decode_fragment` the plain way: every error of the fragment header."""
     n = len(data)
     if n < 2:
         raise TruncatedError(protocol, ("control",) if n == 0 else ("function",), n,

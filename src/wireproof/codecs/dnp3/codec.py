@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Final
 
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
 from wireproof.codecs.dnp3.constants import PrimaryFunction
 from wireproof.codecs.dnp3.framers import FragmentFramer, LinkFramer
-from wireproof.codecs.dnp3.link import decode_link, encode_link, user_data_frame_offset
+from wireproof.codecs.dnp3.link import (
+    _make_frame,
+    encode_link,
+    link_parts,
+    user_data_frame_offset,
+)
 from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, LinkFrame, TransportHeader
 from wireproof.codecs.dnp3.transport import decode_transport_header, segment
 from wireproof.errors import DecodeError
@@ -26,6 +32,10 @@ from wireproof.errors import DecodeError
 __all__ = ["Dnp3AppCodec", "Dnp3Codec", "link_frames"]
 
 _USER_DATA = (PrimaryFunction.CONFIRMED_USER_DATA, PrimaryFunction.UNCONFIRMED_USER_DATA)
+# Control octet -> (DIR, PRM, FCB, FCV, whether the frame carries a transport segment: a primary
+# CONFIRMED or UNCONFIRMED USER DATA; 9.2.4.1.3).
+_CONTROL: Final = tuple((bool(c & 0x80), bool(c & 0x40), bool(c & 0x20), bool(c & 0x10),
+                         bool(c & 0x40) and c & 0x0F in (3, 4)) for c in range(256))
 
 
 class Dnp3Codec:
@@ -34,7 +44,29 @@ class Dnp3Codec:
     name = "dnp3"
 
     def decode(self, data: bytes) -> LinkFrame:
-        return self._decode(bytes(data), decode_link, decode_transport_header, decode_fragment)
+        if type(data) is not bytes:
+            data = bytes(data)
+        control, function, destination, source, user = link_parts(data, self.name)
+        transport = application = None
+        dir_, prm, fcb, fcv, carries = _CONTROL[control]
+        if user and carries:
+            octet = user[0]
+            transport = decode_transport_header(octet)
+            if octet & 0xC0 == 0xC0:  # FIR and FIN: a whole fragment
+                try:
+                    application = decode_fragment(user[1:], self.name)
+                except DecodeError as err:
+                    raise self._moved(err, data, user) from None
+        frame: LinkFrame = _make_frame(dir_, prm, fcb, fcv, function, destination, source, user, transport,
+                                       application)
+        return frame
+
+    def _moved(self, err: DecodeError, data: bytes, user: bytes) -> DecodeError:
+        """``err`` (offsets in the fragment) with its path under ``application`` and its offset in the
+        frame as received (block CRCs counted)."""
+        k = err.offset + 1  # the transport header octet comes first
+        offset = len(data) if k >= len(user) else user_data_frame_offset(k)
+        return type(err)(self.name, ("application", *err.path), offset, err.reason)
 
     def decode_declarative(self, data: bytes) -> LinkFrame:
         """The same by the Construct definitions (:mod:`.formats`, :mod:`.library_formats`): the oracle."""
@@ -57,13 +89,17 @@ class Dnp3Codec:
             try:
                 application = fragment(user[1:], self.name)
             except DecodeError as err:
-                k = err.offset + 1  # the transport header octet comes first
-                offset = len(data) if k >= len(user) else user_data_frame_offset(k)
-                raise type(err)(self.name, ("application", *err.path), offset, err.reason) from None
+                raise self._moved(err, data, user) from None
         return dataclasses.replace(frame, transport=transport, application=application)
 
     def encode(self, message: LinkFrame) -> bytes:
         return encode_link(message, self.name)
+
+    def encode_declarative(self, message: LinkFrame) -> bytes:
+        """The same by the Construct definitions (:mod:`.formats`): the oracle of :meth:`encode`."""
+        from wireproof.codecs.dnp3.formats import encode_link_declarative
+
+        return encode_link_declarative(message, self.name)
 
     def framer(self) -> LinkFramer:
         return LinkFramer()
@@ -85,6 +121,12 @@ class Dnp3AppCodec:
 
     def encode(self, message: ApplicationRequest | ApplicationResponse) -> bytes:
         return encode_fragment(message, self.name)
+
+    def encode_declarative(self, message: ApplicationRequest | ApplicationResponse) -> bytes:
+        """The same by the Construct definitions (:mod:`.library_formats`): the oracle of :meth:`encode`."""
+        from wireproof.codecs.dnp3.library_formats import encode_fragment_declarative
+
+        return encode_fragment_declarative(message, self.name)
 
     def framer(self) -> FragmentFramer:
         return FragmentFramer()

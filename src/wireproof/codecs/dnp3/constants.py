@@ -131,3 +131,30 @@ class Iin(enum.IntFlag):
     CONFIG_CORRUPT = 0x0020
     RESERVED_2 = 0x0040  # IIN2.6: reserved, always 0
     RESERVED_1 = 0x0080  # IIN2.7: reserved, always 0
+
+
+class CommandStatus(enum.IntEnum):
+    """Control status codes: bits 6..0 of the status octet of control relay output blocks (g12) and
+    analog output blocks (g41), IEEE 1815-2012 11.9.8 and 11.9.21; 0 is SUCCESS."""
+
+    SUCCESS = 0
+    TIMEOUT = 1
+    NO_SELECT = 2
+    FORMAT_ERROR = 3
+    NOT_SUPPORTED = 4
+    ALREADY_ACTIVE = 5
+    HARDWARE_ERROR = 6
+    LOCAL = 7
+    TOO_MANY_OBJS = 8
+    NOT_AUTHORIZED = 9
+    AUTOMATION_INHIBIT = 10
+    PROCESSING_LIMITED = 11
+    OUT_OF_RANGE = 12
+    DOWNSTREAM_LOCAL = 13
+    ALREADY_COMPLETE = 14
+    BLOCKED = 15
+    CANCELLED = 16
+    BLOCKED_OTHER_MASTER = 17
+    DOWNSTREAM_FAIL = 18
+    NON_PARTICIPATING = 126
+    UNDEFINED = 127

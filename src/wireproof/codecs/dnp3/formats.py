@@ -8,7 +8,9 @@ transport header of 8.2.1 (:data:`TRANSPORT_HEADER`), the application
 header of 4.2.2 (:data:`APPLICATION_HEADER`) and the object header of
 4.3.3 with every range specifier and index prefix (:data:`OBJECT_HEADER`).
 Each check sits right after the field it judges, which fixes the error
-order the fast path follows. The object *values* (the library, clause 11)
+order the fast path follows. The same definitions build:
+:func:`encode_link_declarative` lets the ``Checksum`` fields compute the
+header and block CRCs, the oracle of :func:`~.link.encode_link`. The object *values* (the library, clause 11)
 and whole fragments are in :mod:`.library_formats`;
 :func:`decode_request_declarative` here covers the requests whose headers
 carry none.
@@ -51,11 +53,11 @@ from wireproof.codecs.dnp3.constants import (
 )
 from wireproof.codecs.dnp3.link import crc16_dnp, frame_size
 from wireproof.codecs.dnp3.messages import ApplicationRequest, LinkFrame, ObjectHeader, Point, TransportHeader
-from wireproof.errors import ChecksumError, DecodeError, TrailingDataError, TruncatedError
+from wireproof.errors import ChecksumError, DecodeError, EncodeError, TrailingDataError, TruncatedError
 
 __all__ = ["APPLICATION_HEADER", "LINK_BODY", "LINK_HEADER", "OBJECT_HEADER", "OBJECT_HEADER_FIELDS",
            "TRANSPORT_HEADER",
-           "decode_link_declarative", "decode_request_declarative"]
+           "decode_link_declarative", "decode_request_declarative", "encode_link_declarative"]
 
 LINK_FIELDS: Final = Struct(
     "start0" / Const(b"\x05"),  # 9.2.4.1.1
@@ -163,6 +165,28 @@ def decode_link_declarative(data: bytes, protocol: str = "dnp3") -> LinkFrame:
     return LinkFrame(dir=ctl.dir, prm=ctl.prm, fcb=ctl.fcb, fcv=ctl.fcv, function=kind(ctl.function),
                      destination=f.destination, source=f.source,
                      user_data=b"".join(b.data for b in body.blocks))
+
+
+def encode_link_declarative(frame: LinkFrame, protocol: str = "dnp3") -> bytes:
+    """The FT3 octets of ``frame`` (its ``user_data``), built by :data:`LINK_HEADER` and :data:`LINK_BODY`:
+    the CRCs computed by their ``Checksum`` fields. ``EncodeError`` for what they cannot build."""
+    user = bytes(frame.user_data)
+    kind = PrimaryFunction if frame.prm else SecondaryFunction
+    if int(frame.function) not in kind._value2member_map_:
+        raise EncodeError(protocol, ("link", "function"), f"{frame.function!r} is not a "
+                          f"{'primary' if frame.prm else 'secondary'} function (9.2.4.1.3.6)")
+    length = C.MIN_LINK_LENGTH + len(user)
+    try:
+        head = LINK_HEADER.build({"fields": {"value": {
+            "length": length, "destination": frame.destination, "source": frame.source,
+            "control": {"dir": frame.dir, "prm": frame.prm, "fcb": frame.fcb, "fcv": frame.fcv,
+                        "function": int(frame.function)}}}})
+        body = LINK_BODY.build({"blocks": [{"data": user[i:i + C.BLOCK_SIZE]}
+                                           for i in range(0, len(user), C.BLOCK_SIZE)]}, length=length)
+    except (cs.ConstructError, ValueError, TypeError, OverflowError) as err:
+        raise EncodeError(protocol, ("link",), str(err).split("\n", 1)[-1]) from None
+    out: bytes = head + body
+    return out
 
 
 def decode_transport_declarative(octet: int) -> TransportHeader:

@@ -8,6 +8,10 @@ data, group 60), or the variable device-attribute layout of group 0
 variation are not here cannot be delimited, so the decoder stops at it with
 an error naming both (never a guess).
 
+Free-format objects (groups 70, 86-88 and 120, behind a size prefix) have
+layouts of their own in :mod:`.free_format`; :func:`free_format` knows
+which variations exist.
+
 Field codes: ``B`` UINT8, ``H`` UINT16, ``h`` INT16, ``I`` UINT32, ``i``
 INT32, ``f`` FLT32, ``d`` FLT64, ``T`` DNP3 time (UINT48), ``s`` an octet
 string (groups 110-113: as long as the variation says). Groups 1, 3, 10 and
@@ -20,6 +24,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from wireproof.codecs.dnp3.free_format import FREE_LAYOUTS
 
 __all__ = ["ATTRIBUTE_TYPES", "FREE_FORMAT_GROUPS", "LIBRARY", "OCTET_STRING_GROUPS", "ObjectSpec",
            "attribute_value", "free_format", "lookup"]
@@ -208,6 +214,11 @@ _SPECS: Final = (
     _spec(60, 4, "class 3 data"),
     # Internal indications (11.9.35): one bit an IIN, index 0 = IIN1.0.
     _spec(80, 1, "internal indications, packed format", bits=1),
+    # Data set characteristics (A.41.2): one octet of flags, by data set identifier (the index).
+    _spec(86, 2, "data set descriptor, characteristics", "B", "characteristics"),
+    # Secure authentication's fixed-size objects (A.45.3, A.45.4), sent with a count (0x07).
+    _spec(120, 3, "authentication, aggressive mode request", "IH", "csq user"),
+    _spec(120, 4, "authentication, session key status request", "H", "user"),
 )
 
 LIBRARY: Final[dict[tuple[int, int], ObjectSpec]] = {(s.group, s.variation): s for s in _SPECS}
@@ -222,16 +233,18 @@ _OCTETS: Final = {(g, v): ObjectSpec(group=g, variation=v, name=f"{name}, {v} oc
                   for g, name in OCTET_STRING_GROUPS.items() for v in range(1, 256)}
 
 
-# 11.9.29 (file-control, group 70) and clause 7 / 11.9.37 (secure authentication, group 120): their
-# objects are free-format, each preceded by a size prefix (qualifier 0x5B). Sent that way they are
-# delimited exactly by the prefix and kept as octets; their inner layouts are not decoded yet.
-FREE_FORMAT_GROUPS: Final = {70: "file-control", 120: "authentication"}
-_FREE_FORMAT: Final = ObjectSpec(group=0, variation=0, name="free-format object, size-prefixed", free=True)
+# Annex A.36 (file-control, group 70), A.41-A.43 (data sets, groups 86-88) and A.45 (secure
+# authentication, group 120): free-format objects, each preceded by a size prefix (qualifier 0x5B),
+# which delimits them; :mod:`.free_format` decodes their fields.
+FREE_FORMAT_GROUPS: Final = {70: "file-control", 86: "data set descriptor", 87: "data set",
+                             88: "data set event", 120: "authentication"}
+_FREE: Final = {(g, v): ObjectSpec(group=g, variation=v, name=f"{FREE_FORMAT_GROUPS[g]}, free-format",
+                                   free=True) for g, v in (*FREE_LAYOUTS, (70, 1))}
 
 
 def free_format(group: int, variation: int) -> ObjectSpec | None:
-    """The size-prefixed octets layout for ``group`` 70 and 120 (any variation but 0), else ``None``."""
-    return _FREE_FORMAT if group in FREE_FORMAT_GROUPS and variation else None
+    """The size-prefixed free-format layout of ``group``/``variation`` (:mod:`.free_format`), or ``None``."""
+    return _FREE.get((group, variation))
 
 
 def lookup(group: int, variation: int) -> ObjectSpec | None:

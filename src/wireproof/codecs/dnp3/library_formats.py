@@ -7,6 +7,11 @@ differential test compares two readings of the standard. Packed objects (1 or 2 
 object, 4.3.4.3), device attributes (11.9.1), octet strings (11.9.30-11.9.33) and
 size-prefixed free-format objects (groups 70 and 120) are layouts of their own.
 
+Free-format objects (A.36, A.41-A.43, A.45; :data:`FREE_OBJECTS`) read their offset, size and
+length fields and check them; building computes them (``Rebuild``), so that
+:func:`encode_fragment_declarative` is the oracle of :func:`~.application.encode_fragment` as
+:func:`decode_fragment_declarative` is that of the decoder.
+
 Bounds are the fast path's: before any object is read, the octets the range announces
 (at least one prefix and one fixed body an object) must be there, so that nothing is
 allocated on the word of a count.
@@ -15,27 +20,42 @@ allocated on the word of a count.
 from __future__ import annotations
 
 import io
-from typing import Final
+from typing import Any, Final
 
 import construct as cs
 from construct import (
+    Bytes,
     BytesInteger,
+    Check,
     Float32l,
     Float64l,
+    GreedyBytes,
+    GreedyRange,
     Int8ub,
     Int16sl,
     Int16ul,
     Int32sl,
     Int32ul,
+    Prefixed,
+    Rebuild,
     Struct,
+    Terminated,
+    len_,
+    this,
 )
 
 from wireproof.codecs.dnp3.constants import HEADER_ONLY_REQUESTS, FunctionCode
 from wireproof.codecs.dnp3.formats import APPLICATION_HEADER, OBJECT_HEADER_FIELDS, _run
-from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, ObjectHeader, Point
-from wireproof.errors import DecodeError, TruncatedError
+from wireproof.codecs.dnp3.messages import (
+    ApplicationRequest,
+    ApplicationResponse,
+    Fragment,
+    ObjectHeader,
+    Point,
+)
+from wireproof.errors import DecodeError, EncodeError, TruncatedError
 
-__all__ = ["OBJECTS", "PACKED", "decode_fragment_declarative"]
+__all__ = ["FREE_OBJECTS", "OBJECTS", "PACKED", "decode_fragment_declarative", "encode_fragment_declarative"]
 
 TIME: Final = BytesInteger(6, swapped=True)  # DNP3 time: UINT48, ms since 1970-01-01 UTC (11.3.1.2)
 FLAGS: Final = "flags" / Int8ub
@@ -95,6 +115,107 @@ OBJECTS: Final[dict[tuple[int, int], Struct]] = {
     **{(43, v): Struct("status" / Int8ub, "value" / t) for v, t in _STATUS_V.items()},
     **{(43, v + 2): Struct("status" / Int8ub, "value" / t, "time" / TIME) for v, t in _STATUS_V.items()},
 }
+OBJECTS.update({
+    (86, 2): Struct("characteristics" / Int8ub),  # A.41.2
+    (120, 3): Struct("csq" / Int32ul, "user" / Int16ul),  # A.45.3 aggressive mode request
+    (120, 4): Struct("user" / Int16ul),  # A.45.4 session key status request
+})
+
+# Free-format objects (Annex A.36, A.41-A.43, A.45), read from the octets their size prefix delimits.
+# A string that an offset field places must come right where it is placed: after the fixed fields
+# (or the string before it); nothing may follow the last field.
+_ELEMENTS: Final = GreedyRange(Prefixed(Int8ub, GreedyBytes))  # 1-octet length, value
+_DESCRIPTORS: Final = GreedyRange(Prefixed(Int8ub, Struct(  # A.41.1 descriptor element
+    "code" / Int8ub, "data_type" / Int8ub, "maximum" / Int8ub, "ancillary" / GreedyBytes)))
+_U16: Final = Int16ul
+
+
+def _length_of(name: str) -> Rebuild:
+    """A 2-octet length of field ``name``: read on parsing, computed on building."""
+    return Rebuild(_U16, len_(this[name]))
+
+
+FREE_OBJECTS: Final[dict[tuple[int, int], Struct]] = {
+    (70, 2): Struct("username_offset" / Rebuild(_U16, 12), "username_size" / _length_of("username"),
+                    "password_offset" / Rebuild(_U16, lambda ctx: 12 + len(ctx.username)),
+                    "password_size" / _length_of("password"), "authentication_key" / Int32ul,
+                    Check(this.username_offset == 12), "username" / Bytes(this.username_size),
+                    Check(this.password_offset == 12 + this.username_size),
+                    "password" / Bytes(this.password_size), Terminated),
+    (70, 3): Struct("file_name_offset" / Rebuild(_U16, 26), "file_name_size" / _length_of("file_name"),
+                    "created" / TIME, "permissions" / _U16, "authentication_key" / Int32ul,
+                    "file_size" / Int32ul,
+                    "operational_mode" / _U16, "maximum_block_size" / _U16, "request_id" / _U16,
+                    Check(this.file_name_offset == 26), "file_name" / Bytes(this.file_name_size), Terminated),
+    (70, 4): Struct("file_handle" / Int32ul, "file_size" / Int32ul, "maximum_block_size" / _U16,
+                    "request_id" / _U16, "status_code" / Int8ub, "optional_text" / GreedyBytes),
+    (70, 5): Struct("file_handle" / Int32ul, "block_number" / Int32ul, "file_data" / GreedyBytes),
+    (70, 6): Struct("file_handle" / Int32ul, "block_number" / Int32ul, "status_code" / Int8ub,
+                    "optional_text" / GreedyBytes),
+    (70, 7): Struct("file_name_offset" / Rebuild(_U16, 20), "file_name_size" / _length_of("file_name"),
+                    "file_type" / _U16, "file_size" / Int32ul, "created" / TIME, "permissions" / _U16,
+                    "request_id" / _U16,
+                    Check(this.file_name_offset == 20), "file_name" / Bytes(this.file_name_size), Terminated),
+    (70, 8): Struct("file_specification" / GreedyBytes),
+    (86, 1): Struct("dsid" / _U16, "elements" / _DESCRIPTORS, Terminated),
+    (86, 3): Struct("dsid" / _U16, "elements" / _ELEMENTS, Terminated),
+    (87, 1): Struct("dsid" / _U16, "time" / TIME, "elements" / _ELEMENTS, Terminated),
+    (88, 1): Struct("dsid" / _U16, "time" / TIME, "elements" / _ELEMENTS, Terminated),
+    (120, 1): Struct("csq" / Int32ul, "user" / _U16, "mac_algorithm" / Int8ub, "reason" / Int8ub,
+                     "challenge_data" / GreedyBytes),
+    (120, 2): Struct("csq" / Int32ul, "user" / _U16, "mac" / GreedyBytes),
+    (120, 5): Struct("ksq" / Int32ul, "user" / _U16, "key_wrap_algorithm" / Int8ub, "key_status" / Int8ub,
+                     "mac_algorithm" / Int8ub, "challenge_data_length" / _length_of("challenge_data"),
+                     "challenge_data" / Bytes(this.challenge_data_length), "mac" / GreedyBytes),
+    (120, 6): Struct("ksq" / Int32ul, "user" / _U16, "key_wrap_data" / GreedyBytes),
+    (120, 7): Struct("csq" / Int32ul, "user" / _U16, "association_id" / _U16, "error_code" / Int8ub,
+                     "time_of_error" / TIME, "error_text" / GreedyBytes),
+    (120, 8): Struct("key_change_method" / Int8ub, "certificate_type" / Int8ub, "certificate" / GreedyBytes),
+    (120, 9): Struct("mac" / GreedyBytes),
+    (120, 10): Struct("key_change_method" / Int8ub, "operation" / Int8ub, "scs" / Int32ul, "user_role" / _U16,
+                      "user_role_expiry_interval" / _U16, "username_length" / _length_of("username"),
+                      "user_public_key_length" / _length_of("user_public_key"),
+                      "certification_data_length" / _length_of("certification_data"),
+                      "username" / Bytes(this.username_length),
+                      "user_public_key" / Bytes(this.user_public_key_length),
+                      "certification_data" / Bytes(this.certification_data_length), Terminated),
+    (120, 11): Struct("key_change_method" / Int8ub, "username_length" / _length_of("username"),
+                      "master_challenge_data_length" / _length_of("master_challenge_data"),
+                      "username" / Bytes(this.username_length),
+                      "master_challenge_data" / Bytes(this.master_challenge_data_length), Terminated),
+    (120, 12): Struct("ksq" / Int32ul, "user" / _U16,
+                      "outstation_challenge_data_length" / _length_of("outstation_challenge_data"),
+                      "outstation_challenge_data" / Bytes(this.outstation_challenge_data_length), Terminated),
+    (120, 13): Struct("ksq" / Int32ul, "user" / _U16,
+                      "encrypted_update_key_data_length" / _length_of("encrypted_update_key_data"),
+                      "encrypted_update_key_data" / Bytes(this.encrypted_update_key_data_length), Terminated),
+    (120, 14): Struct("digital_signature" / GreedyBytes),
+    (120, 15): Struct("mac" / GreedyBytes),
+}
+RAW_FREE: Final = frozenset({(70, 1)})  # the obsolete file identifier: kept as octets
+# Offsets, sizes and lengths the octets carry twice: not among a decoded object's values.
+DERIVED: Final = frozenset({
+    "username_offset", "username_size", "password_offset", "password_size", "file_name_offset",
+    "file_name_size", "challenge_data_length", "username_length", "user_public_key_length",
+    "certification_data_length", "master_challenge_data_length", "outstation_challenge_data_length",
+    "encrypted_update_key_data_length"})
+
+
+def _free_values(gv: tuple[int, int], octets: bytes) -> dict[str, object]:
+    if gv in RAW_FREE:
+        return {"value": octets}
+    parsed = FREE_OBJECTS[gv].parse(octets)
+    out: dict[str, object] = {}
+    for name, value in parsed.items():
+        if name.startswith("_") or name in DERIVED:
+            continue
+        if name == "elements":
+            value = tuple(tuple((e.code, e.data_type, e.maximum, e.ancillary)) if gv == (86, 1) else e
+                          for e in value)
+        out[name] = value
+    return out
+
+
 CLASS_OBJECTS: Final = frozenset((60, v) for v in range(1, 5))  # 11.9.27: headers without bodies
 PACKED: Final = {(1, 1): 1, (3, 1): 2, (10, 1): 1, (12, 3): 1, (80, 1): 1}  # bits an object
 ATTRIBUTE: Final = Struct("data_type" / Int8ub, "value" / cs.Prefixed(Int8ub, cs.GreedyBytes))  # 11.9.1
@@ -131,7 +252,7 @@ def decode_fragment_declarative(data: bytes,
         pwidth, pkind = _PREFIXES.get(q.prefix, (0, "none"))
         gv = (g, v)
         known = gv in OBJECTS or gv in PACKED or gv in CLASS_OBJECTS or (g == 0 and v) or \
-            (g in (110, 111, 112, 113) and v) or (g in (70, 120) and v and pkind == "size")
+            (g in (110, 111, 112, 113) and v) or ((gv in FREE_OBJECTS or gv in RAW_FREE) and pkind == "size")
         if values and not known:
             raise DecodeError(protocol, (*path, "variation"), hpos + 1,
                               f"group {g} variation {v} is unknown")
@@ -168,11 +289,16 @@ def decode_fragment_declarative(data: bytes,
                     index = _uint(stream, pwidth, protocol, (*path, "points", k))
                 elif pkind == "size":
                     size = _uint(stream, pwidth, protocol, (*path, "points", k, "size"))
-                    if g in (70, 120):
+                    if gv in FREE_OBJECTS or gv in RAW_FREE:
+                        at = stream.tell()
                         value = stream.read(size)
                         if len(value) < size:
                             raise TruncatedError(protocol, (*path, "points", k, "size"), n, "size prefix")
-                        points.append(Point(index=index, values={"value": value}))
+                        try:
+                            points.append(Point(index=index, values=_free_values(gv, value)))
+                        except cs.ConstructError as err:
+                            raise DecodeError(protocol, (*path, "points", k), at,
+                                              str(err).split("\n", 1)[-1]) from None
                         continue
                     want = body.sizeof() if body is not None else (v if g in (110, 111, 112, 113) else -1)
                     if size != want:
@@ -197,3 +323,122 @@ def decode_fragment_declarative(data: bytes,
                                    iin=head.iin, objects=tuple(headers))
     return ApplicationRequest(fir=c.fir, fin=c.fin, con=c.con, uns=c.uns, seq=c.seq, function=function,
                               objects=tuple(headers))
+
+
+# --- building: the same definitions, the other way ------------------------------------------------
+
+_PREFIX_INT: Final = {1: Int8ub, 2: Int16ul, 3: Int32ul, 4: Int8ub, 5: Int16ul, 6: Int32ul}
+
+
+def _range_value(h: ObjectHeader, rng: int) -> tuple[dict[str, int] | None, int]:
+    """The header's range field as the Construct definition takes it, and how many objects it names."""
+    if rng <= 5:
+        if h.start is None or h.stop is None or h.start > h.stop:
+            raise ValueError("a start/stop range needs start <= stop")
+        return {"start": h.start, "stop": h.stop}, h.stop - h.start + 1
+    if rng == 6:
+        return None, 0
+    if h.count is None:
+        raise ValueError("a count range needs a count")
+    return {"count": h.count}, h.count
+
+
+def _object_octets(gv: tuple[int, int], values: dict[str, Any]) -> bytes:
+    g, v = gv
+    built: bytes
+    if gv in RAW_FREE:
+        return bytes(values["value"])
+    if gv in FREE_OBJECTS:
+        given = dict(values)
+        if gv == (86, 1):
+            given["elements"] = [{"code": c, "data_type": t, "maximum": m, "ancillary": a}
+                                 for c, t, m, a in values["elements"]]
+        built = FREE_OBJECTS[gv].build(given)
+        return built
+    if g == 0:
+        built = ATTRIBUTE.build(values)
+        return built
+    if g in (110, 111, 112, 113):
+        octets = bytes(values["value"])
+        if len(octets) != v:
+            raise ValueError(f"{len(octets)} octets; variation {v} says {v}")
+        return octets
+    built = OBJECTS[gv].build(values)
+    return built
+
+
+def _known(gv: tuple[int, int], prefix: int) -> bool:
+    g, v = gv
+    free = (gv in FREE_OBJECTS or gv in RAW_FREE) and prefix in (4, 5, 6)
+    return gv in OBJECTS or gv in PACKED or gv in CLASS_OBJECTS or (g == 0 and v != 0) or \
+        (g in (110, 111, 112, 113) and v != 0) or free
+
+
+def encode_fragment_declarative(fragment: Fragment, protocol: str = "dnp3-app") -> bytes:
+    """The octets of ``fragment``, built by the Construct definitions (the oracle of
+    :func:`~.application.encode_fragment`): ``EncodeError`` for what they cannot build."""
+    f = fragment
+    response = isinstance(f, ApplicationResponse)
+    function = int(f.function)
+    if response != (function >= 129):
+        raise EncodeError(protocol, ("function",), f"function {function} in an {type(f).__name__}")
+    try:
+        out = bytearray(APPLICATION_HEADER.build({
+            "control": {"fir": f.fir, "fin": f.fin, "con": f.con, "uns": f.uns, "seq": f.seq},
+            "function": function, "iin": f.iin if isinstance(f, ApplicationResponse) else None}))
+    except (cs.ConstructError, ValueError, TypeError) as err:
+        raise EncodeError(protocol, ("header",), str(err).split("\n", 1)[-1]) from None
+    values = response or FunctionCode(function) not in HEADER_ONLY_REQUESTS
+    for i, h in enumerate(f.objects):
+        path: tuple[str | int, ...] = ("objects", i)
+        try:
+            out += _build_header(h, values)
+        except (cs.ConstructError, ValueError, TypeError, KeyError, OverflowError) as err:
+            raise EncodeError(protocol, path, f"{type(err).__name__}: {str(err).split(chr(10), 1)[-1]}") \
+                from None
+    return bytes(out)
+
+
+def _build_header(h: ObjectHeader, values: bool) -> bytes:
+    q = h.qualifier
+    prefix, rng = q >> 4 & 7, q & 0x0F
+    range_value, number = _range_value(h, rng) if rng in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xB) else (None, 0)
+    out = bytearray(OBJECT_HEADER_FIELDS.build({
+        "group": h.group, "variation": h.variation,
+        "qualifier": {"reserved": bool(q & 0x80), "prefix": prefix, "range": rng}, "range": range_value}))
+    gv = (h.group, h.variation)
+    if values and not _known(gv, prefix):
+        raise ValueError(f"group {h.group} variation {h.variation} is not in the object library")
+    bodiless = not values or gv in CLASS_OBJECTS
+    want = number if (not bodiless or prefix in (1, 2, 3)) else 0
+    if len(h.points) != want:
+        raise ValueError(f"{len(h.points)} points; the range says {want}")
+    if bodiless:
+        if prefix in (4, 5, 6):
+            raise ValueError("a size prefix without object values")
+        for p in h.points:
+            out += _PREFIX_INT[prefix].build(p.index) if prefix else b""
+        return bytes(out)
+    if gv in PACKED:
+        if prefix:
+            raise ValueError("packed objects take no prefix")
+        bits = PACKED[gv]
+        packed = bytearray(-(-number * bits // 8))
+        for k, p in enumerate(h.points):
+            state = int(p.values["state"])
+            if not 0 <= state < 1 << bits:
+                raise ValueError(f"state {state} does not fit {bits} bits")
+            packed[k * bits // 8] |= state << (k * bits % 8)
+        return bytes(out + packed)
+    for p in h.points:
+        body = _object_octets(gv, p.values)
+        if prefix in (1, 2, 3):
+            if p.index is None:
+                raise ValueError("an index prefix needs each point's index")
+            out += _PREFIX_INT[prefix].build(p.index)
+        elif prefix:
+            if h.group == 0:
+                raise ValueError("device attributes take no size")
+            out += _PREFIX_INT[prefix].build(len(body))
+        out += body
+    return bytes(out)

@@ -96,7 +96,13 @@ from typing import Any, Final
 from wireproof.codecs._core import NEED_DATA
 from wireproof.codecs._machine import Machine, Role, Transition, TransitionTable
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
-from wireproof.codecs.dnp3.constants import FunctionCode, Iin, PrimaryFunction, SecondaryFunction
+from wireproof.codecs.dnp3.constants import (
+    CommandStatus,
+    FunctionCode,
+    Iin,
+    PrimaryFunction,
+    SecondaryFunction,
+)
 from wireproof.codecs.dnp3.framers import LinkFramer
 from wireproof.codecs.dnp3.link import decode_link, encode_link
 from wireproof.codecs.dnp3.messages import (
@@ -179,22 +185,6 @@ class TaskKind(enum.IntEnum):
     CLASS_POLL = 11
 
 
-class CommandStatus(enum.IntEnum):
-    """Control status codes in the status field of g12 / g41 objects (IEEE 1815-2012 11.9.7)."""
-
-    SUCCESS = 0
-    TIMEOUT = 1
-    NO_SELECT = 2
-    FORMAT_ERROR = 3
-    NOT_SUPPORTED = 4
-    ALREADY_ACTIVE = 5
-    HARDWARE_ERROR = 6
-    LOCAL = 7
-    TOO_MANY_OBJS = 8
-    NOT_AUTHORIZED = 9
-    AUTOMATION_INHIBIT = 10
-    PROCESSING_LIMITED = 11
-    OUT_OF_RANGE = 12
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -71,7 +71,7 @@ from typing import ClassVar, Final
 
 from wireproof.codecs._machine import Machine, Role, Transition, TransitionTable
 from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
-from wireproof.codecs.dnp3.constants import FunctionCode, Iin
+from wireproof.codecs.dnp3.constants import CommandStatus, FunctionCode, Iin
 from wireproof.codecs.dnp3.database import (
     EVENT_GROUPS,
     KINDS,
@@ -108,18 +108,6 @@ __all__ = [
 PROTOCOL: Final = "dnp3-app"
 
 
-class CommandStatus(enum.IntEnum):
-    """Control status codes (IEEE 1815-2012 11.9.5, table 11-... "CROB status"), as g12/g41 carry them."""
-
-    SUCCESS = 0
-    TIMEOUT = 1
-    NO_SELECT = 2
-    FORMAT_ERROR = 3
-    NOT_SUPPORTED = 4
-    ALREADY_ACTIVE = 5
-    HARDWARE_ERROR = 6
-    LOCAL = 7
-    TOO_MANY_OBJS = 8
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from wireproof.protocol import (
     AnalyzerEntry,
+    BenchEntry,
     CodecEntry,
     Param,
     ProtocolDescriptor,
@@ -67,6 +68,38 @@ DESCRIPTOR = ProtocolDescriptor(
                                         "(default 2.0)"),
             ),
         ),
+        SuiteEntry(
+            name="dnp3-outstation", package="wireproof.conformance.dnp3_outstation", protocol="dnp3",
+            profile="wireproof.conformance.dnp3_outstation.profile:load_profile",
+            profile_reader="wireproof.conformance.dnp3_outstation.profile:read_profile",
+            default_profile="wireproof.conformance.dnp3_outstation:default-profile.toml",
+            description=("a DNP3 outstation (IEEE 1815-2012, Subset Level 2 test areas): link, transport, "
+                         "polls, events, controls, unsolicited"),
+            params=(
+                Param(name="master", kind="int", minimum=0, maximum=0xFFEF, metavar="ADDR",
+                      what="a master link address", clause="IEEE 1815 9.2.4.1.4",
+                      help="the suite's link address as master (default: the profile's master_address, "
+                      "else 1)"),
+                Param(name="outstation", kind="int", minimum=0, maximum=0xFFEF, metavar="ADDR",
+                      what="an outstation link address", clause="IEEE 1815 9.2.4.1.4",
+                      help="the device's link address (default: the profile's outstation_address, else 10)"),
+                Param(name="response_timeout", kind="float", minimum=0.001, maximum=60, metavar="S",
+                      what="the response timeout", help="seconds within which an answer must come "
+                      "(default: the profile's response_timeout)"),
+                Param(name="select_timeout", kind="float", minimum=0.001, maximum=600, metavar="S",
+                      what="the select timeout", help="how long the device keeps a SELECT armed "
+                      "(default: the profile's select_timeout)"),
+                Param(name="confirm_timeout", kind="float", minimum=0.001, maximum=600, metavar="S",
+                      what="the confirm timeout", help="the device's application confirm timeout, after "
+                      "which it repeats an unsolicited response (default: the profile's confirm_timeout)"),
+                Param(name="event_trigger", kind="str", metavar="COMMAND",
+                      help="a shell command after which the device has a point change (it makes events); "
+                      "without it the event clauses are inconclusive (default: the reference outstation's "
+                      "own step when it is the target)"),
+                Param(name="attempts", kind="int", default=3, minimum=1, maximum=50, metavar="N",
+                      what="the number of attempts", help="how often a clause whose outcome can vary "
+                      "between runs probes (default 3)"),
+            )),
     ),
     simulators=(
         SimulatorEntry(name="dnp3-master", run="wireproof.harness.simulators.dnp3_master:run",
@@ -83,6 +116,12 @@ DESCRIPTOR = ProtocolDescriptor(
         "wireproof.codecs.dnp3.link_machine:SecondaryStation",
         "wireproof.codecs.dnp3.link_machine:PrimaryStation",
         "wireproof.codecs.dnp3.outstation:Outstation",
+    ),
+    benches=(
+        BenchEntry(name="dnp3", run="wireproof.harness.bench.dnp3:command",
+                   add_arguments="wireproof.harness.bench.dnp3:add_arguments",
+                   description="DNP3 link+transport+application decode against dnp3py, Scapy and the "
+                               "Construct oracle; replay against tshark"),
     ),
     fixtures="wireproof.fixtures:dnp3",
     compiled=(),

@@ -34,8 +34,13 @@ class TransportSequenceError(DecodeError):
     """A segment out of order: no FIR while no fragment is in progress, or a sequence gap (8.2.2)."""
 
 
+_HEADERS: Final = tuple(TransportHeader(fin=bool(o & 0x80), fir=bool(o & 0x40), seq=o & 0x3F)
+                        for o in range(256))
+
+
 def decode_transport_header(octet: int) -> TransportHeader:
-    return TransportHeader(fin=bool(octet & 0x80), fir=bool(octet & 0x40), seq=octet & 0x3F)
+    """The header in transport header octet ``octet`` (8.2.1); one shared immutable value per octet."""
+    return _HEADERS[octet]
 
 
 def encode_transport_header(header: TransportHeader, protocol: str = PROTOCOL) -> int:

@@ -87,7 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
     parser.add_argument("--command", metavar="CMD", dest="client_command",  # args.command: the subcommand
                         help="suites that test a client: start the device under test with CMD for each "
                         "clause ({host}, {port}, {url}, {python} are substituted); stopped after it")
-    parser.add_argument("--profile", metavar="FILE", type=Path, help="device profile (TOML)")
+    parser.add_argument("--profile", metavar="FILE", type=Path,
+                        help="device profile (TOML, or what the suite reads)")
     parser.add_argument("--report", metavar="DIR", type=Path, default=Path("wireproof-report"),
                         help="directory for report.json, junit.xml, report.html (default ./wireproof-report)")
     parser.add_argument("-k", metavar="EXPR", dest="keyword", help="only clauses matching EXPR (pytest -k)")
@@ -285,20 +286,25 @@ def _not_passed(cases: Sequence[CaseResult], out: TextIO) -> None:
 
 
 def _profile_problem(info: SuiteEntry, path: Path) -> str | None:
-    """Why the profile at ``path`` cannot be used for suite ``info``, or None (read before any clause)."""
-    import tomllib
+    """Why the profile at ``path`` cannot be used for suite ``info``, or None (read before any clause).
 
+    The file is read by the suite's ``profile_reader`` if it declares one, else as TOML
+    (:func:`~wireproof.harness.suites.profile_document`).
+    """
     from wireproof.errors import FixtureError
+    from wireproof.harness.suites import profile_document
     from wireproof.protocol import resolve
 
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         return "no such file"
-    except (OSError, UnicodeDecodeError) as exc:
-        return f"cannot read: {getattr(exc, 'strerror', None) or exc}"
-    except tomllib.TOMLDecodeError as exc:
-        return f"not valid TOML: {exc}"
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    try:
+        document = profile_document(info, data)
+    except FixtureError as exc:
+        return str(exc)
     if info.profile is not None:
         try:
             resolve(info.profile)(document)

@@ -65,8 +65,15 @@ from wireproof.codecs.dnp3.session import OutstationSession
 from wireproof.errors import FixtureError, HarnessError, WireproofError
 from wireproof.harness.exitcodes import OK, USAGE
 from wireproof.harness.fixtures import read_fixture_text
-from wireproof.harness.simulators.modbus_server import format_address, parse_bind
-from wireproof.harness.simulators.streams import Limits, Wakeup, serve_stream
+from wireproof.harness.simulators.streams import (
+    Limits,
+    Listening,
+    Wakeup,
+    format_address,
+    parse_bind,
+    serve_stream,
+    start_in_background,
+)
 
 __all__ = [
     "DEFAULT_BIND",
@@ -378,52 +385,18 @@ def running_outstation(bind: str = "127.0.0.1:0", config: str | Path | DeviceCon
     settings = config if isinstance(config, DeviceConfig) else load_config(config)
     device = Device(settings)
     host, port = parse_bind(bind)
-    ready = threading.Event()
-    state: dict[str, Any] = {}
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        state["loop"], state["stop"] = asyncio.get_running_loop(), stop
-
-        def listening(h: str, p: int) -> None:
-            state["address"] = (h, p)
-            ready.set()
+    async def run(stop: asyncio.Event, listening: Listening) -> None:
         await serve(device, host, port, stop=stop, udp=udp, on_listening=listening, limits=limits)
 
-    def thread_main() -> None:
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # reported to the starting thread, never lost
-            state["error"] = exc
-        finally:
-            ready.set()
-
-    thread = threading.Thread(target=thread_main, name=f"dnp3-outstation-{bind}", daemon=True)
-    thread.start()
-    if not ready.wait(_START_TIMEOUT) or "address" not in state:
-        thread.join(_START_TIMEOUT)
-        raise HarnessError(f"dnp3 outstation did not start on {bind}: {state.get('error')!r}")
-    loop: asyncio.AbstractEventLoop = state["loop"]
-
-    def call(fn: Callable[[float], Any]) -> Any:
-        async def run_it() -> Any:
-            return fn(loop.time())
-        return asyncio.run_coroutine_threadsafe(run_it(), loop).result(_START_TIMEOUT)
-
-    def stop() -> None:
-        if thread.is_alive():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(state["stop"].set)
-            thread.join(_START_TIMEOUT)
-
-    h, p = state["address"]
-    scheme = "udp" if udp else "tcp"
-    handle = OutstationHandle(host=h, port=p, url=f"{scheme}://{format_address(h, p)}", device=device,
-                              _call=call, _stop=stop)
+    bg = start_in_background(run, name=f"dnp3 outstation on {bind}", timeout=_START_TIMEOUT)
+    url = f"{'udp' if udp else 'tcp'}://{format_address(bg.host, bg.port)}"
+    handle = OutstationHandle(host=bg.host, port=bg.port, url=url, device=device, _call=bg.call,
+                              _stop=bg.stop)
     try:
         yield handle
     finally:
-        stop()
+        bg.stop()
 
 
 # --- the command line (wireproof simulate dnp3-outstation) ----------------------------------------

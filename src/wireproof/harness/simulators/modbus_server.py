@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import cast
 
 import serial
 
@@ -62,7 +62,14 @@ from wireproof.codecs.modbus.server import Framing, ModbusServer, UnknownUnitPol
 from wireproof.errors import HarnessError, WireproofError
 from wireproof.harness.exitcodes import OK, USAGE
 from wireproof.harness.fixtures import read_fixture_text
-from wireproof.harness.simulators.streams import Limits, serve_stream
+from wireproof.harness.simulators.streams import (
+    Limits,
+    Listening,
+    format_address,
+    parse_bind,
+    serve_stream,
+    start_in_background,
+)
 
 __all__ = [
     "DEFAULT_BIND",
@@ -100,18 +107,6 @@ def load_server(config: str | Path | DataModel | None = None, *, framing: Framin
     """A server over ``config`` (a TOML path, a :class:`DataModel`, or ``None`` for the default)."""
     model = config if isinstance(config, DataModel) else load_datamodel(config or default_config_path())
     return ModbusServer(model, framing=framing, unknown_unit=unknown_unit)
-
-
-def parse_bind(bind: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[V6]:PORT`` for IPv6) -> (host, port); ``HarnessError`` if malformed."""
-    host, sep, port = bind.rpartition(":")
-    if not sep or not host or not port.isdigit() or int(port) > 0xFFFF:
-        raise HarnessError(f"bind address must be HOST:PORT, not {bind!r}")
-    return host.strip("[]"), int(port)
-
-
-def format_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 # --- TCP ------------------------------------------------------------------------------
@@ -154,45 +149,17 @@ def running_server(bind: str = "127.0.0.1:0", config: str | Path | DataModel | N
     """Run a TCP reference server on a background thread for the ``with`` block."""
     server = load_server(config, framing=framing, unknown_unit=unknown_unit)
     host, port = parse_bind(bind)
-    ready = threading.Event()
-    state: dict[str, Any] = {}
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        state["loop"], state["stop"] = asyncio.get_running_loop(), stop
-
-        def listening(h: str, p: int) -> None:
-            state["address"] = (h, p)
-            ready.set()
+    async def serve(stop: asyncio.Event, listening: Listening) -> None:
         await serve_tcp(server, host, port, stop=stop, on_listening=listening, limits=limits, log=log)
 
-    def thread_main() -> None:
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # reported to the starting thread, never lost
-            state["error"] = exc
-        finally:
-            ready.set()
-
-    thread = threading.Thread(target=thread_main, name=f"modbus-server-{bind}", daemon=True)
-    thread.start()
-    if not ready.wait(_START_TIMEOUT) or "address" not in state:
-        thread.join(_START_TIMEOUT)
-        raise HarnessError(f"modbus server did not start on {bind}: {state.get('error')!r}")
-
-    def stop() -> None:
-        loop = state["loop"]
-        if thread.is_alive():
-            with contextlib.suppress(RuntimeError):  # the loop already ended
-                loop.call_soon_threadsafe(state["stop"].set)
-            thread.join(_START_TIMEOUT)
-
-    h, p = state["address"]
-    handle = ServerHandle(host=h, port=p, url=f"tcp://{format_address(h, p)}", server=server, _stop=stop)
+    bg = start_in_background(serve, name=f"modbus server on {bind}", timeout=_START_TIMEOUT)
+    handle = ServerHandle(host=bg.host, port=bg.port, url=f"tcp://{format_address(bg.host, bg.port)}",
+                          server=server, _stop=bg.stop)
     try:
         yield handle
     finally:
-        stop()
+        bg.stop()
 
 
 # --- serial ---------------------------------------------------------------------------

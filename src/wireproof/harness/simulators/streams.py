@@ -36,6 +36,10 @@ Theory of operation
   notified (its ``wakeup``: the device changed, every connection gets a
   look), and sends what it answers. ``close()`` on the connection, if it has one, is called
   when the connection ends.
+- In the background: :func:`start_in_background` runs a device's serving
+  coroutine on an event loop of its own thread (tests, and suites whose
+  default target is a built-in reference device), returns once it listens,
+  runs calls on that loop (:meth:`Background.call`) and stops it.
 """
 
 from __future__ import annotations
@@ -46,11 +50,15 @@ import errno
 import math
 import socket
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol, cast
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
 
-__all__ = ["Limits", "StreamConnection", "StreamOutput", "TimedStreamConnection", "Wakeup", "serve_stream"]
+from wireproof.errors import HarnessError
+
+__all__ = ["Background", "Limits", "StreamConnection", "StreamOutput", "TimedStreamConnection", "Wakeup",
+           "format_address", "parse_bind", "serve_stream", "start_in_background"]
 
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _STOP_TIMEOUT = 10.0
@@ -339,3 +347,86 @@ async def _serve_timed(conn: TimedStreamConnection, reader: asyncio.StreamReader
         for task in (read, woken):
             if task is not None:
                 task.cancel()
+
+
+# --- addresses, and serving in the background ---------------------------------------------
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[V6]:PORT`` for IPv6) -> (host, port); ``HarnessError`` if malformed."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 0xFFFF:
+        raise HarnessError(f"bind address must be HOST:PORT, not {bind!r}")
+    return host.strip("[]"), int(port)
+
+
+def format_address(host: str, port: int) -> str:
+    """``HOST:PORT``, with an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+Listening = Callable[[str, int], None]
+"""Called by a serving coroutine once it listens, with the address it got."""
+
+
+@dataclass
+class Background:
+    """A device served on an event loop of its own thread (:func:`start_in_background`)."""
+
+    host: str
+    port: int
+    loop: asyncio.AbstractEventLoop
+    _stopping: asyncio.Event = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+    _timeout: float = field(repr=False)
+
+    def call(self, fn: Callable[[float], Any]) -> Any:
+        """``fn(now)`` run on the device's loop (``now``: the loop's clock); its result or its exception."""
+        async def run_it() -> Any:
+            return fn(self.loop.time())
+        return asyncio.run_coroutine_threadsafe(run_it(), self.loop).result(self._timeout)
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread to end; idempotent."""
+        if self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop already ended
+                self.loop.call_soon_threadsafe(self._stopping.set)
+            self._thread.join(self._timeout)
+
+
+def start_in_background(serve: Callable[[asyncio.Event, Listening], Awaitable[None]], *, name: str,
+                        timeout: float = 10.0) -> Background:
+    """Run ``serve(stop, on_listening)`` on a new thread's event loop; return once it listens.
+
+    ``serve`` must call ``on_listening(host, port)`` when bound and return when
+    ``stop`` is set. If it fails or does not listen within ``timeout`` seconds, a
+    :class:`HarnessError` names ``name`` and the reason (the exception is never lost).
+    """
+    ready = threading.Event()
+    state: dict[str, Any] = {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        state["loop"], state["stop"] = asyncio.get_running_loop(), stop
+
+        def listening(h: str, p: int) -> None:
+            state["address"] = (h, p)
+            ready.set()
+        await serve(stop, listening)
+
+    def thread_main() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported to the starting thread, never lost
+            state["error"] = exc
+        finally:
+            ready.set()
+
+    thread = threading.Thread(target=thread_main, name=name, daemon=True)
+    thread.start()
+    if not ready.wait(timeout) or "address" not in state:
+        thread.join(timeout)
+        raise HarnessError(f"{name} did not start: {state.get('error')!r}")
+    host, port = state["address"]
+    return Background(host=host, port=port, loop=state["loop"], _stopping=state["stop"], _thread=thread,
+                      _timeout=timeout)
