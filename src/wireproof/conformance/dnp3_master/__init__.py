@@ -16,21 +16,21 @@ be configured not to; the rule in one line is each marker's title):
 clause     level  IEEE 1815-2012
 ========== ====== ========================================
 DNP3-M-001 should 4.4.1
-DNP3-M-002 should 4.4.1, A.32
-DNP3-M-003 should 4.4.12
-DNP3-M-004 should 4.4.12
-DNP3-M-005 shall  4.2.2.7.1, A.42
+DNP3-M-002 should 4.4.1, 11.9.27
+DNP3-M-003 should 4.6
+DNP3-M-004 should 4.6
+DNP3-M-005 shall  4.2.2.7.1, 4.4.2
 DNP3-M-006 should 4.2.2.7.1
-DNP3-M-007 should 4.2.2.7.1, 4.4.6
-DNP3-M-008 shall  4.4.6, A.29
-DNP3-M-009 should 4.4.6
-DNP3-M-010 shall  4.2.2.4.3
-DNP3-M-011 shall  4.4.1, 4.2.2.4
+DNP3-M-007 should 4.2.2.7.1, 4.4.14, 4.4.15
+DNP3-M-008 shall  4.4.2, 4.4.15
+DNP3-M-009 should 4.4.14, 4.4.15
+DNP3-M-010 shall  4.2.2.4.3, 4.5.1
+DNP3-M-011 shall  4.5, 4.2.2.4
 DNP3-M-012 shall  4.2.2.4.3
 DNP3-M-013 shall  4.2.2.4.3
 DNP3-M-014 shall  4.2.2.4.1, 4.2.2.4.2, 4.2.2.4.5
-DNP3-M-015 shall  4.2.2.4.4
-DNP3-M-016 should 4.2.2.4.4, 4.4.12
+DNP3-M-015 shall  4.2.2.4.4, 4.6
+DNP3-M-016 should 4.2.2.4.4, 4.6
 DNP3-M-017 should 4.2.2.7.1
 DNP3-M-018 shall  4.2.2.4.5
 DNP3-M-019 shall  4.2.2.4.5
@@ -38,13 +38,13 @@ DNP3-M-020 should 4.2.2.4.5, 4.4.1
 DNP3-M-021 shall  4.2.2.4.1, 4.2.2.4.4
 DNP3-M-022 shall  9.2.4.1.3.1, 9.2.4.1.4
 DNP3-M-023 shall  8.2.1, 8.2.2
-DNP3-M-024 shall  9.2.5
+DNP3-M-024 shall  9.2.4.1.3.6
 DNP3-M-025 shall  9.2.4.1.3.3, 9.2.4.1.3.4
-DNP3-M-026 shall  4.4.2
+DNP3-M-026 shall  4.4.3, 4.4.4
 DNP3-M-027 shall  4.2.2.4.4, 4.2.2.4.3
 DNP3-M-028 should 4.2.2.7.2
 DNP3-M-029 shall  9.2.4.1.4
-DNP3-M-030 shall  4.4.6, A.29
-DNP3-M-031 shall  4.2.2.4.4
+DNP3-M-030 shall  4.4.2
+DNP3-M-031 shall  4.2.2.4.4, 4.6
 ========== ====== ========================================
 """

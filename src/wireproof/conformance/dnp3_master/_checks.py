@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from wireproof.codecs.dnp3.constants import FunctionCode
 from wireproof.conformance.dnp3_master._station import Request, Station, log_words
 from wireproof.harness.plugin import inconclusive
 
-__all__ = ["QUIET", "Timing", "after", "heard", "integrity_read", "settle", "start_up"]
+__all__ = ["QUIET", "Timing", "heard", "integrity_read", "settle", "start_up"]
 
 QUIET = 1.0  # seconds without a request after which the master is taken to be idle
 
@@ -66,12 +65,6 @@ def settle(station: Station, timing: Timing, *, connected: bool = False) -> None
         inconclusive(f"the master closed the connection after its start-up (requests: {log_words(station)}), "
                      "before the clause could send it what it tests; keep it connected longer (a --command "
                      "script that waits)")
-
-
-def after(station: Station, request: Request, function: FunctionCode | None = None) -> list[Request]:
-    """The requests logged after ``request`` (of ``function``)."""
-    k = station.log.index(request)
-    return [r for r in station.log[k + 1:] if function is None or r.function == function]
 
 
 def heard(station: Station, timing: Timing, what: str) -> None:

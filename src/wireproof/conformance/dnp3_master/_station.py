@@ -13,7 +13,7 @@ fragments, the sequence number (wrong on purpose), unsolicited responses,
 and answers withheld.
 
 - Link services the master asks for are answered as a secondary station
-  does (IEEE 1815 9.2.5): RESET LINK STATES, TEST LINK STATES and CONFIRMED
+  does (IEEE 1815 9.2.4.1.3.6, Tables 9-1 and 9-2): RESET LINK STATES, TEST LINK STATES and CONFIRMED
   USER DATA with ACK, REQUEST LINK STATUS with LINK STATUS; each is counted
   in :attr:`Station.link_services`.
 - :class:`Behaviour` is the station's standing policy (what the clause sets
@@ -62,7 +62,7 @@ from wireproof.codecs.dnp3.messages import (
 from wireproof.codecs.dnp3.transport import Reassembler, decode_transport_header
 from wireproof.errors import DecodeError
 
-__all__ = ["Behaviour", "Event", "Link", "Request", "Sink", "Station", "describe", "event_header", "first",
+__all__ = ["Behaviour", "Event", "Link", "Request", "Sink", "Station", "describe", "event_header",
            "log_words", "summary"]
 
 _USER_DATA = (PrimaryFunction.CONFIRMED_USER_DATA, PrimaryFunction.UNCONFIRMED_USER_DATA)
@@ -145,7 +145,7 @@ def event_header(events: Iterable[Event]) -> ObjectHeader | None:
 class Behaviour:
     """The station's standing policy (module docstring); a clause sets it before the master talks."""
 
-    restart: bool = True  # IIN1.7 until the master writes g80v1 index 7 = 0 (4.4.2.1, 5.1.1)
+    restart: bool = True  # IIN1.7 until the master writes g80v1 index 7 = 0 (4.2.2.7.1, 4.4.2)
     need_time: bool = False  # IIN1.4 until the master writes the time (4.4.6)
     events: list[Event] = field(default_factory=list)
     confirm_every_response: bool = False  # CON in every solicited response, events or not
@@ -222,6 +222,7 @@ class Station:
         self._transport_seq = 0
         self._unsolicited_seq = 0
         self.pending: _Pending | None = None
+        self.confirm_wait = 5.0  # how long a fragment of a multi-fragment response waits for its confirm
         self.confirms: list[Request] = []
         self.frames_in: list[LinkFrame] = []
         evidence.connected(label, local=link.local, remote=link.remote,
@@ -303,12 +304,12 @@ class Station:
                     self.link_services.append(frame)
                 self._send_frame(LinkFrame(dir=False, prm=False, function=SecondaryFunction.ACK,
                                            destination=frame.source, source=self.address),
-                                 "link ACK (9.2.5)")
+                                 "link ACK (9.2.4.1.3.6)")
             elif frame.function == PrimaryFunction.REQUEST_LINK_STATUS:
                 self.link_services.append(frame)
                 self._send_frame(LinkFrame(dir=False, prm=False, function=SecondaryFunction.LINK_STATUS,
                                            destination=frame.source, source=self.address),
-                                 "LINK STATUS (9.2.5)")
+                                 "LINK STATUS (9.2.4.1.3.6)")
             if frame.function not in _USER_DATA or not frame.user_data:
                 continue
             octets = self._transport.feed(frame.user_data)
@@ -371,7 +372,7 @@ class Station:
         if f.function == FunctionCode.CONFIRM:
             self.confirms.append(request)
             if self.pending is not None and f.seq == self.pending.seq and f.uns == self.pending.uns:
-                for event in self.pending.events:  # confirmed events are cleared (4.6.2)
+                for event in self.pending.events:  # confirmed events are cleared (4.5.1, 4.6)
                     if event in self.behaviour.events:
                         self.behaviour.events.remove(event)
                 self.pending = None
@@ -406,7 +407,7 @@ class Station:
         extra = 0
         for h in f.objects:
             if h.group == 80 and h.variation == 1:
-                # Only index 7 (device restart) may be cleared by a write, to 0 (4.4.2.1, A.42).
+                # Only index 7 (device restart) may be cleared by a write, to 0 (4.2.2.7.1, 4.4.2).
                 for k, point in enumerate(h.points):
                     index = point.index if point.index is not None else (h.start or 0) + k
                     if index == 7 and not point.values.get("state"):
@@ -452,9 +453,9 @@ class Station:
                                "" if other is None else f"from address {other}, not {self.address}",
                                source=other)
             return
-        # A multi-fragment response: FIR on the first, FIN on the last, consecutive sequence numbers,
-        # and CON on every fragment but the last... here on every one, since each must be confirmed
-        # before the next is sent (4.2.2.4.1, 4.6.3).
+        # A multi-fragment response: FIR on the first, FIN on the last, consecutive sequence numbers
+        # (4.2.2.4.1, 4.2.2.4.2, 4.2.2.4.5); CON on every fragment but the last (and on the last too
+        # when it carries events), each confirmed before the next is sent (4.2.2.4.3).
         chunks = [statics[i::parts] for i in range(parts)]
         chunks[0] = [*heads, *chunks[0]]
         for k, chunk in enumerate(chunks):
@@ -466,8 +467,6 @@ class Station:
                 got = self.wait_confirm(response.seq, uns=False, timeout=self.confirm_wait)
                 if not got:
                     return
-
-    confirm_wait: float = 5.0
 
     def wait_confirm(self, seq: int, *, uns: bool, timeout: float) -> bool:
         """Whether the master confirms ``seq`` (with UNS as given) within ``timeout`` s; other requests
@@ -481,7 +480,8 @@ class Station:
 
     def send_unsolicited(self, events: list[Event] | None = None, *,
                          seq: int | None = None) -> ApplicationResponse:
-        """An unsolicited response (UNS, CON set: 4.6.3) with ``events`` (none: a null one); returns it."""
+        """An unsolicited response (UNS, CON set: 4.2.2.4.4, 4.6) with ``events`` (none: a null one);
+        returns it."""
         head = event_header(events or [])
         useq = self._unsolicited_seq if seq is None else seq
         self._unsolicited_seq = (useq + 1) % 16
@@ -497,10 +497,6 @@ class Station:
 
     def elapsed(self) -> float:
         return self.clock() - self.started
-
-
-def first(requests: Iterable[Request], predicate: Callable[[Request], bool]) -> Request | None:
-    return next((r for r in requests if predicate(r)), None)
 
 
 def log_words(station: Station) -> str:

@@ -30,7 +30,8 @@ def _confirmed_integrity(open_station: Open, timing: Timing) -> tuple[Station, i
 @pytest.mark.conformance(
     clause="DNP3-M-010", level="shall", title="The master confirms a response with CON set, with the "
     "response's sequence number",
-    cites="IEEE 1815-2012 4.2.2.4.3 (CON): a response with CON set requires the master to send a CONFIRM "
+    cites="IEEE 1815-2012 4.2.2.4.3 (CON) and 4.5.1: a response with CON set requires the master to send "
+          "a CONFIRM "
           "whose sequence number is the response's (paraphrased)")
 def test_confirms_con_response(open_station: Open, timing: Timing) -> None:
     station, seq = _confirmed_integrity(open_station, timing)
@@ -43,7 +44,7 @@ def test_confirms_con_response(open_station: Open, timing: Timing) -> None:
 @pytest.mark.conformance(
     clause="DNP3-M-011", level="shall", title="A CONFIRM is one fragment (FIR, FIN), CON clear, without "
     "object headers",
-    cites="IEEE 1815-2012 4.4.1 (CONFIRM, function 0) and 4.2.2.4: a confirm carries only the application "
+    cites="IEEE 1815-2012 4.5 (CONFIRM, function 0) and 4.2.2.4: a confirm carries only the application "
           "header; it is itself never confirmed (paraphrased)")
 def test_confirm_form(open_station: Open, timing: Timing) -> None:
     station, _ = _confirmed_integrity(open_station, timing)

@@ -21,7 +21,8 @@ Open = Callable[..., Station]
 @pytest.mark.conformance(
     clause="DNP3-M-026", level="shall", title="OPERATE follows its SELECT with the same objects and the next "
     "sequence number",
-    cites="IEEE 1815-2012 4.4.2 (SELECT, OPERATE): the OPERATE carries the same object headers and values as "
+    cites="IEEE 1815-2012 4.4.3 (SELECT) and 4.4.4 (OPERATE): the OPERATE carries the same object "
+          "headers and values as "
           "the SELECT and the next sequence number, within the select timeout (paraphrased)")
 def test_select_before_operate(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=False))

@@ -64,7 +64,8 @@ def test_transport_sequence(open_station: Open, timing: Timing) -> None:
 @pytest.mark.conformance(
     clause="DNP3-M-024", level="shall", title="A master that resets the link goes on once the outstation "
     "acknowledges",
-    cites="IEEE 1815-2012 9.2.5 (RESET LINK STATES answered with ACK; then CONFIRMED USER DATA with FCV and "
+    cites="IEEE 1815-2012 9.2.4.1.3.6, Table 9-1 (RESET LINK STATES answered with ACK; then CONFIRMED "
+          "USER DATA with FCV and "
           "FCB 1 first) (paraphrased)")
 def test_link_reset(open_station: Open, timing: Timing) -> None:
     station = _session(open_station, timing)

@@ -34,7 +34,8 @@ def test_integrity_poll_at_start_up(open_station: Open, timing: Timing) -> None:
 @pytest.mark.conformance(
     clause="DNP3-M-002", level="should", title="The start-up integrity poll reads the event classes 1, 2, 3 "
     "with class 0",
-    cites="IEEE 1815-2012 4.4.1 and A.32 (g60v1-v4): an integrity poll is a READ of classes 1, 2, 3 and 0, "
+    cites="IEEE 1815-2012 4.4.1 (READ) and 11.9.27 (g60v1-v4): an integrity poll is a READ of classes 1, "
+          "2, 3 and 0, "
           "so that events queued before start-up are collected too (paraphrased)")
 def test_integrity_poll_reads_event_classes(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=False))
@@ -48,7 +49,8 @@ def test_integrity_poll_reads_event_classes(open_station: Open, timing: Timing) 
     clause="DNP3-M-003", level="should",
     title="A master that uses unsolicited responses disables them before "
     "its integrity poll",
-    cites="IEEE 1815-2012 4.4.12 (DISABLE UNSOLICITED, function 21): a master that uses unsolicited "
+    cites="IEEE 1815-2012 4.6 and Table 4-2 (DISABLE UNSOLICITED, function 21): a master that uses "
+          "unsolicited "
           "reporting disables it at start-up, reads the integrity data, then enables it (paraphrased)")
 def test_disables_unsolicited_before_integrity(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=False))
@@ -68,7 +70,8 @@ def test_disables_unsolicited_before_integrity(open_station: Open, timing: Timin
 @pytest.mark.conformance(
     clause="DNP3-M-004", level="should", title="A master enables unsolicited responses only after its "
     "integrity poll",
-    cites="IEEE 1815-2012 4.4.12 (ENABLE UNSOLICITED, function 20): unsolicited reporting of events is "
+    cites="IEEE 1815-2012 4.6 and Table 4-2 (ENABLE UNSOLICITED, function 20): unsolicited reporting of "
+          "events is "
           "enabled "
           "once the master holds the integrity data, so no event is reported before it (paraphrased)")
 def test_enables_unsolicited_after_integrity(open_station: Open, timing: Timing) -> None:
@@ -87,7 +90,8 @@ def test_enables_unsolicited_after_integrity(open_station: Open, timing: Timing)
 @pytest.mark.conformance(
     clause="DNP3-M-005", level="shall", title="The master clears the device restart IIN1.7 by writing g80v1 "
     "index 7 = 0",
-    cites="IEEE 1815-2012 4.2.2.7.1 (IIN1.7 DEVICE_RESTART) and A.42 (g80v1): the master clears the restart "
+    cites="IEEE 1815-2012 4.2.2.7.1 (IIN1.7 DEVICE_RESTART) and 4.4.2 (WRITE of g80v1): the master "
+          "clears the restart "
           "indication by writing 0 to index 7 of the internal indications object (paraphrased)")
 def test_clears_restart_iin(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=True))
@@ -133,7 +137,8 @@ def test_restart_later_gets_integrity(open_station: Open, timing: Timing) -> Non
 @pytest.mark.conformance(
     clause="DNP3-M-007", level="should", title="The master synchronises the outstation's time when it sets "
     "need-time IIN1.4",
-    cites="IEEE 1815-2012 4.2.2.7.1 (IIN1.4 NEED_TIME) and 4.4.6: an outstation asks for time with IIN1.4; "
+    cites="IEEE 1815-2012 4.2.2.7.1 (IIN1.4 NEED_TIME), 4.4.14, 4.4.15: an outstation asks for time with "
+          "IIN1.4; "
           "the master then writes the time (g50v1 after DELAY MEASURE, or g50v3 after RECORD CURRENT TIME) "
           "(paraphrased)")
 def test_time_sync_on_need_time(open_station: Open, timing: Timing) -> None:
@@ -160,7 +165,8 @@ def _time_write(open_station: Open, timing: Timing) -> tuple[Station, int]:
 @pytest.mark.conformance(
     clause="DNP3-M-008", level="shall", title="The time the master writes is the real time (within the "
     "tolerance)",
-    cites="IEEE 1815-2012 4.4.6 and A.29 (g50v1, g50v3: milliseconds since 1970-01-01 UTC): the time written "
+    cites="IEEE 1815-2012 4.4.2 (WRITE) and 4.4.15 (g50v1, g50v3: milliseconds since 1970-01-01 UTC): "
+          "the time written "
           "is the master's time at the moment it stands for (paraphrased)")
 def test_time_written_is_close(open_station: Open, timing: Timing) -> None:
     station, k = _time_write(open_station, timing)
@@ -186,7 +192,7 @@ def test_time_written_is_close(open_station: Open, timing: Timing) -> None:
     clause="DNP3-M-009", level="should",
     title="A time sync follows its procedure: g50v3 after RECORD CURRENT "
     "TIME (LAN), g50v1 after DELAY MEASURE (non-LAN)",
-    cites="IEEE 1815-2012 4.4.6 (time synchronisation, LAN and non-LAN procedures): RECORD CURRENT TIME "
+    cites="IEEE 1815-2012 4.4.14 (DELAY MEASURE) and 4.4.15 (RECORD CURRENT TIME): RECORD CURRENT TIME "
           "(function 24) precedes the write of g50v3; DELAY MEASURE (function 23) precedes the write of "
           "g50v1 (paraphrased)")
 def test_time_sync_procedure(open_station: Open, timing: Timing) -> None:
@@ -203,7 +209,7 @@ def test_time_sync_procedure(open_station: Open, timing: Timing) -> None:
 
 @pytest.mark.conformance(
     clause="DNP3-M-030", level="shall", title="A time write is one g50 object, qualifier 0x07, count 1",
-    cites="IEEE 1815-2012 4.4.6 and A.29 (g50v1/g50v3 written with qualifier code 0x07, quantity 1) "
+    cites="IEEE 1815-2012 4.4.2 (WRITE of g50v1/g50v3 with qualifier code 0x07, quantity 1) "
           "(paraphrased)")
 def test_time_write_form(open_station: Open, timing: Timing) -> None:
     station, k = _time_write(open_station, timing)

@@ -29,7 +29,7 @@ def _fresh_seq(station: Station) -> int:
 @pytest.mark.conformance(
     clause="DNP3-M-015", level="shall", title="The master confirms an unsolicited response with UNS set and "
     "the same sequence number",
-    cites="IEEE 1815-2012 4.2.2.4.4 (UNS): a confirm of an unsolicited response has UNS set and the "
+    cites="IEEE 1815-2012 4.2.2.4.4 (UNS) and 4.6: a confirm of an unsolicited response has UNS set and the "
           "unsolicited response's sequence number (paraphrased)")
 def test_confirms_unsolicited(open_station: Open, timing: Timing) -> None:
     station = open_station(Behaviour(restart=False))
@@ -49,7 +49,7 @@ def test_confirms_unsolicited(open_station: Open, timing: Timing) -> None:
 @pytest.mark.conformance(
     clause="DNP3-M-016", level="should", title="The master confirms the outstation's initial null "
     "unsolicited response",
-    cites="IEEE 1815-2012 4.2.2.4.4 (UNS) and 4.4.12: after a restart an outstation sends a null "
+    cites="IEEE 1815-2012 4.2.2.4.4 (UNS) and 4.6: after a restart an outstation sends a null "
           "unsolicited response, which the master confirms before unsolicited reporting goes on "
           "(paraphrased)")
 def test_confirms_initial_null_unsolicited(open_station: Open, timing: Timing) -> None:
@@ -125,7 +125,7 @@ def test_integrity_on_overflow(open_station: Open, timing: Timing) -> None:
 @pytest.mark.conformance(
     clause="DNP3-M-031", level="shall",
     title="The master confirms an unsolicited response that arrives while its own request awaits its answer",
-    cites="IEEE 1815-2012 4.2.2.4.4 (UNS): unsolicited and solicited exchanges are independent; an "
+    cites="IEEE 1815-2012 4.2.2.4.4 (UNS) and 4.6: unsolicited and solicited exchanges are independent; an "
           "unsolicited response is confirmed whether or not a request is outstanding (paraphrased)")
 def test_confirms_unsolicited_during_request(open_station: Open, timing: Timing) -> None:
     first = _once_class0()
