@@ -133,3 +133,25 @@ class Master:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class LinkTrace:
+    """The link frames each way, decoded from a MasterSession ``on_wire`` trace (``"tx"``/``"rx"``)."""
+
+    def __init__(self) -> None:
+        self.framers = {"tx": LinkFramer(), "rx": LinkFramer()}
+        self.frames: dict[str, list[LinkFrame]] = {"tx": [], "rx": []}
+
+    def __call__(self, way: str, data: bytes) -> None:
+        framer = self.framers[way]
+        framer.feed(data)
+        while (raw := framer.next_frame()) is not NEED_DATA:
+            self.frames[way].append(decode_link(bytes(raw)))
+
+    def primary(self, way: str, function: PrimaryFunction) -> list[LinkFrame]:
+        """The primary frames (PRM=1) of ``function`` sent (``tx``) or received (``rx``)."""
+        return [f for f in self.frames[way] if f.prm and f.function == function]
+
+    def answers(self, way: str) -> list[int]:
+        """The secondary function codes (ACK, NACK, LINK_STATUS...) sent or received, in order."""
+        return [int(f.function) for f in self.frames[way] if not f.prm]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -195,6 +196,12 @@ def test_reports_say_what_was_tested_and_how(tmp_path: Path) -> None:
     page = render_html(run)
     assert "What was tested and how" in page
     assert "built-in reference profile" in page and "ab" * 32 in page  # said plainly, hashed
+    assert '<span class="warn">built-in reference profile, which describes wireproof' in page
+    builtin = ProfileInfo(source="built-in", path="/x/default-profile.toml", sha256="ab" * 32,
+                          describes_target=True)
+    assert ProfileInfo.from_json_dict(builtin.to_json_dict()) == builtin
+    own = render_html(dataclasses.replace(run, target="", profile=builtin))
+    assert "describes the built-in reference device under test" in own and 'class="warn">built-in' not in own
     assert "unit = 7" in page and "response_timeout: <i>the profile&#x27;s</i>" in page
     assert "ACME &lt;PLC&gt;" in page and "wireproof certify x" in page
     assert "MB-TCP 3.1.3: &quot;Recopied by the server&quot;" in page

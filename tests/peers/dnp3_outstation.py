@@ -1,7 +1,7 @@
 """A real DNP3 outstation on loopback TCP, from yadnp3 (opendnp3) or dnp3py: a peer target.
 
 Run as a script: ``python dnp3_outstation.py --impl yadnp3|dnp3py [--port N]
-[--unsolicited] [--need-time]``. It serves the database of
+[--unsolicited] [--need-time] [--keep-alive-ms N]``. It serves the database of
 tests/peers/dnp3_points.py at link address 10 for master 1, prints one line
 ``listening on 127.0.0.1:PORT`` when the library's socket is listening, and
 serves until SIGTERM or SIGINT (exit 0).
@@ -13,6 +13,14 @@ the unsolicited response); the runner answers ``changed N``. On standard
 output the runner reports what the library handed its application:
 ``select crob index=I code=C``, ``operate crob index=I code=C type=T``,
 ``operate analog index=I value=V type=T``, ``time written MS``.
+
+``--keep-alive-ms N`` (yadnp3 only) sets opendnp3's link keep-alive: after N
+ms without a frame from the master, its link layer sends REQUEST_LINK_STATUS
+(a primary frame the master's secondary station must answer LINK_STATUS,
+IEEE 1815-2012 9.2.6.3). opendnp3 3.x has no option to make its outstation
+send CONFIRMED_USER_DATA (its LinkConfig has no UseConfirms): its user data
+is always unconfirmed, and REQUEST_LINK_STATUS is the primary frame it
+sends.
 
 Port 0 (the default). dnp3py binds what asyncio binds, so port 0 works and
 the runner reads the kernel's choice back. opendnp3 takes an explicit port
@@ -92,7 +100,7 @@ def listening_here(port: int) -> bool:
 class YadnpOutstation:
     """An opendnp3 outstation on a TCP server channel; ``change`` and commands go through its Updates."""
 
-    def __init__(self, *, unsolicited: bool, need_time: bool) -> None:
+    def __init__(self, *, unsolicited: bool, need_time: bool, keep_alive_ms: int | None = None) -> None:
         import opendnp3 as o
 
         self.o = o
@@ -101,6 +109,7 @@ class YadnpOutstation:
         self.time_written: int | None = None
         self.need_time = need_time
         self.unsolicited = unsolicited
+        self.keep_alive_ms = keep_alive_ms
         self.manager = o.DNP3Manager(1)
         self.channel: Any = None
         self.outstation: Any = None
@@ -114,6 +123,8 @@ class YadnpOutstation:
         config.outstation.params.allowUnsolicited = self.unsolicited
         config.link.LocalAddr = dnp3_points.OUTSTATION_ADDRESS
         config.link.RemoteAddr = dnp3_points.MASTER_ADDRESS
+        if self.keep_alive_ms is not None:
+            config.link.KeepAliveTimeout = o.TimeDuration.Milliseconds(self.keep_alive_ms)
         return config
 
     def start(self) -> int:
@@ -352,13 +363,13 @@ def run_dnp3py(*, port: int, unsolicited: bool, need_time: bool) -> None:
     asyncio.run(main())
 
 
-def run_yadnp3(*, unsolicited: bool, need_time: bool) -> None:
+def run_yadnp3(*, unsolicited: bool, need_time: bool, keep_alive_ms: int | None = None) -> None:
     for sig in STOP:
         signal.signal(sig, lambda *_: None)
     wake_r, wake_w = socket.socketpair()
     wake_w.setblocking(False)
     signal.set_wakeup_fd(wake_w.fileno())
-    station = YadnpOutstation(unsolicited=unsolicited, need_time=need_time)
+    station = YadnpOutstation(unsolicited=unsolicited, need_time=need_time, keep_alive_ms=keep_alive_ms)
     port = station.start()
     say(f"listening on {HOST}:{port}")
     sel = selectors.DefaultSelector()
@@ -388,9 +399,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--need-time", action="store_true", help="set IIN1.4 NEED_TIME until a master writes time"
     )
+    parser.add_argument("--keep-alive-ms", type=int, default=None,
+                        help="yadnp3 only: REQUEST_LINK_STATUS after this many ms of silence (opendnp3 "
+                             "default 60000)")
     args = parser.parse_args(argv)
     runners: dict[str, Callable[[], None]] = {
-        "yadnp3": lambda: run_yadnp3(unsolicited=args.unsolicited, need_time=args.need_time),
+        "yadnp3": lambda: run_yadnp3(unsolicited=args.unsolicited, need_time=args.need_time,
+                                     keep_alive_ms=args.keep_alive_ms),
         "dnp3py": lambda: run_dnp3py(port=args.port, unsolicited=args.unsolicited, need_time=args.need_time),
     }
     runners[args.impl]()

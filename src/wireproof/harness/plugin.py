@@ -670,7 +670,8 @@ class ReportWriter:
         device = DeviceInfo.from_json_dict(json.loads(self._device)) if self._device else DeviceInfo()
         self.result = RunResult(
             finished=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            profile=runinfo.profile_info(self.config.getoption("wireproof_profile"), entry),
+            profile=runinfo.profile_info(self.config.getoption("wireproof_profile"), entry,
+                                         builtin_target=not self.config.getoption("wireproof_target")),
             parameters=runinfo.parameter_info(entry, self._params()),
             environment=runinfo.environment(), device=device,
             suite=suite, target=self.config.getoption("wireproof_target") or self._target,

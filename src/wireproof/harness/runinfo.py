@@ -39,8 +39,9 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def profile_info(path: str | None, suite: SuiteEntry | None) -> ProfileInfo:
-    """The profile in force: the file given (hashed as read now), else the suite's built-in default."""
+def profile_info(path: str | None, suite: SuiteEntry | None, *, builtin_target: bool = False) -> ProfileInfo:
+    """The profile in force: the file given (hashed as read now), else the suite's built-in default
+    (which describes the target when that is the suite's built-in reference device, ``builtin_target``)."""
     if path is not None:
         file = Path(path)
         try:
@@ -52,7 +53,8 @@ def profile_info(path: str | None, suite: SuiteEntry | None) -> ProfileInfo:
         return ProfileInfo()
     package, _, name = suite.default_profile.partition(":")
     where = resources.files(package) / name
-    return ProfileInfo(source="built-in", path=str(where), sha256=_sha256(where.read_bytes()))
+    return ProfileInfo(source="built-in", path=str(where), sha256=_sha256(where.read_bytes()),
+                       describes_target=builtin_target)
 
 
 def parameter_info(suite: SuiteEntry | None, given: Mapping[str, str]) -> tuple[ParameterInfo, ...]:

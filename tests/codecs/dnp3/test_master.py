@@ -370,10 +370,24 @@ def test_link_answers_link_requests_and_drops_foreign_frames() -> None:
     foreign = frames_to(response(0), master=2)
     [notice] = link.receive_data(foreign, 0.0)
     assert isinstance(notice, M.Notice) and notice.kind == "link"
-    confirmed = frames_to(unsolicited(1, ANALOG), prm_function=PrimaryFunction.CONFIRMED_USER_DATA)
-    out = link.receive_data(confirmed, 0.0)
-    ack = decode_link(next(e for e in out if isinstance(e, M.SendBytes)).data)
-    assert ack.function == SecondaryFunction.ACK and of(out, M.PointUpdate)
+    # Confirmed user data goes through the secondary station (link_machine): not answered before a
+    # reset (9.2.6.3.1), then acknowledged and delivered once per FCB (9.2.6.3.3).
+    (piece,) = segment(unsolicited(1, ANALOG), seq=7)
+
+    def confirmed(fcb: bool) -> bytes:
+        return encode_link(LinkFrame(dir=False, prm=True, fcv=True, fcb=fcb, destination=1, source=10,
+                                     function=PrimaryFunction.CONFIRMED_USER_DATA, user_data=piece))
+    out = link.receive_data(confirmed(True), 0.0)
+    assert not of(out, M.SendBytes) and not of(out, M.PointUpdate) and of(out, M.Notice)
+    reset = encode_link(LinkFrame(dir=False, prm=True, function=PrimaryFunction.RESET_LINK_STATES,
+                                  destination=1, source=10))
+    [ack] = link.receive_data(reset, 0.0)
+    assert isinstance(ack, M.SendBytes) and decode_link(ack.data).function == SecondaryFunction.ACK
+    out = link.receive_data(confirmed(True), 0.0)
+    ack_frame = decode_link(next(e for e in out if isinstance(e, M.SendBytes)).data)
+    assert ack_frame.function == SecondaryFunction.ACK and of(out, M.PointUpdate)
+    out = link.receive_data(confirmed(True), 0.0)  # the same FCB again: a retransmission
+    assert of(out, M.SendBytes) and not of(out, M.PointUpdate)
 
 
 def test_link_reports_garbage_and_oversized_fragments() -> None:

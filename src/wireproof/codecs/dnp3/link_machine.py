@@ -372,8 +372,11 @@ class PrimaryStation(Machine[PrimaryState]):
     TABLE: ClassVar[TransitionTable[PrimaryState]] = PRIMARY
 
     def __init__(self, address: int, remote: int, *, is_master: bool = False, response_timeout: float = 2.0,
-                 retries: int = 2) -> None:
+                 retries: int = 2, flush_on_failure: bool = False) -> None:
         self.address = address
+        # When user data fails, drop what is queued behind it too (the rest of the same fragment,
+        # which the remote transport function could not reassemble anyway, 8.2.2).
+        self.flush_on_failure = flush_on_failure
         self.remote = remote
         self.dir = is_master
         self.response_timeout = response_timeout
@@ -450,6 +453,11 @@ class PrimaryStation(Machine[PrimaryState]):
             self._pump(out)
         return out
 
+    @property
+    def busy(self) -> bool:
+        """Whether a transaction is under way or user data waits to be confirmed."""
+        return self.state is not _ID or bool(self.queue)
+
     def _pump(self, out: LinkOutput) -> None:
         if self.state is not _ID or not self.queue:
             return
@@ -494,10 +502,22 @@ class PrimaryStation(Machine[PrimaryState]):
                     self.queue.popleft()
             elif action == "fail":
                 self.link_reset = False
-                user_data = pending is not None and pending.function == PrimaryFunction.CONFIRMED_USER_DATA
+                # The user data the failed transaction was for (its own frame, or the reset it
+                # waited on) cannot be delivered: it leaves the queue, the next item's turn comes.
+                user_data = pending is not None and pending.function in (PrimaryFunction.CONFIRMED_USER_DATA,
+                                                                         PrimaryFunction.RESET_LINK_STATES)
                 if user_data and self.queue:
                     self.queue.popleft()
-                out.failures.append(f"no answer to {pending.function.name if pending else 'a request'}")
+                    if self.flush_on_failure:
+                        self.queue.clear()
+                what = pending.function.name if pending else "a request"
+                if isinstance(event, RetriesExhausted):
+                    why = f"no answer to {what} after {self.retries} retries"
+                elif isinstance(event, NotSupported):
+                    why = f"{what} answered NOT_SUPPORTED"
+                else:
+                    why = f"{what} answered NACK"
+                out.failures.append(why)
         elif action == "reset, resend":
             self.link_reset = False
             frame = self._frame(PrimaryFunction.RESET_LINK_STATES)
@@ -510,13 +530,13 @@ class LinkLayer:
     """Both stations of one link end: frames in, frames out, user data delivered (module docstring)."""
 
     def __init__(self, address: int, remote: int, *, is_master: bool = False, confirmed: bool = False,
-                 response_timeout: float = 2.0, retries: int = 2) -> None:
+                 response_timeout: float = 2.0, retries: int = 2, flush_on_failure: bool = False) -> None:
         self.address = address
         self.remote = remote
         self.confirmed = confirmed
         self.secondary = SecondaryStation(address, is_master=is_master)
         self.primary = PrimaryStation(address, remote, is_master=is_master, response_timeout=response_timeout,
-                                      retries=retries)
+                                      retries=retries, flush_on_failure=flush_on_failure)
         self.ignored = 0  # frames for another destination
 
     def receive(self, frame: LinkFrame, now: float) -> LinkOutput:
@@ -532,6 +552,10 @@ class LinkLayer:
 
     def tick(self, now: float) -> LinkOutput:
         return self.primary.tick(now)
+
+    def request_link_status(self, now: float) -> LinkOutput:
+        """REQUEST_LINK_STATUS (the keep-alive, 9.2.6.2) when the primary station is idle."""
+        return self.primary.request_link_status(now)
 
     @property
     def next_deadline(self) -> float | None:

@@ -74,15 +74,32 @@ enable unsolicited for the configured classes (what a master does when it
 first talks to an outstation).
 
 :class:`MasterLink` puts the master on the wire: application fragments are
-segmented by the transport function (8.2, :func:`~.transport.segment`) into
-UNCONFIRMED USER DATA link frames (9.2.4.1.3.6; what opendnp3 masters send
-by default), and received bytes are framed, checked and reassembled
-(:class:`~.framers.LinkFramer`, :class:`~.transport.Reassembler`). The link
-layer is handled minimally: a primary RESET_LINK_STATES or TEST_LINK_STATES
-from the outstation is ACKed, REQUEST_LINK_STATUS is answered LINK_STATUS,
-CONFIRMED_USER_DATA is ACKed and its data taken (FCB duplicate detection is
-not done); frames for another address or with DIR set are dropped with a
-notice. The link-layer machine proper is :mod:`.link_machine`'s business.
+segmented by the transport function (8.2, :func:`~.transport.segment`) and
+handed to a :class:`~.link_machine.LinkLayer` (the primary and secondary
+stations of IEEE 1815-2012 9.2.6, one transition table each; this module
+has no link rules of its own). By default the primary station sends
+UNCONFIRMED_USER_DATA (9.2.4.1.3.6; what opendnp3 masters send). With
+``confirmed=True`` it sends CONFIRMED_USER_DATA: RESET_LINK_STATES first,
+the FCB toggled by every acknowledged frame, a frame not answered within
+``link_timeout`` repeated with the same FCB up to ``link_retries`` times,
+a NACK answered by a new reset and the frame again (9.2.6.2). While a
+request's frames wait for their ACKs, the master's response timer does not
+run; it starts when the last one is acknowledged (:meth:`Dnp3Master.transmitted`).
+When the link gives up, the task outstanding fails at once with
+:attr:`FailureCause.LINK` (:meth:`Dnp3Master.link_failed`) and the frames
+of the request still queued are dropped. ``keep_alive`` (seconds) sends
+REQUEST_LINK_STATUS when nothing was heard for that long and the link is
+idle; an unanswered one is a notice.
+
+Received octets are framed and checked (:class:`~.framers.LinkFramer`); a
+frame for another address, from another station or with DIR set is dropped
+with a notice; the others go to the link layer: answers (ACK, NACK,
+LINK_STATUS) to the primary station, primary frames of the outstation
+(RESET_LINK_STATES, TEST_LINK_STATES, REQUEST_LINK_STATUS, user data
+confirmed or not) to the secondary station, which answers them, checks the
+FCB of confirmed data (a repeat is acknowledged again, not delivered twice,
+9.2.6.3.3; confirmed data before a reset is not answered, 9.2.6.3.1) and
+delivers user data to the transport :class:`~.transport.Reassembler`.
 """
 
 from __future__ import annotations
@@ -100,11 +117,18 @@ from wireproof.codecs.dnp3.constants import (
     CommandStatus,
     FunctionCode,
     Iin,
-    PrimaryFunction,
-    SecondaryFunction,
 )
 from wireproof.codecs.dnp3.framers import LinkFramer
 from wireproof.codecs.dnp3.link import decode_link, encode_link
+from wireproof.codecs.dnp3.link_machine import (
+    ConfirmedUserData,
+    ConfirmedUserDataRepeat,
+    LinkLayer,
+    LinkOutput,
+    SecondaryState,
+    TestLinkStates,
+    TestLinkStatesRepeat,
+)
 from wireproof.codecs.dnp3.messages import (
     ApplicationRequest,
     ApplicationResponse,
@@ -123,7 +147,9 @@ __all__ = [
     "Dnp3Master",
     "Effect",
     "ExchangeState",
+    "FailureCause",
     "LastFragment",
+    "LinkFailure",
     "Malformed",
     "MasterConfig",
     "MasterLink",
@@ -352,10 +378,23 @@ class PointUpdate:
                      f"{' unsolicited' if self.unsolicited else ''})"
 
 
+class FailureCause(enum.Enum):
+    """Why a task failed, for a caller that must tell the cases apart without parsing ``reason``."""
+
+    TIMEOUT = "timeout"  # no (complete) response within the response timeout (4.2.2.4.5)
+    LINK = "link"  # the link layer gave up delivering the request (9.2.6.2: retries exhausted, NACK...)
+    IIN = "iin"  # the response's IIN2 bits refuse the request (4.2.2.7.2), or IIN1.7 stays set
+    STATUS = "status"  # a command answered with a status other than SUCCESS, or not echoed (4.4.3)
+    RESPONSE = "response"  # the response lacks what the task needs (no g52 in a DELAY_MEASURE response)
+    ENCODE = "encode"  # the request itself does not encode (nothing was sent)
+    QUEUE = "queue"  # the task queue was full
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskResult:
-    """A task ended: ``ok``, or ``reason`` says why not. ``statuses``: the command status of each
-    control object in the (last) response; ``iin`` the last response's IIN."""
+    """A task ended: ``ok``, or ``reason`` says why not and ``cause`` what kind of failure it is.
+    ``statuses``: the command status of each control object in the (last) response; ``iin`` the
+    last response's IIN."""
 
     id: int
     task: Task
@@ -363,6 +402,7 @@ class TaskResult:
     reason: str = ""
     iin: int = 0
     statuses: tuple[int, ...] = ()
+    cause: FailureCause | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -410,6 +450,14 @@ class Timeout:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LinkFailure:
+    """The link layer gave up delivering what the master sent (local: IEEE 1815-2012 9.2.6.2,
+    retries exhausted or the request refused); ``reason`` says how."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MoreFragment:
     """A solicited response fragment as expected, without FIN."""
 
@@ -451,13 +499,16 @@ _SEQ_CLAUSE = "IEEE 1815 4.2.2.4.5: a solicited response answers the outstanding
 
 EXCHANGE: Final = TransitionTable(
     name="DNP3 master request/response exchange", protocol=PROTOCOL, states=ExchangeState,
-    events=(Submit, SubmitNoAck, Timeout, MoreFragment, LastFragment, UnexpectedResponse, Unsolicited,
-            Malformed),
-    local=(Submit, SubmitNoAck, Timeout),
+    events=(Submit, SubmitNoAck, Timeout, LinkFailure, MoreFragment, LastFragment, UnexpectedResponse,
+            Unsolicited, Malformed),
+    local=(Submit, SubmitNoAck, Timeout, LinkFailure),
     rules={
         (_I, Submit): Transition(_F, "send"),
         (_I, SubmitNoAck): Transition(_I, "send, no response"),
         (_I, Timeout): Transition(_I, "ignore"),
+        (_I, LinkFailure): Transition(_I, "report"),
+        (_F, LinkFailure): Transition(_I, "fail"),
+        (_M, LinkFailure): Transition(_I, "fail"),
         (_I, UnexpectedResponse): Transition(_I, "discard"),
         (_I, Unsolicited): Transition(_I, "accept"),
         (_I, Malformed): Transition(_I, "report"),
@@ -621,7 +672,7 @@ class Dnp3Master(Machine[ExchangeState]):
         self._last_unsolicited: tuple[int, bytes] | None = None
         self._streak: dict[Iin, int] = {}
         self.stats: dict[str, int] = {"sent": 0, "fragments": 0, "unsolicited": 0, "discarded": 0,
-                                      "malformed": 0, "timeouts": 0}
+                                      "malformed": 0, "timeouts": 0, "link_failures": 0}
 
     # --- the table's contract ---------------------------------------------------------
 
@@ -654,7 +705,15 @@ class Dnp3Master(Machine[ExchangeState]):
                 self.stats["timeouts"] += 1
                 self._deadline = None
                 self._fail(f"no response within {self.config.response_timeout:g} s "
-                           "(response timeout, IEEE 1815 4.2.2.4.5)", out)
+                           "(response timeout, IEEE 1815 4.2.2.4.5)", out, FailureCause.TIMEOUT)
+        elif isinstance(event, LinkFailure):
+            self.stats["link_failures"] += 1
+            if action == "fail":
+                self._deadline = None
+                self._fail(f"link layer: {event.reason} (IEEE 1815-2012 9.2.6.2)", out, FailureCause.LINK)
+            else:
+                out.append(Notice(kind="link", clause="IEEE 1815-2012 9.2.6.2",
+                                  message=f"link layer: {event.reason} (no request was awaiting a response)"))
         elif isinstance(event, MoreFragment | LastFragment):
             self._fragment(event.response, now, out, last=isinstance(event, LastFragment))
         elif isinstance(event, UnexpectedResponse):
@@ -704,7 +763,8 @@ class Dnp3Master(Machine[ExchangeState]):
         if len(self._queue) >= self.config.max_queue:
             self._last_id = next(self._ids)
             out.append(TaskResult(id=self._last_id, task=task, ok=False,
-                                  reason=f"task queue full ({self.config.max_queue} tasks)"))
+                                  reason=f"task queue full ({self.config.max_queue} tasks)",
+                                  cause=FailureCause.QUEUE))
             return out
         self._enqueue(task)
         return self._pump(now, out)
@@ -740,6 +800,20 @@ class Dnp3Master(Machine[ExchangeState]):
             out.append(Notice(kind="stray", message=f"solicited response SEQ={response.seq} discarded: {err}",
                               clause=err.clause))
         return self._pump(now, out)
+
+    def link_failed(self, reason: str, now: float) -> list[Effect]:
+        """The link layer gave up delivering what was sent (:class:`LinkFailure`): the request
+        outstanding fails at once (cause :attr:`FailureCause.LINK`), without waiting for its
+        response timeout; the next task starts."""
+        out = self.handle(LinkFailure(reason=reason), Role.LOCAL, now)
+        return self._pump(now, out)
+
+    def transmitted(self, now: float) -> None:
+        """The lower layer finished delivering what was sent at ``now`` (a confirmed link took the
+        last frame): the response timeout of the request outstanding counts from here, as a master
+        starts its response timer once the request is out (IEEE 1815 4.2.2.4.5)."""
+        if self.state is not ExchangeState.IDLE and self._deadline is not None:
+            self._deadline = now + self.config.response_timeout
 
     def tick(self, now: float) -> list[Effect]:
         """The time is ``now``: a response timeout that has passed fails its task."""
@@ -781,7 +855,7 @@ class Dnp3Master(Machine[ExchangeState]):
                     encode_fragment(request, PROTOCOL)
                 except EncodeError as err:
                     # A request that cannot be encoded (a bad command object): nothing is sent.
-                    self._fail(f"request does not encode: {err}", out)
+                    self._fail(f"request does not encode: {err}", out, FailureCause.ENCODE)
                     continue
                 submit = SubmitNoAck if request.function in NO_RESPONSE else Submit
                 out += self.handle(submit(request=request), Role.LOCAL, now)
@@ -811,12 +885,12 @@ class Dnp3Master(Machine[ExchangeState]):
         self.stats["sent"] += 1
         out.append(Transmit(data=data, fragment=request))
 
-    def _fail(self, reason: str, out: list[Effect]) -> None:
+    def _fail(self, reason: str, out: list[Effect], cause: FailureCause) -> None:
         run = self._current
         if run is None:
             return
         out.append(TaskResult(id=run.id, task=run.task, ok=False, reason=reason, iin=self.iin,
-                              statuses=run.statuses))
+                              statuses=run.statuses, cause=cause))
         run.done, run.next_request = True, None
 
     def _confirm(self, r: ApplicationResponse, out: list[Effect], *, unsolicited: bool) -> None:
@@ -855,18 +929,19 @@ class Dnp3Master(Machine[ExchangeState]):
         if run.failure:
             bad = _status_names(_statuses(r))
             status = f"; command status {bad}" if bad else ""
-            self._fail(f"{run.failure} (IEEE 1815 4.2.2.7.2){status}", out)
+            self._fail(f"{run.failure} (IEEE 1815 4.2.2.7.2){status}", out, FailureCause.IIN)
             return
         if task.kind is TaskKind.CLEAR_RESTART and r.iin & Iin.DEVICE_RESTART:
             self._fail("IIN1.7 DEVICE_RESTART still set in the response to its clearing write "
-                       "(IEEE 1815 4.2.2.7.1)", out)
+                       "(IEEE 1815 4.2.2.7.1)", out, FailureCause.IIN)
             return
         if task.kind in (TaskKind.SELECT_OPERATE, TaskKind.DIRECT_OPERATE) and request is not None:
             bad = _status_names(_statuses(r))
             if bad or not _echoes(request, r):
                 what = "SELECT" if request.function == FunctionCode.SELECT else request.function.name
                 self._fail(f"{what} answered with status {bad} (IEEE 1815 4.4.3, 11.9.7)" if bad
-                           else f"{what} response does not echo the request's objects (IEEE 1815 4.4.3)", out)
+                           else f"{what} response does not echo the request's objects (IEEE 1815 4.4.3)", out,
+                           FailureCause.STATUS)
                 return
             if request.function == FunctionCode.SELECT:
                 run.step, run.statuses = 1, ()
@@ -883,7 +958,8 @@ class Dnp3Master(Machine[ExchangeState]):
                 delay = next((int(p.values["delay"]) * (1000 if h.variation == 1 else 1)
                               for h in r.objects if h.group == 52 for p in h.points), None)
                 if delay is None:
-                    self._fail("DELAY_MEASURE response carries no g52 time delay object", out)
+                    self._fail("DELAY_MEASURE response carries no g52 time delay object", out,
+                               FailureCause.RESPONSE)
                     return
                 rtt = (now - run.sent_at) * 1000.0
                 propagation = max(0.0, (rtt - delay) / 2)
@@ -968,10 +1044,13 @@ class Dnp3Master(Machine[ExchangeState]):
 
 @dataclass(slots=True)
 class MasterLink:
-    """:class:`Dnp3Master` over FT3 link frames and the transport function (module docstring).
+    """:class:`Dnp3Master` over FT3 link frames, the transport function and the link stations of
+    :mod:`.link_machine` (module docstring).
 
-    Every :class:`Transmit` of the master becomes one :class:`SendBytes` (its link frames);
-    received octets are framed and reassembled, and each fragment handed to the master.
+    Every :class:`Transmit` of the master becomes one :class:`SendBytes` carrying the request (its
+    ``data`` is empty when a confirmed link holds the frames back until the previous ones are
+    acknowledged; they come in later :class:`SendBytes`); received octets are framed, handed to the
+    link layer, and the user data it delivers reassembled and given to the master.
     """
 
     master: Dnp3Master = field(default_factory=Dnp3Master)
@@ -979,35 +1058,62 @@ class MasterLink:
     outstation: int = 10
     max_fragment: int = DEFAULT_MAX_FRAGMENT
     max_buffer: int = 64 * 1024
+    confirmed: bool = False  # CONFIRMED_USER_DATA (reset first, FCB, retries) instead of UNCONFIRMED
+    link_timeout: float = 2.0  # the link response timeout, seconds (9.2.6.2)
+    link_retries: int = 2  # retransmissions of an unanswered primary frame before giving up
+    keep_alive: float | None = None  # REQUEST_LINK_STATUS after this many seconds without a frame
+    link: LinkLayer = field(init=False)
     _framer: LinkFramer = field(init=False)
     _reassembler: Reassembler = field(init=False)
     _tseq: int = 0
+    _delivering: bool = False  # confirmed user data of ours not yet acknowledged
+    _last_heard: float | None = None
 
     def __post_init__(self) -> None:
+        if self.link_retries < 0 or not self.link_timeout > 0:
+            raise LocalProtocolError("the link response timeout must be > 0 and the retries >= 0",
+                                     protocol="dnp3")
         self._framer = LinkFramer(max_buffer=self.max_buffer)
         self._reassembler = Reassembler(max_fragment=self.max_fragment, protocol="dnp3")
+        self.link = LinkLayer(self.address, self.outstation, is_master=True, confirmed=self.confirmed,
+                              response_timeout=self.link_timeout, retries=self.link_retries,
+                              flush_on_failure=True)
+
+    @property
+    def busy(self) -> bool:
+        """Whether the master has a task running or waiting, or the link frames not yet acknowledged."""
+        return self.master.busy or self.link.primary.busy
 
     def next_deadline(self) -> float | None:
-        return self.master.next_deadline()
+        """When :meth:`tick` has something to do: the link response timeout, the master's response
+        timeout (not while its request is still being delivered), the next keep-alive."""
+        times = [self.link.next_deadline]
+        if not self._delivering:
+            times.append(self.master.next_deadline())
+        if self.keep_alive is not None and self._last_heard is not None and not self.link.primary.busy:
+            times.append(self._last_heard + self.keep_alive)
+        known = [t for t in times if t is not None]
+        return min(known) if known else None
 
     def start(self, now: float) -> list[Effect]:
-        return self._wire(self.master.start(now))
+        self._heard(now, first=True)
+        return self._wire(self.master.start(now), now)
 
     def send(self, task: Task, now: float) -> list[Effect]:
-        return self._wire(self.master.send(task, now))
+        self._heard(now, first=True)
+        return self._wire(self.master.send(task, now), now)
 
     def tick(self, now: float) -> list[Effect]:
-        return self._wire(self.master.tick(now))
-
-    def frames(self, fragment: bytes) -> bytes:
-        """The link frames (UNCONFIRMED USER DATA, DIR set) that carry ``fragment``."""
-        out = bytearray()
-        segments = segment(fragment, seq=self._tseq)
-        self._tseq = (self._tseq + len(segments)) % 64
-        for seg in segments:
-            out += encode_link(LinkFrame(dir=True, prm=True, function=PrimaryFunction.UNCONFIRMED_USER_DATA,
-                                         destination=self.outstation, source=self.address, user_data=seg))
-        return bytes(out)
+        """The time is ``now``: link retries and failures, the keep-alive, the master's timeout."""
+        self._heard(now, first=True)
+        out = self._link(self.link.tick(now), now)
+        if (self.keep_alive is not None and self._last_heard is not None and not self.link.primary.busy
+                and now >= self._last_heard + self.keep_alive):
+            self._last_heard = now  # the next one a keep-alive period later, answered or not
+            out += self._link(self.link.request_link_status(now), now)
+        if not self._delivering:
+            out += self._wire(self.master.tick(now), now)
+        return out
 
     def receive_data(self, data: bytes, now: float) -> list[Effect]:
         """Octets from the outstation; never raises for what they contain."""
@@ -1030,7 +1136,13 @@ class MasterLink:
                 out.append(Notice(kind="link", message=f"frame dropped: {err}", clause="IEEE 1815 9.2.4.2"))
                 continue
             out += self._frame(frame, now)
-        return self._wire(out)
+        return out
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _heard(self, now: float, *, first: bool = False) -> None:
+        if not first or self._last_heard is None:
+            self._last_heard = now
 
     def _frame(self, frame: LinkFrame, now: float) -> list[Effect]:
         if frame.destination != self.address or frame.source != self.outstation or frame.dir:
@@ -1038,31 +1150,67 @@ class MasterLink:
                            message=f"frame from {frame.source} to {frame.destination} (DIR={int(frame.dir)}) "
                                    f"dropped: this master is {self.address}, its outstation "
                                    f"{self.outstation}")]
-        if not frame.prm:
-            return []  # a secondary frame: this master asks for none (it sends unconfirmed user data)
-        function = frame.function
-        if function == PrimaryFunction.REQUEST_LINK_STATUS:
-            return [SendBytes(data=self._secondary(SecondaryFunction.LINK_STATUS))]
-        if function in (PrimaryFunction.RESET_LINK_STATES, PrimaryFunction.TEST_LINK_STATES):
-            return [SendBytes(data=self._secondary(SecondaryFunction.ACK))]
+        self._heard(now)
         out: list[Effect] = []
-        if function == PrimaryFunction.CONFIRMED_USER_DATA:
-            out.append(SendBytes(data=self._secondary(SecondaryFunction.ACK)))
-        if not frame.user_data:
-            return out
-        try:
-            fragment = self._reassembler.feed(frame.user_data)
-        except DecodeError as err:
-            out.append(Notice(kind="transport", message=str(err), clause="IEEE 1815 8.2.2"))
-            return out
-        if fragment is not None:
-            out += self.master.receive(fragment, now)
+        if frame.prm:
+            event = self.link.secondary.classify(frame)
+            if isinstance(event, ConfirmedUserDataRepeat | TestLinkStatesRepeat):
+                out.append(Notice(kind="link", clause="IEEE 1815-2012 9.2.6.3.3",
+                                  message=f"{frame.function.name} FCB={int(frame.fcb)} repeats the frame "
+                                          "already taken: acknowledged again, not delivered twice"))
+            elif (isinstance(event, ConfirmedUserData | TestLinkStates)
+                  and self.link.secondary.state is SecondaryState.UNRESET):
+                out.append(Notice(kind="link", clause="IEEE 1815-2012 9.2.6.3.1",
+                                  message=f"{frame.function.name} before RESET_LINK_STATES: not answered, "
+                                          "not delivered"))
+        return out + self._link(self.link.receive(frame, now), now)
+
+    def _link(self, result: LinkOutput, now: float) -> list[Effect]:
+        """What the link layer did: frames to send, user data for the transport, failures."""
+        out: list[Effect] = []
+        if result.frames:
+            out.append(SendBytes(data=b"".join(encode_link(f) for f in result.frames)))
+        for data, _broadcast in result.delivered:
+            if not data:
+                continue
+            try:
+                fragment = self._reassembler.feed(data)
+            except DecodeError as err:
+                out.append(Notice(kind="transport", message=str(err), clause="IEEE 1815 8.2.2"))
+                continue
+            if fragment is not None:
+                out += self._wire(self.master.receive(fragment, now), now)
+        for failure in result.failures:
+            # Our user data failed when the link dropped it (flush_on_failure empties the queue);
+            # a failed keep-alive leaves queued data going on.
+            if self._delivering and not self.link.primary.queue:
+                self._delivering = False
+                out += self._wire(self.master.link_failed(failure, now), now)
+            else:
+                out.append(Notice(kind="link", clause="IEEE 1815-2012 9.2.6.2",
+                                  message=f"link layer: {failure}"))
+        self._delivered(now)
         return out
 
-    def _secondary(self, function: SecondaryFunction) -> bytes:
-        return encode_link(LinkFrame(dir=True, prm=False, function=function, destination=self.outstation,
-                                     source=self.address))
+    def _delivered(self, now: float) -> None:
+        if self._delivering and not self.link.primary.busy:
+            self._delivering = False
+            self.master.transmitted(now)
 
-    def _wire(self, effects: list[Effect]) -> list[Effect]:
-        return [SendBytes(data=self.frames(e.data), fragment=e.fragment) if isinstance(e, Transmit) else e
-                for e in effects]
+    def _wire(self, effects: list[Effect], now: float) -> list[Effect]:
+        """The master's effects with each :class:`Transmit` handed to the link layer."""
+        out: list[Effect] = []
+        for effect in effects:
+            if not isinstance(effect, Transmit):
+                out.append(effect)
+                continue
+            frames: list[LinkFrame] = []
+            segments = segment(effect.data, seq=self._tseq)
+            self._tseq = (self._tseq + len(segments)) % 64
+            for piece in segments:
+                frames += self.link.send(piece, now).frames
+            if self.confirmed:
+                self._delivering = True
+            out.append(SendBytes(data=b"".join(encode_link(f) for f in frames), fragment=effect.fragment))
+        self._delivered(now)
+        return out

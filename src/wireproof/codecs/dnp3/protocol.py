@@ -124,5 +124,9 @@ DESCRIPTOR = ProtocolDescriptor(
                                "Construct oracle; replay against tshark"),
     ),
     fixtures="wireproof.fixtures:dnp3",
-    compiled=(),
+    # The decode path (mypyc, setup.py). The passive analyzer stays pure: compiled, it counted 9 link
+    # frames instead of 17 on dnp3-flowbuffer-overflow-assert.pcap (not yet understood).
+    compiled=("wireproof.codecs.dnp3.link", "wireproof.codecs.dnp3.transport",
+              "wireproof.codecs.dnp3.objects", "wireproof.codecs.dnp3.application",
+              "wireproof.codecs.dnp3.codec", "wireproof.codecs.dnp3.free_format"),
 )

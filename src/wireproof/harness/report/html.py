@@ -126,7 +126,7 @@ def _row(case: CaseResult) -> str:
 def _context(result: RunResult) -> str:
     """What was tested and how: target, profile, parameters, device identity, times, versions."""
     profile = result.profile
-    warn = ' class="warn"' if profile.source != "file" else ""
+    warn = ' class="warn"' if profile.warn else ""
     rows = [("target", escape(result.target or "the suite's built-in reference device")),
             ("profile", f"<span{warn}>{escape(profile.text)}</span>")]
     if result.parameters:

@@ -153,23 +153,33 @@ class ProfileInfo:
     source: str = "none"  # "file", "built-in" or "none"
     path: str = ""
     sha256: str = ""
+    describes_target: bool = False  # built-in: the target is the built-in reference device it describes
+
+    @property
+    def warn(self) -> bool:
+        """Whether a reader should be warned: no profile, or one written for another device."""
+        return self.source != "file" and not self.describes_target
 
     @property
     def text(self) -> str:
         if self.source == "file":
             return f"{self.path} (sha256 {self.sha256})"
+        if self.source == "built-in" and self.describes_target:
+            return (f"built-in reference profile, which describes the built-in reference device under test: "
+                    f"{self.path} (sha256 {self.sha256})")
         if self.source == "built-in":
             return (f"built-in reference profile, which describes wireproof's own reference device, not "
                     f"the target: {self.path} (sha256 {self.sha256})")
         return "no profile"
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "path": self.path, "sha256": self.sha256, "text": self.text}
+        return {"source": self.source, "path": self.path, "sha256": self.sha256,
+                "describes_target": self.describes_target, "text": self.text}
 
     @classmethod
     def from_json_dict(cls, data: dict[str, Any]) -> ProfileInfo:
         return cls(source=str(data.get("source", "none")), path=str(data.get("path", "")),
-                   sha256=str(data.get("sha256", "")))
+                   sha256=str(data.get("sha256", "")), describes_target=bool(data.get("describes_target")))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

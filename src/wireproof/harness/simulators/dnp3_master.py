@@ -4,6 +4,8 @@
                                    [--master 1] [--outstation 10] [--poll-interval S] [--count N]
                                    [--operate crob:INDEX:CODE ...] [--time-sync] [--non-lan]
                                    [--unsolicited] [--timeout S] [--json]
+                                   [--link-confirmed] [--link-retries N] [--link-timeout S]
+                                   [--keep-alive S]
 
 It connects, runs the startup sequence (disable unsolicited, integrity poll,
 and with ``--unsolicited`` enable unsolicited for classes 1-3), runs the
@@ -13,6 +15,13 @@ answering unsolicited responses in between. Every point update is one
 line (``binary[0] = True flags=0x01 (g1v2)``), every task result and
 notice too; with ``--json`` each is one JSON object a line (``{"type":
 "point", "kind": "binary", "index": 0, "value": true, ...}``).
+
+The link layer sends UNCONFIRMED_USER_DATA by default (as opendnp3 masters do);
+``--link-confirmed`` sends CONFIRMED_USER_DATA (the link reset first, FCB,
+``--link-retries`` retransmissions after ``--link-timeout`` seconds each;
+IEEE 1815-2012 9.2.6.2), ``--keep-alive S`` a REQUEST_LINK_STATUS after S
+seconds of silence. A task whose frames the link could not deliver fails
+(``task ...: FAILED: link layer: ...``).
 
 Exit status: 0 when every task succeeded, 1 when one failed (a timeout, a
 command refused, an IIN2 error), 2 when the target cannot be reached or
@@ -30,7 +39,9 @@ than the master's next deadline, feeds what arrives to the link, calls
 records what it reports (:attr:`MasterSession.points`, the latest value of
 each point, at most :data:`MAX_POINTS` of them; :attr:`MasterSession.results`;
 :attr:`MasterSession.effects`, the last :data:`MAX_EFFECTS`). Every wait is
-on the socket, with a deadline; nothing sleeps. Tests (and the outstation
+on the socket, with a deadline; nothing sleeps. The link options
+(``link_confirmed``, ``link_retries``, ``link_timeout``, ``keep_alive``) go to
+the MasterLink; ``on_wire`` sees every octet written and read. Tests (and the outstation
 suite) use :func:`connect` and the task methods
 (:meth:`~MasterSession.integrity_poll`, :meth:`~MasterSession.operate`,
 :meth:`~MasterSession.time_sync`, :meth:`~MasterSession.wait_for`).
@@ -77,7 +88,9 @@ class _Recorder:
     """What both drivers share: the master on its link, and what it reported (bounded)."""
 
     def __init__(self, *, address: int, outstation: int, config: M.MasterConfig | None,
-                 on_effect: Callable[[M.Effect], None] | None, clock: Callable[[], float]) -> None:
+                 on_effect: Callable[[M.Effect], None] | None, clock: Callable[[], float],
+                 link_confirmed: bool = False, link_retries: int = 2, link_timeout: float = 2.0,
+                 keep_alive: float | None = None) -> None:
         self.clock = clock
         base = config or M.MasterConfig()
         utc_offset = time.time() - clock()  # the master sees one clock; its UTC is this far away
@@ -86,7 +99,9 @@ class _Recorder:
             unsolicited_classes=base.unsolicited_classes,
             disable_unsolicited_at_startup=base.disable_unsolicited_at_startup,
             integrity_on_restart=base.integrity_on_restart, max_queue=base.max_queue))
-        self.link = M.MasterLink(master=self.master, address=address, outstation=outstation)
+        self.link = M.MasterLink(master=self.master, address=address, outstation=outstation,
+                                 confirmed=link_confirmed, link_retries=link_retries,
+                                 link_timeout=link_timeout, keep_alive=keep_alive)
         self.points: dict[tuple[str, int], M.PointUpdate] = {}
         self.results: dict[int, M.TaskResult] = {}
         self.effects: deque[M.Effect] = deque(maxlen=MAX_EFFECTS)
@@ -120,14 +135,23 @@ class _Recorder:
 
 
 class MasterSession(_Recorder):
-    """A DNP3 master on one connection to an outstation, blocking (module docstring)."""
+    """A DNP3 master on one connection to an outstation, blocking (module docstring).
+
+    ``link_confirmed``: CONFIRMED_USER_DATA on the link (``link_retries`` retransmissions,
+    ``link_timeout`` seconds each); ``keep_alive``: seconds of silence before a REQUEST_LINK_STATUS
+    (None: never). ``on_wire`` is called with ``("tx", octets)`` for what is written and
+    ``("rx", octets)`` for what is read (a trace, for tests and debugging)."""
 
     def __init__(self, url: str, *, address: int = 1, outstation: int = 10,
                  config: M.MasterConfig | None = None, connect_timeout: float = 5.0,
                  on_effect: Callable[[M.Effect], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, link_confirmed: bool = False,
+                 link_retries: int = 2, link_timeout: float = 2.0, keep_alive: float | None = None,
+                 on_wire: Callable[[str, bytes], None] | None = None) -> None:
         super().__init__(address=address, outstation=outstation, config=config, on_effect=on_effect,
-                         clock=clock)
+                         clock=clock, link_confirmed=link_confirmed, link_retries=link_retries,
+                         link_timeout=link_timeout, keep_alive=keep_alive)
+        self.on_wire = on_wire
         self.url = url
         self.transport = open_target(url, timeout=connect_timeout)
 
@@ -145,7 +169,10 @@ class MasterSession(_Recorder):
     def _apply(self, effects: list[M.Effect]) -> None:
         for effect in effects:
             if isinstance(effect, M.SendBytes):
-                self.transport.send(effect.data)
+                if effect.data:  # empty: a confirmed link holds the frames until the previous ACK
+                    if self.on_wire is not None:
+                        self.on_wire("tx", effect.data)
+                    self.transport.send(effect.data)
             else:
                 self._record(effect)
 
@@ -159,6 +186,8 @@ class MasterSession(_Recorder):
                 return False
             data = self._recv(self._wait(end))
             if data:
+                if self.on_wire is not None:
+                    self.on_wire("rx", data)
                 self._apply(self.link.receive_data(data, self.clock()))
             self._apply(self.link.tick(self.clock()))
         return True
@@ -192,12 +221,14 @@ class MasterSession(_Recorder):
         self._apply(self.link.send(task, self.clock()))
         tid = self.master.last_id
         if not self.pump(timeout, lambda: tid in self.results):
-            return M.TaskResult(id=tid, task=task, ok=False, reason=f"no result within {timeout:g} s")
+            return M.TaskResult(id=tid, task=task, ok=False, reason=f"no result within {timeout:g} s",
+                                cause=M.FailureCause.TIMEOUT)
         return self.results[tid]
 
     def settle(self, timeout: float = 30.0) -> bool:
-        """Serve until the master has nothing left to do (tasks the IIN bits queued included)."""
-        return self.pump(timeout, lambda: not self.master.busy)
+        """Serve until the master has nothing left to do (tasks the IIN bits queued included, and
+        link frames still awaiting their ACK)."""
+        return self.pump(timeout, lambda: not self.link.busy)
 
     def integrity_poll(self, timeout: float = 30.0) -> M.TaskResult:
         return self.run(M.integrity_poll(), timeout)
@@ -250,9 +281,11 @@ class AsyncMasterSession(_Recorder):
     def __init__(self, url: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
                  address: int = 1, outstation: int = 10, config: M.MasterConfig | None = None,
                  on_effect: Callable[[M.Effect], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, link_confirmed: bool = False,
+                 link_retries: int = 2, link_timeout: float = 2.0, keep_alive: float | None = None) -> None:
         super().__init__(address=address, outstation=outstation, config=config, on_effect=on_effect,
-                         clock=clock)
+                         clock=clock, link_confirmed=link_confirmed, link_retries=link_retries,
+                         link_timeout=link_timeout, keep_alive=keep_alive)
         self.url, self.reader, self.writer = url, reader, writer
 
     @classmethod
@@ -276,8 +309,9 @@ class AsyncMasterSession(_Recorder):
     async def _apply(self, effects: list[M.Effect]) -> None:
         for effect in effects:
             if isinstance(effect, M.SendBytes):
-                self.writer.write(effect.data)
-                await self.writer.drain()
+                if effect.data:
+                    self.writer.write(effect.data)
+                    await self.writer.drain()
             else:
                 self._record(effect)
 
@@ -314,7 +348,8 @@ class AsyncMasterSession(_Recorder):
         await self._apply(self.link.send(task, self.clock()))
         tid = self.master.last_id
         if not await self.pump(timeout, lambda: tid in self.results):
-            return M.TaskResult(id=tid, task=task, ok=False, reason=f"no result within {timeout:g} s")
+            return M.TaskResult(id=tid, task=task, ok=False, reason=f"no result within {timeout:g} s",
+                                cause=M.FailureCause.TIMEOUT)
         return self.results[tid]
 
 
@@ -330,7 +365,8 @@ def effect_json(effect: M.Effect) -> dict[str, Any]:
                 "variation": effect.variation, "event": effect.event, "unsolicited": effect.unsolicited}
     if isinstance(effect, M.TaskResult):
         return {"type": "task", "id": effect.id, "task": effect.task.name, "ok": effect.ok,
-                "reason": effect.reason, "iin": f"0x{effect.iin:04x}", "statuses": list(effect.statuses)}
+                "reason": effect.reason, "iin": f"0x{effect.iin:04x}", "statuses": list(effect.statuses),
+                "cause": effect.cause.value if effect.cause is not None else None}
     if isinstance(effect, M.Notice):
         return {"type": "notice", "kind": effect.kind, "message": effect.message, "clause": effect.clause}
     return {"type": type(effect).__name__}
@@ -391,6 +427,12 @@ def _positive(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) > 255:
+        raise argparse.ArgumentTypeError(f"must be a number of retries 0..255, not {text!r}")
+    return int(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", metavar="URL", help="the outstation: tcp://HOST:PORT (or udp://HOST:PORT)")
     parser.add_argument("--udp", metavar="URL", help="talk to the outstation over UDP at this udp:// URL "
@@ -415,6 +457,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="enable unsolicited responses for classes 1-3 at startup")
     parser.add_argument("--timeout", type=_positive, default=5.0, metavar="S",
                         help="response timeout in seconds (default 5)")
+    parser.add_argument("--link-confirmed", action="store_true",
+                        help="send CONFIRMED_USER_DATA on the link (reset first, FCB, retries; "
+                             "default: UNCONFIRMED_USER_DATA, as opendnp3 masters)")
+    parser.add_argument("--link-retries", type=_count, default=2, metavar="N",
+                        help="link retransmissions of an unacknowledged frame (default 2)")
+    parser.add_argument("--link-timeout", type=_positive, default=2.0, metavar="S",
+                        help="link response timeout in seconds (default 2)")
+    parser.add_argument("--keep-alive", type=_positive, default=None, metavar="S",
+                        help="REQUEST_LINK_STATUS after S seconds without a frame (default: never)")
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
 
 
@@ -443,7 +494,10 @@ def run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
     try:
         session = MasterSession(url, address=args.master, outstation=args.outstation, config=config,
-                                connect_timeout=args.timeout, on_effect=emit)
+                                connect_timeout=args.timeout, on_effect=emit,
+                                link_confirmed=args.link_confirmed, link_retries=args.link_retries,
+                                link_timeout=args.link_timeout,
+                                keep_alive=args.keep_alive)
     except (HarnessError, OSError) as err:
         print(f"wireproof simulate dnp3-master: error: target not reachable: {err}", file=sys.stderr)
         return USAGE
