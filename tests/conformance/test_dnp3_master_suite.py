@@ -177,3 +177,14 @@ def test_default_is_the_reference_master(tmp_path: Path) -> None:
     assert {c for c, v in got.items() if v == "pass"} == ALL - REFERENCE_FAIL - REFERENCE_NA, out
     assert code == 1, out
     assert "simulate dnp3-master" in report["target"], report["target"]
+
+
+def test_reference_master_on_a_confirmed_link(tmp_path: Path) -> None:
+    """With ``--link-confirmed`` the reference master resets the link and sends CONFIRMED USER DATA:
+    the link clauses apply, and the station's link ACKs keep the application clauses working."""
+    link = ("DNP3-M-022", "DNP3-M-023", "DNP3-M-024", "DNP3-M-025", "DNP3-M-010", "DNP3-M-015")
+    code, report, out = certify(tmp_path / "report", "--command",
+                                "{python} -m wireproof simulate dnp3-master --target {url} --unsolicited "
+                                "--link-confirmed", "-k", " or ".join(link))
+    assert verdicts(report) == dict.fromkeys(link, "pass"), out
+    assert code == 0, out
