@@ -671,7 +671,8 @@ class ReportWriter:
         self.result = RunResult(
             finished=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             profile=runinfo.profile_info(self.config.getoption("wireproof_profile"), entry,
-                                         builtin_target=not self.config.getoption("wireproof_target")),
+                                         builtin_target=not any(self.config.getoption(name) for name in (
+                                             "wireproof_target", "wireproof_bind", "wireproof_command"))),
             parameters=runinfo.parameter_info(entry, self._params()),
             environment=runinfo.environment(), device=device,
             suite=suite, target=self.config.getoption("wireproof_target") or self._target,
