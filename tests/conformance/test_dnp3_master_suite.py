@@ -72,6 +72,7 @@ YADNP3_NA = {
 
 
 @pytest.mark.peer
+@pytest.mark.suite_run
 def test_yadnp3_master_verdicts_are_pinned(tmp_path: Path) -> None:
     need("yadnp3")
     code, report, out = certify(tmp_path / "report", "--command", YADNP3_COMMAND)
@@ -130,6 +131,7 @@ DNP3PY_NA = {
 
 
 @pytest.mark.peer
+@pytest.mark.suite_run
 def test_dnp3py_master_verdicts_are_pinned(tmp_path: Path) -> None:
     need("dnp3py")
     # poll_timeout 6: the clauses dnp3py fails wait for something it never does.
@@ -161,6 +163,7 @@ REFERENCE_NA = {
 }
 
 
+@pytest.mark.suite_run
 def test_default_is_the_reference_master(tmp_path: Path) -> None:
     code, report, out = certify(tmp_path / "report")
     assert "the built-in reference client" in out
