@@ -24,6 +24,14 @@ settings.register_profile("fuzz", parent=settings.get_profile("default"), max_ex
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """tox runs the ``suite_run`` tests in a pytest call of their own (tox.ini); when its posargs
+    narrow the run to files without any, that call selects nothing, which is not a failure."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and \
+            session.config.getoption("markexpr", "").startswith("suite_run"):
+        session.exitstatus = pytest.ExitCode.OK
+
+
 @pytest.fixture
 def protocol_registry() -> Iterator[ProtocolRegistry]:
     """The process-wide protocol registry; what a test registers is gone after it."""

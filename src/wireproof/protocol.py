@@ -226,6 +226,14 @@ class SuiteEntry:
     :class:`~wireproof.errors.FixtureError` saying why the file cannot be
     read. Without one, the file is read as TOML
     (:func:`wireproof.harness.suites.profile_document`).
+
+    ``device_role`` says what the device under test is. ``"server"`` (the
+    default): wireproof connects to it (``certify --target URL``).
+    ``"client"``: wireproof listens and the device connects to it (a master,
+    a client): ``certify --bind HOST:PORT`` waits for it, ``certify --command
+    CMD`` starts it (``{host}``, ``{port}``, ``{url}`` and ``{python}``
+    substituted), and without either the suite runs ``default_command``
+    (its own reference client) the same way.
     """
 
     name: str
@@ -236,6 +244,8 @@ class SuiteEntry:
     profile: Ref | None = None
     default_profile: str = ""
     profile_reader: Ref | None = None
+    device_role: Literal["server", "client"] = "server"
+    default_command: str = ""
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

@@ -186,6 +186,7 @@ def _check_report(report: dict[str, Any], code: int, out: str, deviations: dict[
             assert any(e["direction"] == "sent" and e["decoded"] for e in case["evidence"]), case["clause"]
 
 
+@pytest.mark.suite_run
 def test_yadnp3_outstation(dnp3_outstation: Any, tmp_path: Path) -> None:
     profile = tmp_path / "yadnp3.toml"
     profile.write_text(YADNP3_PROFILE)
@@ -273,6 +274,7 @@ DNP3PY_VERDICTS = {
 }
 
 
+@pytest.mark.suite_run
 def test_dnp3py_outstation(dnp3_outstation: Any, tmp_path: Path) -> None:
     profile = tmp_path / "dnp3py.toml"
     profile.write_text(DNP3PY_PROFILE)
@@ -292,6 +294,7 @@ def test_dnp3py_outstation(dnp3_outstation: Any, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- (a) reference outstation
 
 
+@pytest.mark.suite_run
 def test_reference_outstation_passes(tmp_path: Path) -> None:
     """The default target: wireproof's reference outstation with unsolicited responses and NEED_TIME on
     (conftest.builtin_config), judged by the default profile: every clause applies and passes but the
@@ -302,6 +305,7 @@ def test_reference_outstation_passes(tmp_path: Path) -> None:
     _check_report(report, code, out, {"DNP-EVT-011": "not_applicable"})
 
 
+@pytest.mark.suite_run
 def test_reference_outstation_packaged_default_as_a_foreign_target(tmp_path: Path) -> None:
     """The reference outstation on its packaged default configuration (unsolicited responses off, no
     NEED_TIME) as a foreign target stepped through the event trigger, with a profile that says so: the

@@ -163,6 +163,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wireproof", "wireproof conformance")
     group.addoption("--wireproof-target", metavar="URL", default=None,
                     help="target of the conformance suite (tcp://host:port, ...); default: the suite's own")
+    # A suite whose device under test is a client (SuiteEntry.device_role == "client"): wireproof listens.
+    group.addoption("--wireproof-bind", metavar="HOST:PORT", default=None,
+                    help="client-role suites: listen there for the device under test (default 127.0.0.1:0)")
+    group.addoption("--wireproof-command", metavar="CMD", default=None,
+                    help="client-role suites: start the device under test with CMD for each clause "
+                    "({host}, {port}, {url}, {python} substituted); default: the suite's reference client")
     group.addoption("--wireproof-profile", metavar="FILE", default=None,
                     help="device profile deciding which clauses apply (TOML, or the format the suite reads)")
     group.addoption("--wireproof-report", metavar="DIR", default=None,
@@ -281,6 +287,36 @@ def wireproof_target(pytestconfig: pytest.Config) -> str | None:
     """The ``--wireproof-target`` URL, or None (the suite then uses its own default)."""
     target: str | None = pytestconfig.getoption("wireproof_target")
     return target
+
+
+@pytest.fixture(scope="session")
+def wireproof_bind(pytestconfig: pytest.Config) -> str | None:
+    """The ``--wireproof-bind HOST:PORT`` a client-role suite listens on, or None (127.0.0.1:0)."""
+    bind: str | None = pytestconfig.getoption("wireproof_bind")
+    return bind
+
+
+@pytest.fixture(scope="session")
+def wireproof_command(pytestconfig: pytest.Config) -> str | None:
+    """The ``--wireproof-command`` that starts a client-role suite's device under test, or None."""
+    command: str | None = pytestconfig.getoption("wireproof_command")
+    return command
+
+
+@pytest.fixture(scope="session")
+def wireproof_listener(pytestconfig: pytest.Config, wireproof_bind: str | None) -> Generator[Any, None, None]:
+    """A client-role suite's listening socket for the whole run
+    (:class:`~wireproof.harness.client_dut.Listener`, on ``--wireproof-bind`` or 127.0.0.1:0)."""
+    from wireproof.harness.client_dut import DEFAULT_BIND, Listener
+
+    listener = Listener(wireproof_bind or DEFAULT_BIND)
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    if wireproof_bind is not None and reporter is not None:
+        reporter.write_line(f"listening on {listener.address}")
+    try:
+        yield listener
+    finally:
+        listener.close()
 
 
 @pytest.fixture(scope="session")
@@ -635,7 +671,8 @@ class ReportWriter:
         self.result = RunResult(
             finished=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             profile=runinfo.profile_info(self.config.getoption("wireproof_profile"), entry,
-                                         builtin_target=not self.config.getoption("wireproof_target")),
+                                         builtin_target=not any(self.config.getoption(name) for name in (
+                                             "wireproof_target", "wireproof_bind", "wireproof_command"))),
             parameters=runinfo.parameter_info(entry, self._params()),
             environment=runinfo.environment(), device=device,
             suite=suite, target=self.config.getoption("wireproof_target") or self._target,

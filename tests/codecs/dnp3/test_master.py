@@ -124,7 +124,7 @@ def test_a_response_while_idle_is_a_stray_notice() -> None:
 
 
 def test_response_timeout_fails_the_task_and_the_next_one_starts() -> None:
-    master = M.Dnp3Master(M.MasterConfig(response_timeout=2.0))
+    master = M.Dnp3Master(M.MasterConfig(response_timeout=2.0, integrity_retries=0))
     master.send(M.integrity_poll(), 0.0)
     master.send(M.class_poll(1), 0.0)
     assert master.tick(1.9) == []
@@ -136,6 +136,38 @@ def test_response_timeout_fails_the_task_and_the_next_one_starts() -> None:
     # the late answer to the timed-out request is not taken for the new one
     out = master.receive(response(0, ANALOG), 2.1)
     assert of(out, M.Notice)[0].kind == "unexpected"
+
+
+def test_an_unanswered_integrity_poll_is_asked_again_then_fails_once() -> None:
+    """IEEE 1815 4.2.2.4.5: the integrity poll is re-issued (new SEQ) up to integrity_retries times;
+    its task ends once; an answer to a retry completes it; the count starts afresh after."""
+    master = M.Dnp3Master(M.MasterConfig(response_timeout=1.0, integrity_retries=2))
+    [first] = sent(master.send(M.integrity_poll(), 0.0))
+    seqs = [first.seq]
+    for k, now in enumerate((1.0, 2.0), start=1):
+        out = master.tick(now)
+        assert of(out, M.TaskResult) == [] and f"asking again ({k} of 2)" in of(out, M.Notice)[0].message
+        [again] = sent(out)
+        assert again.objects == first.objects
+        seqs.append(again.seq)
+    assert seqs == [first.seq, (first.seq + 1) % 16, (first.seq + 2) % 16]
+    [result] = of(master.tick(3.0), M.TaskResult)
+    assert not result.ok and result.cause is M.FailureCause.TIMEOUT
+    # a second poll: one retry, then answered -> ok, exactly one result
+    [poll] = sent(master.send(M.integrity_poll(), 4.0))
+    [retry] = sent(master.tick(5.0))
+    [done] = of(master.receive(response(retry.seq, ANALOG), 5.1), M.TaskResult)
+    assert done.ok and poll.objects == retry.objects
+
+
+def test_event_buffer_overflow_queues_an_integrity_poll() -> None:
+    """IIN2.3: events were lost; the master reads the static data again (and says so)."""
+    master = M.Dnp3Master()
+    [req] = sent(master.send(M.class_poll(1), 0.0))
+    out = master.receive(response(req.seq, iin=Iin.EVENT_BUFFER_OVERFLOW), 0.1)
+    assert any("IIN2.3" in n.message for n in of(out, M.Notice))
+    [read] = sent(out)
+    assert read.function == FunctionCode.READ and [h.variation for h in read.objects] == [2, 3, 4, 1]
 
 
 def test_restart_iin_clears_it_then_integrity_polls() -> None:

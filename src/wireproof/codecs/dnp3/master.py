@@ -60,8 +60,15 @@ already waiting is not queued twice) and at most :data:`AUTO_STREAK` times
 in a row for the same bit, so an outstation that never clears a bit cannot
 make the master loop. IIN2.0-2.2 and 2.4 (function or object not
 supported, parameter error, already executing) in the response to a task's
-request fail the task with that reason; IIN2.3 (event buffer overflow) and
-2.5 (configuration corrupt) are reported as notices.
+request fail the task with that reason; IIN2.3 (event buffer overflow)
+queues an integrity poll (the events lost are recovered from the static
+data) and is reported as a notice, as 2.5 (configuration corrupt) is.
+
+Integrity poll retries: an integrity poll that gets no response within the
+response timeout is asked again (a new sequence number; a :class:`Notice`
+each time), up to ``integrity_retries`` times in a row before its task fails:
+the data it reads is what the master starts from, and a read is idempotent.
+Other tasks are not repeated: a control must never execute twice.
 
 Time synchronization: over a LAN (RECORD_CURRENT_TIME, then a write of
 g50v3 with the time the record request was sent) or not (DELAY_MEASURE,
@@ -636,6 +643,7 @@ class MasterConfig:
     unsolicited_classes: tuple[int, ...] = ()
     disable_unsolicited_at_startup: bool = True
     integrity_on_restart: bool = True
+    integrity_retries: int = 3  # integrity polls re-issued in a row after a response timeout
     max_queue: int = MAX_QUEUE
 
 
@@ -671,6 +679,7 @@ class Dnp3Master(Machine[ExchangeState]):
         self._last_id = 0
         self._last_unsolicited: tuple[int, bytes] | None = None
         self._streak: dict[Iin, int] = {}
+        self._integrity_retries = 0  # integrity polls re-issued since the last one answered
         self.stats: dict[str, int] = {"sent": 0, "fragments": 0, "unsolicited": 0, "discarded": 0,
                                       "malformed": 0, "timeouts": 0, "link_failures": 0}
 
@@ -704,8 +713,9 @@ class Dnp3Master(Machine[ExchangeState]):
             if action == "fail":
                 self.stats["timeouts"] += 1
                 self._deadline = None
-                self._fail(f"no response within {self.config.response_timeout:g} s "
-                           "(response timeout, IEEE 1815 4.2.2.4.5)", out, FailureCause.TIMEOUT)
+                if not self._retry_integrity(out):
+                    self._fail(f"no response within {self.config.response_timeout:g} s "
+                               "(response timeout, IEEE 1815 4.2.2.4.5)", out, FailureCause.TIMEOUT)
         elif isinstance(event, LinkFailure):
             self.stats["link_failures"] += 1
             if action == "fail":
@@ -893,6 +903,26 @@ class Dnp3Master(Machine[ExchangeState]):
                               statuses=run.statuses, cause=cause))
         run.done, run.next_request = True, None
 
+    def _retry_integrity(self, out: list[Effect]) -> bool:
+        """After a response timeout: whether the running integrity poll is asked again (module docstring).
+
+        The same request goes out again (with the next sequence number) once the exchange is idle;
+        the task ends once, with the answer or with the last timeout.
+        """
+        run = self._current
+        if run is None or run.request is None or run.task.kind is not TaskKind.INTEGRITY:
+            return False
+        if self._integrity_retries >= self.config.integrity_retries:
+            self._integrity_retries = 0  # the task fails; the next integrity poll starts afresh
+            return False
+        self._integrity_retries += 1
+        run.next_request = run.request
+        out.append(Notice(kind="timeout", clause="IEEE 1815 4.2.2.4.5",
+                          message=f"no response to the integrity poll within "
+                                  f"{self.config.response_timeout:g} s; asking again "
+                                  f"({self._integrity_retries} of {self.config.integrity_retries})"))
+        return True
+
     def _confirm(self, r: ApplicationResponse, out: list[Effect], *, unsolicited: bool) -> None:
         """CONFIRM with the response's SEQ when it asks for one (4.2.2.4.4)."""
         if not r.con:
@@ -920,6 +950,8 @@ class Dnp3Master(Machine[ExchangeState]):
 
     def _finish(self, run: _Running, r: ApplicationResponse, now: float, out: list[Effect]) -> None:
         task, request = run.task, run.request
+        if task.kind is TaskKind.INTEGRITY:
+            self._integrity_retries = 0
         if task.kind is TaskKind.DISABLE_UNSOLICITED and task.auto and r.iin & Iin.NO_FUNC_CODE_SUPPORT:
             # At startup: an outstation without unsolicited responses has nothing to disable.
             run.done = True
@@ -1024,6 +1056,7 @@ class Dnp3Master(Machine[ExchangeState]):
             auto(Iin(sum(b for n, b in ((1, Iin.CLASS_1_EVENTS), (2, Iin.CLASS_2_EVENTS),
                                          (3, Iin.CLASS_3_EVENTS)) if n in classes)),
                  event_poll(classes, auto=True))
+        auto(Iin.EVENT_BUFFER_OVERFLOW, integrity_poll(auto=True))
         for bit, text in ((Iin.EVENT_BUFFER_OVERFLOW, "IIN2.3 EVENT_BUFFER_OVERFLOW: events were lost"),
                           (Iin.CONFIG_CORRUPT, "IIN2.5 CONFIG_CORRUPT: the outstation's configuration is "
                                                "corrupt")):

@@ -41,6 +41,35 @@ DESCRIPTOR = ProtocolDescriptor(
     ),
     suites=(
         SuiteEntry(
+            name="dnp3-master", package="wireproof.conformance.dnp3_master", protocol="dnp3",
+            description="a DNP3 master (IEEE 1815-2012): wireproof plays the outstation and judges start-up, "
+                        "confirms, restart and need-time IIN, unsolicited responses, sequence numbers, "
+                        "retries",
+            device_role="client",
+            # The reference master (wireproof.harness.simulators.dnp3_master): unsolicited responses on, and
+            # one select-before-operate so that the control clauses apply.
+            default_command="{python} -m wireproof simulate dnp3-master --target {url} --unsolicited "
+                            "--operate crob:0:LATCH_ON",
+            params=(
+                Param(name="master_address", kind="int", default=1, minimum=0, maximum=65519,
+                      help="link address of the master under test (default 1; IEEE 1815 9.2.4.1.4)"),
+                Param(name="outstation_address", kind="int", default=10, minimum=0, maximum=65519,
+                      help="link address wireproof's outstation answers as (default 10)"),
+                Param(name="response_timeout", kind="float", default=5.0, minimum=0.05, maximum=120,
+                      metavar="S",
+                      help="how long the master gets to confirm or answer a fragment (default 5.0)"),
+                Param(name="connect_timeout", kind="float", default=20.0, minimum=0.1, maximum=600,
+                      metavar="S",
+                      help="how long to wait for the master to connect, each clause (default 20.0)"),
+                Param(name="poll_timeout", kind="float", default=12.0, minimum=0.1, maximum=600, metavar="S",
+                      help="how long to wait for the master to do what a clause waits for (a poll, a time "
+                           "write, a retry; default 12.0)"),
+                Param(name="time_tolerance", kind="float", default=2.0, minimum=0.001, maximum=3600,
+                      metavar="S", help="how far a time the master writes may be from the real time "
+                                        "(default 2.0)"),
+            ),
+        ),
+        SuiteEntry(
             name="dnp3-outstation", package="wireproof.conformance.dnp3_outstation", protocol="dnp3",
             profile="wireproof.conformance.dnp3_outstation.profile:load_profile",
             profile_reader="wireproof.conformance.dnp3_outstation.profile:read_profile",
@@ -96,13 +125,11 @@ DESCRIPTOR = ProtocolDescriptor(
                                "Construct oracle; replay against tshark"),
     ),
     fixtures="wireproof.fixtures:dnp3",
-    compiled=(
-        "wireproof.codecs.dnp3.messages",
-        "wireproof.codecs.dnp3.link",
-        "wireproof.codecs.dnp3.transport",
-        "wireproof.codecs.dnp3.free_format",
-        "wireproof.codecs.dnp3.objects",
-        "wireproof.codecs.dnp3.application",
-        "wireproof.codecs.dnp3.codec",
-    ),
+    # The decode path (mypyc, setup.py), the messages too (native classes). The passive analyzer stays
+    # pure: compiled, it counted 9 link frames instead of 17 on dnp3-flowbuffer-overflow-assert.pcap,
+    # a mypyc bug (an except variable typed once per function, mypyc/mypyc#620; renamed since).
+    compiled=("wireproof.codecs.dnp3.messages", "wireproof.codecs.dnp3.link",
+              "wireproof.codecs.dnp3.transport", "wireproof.codecs.dnp3.objects",
+              "wireproof.codecs.dnp3.application", "wireproof.codecs.dnp3.codec",
+              "wireproof.codecs.dnp3.free_format"),
 )

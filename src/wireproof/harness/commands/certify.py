@@ -81,6 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] = ()) -> 
     names = suite_names()
     parser.add_argument("suite", metavar="SUITE", help=f"suite name: {', '.join(names) or 'none installed'}")
     parser.add_argument("--target", metavar="URL", help="device under test (default: the built-in reference)")
+    parser.add_argument("--bind", metavar="HOST:PORT",
+                        help="suites that test a client: listen there and wait for the device under test "
+                        "to connect (default 127.0.0.1:0, printed)")
+    parser.add_argument("--command", metavar="CMD", dest="client_command",  # args.command: the subcommand
+                        help="suites that test a client: start the device under test with CMD for each "
+                        "clause ({host}, {port}, {url}, {python} are substituted); stopped after it")
     parser.add_argument("--profile", metavar="FILE", type=Path,
                         help="device profile (TOML, or what the suite reads)")
     parser.add_argument("--report", metavar="DIR", type=Path, default=Path("wireproof-report"),
@@ -327,6 +333,10 @@ def run(args: argparse.Namespace) -> int:
     if missing is not None:
         print(f"wireproof certify: error: {missing}", file=err)
         return USAGE
+    problem = _role_problem(info, args)
+    if problem is not None:
+        print(f"wireproof certify: error: {problem}", file=err)
+        return USAGE
     if args.target:
         from wireproof.harness.transports import parse_url
 
@@ -349,8 +359,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"wireproof certify: error: {problem}", file=err)
             return USAGE
 
+    bind = args.bind
+    if info.device_role == "client" and bind is not None and args.client_command is None:
+        from wireproof.harness.client_dut import reserve_port
+
+        bind = reserve_port(bind)  # printed below: the device under test is started by hand
+
     report_dir = args.report.resolve()
     extra = ["--wireproof-report", str(report_dir), "--wireproof-suite", args.suite]
+    if bind is not None:
+        extra += ["--wireproof-bind", bind]
+    if args.client_command is not None:
+        extra += ["--wireproof-command", args.client_command]
     for key, value in params.items():
         extra += ["--wireproof-param", f"{key}={value}"]
     if args.target:
@@ -361,7 +381,10 @@ def run(args: argparse.Namespace) -> int:
         extra += ["-k", args.keyword]
 
     print(f"wireproof certify {info.name}: {info.description}", file=out)
-    print(f"target: {args.target or '(built-in reference device)'}", file=out)
+    if info.device_role == "client":
+        print(f"device under test: {_client_words(info, bind, args.client_command)}", file=out)
+    else:
+        print(f"target: {args.target or '(built-in reference device)'}", file=out)
     if args.profile is not None:
         print(f"profile: {args.profile}", file=out)
     elif args.target and info.default_profile:
@@ -406,6 +429,43 @@ def run(args: argparse.Namespace) -> int:
             print(f"report: {path}", file=out)
     _bundle_lines(report_dir, out)
     return exit_code(cases, passed=passed, selected=bool(cases) and code != 5)
+
+
+def _role_problem(info: SuiteEntry, args: argparse.Namespace) -> str | None:
+    """Why the options do not fit the suite's device role (``--target`` for a server, ``--bind`` /
+    ``--command`` for a client), or None."""
+    from wireproof.harness.client_dut import parse_bind
+
+    if info.device_role == "client":
+        if args.target:
+            return (f"suite {info.name} tests a client (wireproof listens and the device connects): "
+                    "use --bind HOST:PORT or --command CMD, not --target")
+        if args.bind is not None:
+            try:
+                parse_bind(args.bind)
+            except ValueError as exc:
+                return f"--bind {exc}"
+            if args.workers is not None and args.client_command is None:
+                return "-n: a device started by hand connects to one address; run its clauses in one process"
+        if args.client_command is not None and not args.client_command.strip():
+            return "--command is empty"
+        return None
+    given = [name for name, dest in (("bind", "bind"), ("command", "client_command"))
+             if getattr(args, dest, None) is not None]
+    if given:
+        return (f"suite {info.name} tests a server (wireproof connects to it): --{given[0]} is for suites "
+                "that test a client; use --target URL")
+    return None
+
+
+def _client_words(info: SuiteEntry, bind: str | None, command: str | None) -> str:
+    """The client-role device under test, in one line (before anything runs)."""
+    where = bind or "127.0.0.1 (a free port)"
+    if command is not None:
+        return f"started by `{command}` for each clause, connecting to {where}"
+    if bind is not None:
+        return f"listening on {bind}: start the device under test so that it connects there"
+    return f"the built-in reference client (`{info.default_command}`), connecting to {where}"
 
 
 def _bundle_lines(report_dir: Path, out: TextIO) -> None:
