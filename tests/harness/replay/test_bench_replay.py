@@ -40,7 +40,7 @@ from wireproof.protocol import AnalyzerEntry, ProtocolDescriptor, ProtocolRegist
 def quick_json() -> tuple[int, dict[str, Any]]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
-        code = main(["bench", "replay", "--quick", "--json"])
+        code = main(["bench", "replay", "--quick", "--json", "--protocol", "modbus-tcp"])
     return code, json.loads(out.getvalue())
 
 
@@ -134,18 +134,18 @@ def test_generated_capture_is_what_it_says(tmp_path: Path) -> None:
 
 
 def test_capture_is_cached(tmp_path: Path) -> None:
-    first = cached_capture(1000, tmp_path)
+    first = cached_capture(1000, tmp_path, traffic=TRAFFIC)
     assert first.path.name == "modbus-tcp-1000.pcap" and first.protocol == "modbus-tcp"
     stamp = first.path.stat().st_mtime_ns
-    again = cached_capture(1000, tmp_path)
+    again = cached_capture(1000, tmp_path, traffic=TRAFFIC)
     assert again == first and again.path.stat().st_mtime_ns == stamp
     first.path.write_bytes(b"")  # damaged: written again
-    assert cached_capture(1000, tmp_path).path.stat().st_size == first.bytes
+    assert cached_capture(1000, tmp_path, traffic=TRAFFIC).path.stat().st_size == first.bytes
 
 
 def test_render_text_without_peers(tmp_path: Path) -> None:
-    report = run(frames=2000, directory=tmp_path, libraries=("wireproof",))
-    text = render_text(report)
+    report = run(frames=2000, directory=tmp_path, libraries=("wireproof",), traffic=TRAFFIC)
+    text = render_text(report, traffic=TRAFFIC)
     assert "2,000 frames of Modbus/TCP" in text and "wireproof/" not in text
     assert report.checks_ok
 
@@ -305,8 +305,10 @@ def test_a_third_party_protocol_is_benchmarked(toy: None, tshark: str, monkeypat
 
 
 def test_the_default_protocol_is_the_first_with_traffic(toy: None) -> None:
-    assert with_traffic() == ["modbus-tcp", "toy"]
-    assert load_traffic() is TRAFFIC and load_traffic("modbus") is TRAFFIC  # the protocol's name too
+    # registry order (by protocol name): the first is the default
+    assert with_traffic() == ["dnp3", "modbus-tcp", "toy"]
+    assert load_traffic() is load_traffic("dnp3")
+    assert load_traffic("modbus") is TRAFFIC  # the protocol's name too
     assert isinstance(load_traffic("toy"), ToyTraffic)
 
 
@@ -328,7 +330,7 @@ def test_protocol_without_traffic_is_a_usage_error(toy: None, protocol_registry:
         AnalyzerEntry(name="portonly", ports=(20000,)),)))
     with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()) as out:
         assert main(["bench", "replay", "--protocol", name, "--quick"]) == 2
-    assert why in err.getvalue() and "protocols with traffic: modbus-tcp, toy" in err.getvalue()
+    assert why in err.getvalue() and "protocols with traffic: dnp3, modbus-tcp, toy" in err.getvalue()
     assert out.getvalue() == ""
 
 

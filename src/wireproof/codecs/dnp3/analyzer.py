@@ -131,10 +131,11 @@ class Dnp3Analyzer:
         while True:
             try:
                 raw = framer.next_frame()
-            except ChecksumError as err:  # a header CRC: the two start octets are gone
+            except ChecksumError as crc:  # a header CRC: the two start octets are gone
+                # each except variable its own name: mypyc types one once per function (mypyc/mypyc#620)
                 self._report(frame=frame, ts=ts, rule="dnp3.link-header-crc", clause="IEEE 1815 9.2.4.1.5",
-                             severity="error", from_client=from_client, message=f"link header: {err.reason}",
-                             data=framer.discarded + framer.peek(8), at=err.offset, malformed=True)
+                             severity="error", from_client=from_client, message=f"link header: {crc.reason}",
+                             data=framer.discarded + framer.peek(8), at=crc.offset, malformed=True)
                 self.sink.decode_error(PROTOCOL)
                 continue
             except DecodeError as err:
@@ -202,12 +203,12 @@ class Dnp3Analyzer:
         fragment = None
         try:
             fragment = reassembler.feed(segment)
-        except TransportSequenceError as err:
+        except TransportSequenceError as out_of_sequence:  # its own name: mypyc/mypyc#620 (see _drain)
             doubtful = fresh or self._doubtful[from_client]
             why = " (its predecessor may precede the capture or be in a gap)" if doubtful else ""
             self._report(frame=frame, ts=ts, rule="dnp3.transport-sequence", clause="IEEE 1815 8.2.2",
                          severity="info" if doubtful else "error", from_client=from_client,
-                         message=f"link {source} -> {destination}: {err.reason}{why}",
+                         message=f"link {source} -> {destination}: {out_of_sequence.reason}{why}",
                          data=raw, at=C.LINK_HEADER_SIZE)
         except DecodeError as err:
             self._report(frame=frame, ts=ts, rule="dnp3.transport-fragment", clause="IEEE 1815 8.2.2",

@@ -11,11 +11,10 @@ Error offsets are offsets in the fragment.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
-from wireproof.codecs._fast import fast_constructor
 from wireproof.codecs.dnp3.constants import HEADER_ONLY_REQUESTS, FunctionCode
-from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse
+from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, new_request, new_response
 from wireproof.codecs.dnp3.objects import decode_objects, encode_objects
 from wireproof.errors import DecodeError, EncodeError, TruncatedError
 
@@ -26,8 +25,6 @@ PROTOCOL: Final = "dnp3-app"
 
 _FUNCTIONS: Final = {int(f): f for f in FunctionCode}
 _HEADER_ONLY: Final = frozenset(int(f) for f in HEADER_ONLY_REQUESTS)
-_make_request: Final[Any] = fast_constructor(ApplicationRequest)
-_make_response: Final[Any] = fast_constructor(ApplicationResponse)
 
 
 def decode_fragment(data: bytes, protocol: str = PROTOCOL) -> ApplicationRequest | ApplicationResponse:
@@ -40,15 +37,12 @@ def decode_fragment(data: bytes, protocol: str = PROTOCOL) -> ApplicationRequest
             c = data[0]
             if code < 129:
                 objects = decode_objects(protocol, data, 2, values=code not in _HEADER_ONLY)
-                request: ApplicationRequest = _make_request(bool(c & 0x80), bool(c & 0x40), bool(c & 0x20),
-                                                            bool(c & 0x10), c & 0x0F, function, objects)
-                return request
+                return new_request(bool(c & 0x80), bool(c & 0x40), bool(c & 0x20), bool(c & 0x10), c & 0x0F,
+                                   function, objects)
             if n >= 4:
                 objects = decode_objects(protocol, data, 4, values=True)
-                response: ApplicationResponse = _make_response(
-                    bool(c & 0x80), bool(c & 0x40), bool(c & 0x20), bool(c & 0x10), c & 0x0F, function,
-                    data[2] << 8 | data[3], objects)
-                return response
+                return new_response(bool(c & 0x80), bool(c & 0x40), bool(c & 0x20), bool(c & 0x10), c & 0x0F,
+                                    function, data[2] << 8 | data[3], objects)
     return _decode_fragment(data, protocol)
 
 

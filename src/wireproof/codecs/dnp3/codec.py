@@ -20,12 +20,17 @@ from wireproof.codecs.dnp3.application import decode_fragment, encode_fragment
 from wireproof.codecs.dnp3.constants import PrimaryFunction
 from wireproof.codecs.dnp3.framers import FragmentFramer, LinkFramer
 from wireproof.codecs.dnp3.link import (
-    _make_frame,
     encode_link,
     link_parts,
     user_data_frame_offset,
 )
-from wireproof.codecs.dnp3.messages import ApplicationRequest, ApplicationResponse, LinkFrame, TransportHeader
+from wireproof.codecs.dnp3.messages import (
+    ApplicationRequest,
+    ApplicationResponse,
+    LinkFrame,
+    TransportHeader,
+    new_link_frame,
+)
 from wireproof.codecs.dnp3.transport import decode_transport_header, segment
 from wireproof.errors import DecodeError
 
@@ -57,9 +62,8 @@ class Dnp3Codec:
                     application = decode_fragment(user[1:], self.name)
                 except DecodeError as err:
                     raise self._moved(err, data, user) from None
-        frame: LinkFrame = _make_frame(dir_, prm, fcb, fcv, function, destination, source, user, transport,
-                                       application)
-        return frame
+        return new_link_frame(dir_, prm, fcb, fcv, function, destination, source, user, transport,
+                              application)
 
     def _moved(self, err: DecodeError, data: bytes, user: bytes) -> DecodeError:
         """``err`` (offsets in the fragment) with its path under ``application`` and its offset in the

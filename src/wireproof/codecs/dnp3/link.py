@@ -17,17 +17,20 @@ Speed: the CRC runs two octets a step through a 65,536-entry table
 block; :func:`link_parts` is the path of a valid frame (the codec builds
 the :class:`~.messages.LinkFrame` once, with its transport and
 application views), and the checks of an invalid one stay in wire order.
+Pure Python reads the 16-bit words with one ``struct`` unpack per header or
+block; the compiled wheel (mypyc) indexes the octets natively instead
+(:func:`_crc_native`: no tuple, no method call), selected by
+:data:`COMPILED`.
 """
 
 from __future__ import annotations
 
 import struct
-from typing import Any, Final
+from typing import Final
 
-from wireproof.codecs._fast import fast_constructor
 from wireproof.codecs.dnp3 import constants as C
 from wireproof.codecs.dnp3.constants import PrimaryFunction, SecondaryFunction
-from wireproof.codecs.dnp3.messages import LinkFrame
+from wireproof.codecs.dnp3.messages import LinkFrame, new_link_frame
 from wireproof.errors import ChecksumError, DecodeError, EncodeError, TrailingDataError, TruncatedError
 
 __all__ = ["crc16_dnp", "decode_link", "encode_link", "frame_size", "link_header_crc_ok", "link_parts",
@@ -63,6 +66,22 @@ _CRC16: Final = _table16(_CRC_TABLE)
 _WORDS: Final = tuple(struct.Struct(f"<{k}H") for k in range(9))  # 0..8 little-endian 16-bit words
 _HEADER_WORDS: Final = struct.Struct("<4H")
 _BLOCK_WORDS: Final = struct.Struct("<8H")
+
+
+COMPILED: Final = not __file__.endswith(".py")  # this module is a mypyc extension (the compiled wheel)
+
+
+def _crc_native(data: bytes, pos: int, end: int) -> int:
+    """CRC-16/DNP of ``data[pos:end]``, two octets a step by native indexing (the compiled path)."""
+    crc = 0
+    t16 = _CRC16
+    last = end - 1
+    while pos < last:
+        crc = t16[crc ^ data[pos] ^ data[pos + 1] << 8]
+        pos += 2
+    if pos < end:
+        crc = (crc >> 8) ^ _CRC_TABLE[(crc ^ data[pos]) & 0xFF]
+    return crc ^ 0xFFFF
 
 
 def crc16_dnp(data: bytes | bytearray | memoryview) -> int:
@@ -110,7 +129,6 @@ def link_header_crc_ok(header: bytes | bytearray) -> bool:
 
 _PRIMARY: Final = {int(f): f for f in PrimaryFunction}
 _SECONDARY: Final = {int(f): f for f in SecondaryFunction}
-_make_frame: Final[Any] = fast_constructor(LinkFrame)
 
 
 def link_parts(data: bytes, protocol: str = PROTOCOL) -> tuple[int, PrimaryFunction | SecondaryFunction,
@@ -120,11 +138,15 @@ def link_parts(data: bytes, protocol: str = PROTOCOL) -> tuple[int, PrimaryFunct
     n = len(data)
     if n < C.LINK_HEADER_SIZE or data[0] != 0x05 or data[1] != 0x64 or data[2] < C.MIN_LINK_LENGTH:
         _check_start(data, protocol)
-    t = _CRC16
-    words: tuple[int, int, int, int] = _HEADER_WORDS.unpack_from(data, 0)
-    a, b, c, d = words
-    if t[t[t[t[a] ^ b] ^ c] ^ d] ^ 0xFFFF != data[8] | data[9] << 8:
-        _header_crc_error(data, protocol)
+    if COMPILED:
+        if _crc_native(data, 0, 8) != data[8] | data[9] << 8:
+            _header_crc_error(data, protocol)
+    else:
+        t = _CRC16
+        words: tuple[int, int, int, int] = _HEADER_WORDS.unpack_from(data, 0)
+        a, b, c, d = words
+        if t[t[t[t[a] ^ b] ^ c] ^ d] ^ 0xFFFF != data[8] | data[9] << 8:
+            _header_crc_error(data, protocol)
     control = data[3]
     function = (_PRIMARY if control & 0x40 else _SECONDARY).get(control & 0x0F)
     if function is None:
@@ -140,6 +162,14 @@ def link_parts(data: bytes, protocol: str = PROTOCOL) -> tuple[int, PrimaryFunct
         raise TrailingDataError(protocol, ("link",), size, f"{n - size} octets after the frame")
     if size == C.LINK_HEADER_SIZE:
         user = b""
+    elif COMPILED:
+        end = size - C.CRC_SIZE
+        if size <= C.LINK_HEADER_SIZE + C.BLOCK_SIZE + C.CRC_SIZE:  # one block
+            if _crc_native(data, 10, end) != data[end] | data[end + 1] << 8:
+                _check_blocks(data, size, protocol)
+            user = data[10:end]
+        else:
+            user = _check_blocks(data, size, protocol)
     elif size <= C.LINK_HEADER_SIZE + C.BLOCK_SIZE + C.CRC_SIZE:  # one block
         user = data[10:size - 2]
         if crc16_dnp(user) != data[size - 2] | data[size - 1] << 8:
@@ -179,6 +209,14 @@ def _check_blocks(data: bytes, size: int, protocol: str) -> bytes:
     t = _CRC16
     unpack = _BLOCK_WORDS.unpack_from
     pos = C.LINK_HEADER_SIZE
+    if COMPILED:
+        while pos < size:
+            end = min(pos + C.BLOCK_SIZE, size - C.CRC_SIZE)  # the last block is what is left
+            if pos >= end or _crc_native(data, pos, end) != data[end] | data[end + 1] << 8:
+                return _block_error(data, size, protocol)
+            parts.append(data[pos:end])
+            pos = end + C.CRC_SIZE
+        return b"".join(parts)
     while size - pos >= C.BLOCK_SIZE + C.CRC_SIZE:
         words: tuple[int, int, int, int, int, int, int, int] = unpack(data, pos)
         a, b, c, d, e, f, g, h = words
@@ -217,9 +255,8 @@ def _block_error(data: bytes, size: int, protocol: str) -> bytes:
 def decode_link(data: bytes, protocol: str = PROTOCOL) -> LinkFrame:
     """One whole FT3 frame; transport and application are left undecoded (see :mod:`.codec`)."""
     control, function, destination, source, user = link_parts(data, protocol)
-    frame: LinkFrame = _make_frame(bool(control & 0x80), bool(control & 0x40), bool(control & 0x20),
-                                   bool(control & 0x10), function, destination, source, user, None, None)
-    return frame
+    return new_link_frame(bool(control & 0x80), bool(control & 0x40), bool(control & 0x20),
+                          bool(control & 0x10), function, destination, source, user, None, None)
 
 
 def _decode_link_reference(data: bytes, protocol: str = PROTOCOL) -> LinkFrame:

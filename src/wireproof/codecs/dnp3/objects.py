@@ -31,10 +31,9 @@ from __future__ import annotations
 import struct
 from typing import Any, Final
 
-from wireproof.codecs._fast import fast_constructor
 from wireproof.codecs.dnp3.free_format import FreeFormatError, decode_free, encode_free
 from wireproof.codecs.dnp3.library import ObjectSpec, free_format, lookup
-from wireproof.codecs.dnp3.messages import ObjectHeader, Point
+from wireproof.codecs.dnp3.messages import ObjectHeader, Point, new_header, new_point
 from wireproof.errors import DecodeError, EncodeError, TruncatedError
 
 __all__ = ["PREFIX_WIDTH", "RANGE_WIDTH", "decode_objects", "encode_objects"]
@@ -56,8 +55,6 @@ def _uint(data: bytes, pos: int, width: int) -> int:
     return int.from_bytes(data[pos:pos + width], "little")
 
 
-_make_header: Final[Any] = fast_constructor(ObjectHeader)
-_make_point: Final[Any] = fast_constructor(Point)
 _U: Final = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I")}
 _START_STOP: Final = {1: struct.Struct("<BB"), 2: struct.Struct("<HH"), 4: struct.Struct("<II")}
 # (prefix code, range code) of each valid qualifier octet, None for the invalid ones (see _qualifier).
@@ -182,11 +179,10 @@ def _decode_header(protocol: str, data: bytes, pos: int, values: bool, i: int) -
         table = _UNPACKED[bits]
         states: list[Any] = [v for o in data[pos:pos + size] for v in table[o]]
         first = 0 if start is None else start
-        make = _make_point
         if start is None:
-            points = [make(None, {"state": states[k]}) for k in range(number)]
+            points = [new_point(None, {"state": states[k]}) for k in range(number)]
         else:
-            points = [make(first + k, {"state": states[k]}) for k in range(number)]
+            points = [new_point(first + k, {"state": states[k]}) for k in range(number)]
         pos += size
     elif pkind != "size" and not spec.variable and not spec.free:
         least = pwidth + spec.size
@@ -197,20 +193,19 @@ def _decode_header(protocol: str, data: bytes, pos: int, values: bool, i: int) -
         row, names, timed = _rows(spec, pwidth)
         end = pos + number * least
         raws = row.iter_unpack(data[pos:end]) if number else ()
-        make = _make_point
         if timed:
-            points = [make(r[0] if pwidth else (None if start is None else start + k),
+            points = [new_point(r[0] if pwidth else (None if start is None else start + k),
                            spec.unpack(data, pos + k * least + pwidth)) for k, r in enumerate(raws)]
         elif pwidth:
-            points = [make(r[0], dict(zip(names, r[1:], strict=True))) for r in raws]
+            points = [new_point(r[0], dict(zip(names, r[1:], strict=True))) for r in raws]
         elif start is None:
-            points = [make(None, dict(zip(names, r, strict=True))) for r in raws]
+            points = [new_point(None, dict(zip(names, r, strict=True))) for r in raws]
         else:
-            points = [make(start + k, dict(zip(names, r, strict=True))) for k, r in enumerate(raws)]
+            points = [new_point(start + k, dict(zip(names, r, strict=True))) for k, r in enumerate(raws)]
         pos = end
     else:
         points, pos = _decode_points(protocol, data, pos, spec, number, start, pkind, pwidth, ("objects", i))
-    return _make_header(group, variation, q, start, stop, count, tuple(points)), pos
+    return new_header(group, variation, q, start, stop, count, tuple(points)), pos
 
 
 _NONE, _INDEX, _PACKED, _FIXED = range(4)
@@ -254,7 +249,7 @@ def _plan(key: bytes, values: bool) -> tuple[Any, ...] | None:
     else:
         mode = _FIXED
         row, names, timed = _rows(spec, pwidth)
-    constant = _make_header(group, variation, q, None, None, None, ()) if mode == _NONE and rk == 0 else None
+    constant = new_header(group, variation, q, None, None, None, ()) if mode == _NONE and rk == 0 else None
     return (constant, mode, group, variation, q, rk, rs, rw, pwidth, spec, row, names, timed,
             pwidth + (spec.size if spec is not None else 0))
 
@@ -273,7 +268,6 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
     out: list[ObjectHeader] = []
     i = 0
     plans = _PLANS[values]
-    make = _make_point
     while pos < n:
         if n - pos < 3:
             plan = None
@@ -319,35 +313,35 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
             if timed == 2:  # the time is the last field: its two words are the row's last two items
                 *first, last = names
                 o = 1 if pwidth else 0
-                points = tuple([make(r[0] if pwidth else (None if start is None else start + k),
+                points = tuple([new_point(r[0] if pwidth else (None if start is None else start + k),
                                      {**dict(zip(first, r[o:-2], strict=True)), last: r[-2] | r[-1] << 32})
                                 for k, r in enumerate(raws)])
             elif timed:  # names: (field, item in the row, a time?) triples (see _rows)
-                points = tuple([make(r[0] if pwidth else (None if start is None else start + k),
+                points = tuple([new_point(r[0] if pwidth else (None if start is None else start + k),
                                      {name: r[i] | r[i + 1] << 32 if t else r[i] for name, i, t in names})
                                 for k, r in enumerate(raws)])
             elif len(names) == 1:  # the common shapes as dict displays: several times dict(zip())'s speed
                 n0 = names[0]
                 if pwidth:
-                    points = tuple([make(i, {n0: a}) for i, a in raws])
+                    points = tuple([new_point(i, {n0: a}) for i, a in raws])
                 elif start is None:
-                    points = tuple([make(None, {n0: a}) for (a,) in raws])
+                    points = tuple([new_point(None, {n0: a}) for (a,) in raws])
                 else:
-                    points = tuple([make(start + k, {n0: a}) for k, (a,) in enumerate(raws)])
+                    points = tuple([new_point(start + k, {n0: a}) for k, (a,) in enumerate(raws)])
             elif len(names) == 2:
                 n0, n1 = names
                 if pwidth:
-                    points = tuple([make(i, {n0: a, n1: b}) for i, a, b in raws])
+                    points = tuple([new_point(i, {n0: a, n1: b}) for i, a, b in raws])
                 elif start is None:
-                    points = tuple([make(None, {n0: a, n1: b}) for a, b in raws])
+                    points = tuple([new_point(None, {n0: a, n1: b}) for a, b in raws])
                 else:
-                    points = tuple([make(start + k, {n0: a, n1: b}) for k, (a, b) in enumerate(raws)])
+                    points = tuple([new_point(start + k, {n0: a, n1: b}) for k, (a, b) in enumerate(raws)])
             elif pwidth:
-                points = tuple([make(r[0], dict(zip(names, r[1:], strict=True))) for r in raws])
+                points = tuple([new_point(r[0], dict(zip(names, r[1:], strict=True))) for r in raws])
             elif start is None:
-                points = tuple([make(None, dict(zip(names, r, strict=True))) for r in raws])
+                points = tuple([new_point(None, dict(zip(names, r, strict=True))) for r in raws])
             else:
-                points = tuple([make(start + k, dict(zip(names, r, strict=True)))
+                points = tuple([new_point(start + k, dict(zip(names, r, strict=True)))
                                 for k, r in enumerate(raws)])
             p = end
         elif mode == _PACKED:
@@ -359,17 +353,18 @@ def decode_objects(protocol: str, data: bytes, pos: int, *, values: bool) -> tup
             # Any: a compiled (mypyc) build would otherwise store bools as native ints (False -> 0).
             states: list[Any] = [v for o in data[p:p + size] for v in table[o]]
             if start is None:
-                points = tuple([make(None, {"state": states[k]}) for k in range(number)])
+                points = tuple([new_point(None, {"state": states[k]}) for k in range(number)])
             else:
-                points = tuple([make(start + k, {"state": states[k]}) for k in range(number)])
+                points = tuple([new_point(start + k, {"state": states[k]}) for k in range(number)])
             p += size
         elif mode == _INDEX:
             end = p + number * pwidth
             if end > n:
                 break
-            points = tuple([make(x, {}) for (x,) in _U[pwidth].iter_unpack(data[p:end])]) if number else ()
+            points = tuple([new_point(x, {}) for (x,) in _U[pwidth].iter_unpack(data[p:end])]) \
+                if number else ()
             p = end
-        out.append(_make_header(group, variation, q, start, stop, count, points))
+        out.append(new_header(group, variation, q, start, stop, count, points))
         pos = p
         i += 1
     else:
@@ -507,10 +502,11 @@ def encode_objects(protocol: str, headers: tuple[ObjectHeader, ...], *, values: 
                         out += bytes((int(p.values["data_type"]), len(value))) + value
                     else:
                         out += spec.pack(p.values)
-        except (KeyError, struct.error, OverflowError, TypeError, ValueError) as err:
-            if isinstance(err, EncodeError):
+        except (KeyError, struct.error, OverflowError, TypeError, ValueError) as bad:
+            # its own name: mypyc types an except variable once per function (mypyc/mypyc#620)
+            if isinstance(bad, EncodeError):
                 raise
-            raise EncodeError(protocol, (*path, "points"), f"{type(err).__name__}: {err}") from None
+            raise EncodeError(protocol, (*path, "points"), f"{type(bad).__name__}: {bad}") from None
     return bytes(out)
 
 
