@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import signal
 import sys
 import threading
@@ -69,8 +68,10 @@ from wireproof.harness.simulators.streams import (
     Limits,
     Listening,
     Wakeup,
+    count_argument,
     format_address,
     parse_bind,
+    seconds_argument,
     serve_stream,
     start_in_background,
 )
@@ -412,31 +413,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "fixtures/dnp3/outstation-default.toml)")
     parser.add_argument("--udp", action="store_true", help="serve UDP datagrams instead of TCP")
     limits = parser.add_argument_group("limits (TCP)", "how much one master may take; 0 disables a limit")
-    limits.add_argument("--idle-timeout", type=_seconds, default=_LIMITS.idle_timeout, metavar="SECONDS",
+    limits.add_argument("--idle-timeout", type=seconds_argument, default=_LIMITS.idle_timeout,
+                        metavar="SECONDS",
                         help="close a connection silent (or not reading) this long (default %(default)g)")
-    limits.add_argument("--frame-timeout", type=_seconds, default=_LIMITS.frame_timeout, metavar="SECONDS",
+    limits.add_argument("--frame-timeout", type=seconds_argument, default=_LIMITS.frame_timeout,
+                        metavar="SECONDS",
                         help="close a connection holding an incomplete frame this long (default %(default)g)")
-    limits.add_argument("--max-connections", type=_count, default=_LIMITS.max_clients, metavar="N",
+    limits.add_argument("--max-connections", type=count_argument, default=_LIMITS.max_clients, metavar="N",
                         help="serve at most N connections at once (default 0: no limit)")
-    limits.add_argument("--max-garbage", type=_count, default=_LIMITS.max_garbage, metavar="BYTES",
+    limits.add_argument("--max-garbage", type=count_argument, default=_LIMITS.max_garbage, metavar="BYTES",
                         help="close a connection that sent this many octets that frame as nothing "
                              "(default %(default)d)")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
-    return int(text)
 
 
 def _say(line: str) -> None:

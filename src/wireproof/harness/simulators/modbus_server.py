@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import signal
 import sys
 import threading
@@ -65,8 +64,10 @@ from wireproof.harness.fixtures import read_fixture_text
 from wireproof.harness.simulators.streams import (
     Limits,
     Listening,
+    count_argument,
     format_address,
     parse_bind,
+    seconds_argument,
     serve_stream,
     start_in_background,
 )
@@ -236,35 +237,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     limits = parser.add_argument_group(
         "limits (TCP)", "how much one client may take; 0 disables a limit. Each client is served in "
         f"turns of at most {Limits().read_size} bytes and {Limits().max_frames} frames.")
-    limits.add_argument("--idle-timeout", type=_seconds, default=Limits().idle_timeout, metavar="SECONDS",
+    limits.add_argument("--idle-timeout", type=seconds_argument, default=Limits().idle_timeout,
+                        metavar="SECONDS",
                         help="close a connection that sends nothing, or does not read its answers, for "
                              "this long (default %(default)g)")
-    limits.add_argument("--frame-timeout", type=_seconds, default=Limits().frame_timeout, metavar="SECONDS",
+    limits.add_argument("--frame-timeout", type=seconds_argument, default=Limits().frame_timeout,
+                        metavar="SECONDS",
                         help="close a connection that holds an incomplete frame this long, e.g. half a "
                              "header and then silence (default %(default)g)")
-    limits.add_argument("--max-connections", type=_count, default=Limits().max_clients, metavar="N",
+    limits.add_argument("--max-connections", type=count_argument, default=Limits().max_clients, metavar="N",
                         help="serve at most N connections at once; one more is accepted and closed at once, "
                              "as a device at its limit does (default 0: no limit)")
-    limits.add_argument("--max-garbage", type=_count, default=Limits().max_garbage, metavar="BYTES",
+    limits.add_argument("--max-garbage", type=count_argument, default=Limits().max_garbage, metavar="BYTES",
                         help="close a connection that sent this many bytes that frame as nothing since "
                              "its last whole frame (default %(default)d; with tcp framing a bad MBAP "
                              "length closes at once, MB-TCP 3.1.3)")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
-    return int(text)
 
 
 def _say(line: str) -> None:

@@ -44,6 +44,7 @@ Theory of operation
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import errno
@@ -58,7 +59,8 @@ from typing import Any, Protocol, cast
 from wireproof.errors import HarnessError
 
 __all__ = ["Background", "Limits", "StreamConnection", "StreamOutput", "TimedStreamConnection", "Wakeup",
-           "format_address", "parse_bind", "serve_stream", "start_in_background"]
+           "count_argument", "format_address", "parse_bind", "seconds_argument", "serve_stream",
+           "start_in_background"]
 
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _STOP_TIMEOUT = 10.0
@@ -358,6 +360,24 @@ def parse_bind(bind: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or int(port) > 0xFFFF:
         raise HarnessError(f"bind address must be HOST:PORT, not {bind!r}")
     return host.strip("[]"), int(port)
+
+
+def seconds_argument(text: str) -> float:
+    """An argparse ``type`` for a limit in seconds: a finite number >= 0 (0 disables the limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {text!r}")
+    return value
+
+
+def count_argument(text: str) -> int:
+    """An argparse ``type`` for a limit in units: a whole number >= 0 (0 disables the limit)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
+    return int(text)
 
 
 def format_address(host: str, port: int) -> str:
