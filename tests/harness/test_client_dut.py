@@ -92,7 +92,8 @@ def test_listener_accepts_and_times_out() -> None:
 def test_client_under_test_runs_the_command() -> None:
     with Listener() as listener:
         client = ClientUnderTest(listener, HELLO)
-        assert "started by" in client.describe()
+        described = client.describe()  # the command as run: placeholders filled in
+        assert "started by" in described and "{" not in described.split("started by")[1], described
         conn = client.connect(20)
         assert conn.recv(10) == b"hello"
         assert conn.recv(0.01) is None  # nothing more, still connected

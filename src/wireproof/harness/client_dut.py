@@ -239,7 +239,8 @@ class ClientUnderTest:
     def describe(self) -> str:
         """What is tested, for the report's target field."""
         if self.command:
-            return f"{self.listener.url} (wireproof listening; the client is started by: {self.command})"
+            started = shlex.join(self.argv)  # as run: the placeholders filled in
+            return f"{self.listener.url} (wireproof listening; the client is started by: {started})"
         return f"{self.listener.url} (wireproof listening; the client connects on its own)"
 
     def start(self) -> None:
