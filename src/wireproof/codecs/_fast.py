@@ -100,38 +100,6 @@ def fast_constructor(cls: type[T]) -> Callable[..., T]:
             s6(obj, g)
             return obj
         return make7
-    if n == 8:
-        s0, s1, s2, s3, s4, s5, s6, s7 = setters
-
-        def make8(a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any, h: Any) -> Any:
-            obj: Any = new(cls)
-            s0(obj, a)
-            s1(obj, b)
-            s2(obj, c)
-            s3(obj, d)
-            s4(obj, e)
-            s5(obj, f)
-            s6(obj, g)
-            s7(obj, h)
-            return obj
-        return make8
-    if n == 10:
-        s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = setters
-
-        def make10(a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any, h: Any, i: Any, j: Any) -> Any:
-            obj: Any = new(cls)
-            s0(obj, a)
-            s1(obj, b)
-            s2(obj, c)
-            s3(obj, d)
-            s4(obj, e)
-            s5(obj, f)
-            s6(obj, g)
-            s7(obj, h)
-            s8(obj, i)
-            s9(obj, j)
-            return obj
-        return make10
 
     def make(*args: Any) -> Any:
         if len(args) != n:
