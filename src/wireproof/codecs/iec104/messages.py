@@ -41,7 +41,7 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Final, Union
+from typing import Any, Final
 
 from wireproof.codecs.iec104.constants import TypeId, UFunction
 
@@ -190,7 +190,7 @@ class UFrame:
     function: UFunction
 
 
-Apdu = Union[IFrame, SFrame, UFrame]
+Apdu = IFrame | SFrame | UFrame
 
 _Q: Final = ("quality",)
 _TIME: Final = ("time",)

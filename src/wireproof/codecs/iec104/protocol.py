@@ -25,6 +25,11 @@ DESCRIPTOR = ProtocolDescriptor(
     name="iec104",
     title="IEC 60870-5-104 (APCI over TCP; ASDUs of IEC 60870-5-101)",
     codecs=(
+        CodecEntry(name="iec104", factory="wireproof.codecs.iec104:apdu_codec",
+                   description="IEC 60870-5-104 APDU: I, S and U format, the ASDU and its information "
+                               "objects (104 clause 5; 101 7.1-7.3)"),
+        CodecEntry(name="iec104-asdu", factory="wireproof.codecs.iec104:asdu_codec",
+                   description="IEC 60870-5-101/104 ASDU alone, 104 field sizes (101 7.1-7.3)"),
         # codec entries
     ),
     analyzers=(
@@ -42,7 +47,9 @@ DESCRIPTOR = ProtocolDescriptor(
     benches=(
         # bench entries
     ),
+    fixtures="wireproof.fixtures:iec104",
     compiled=(
+        "wireproof.codecs.iec104.codec", "wireproof.codecs.iec104.objects",
         # compiled modules
     ),
 )
