@@ -42,6 +42,8 @@ DESCRIPTOR = ProtocolDescriptor(
         # simulator entries
     ),
     machines=(
+        "wireproof.codecs.iec104.apci_machine:ControlledApci",
+        "wireproof.codecs.iec104.apci_machine:ControllingApci",
         # machine classes
     ),
     benches=(
