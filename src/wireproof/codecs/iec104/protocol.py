@@ -39,6 +39,10 @@ DESCRIPTOR = ProtocolDescriptor(
         # suite entries
     ),
     simulators=(
+        SimulatorEntry(name="iec104-server", run="wireproof.harness.simulators.iec104_server:run",
+                       add_arguments="wireproof.harness.simulators.iec104_server:add_arguments",
+                       description="the IEC 104 reference controlled station: points and commands from TOML, "
+                                   "interrogation, counters, clock sync, select/execute, spontaneous data"),
         # simulator entries
     ),
     machines=(
