@@ -43,11 +43,16 @@ DESCRIPTOR = ProtocolDescriptor(
                        add_arguments="wireproof.harness.simulators.iec104_server:add_arguments",
                        description="the IEC 104 reference controlled station: points and commands from TOML, "
                                    "interrogation, counters, clock sync, select/execute, spontaneous data"),
+        SimulatorEntry(name="iec104-client", run="wireproof.harness.simulators.iec104_client:run",
+                       add_arguments="wireproof.harness.simulators.iec104_client:add_arguments",
+                       description="the IEC 104 reference controlling station: STARTDT, interrogations, "
+                                   "clock sync, reads, commands with or without select, STOPDT"),
         # simulator entries
     ),
     machines=(
         "wireproof.codecs.iec104.apci_machine:ControlledApci",
         "wireproof.codecs.iec104.apci_machine:ControllingApci",
+        "wireproof.codecs.iec104.controller:Controller",
         # machine classes
     ),
     benches=(
