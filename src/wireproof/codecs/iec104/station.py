@@ -10,7 +10,8 @@ selects them, and IEC 60870-5-104:2006 clause 5 (the APCI, :mod:`.apci_machine`)
   commands (control direction), shared by every connection; a change is
   kept in a bounded log that each session reads from its own cursor, so
   every started connection sends it spontaneously (cause 3; 11 when a
-  remote command caused it).
+  remote command caused it), as the point's configured type (a point
+  configured M_SP_TB_1 goes with its time tag; interrogated, without).
 - :class:`StationApplication` — what the station answers to one ASDU: a
   list of ASDUs (confirmations, data, terminations) and the changes it
   made. Negative confirmations mirror the request with the P/N bit set and
@@ -48,7 +49,6 @@ T = TypeId
 MONITOR_TYPES: Final = frozenset({1, 3, 5, 7, 9, 11, 13, 15, 20, 21, 30, 31, 32, 33, 34, 35, 36, 37})
 # A time-tagged monitor type and the type without the tag (interrogated data carries none, 101 7.4.5).
 UNTIMED: Final = {30: 1, 31: 3, 32: 5, 33: 7, 34: 9, 35: 11, 36: 13, 37: 15}
-TIMED: Final = {v: k for k, v in UNTIMED.items()}
 # A command type and its time-tagged twin (104 clause 9 adds 58-64).
 COMMAND_TWINS: Final = {45: 58, 46: 59, 47: 60, 48: 61, 49: 62, 50: 63, 51: 64}
 COMMAND_TYPES: Final = frozenset(COMMAND_TWINS) | frozenset(COMMAND_TWINS.values())
@@ -243,7 +243,9 @@ class StationApplication:
     # --- helpers ------------------------------------------------------------------------------
 
     def _mirror(self, asdu: Asdu, cause: int, *, negative: bool = False) -> Asdu:
-        return Asdu(type_id=asdu.type_id, cause=cause, common_address=asdu.common_address,
+        # a broadcast (common address 65535) is answered with the station's own address (101 7.2.4)
+        ca = self.db.common_address if asdu.common_address == 0xFFFF and not negative else asdu.common_address
+        return Asdu(type_id=asdu.type_id, cause=cause, common_address=ca,
                     objects=asdu.objects, sequence=asdu.sequence, negative=negative, test=asdu.test,
                     originator=asdu.originator, raw=asdu.raw, raw_number=asdu.raw_number)
 
@@ -255,13 +257,14 @@ class StationApplication:
         return len(asdu.objects) == 1 and asdu.objects[0].address == 0
 
     def _data(self, points: list[PointSpec], cause: int, originator: int, now: float, *,
-              timed: bool = False) -> list[Asdu]:
-        """``points`` as ASDUs of their types (SQ=0), as many objects an ASDU as fit."""
+              configured: bool = False) -> list[Asdu]:
+        """``points`` as ASDUs (SQ=0), as many objects an ASDU as fit: of their configured types
+        (spontaneous data), or without time tag (interrogated data, 101 7.4.5)."""
         out: list[Asdu] = []
         stamp = self.time(now)
         by_type: dict[int, list[PointSpec]] = {}
         for p in points:
-            t = TIMED.get(p.type_id, p.type_id) if timed else UNTIMED.get(p.type_id, p.type_id)
+            t = p.type_id if configured else UNTIMED.get(p.type_id, p.type_id)
             by_type.setdefault(t, []).append(p)
         for t, ps in by_type.items():
             objects: list[InformationObject] = []
@@ -504,7 +507,7 @@ class StationSession:
         for change in changes:
             by_cause.setdefault(change.cause, []).append(self.db.points[change.address])
         for cause, points in by_cause.items():
-            for asdu in self.app._data(points, cause, 0, self.now, timed=True):
+            for asdu in self.app._data(points, cause, 0, self.now, configured=True):
                 self.apci.send_asdu(asdu, self.now)
 
     def _flush(self, out: StationOutput) -> None:

@@ -260,9 +260,7 @@ class _Link:
             due = self.apci.next_deadline()
             if due is not None and now >= due:
                 self.events(self.apci.timeout(now))
-            ended = self.controller.timeout(now)
-            if ended is not None:
-                self.say(f"{ended.detail}")
+            self.controller.timeout(now)  # the exchange's line says how it ended
         self.flush()
         return bool(until())
 
