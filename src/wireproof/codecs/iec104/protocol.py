@@ -33,6 +33,12 @@ DESCRIPTOR = ProtocolDescriptor(
         # codec entries
     ),
     analyzers=(
+        AnalyzerEntry(
+            name="iec104", ports=(2404,), transports=("tcp",),
+            analyzer="wireproof.codecs.iec104.analyzer:Iec104Analyzer",
+            heuristic="wireproof.codecs.iec104.analyzer:looks_like_iec104",
+            description="IEC 104 APDUs over TCP (104 clause 5; port 2404, clause 10): numbering, "
+                        "acknowledgement, k, t1-t3, STARTDT/STOPDT, negative confirms"),
         # analyzer entries
     ),
     suites=(
@@ -61,6 +67,7 @@ DESCRIPTOR = ProtocolDescriptor(
     fixtures="wireproof.fixtures:iec104",
     compiled=(
         "wireproof.codecs.iec104.codec", "wireproof.codecs.iec104.objects",
+        "wireproof.codecs.iec104.analyzer",
         # compiled modules
     ),
 )

@@ -38,7 +38,7 @@ from typing import Any, Final
 from wireproof.codecs._core import NEED_DATA
 from wireproof.codecs.iec104.apci_machine import AsduReceived, Closed, ControlledApci, Started
 from wireproof.codecs.iec104.codec import decode_apdu, encode_apdu, encode_asdu
-from wireproof.codecs.iec104.constants import Cause, TypeId
+from wireproof.codecs.iec104.constants import MAX_APDU_LENGTH, MIN_APDU_LENGTH, START, Cause, TypeId
 from wireproof.codecs.iec104.framers import ApduFramer
 from wireproof.codecs.iec104.messages import ELEMENTS, Asdu, Cp56Time2a, InformationObject, Quality
 from wireproof.errors import DecodeError, EncodeError
@@ -445,6 +445,11 @@ class StationSession:
             except DecodeError as err:
                 return self._fail(out, str(err))
         while max_frames is None or out.frames < max_frames:
+            head = self.framer.peek(2)
+            if len(head) == 2 and head[0] == START and not MIN_APDU_LENGTH <= head[1] <= MAX_APDU_LENGTH:
+                # a bad length closes at once (104 5.1), without waiting for the octets it claims
+                return self._fail(out, f"iec104: length {head[1]} is outside {MIN_APDU_LENGTH}.."
+                                       f"{MAX_APDU_LENGTH} (104 5.1)")
             try:
                 raw = self.framer.next_frame()
             except DecodeError as err:  # a bad start or length: 104 5.1, the connection is closed
