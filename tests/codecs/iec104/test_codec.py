@@ -217,7 +217,7 @@ def test_the_framer_splits_and_joins() -> None:
     framer.feed(b"\x00\x00\x68\x02\x02\x02\x68\x04\x01\x00\x00\x00")
     with pytest.raises(DecodeError, match="2 octets before"):
         framer.next_frame()
-    with pytest.raises(DecodeError, match="length 2 .* the 4 octets it delimits dropped"):
+    with pytest.raises(DecodeError, match=r"length 2 .* the 4 octets it delimits dropped"):
         framer.next_frame()
     assert framer.next_frame() == b"\x68\x04\x01\x00\x00\x00"
 

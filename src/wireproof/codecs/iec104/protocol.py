@@ -62,6 +62,9 @@ DESCRIPTOR = ProtocolDescriptor(
         # machine classes
     ),
     benches=(
+        BenchEntry(name="iec104", run="wireproof.harness.bench.iec104:command",
+                   add_arguments="wireproof.harness.bench.iec104:add_arguments",
+                   description="IEC 104 APDU decode and encode against Scapy's IEC 104 layer"),
         # bench entries
     ),
     fixtures="wireproof.fixtures:iec104",
