@@ -126,6 +126,8 @@ def fingerprint(apdu: Any) -> Fingerprint:
     if not isinstance(apdu, IFrame):
         return ("U", int(apdu.function))
     a = apdu.asdu
+    if isinstance(a, bytes):
+        return ("I", apdu.send_seq, apdu.recv_seq, a)
     return ("I", apdu.send_seq, apdu.recv_seq, int(a.type_id), a.sequence, len(a.objects), int(a.cause),
             a.negative, a.test, a.originator, a.common_address, tuple(o.address for o in a.objects))
 
