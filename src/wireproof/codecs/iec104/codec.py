@@ -312,6 +312,18 @@ class Iec104Codec:
     def encode(self, message: Apdu) -> bytes:
         return encode_apdu(message, sizes=self.sizes, protocol=self.name)
 
+    def decode_declarative(self, data: bytes) -> Apdu:
+        """The same by the Construct definitions (:mod:`.formats`): the oracle."""
+        from wireproof.codecs.iec104.formats import decode_apdu_declarative
+
+        return decode_apdu_declarative(bytes(data), sizes=self.sizes)
+
+    def encode_declarative(self, message: Apdu) -> bytes:
+        """The same by the Construct definitions (:mod:`.formats`): the oracle of :meth:`encode`."""
+        from wireproof.codecs.iec104.formats import encode_apdu_declarative
+
+        return encode_apdu_declarative(message, sizes=self.sizes)
+
     def framer(self) -> ApduFramer:
         return ApduFramer()
 
