@@ -39,9 +39,11 @@ PROTOCOL: Final = "iec104"
 _U_FUNCTIONS: Final = {int(f): f for f in UFunction}
 # Decoded type identifications and causes are the enums' members where the standard names them
 # (JSON and reprs say M_SP_NA_1, SPONTANEOUS), else the plain numbers: looked up, not constructed.
-_TYPE_IDS: Final[tuple[int, ...]] = tuple(TypeId(t) if t in TypeId._value2member_map_ else t
+# Typed as objects, not ints: compiled (mypyc), an int-typed value is a native integer and the enum
+# member would be lost.
+_TYPE_IDS: Final[tuple[Any, ...]] = tuple(TypeId(t) if t in TypeId._value2member_map_ else t
                                           for t in range(256))
-_CAUSES: Final[tuple[int, ...]] = tuple(Cause(c) if c in Cause._value2member_map_ else c for c in range(64))
+_CAUSES: Final[tuple[Any, ...]] = tuple(Cause(c) if c in Cause._value2member_map_ else c for c in range(64))
 
 
 def decode_asdu(data: bytes, *, sizes: FieldSizes = IEC104_SIZES, protocol: str = PROTOCOL,
@@ -54,12 +56,12 @@ def decode_asdu(data: bytes, *, sizes: FieldSizes = IEC104_SIZES, protocol: str 
         raise TruncatedError(protocol, (*path, "data_unit_identifier"), base + n_data,
                              f"the ASDU has {n_data} octets, its data unit identifier needs {dui} "
                              "(101 7.2)")
-    type_id = _TYPE_IDS[data[0]]
+    type_id: Any = _TYPE_IDS[data[0]]
     vsq = data[1]
     sequence = bool(vsq & 0x80)
     number = vsq & 0x7F
     cot = data[2]
-    cause = _CAUSES[cot & 0x3F]
+    cause: Any = _CAUSES[cot & 0x3F]
     negative = bool(cot & 0x40)
     test = bool(cot & 0x80)
     originator = data[3] if cot_size == 2 else 0
