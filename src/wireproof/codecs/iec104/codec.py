@@ -39,11 +39,14 @@ PROTOCOL: Final = "iec104"
 _U_FUNCTIONS: Final = {int(f): f for f in UFunction}
 # Decoded type identifications and causes are the enums' members where the standard names them
 # (JSON and reprs say M_SP_NA_1, SPONTANEOUS), else the plain numbers: looked up, not constructed.
-# Typed as objects, not ints: compiled (mypyc), an int-typed value is a native integer and the enum
-# member would be lost.
-_TYPE_IDS: Final[tuple[Any, ...]] = tuple(TypeId(t) if t in TypeId._value2member_map_ else t
-                                          for t in range(256))
-_CAUSES: Final[tuple[Any, ...]] = tuple(Cause(c) if c in Cause._value2member_map_ else c for c in range(64))
+# Typed as objects, not ints, and made through _named: compiled (mypyc), a value typed int is a native
+# integer, and the enum member would be lost.
+def _named(members: dict[Any, Any], value: int) -> object:
+    return members.get(value, value)
+
+
+_TYPE_IDS: Final[tuple[Any, ...]] = tuple([_named(TypeId._value2member_map_, t) for t in range(256)])
+_CAUSES: Final[tuple[Any, ...]] = tuple([_named(Cause._value2member_map_, c) for c in range(64)])
 
 
 def decode_asdu(data: bytes, *, sizes: FieldSizes = IEC104_SIZES, protocol: str = PROTOCOL,
