@@ -1,5 +1,8 @@
 """wireproof's IEC 104 reference stations against c104 (lib60870-C), both ways, on loopback.
 
+- c104's client (tests/peers/c104_interop_client.py, a process of its own) against the reference
+  server: STARTDT, station interrogation, the built-in points' values, a select-before-operate
+  command and its return information (cause 11), clock synchronisation, counter interrogation;
 - ``wireproof simulate iec104-client`` (a subprocess) against a c104 server with the same points:
   every exchange confirmed, the values c104 serves read back.
 """
@@ -17,6 +20,25 @@ import pytest
 c104 = pytest.importorskip("c104", reason="c104 (the peers extra) is not installed")
 
 pytestmark = pytest.mark.peer
+
+
+def test_c104_client_against_the_reference_server() -> None:
+    from pathlib import Path
+
+    from wireproof.harness.simulators.iec104_server import running_server
+
+    script = Path(__file__).with_name("c104_interop_client.py")
+    with running_server() as server:
+        proc = subprocess.run([sys.executable, str(script), "--host", server.host, "--port",
+                               str(server.port)], capture_output=True, text=True, timeout=60)
+        lines = list(server.device.lines)
+    result = json.loads(proc.stdout)
+    assert result == {"opened": True, "interrogation": True,
+                      "values": {"1001": False, "3202": 230.5, "3101": 1234}, "command": True,
+                      "return_information": True, "clock_sync": True,
+                      "counter_interrogation": True}, proc.stderr
+    assert "command 5001: selected True" in lines and "command 5001: executed True" in lines
+    assert not any(line.startswith("closing") for line in lines), lines
 
 
 def _free_port() -> int:
