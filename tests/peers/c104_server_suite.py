@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select-timeout", type=float, default=10.0)
     args = parser.parse_args(argv)
     port = free_port()
-    server = c104.Server(ip="127.0.0.1", port=port, tick_rate_ms=50,
-                         select_timeout_ms=int(args.select_timeout * 1000))
+    server = c104.Server(
+        ip="127.0.0.1", port=port, tick_rate_ms=50, select_timeout_ms=int(args.select_timeout * 1000)
+    )
     params = server.protocol_parameters
     params.message_timeout = args.t1
     params.confirm_interval = args.t2
@@ -53,15 +54,29 @@ def main(argv: list[str] | None = None) -> int:
     params.send_window_size = args.k
     params.receive_window_size = args.w
     station = server.add_station(common_address=1)
-    for first, count, kind in ((1001, 4, c104.Type.M_SP_NA_1), (2001, 2, c104.Type.M_DP_NA_1),
-                               (3001, 2, c104.Type.M_ME_NA_1), (3101, 1, c104.Type.M_ME_NB_1),
-                               (3201, 2, c104.Type.M_ME_NC_1), (4001, 2, c104.Type.M_IT_NA_1)):
+    for first, count, kind in (
+        (1001, 4, c104.Type.M_SP_NA_1),
+        (2001, 2, c104.Type.M_DP_NA_1),
+        (3001, 2, c104.Type.M_ME_NA_1),
+        (3101, 1, c104.Type.M_ME_NB_1),
+        (3201, 2, c104.Type.M_ME_NC_1),
+        (4001, 2, c104.Type.M_IT_NA_1),
+    ):
         for ioa in range(first, first + count):
             station.add_point(io_address=ioa, type=kind)
-    station.add_point(io_address=5001, type=c104.Type.C_SC_NA_1, related_io_address=1001, related_io_autoreturn=True,
-                      command_mode=c104.CommandMode.SELECT_AND_EXECUTE)
-    station.add_point(io_address=5002, type=c104.Type.C_DC_NA_1, related_io_address=2001, related_io_autoreturn=True)
-    station.add_point(io_address=6001, type=c104.Type.C_SE_NC_1, related_io_address=3201, related_io_autoreturn=True)
+    station.add_point(
+        io_address=5001,
+        type=c104.Type.C_SC_NA_1,
+        related_io_address=1001,
+        related_io_autoreturn=True,
+        command_mode=c104.CommandMode.SELECT_AND_EXECUTE,
+    )
+    station.add_point(
+        io_address=5002, type=c104.Type.C_DC_NA_1, related_io_address=2001, related_io_autoreturn=True
+    )
+    station.add_point(
+        io_address=6001, type=c104.Type.C_SE_NC_1, related_io_address=3201, related_io_autoreturn=True
+    )
     server.start()
     try:
         print(f"listening on 127.0.0.1:{port}", flush=True)

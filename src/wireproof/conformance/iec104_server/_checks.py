@@ -38,8 +38,10 @@ def require_point(profile: StationProfile, key: str) -> int:
 
 def require_wait(settings: Settings, seconds: float, what: str) -> None:
     if seconds > settings.max_wait:
-        inconclusive(f"{what} takes {seconds:g} s, longer than max_wait ({settings.max_wait:g} s): give a "
-                     "shorter timer in the profile or --param, or a larger --param max_wait")
+        inconclusive(
+            f"{what} takes {seconds:g} s, longer than max_wait ({settings.max_wait:g} s): give a "
+            "shorter timer in the profile or --param, or a larger --param max_wait"
+        )
 
 
 def started(station: Connection, profile: StationProfile | None = None) -> None:
@@ -55,7 +57,9 @@ def closes(station: Connection, timeout: float, what: str) -> None:
     """The station must close the connection within ``timeout`` after ``what``."""
     if station.closes_within(timeout):
         return
-    raise AssertionError(f"{what}: the connection is still open {timeout:g} s later; the station must close it")
+    raise AssertionError(
+        f"{what}: the connection is still open {timeout:g} s later; the station must close it"
+    )
 
 
 def asdu_text(asdu: Asdu) -> str:
@@ -64,17 +68,28 @@ def asdu_text(asdu: Asdu) -> str:
     return describe_asdu(asdu)
 
 
-def interrogation(common_address: int, qoi: int = QOI_STATION, *, cause: int = Cause.ACTIVATION,
-                  originator: int = 0) -> Asdu:
-    return Asdu(type_id=TypeId.C_IC_NA_1, cause=cause, common_address=common_address, originator=originator,
-                objects=(InformationObject(address=0, elements={"qoi": qoi}),))
+def interrogation(
+    common_address: int, qoi: int = QOI_STATION, *, cause: int = Cause.ACTIVATION, originator: int = 0
+) -> Asdu:
+    return Asdu(
+        type_id=TypeId.C_IC_NA_1,
+        cause=cause,
+        common_address=common_address,
+        originator=originator,
+        objects=(InformationObject(address=0, elements={"qoi": qoi}),),
+    )
 
 
 def confirm_of(station: Connection, request: Asdu, what: str, *, positive: bool = True) -> Asdu:
     """The ACT_CON mirroring ``request`` (same type id and common address): positive unless said."""
-    con = station.read_asdu(lambda a: a.type_id == request.type_id and a.cause == Cause.ACTIVATION_CON
-                            and a.common_address == request.common_address,
-                            what=f"ACT_CON of the {what}")
+    con = station.read_asdu(
+        lambda a: (
+            a.type_id == request.type_id
+            and a.cause == Cause.ACTIVATION_CON
+            and a.common_address == request.common_address
+        ),
+        what=f"ACT_CON of the {what}",
+    )
     if positive:
         assert not con.negative, f"{what}: the ACT_CON is negative (P/N=1): {asdu_text(con)}"
     return con
@@ -89,7 +104,6 @@ def stopped_state(station: Connection) -> None:
     station.clear()
 
 
-
 def now_cp56() -> Cp56Time2a:
     """The wall clock now (UTC) as CP56Time2a."""
     when = datetime.datetime.fromtimestamp(wall_clock_ms() / 1000, datetime.UTC).replace(tzinfo=None)
@@ -100,6 +114,10 @@ def probe_request(profile: StationProfile, settings: Settings, n: int = 0) -> As
     """A request the station answers with one ACT_CON and nothing else when it can: a test command
     (C_TS_TA_1, test sequence counter ``n``) if listed, else a station interrogation."""
     if profile.supports(TypeId.C_TS_TA_1):
-        return Asdu(type_id=TypeId.C_TS_TA_1, cause=Cause.ACTIVATION, common_address=settings.common_address,
-                    objects=(InformationObject(address=0, elements={"tsc": n & 0xFFFF, "time": now_cp56()}),))
+        return Asdu(
+            type_id=TypeId.C_TS_TA_1,
+            cause=Cause.ACTIVATION,
+            common_address=settings.common_address,
+            objects=(InformationObject(address=0, elements={"tsc": n & 0xFFFF, "time": now_cp56()}),),
+        )
     return interrogation(settings.common_address)

@@ -113,7 +113,9 @@ def describe(data: bytes, sizes: FieldSizes = IEC104_SIZES) -> str:
     try:
         apdu = decode_apdu(data, sizes=sizes)
     except DecodeError as err:
-        return f"not a valid APDU ({err.reason}; {'.'.join(map(str, err.path)) or 'apdu'} at octet {err.offset})"
+        return (
+            f"not a valid APDU ({err.reason}; {'.'.join(map(str, err.path)) or 'apdu'} at octet {err.offset})"
+        )
     if isinstance(apdu, UFrame):
         return f"U {apdu.function.name}"
     if isinstance(apdu, SFrame):
@@ -126,8 +128,16 @@ def describe(data: bytes, sizes: FieldSizes = IEC104_SIZES) -> str:
 class Connection:
     """One TCP connection to the station, opened on first use (module docstring)."""
 
-    def __init__(self, url: str, *, timeout: float, sink: Sink | None = None, label: str = "connection 1",
-                 w: int = 8, sizes: FieldSizes = IEC104_SIZES) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        sink: Sink | None = None,
+        label: str = "connection 1",
+        w: int = 8,
+        sizes: FieldSizes = IEC104_SIZES,
+    ) -> None:
         self.url = url
         self.timeout = timeout
         self.sink = sink
@@ -220,12 +230,14 @@ class Connection:
     def send_s(self, recv_seq: int | None = None, note: str = "") -> None:
         self.send_apdu(SFrame(recv_seq=self.vr if recv_seq is None else recv_seq), note)
 
-    def send_asdu(self, asdu: Asdu | bytes, note: str = "", *, send_seq: int | None = None,
-                  recv_seq: int | None = None) -> None:
+    def send_asdu(
+        self, asdu: Asdu | bytes, note: str = "", *, send_seq: int | None = None, recv_seq: int | None = None
+    ) -> None:
         """One I frame: N(S) = V(S) (then V(S) + 1) and N(R) = V(R) unless given."""
         ns = self.vs if send_seq is None else send_seq
-        self.send_apdu(IFrame(send_seq=ns, recv_seq=self.vr if recv_seq is None else recv_seq, asdu=asdu),
-                       note)
+        self.send_apdu(
+            IFrame(send_seq=ns, recv_seq=self.vr if recv_seq is None else recv_seq, asdu=asdu), note
+        )
         if send_seq is None:
             self.vs = (self.vs + 1) % SEQ_MODULO
 
@@ -298,8 +310,9 @@ class Connection:
 
     def _check_ack(self, nr: int) -> None:
         if (self.vs - nr) % SEQ_MODULO > (self.vs - self.acked) % SEQ_MODULO:
-            self.ack_errors.append(f"N(R)={nr} while we had sent {self.vs} I frame(s) and it had "
-                                   f"acknowledged {self.acked}")
+            self.ack_errors.append(
+                f"N(R)={nr} while we had sent {self.vs} I frame(s) and it had acknowledged {self.acked}"
+            )
             return
         self.acked = nr
 
@@ -332,12 +345,18 @@ class Connection:
             return bool(self.uframes)
 
         if not self.wait_for(found, limit):
-            raise NoResponse(f"[{self.label}] no {function.name} {what or ''}within {limit:g} s".replace(
-                "  ", " "))
+            raise NoResponse(
+                f"[{self.label}] no {function.name} {what or ''}within {limit:g} s".replace("  ", " ")
+            )
         return self.uframes.popleft()
 
-    def read_asdu(self, match: Callable[[Asdu], bool] | None = None, timeout: float | None = None, *,
-                  what: str = "an ASDU") -> Asdu:
+    def read_asdu(
+        self,
+        match: Callable[[Asdu], bool] | None = None,
+        timeout: float | None = None,
+        *,
+        what: str = "an ASDU",
+    ) -> Asdu:
         """The first queued (or next arriving) ASDU for which ``match`` holds; it is taken off the queue."""
         limit = self.timeout if timeout is None else timeout
         hit: list[Asdu] = []
@@ -382,18 +401,35 @@ class Connection:
         self.send_u(UFunction.STOPDT_ACT)
         self.read_u(UFunction.STOPDT_CON, what="in answer to STOPDT act ")
 
-    def command(self, type_id: int, cause: int, common_address: int, objects: tuple[InformationObject, ...],
-                *, note: str = "", originator: int = 0) -> Asdu:
-        asdu = Asdu(type_id=type_id, cause=cause, common_address=common_address, objects=objects,
-                    originator=originator)
+    def command(
+        self,
+        type_id: int,
+        cause: int,
+        common_address: int,
+        objects: tuple[InformationObject, ...],
+        *,
+        note: str = "",
+        originator: int = 0,
+    ) -> Asdu:
+        asdu = Asdu(
+            type_id=type_id,
+            cause=cause,
+            common_address=common_address,
+            objects=objects,
+            originator=originator,
+        )
         self.send_asdu(asdu, note)
         return asdu
 
-    def confirmation(self, type_id: int, *, cause: int = Cause.ACTIVATION_CON, timeout: float | None = None,
-                     what: str = "") -> Asdu:
+    def confirmation(
+        self, type_id: int, *, cause: int = Cause.ACTIVATION_CON, timeout: float | None = None, what: str = ""
+    ) -> Asdu:
         """The station's next ASDU of ``type_id`` with ``cause`` (P/N either way)."""
-        return self.read_asdu(lambda a: a.type_id == type_id and a.cause == cause, timeout,
-                              what=what or f"{_name(TypeId, type_id)} {_name(Cause, cause)}")
+        return self.read_asdu(
+            lambda a: a.type_id == type_id and a.cause == cause,
+            timeout,
+            what=what or f"{_name(TypeId, type_id)} {_name(Cause, cause)}",
+        )
 
 
 def _address(sockaddr: Any) -> str:

@@ -71,11 +71,18 @@ def settings(iec104_profile: StationProfile, iec104_params: dict[str, Any]) -> S
         value = iec104_params.get(name)
         return getattr(iec104_profile, name) if value is None else value
 
-    return Settings(common_address=int(pick("common_address")), response_timeout=float(pick("response_timeout")),
-                    k=int(pick("k")), w=int(pick("w")), t1=float(pick("t1")), t2=float(pick("t2")),
-                    t3=float(pick("t3")), attempts=int(iec104_params.get("attempts") or 3),
-                    tolerance=float(iec104_params.get("tolerance") or 1.0),
-                    max_wait=float(iec104_params.get("max_wait") or 60.0))
+    return Settings(
+        common_address=int(pick("common_address")),
+        response_timeout=float(pick("response_timeout")),
+        k=int(pick("k")),
+        w=int(pick("w")),
+        t1=float(pick("t1")),
+        t2=float(pick("t2")),
+        t3=float(pick("t3")),
+        attempts=int(iec104_params.get("attempts") or 3),
+        tolerance=float(iec104_params.get("tolerance") or 1.0),
+        max_wait=float(iec104_params.get("max_wait") or 60.0),
+    )
 
 
 def builtin_apci(profile: StationProfile) -> dict[str, Any]:
@@ -94,25 +101,34 @@ def iec104_target(wireproof_target: str | None) -> Iterator[Target]:
     try:
         from wireproof.harness.simulators.iec104_server import running_server
     except ImportError as err:
-        raise HarnessError(f"the built-in target, the reference server, is not available ({err}); "
-                           "give --target tcp://HOST:PORT") from None
+        raise HarnessError(
+            f"the built-in target, the reference server, is not available ({err}); "
+            "give --target tcp://HOST:PORT"
+        ) from None
     with running_server(bind="127.0.0.1:0", **builtin_apci(default_profile())) as server:
         yield Target(url=server.url, builtin=server)
 
 
 @pytest.fixture
-def connect(request: pytest.FixtureRequest, iec104_target: Target, settings: Settings,
-            iec104_profile: StationProfile, evidence: EvidenceRecorder) -> Iterator[Callable[[str], Connection]]:
+def connect(
+    request: pytest.FixtureRequest,
+    iec104_target: Target,
+    settings: Settings,
+    iec104_profile: StationProfile,
+    evidence: EvidenceRecorder,
+) -> Iterator[Callable[[str], Connection]]:
     opened: list[Connection] = []
     if iec104_target.builtin is not None:
         request.node.user_properties.append(
-            (PROP_TARGET, f"{iec104_target.url} (wireproof reference server, built in)"))
+            (PROP_TARGET, f"{iec104_target.url} (wireproof reference server, built in)")
+        )
 
     def open_connection(label: str = "") -> Connection:
         label = label or f"connection {len(opened) + 1}"
         evidence.note(f"{label}: connect to {iec104_target.url}")
-        conn = Connection(iec104_target.url, timeout=settings.response_timeout, sink=evidence, label=label,
-                          w=settings.w)
+        conn = Connection(
+            iec104_target.url, timeout=settings.response_timeout, sink=evidence, label=label, w=settings.w
+        )
         opened.append(conn)
         return conn
 

@@ -1,4 +1,4 @@
-"""The interoperability list of an IEC 104 controlled station, as TOML: which clauses apply, with what numbers.
+"""The interoperability list of an IEC 104 controlled station as TOML: which clauses apply, with what numbers.
 
 IEC 60870-5-104 clause 9 (and 101 clause 8) give the interoperability list
 a vendor fills in: the system or device, the field sizes, the type
@@ -61,13 +61,22 @@ from wireproof.harness.fixtures import read_packaged_text
 __all__ = ["APCI_KEYS", "POINT_KEYS", "StationProfile", "default_profile", "load_profile"]
 
 DEFAULT_PROFILE_FILE: Final = "default-profile.toml"
-_STATION_KEYS: Final = frozenset({"name", "common_address", "ioa_size", "response_timeout", "max_connections",
-                                  "end_of_initialisation"})
+_STATION_KEYS: Final = frozenset(
+    {"name", "common_address", "ioa_size", "response_timeout", "max_connections", "end_of_initialisation"}
+)
 APCI_KEYS: Final = ("k", "w", "t0", "t1", "t2", "t3")
 _APCI_DEFAULTS: Final = {"k": 12, "w": 8, "t0": 30.0, "t1": 15.0, "t2": 10.0, "t3": 20.0}
 _CONTROL_KEYS: Final = frozenset({"types", "interrogation_groups", "select_required", "command_termination"})
-POINT_KEYS: Final = ("single_command", "single_command_feedback", "double_command", "double_command_feedback",
-                     "setpoint_float", "setpoint_float_feedback", "unused_ioa", "unused_common_address")
+POINT_KEYS: Final = (
+    "single_command",
+    "single_command_feedback",
+    "double_command",
+    "double_command_feedback",
+    "setpoint_float",
+    "setpoint_float_feedback",
+    "unused_ioa",
+    "unused_common_address",
+)
 _DEFAULT_CONTROL: Final = ("C_IC_NA_1", "C_CI_NA_1", "C_RD_NA_1", "C_CS_NA_1", "C_TS_TA_1")
 
 
@@ -133,8 +142,10 @@ def _table(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def _type_id(where: str, name: Any, prefix: str) -> int:
     if not isinstance(name, str) or name not in TypeId.__members__ or not name.startswith(prefix):
-        raise FixtureError(f"profile: {where}: {name!r} is not a type identification {prefix}* "
-                           "(101 7.2.1.1 mnemonics, e.g. M_SP_NA_1)")
+        raise FixtureError(
+            f"profile: {where}: {name!r} is not a type identification {prefix}* "
+            "(101 7.2.1.1 mnemonics, e.g. M_SP_NA_1)"
+        )
     return int(TypeId[name])
 
 
@@ -151,48 +162,76 @@ def load_profile(doc: Mapping[str, Any]) -> StationProfile:
         raise FixtureError(f"profile: unknown top-level key(s) {', '.join(sorted(unknown))}")
     station, apci = _table(doc, "station"), _table(doc, "apci")
     monitor, control, points = _table(doc, "monitor"), _table(doc, "control"), _table(doc, "points")
-    for where, table, known in (("station", station, _STATION_KEYS), ("apci", apci, set(APCI_KEYS)),
-                                ("control", control, _CONTROL_KEYS), ("points", points, set(POINT_KEYS))):
+    for where, table, known in (
+        ("station", station, _STATION_KEYS),
+        ("apci", apci, set(APCI_KEYS)),
+        ("control", control, _CONTROL_KEYS),
+        ("points", points, set(POINT_KEYS)),
+    ):
         bad = set(table) - set(known)
         if bad:
-            raise FixtureError(f"profile: [{where}]: unknown key(s) {', '.join(sorted(bad))}; "
-                               f"known: {', '.join(sorted(known))}")
+            raise FixtureError(
+                f"profile: [{where}]: unknown key(s) {', '.join(sorted(bad))}; "
+                f"known: {', '.join(sorted(known))}"
+            )
     name = station.get("name", "unnamed controlled station")
     if not isinstance(name, str):
         raise FixtureError("profile: station.name must be a string")
     ioa_size = _int("station.ioa_size", station.get("ioa_size", 3), 3, 3)
     ioa_max = (1 << (8 * ioa_size)) - 1
-    timers = {key: _seconds(f"apci.{key}", apci.get(key, _APCI_DEFAULTS[key])) for key in ("t0", "t1", "t2", "t3")}
+    timers = {
+        key: _seconds(f"apci.{key}", apci.get(key, _APCI_DEFAULTS[key])) for key in ("t0", "t1", "t2", "t3")
+    }
     k = _int("apci.k", apci.get("k", 12), 1, 32767)
     w = _int("apci.w", apci.get("w", 8), 1, 32767)
     if w > k:
-        raise FixtureError(f"profile: apci.w ({w}) must not exceed apci.k ({k}) (104 5.5: w <= 2k/3 recommended)")
+        raise FixtureError(
+            f"profile: apci.w ({w}) must not exceed apci.k ({k}) (104 5.5: w <= 2k/3 recommended)"
+        )
     if timers["t2"] >= timers["t1"]:
-        raise FixtureError(f"profile: apci.t2 ({timers['t2']:g}) must be less than apci.t1 ({timers['t1']:g}) (104 5.6)")
-    mon = {_type_id(f"monitor.{key}", key, "M_"): tuple(_int(f"monitor.{key}[]", ioa, 0, ioa_max)
-                                                         for ioa in _list(f"monitor.{key}", value))
-           for key, value in monitor.items()}
-    types = frozenset(_type_id("control.types[]", n, "C_")
-                      for n in _list("control.types", control.get("types", list(_DEFAULT_CONTROL))))
-    groups = frozenset(_int("control.interrogation_groups[]", g, 1, 16)
-                       for g in _list("control.interrogation_groups", control.get("interrogation_groups", [])))
-    select = frozenset(_int("control.select_required[]", i, 0, ioa_max)
-                       for i in _list("control.select_required", control.get("select_required", [])))
+        raise FixtureError(
+            f"profile: apci.t2 ({timers['t2']:g}) must be less than apci.t1 ({timers['t1']:g}) (104 5.6)"
+        )
+    mon = {
+        _type_id(f"monitor.{key}", key, "M_"): tuple(
+            _int(f"monitor.{key}[]", ioa, 0, ioa_max) for ioa in _list(f"monitor.{key}", value)
+        )
+        for key, value in monitor.items()
+    }
+    types = frozenset(
+        _type_id("control.types[]", n, "C_")
+        for n in _list("control.types", control.get("types", list(_DEFAULT_CONTROL)))
+    )
+    groups = frozenset(
+        _int("control.interrogation_groups[]", g, 1, 16)
+        for g in _list("control.interrogation_groups", control.get("interrogation_groups", []))
+    )
+    select = frozenset(
+        _int("control.select_required[]", i, 0, ioa_max)
+        for i in _list("control.select_required", control.get("select_required", []))
+    )
     return StationProfile(
         name=name,
         common_address=_int("station.common_address", station.get("common_address", 1), 1, 65534),
         ioa_size=ioa_size,
         response_timeout=_seconds("station.response_timeout", station.get("response_timeout", 2.0)),
         max_connections=_int("station.max_connections", station.get("max_connections", 1), 1, 1000),
-        end_of_initialisation=_bool("station.end_of_initialisation", station.get("end_of_initialisation", False)),
-        k=k, w=w, **timers,
+        end_of_initialisation=_bool(
+            "station.end_of_initialisation", station.get("end_of_initialisation", False)
+        ),
+        k=k,
+        w=w,
+        **timers,
         monitor=mon,
         control=types,
         interrogation_groups=groups,
         select_required=select,
         command_termination=_bool("control.command_termination", control.get("command_termination", True)),
-        points={key: _int(f"points.{key}", points[key], 0, 65535 if key == "unused_common_address" else ioa_max)
-                for key in POINT_KEYS if key in points},
+        points={
+            key: _int(f"points.{key}", points[key], 0, 65535 if key == "unused_common_address" else ioa_max)
+            for key in POINT_KEYS
+            if key in points
+        },
     )
 
 

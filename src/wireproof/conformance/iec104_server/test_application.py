@@ -54,22 +54,34 @@ def _terminated(station: Connection, request: Asdu, what: str) -> list[Asdu]:
 
     assert station.wait_for(done, station.timeout * 3), (
         f"no ACT_TERM of the {what} within {station.timeout * 3:g} s; received: "
-        f"{[asdu_text(a) for a in out][:6]}")
+        f"{[asdu_text(a) for a in out][:6]}"
+    )
     return out
 
 
-def _single(type_id: int, ioa: int, common_address: int, cause: int = Cause.ACTIVATION, **elements: Any) -> Asdu:
-    return Asdu(type_id=type_id, cause=cause, common_address=common_address,
-                objects=(InformationObject(address=ioa, elements=elements),))
+def _single(
+    type_id: int, ioa: int, common_address: int, cause: int = Cause.ACTIVATION, **elements: Any
+) -> Asdu:
+    return Asdu(
+        type_id=type_id,
+        cause=cause,
+        common_address=common_address,
+        objects=(InformationObject(address=ioa, elements=elements),),
+    )
 
 
 # --------------------------------------------------------------------------- interrogation
 
 
-@pytest.mark.conformance(clause="IEC104-S-028", level="shall",
-                         cites=f"{_GI}: station interrogation: ACT_CON, the objects with COT 20, ACT_TERM; "
-                               "604 topic: station interrogation")
-def test_station_interrogation(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-028",
+    level="shall",
+    cites=f"{_GI}: station interrogation: ACT_CON, the objects with COT 20, ACT_TERM; "
+    "604 topic: station interrogation",
+)
+def test_station_interrogation(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
     """A station interrogation (QOI 20) is confirmed, every monitored point of the list comes with COT 20,
     and it ends with ACT_TERM."""
     require_type(iec104_profile, TypeId.C_IC_NA_1)
@@ -77,27 +89,37 @@ def test_station_interrogation(station: Connection, settings: Settings, iec104_p
     request = interrogation(settings.common_address)
     station.send_asdu(request, "station interrogation, QOI 20")
     con = confirm_of(station, request, "station interrogation")
-    assert con.objects and con.objects[0].elements.get("qoi") == 20, f"ACT_CON does not echo QOI 20: {asdu_text(con)}"
+    assert con.objects and con.objects[0].elements.get("qoi") == 20, (
+        f"ACT_CON does not echo QOI 20: {asdu_text(con)}"
+    )
     got = _terminated(station, request, "station interrogation")
     data = [a for a in got if a.type_id < TypeId.C_SC_NA_1]
     bad = [asdu_text(a) for a in data if a.cause != Cause.INTERROGATED_BY_STATION]
     assert not bad, f"objects of the interrogation with a COT other than 20: {bad[:3]}"
     seen = {o.address: a.type_id for a in data for o in a.objects}
     # Integrated totals are not part of a station interrogation (101 7.4.5): counter interrogation's.
-    missing = {ioa: TypeId(t).name for ioa, t in iec104_profile.monitor_points().items()
-               if seen.get(ioa) != t and t not in (TypeId.M_IT_NA_1, TypeId.M_IT_TB_1)}
+    missing = {
+        ioa: TypeId(t).name
+        for ioa, t in iec104_profile.monitor_points().items()
+        if seen.get(ioa) != t and t not in (TypeId.M_IT_NA_1, TypeId.M_IT_TB_1)
+    }
     assert not missing, f"monitored points of the list not reported (or with another type): {missing}"
 
 
-@pytest.mark.conformance(clause="IEC104-S-029", level="shall",
-                         cites=f"{_GI}: group interrogation (QOI 21..36): ACT_CON, objects with COT 21..36, "
-                               "ACT_TERM; 604 topic: group interrogation")
+@pytest.mark.conformance(
+    clause="IEC104-S-029",
+    level="shall",
+    cites=f"{_GI}: group interrogation (QOI 21..36): ACT_CON, objects with COT 21..36, "
+    "ACT_TERM; 604 topic: group interrogation",
+)
 def test_group_interrogation(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """Interrogation of the lowest group the list names is confirmed, its objects carry COT 20 + group, and
     it ends with ACT_TERM."""
     require_type(iec104_profile, TypeId.C_IC_NA_1)
     if not iec104_profile.interrogation_groups:
-        not_applicable("the interoperability list names no interrogation group (control.interrogation_groups)")
+        not_applicable(
+            "the interoperability list names no interrogation group (control.interrogation_groups)"
+        )
     group = min(iec104_profile.interrogation_groups)
     started(station, iec104_profile)
     request = interrogation(settings.common_address, 20 + group)
@@ -105,13 +127,20 @@ def test_group_interrogation(station: Connection, settings: Settings, iec104_pro
     confirm_of(station, request, f"group {group} interrogation")
     got = _terminated(station, request, f"group {group} interrogation")
     bad = [asdu_text(a) for a in got if a.type_id < TypeId.C_SC_NA_1 and a.cause != 20 + group]
-    assert not bad, f"objects of the group {group} interrogation with a COT other than {20 + group}: {bad[:3]}"
+    assert not bad, (
+        f"objects of the group {group} interrogation with a COT other than {20 + group}: {bad[:3]}"
+    )
 
 
-@pytest.mark.conformance(clause="IEC104-S-030", level="shall",
-                         cites=f"{_CI}: counter interrogation: ACT_CON, integrated totals with COT 37, ACT_TERM; "
-                               "604 topic: counter interrogation")
-def test_counter_interrogation(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-030",
+    level="shall",
+    cites=f"{_CI}: counter interrogation: ACT_CON, integrated totals with COT 37, ACT_TERM; "
+    "604 topic: counter interrogation",
+)
+def test_counter_interrogation(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
     """A general counter interrogation (QCC 5) is confirmed, the integrated totals come with COT 37, and it
     ends with ACT_TERM."""
     require_type(iec104_profile, TypeId.C_CI_NA_1)
@@ -131,10 +160,15 @@ def test_counter_interrogation(station: Connection, settings: Settings, iec104_p
 # --------------------------------------------------------------------------- clock, read, test
 
 
-@pytest.mark.conformance(clause="IEC104-S-031", level="shall",
-                         cites=f"{_CLOCK}: clock synchronisation is confirmed (ACT_CON with a time); "
-                               "604 topic: clock synchronisation")
-def test_clock_synchronisation(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-031",
+    level="shall",
+    cites=f"{_CLOCK}: clock synchronisation is confirmed (ACT_CON with a time); "
+    "604 topic: clock synchronisation",
+)
+def test_clock_synchronisation(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
     """C_CS_NA_1 with the current time is answered by a positive ACT_CON carrying a CP56Time2a."""
     require_type(iec104_profile, TypeId.C_CS_NA_1)
     started(station, iec104_profile)
@@ -144,9 +178,12 @@ def test_clock_synchronisation(station: Connection, settings: Settings, iec104_p
     assert con.objects and con.objects[0].time is not None, f"the ACT_CON carries no time: {asdu_text(con)}"
 
 
-@pytest.mark.conformance(clause="IEC104-S-032", level="shall",
-                         cites="IEC 60870-5-101 7.2.3: a read command is answered with the object, COT 5 "
-                               "(requested); 604 topic: read command")
+@pytest.mark.conformance(
+    clause="IEC104-S-032",
+    level="shall",
+    cites="IEC 60870-5-101 7.2.3: a read command is answered with the object, COT 5 "
+    "(requested); 604 topic: read command",
+)
 def test_read_command(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """C_RD_NA_1 for a monitored point is answered with that point, COT 5 (requested)."""
     require_type(iec104_profile, TypeId.C_RD_NA_1)
@@ -155,17 +192,22 @@ def test_read_command(station: Connection, settings: Settings, iec104_profile: S
         not_applicable("the interoperability list names no monitored point ([monitor])")
     ioa = min(points)
     started(station, iec104_profile)
-    station.send_asdu(_single(TypeId.C_RD_NA_1, ioa, settings.common_address, cause=Cause.REQUEST),
-                      f"read IOA {ioa}")
-    got = station.read_asdu(lambda a: any(o.address == ioa for o in a.objects) and a.type_id != TypeId.C_RD_NA_1,
-                            what=f"IOA {ioa} in answer to the read command")
+    station.send_asdu(
+        _single(TypeId.C_RD_NA_1, ioa, settings.common_address, cause=Cause.REQUEST), f"read IOA {ioa}"
+    )
+    got = station.read_asdu(
+        lambda a: any(o.address == ioa for o in a.objects) and a.type_id != TypeId.C_RD_NA_1,
+        what=f"IOA {ioa} in answer to the read command",
+    )
     assert got.cause == Cause.REQUEST, f"the point comes with COT {got.cause}, not 5: {asdu_text(got)}"
     assert got.type_id == points[ioa], f"IOA {ioa} comes as type {got.type_id}, the list says {points[ioa]}"
 
 
-@pytest.mark.conformance(clause="IEC104-S-033", level="shall",
-                         cites=f"{_TEST}: the test command C_TS_TA_1 is mirrored in a positive ACT_CON; "
-                               "604 topic: test command")
+@pytest.mark.conformance(
+    clause="IEC104-S-033",
+    level="shall",
+    cites=f"{_TEST}: the test command C_TS_TA_1 is mirrored in a positive ACT_CON; 604 topic: test command",
+)
 def test_test_command(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """C_TS_TA_1 (TSC 0x1234) is answered by a positive ACT_CON echoing the test sequence counter."""
     require_type(iec104_profile, TypeId.C_TS_TA_1)
@@ -180,17 +222,24 @@ def test_test_command(station: Connection, settings: Settings, iec104_profile: S
 
 
 def _feedback(station: Connection, ioa: int, what: str) -> Asdu:
-    got = station.read_asdu(lambda a: any(o.address == ioa for o in a.objects), station.timeout * 2,
-                            what=f"the feedback point IOA {ioa} after the {what}")
+    got = station.read_asdu(
+        lambda a: any(o.address == ioa for o in a.objects),
+        station.timeout * 2,
+        what=f"the feedback point IOA {ioa} after the {what}",
+    )
     assert got.cause in (Cause.SPONTANEOUS, Cause.RETURN_REMOTE), (
         f"the feedback point comes with COT {got.cause}, not 3 (spontaneous) or 11 (return remote): "
-        f"{asdu_text(got)}")
+        f"{asdu_text(got)}"
+    )
     return got
 
 
-@pytest.mark.conformance(clause="IEC104-S-034", level="shall",
-                         cites=f"{_CMD}: select and execute: ACT_CON of each, ACT_TERM of the execute; "
-                               "604 topic: select/execute commands")
+@pytest.mark.conformance(
+    clause="IEC104-S-034",
+    level="shall",
+    cites=f"{_CMD}: select and execute: ACT_CON of each, ACT_TERM of the execute; "
+    "604 topic: select/execute commands",
+)
 def test_select_execute(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """C_SC_NA_1 select (S/E=1) then execute (S/E=0) of the single command point: both positively confirmed,
     the execute terminated, and the feedback point reported."""
@@ -200,22 +249,30 @@ def test_select_execute(station: Connection, settings: Settings, iec104_profile:
     select = _single(TypeId.C_SC_NA_1, ioa, settings.common_address, value=True, qualifier=0, select=True)
     station.send_asdu(select, f"select IOA {ioa} ON")
     con = confirm_of(station, select, "select")
-    assert con.objects and con.objects[0].elements.get("select") is True, f"ACT_CON of the select: {asdu_text(con)}"
+    assert con.objects and con.objects[0].elements.get("select") is True, (
+        f"ACT_CON of the select: {asdu_text(con)}"
+    )
     execute = _single(TypeId.C_SC_NA_1, ioa, settings.common_address, value=True, qualifier=0, select=False)
     station.send_asdu(execute, f"execute IOA {ioa} ON")
     confirm_of(station, execute, "execute")
     if iec104_profile.command_termination:
-        station.confirmation(TypeId.C_SC_NA_1, cause=Cause.ACTIVATION_TERMINATION, what="ACT_TERM of the execute")
+        station.confirmation(
+            TypeId.C_SC_NA_1, cause=Cause.ACTIVATION_TERMINATION, what="ACT_TERM of the execute"
+        )
     feedback = iec104_profile.point("single_command_feedback")
     if feedback:
         _feedback(station, feedback, "execute")
 
 
-@pytest.mark.conformance(clause="IEC104-S-035", level="shall",
-                         cites=f"{_CMD}: a command point that needs select refuses execute without it "
-                               "(negative ACT_CON, P/N=1); 604 topic: select/execute commands")
-def test_execute_without_select_refused(station: Connection, settings: Settings,
-                                        iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-035",
+    level="shall",
+    cites=f"{_CMD}: a command point that needs select refuses execute without it "
+    "(negative ACT_CON, P/N=1); 604 topic: select/execute commands",
+)
+def test_execute_without_select_refused(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
     """An execute of a select-before-operate command point without a select is refused: negative ACT_CON."""
     require_type(iec104_profile, TypeId.C_SC_NA_1)
     ioa = require_point(iec104_profile, "single_command")
@@ -228,8 +285,15 @@ def test_execute_without_select_refused(station: Connection, settings: Settings,
     assert con.negative, f"the execute without select is confirmed positively: {asdu_text(con)}"
 
 
-def _direct(station: Connection, settings: Settings, profile: StationProfile, type_id: int, key: str,
-            value: Any, check: Callable[[Any], bool] | None = None) -> None:
+def _direct(
+    station: Connection,
+    settings: Settings,
+    profile: StationProfile,
+    type_id: int,
+    key: str,
+    value: Any,
+    check: Callable[[Any], bool] | None = None,
+) -> None:
     require_type(profile, type_id)
     ioa = require_point(profile, key)
     started(station, profile)
@@ -237,28 +301,46 @@ def _direct(station: Connection, settings: Settings, profile: StationProfile, ty
     station.send_asdu(command, f"direct execute IOA {ioa} = {value}")
     confirm_of(station, command, "direct execute")
     if profile.command_termination:
-        station.confirmation(type_id, cause=Cause.ACTIVATION_TERMINATION, what="ACT_TERM of the direct execute")
+        station.confirmation(
+            type_id, cause=Cause.ACTIVATION_TERMINATION, what="ACT_TERM of the direct execute"
+        )
     feedback = profile.point(f"{key}_feedback")
     if feedback:
         got = _feedback(station, feedback, "direct execute")
         value_seen = next(o.value for o in got.objects if o.address == feedback)
-        assert check is None or check(value_seen), f"the feedback point reports {value_seen!r} after {value!r}"
+        assert check is None or check(value_seen), (
+            f"the feedback point reports {value_seen!r} after {value!r}"
+        )
 
 
-@pytest.mark.conformance(clause="IEC104-S-036", level="shall",
-                         cites=f"{_CMD}: direct execute: ACT_CON, ACT_TERM; 604 topic: direct commands")
-def test_direct_double_command(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-036",
+    level="shall",
+    cites=f"{_CMD}: direct execute: ACT_CON, ACT_TERM; 604 topic: direct commands",
+)
+def test_direct_double_command(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
     """C_DC_NA_1 ON (2), direct execute: positive ACT_CON, ACT_TERM, the feedback point reported ON."""
     _direct(station, settings, iec104_profile, TypeId.C_DC_NA_1, "double_command", 2, lambda v: v == 2)
 
 
-@pytest.mark.conformance(clause="IEC104-S-037", level="shall",
-                         cites=f"{_CMD}: set point command, direct execute: ACT_CON, ACT_TERM; "
-                               "604 topic: set point commands")
+@pytest.mark.conformance(
+    clause="IEC104-S-037",
+    level="shall",
+    cites=f"{_CMD}: set point command, direct execute: ACT_CON, ACT_TERM; 604 topic: set point commands",
+)
 def test_direct_setpoint(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """C_SE_NC_1 42.5, direct execute: positive ACT_CON, ACT_TERM, the feedback point reports 42.5."""
-    _direct(station, settings, iec104_profile, TypeId.C_SE_NC_1, "setpoint_float", 42.5,
-            lambda v: abs(float(v) - 42.5) < 1e-3)
+    _direct(
+        station,
+        settings,
+        iec104_profile,
+        TypeId.C_SE_NC_1,
+        "setpoint_float",
+        42.5,
+        lambda v: abs(float(v) - 42.5) < 1e-3,
+    )
 
 
 # --------------------------------------------------------------------------- negative confirms
@@ -266,15 +348,18 @@ def test_direct_setpoint(station: Connection, settings: Settings, iec104_profile
 
 def _negative(station: Connection, request: Asdu | bytes, type_id: int, cot: int, what: str) -> Asdu:
     station.send_asdu(request, what)
-    got = station.read_asdu(lambda a: a.type_id == type_id and a.cause == cot,
-                            what=f"a negative answer with COT {cot} to {what}")
+    got = station.read_asdu(
+        lambda a: a.type_id == type_id and a.cause == cot, what=f"a negative answer with COT {cot} to {what}"
+    )
     assert got.negative, f"the COT {cot} answer has P/N=0 (a negative confirm sets P/N): {asdu_text(got)}"
     return got
 
 
-@pytest.mark.conformance(clause="IEC104-S-038", level="shall",
-                         cites=f"{_COT}: COT 44, unknown type identification, mirrored with P/N=1; "
-                               "604 topic: negative confirms")
+@pytest.mark.conformance(
+    clause="IEC104-S-038",
+    level="shall",
+    cites=f"{_COT}: COT 44, unknown type identification, mirrored with P/N=1; 604 topic: negative confirms",
+)
 def test_unknown_type_id(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """An ASDU of type identification 99 (unassigned) is answered mirrored with COT 44 and P/N=1."""
     started(station, iec104_profile)
@@ -283,9 +368,11 @@ def test_unknown_type_id(station: Connection, settings: Settings, iec104_profile
     _negative(station, raw, 99, Cause.UNKNOWN_TYPE_ID, "an ASDU of type id 99")
 
 
-@pytest.mark.conformance(clause="IEC104-S-039", level="shall",
-                         cites=f"{_COT}: COT 45, unknown cause of transmission, mirrored with P/N=1; "
-                               "604 topic: negative confirms")
+@pytest.mark.conformance(
+    clause="IEC104-S-039",
+    level="shall",
+    cites=f"{_COT}: COT 45, unknown cause of transmission, mirrored with P/N=1; 604 topic: negative confirms",
+)
 def test_unknown_cause(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """A station interrogation with COT 3 (spontaneous, not a cause a command has) is answered with COT 45,
     P/N=1."""
@@ -295,22 +382,35 @@ def test_unknown_cause(station: Connection, settings: Settings, iec104_profile: 
     _negative(station, request, TypeId.C_IC_NA_1, Cause.UNKNOWN_CAUSE, "C_IC_NA_1 with COT 3")
 
 
-@pytest.mark.conformance(clause="IEC104-S-040", level="shall",
-                         cites=f"{_COT}: COT 46, unknown common address of ASDU, mirrored with P/N=1; "
-                               "604 topic: negative confirms")
-def test_unknown_common_address(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
-    """A station interrogation to a common address the station does not have is answered with COT 46, P/N=1."""
+@pytest.mark.conformance(
+    clause="IEC104-S-040",
+    level="shall",
+    cites=f"{_COT}: COT 46, unknown common address of ASDU, mirrored with P/N=1; "
+    "604 topic: negative confirms",
+)
+def test_unknown_common_address(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
+    """A station interrogation to a common address it lacks is answered with COT 46, P/N=1."""
     require_type(iec104_profile, TypeId.C_IC_NA_1)
     ca = require_point(iec104_profile, "unused_common_address")
     started(station, iec104_profile)
-    got = _negative(station, interrogation(ca), TypeId.C_IC_NA_1, Cause.UNKNOWN_COMMON_ADDRESS,
-                    f"C_IC_NA_1 to common address {ca}")
+    got = _negative(
+        station,
+        interrogation(ca),
+        TypeId.C_IC_NA_1,
+        Cause.UNKNOWN_COMMON_ADDRESS,
+        f"C_IC_NA_1 to common address {ca}",
+    )
     assert got.common_address == ca, f"the answer carries common address {got.common_address}, not {ca}"
 
 
-@pytest.mark.conformance(clause="IEC104-S-041", level="shall",
-                         cites=f"{_COT}: COT 47, unknown information object address, mirrored with P/N=1; "
-                               "604 topic: negative confirms")
+@pytest.mark.conformance(
+    clause="IEC104-S-041",
+    level="shall",
+    cites=f"{_COT}: COT 47, unknown information object address, mirrored with P/N=1; "
+    "604 topic: negative confirms",
+)
 def test_unknown_ioa(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """A single command to an IOA the station does not have is answered with COT 47, P/N=1, same IOA."""
     require_type(iec104_profile, TypeId.C_SC_NA_1)
@@ -324,24 +424,32 @@ def test_unknown_ioa(station: Connection, settings: Settings, iec104_profile: St
 # --------------------------------------------------------------------------- initialisation, connections
 
 
-@pytest.mark.conformance(clause="IEC104-S-042", level="shall",
-                         cites="IEC 60870-5-101 7.4.1: after initialisation the station sends end of "
-                               "initialisation M_EI_NA_1, COT 4; 604 topic: end of initialisation")
+@pytest.mark.conformance(
+    clause="IEC104-S-042",
+    level="shall",
+    cites="IEC 60870-5-101 7.4.1: after initialisation the station sends end of "
+    "initialisation M_EI_NA_1, COT 4; 604 topic: end of initialisation",
+)
 def test_end_of_initialisation(station: Connection, iec104_profile: StationProfile) -> None:
     """After STARTDT the station sends M_EI_NA_1 with COT 4 (initialised)."""
     if not iec104_profile.end_of_initialisation:
-        not_applicable("the list does not say the station sends end of initialisation "
-                       "(station.end_of_initialisation)")
+        not_applicable(
+            "the list does not say the station sends end of initialisation (station.end_of_initialisation)"
+        )
     started(station)
     got = station.read_asdu(lambda a: a.type_id == TypeId.M_EI_NA_1, what="M_EI_NA_1 after STARTDT")
     assert got.cause == Cause.INITIALIZED, f"M_EI_NA_1 with COT {got.cause}, not 4: {asdu_text(got)}"
 
 
-@pytest.mark.conformance(clause="IEC104-S-043", level="shall",
-                         cites="IEC 60870-5-104 5.3: each connection has its own transmission control; "
-                               "604 topic: several connections")
-def test_two_connections(connect: Callable[[str], Connection], settings: Settings,
-                         iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-043",
+    level="shall",
+    cites="IEC 60870-5-104 5.3: each connection has its own transmission control; "
+    "604 topic: several connections",
+)
+def test_two_connections(
+    connect: Callable[[str], Connection], settings: Settings, iec104_profile: StationProfile
+) -> None:
     """Two connections at once: both started, a station interrogation confirmed on each."""
     if iec104_profile.max_connections < 2:
         not_applicable("the list says the station serves one connection (station.max_connections)")
@@ -354,11 +462,15 @@ def test_two_connections(connect: Callable[[str], Connection], settings: Setting
         confirm_of(conn, request, f"station interrogation on {conn.label}")
 
 
-@pytest.mark.conformance(clause="IEC104-S-044", level="shall",
-                         cites="IEC 60870-5-104 5.1: a faulty frame closes its own connection, not the "
-                               "station; 604 topic: several connections")
-def test_other_connection_survives(connect: Callable[[str], Connection], settings: Settings,
-                                   iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-044",
+    level="shall",
+    cites="IEC 60870-5-104 5.1: a faulty frame closes its own connection, not the "
+    "station; 604 topic: several connections",
+)
+def test_other_connection_survives(
+    connect: Callable[[str], Connection], settings: Settings, iec104_profile: StationProfile
+) -> None:
     """A connection closed for a bad frame leaves another connection working."""
     if iec104_profile.max_connections < 2:
         not_applicable("the list says the station serves one connection (station.max_connections)")
@@ -372,11 +484,15 @@ def test_other_connection_survives(connect: Callable[[str], Connection], setting
     confirm_of(good, request, "station interrogation on connection 1")
 
 
-@pytest.mark.conformance(clause="IEC104-S-045", level="shall",
-                         cites="IEC 60870-5-101 7.2.4: the originator address of a command is returned in "
-                               "its confirmation; 604 topic: originator address")
-def test_originator_address_returned(station: Connection, settings: Settings,
-                                     iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-045",
+    level="shall",
+    cites="IEC 60870-5-101 7.2.4: the originator address of a command is returned in "
+    "its confirmation; 604 topic: originator address",
+)
+def test_originator_address_returned(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
     """A station interrogation with originator address 7 is confirmed with originator address 7."""
     require_type(iec104_profile, TypeId.C_IC_NA_1)
     started(station, iec104_profile)

@@ -26,20 +26,26 @@ _ACK = "IEC 60870-5-104 5.5"
 _TIMERS = "IEC 60870-5-104 5.6"
 
 
-@pytest.mark.conformance(clause="IEC104-S-021", level="shall",
-                         cites=f"{_ACK}: the receiver acknowledges at the latest after w I frames; "
-                               "604 topic: acknowledgement after w")
+@pytest.mark.conformance(
+    clause="IEC104-S-021",
+    level="shall",
+    cites=f"{_ACK}: the receiver acknowledges at the latest after w I frames; "
+    "604 topic: acknowledgement after w",
+)
 def test_acknowledge_after_w(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """After w I frames from us sent back to back, all w are acknowledged (S frame or piggy-backed N(R))
     well before t2 (within response_timeout)."""
     started(station, iec104_profile)
-    station.send_bytes(b"".join(_i_frame(station, probe_request(iec104_profile, settings, n))
-                                for n in range(settings.w)), f"{settings.w} I frames at once")
+    station.send_bytes(
+        b"".join(_i_frame(station, probe_request(iec104_profile, settings, n)) for n in range(settings.w)),
+        f"{settings.w} I frames at once",
+    )
     limit = min(settings.response_timeout, settings.t2)
     station.wait_for(lambda: station.acked >= settings.w, limit)
     assert not station.ack_errors, "; ".join(station.ack_errors)
     assert station.acked >= settings.w, (
-        f"{limit:g} s after {settings.w} (w) I frames the station has acknowledged {station.acked}")
+        f"{limit:g} s after {settings.w} (w) I frames the station has acknowledged {station.acked}"
+    )
 
 
 def _i_frame(station: Connection, asdu: object) -> bytes:
@@ -52,10 +58,15 @@ def _i_frame(station: Connection, asdu: object) -> bytes:
     return data
 
 
-@pytest.mark.conformance(clause="IEC104-S-022", level="shall",
-                         cites=f"{_TIMERS}: t2, the time-out for acknowledges when there are no data "
-                               "messages (t2 < t1); 604 topic: acknowledgement within t2")
-def test_acknowledge_within_t2(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-022",
+    level="shall",
+    cites=f"{_TIMERS}: t2, the time-out for acknowledges when there are no data "
+    "messages (t2 < t1); 604 topic: acknowledgement within t2",
+)
+def test_acknowledge_within_t2(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
     """One I frame from us is acknowledged within t2."""
     require_wait(settings, settings.t2, "the t2 clause")
     started(station, iec104_profile)
@@ -71,7 +82,9 @@ def _hold_acknowledgements(station: Connection, settings: Settings, profile: Sta
     station.auto_ack = False
     count = settings.k + 4
     for n in range(count):
-        station.send_asdu(probe_request(profile, settings, n), f"request {n + 1} of {count}, ours unacknowledged")
+        station.send_asdu(
+            probe_request(profile, settings, n), f"request {n + 1} of {count}, ours unacknowledged"
+        )
     quiet = min(settings.response_timeout, settings.t1 / 4)
     budget = settings.t1 / 2
     from wireproof.harness.suite_support import Deadline
@@ -85,20 +98,28 @@ def _hold_acknowledgements(station: Connection, settings: Settings, profile: Sta
     return station.iframes_received
 
 
-@pytest.mark.conformance(clause="IEC104-S-023", level="shall",
-                         cites=f"{_ACK}: a sender stops at k unacknowledged I frames; 604 topic: k window")
+@pytest.mark.conformance(
+    clause="IEC104-S-023",
+    level="shall",
+    cites=f"{_ACK}: a sender stops at k unacknowledged I frames; 604 topic: k window",
+)
 def test_k_window(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
-    """With k + 4 requests outstanding and no acknowledgement from us, the station sends at most k I frames."""
+    """With k + 4 requests outstanding unacknowledged, the station sends at most k I frames."""
     require_wait(settings, settings.t1 / 2, "holding acknowledgements back (up to t1 / 2)")
     got = _hold_acknowledgements(station, settings, iec104_profile)
     assert got <= settings.k, f"the station sent {got} unacknowledged I frames; k = {settings.k}"
     if got < settings.k:
-        inconclusive(f"the station sent only {got} I frames for {settings.k + 4} requests: the k = {settings.k} "
-                     "window was not reached")
+        inconclusive(
+            f"the station sent only {got} I frames for {settings.k + 4} requests: the k = {settings.k} "
+            "window was not reached"
+        )
 
 
-@pytest.mark.conformance(clause="IEC104-S-024", level="shall",
-                         cites=f"{_ACK}: an acknowledgement reopens the window; 604 topic: k window")
+@pytest.mark.conformance(
+    clause="IEC104-S-024",
+    level="shall",
+    cites=f"{_ACK}: an acknowledgement reopens the window; 604 topic: k window",
+)
 def test_k_window_reopens(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """After the station stopped at k, an S frame acknowledging all lets it send the I frames it held."""
     require_wait(settings, settings.t1 / 2, "holding acknowledgements back (up to t1 / 2)")
@@ -109,14 +130,19 @@ def test_k_window_reopens(station: Connection, settings: Settings, iec104_profil
     station.send_s(note=f"acknowledge all {got}")
     station.wait_for(lambda: station.iframes_received > got)
     assert station.iframes_received > got, (
-        f"no further I frame within {settings.response_timeout:g} s of the S frame acknowledging all {got}")
+        f"no further I frame within {settings.response_timeout:g} s of the S frame acknowledging all {got}"
+    )
 
 
-@pytest.mark.conformance(clause="IEC104-S-025", level="shall",
-                         cites=f"{_TIMERS}: t1, the time-out of send or test APDUs: an unacknowledged I frame "
-                               "closes the connection after t1; 604 topic: t1")
-def test_t1_closes_on_unacknowledged_i_frames(station: Connection, settings: Settings,
-                                              iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-025",
+    level="shall",
+    cites=f"{_TIMERS}: t1, the time-out of send or test APDUs: an unacknowledged I frame "
+    "closes the connection after t1; 604 topic: t1",
+)
+def test_t1_closes_on_unacknowledged_i_frames(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
     """The station closes the connection when its I frames stay unacknowledged for t1 (not before
     t1 - tolerance). The clause waits up to t1 + tolerance."""
     require_wait(settings, settings.t1, "the t1 clause")
@@ -126,17 +152,24 @@ def test_t1_closes_on_unacknowledged_i_frames(station: Connection, settings: Set
     with setup_step(station, "the station answers with an I frame"):
         assert station.wait_for(lambda: station.iframes_received > 0), "no I frame in answer"
     first = next(t for t, apdu in station.timeline if type(apdu).__name__ == "IFrame")
-    closes(station, max(0.0, first + settings.t1 + settings.tolerance - station.clock.elapsed()),
-           f"its I frame unacknowledged for t1 = {settings.t1:g} s")
+    closes(
+        station,
+        max(0.0, first + settings.t1 + settings.tolerance - station.clock.elapsed()),
+        f"its I frame unacknowledged for t1 = {settings.t1:g} s",
+    )
     took = station.clock.elapsed() - first
     assert took >= settings.t1 - settings.tolerance, (
-        f"the station closed {took:.1f} s after its unacknowledged I frame, before t1 = {settings.t1:g} s")
+        f"the station closed {took:.1f} s after its unacknowledged I frame, before t1 = {settings.t1:g} s"
+    )
     station.note(f"closed {took:.1f} s after the first unacknowledged I frame (t1 = {settings.t1:g} s)")
 
 
-@pytest.mark.conformance(clause="IEC104-S-026", level="shall",
-                         cites=f"{_TIMERS}: t3, the time-out for sending test frames in case of a long idle "
-                               "state; 604 topic: t3 test frames")
+@pytest.mark.conformance(
+    clause="IEC104-S-026",
+    level="shall",
+    cites=f"{_TIMERS}: t3, the time-out for sending test frames in case of a long idle "
+    "state; 604 topic: t3 test frames",
+)
 def test_t3_test_frame(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """After t3 with no frame from us, the station sends TESTFR act (not before t3 - tolerance)."""
     require_wait(settings, settings.t3, "the t3 clause")
@@ -146,14 +179,20 @@ def test_t3_test_frame(station: Connection, settings: Settings, iec104_profile: 
     idle = station.clock.elapsed() - station.last_sent
     station.send_u(UFunction.TESTFR_CON, "answer the TESTFR act")
     assert idle >= settings.t3 - settings.tolerance, (
-        f"TESTFR act came {idle:.1f} s after our last frame, before t3 = {settings.t3:g} s")
+        f"TESTFR act came {idle:.1f} s after our last frame, before t3 = {settings.t3:g} s"
+    )
     station.note(f"TESTFR act {idle:.1f} s after our last frame (t3 = {settings.t3:g} s)")
 
 
-@pytest.mark.conformance(clause="IEC104-S-027", level="shall",
-                         cites=f"{_TIMERS}: t1 applies to test APDUs: an unanswered TESTFR act closes the "
-                               "connection after t1; 604 topic: t1")
-def test_unanswered_testfr_closes(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
+@pytest.mark.conformance(
+    clause="IEC104-S-027",
+    level="shall",
+    cites=f"{_TIMERS}: t1 applies to test APDUs: an unanswered TESTFR act closes the "
+    "connection after t1; 604 topic: t1",
+)
+def test_unanswered_testfr_closes(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
     """A TESTFR act from the station left unanswered makes it close the connection t1 later."""
     require_wait(settings, settings.t3 + settings.t1, "the t3 + t1 clause")
     started(station, iec104_profile)
@@ -164,4 +203,5 @@ def test_unanswered_testfr_closes(station: Connection, settings: Settings, iec10
     closes(station, settings.t1 + settings.tolerance, f"its TESTFR act unanswered for t1 = {settings.t1:g} s")
     took = station.clock.elapsed() - sent_at
     assert took >= settings.t1 - settings.tolerance, (
-        f"the station closed {took:.1f} s after its TESTFR act, before t1 = {settings.t1:g} s")
+        f"the station closed {took:.1f} s after its TESTFR act, before t1 = {settings.t1:g} s"
+    )
