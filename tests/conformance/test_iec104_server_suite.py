@@ -230,8 +230,8 @@ C104_VERDICTS = {
     # An APDU with length octet 3 ("68 03 43 00 00") is taken as a TESTFR act and confirmed: the
     # length below 4 is not refused (104 5.1).
     "IEC104-S-002": "fail",
-    # U format control octets 0x03 (no function) and 0x47 (STARTDT act + TESTFR act) are ignored;
-    # the connection stays open (104 5.3: exactly one function).
+    # U format control octet 0x03 (no function) is ignored, 0x47 (STARTDT act + TESTFR act) is
+    # answered as a TESTFR act (TESTFR con); the connection stays open (104 5.3: exactly one function).
     "IEC104-S-004": "fail",
     "IEC104-S-005": "fail",
     # A direct C_DC_NA_1 / C_SE_NC_1 is confirmed (ACT_CON) but never terminated (no ACT_TERM),

@@ -436,7 +436,7 @@ def test_end_of_initialisation(station: Connection, iec104_profile: StationProfi
         not_applicable(
             "the list does not say the station sends end of initialisation (station.end_of_initialisation)"
         )
-    started(station)
+    station.start()  # not started(): its clear() would drop an M_EI_NA_1 read along with the STARTDT con
     got = station.read_asdu(lambda a: a.type_id == TypeId.M_EI_NA_1, what="M_EI_NA_1 after STARTDT")
     assert got.cause == Cause.INITIALIZED, f"M_EI_NA_1 with COT {got.cause}, not 4: {asdu_text(got)}"
 

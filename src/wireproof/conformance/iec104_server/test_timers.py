@@ -19,7 +19,7 @@ from wireproof.conformance.iec104_server._checks import closes, probe_request, r
 from wireproof.conformance.iec104_server._connection import Connection
 from wireproof.conformance.iec104_server.conftest import Settings
 from wireproof.conformance.iec104_server.profile import StationProfile
-from wireproof.harness.clauses import setup_step
+from wireproof.harness.clauses import attempts, setup_step
 from wireproof.harness.plugin import inconclusive
 
 _ACK = "IEC 60870-5-104 5.5"
@@ -33,19 +33,26 @@ _TIMERS = "IEC 60870-5-104 5.6"
     "604 topic: acknowledgement after w",
 )
 def test_acknowledge_after_w(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
-    """After w I frames from us sent back to back, all w are acknowledged (S frame or piggy-backed N(R))
-    well before t2 (within response_timeout)."""
+    """After w I frames from us sent back to back, all are acknowledged (S frame or piggy-backed N(R))
+    within response_timeout (and before t2); probed ``attempts`` times on one connection."""
     started(station, iec104_profile)
-    station.send_bytes(
-        b"".join(_i_frame(station, probe_request(iec104_profile, settings, n)) for n in range(settings.w)),
-        f"{settings.w} I frames at once",
-    )
     limit = min(settings.response_timeout, settings.t2)
-    station.wait_for(lambda: station.acked >= settings.w, limit)
-    assert not station.ack_errors, "; ".join(station.ack_errors)
-    assert station.acked >= settings.w, (
-        f"{limit:g} s after {settings.w} (w) I frames the station has acknowledged {station.acked}"
-    )
+
+    def attempt(i: int) -> None:
+        want = station.vs + settings.w
+        station.send_bytes(
+            b"".join(
+                _i_frame(station, probe_request(iec104_profile, settings, n)) for n in range(settings.w)
+            ),
+            f"{settings.w} I frames at once (N(S) {station.vs}..{want - 1})",
+        )
+        station.wait_for(lambda: station.acked >= want, limit)
+        assert not station.ack_errors, "; ".join(station.ack_errors)
+        assert station.acked >= want, (
+            f"{limit:g} s after {settings.w} (w) I frames N(R) is {station.acked}, not {want}"
+        )
+
+    attempts(station, settings.attempts, attempt, what="w I frames acknowledged")
 
 
 def _i_frame(station: Connection, asdu: object) -> bytes:
