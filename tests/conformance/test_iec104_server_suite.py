@@ -282,3 +282,68 @@ def test_c104_server(c104_server: str, tmp_path: Path) -> None:
     for case in report["cases"]:
         if case["verdict"] in ("pass", "fail") and case["clause"] != "IEC104-S-010":  # S-010 only listens
             assert any(e["direction"] == "sent" and e["decoded"] for e in case["evidence"]), case["clause"]
+
+
+# --------------------------------------------------------------------------- the probe connection
+
+
+class _Scripted:
+    """A loopback TCP peer that sends ``script`` once connected and keeps what it receives until closed."""
+
+    def __init__(self, script: bytes, *, close: bool = False) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.received = bytearray()
+        self.done = threading.Event()
+
+        def serve() -> None:
+            conn, _ = self.sock.accept()
+            self.sock.close()
+            with conn:
+                conn.sendall(script)
+                if close:
+                    self.done.set()
+                    return
+                while chunk := conn.recv(4096):
+                    self.received += chunk
+            self.done.set()
+
+        threading.Thread(target=serve, daemon=True).start()
+
+
+def _i(ns: int, nr: int, asdu: bytes) -> bytes:
+    return bytes((0x68, len(asdu) + 4, (ns << 1) & 0xFE, ns >> 7, (nr << 1) & 0xFE, nr >> 7)) + asdu
+
+
+SP_1001 = bytes((1, 1, 3, 0, 1, 0, 0xE9, 0x03, 0, 1))  # M_SP_NA_1 spontaneous CA 1 IOA 1001 ON
+
+
+def test_connection_acknowledges_after_w_and_answers_testfr() -> None:
+    from wireproof.conformance.iec104_server._connection import Connection
+
+    peer = _Scripted(b"".join(_i(n, 0, SP_1001) for n in range(3)) + bytes((0x68, 4, 0x43, 0, 0, 0)))
+    conn = Connection(peer.url, timeout=2.0, w=2)
+    assert conn.wait_for(lambda: conn.iframes_received == 3 and len(conn.uframes) == 1)
+    conn.close()
+    assert peer.done.wait(5)
+    # one S frame N(R)=2 after w=2 I frames, then TESTFR con
+    assert bytes(peer.received) == bytes((0x68, 4, 1, 0, 4, 0)) + bytes((0x68, 4, 0x83, 0, 0, 0))
+    assert not conn.sequence_errors and conn.unacknowledged == 1
+    assert [a.objects[0].address for _, a in conn.asdus] == [1001] * 3
+
+
+def test_connection_records_sequence_and_acknowledgement_errors() -> None:
+    from wireproof.conformance.iec104_server._connection import Connection, ConnectionClosed, describe
+
+    peer = _Scripted(_i(0, 0, SP_1001) + _i(2, 5, SP_1001), close=True)
+    conn = Connection(peer.url, timeout=2.0)
+    with pytest.raises(ConnectionClosed):
+        conn.listen(2.0)
+    assert conn.closed and conn.closes_within(0.1)
+    assert conn.sequence_errors == ["I frame N(S)=2, expected 1"]
+    assert conn.ack_errors and "N(R)=5" in conn.ack_errors[0]
+    assert describe(_i(2, 5, SP_1001)) == "I N(S)=2 N(R)=5 | M_SP_NA_1 SPONTANEOUS CA 1: IOA 1001 value=True, quality=0"
+    assert "not a valid APDU" in describe(bytes((0x68, 4, 0x03, 0, 0, 0)))
