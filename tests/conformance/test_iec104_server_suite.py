@@ -345,5 +345,6 @@ def test_connection_records_sequence_and_acknowledgement_errors() -> None:
     assert conn.closed and conn.closes_within(0.1)
     assert conn.sequence_errors == ["I frame N(S)=2, expected 1"]
     assert conn.ack_errors and "N(R)=5" in conn.ack_errors[0]
-    assert describe(_i(2, 5, SP_1001)) == "I N(S)=2 N(R)=5 | M_SP_NA_1 SPONTANEOUS CA 1: IOA 1001 value=True, quality=0"
+    want = "I N(S)=2 N(R)=5 | M_SP_NA_1 SPONTANEOUS CA 1: IOA 1001 value=True, quality=0"
+    assert describe(_i(2, 5, SP_1001)) == want
     assert "not a valid APDU" in describe(bytes((0x68, 4, 0x03, 0, 0, 0)))
