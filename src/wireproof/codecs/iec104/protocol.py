@@ -51,9 +51,9 @@ DESCRIPTOR = ProtocolDescriptor(
                       what="the response timeout", help="seconds within which an answer (a con, a close) "
                       "must come (default: the profile's)"),
                 Param(name="k", kind="int", minimum=1, maximum=32767, metavar="N", what="k",
-                      clause="IEC 60870-5-104 5.5", help="the station's k (default: the profile's apci.k)"),
+                      clause="IEC 60870-5-104 9", help="the station's k (default: the profile's apci.k)"),
                 Param(name="w", kind="int", minimum=1, maximum=32767, metavar="N", what="w",
-                      clause="IEC 60870-5-104 5.5", help="the station's w (default: the profile's apci.w)"),
+                      clause="IEC 60870-5-104 9", help="the station's w (default: the profile's apci.w)"),
                 Param(name="t1", kind="float", minimum=0.1, maximum=600, metavar="S", what="t1",
                       help="the station's t1; the t1 clauses wait that long (default: the profile's)"),
                 Param(name="t2", kind="float", minimum=0.1, maximum=600, metavar="S", what="t2",

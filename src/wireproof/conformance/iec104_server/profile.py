@@ -15,7 +15,7 @@ reference server and is the worked example)::
     max_connections = 2            # connections the station serves at once (1: one)
     end_of_initialisation = true   # sends M_EI_NA_1 after the first STARTDT of a connection
 
-    [apci]                         # 104 5.5/5.6 (the interoperability list's "parameters")
+    [apci]                         # 104 clause 9: "definition of time outs", k and w
     k = 12
     w = 8
     t0 = 30
@@ -186,11 +186,11 @@ def load_profile(doc: Mapping[str, Any]) -> StationProfile:
     w = _int("apci.w", apci.get("w", 8), 1, 32767)
     if w > k:
         raise FixtureError(
-            f"profile: apci.w ({w}) must not exceed apci.k ({k}) (104 5.5: w <= 2k/3 recommended)"
+            f"profile: apci.w ({w}) must not exceed apci.k ({k}) (104 clause 9 recommends at most 2k/3)"
         )
     if timers["t2"] >= timers["t1"]:
         raise FixtureError(
-            f"profile: apci.t2 ({timers['t2']:g}) must be less than apci.t1 ({timers['t1']:g}) (104 5.6)"
+            f"profile: apci.t2 ({timers['t2']:g}) must be less than apci.t1 ({timers['t1']:g}) (104 clause 9)"
         )
     mon = {
         _type_id(f"monitor.{key}", key, "M_"): tuple(

@@ -22,14 +22,15 @@ from wireproof.conformance.iec104_server.profile import StationProfile
 from wireproof.harness.clauses import attempts, setup_step
 from wireproof.harness.plugin import inconclusive
 
-_ACK = "IEC 60870-5-104 5.5"
-_TIMERS = "IEC 60870-5-104 5.6"
+_ACK = "IEC 60870-5-104 9"  # the interoperability list: "maximum number of outstanding I format APDUs k
+# and latest acknowledge APDUs w" (the APCI rules themselves: clause 5)
+_TIMERS = "IEC 60870-5-104 9"  # the interoperability list: "definition of time outs" t0..t3
 
 
 @pytest.mark.conformance(
     clause="IEC104-S-021",
     level="shall",
-    cites=f"{_ACK}: the receiver acknowledges at the latest after w I frames; "
+    cites=f"{_ACK} (k and w): the receiver acknowledges at the latest after w I frames; "
     "604 topic: acknowledgement after w",
 )
 def test_acknowledge_after_w(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
@@ -68,7 +69,7 @@ def _i_frame(station: Connection, asdu: object) -> bytes:
 @pytest.mark.conformance(
     clause="IEC104-S-022",
     level="shall",
-    cites=f"{_TIMERS}: t2, the time-out for acknowledges when there are no data "
+    cites=f"{_TIMERS} (time outs): t2, the time-out for acknowledges when there are no data "
     "messages (t2 < t1); 604 topic: acknowledgement within t2",
 )
 def test_acknowledge_within_t2(
@@ -108,7 +109,7 @@ def _hold_acknowledgements(station: Connection, settings: Settings, profile: Sta
 @pytest.mark.conformance(
     clause="IEC104-S-023",
     level="shall",
-    cites=f"{_ACK}: a sender stops at k unacknowledged I frames; 604 topic: k window",
+    cites=f"{_ACK} (k and w): a sender stops at k unacknowledged I frames; 604 topic: k window",
 )
 def test_k_window(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """With k + 4 requests outstanding unacknowledged, the station sends at most k I frames."""
@@ -125,7 +126,7 @@ def test_k_window(station: Connection, settings: Settings, iec104_profile: Stati
 @pytest.mark.conformance(
     clause="IEC104-S-024",
     level="shall",
-    cites=f"{_ACK}: an acknowledgement reopens the window; 604 topic: k window",
+    cites=f"{_ACK} (k and w): an acknowledgement reopens the window; 604 topic: k window",
 )
 def test_k_window_reopens(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
     """After the station stopped at k, an S frame acknowledging all lets it send the I frames it held."""
@@ -144,7 +145,7 @@ def test_k_window_reopens(station: Connection, settings: Settings, iec104_profil
 @pytest.mark.conformance(
     clause="IEC104-S-025",
     level="shall",
-    cites=f"{_TIMERS}: t1, the time-out of send or test APDUs: an unacknowledged I frame "
+    cites=f"{_TIMERS} (time outs): t1, the time-out of send or test APDUs: an unacknowledged I frame "
     "closes the connection after t1; 604 topic: t1",
 )
 def test_t1_closes_on_unacknowledged_i_frames(
@@ -174,7 +175,7 @@ def test_t1_closes_on_unacknowledged_i_frames(
 @pytest.mark.conformance(
     clause="IEC104-S-026",
     level="shall",
-    cites=f"{_TIMERS}: t3, the time-out for sending test frames in case of a long idle "
+    cites=f"{_TIMERS} (time outs): t3, the time-out for sending test frames in case of a long idle "
     "state; 604 topic: t3 test frames",
 )
 def test_t3_test_frame(station: Connection, settings: Settings, iec104_profile: StationProfile) -> None:
@@ -194,7 +195,7 @@ def test_t3_test_frame(station: Connection, settings: Settings, iec104_profile: 
 @pytest.mark.conformance(
     clause="IEC104-S-027",
     level="shall",
-    cites=f"{_TIMERS}: t1 applies to test APDUs: an unanswered TESTFR act closes the "
+    cites=f"{_TIMERS} (time outs): t1 applies to test APDUs: an unanswered TESTFR act closes the "
     "connection after t1; 604 topic: t1",
 )
 def test_unanswered_testfr_closes(
