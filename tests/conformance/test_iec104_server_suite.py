@@ -244,6 +244,9 @@ C104_VERDICTS = {
     # COT 46 (unknown common address) and COT 47 (unknown IOA) come with P/N=0: not marked negative.
     "IEC104-S-040": "fail",
     "IEC104-S-041": "fail",
+    # The ACT_TERM of an execute (S/E=0) after a select carries S/E=1: it mirrors the select,
+    # not the execute it terminates (the ACT_CON of the execute is right).
+    "IEC104-S-046": "fail",
     # The list names no interrogation group; c104 sends no end of initialisation on its own.
     "IEC104-S-029": "not_applicable",
     "IEC104-S-042": "not_applicable",

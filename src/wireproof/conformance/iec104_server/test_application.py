@@ -500,3 +500,36 @@ def test_originator_address_returned(
     station.send_asdu(request, "station interrogation, originator address 7")
     con = confirm_of(station, request, "station interrogation")
     assert con.originator == 7, f"the ACT_CON carries originator address {con.originator}, not 7"
+
+
+@pytest.mark.conformance(
+    clause="IEC104-S-046",
+    level="should",
+    cites=f"{_CMD}: the confirmation and termination of a command mirror its information object "
+    "(value, S/E); 604 topic: select/execute commands",
+)
+def test_execute_confirmations_mirror_the_execute(
+    station: Connection, settings: Settings, iec104_profile: StationProfile
+) -> None:
+    """After a select, the execute.s ACT_CON and ACT_TERM carry the execute's object: S/E=0, same value."""
+    require_type(iec104_profile, TypeId.C_SC_NA_1)
+    ioa = require_point(iec104_profile, "single_command")
+    if not iec104_profile.command_termination:
+        not_applicable("the list says commands end without ACT_TERM (control.command_termination)")
+    started(station, iec104_profile)
+    with setup_step(station, f"select IOA {ioa} ON, positively confirmed"):
+        select = _single(TypeId.C_SC_NA_1, ioa, settings.common_address, value=True, qualifier=0, select=True)
+        station.send_asdu(select, f"select IOA {ioa} ON")
+        confirm_of(station, select, "select")
+    execute = _single(TypeId.C_SC_NA_1, ioa, settings.common_address, value=True, qualifier=0, select=False)
+    station.send_asdu(execute, f"execute IOA {ioa} ON")
+    con = confirm_of(station, execute, "execute")
+    term = station.confirmation(
+        TypeId.C_SC_NA_1, cause=Cause.ACTIVATION_TERMINATION, what="ACT_TERM of the execute"
+    )
+    for name, got in (("ACT_CON", con), ("ACT_TERM", term)):
+        obj = got.objects[0] if got.objects else None
+        assert obj is not None and obj.address == ioa, f"the {name} names no IOA {ioa}: {asdu_text(got)}"
+        assert obj.elements.get("select") is False and obj.value is True, (
+            f"the {name} of the execute (S/E=0, ON) carries {asdu_text(got)}"
+        )
