@@ -223,6 +223,7 @@ setpoint_float = 6001
 setpoint_float_feedback = 3201
 unused_ioa = 9999
 unused_common_address = 2
+spontaneous = 1001   # the peer's `change` toggles it
 """
 
 # Where c104 2.2.1 (lib60870-C) deviates, found by this suite, with what it does.
@@ -253,35 +254,89 @@ C104_VERDICTS = {
 }
 
 
+class C104Peer:
+    """tests/peers/c104_server_suite.py as a subprocess, with a change trigger: a TCP control port on
+    127.0.0.1 whose ``change`` line is forwarded to the peer's standard input; the answer is written back
+    once the peer said ``changed N`` (the change was sent), so the trigger returns after it, no sleep."""
+
+    def __init__(self, *flags: str) -> None:
+        import socket
+        import threading
+
+        self.proc = subprocess.Popen(
+            [sys.executable, str(PEER), *flags], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None and self.proc.stdin is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        line = self.stdout.readline()
+        assert line.startswith("listening on "), line
+        self.url = "tcp://" + line.split()[-1]
+        self.control = socket.create_server(("127.0.0.1", 0))
+        self.lock = threading.Lock()
+        self.changes = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.control.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rwb") as stream:
+                if stream.readline().strip() == b"change":
+                    with self.lock:
+                        self.stdin.write("change\n")
+                        self.stdin.flush()
+                        answer = self.stdout.readline()
+                        self.changes += 1
+                    stream.write(answer.encode())
+                    stream.flush()
+
+    def trigger(self, folder: Path) -> str:
+        script = folder / "change.py"
+        script.write_text(
+            "import socket\n"
+            f"s = socket.create_connection(('127.0.0.1', {self.control.getsockname()[1]}))\n"
+            "s.sendall(b'change\\n')\n"
+            "assert s.makefile().readline().startswith('changed')\n"
+        )
+        return f"{sys.executable} {script}"
+
+    def stop(self) -> None:
+        self.control.close()
+        self.stdin.write("quit\n")
+        self.stdin.close()
+        assert self.proc.wait(timeout=30) == 0
+        self.stdout.close()
+
+
 @pytest.fixture
 def c104_server() -> Any:
     pytest.importorskip("c104", reason="c104 (lib60870) is not installed")
-    proc = subprocess.Popen(
-        [sys.executable, str(PEER), "--t1", "4", "--t2", "2", "--t3", "5"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    line = proc.stdout.readline()
-    assert line.startswith("listening on "), line
-    yield "tcp://" + line.split()[-1]
-    proc.stdin.write("quit\n")
-    proc.stdin.close()
-    assert proc.wait(timeout=30) == 0
-    proc.stdout.close()
+    peer = C104Peer("--t1", "4", "--t2", "2", "--t3", "5")
+    yield peer
+    peer.stop()
 
 
 @pytest.mark.suite_run
-def test_c104_server(c104_server: str, tmp_path: Path) -> None:
+def test_c104_server(c104_server: C104Peer, tmp_path: Path) -> None:
     profile = tmp_path / "c104.toml"
     profile.write_text(C104_PROFILE)
-    code, report, out = certify(tmp_path / "report", "--target", c104_server, "--profile", str(profile))
+    code, report, out = certify(
+        tmp_path / "report",
+        "--target",
+        c104_server.url,
+        "--profile",
+        str(profile),
+        "--param",
+        f"change_trigger={c104_server.trigger(tmp_path)}",
+    )
     got = verdicts(report)
     assert len(got) >= 30
     moved = {c: v for c, v in got.items() if v != C104_VERDICTS.get(c, "pass")}
     assert not moved, f"verdicts moved: {moved}\n{out}"
     assert code == 1, out
+    assert c104_server.changes == 2  # IEC104-S-047 and -048
     for case in report["cases"]:
         if case["verdict"] in ("pass", "fail") and case["clause"] != "IEC104-S-010":  # S-010 only listens
             assert any(e["direction"] == "sent" and e["decoded"] for e in case["evidence"]), case["clause"]

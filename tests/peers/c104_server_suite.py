@@ -3,7 +3,9 @@
 ``python tests/peers/c104_server_suite.py [--t1 S] [--t2 S] [--t3 S] [--k N] [--w N]``
 prints ``listening on 127.0.0.1:PORT`` once the server runs, then serves
 until ``quit`` (or end of input) on standard input, and exits 0 after
-stopping the c104 server.
+stopping the c104 server. ``change`` on standard input toggles single point
+1001 and reports it spontaneously (COT 3) to the connections in data
+transfer; the answer ``changed N`` (N changes so far) comes once it is sent.
 
 Its database is the wireproof reference server's built-in one (common
 address 1): single points 1001-1004, double points 2001-2002, normalized
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     params.send_window_size = args.k
     params.receive_window_size = args.w
     station = server.add_station(common_address=1)
+    points = {}
     for first, count, kind in (
         (1001, 4, c104.Type.M_SP_NA_1),
         (2001, 2, c104.Type.M_DP_NA_1),
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         (4001, 2, c104.Type.M_IT_NA_1),
     ):
         for ioa in range(first, first + count):
-            station.add_point(io_address=ioa, type=kind)
+            points[ioa] = station.add_point(io_address=ioa, type=kind)
     station.add_point(
         io_address=5001,
         type=c104.Type.C_SC_NA_1,
@@ -80,9 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     try:
         print(f"listening on 127.0.0.1:{port}", flush=True)
+        changes = 0
         for line in sys.stdin:
             if line.strip() == "quit":
                 break
+            if line.strip() == "change":
+                point = points[1001]
+                point.value = not point.value
+                point.transmit(cause=c104.Cot.SPONTANEOUS)
+                changes += 1
+                print(f"changed {changes}", flush=True)
     finally:
         server.stop()
     return 0

@@ -69,6 +69,11 @@ DESCRIPTOR = ProtocolDescriptor(
                 Param(name="attempts", kind="int", default=3, minimum=1, maximum=50, metavar="N",
                       what="the number of attempts", help="how often a clause whose outcome can vary "
                       "probes (default 3)"),
+                Param(name="change_trigger", kind="str", metavar="COMMAND",
+                      help="a shell command after which the station has a changed monitored point to "
+                      "report spontaneously (the profile's points.spontaneous); without it the "
+                      "spontaneous clauses are inconclusive (default: the reference server's own change "
+                      "when it is the target)"),
             )),
         # suite entries
     ),

@@ -12,6 +12,10 @@
 - ``settings``: the profile's numbers with the suite's parameters laid over
   them (``common_address``, ``response_timeout``, ``k``, ``w``, ``t1``,
   ``t2``, ``t3``, ``attempts``, ``tolerance``, ``max_wait``).
+- ``trigger``: how the station is made to change a monitored point (the
+  profile's ``points.spontaneous``): the ``change_trigger`` shell command,
+  or the reference server's own ``change(ioa, value)``; None when neither is
+  there (the spontaneous clauses are then ``inconclusive`` saying how to set it).
 - ``connect(label)``: a new :class:`~._connection.Connection` recording its
   APDUs as evidence; ``station``: the first one; all closed after the test.
 """
@@ -28,9 +32,11 @@ from wireproof.conformance.iec104_server._connection import Connection
 from wireproof.conformance.iec104_server.profile import StationProfile, default_profile, load_profile
 from wireproof.errors import HarnessError
 from wireproof.harness.plugin import PROP_TARGET, EvidenceRecorder
+from wireproof.harness.suite_support import run_command
 from wireproof.harness.suites import suite_params, target_problem
 
 SUITE = "iec104-server"
+TRIGGER_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,6 +113,29 @@ def iec104_target(wireproof_target: str | None) -> Iterator[Target]:
         ) from None
     with running_server(bind="127.0.0.1:0", **builtin_apci(default_profile())) as server:
         yield Target(url=server.url, builtin=server)
+
+
+@pytest.fixture(scope="session")
+def trigger(
+    iec104_target: Target, iec104_params: dict[str, Any], iec104_profile: StationProfile
+) -> Callable[[], None] | None:
+    command = iec104_params.get("change_trigger")
+    if command:
+
+        def run() -> None:
+            run_command(command, timeout=TRIGGER_TIMEOUT, what="change_trigger")
+
+        return run
+    change = getattr(iec104_target.builtin, "change", None)
+    ioa = iec104_profile.point("spontaneous")
+    if change is None or not ioa:
+        return None
+    values = iter(range(1, 1 << 30))
+
+    def toggle() -> None:
+        change(ioa, next(values) % 2)  # 1, 0, 1, ...: each call a change
+
+    return toggle
 
 
 @pytest.fixture

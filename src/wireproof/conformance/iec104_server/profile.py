@@ -42,6 +42,7 @@ reference server and is the worked example)::
     setpoint_float_feedback = 3201
     unused_ioa = 999               # an IOA the station does not have (COT 47)
     unused_common_address = 2      # a common address the station does not have (COT 46)
+    spontaneous = 1001             # the point the change_trigger changes (reported with COT 3)
 
 A clause needing something the list says the station lacks is
 ``not_applicable`` naming the key. :func:`load_profile` checks every key
@@ -76,6 +77,7 @@ POINT_KEYS: Final = (
     "setpoint_float_feedback",
     "unused_ioa",
     "unused_common_address",
+    "spontaneous",
 )
 _DEFAULT_CONTROL: Final = ("C_IC_NA_1", "C_CI_NA_1", "C_RD_NA_1", "C_CS_NA_1", "C_TS_TA_1")
 

@@ -25,12 +25,13 @@ from wireproof.conformance.iec104_server._checks import (
     require_point,
     require_type,
     started,
+    stopped_state,
 )
 from wireproof.conformance.iec104_server._connection import Connection
 from wireproof.conformance.iec104_server.conftest import Settings
 from wireproof.conformance.iec104_server.profile import StationProfile
 from wireproof.harness.clauses import setup_step
-from wireproof.harness.plugin import not_applicable
+from wireproof.harness.plugin import inconclusive, not_applicable
 
 _GI = "IEC 60870-5-101 7.4.5"
 _CLOCK = "IEC 60870-5-101 7.4.6"
@@ -533,3 +534,62 @@ def test_execute_confirmations_mirror_the_execute(
         assert obj.elements.get("select") is False and obj.value is True, (
             f"the {name} of the execute (S/E=0, ON) carries {asdu_text(got)}"
         )
+
+
+# --------------------------------------------------------------------------- spontaneous transmission
+
+
+def _require_trigger(trigger: Callable[[], None] | None) -> Callable[[], None]:
+    if trigger is None:
+        inconclusive(
+            "the clause needs the station to change a monitored point and no way to make it is given: set "
+            "--param change_trigger='COMMAND' (a shell command after which the station has a changed "
+            "point, points.spontaneous in the profile)"
+        )
+    return trigger
+
+
+def _spontaneous(asdu: Asdu, ioa: int) -> bool:
+    return asdu.cause == Cause.SPONTANEOUS and (not ioa or any(o.address == ioa for o in asdu.objects))
+
+
+@pytest.mark.conformance(
+    clause="IEC104-S-047",
+    level="shall",
+    cites="IEC 60870-5-101 7.4.4: a change of a monitored point is transmitted spontaneously, COT 3; "
+    "604 topic: spontaneous transmission",
+)
+def test_spontaneous_transmission(
+    station: Connection, iec104_profile: StationProfile, trigger: Callable[[], None] | None
+) -> None:
+    """After STARTDT, a change of the point (the change_trigger) is reported with COT 3 (spontaneous)."""
+    run = _require_trigger(trigger)
+    ioa = iec104_profile.point("spontaneous")
+    started(station, iec104_profile)
+    station.note("change_trigger: make the station change its point")
+    run()
+    got = station.read_asdu(lambda a: _spontaneous(a, ioa), what=f"a spontaneous (COT 3) report of IOA {ioa}")
+    station.note(f"reported: {asdu_text(got)}")
+
+
+@pytest.mark.conformance(
+    clause="IEC104-S-048",
+    level="shall",
+    cites="IEC 60870-5-104 5.3: after STOPDT con no I frame is sent, spontaneous data included; "
+    "604 topic: data in STOPDT state",
+)
+def test_no_spontaneous_data_when_stopped(
+    station: Connection,
+    settings: Settings,
+    iec104_profile: StationProfile,
+    trigger: Callable[[], None] | None,
+) -> None:
+    """A point change while data transfer is stopped (STOPDT con) is not sent as an I frame while stopped."""
+    run = _require_trigger(trigger)
+    stopped_state(station)
+    before = station.iframes_received
+    station.note("change_trigger: make the station change its point while stopped")
+    run()
+    station.listen(settings.response_timeout)
+    sent = [asdu_text(a) for _, a in station.asdus]
+    assert station.iframes_received == before, f"I frame(s) sent after STOPDT con: {sent[:3]}"
