@@ -406,3 +406,16 @@ def test_connection_records_sequence_and_acknowledgement_errors() -> None:
     want = "I N(S)=2 N(R)=5 | M_SP_NA_1 SPONTANEOUS CA 1: IOA 1001 value=True, quality=0"
     assert describe(_i(2, 5, SP_1001)) == want
     assert "not a valid APDU" in describe(bytes((0x68, 4, 0x03, 0, 0, 0)))
+
+
+def test_connection_acknowledges_within_its_t2() -> None:
+    from wireproof.conformance.iec104_server._connection import Connection
+
+    peer = _Scripted(_i(0, 0, SP_1001))
+    conn = Connection(peer.url, timeout=2.0)
+    conn.ack_delay = 0.2
+    conn.listen(0.6)
+    assert conn.unacknowledged == 0
+    conn.close()
+    assert peer.done.wait(5)
+    assert bytes(peer.received) == bytes((0x68, 4, 1, 0, 2, 0))  # one S frame, N(R)=1

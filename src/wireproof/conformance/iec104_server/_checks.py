@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 
-from wireproof.codecs.iec104.constants import Cause, TypeId, UFunction
+from wireproof.codecs.iec104.constants import Cause, TypeId
 from wireproof.codecs.iec104.messages import Asdu, Cp56Time2a, InformationObject
 from wireproof.conformance.iec104_server._connection import Connection
 from wireproof.conformance.iec104_server.conftest import Settings
@@ -95,12 +95,11 @@ def confirm_of(station: Connection, request: Asdu, what: str, *, positive: bool 
     return con
 
 
-def stopped_state(station: Connection) -> None:
-    """Set-up: started, then stopped again (STOPDT act -> STOPDT con)."""
-    started(station)
+def stopped_state(station: Connection, profile: StationProfile | None = None) -> None:
+    """Set-up: started, then stopped again (S frame if due, STOPDT act -> STOPDT con)."""
+    started(station, profile)
     with setup_step(station, "stop data transfer (STOPDT act -> STOPDT con)"):
-        station.send_u(UFunction.STOPDT_ACT)
-        station.read_u(UFunction.STOPDT_CON)
+        station.stop()
     station.clear()
 
 

@@ -151,6 +151,8 @@ class Connection:
         self.our_ack = 0  # the N(R) we last sent
         self.acked = 0  # the highest N(R) the station sent
         self.auto_ack = True
+        self.ack_delay = 1.0  # seconds after which a received I frame is acknowledged (our t2), with auto_ack
+        self._unacked_since: float | None = None  # when the oldest unacknowledged I frame came (self.clock)
         self.auto_test = True
         self.closed = False
         self.asdus: deque[tuple[IFrame, Asdu]] = deque(maxlen=MAX_QUEUED)
@@ -223,6 +225,8 @@ class Connection:
         self.send_bytes(encode_apdu(apdu, sizes=self.sizes), note)
         if isinstance(apdu, IFrame | SFrame):
             self.our_ack = apdu.recv_seq
+            if self.unacknowledged == 0:
+                self._unacked_since = None
 
     def send_u(self, function: UFunction, note: str = "") -> None:
         self.send_apdu(UFrame(function=function), note)
@@ -252,15 +256,27 @@ class Connection:
             self._transport = None
 
     def _pump(self, deadline: Deadline) -> bool:
-        """Read what arrives until ``deadline``; True if anything was read, False on a timeout."""
+        """Read what arrives until ``deadline``; False once it has passed, True while it has not.
+
+        With ``auto_ack`` the station's I frames are acknowledged by an S frame ``ack_delay`` after the
+        oldest unacknowledged one came (a controlling station's t2, 104 5.2), so a clause that listens
+        for a while does not make the station's t1 run out.
+        """
         remaining = deadline.remaining()
         if remaining <= 0:
             return False
         transport = self.transport
+        wait = remaining
+        if self.auto_ack and self._unacked_since is not None:
+            due = self._unacked_since + self.ack_delay - self.clock.elapsed()
+            if due <= 0:
+                self.send_s(note=f"acknowledge within our t2 ({self.ack_delay:g} s)")
+                return True
+            wait = min(wait, due)
         try:
-            data = transport.recv(_RECV_CHUNK, timeout=remaining)
+            data = transport.recv(_RECV_CHUNK, timeout=wait)
         except TransportTimeout:
-            return False
+            return not deadline.expired
         except TransportError as err:
             if local_failure(err):
                 raise
@@ -303,6 +319,8 @@ class Connection:
             self.sequence_errors.append(f"I frame N(S)={apdu.send_seq}, expected {self.vr}")
         self.vr = (apdu.send_seq + 1) % SEQ_MODULO
         self.iframes_received += 1
+        if self._unacked_since is None:
+            self._unacked_since = self.clock.elapsed()
         if isinstance(apdu.asdu, Asdu):
             self.asdus.append((apdu, apdu.asdu))
         if self.auto_ack and self.unacknowledged >= self.w:
@@ -398,6 +416,10 @@ class Connection:
         self.read_u(UFunction.STARTDT_CON, what="in answer to STARTDT act ")
 
     def stop(self) -> None:
+        """STOPDT act (after acknowledging what was received: the station confirms STOPDT once its I frames
+        are acknowledged, 104 5.3), then its con."""
+        if self.unacknowledged:
+            self.send_s(note="acknowledge before STOPDT")
         self.send_u(UFunction.STOPDT_ACT)
         self.read_u(UFunction.STOPDT_CON, what="in answer to STOPDT act ")
 

@@ -158,6 +158,7 @@ def connect(
         conn = Connection(
             iec104_target.url, timeout=settings.response_timeout, sink=evidence, label=label, w=settings.w
         )
+        conn.ack_delay = min(settings.t2, settings.t1 / 2)  # our t2: acknowledge before the station's t1
         opened.append(conn)
         return conn
 
