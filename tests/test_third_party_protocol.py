@@ -97,6 +97,7 @@ def test_decode(site: Path) -> None:
     assert bad.returncode == 1 and "TruncatedError: toy" in bad.stderr
 
 
+@pytest.mark.suite_run
 def test_suites_and_certify(site: Path, toy_server: str) -> None:
     listed = wireproof(site, "suites")
     assert listed.returncode == 0, listed.stderr

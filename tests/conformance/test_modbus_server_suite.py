@@ -68,6 +68,7 @@ def write_profile(path: Path, text: str) -> Path:
 
 # --------------------------------------------------------------------------- (a) reference server
 
+@pytest.mark.suite_run
 def test_reference_server_passes_every_clause(tmp_path: Path) -> None:
     code, report, out = certify(tmp_path)
     assert code == 0, out
@@ -208,6 +209,7 @@ def pymodbus_server() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.suite_run
 @pytest.mark.peer
 def test_pymodbus_deviations_are_pinned(tmp_path: Path, pymodbus_server: str) -> None:
     profile = write_profile(tmp_path / "pymodbus.toml", PYMODBUS_PROFILE)
@@ -261,6 +263,7 @@ LIBMODBUS_DEVIATIONS = {
 # depended on the window, fixed in issue 10.)
 
 
+@pytest.mark.suite_run
 @pytest.mark.peer
 def test_libmodbus_deviations_are_pinned(tmp_path: Path, libmodbus_server: LibmodbusPeer) -> None:
     code, report, out = certify(tmp_path, "--target", libmodbus_server.url,
@@ -291,6 +294,7 @@ def one_connection_server() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.suite_run
 def test_max_connections_decides_what_applies(tmp_path: Path, one_connection_server: str) -> None:
     text = resources.files(SUITE_PACKAGE).joinpath("default-profile.toml").read_text(encoding="utf-8")
     declared = write_profile(tmp_path / "one.toml",
@@ -313,6 +317,7 @@ def test_max_connections_decides_what_applies(tmp_path: Path, one_connection_ser
     assert re.search(r"connection (closed|reset) by the device", report["cases"][0]["message"]), out
 
 
+@pytest.mark.suite_run
 def test_unsupported_function_codes_are_not_applicable(tmp_path: Path) -> None:
     text = resources.files(SUITE_PACKAGE).joinpath("default-profile.toml").read_text(encoding="utf-8")
     every = "function_codes = [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 20, 21, 22, 23, 24, 43]"
@@ -432,6 +437,7 @@ def _always_one_register(adu: bytes) -> bytes:
     return tid + b"\x00\x00\x00\x05" + unit + b"\x03\x02\x00\x00"
 
 
+@pytest.mark.suite_run
 def test_wrong_answers_fail_clauses(tmp_path: Path, broken_server: Callable[[Answer], BrokenServer]) -> None:
     server = broken_server(_always_one_register)
     code, report, out = certify(tmp_path, "--target", server.url)
@@ -458,6 +464,7 @@ def test_wrong_answers_fail_clauses(tmp_path: Path, broken_server: Callable[[Ans
     assert {"MB-TCP-001", "MB-TCP-003", "MB-TCP-008", "MB-TCP-009"} <= with_verdict(report, "pass"), out
 
 
+@pytest.mark.suite_run
 def test_silent_target_fails_not_errors(tmp_path: Path,
                                         broken_server: Callable[[Answer], BrokenServer]) -> None:
     server = broken_server(lambda adu: None)

@@ -22,6 +22,7 @@ HOLD = "import sys; sys.stdin.read()"
 CLAUSES = ("DNP3-M-001", "DNP3-M-005", "DNP3-M-010", "DNP3-M-015", "DNP3-M-022")
 
 
+@pytest.mark.suite_run
 @pytest.mark.parametrize("kind", sorted(MASTERS))
 def test_hostile_master_is_judged(kind: str, tmp_path: Path) -> None:
     script = tmp_path / "master.py"

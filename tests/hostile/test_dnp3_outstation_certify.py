@@ -137,6 +137,7 @@ def certify(report: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     return proc.returncode, json.loads(path.read_text()), proc.stdout + proc.stderr
 
 
+@pytest.mark.suite_run
 @pytest.mark.parametrize(
     ("behaviour", "says"),
     [

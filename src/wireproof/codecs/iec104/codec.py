@@ -160,51 +160,62 @@ def _decode_segments(data: bytes, at: int, number: int, sequence: bool, sizes: F
 
 def encode_asdu(asdu: Asdu, *, sizes: FieldSizes = IEC104_SIZES, protocol: str = PROTOCOL) -> bytes:
     """The octets of ``asdu``; EncodeError naming the field that does not fit."""
-    def bad(path: tuple[str | int, ...], reason: str) -> EncodeError:
-        return EncodeError(protocol, ("asdu", *path), reason)
-
-    def check(name: str, value: Any, hi: int, lo: int = 0) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise bad((name,), f"{value!r} is not an int in {lo}..{hi}")
-        return value
-
-    type_id = check("type_id", asdu.type_id, 255, 1)
-    cause = check("cause", asdu.cause, 63)
+    bad = _bad
+    type_id = _check(protocol, "type_id", asdu.type_id, 255, 1)
+    cause = _check(protocol, "cause", asdu.cause, 63)
     out = bytearray((type_id, 0, cause | asdu.negative << 6 | asdu.test << 7))
     if sizes.cause == 2:
-        out.append(check("originator", asdu.originator, 255))
+        out.append(_check(protocol, "originator", asdu.originator, 255))
     elif asdu.originator:
-        raise bad(("originator",), "an originator address needs a two-octet cause of transmission")
-    ca = check("common_address", asdu.common_address, 0xFFFF if sizes.common_address == 2 else 0xFF)
+        raise bad(protocol, ("originator",), "an originator address needs a two-octet cause of transmission")
+    ca_max = 0xFFFF if sizes.common_address == 2 else 0xFF
+    ca = _check(protocol, "common_address", asdu.common_address, ca_max)
     out += ca.to_bytes(sizes.common_address, "little")
     ioa_max = (1 << (8 * sizes.ioa)) - 1
     if type_id not in LAYOUTS:
-        out[1] = check("raw_number", asdu.raw_number, 127) | asdu.sequence << 7
+        out[1] = _check(protocol, "raw_number", asdu.raw_number, 127) | asdu.sequence << 7
         out += asdu.raw
         return bytes(out)
     objects = asdu.objects
     if len(objects) > 127:
-        raise bad(("objects",), f"{len(objects)} objects; the variable structure qualifier counts 127 "
-                                "at most (101 7.2.2)")
+        raise bad(protocol, ("objects",),
+                  f"{len(objects)} objects; the variable structure qualifier counts 127 at most (101 7.2.2)")
     out[1] = len(objects) | asdu.sequence << 7
+    ioa_size = sizes.ioa
+    sequence = asdu.sequence
+    fields = LAYOUTS[type_id]
+    single = fields[0].encode if len(fields) == 1 and type_id != SEGMENT_TYPE else None
+    parts = [bytes(out)]
+    append = parts.append
+    first_address = objects[0].address if objects else 0
     for i, obj in enumerate(objects):
         address = obj.address
-        if isinstance(address, bool) or not isinstance(address, int) or not 0 <= address <= ioa_max:
-            raise bad(("objects", i, "address"), f"{address!r} is not an address in 0..{ioa_max}")
-        if asdu.sequence:
-            if i == 0:
-                out += address.to_bytes(sizes.ioa, "little")
-            elif address != objects[0].address + i:
-                raise bad(("objects", i, "address"),
-                          f"address {address} with SQ=1 must be {objects[0].address + i} (consecutive; "
-                          "101 7.2.2.1)")
-        else:
-            out += address.to_bytes(sizes.ioa, "little")
+        if type(address) is not int or not 0 <= address <= ioa_max:
+            raise bad(protocol, ("objects", i, "address"), f"{address!r} is not an address in 0..{ioa_max}")
+        if not sequence or i == 0:
+            append(address.to_bytes(ioa_size, "little"))
+        elif address != first_address + i:
+            raise bad(protocol, ("objects", i, "address"),
+                      f"address {address} with SQ=1 must be {first_address + i} (consecutive; 101 7.2.2.1)")
         try:
-            out += encode_elements(type_id, obj)
+            append(single(obj.elements) if single is not None else encode_elements(type_id, obj))
+        except KeyError as missing:
+            raise bad(protocol, ("objects", i), f"element {missing.args[0]!r} is missing") from None
         except ValueError as err:
-            raise bad(("objects", i), str(err)) from None
-    return bytes(out)
+            raise bad(protocol, ("objects", i), str(err)) from None
+    return b"".join(parts)
+
+
+def _bad(protocol: str, path: tuple[str | int, ...], reason: str) -> EncodeError:
+    return EncodeError(protocol, ("asdu", *path), reason)
+
+
+def _check(protocol: str, name: str, value: Any, hi: int, lo: int = 0) -> int:
+    if type(value) is not int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise _bad(protocol, (name,), f"{value!r} is not an int in {lo}..{hi}")
+    if not lo <= value <= hi:
+        raise _bad(protocol, (name,), f"{value!r} is not an int in {lo}..{hi}")
+    return int(value)
 
 
 def decode_apdu(data: bytes, *, sizes: FieldSizes = IEC104_SIZES, protocol: str = PROTOCOL) -> Apdu:

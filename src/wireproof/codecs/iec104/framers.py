@@ -2,11 +2,13 @@
 
 An APDU is delimited by its start character 0x68 and its length octet
 (104 5.1). The standard has no resynchronisation: a station that sees a bad
-start character or length closes the connection. A passive reader does
-better by finding the next plausible start, so :class:`ApduFramer` drops
-the octets before the next 0x68 (and a start whose length is out of
-4..253) with a :class:`~wireproof.errors.DecodeError` saying how many, and
-goes on.
+start character or length closes the connection. A passive reader goes on:
+:class:`ApduFramer` drops the octets before the next 0x68 with a
+:class:`~wireproof.errors.DecodeError` (path ``start``) saying how many, and
+takes a start whose length is outside 4..253 as one malformed APDU of the
+length it claims (its 2 + length octets dropped, a DecodeError with path
+``length``), as Wireshark's dissector does, so that APDU counts agree with
+tshark's on damaged streams.
 """
 
 from __future__ import annotations
@@ -47,13 +49,11 @@ class ApduFramer(BufferedFramer):
         if len(buf) < 2:
             return NEED_DATA
         length = buf[1]
-        if length < MIN_APDU_LENGTH or length > MAX_APDU_LENGTH:
-            at = buf.find(START, 1)
-            skip = at if at >= 0 else len(buf)
-            self._discard(skip)
-            raise DecodeError(self.protocol, ("length",), 1,
-                              f"length {length} is outside {MIN_APDU_LENGTH}..{MAX_APDU_LENGTH}; "
-                              f"{skip} octets up to the next 0x68 discarded (104 5.1)")
         if len(buf) < 2 + length:
             return NEED_DATA
+        if length < MIN_APDU_LENGTH or length > MAX_APDU_LENGTH:
+            self._discard(2 + length)
+            raise DecodeError(self.protocol, ("length",), 1,
+                              f"length {length} is outside {MIN_APDU_LENGTH}..{MAX_APDU_LENGTH}; the "
+                              f"{2 + length} octets it delimits dropped (104 5.1)")
         return self._take(2 + length)

@@ -13,7 +13,7 @@ sentence for a value out of its range (the caller adds protocol and path).
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Final
 
 from wireproof.codecs.iec104.constants import TypeId
@@ -22,11 +22,12 @@ from wireproof.codecs.iec104.messages import Cp56Time2a, InformationObject, Qual
 __all__ = ["LAYOUTS", "Field", "decode_cp16", "decode_cp56", "encode_cp56", "object_size"]
 
 Decoder = Callable[[bytes, int], tuple[Any, ...]]
-Encoder = Callable[[Sequence[Any]], bytes]
+Encoder = Callable[[dict[str, Any]], bytes]
 
 # Quality values by octet, made once (an IntFlag call per object costs more than the object).
 _QUALITY: Final = tuple(Quality(q & 0xF9) for q in range(256))
 
+_OCTET: Final = tuple(bytes((i,)) for i in range(256))
 _U16 = struct.Struct("<H")
 _I16 = struct.Struct("<h")
 _U32 = struct.Struct("<I")
@@ -47,6 +48,8 @@ class Field:
 
 
 def _int_range(name: str, value: Any, lo: int, hi: int) -> int:
+    if type(value) is int and lo <= value <= hi:
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an int in {lo}..{hi}, not {value!r}")
     if not lo <= value <= hi:
@@ -55,12 +58,20 @@ def _int_range(name: str, value: Any, lo: int, hi: int) -> int:
 
 
 def _flag(name: str, value: Any) -> int:
+    if value is True:
+        return 1
+    if value is False:
+        return 0
     if not isinstance(value, bool | int) or value not in (0, 1):
         raise ValueError(f"{name} must be a bool, not {value!r}")
     return int(value)
 
 
 def _quality_octet(value: Any, allowed: int) -> int:
+    if type(value) is Quality or type(value) is int:
+        q = int(value)
+        if 0 <= q <= 255 and not q & ~allowed:
+            return q
     q = _int_range("quality", int(value) if isinstance(value, Quality) else value, 0, 255)
     if q & ~allowed:
         raise ValueError(f"quality 0x{q:02x} has bits this descriptor does not define "
@@ -75,8 +86,8 @@ def _siq_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return bool(b & 1), _QUALITY[b & 0xF0]
 
 
-def _siq_enc(v: Sequence[Any]) -> bytes:
-    return bytes((_flag("value", v[0]) | _quality_octet(v[1], 0xF0),))
+def _siq_enc(e: dict[str, Any]) -> bytes:
+    return _OCTET[_flag("value", e["value"]) | _quality_octet(e["quality"], 0xF0)]
 
 
 def _diq_dec(d: bytes, o: int) -> tuple[Any, ...]:
@@ -84,24 +95,24 @@ def _diq_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return b & 3, _QUALITY[b & 0xF0]
 
 
-def _diq_enc(v: Sequence[Any]) -> bytes:
-    return bytes((_int_range("value", v[0], 0, 3) | _quality_octet(v[1], 0xF0),))
+def _diq_enc(e: dict[str, Any]) -> bytes:
+    return _OCTET[_int_range("value", e["value"], 0, 3) | _quality_octet(e["quality"], 0xF0)]
 
 
 def _qds_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return (_QUALITY[d[o] & 0xF1],)
 
 
-def _qds_enc(v: Sequence[Any]) -> bytes:
-    return bytes((_quality_octet(v[0], 0xF1),))
+def _qds_enc(e: dict[str, Any]) -> bytes:
+    return _OCTET[_quality_octet(e["quality"], 0xF1)]
 
 
 def _qdp_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return (_QUALITY[d[o] & 0xF8],)
 
 
-def _qdp_enc(v: Sequence[Any]) -> bytes:
-    return bytes((_quality_octet(v[0], 0xF8),))
+def _qdp_enc(e: dict[str, Any]) -> bytes:
+    return _OCTET[_quality_octet(e["quality"], 0xF8)]
 
 
 def _vti_dec(d: bytes, o: int) -> tuple[Any, ...]:
@@ -110,24 +121,24 @@ def _vti_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return (value - 128 if value & 0x40 else value), bool(b & 0x80)
 
 
-def _vti_enc(v: Sequence[Any]) -> bytes:
-    return bytes(((_int_range("value", v[0], -64, 63) & 0x7F) | _flag("transient", v[1]) << 7,))
+def _vti_enc(e: dict[str, Any]) -> bytes:
+    return _OCTET[(_int_range("value", e["value"], -64, 63) & 0x7F) | _flag("transient", e["transient"]) << 7]
 
 
 def _u32_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return (_U32.unpack_from(d, o)[0],)
 
 
-def _u32_enc(v: Sequence[Any]) -> bytes:
-    return _U32.pack(_int_range("value", v[0], 0, 0xFFFFFFFF))
+def _u32_enc(e: dict[str, Any]) -> bytes:
+    return _U32.pack(_int_range("value", e["value"], 0, 0xFFFFFFFF))
 
 
 def _nva_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return (_I16.unpack_from(d, o)[0] / 32768.0,)
 
 
-def _nva_enc(v: Sequence[Any]) -> bytes:
-    x = v[0]
+def _nva_enc(e: dict[str, Any]) -> bytes:
+    x = e["value"]
     if isinstance(x, bool) or not isinstance(x, int | float):
         raise ValueError(f"value must be a float in -1.0..1-2**-15, not {x!r}")
     raw = round(x * 32768.0)
@@ -140,16 +151,16 @@ def _sva_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return (_I16.unpack_from(d, o)[0],)
 
 
-def _sva_enc(v: Sequence[Any]) -> bytes:
-    return _I16.pack(_int_range("value", v[0], -32768, 32767))
+def _sva_enc(e: dict[str, Any]) -> bytes:
+    return _I16.pack(_int_range("value", e["value"], -32768, 32767))
 
 
 def _r32_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return (_F32.unpack_from(d, o)[0],)
 
 
-def _r32_enc(v: Sequence[Any]) -> bytes:
-    x = v[0]
+def _r32_enc(e: dict[str, Any]) -> bytes:
+    x = e["value"]
     if isinstance(x, bool) or not isinstance(x, int | float):
         raise ValueError(f"value must be a float, not {x!r}")
     try:
@@ -163,18 +174,19 @@ def _bcr_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return _I32.unpack_from(d, o)[0], b & 0x1F, bool(b & 0x20), bool(b & 0x40), bool(b & 0x80)
 
 
-def _bcr_enc(v: Sequence[Any]) -> bytes:
-    return _I32.pack(_int_range("value", v[0], -(1 << 31), (1 << 31) - 1)) + bytes((
-        _int_range("sequence", v[1], 0, 31) | _flag("carry", v[2]) << 5 | _flag("adjusted", v[3]) << 6
-        | _flag("invalid", v[4]) << 7,))
+def _bcr_enc(e: dict[str, Any]) -> bytes:
+    return _I32.pack(_int_range("value", e["value"], -(1 << 31), (1 << 31) - 1)) + _OCTET[
+        _int_range("sequence", e["sequence"], 0, 31) | _flag("carry", e["carry"]) << 5
+        | _flag("adjusted", e["adjusted"]) << 6 | _flag("invalid", e["invalid"]) << 7]
 
 
 def _scd_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return _U16.unpack_from(d, o)[0], _U16.unpack_from(d, o + 2)[0]
 
 
-def _scd_enc(v: Sequence[Any]) -> bytes:
-    return _U16.pack(_int_range("status", v[0], 0, 0xFFFF)) + _U16.pack(_int_range("change", v[1], 0, 0xFFFF))
+def _scd_enc(e: dict[str, Any]) -> bytes:
+    return (_U16.pack(_int_range("status", e["status"], 0, 0xFFFF))
+            + _U16.pack(_int_range("change", e["change"], 0, 0xFFFF)))
 
 
 def decode_cp56(d: bytes, o: int) -> Cp56Time2a:
@@ -204,8 +216,8 @@ def _cp56_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return (decode_cp56(d, o),)
 
 
-def _cp56_enc(v: Sequence[Any]) -> bytes:
-    return encode_cp56(v[0])
+def _cp56_enc(e: dict[str, Any]) -> bytes:
+    return encode_cp56(e["time"])
 
 
 def decode_cp16(d: bytes, o: int) -> int:
@@ -218,8 +230,8 @@ def _cp16_dec(d: bytes, o: int) -> tuple[Any, ...]:
 
 
 def _cp16_enc(name: str) -> Encoder:
-    def enc(v: Sequence[Any]) -> bytes:
-        return _U16.pack(_int_range(name, v[0], 0, 59999))
+    def enc(e: dict[str, Any]) -> bytes:
+        return _U16.pack(_int_range(name, e[name], 0, 59999))
     return enc
 
 
@@ -228,8 +240,8 @@ def _sep_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return b & 3, _QUALITY[b & 0xF8]
 
 
-def _sep_enc(v: Sequence[Any]) -> bytes:
-    return bytes((_int_range("event", v[0], 0, 3) | _quality_octet(v[1], 0xF8),))
+def _sep_enc(e: dict[str, Any]) -> bytes:
+    return _OCTET[_int_range("event", e["event"], 0, 3) | _quality_octet(e["quality"], 0xF8)]
 
 
 def _cmd_dec(mask: int) -> Decoder:
@@ -241,9 +253,10 @@ def _cmd_dec(mask: int) -> Decoder:
 
 
 def _cmd_enc(mask: int) -> Encoder:
-    def enc(v: Sequence[Any]) -> bytes:
-        value = _flag("value", v[0]) if mask == 1 else _int_range("value", v[0], 0, 3)
-        return bytes((value | _int_range("qualifier", v[1], 0, 31) << 2 | _flag("select", v[2]) << 7,))
+    def enc(e: dict[str, Any]) -> bytes:
+        value = _flag("value", e["value"]) if mask == 1 else _int_range("value", e["value"], 0, 3)
+        qualifier = _int_range("qualifier", e["qualifier"], 0, 31)
+        return _OCTET[value | qualifier << 2 | _flag("select", e["select"]) << 7]
     return enc
 
 
@@ -252,8 +265,8 @@ def _qos_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return b & 0x7F, bool(b & 0x80)
 
 
-def _qos_enc(v: Sequence[Any]) -> bytes:
-    return bytes((_int_range("qualifier", v[0], 0, 127) | _flag("select", v[1]) << 7,))
+def _qos_enc(e: dict[str, Any]) -> bytes:
+    return _OCTET[_int_range("qualifier", e["qualifier"], 0, 127) | _flag("select", e["select"]) << 7]
 
 
 def _coi_dec(d: bytes, o: int) -> tuple[Any, ...]:
@@ -261,16 +274,17 @@ def _coi_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return b & 0x7F, bool(b & 0x80)
 
 
-def _coi_enc(v: Sequence[Any]) -> bytes:
-    return bytes((_int_range("coi", v[0], 0, 127) | _flag("parameters_changed", v[1]) << 7,))
+def _coi_enc(e: dict[str, Any]) -> bytes:
+    changed = _flag("parameters_changed", e["parameters_changed"])
+    return _OCTET[_int_range("coi", e["coi"], 0, 127) | changed << 7]
 
 
 def _octet(name: str) -> Field:
     def dec(d: bytes, o: int) -> tuple[Any, ...]:
         return (d[o],)
 
-    def enc(v: Sequence[Any]) -> bytes:
-        return bytes((_int_range(name, v[0], 0, 255),))
+    def enc(e: dict[str, Any]) -> bytes:
+        return _OCTET[_int_range(name, e[name], 0, 255)]
     return Field(1, (name,), dec, enc)
 
 
@@ -278,8 +292,8 @@ def _u16(name: str) -> Field:
     def dec(d: bytes, o: int) -> tuple[Any, ...]:
         return (d[o] | d[o + 1] << 8,)
 
-    def enc(v: Sequence[Any]) -> bytes:
-        return _U16.pack(_int_range(name, v[0], 0, 0xFFFF))
+    def enc(e: dict[str, Any]) -> bytes:
+        return _U16.pack(_int_range(name, e[name], 0, 0xFFFF))
     return Field(2, (name,), dec, enc)
 
 
@@ -287,8 +301,8 @@ def _u24(name: str) -> Field:
     def dec(d: bytes, o: int) -> tuple[Any, ...]:
         return (d[o] | d[o + 1] << 8 | d[o + 2] << 16,)
 
-    def enc(v: Sequence[Any]) -> bytes:
-        return _int_range(name, v[0], 0, 0xFFFFFF).to_bytes(3, "little")
+    def enc(e: dict[str, Any]) -> bytes:
+        return _int_range(name, e[name], 0, 0xFFFFFF).to_bytes(3, "little")
     return Field(3, (name,), dec, enc)
 
 
@@ -316,8 +330,8 @@ def _cp16(name: str) -> Field:
 
 
 def _time(name: str) -> Field:
-    def enc(v: Sequence[Any]) -> bytes:
-        return encode_cp56(v[0])
+    def enc(e: dict[str, Any]) -> bytes:
+        return encode_cp56(e[name])
     return Field(7, (name,), _cp56_dec, enc)
 
 
@@ -381,13 +395,19 @@ def decode_elements(fields: tuple[Field, ...], data: bytes, offset: int) -> dict
 def encode_elements(type_id: int, obj: InformationObject) -> bytes:
     """One object's element octets; ValueError naming the element for a missing or bad value."""
     elements = obj.elements
-    out = bytearray()
-    for f in LAYOUTS[type_id]:
-        try:
-            values = [elements[n] for n in f.names]
-        except KeyError as missing:
-            raise ValueError(f"element {missing.args[0]!r} is missing") from None
-        out += f.encode(values)
+    try:
+        fields = LAYOUTS[type_id]
+        if len(fields) == 1:
+            first = fields[0].encode(elements)
+            if type_id != SEGMENT_TYPE:
+                return first
+            out = bytearray(first)
+        else:
+            out = bytearray()
+            for f in fields:
+                out += f.encode(elements)
+    except KeyError as missing:
+        raise ValueError(f"element {missing.args[0]!r} is missing") from None
     if type_id == SEGMENT_TYPE:
         segment = elements.get("segment")
         if not isinstance(segment, bytes | bytearray):

@@ -33,6 +33,12 @@ DESCRIPTOR = ProtocolDescriptor(
         # codec entries
     ),
     analyzers=(
+        AnalyzerEntry(
+            name="iec104", ports=(2404,), transports=("tcp",),
+            analyzer="wireproof.codecs.iec104.analyzer:Iec104Analyzer",
+            heuristic="wireproof.codecs.iec104.analyzer:looks_like_iec104",
+            description="IEC 104 APDUs over TCP (104 clause 5; port 2404, clause 10): numbering, "
+                        "acknowledgement, k, t1-t3, STARTDT/STOPDT, negative confirms"),
         # analyzer entries
     ),
     suites=(
@@ -78,19 +84,32 @@ DESCRIPTOR = ProtocolDescriptor(
         # suite entries
     ),
     simulators=(
+        SimulatorEntry(name="iec104-server", run="wireproof.harness.simulators.iec104_server:run",
+                       add_arguments="wireproof.harness.simulators.iec104_server:add_arguments",
+                       description="the IEC 104 reference controlled station: points and commands from TOML, "
+                                   "interrogation, counters, clock sync, select/execute, spontaneous data"),
+        SimulatorEntry(name="iec104-client", run="wireproof.harness.simulators.iec104_client:run",
+                       add_arguments="wireproof.harness.simulators.iec104_client:add_arguments",
+                       description="the IEC 104 reference controlling station: STARTDT, interrogations, "
+                                   "clock sync, reads, commands with or without select, STOPDT"),
         # simulator entries
     ),
     machines=(
         "wireproof.codecs.iec104.apci_machine:ControlledApci",
         "wireproof.codecs.iec104.apci_machine:ControllingApci",
+        "wireproof.codecs.iec104.controller:Controller",
         # machine classes
     ),
     benches=(
+        BenchEntry(name="iec104", run="wireproof.harness.bench.iec104:command",
+                   add_arguments="wireproof.harness.bench.iec104:add_arguments",
+                   description="IEC 104 APDU decode and encode against Scapy's IEC 104 layer"),
         # bench entries
     ),
     fixtures="wireproof.fixtures:iec104",
     compiled=(
         "wireproof.codecs.iec104.codec", "wireproof.codecs.iec104.objects",
+        "wireproof.codecs.iec104.analyzer",
         # compiled modules
     ),
 )
