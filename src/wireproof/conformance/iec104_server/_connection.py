@@ -416,12 +416,22 @@ class Connection:
         self.read_u(UFunction.STARTDT_CON, what="in answer to STARTDT act ")
 
     def stop(self) -> None:
-        """STOPDT act (after acknowledging what was received: the station confirms STOPDT once its I frames
-        are acknowledged, 104 5.3), then its con."""
+        """STOPDT act, then its con; I frames received before the con are acknowledged at once (the
+        station confirms STOPDT once its I frames are acknowledged, 104 5.3)."""
         if self.unacknowledged:
             self.send_s(note="acknowledge before STOPDT")
         self.send_u(UFunction.STOPDT_ACT)
-        self.read_u(UFunction.STOPDT_CON, what="in answer to STOPDT act ")
+
+        def confirmed() -> bool:
+            if self.unacknowledged:
+                self.send_s(note="acknowledge (STOPDT pending)")
+            return any(u.function == UFunction.STOPDT_CON for u in self.uframes)
+
+        if not self.wait_for(confirmed):
+            raise NoResponse(
+                f"[{self.label}] no STOPDT_CON in answer to STOPDT act within {self.timeout:g} s"
+            )
+        self.read_u(UFunction.STOPDT_CON)
 
     def command(
         self,

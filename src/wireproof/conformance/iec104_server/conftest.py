@@ -104,14 +104,12 @@ def iec104_target(wireproof_target: str | None) -> Iterator[Target]:
             raise HarnessError(problem)
         yield Target(url=wireproof_target)
         return
-    try:
-        from wireproof.harness.simulators.iec104_server import running_server
-    except ImportError as err:
-        raise HarnessError(
-            f"the built-in target, the reference server, is not available ({err}); "
-            "give --target tcp://HOST:PORT"
-        ) from None
-    with running_server(bind="127.0.0.1:0", **builtin_apci(default_profile())) as server:
+    import dataclasses
+
+    from wireproof.harness.simulators.iec104_server import load_config, running_server
+
+    config = dataclasses.replace(load_config(), **builtin_apci(default_profile()))
+    with running_server(bind="127.0.0.1:0", config=config) as server:
         yield Target(url=server.url, builtin=server)
 
 

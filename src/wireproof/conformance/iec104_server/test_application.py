@@ -586,7 +586,7 @@ def test_no_spontaneous_data_when_stopped(
 ) -> None:
     """A point change while data transfer is stopped (STOPDT con) is not sent as an I frame while stopped."""
     run = _require_trigger(trigger)
-    stopped_state(station)
+    stopped_state(station, iec104_profile)
     before = station.iframes_received
     station.note("change_trigger: make the station change its point while stopped")
     run()
