@@ -11,8 +11,8 @@ negative confirms with COT 44..47 and the P/N bit, end of initialisation,
 several connections, the originator address (:mod:`.test_application`).
 Each clause's marker cites the clause of IEC 60870-5-104 (APCI) or
 IEC 60870-5-101 (ASDU, causes of transmission, application functions, as
-104 clause 6..9 takes them over) its rule rests on, and names its 604 topic
-in words: 604's own test-case numbers are not cited.
+104 takes them over) its rule rests on, and names its 604 topic in words:
+604's own test-case numbers are not cited.
 
 Run it with ``wireproof certify iec104-server [--target tcp://HOST:PORT]
 [--profile FILE] --report DIR``; without a target the reference server
@@ -27,10 +27,14 @@ Parameters (``--param NAME=VALUE``): ``common_address``,
 ``response_timeout``, ``k``, ``w``, ``t1``, ``t2``, ``t3`` (default: the
 profile's), ``tolerance`` (how late a timer may act, default 1 s),
 ``max_wait`` (a clause that would wait longer for a timer is
-``inconclusive``; default 60 s) and ``attempts``. Durations: the t1 clause
-waits t1 + tolerance, the t3 clause t3 + tolerance, the unanswered-TESTFR
-clause t3 + t1 + tolerance; a frame the station must refuse waits
-response_timeout + tolerance for the close.
+``inconclusive``; default 60 s), ``attempts`` (how often the w clause
+probes) and ``change_trigger``: a shell command after which the station has
+a changed monitored point (the profile's ``points.spontaneous``) to report
+spontaneously; without it the two spontaneous clauses are ``inconclusive``
+and say how to set it (the built-in reference server is changed through its
+own handle). Durations: the t1 clause waits t1 + tolerance, the t3 clause
+t3 + tolerance, the unanswered-TESTFR clause t3 + t1 + tolerance; a frame
+the station must refuse waits response_timeout + tolerance for the close.
 
 The suite does no I/O of its own: its probe connection (:mod:`._connection`)
 is a harness transport carrying APDUs the codec builds (and crafted invalid
@@ -85,7 +89,7 @@ IEC104-S-042  shall   101 7.4.1   After STARTDT the station sends M_EI_NA_1 with
 IEC104-S-043  shall   104 5.3     Two connections at once: both started, a station in...
 IEC104-S-044  shall   104 5.1     A connection closed for a bad frame leaves another ...
 IEC104-S-045  shall   101 7.2.4   A station interrogation with originator address 7 i...
-IEC104-S-046  should  101 7.4.7   After a select, the execute.s ACT_CON and ACT_TERM ...
+IEC104-S-046  should  101 7.4.7   After a select, the execute's ACT_CON and ACT_TERM ...
 IEC104-S-047  shall   101 7.4.4   After STARTDT, a change of the point (the change_tr...
 IEC104-S-048  shall   104 5.3     A point change while data transfer is stopped (STOP...
 ============  ======  ==========  ======================================================

@@ -512,7 +512,7 @@ def test_originator_address_returned(
 def test_execute_confirmations_mirror_the_execute(
     station: Connection, settings: Settings, iec104_profile: StationProfile
 ) -> None:
-    """After a select, the execute.s ACT_CON and ACT_TERM carry the execute's object: S/E=0, same value."""
+    """After a select, the execute's ACT_CON and ACT_TERM carry the execute's object: S/E=0, same value."""
     require_type(iec104_profile, TypeId.C_SC_NA_1)
     ioa = require_point(iec104_profile, "single_command")
     if not iec104_profile.command_termination:
