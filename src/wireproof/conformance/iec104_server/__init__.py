@@ -5,7 +5,7 @@ cases for 104 stations): APCI start character and length, control field
 formats, STARTDT/STOPDT/TESTFR and data in the stopped state, send and
 receive sequence numbers and their errors, acknowledgement within t2 or
 after w I frames, the k window, t1 expiry, t3 test frames (:mod:`.test_apci`,
-:mod:`.test_timers`); station, group and counter interrogation, clock
+:mod:`.test_apci_timers`); station, group and counter interrogation, clock
 synchronisation, read, test command, select/execute and direct commands,
 negative confirms with COT 44..47 and the P/N bit, end of initialisation,
 several connections, the originator address (:mod:`.test_application`).
