@@ -42,6 +42,45 @@ DESCRIPTOR = ProtocolDescriptor(
         # analyzer entries
     ),
     suites=(
+        SuiteEntry(
+            name="iec104-server", package="wireproof.conformance.iec104_server", protocol="iec104",
+            profile="wireproof.conformance.iec104_server.profile:load_profile",
+            default_profile="wireproof.conformance.iec104_server:default-profile.toml",
+            description=("an IEC 60870-5-104 controlled station (TS 60870-5-604 topics): APCI framing, "
+                         "STARTDT/STOPDT/TESTFR, sequence numbers, k/w, t1/t2/t3, interrogation, clock, "
+                         "commands, negative confirms"),
+            params=(
+                Param(name="common_address", kind="int", minimum=1, maximum=65534, metavar="CA",
+                      what="a common address", clause="IEC 60870-5-101 7.2.4",
+                      help="the station's common address of the ASDU (default: the profile's)"),
+                Param(name="response_timeout", kind="float", minimum=0.01, maximum=60, metavar="S",
+                      what="the response timeout", help="seconds within which an answer (a con, a close) "
+                      "must come (default: the profile's)"),
+                Param(name="k", kind="int", minimum=1, maximum=32767, metavar="N", what="k",
+                      clause="IEC 60870-5-104 9", help="the station's k (default: the profile's apci.k)"),
+                Param(name="w", kind="int", minimum=1, maximum=32767, metavar="N", what="w",
+                      clause="IEC 60870-5-104 9", help="the station's w (default: the profile's apci.w)"),
+                Param(name="t1", kind="float", minimum=0.1, maximum=600, metavar="S", what="t1",
+                      help="the station's t1; the t1 clauses wait that long (default: the profile's)"),
+                Param(name="t2", kind="float", minimum=0.1, maximum=600, metavar="S", what="t2",
+                      help="the station's t2 (default: the profile's)"),
+                Param(name="t3", kind="float", minimum=0.1, maximum=600, metavar="S", what="t3",
+                      help="the station's t3; the t3 clauses wait that long (default: the profile's)"),
+                Param(name="tolerance", kind="float", default=1.0, minimum=0.0, maximum=60, metavar="S",
+                      what="the timer tolerance", help="how late (or early) a station's timer may act "
+                      "(default 1.0)"),
+                Param(name="max_wait", kind="float", default=60.0, minimum=1, maximum=3600, metavar="S",
+                      what="the longest wait", help="a clause that would wait longer for a timer is "
+                      "inconclusive (default 60)"),
+                Param(name="attempts", kind="int", default=3, minimum=1, maximum=50, metavar="N",
+                      what="the number of attempts", help="how often a clause whose outcome can vary "
+                      "probes (default 3)"),
+                Param(name="change_trigger", kind="str", metavar="COMMAND",
+                      help="a shell command after which the station has a changed monitored point to "
+                      "report spontaneously (the profile's points.spontaneous); without it the "
+                      "spontaneous clauses are inconclusive (default: the reference server's own change "
+                      "when it is the target)"),
+            )),
         # suite entries
     ),
     simulators=(
