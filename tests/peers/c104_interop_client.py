@@ -47,6 +47,11 @@ def main() -> int:
     result: dict[str, object] = {}
     client.start()
     try:
+        # c104 2.2.1 now and then leaves a new connection muted (no STARTDT act; its next command then
+        # goes out as an I frame before STARTDT, which a 104 station must refuse): unmute it by hand then
+        result["needed_unmute"] = not opened.wait(3.0)
+        if result["needed_unmute"]:
+            conn.unmute()
         result["opened"] = opened.wait(args.timeout)
         result["interrogation"] = conn.interrogation(common_address=1)
         result["values"] = {"1001": bool(single.value), "3202": float(floating.value),

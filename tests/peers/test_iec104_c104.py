@@ -33,6 +33,7 @@ def test_c104_client_against_the_reference_server() -> None:
                                str(server.port)], capture_output=True, text=True, timeout=60)
         lines = list(server.device.lines)
     result = json.loads(proc.stdout)
+    result.pop("needed_unmute")  # c104's own start-up race (tests/peers/c104_interop_client.py)
     assert result == {"opened": True, "interrogation": True,
                       "values": {"1001": False, "3202": 230.5, "3101": 1234}, "command": True,
                       "return_information": True, "clock_sync": True,

@@ -486,8 +486,18 @@ class StationSession:
     def _events(self, events: list[Any], out: StationOutput) -> None:
         for event in events:
             if isinstance(event, AsduReceived):
-                for answer in self.app.handle(event.asdu, self.now):
-                    self.apci.send_asdu(answer, self.now)
+                answers = self.app.handle(event.asdu, self.now)
+                last = answers[-1] if answers else None
+                if last is not None and last.cause == Cause.ACTIVATION_TERMINATION and \
+                        self.db.version != self._version:
+                    # a command's return information (cause 11) comes before its ACT_TERM (101 7.4.7)
+                    for answer in answers[:-1]:
+                        self.apci.send_asdu(answer, self.now)
+                    self._spontaneous(out)
+                    self.apci.send_asdu(last, self.now)
+                else:
+                    for answer in answers:
+                        self.apci.send_asdu(answer, self.now)
                 out.lines += self.app.lines
                 self.app.lines.clear()
             elif isinstance(event, Started):
