@@ -11,6 +11,7 @@ from wireproof.codecs.iec104 import (
     IEC104_SIZES,
     Apdu,
     Asdu,
+    Cp24Time2a,
     Cp56Time2a,
     FieldSizes,
     IFrame,
@@ -21,6 +22,7 @@ from wireproof.codecs.iec104 import (
     UFrame,
     UFunction,
 )
+from wireproof.codecs.iec104.constants import IEC101_ONLY
 
 T = TypeId
 SEQ = st.integers(0, 32767)
@@ -33,6 +35,12 @@ def cp56(draw: st.DrawFn) -> Cp56Time2a:
                       month=draw(st.integers(1, 12)), year=draw(st.integers(0, 99)),
                       weekday=draw(st.integers(0, 7)), invalid=draw(st.booleans()),
                       summer=draw(st.booleans()), substituted=draw(st.booleans()))
+
+
+@st.composite
+def cp24(draw: st.DrawFn) -> Cp24Time2a:
+    return Cp24Time2a(milliseconds=draw(st.integers(0, 59999)), minute=draw(st.integers(0, 59)),
+                      invalid=draw(st.booleans()), substituted=draw(st.booleans()))
 
 
 def _quality(mask: int) -> st.SearchStrategy[Quality]:
@@ -53,8 +61,8 @@ _VALUE: dict[int, st.SearchStrategy[Any]] = {
     T.C_BO_NA_1: st.integers(0, 0xFFFFFFFF), T.P_ME_NA_1: NORMALIZED, T.P_ME_NB_1: st.integers(-32768, 32767),
     T.P_ME_NC_1: FLOAT,
 }
-_BASE = {30: 1, 31: 3, 32: 5, 33: 7, 34: 9, 35: 11, 36: 13, 37: 15, 58: 45, 59: 46, 60: 47, 61: 48, 62: 49,
-         63: 50, 64: 51}
+_BASE = {2: 1, 4: 3, 6: 5, 8: 7, 10: 9, 12: 11, 14: 13, 16: 15, 30: 1, 31: 3, 32: 5, 33: 7, 34: 9, 35: 11,
+         36: 13, 37: 15, 58: 45, 59: 46, 60: 47, 61: 48, 62: 49, 63: 50, 64: 51}
 _OTHER: dict[str, st.SearchStrategy[Any]] = {
     "transient": st.booleans(), "sequence": st.integers(0, 31), "carry": st.booleans(),
     "adjusted": st.booleans(),
@@ -76,11 +84,14 @@ def elements(draw: st.DrawFn, type_id: int) -> dict[str, Any]:
         if name == "value":
             out[name] = draw(_VALUE[_BASE.get(type_id, type_id)])
         elif name == "quality":
-            mask = 0xF0 if type_id in (1, 3, 30, 31) else 0xF8 if type_id in (38, 39, 40) else 0xF1
+            mask = (0xF0 if type_id in (1, 2, 3, 4, 30, 31) else 0xF8 if type_id in (17, 18, 19, 38, 39, 40)
+                    else 0xF1)
             out[name] = draw(_quality(mask))
         elif name == "qualifier":
             hi = 127 if _BASE.get(type_id, type_id) in (48, 49, 50) else 31
             out[name] = draw(st.integers(0, hi))
+        elif name == "time" and type_id in IEC101_ONLY:
+            out[name] = draw(cp24())
         elif name in ("time", "stop") or (name == "start" and type_id == T.F_SC_NB_1):
             out[name] = draw(cp56())
         else:

@@ -11,6 +11,7 @@ from wireproof.codecs.iec104 import (
     ELEMENTS,
     ApduFramer,
     Asdu,
+    Cp24Time2a,
     Cp56Time2a,
     FieldSizes,
     IFrame,
@@ -26,6 +27,7 @@ from wireproof.codecs.iec104 import (
     encode_apdu,
     encode_asdu,
 )
+from wireproof.codecs.iec104.constants import IEC101_ONLY
 from wireproof.errors import DecodeError, EncodeError, TrailingDataError, TruncatedError
 
 T0 = Cp56Time2a(milliseconds=59999, minute=59, hour=23, day=31, month=12, year=99, weekday=7,
@@ -46,8 +48,10 @@ VALUE: dict[int, Any] = {
     TypeId.C_SE_NA_1: 1 - 2 ** -15, TypeId.C_SE_NB_1: 32767, TypeId.C_SE_NC_1: -2.25, TypeId.C_BO_NA_1: 1,
     TypeId.P_ME_NA_1: 0.25, TypeId.P_ME_NB_1: -7, TypeId.P_ME_NC_1: 3.0,
 }
-_TIMED = {30: 1, 31: 3, 32: 5, 33: 7, 34: 9, 35: 11, 36: 13, 37: 15, 58: 45, 59: 46, 60: 47, 61: 48,
-          62: 49, 63: 50, 64: 51}
+T24 = Cp24Time2a(milliseconds=1234, minute=7, invalid=True, substituted=False)
+_TIMED = {2: 1, 4: 3, 6: 5, 8: 7, 10: 9, 12: 11, 14: 13, 16: 15, 17: 38, 18: 39, 19: 40,
+          30: 1, 31: 3, 32: 5, 33: 7, 34: 9, 35: 11, 36: 13, 37: 15,
+          58: 45, 59: 46, 60: 47, 61: 48, 62: 49, 63: 50, 64: 51}
 
 
 def sample_object(type_id: int, address: int) -> InformationObject:
@@ -55,11 +59,13 @@ def sample_object(type_id: int, address: int) -> InformationObject:
     for name in ELEMENTS[type_id]:
         if name == "value":
             elements[name] = VALUE[_TIMED.get(type_id, type_id)]
+        elif name == "time" and type_id in IEC101_ONLY:
+            elements[name] = T24
         elif name == "start" and type_id == TypeId.F_SC_NB_1:
             elements[name] = T0
-        elif name == "quality" and type_id in (TypeId.M_SP_NA_1, TypeId.M_DP_NA_1, 30, 31):
+        elif name == "quality" and type_id in (TypeId.M_SP_NA_1, TypeId.M_DP_NA_1, 2, 4, 30, 31):
             elements[name] = Quality.BL | Quality.SB
-        elif name == "quality" and type_id in (38, 39, 40):
+        elif name == "quality" and type_id in (17, 18, 19, 38, 39, 40):
             elements[name] = Quality.EI | Quality.IV
         else:
             elements[name] = SAMPLE[name]
@@ -149,6 +155,10 @@ def test_errors_name_path_and_offset(hexstr: str, path: tuple[str | int, ...], o
     assert (info.value.path, info.value.offset) == (path, offset), str(info.value)
 
 
+def test_an_empty_sequence_decodes_to_no_objects() -> None:
+    assert decode_asdu(b"\x01\x80\x03\x00\x01\x00").objects == ()  # SQ=1 with 0 objects: no address
+
+
 def test_unknown_type_id_keeps_its_objects() -> None:
     octets = bytes.fromhex("680f00000000" "fa820300" "0100" "0102030405")
     apdu = decode_apdu(octets)
@@ -176,6 +186,9 @@ def test_field_sizes_of_an_iec101_profile() -> None:
     (Asdu(type_id=1, cause=3, common_address=0x10000), ("asdu", "common_address")),
     (Asdu(type_id=1, cause=3, common_address=1,
           objects=(InformationObject(address=1, elements={"value": True}),)), ("asdu", "objects", 0)),
+    (Asdu(type_id=2, cause=3, common_address=1, objects=(InformationObject(address=1, elements={
+        "value": True, "quality": 0, "time": Cp56Time2a(milliseconds=0, minute=0, hour=0, day=1, month=1,
+                                                        year=0)}),)), ("asdu", "objects", 0)),
     (Asdu(type_id=9, cause=3, common_address=1,
           objects=(InformationObject(address=1, elements={"value": 0.3, "quality": 0}),)),
      ("asdu", "objects", 0)),

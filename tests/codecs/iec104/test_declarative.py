@@ -16,7 +16,7 @@ from wireproof.errors import DecodeError, EncodeError
 from wireproof.harness.fixtures import load_vectors
 
 CODEC = Iec104Codec()
-VECTORS = [v for name in ("asdu.toml", "apci.toml", "apci_errors.toml")
+VECTORS = [v for name in ("asdu.toml", "asdu_iec101.toml", "apci.toml", "apci_errors.toml")
            for v in load_vectors(resources.files("wireproof.fixtures") / "iec104" / "vectors" / name)]
 
 

@@ -87,7 +87,7 @@ def decode_asdu(data: bytes, *, sizes: FieldSizes = IEC104_SIZES, protocol: str 
         if have != want:
             _size_error(protocol, path, base, at, have, want, type_id, number, sequence, ioa_size, size)
         objs: list[InformationObject] = []
-        if sequence:
+        if sequence and number:
             address = _ioa(data, at, ioa_size)
             at += ioa_size
             for i in range(number):

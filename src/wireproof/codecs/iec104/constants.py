@@ -14,6 +14,8 @@ from typing import Final
 
 __all__ = [
     "APCI_SIZE",
+    "IEC101_ONLY",
+    "IEC104_TYPES",
     "MAX_APDU_LENGTH",
     "MIN_APDU_LENGTH",
     "START",
@@ -42,7 +44,8 @@ class UFunction(enum.IntEnum):
 
 
 class TypeId(enum.IntEnum):
-    """Type identifications used with 104 (101 7.2.1.1, 104 clause 9)."""
+    """Type identifications used with 104 (101 7.2.1.1, 104 clause 9), and the IEC 101 types with a
+    CP24Time2a time tag (decoded for IEC 101 profiles; :data:`IEC104_TYPES` lists 104's)."""
 
     # process information in monitor direction
     M_SP_NA_1 = 1  # single-point information
@@ -55,6 +58,18 @@ class TypeId(enum.IntEnum):
     M_IT_NA_1 = 15  # integrated totals
     M_PS_NA_1 = 20  # packed single-point information with status change detection
     M_ME_ND_1 = 21  # measured value, normalized without quality descriptor
+    # IEC 101 only (104 clause 9 leaves them out): the same with time tag CP24Time2a
+    M_SP_TA_1 = 2
+    M_DP_TA_1 = 4
+    M_ST_TA_1 = 6
+    M_BO_TA_1 = 8
+    M_ME_TA_1 = 10
+    M_ME_TB_1 = 12
+    M_ME_TC_1 = 14
+    M_IT_TA_1 = 16
+    M_EP_TA_1 = 17
+    M_EP_TB_1 = 18
+    M_EP_TC_1 = 19
     M_SP_TB_1 = 30  # ... with time tag CP56Time2a
     M_DP_TB_1 = 31
     M_ST_TB_1 = 32
@@ -181,3 +196,5 @@ class FieldSizes:
 
 
 IEC104_SIZES: Final = FieldSizes()
+IEC101_ONLY: Final = frozenset({2, 4, 6, 8, 10, 12, 14, 16, 17, 18, 19})
+IEC104_TYPES: Final = frozenset(int(t) for t in TypeId) - IEC101_ONLY

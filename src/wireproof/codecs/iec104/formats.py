@@ -26,6 +26,7 @@ from wireproof.codecs.iec104.constants import IEC104_SIZES, Cause, FieldSizes, T
 from wireproof.codecs.iec104.messages import (
     Apdu,
     Asdu,
+    Cp24Time2a,
     Cp56Time2a,
     IFrame,
     InformationObject,
@@ -62,6 +63,18 @@ CP56 = c.Struct(
     "mo" / c.BitStruct(c.Padding(4), "month" / c.BitsInteger(4)),
     "y" / c.BitStruct(c.Padding(1), "year" / c.BitsInteger(7)),
 )
+
+
+CP24 = c.Struct("ms" / c.Int16ul,
+                "m" / c.BitStruct("iv" / c.Flag, "res1" / c.Flag, "minute" / c.BitsInteger(6)))
+
+
+def _cp24_build(t: Any) -> dict[str, Any]:
+    if not isinstance(t, Cp24Time2a):
+        raise EncodeError(PROTOCOL, ("time",), f"time must be a Cp24Time2a, not {type(t).__name__}")
+    if not 0 <= t.milliseconds <= 59999 or not 0 <= t.minute <= 59:
+        raise EncodeError(PROTOCOL, ("time",), "milliseconds 0..59999, minute 0..59")
+    return {"ms": t.milliseconds, "m": {"iv": t.invalid, "res1": t.substituted, "minute": t.minute}}
 
 
 def _cp56_value(x: Any) -> Cp56Time2a:
@@ -138,6 +151,9 @@ E_SCD = _E(c.Struct("status" / c.Int16ul, "change" / c.Int16ul),
            lambda x: {"status": x.status, "change": x.change}, lambda e: {"status": e["status"],
                                                                           "change": e["change"]})
 E_TIME = _time("time")
+E_TIME24 = _E(CP24, lambda x: {"time": Cp24Time2a(milliseconds=x.ms, minute=x.m.minute, invalid=x.m.iv,
+                                                  substituted=x.m.res1)},
+              lambda e: _cp24_build(e["time"]))
 E_SCO = _E(SCO, lambda x: {"value": x.scs, "qualifier": x.qu, "select": x.se},
            lambda e: {"scs": e["value"], "qu": e["qualifier"], "se": e["select"]})
 E_DCO = _E(DCO, lambda x: {"value": x.dcs, "qualifier": x.qu, "select": x.se},
@@ -179,6 +195,13 @@ LAYOUTS: Final[dict[int, tuple[_E, ...]]] = {
     T.C_SC_TA_1: (E_SCO, E_TIME), T.C_DC_TA_1: (E_DCO, E_TIME), T.C_RC_TA_1: (E_DCO, E_TIME),
     T.C_SE_TA_1: (E_NVA, E_QOS, E_TIME), T.C_SE_TB_1: (E_SVA, E_QOS, E_TIME),
     T.C_SE_TC_1: (E_R32, E_QOS, E_TIME), T.C_BO_TA_1: (E_BSI, E_TIME),
+    T.M_SP_TA_1: (E_SIQ, E_TIME24), T.M_DP_TA_1: (E_DIQ, E_TIME24), T.M_ST_TA_1: (E_VTI, E_QDS, E_TIME24),
+    T.M_BO_TA_1: (E_BSI, E_QDS, E_TIME24), T.M_ME_TA_1: (E_NVA, E_QDS, E_TIME24),
+    T.M_ME_TB_1: (E_SVA, E_QDS, E_TIME24), T.M_ME_TC_1: (E_R32, E_QDS, E_TIME24),
+    T.M_IT_TA_1: (E_BCR, E_TIME24),
+    T.M_EP_TA_1: (E_SEP, _u16("elapsed"), E_TIME24),
+    T.M_EP_TB_1: (_u8("start"), E_QDP, _u16("duration"), E_TIME24),
+    T.M_EP_TC_1: (_u8("circuit"), E_QDP, _u16("operating"), E_TIME24),
     T.M_EI_NA_1: (E_COI,), T.C_IC_NA_1: (_u8("qoi"),), T.C_CI_NA_1: (_u8("qcc"),), T.C_RD_NA_1: (),
     T.C_CS_NA_1: (E_TIME,), T.C_TS_NA_1: (_u16("fbp"),), T.C_RP_NA_1: (_u8("qrp"),),
     T.C_CD_NA_1: (_u16("delay"),), T.C_TS_TA_1: (_u16("tsc"), E_TIME),

@@ -26,7 +26,8 @@ regulating step, ``int`` -64..63 for a step position (with ``transient``),
 point value, ``int`` for a scaled value and for an integrated total (signed
 32 bits, with ``sequence`` 0..31, ``carry``, ``adjusted``, ``invalid``).
 ``quality`` is a :class:`Quality` (the quality bits of SIQ, DIQ, QDS, QDP,
-SEP; value bits masked out). ``time`` is a :class:`Cp56Time2a`. Commands have
+SEP; value bits masked out). ``time`` is a :class:`Cp56Time2a` (a
+:class:`Cp24Time2a` for IEC 101's types 2..19 that carry one). Commands have
 ``qualifier`` (QU 0..31 or QL 0..127) and ``select`` (S/E, True = select).
 Qualifier octets of system and parameter commands keep the standard's
 mnemonics as names (``qoi``, ``qcc``, ``qrp``, ``qpm``, ``qpa``, ``fbp``,
@@ -135,9 +136,9 @@ class InformationObject:
         return None if q is None else Quality(q)
 
     @property
-    def time(self) -> Cp56Time2a | None:
+    def time(self) -> Cp56Time2a | Cp24Time2a | None:
         t = self.elements.get("time")
-        return t if isinstance(t, Cp56Time2a) else None
+        return t if isinstance(t, Cp56Time2a | Cp24Time2a) else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,6 +235,14 @@ ELEMENTS: Final[dict[int, tuple[str, ...]]] = {
     TypeId.C_SE_TB_1: (*_CMD, *_TIME),
     TypeId.C_SE_TC_1: (*_CMD, *_TIME),
     TypeId.C_BO_TA_1: ("value", *_TIME),
+    # IEC 101 only: CP24Time2a time tags
+    TypeId.M_SP_TA_1: ("value", *_Q, *_TIME), TypeId.M_DP_TA_1: ("value", *_Q, *_TIME),
+    TypeId.M_ST_TA_1: ("value", "transient", *_Q, *_TIME), TypeId.M_BO_TA_1: ("value", *_Q, *_TIME),
+    TypeId.M_ME_TA_1: ("value", *_Q, *_TIME), TypeId.M_ME_TB_1: ("value", *_Q, *_TIME),
+    TypeId.M_ME_TC_1: ("value", *_Q, *_TIME),
+    TypeId.M_IT_TA_1: ("value", "sequence", "carry", "adjusted", "invalid", *_TIME),
+    TypeId.M_EP_TA_1: ("event", *_Q, "elapsed", *_TIME), TypeId.M_EP_TB_1: ("start", *_Q, "duration", *_TIME),
+    TypeId.M_EP_TC_1: ("circuit", *_Q, "operating", *_TIME),
     TypeId.M_EI_NA_1: ("coi", "parameters_changed"),  # COI: cause 0..127, BS1 local change
     TypeId.C_IC_NA_1: ("qoi",),
     TypeId.C_CI_NA_1: ("qcc",),  # the whole octet: RQT bits 0..5, FRZ bits 6..7

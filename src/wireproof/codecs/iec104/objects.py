@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from wireproof.codecs.iec104.constants import TypeId
-from wireproof.codecs.iec104.messages import Cp56Time2a, InformationObject, Quality
+from wireproof.codecs.iec104.messages import Cp24Time2a, Cp56Time2a, InformationObject, Quality
 
 __all__ = ["LAYOUTS", "Field", "decode_cp16", "decode_cp56", "encode_cp56", "object_size"]
 
@@ -212,6 +212,21 @@ def encode_cp56(t: Any) -> bytes:
                   _int_range("year", t.year, 0, 99)))
 
 
+def _cp24_dec(d: bytes, o: int) -> tuple[Any, ...]:
+    b2 = d[o + 2]
+    return (Cp24Time2a(milliseconds=d[o] | d[o + 1] << 8, minute=b2 & 0x3F, invalid=bool(b2 & 0x80),
+                       substituted=bool(b2 & 0x40)),)
+
+
+def _cp24_enc(e: dict[str, Any]) -> bytes:
+    t = e["time"]
+    if not isinstance(t, Cp24Time2a):
+        raise ValueError(f"time must be a Cp24Time2a, not {type(t).__name__}")
+    ms = _int_range("milliseconds", t.milliseconds, 0, 59999)
+    return bytes((ms & 0xFF, ms >> 8, _int_range("minute", t.minute, 0, 59)
+                  | _flag("substituted", t.substituted) << 6 | _flag("invalid", t.invalid) << 7))
+
+
 def _cp56_dec(d: bytes, o: int) -> tuple[Any, ...]:
     return (decode_cp56(d, o),)
 
@@ -318,6 +333,7 @@ R32: Final = Field(4, ("value",), _r32_dec, _r32_enc)
 BCR: Final = Field(5, ("value", "sequence", "carry", "adjusted", "invalid"), _bcr_dec, _bcr_enc)
 SCD: Final = Field(4, ("status", "change"), _scd_dec, _scd_enc)
 TIME: Final = Field(7, ("time",), _cp56_dec, _cp56_enc)
+TIME24: Final = Field(3, ("time",), _cp24_dec, _cp24_enc)
 SEP: Final = Field(1, ("event", "quality"), _sep_dec, _sep_enc)
 SCO: Final = Field(1, ("value", "qualifier", "select"), _cmd_dec(1), _cmd_enc(1))
 DCO: Final = Field(1, ("value", "qualifier", "select"), _cmd_dec(3), _cmd_enc(3))
@@ -353,6 +369,12 @@ LAYOUTS: Final[dict[int, tuple[Field, ...]]] = {
     _T.C_SC_TA_1: (SCO, TIME), _T.C_DC_TA_1: (DCO, TIME), _T.C_RC_TA_1: (DCO, TIME),
     _T.C_SE_TA_1: (NVA, QOS, TIME), _T.C_SE_TB_1: (SVA, QOS, TIME), _T.C_SE_TC_1: (R32, QOS, TIME),
     _T.C_BO_TA_1: (BSI, TIME),
+    _T.M_SP_TA_1: (SIQ, TIME24), _T.M_DP_TA_1: (DIQ, TIME24), _T.M_ST_TA_1: (VTI, QDS, TIME24),
+    _T.M_BO_TA_1: (BSI, QDS, TIME24), _T.M_ME_TA_1: (NVA, QDS, TIME24), _T.M_ME_TB_1: (SVA, QDS, TIME24),
+    _T.M_ME_TC_1: (R32, QDS, TIME24), _T.M_IT_TA_1: (BCR, TIME24),
+    _T.M_EP_TA_1: (SEP, _cp16("elapsed"), TIME24),
+    _T.M_EP_TB_1: (_octet("start"), QDP, _cp16("duration"), TIME24),
+    _T.M_EP_TC_1: (_octet("circuit"), QDP, _cp16("operating"), TIME24),
     _T.M_EI_NA_1: (COI,), _T.C_IC_NA_1: (_octet("qoi"),), _T.C_CI_NA_1: (_octet("qcc"),),
     _T.C_RD_NA_1: (), _T.C_CS_NA_1: (TIME,), _T.C_TS_NA_1: (_u16("fbp"),), _T.C_RP_NA_1: (_octet("qrp"),),
     _T.C_CD_NA_1: (_cp16("delay"),), _T.C_TS_TA_1: (_u16("tsc"), TIME),
