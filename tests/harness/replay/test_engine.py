@@ -443,9 +443,9 @@ def test_heuristic_gives_up_on_other_traffic(tmp_path: Path) -> None:
 def test_registry(protocol_registry: ProtocolRegistry) -> None:
     protocol_registry.register(PORT_ONLY)
     registry = default_registry()
-    assert registry.names() == ["dnp3", "modbus-tcp", "portonly"]
+    assert registry.names() == ["dnp3", "iec104", "modbus-tcp", "portonly"]
     available = {p: registry.get(n).available for p, n in registry.port_table().items()}
-    assert available == {502: True, 20000: True, 20001: False}
+    assert available == {502: True, 2404: True, 20000: True, 20001: False}
     found = registry.by_port("tcp", 502, 40000)
     assert found is not None and found[0].name == "modbus-tcp" and found[1] is True
     assert registry.by_port("udp", 40000, 502) is None  # Modbus/TCP is TCP only
