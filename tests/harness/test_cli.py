@@ -419,3 +419,18 @@ def test_certify_prints_the_clause_list_once_and_each_reason_whole(
     reason = " ".join(out.split("not passed (1):", 1)[1].split("\n\n", 1)[0].split()[3:])
     assert LONG_REASON in reason
     assert "Use -v to get more diff" not in out
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # `wireproof decode ... | head -1`: the pipe breaks; exit 141 (128 + SIGPIPE), no traceback
+    from wireproof.harness import cli
+
+    class Broken:
+        @staticmethod
+        def run(args: object) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_load", lambda name: Broken)
+    assert cli.main(["suites"]) == 141
+    assert "Traceback" not in capsys.readouterr().err

@@ -19,8 +19,10 @@ traceback; a command that has partial results to save (``certify``) catches
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -116,6 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"wireproof {args.command}: interrupted", file=sys.stderr)
         return INTERRUPTED
+    except BrokenPipeError:
+        # whoever read the output went away (`| head`): stop quietly, as Unix tools do, and keep
+        # Python from complaining again when it flushes stdout at exit
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, the shell's status for a command ended by a broken pipe
     _warn_registry_problems()
     return code
 
