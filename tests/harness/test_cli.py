@@ -426,7 +426,13 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(monkeypatch: pytest.Mo
     # `wireproof decode ... | head -1`: the pipe breaks; exit 141 (128 + SIGPIPE), no traceback
     from wireproof.harness import cli
 
+    real = cli._load
+
     class Broken:
+        @staticmethod
+        def add_arguments(parser: object) -> None:
+            real("suites").add_arguments(parser)
+
         @staticmethod
         def run(args: object) -> int:
             raise BrokenPipeError(32, "Broken pipe")
