@@ -98,6 +98,7 @@ DESCRIPTOR = ProtocolDescriptor(
         "wireproof.codecs.iec104.apci_machine:ControlledApci",
         "wireproof.codecs.iec104.apci_machine:ControllingApci",
         "wireproof.codecs.iec104.controller:Controller",
+        "wireproof.codecs.iec104.station:CommandPoint",
         # machine classes
     ),
     benches=(

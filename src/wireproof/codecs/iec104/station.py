@@ -30,12 +30,14 @@ selects them, and IEC 60870-5-104:2006 clause 5 (the APCI, :mod:`.apci_machine`)
 from __future__ import annotations
 
 import datetime as _dt
+import enum
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from wireproof.codecs._core import NEED_DATA
+from wireproof.codecs._machine import Machine, Role, Transition, TransitionTable
 from wireproof.codecs.iec104.apci_machine import AsduReceived, Closed, ControlledApci, Started
 from wireproof.codecs.iec104.codec import decode_apdu, encode_apdu, encode_asdu
 from wireproof.codecs.iec104.constants import MAX_APDU_LENGTH, MIN_APDU_LENGTH, START, Cause, TypeId
@@ -43,7 +45,8 @@ from wireproof.codecs.iec104.framers import ApduFramer
 from wireproof.codecs.iec104.messages import ELEMENTS, Asdu, Cp56Time2a, InformationObject, Quality
 from wireproof.errors import DecodeError, EncodeError
 
-__all__ = ["CommandSpec", "Database", "PointSpec", "StationApplication", "StationOutput", "StationSession"]
+__all__ = ["SELECT_TABLE", "CommandPoint", "CommandSpec", "Database", "PointSpec", "StationApplication",
+           "StationOutput", "StationSession"]
 
 T = TypeId
 MONITOR_TYPES: Final = frozenset({1, 3, 5, 7, 9, 11, 13, 15, 20, 21, 30, 31, 32, 33, 34, 35, 36, 37})
@@ -194,10 +197,98 @@ def _epoch_clock(now: float) -> _dt.datetime:
     return _dt.datetime(2000, 1, 1) + _dt.timedelta(seconds=now)
 
 
-@dataclass
-class _Selected:
-    value: Any
-    until: float
+class SelectState(enum.Enum):
+    IDLE = "idle"
+    SELECTED = "selected"  # a select confirmed; its execute awaited until the select timeout
+
+
+@dataclass(frozen=True)
+class SelectCommand:
+    """Received: an activation with S/E = 1 (select, 101 7.2.6.26)."""
+
+    value: Any = None
+    until: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExecuteCommand:
+    """Received: an activation with S/E = 0 (execute, or a direct command)."""
+
+    value: Any = None
+    now: float = 0.0
+
+
+@dataclass(frozen=True)
+class CancelCommand:
+    """Received: a deactivation (break off a select, 101 7.4.7)."""
+
+
+@dataclass(frozen=True)
+class SelectExpired:
+    """Local: the select timeout ran out without an execute."""
+
+
+IDLE_, SELECTED_ = SelectState.IDLE, SelectState.SELECTED
+SELECT_TABLE: Final = TransitionTable(
+    name="IEC 104 command point (select and execute)", protocol="iec104", states=SelectState,
+    events=(SelectCommand, ExecuteCommand, CancelCommand, SelectExpired), local=(SelectExpired,),
+    clause="101 7.4.7",
+    rules={
+        (IDLE_, SelectCommand): Transition(SELECTED_, "arm"),
+        (SELECTED_, SelectCommand): Transition(SELECTED_, "arm"),
+        (IDLE_, ExecuteCommand): Transition(IDLE_, "execute"),
+        (SELECTED_, ExecuteCommand): Transition(IDLE_, "execute"),
+        (IDLE_, CancelCommand): Transition(IDLE_, "cancel"),
+        (SELECTED_, CancelCommand): Transition(IDLE_, "cancel"),
+        (SELECTED_, SelectExpired): Transition(IDLE_, "expire"),
+    },
+    clauses={(IDLE_, SelectExpired): "101 7.4.7: a select timeout with no select armed"},
+)
+
+
+class CommandPoint(Machine[SelectState]):
+    """One command point's select-before-operate state (101 7.4.7), on :data:`SELECT_TABLE`.
+
+    ``handle`` returns, for an execute, ``None`` when it may run, else why it is refused: a point
+    that requires a select refuses an execute without one, after the select timed out, or of another
+    value than the one selected.
+    """
+
+    TABLE: ClassVar[TransitionTable[SelectState]] = SELECT_TABLE
+
+    def __init__(self, *, select_required: bool = False) -> None:
+        self.state = SelectState.IDLE
+        self.select_required = select_required
+        self.selected: Any = None
+        self.until = 0.0
+
+    @classmethod
+    def in_state(cls, state: SelectState) -> CommandPoint:
+        point = cls(select_required=True)
+        point.state = state
+        return point
+
+    def handle(self, event: object, role: Role) -> str | None:
+        armed, selected, until = self.state is SelectState.SELECTED, self.selected, self.until
+        rule = self._step(event, role)
+        if rule.action == "arm":
+            assert isinstance(event, SelectCommand)
+            self.selected, self.until = event.value, event.until
+            return None
+        if rule.action != "execute":
+            self.selected = None
+            return None
+        assert isinstance(event, ExecuteCommand)
+        self.selected = None
+        if not self.select_required:
+            return None
+        if not armed:
+            return "not selected"
+        if until < event.now:
+            return "select timed out"
+        if selected != event.value:
+            return f"selected {selected!r}, not {event.value!r}"
+        return None
 
 
 class StationApplication:
@@ -205,7 +296,7 @@ class StationApplication:
 
     def __init__(self, database: Database, *, clock: Clock | None = None) -> None:
         self.db = database
-        self._selected: dict[int, _Selected] = {}
+        self._points: dict[int, CommandPoint] = {}
         self.lines: list[str] = []  # what the station did, for people (the simulator prints them)
         self._clock: Clock = clock or _epoch_clock
 
@@ -354,18 +445,21 @@ class StationApplication:
             return [self._negative(asdu, Cause.UNKNOWN_IOA)]
         select = bool(obj.elements.get("select", False))
         value = obj.elements.get("value")
+        point = self._points.get(obj.address)
+        if point is None:
+            point = self._points[obj.address] = CommandPoint(select_required=spec.select_required)
+        if point.state is SelectState.SELECTED and point.until < now:
+            point.handle(SelectExpired(), Role.LOCAL)
         if asdu.cause == Cause.DEACTIVATION:
-            self._selected.pop(obj.address, None)
+            point.handle(CancelCommand(), Role.REMOTE)
             self.lines.append(f"command {obj.address}: select cancelled")
             return [self._mirror(asdu, Cause.DEACTIVATION_CON)]
         if select:
-            self._selected[obj.address] = _Selected(value, now + self.db.select_timeout)
+            point.handle(SelectCommand(value, now + self.db.select_timeout), Role.REMOTE)
             self.lines.append(f"command {obj.address}: selected {value!r}")
             return [self._mirror(asdu, Cause.ACTIVATION_CON)]
-        armed = self._selected.pop(obj.address, None)
-        if spec.select_required and (armed is None or armed.until < now or armed.value != value):
-            why = ("not selected" if armed is None else "select timed out" if armed.until < now
-                   else f"selected {armed.value!r}, not {value!r}")
+        why = point.handle(ExecuteCommand(value, now), Role.REMOTE)
+        if why is not None:
             self.lines.append(f"command {obj.address}: execute refused ({why})")
             return [self._negative(asdu, Cause.ACTIVATION_CON)]
         self.lines.append(f"command {obj.address}: executed {value!r}")
