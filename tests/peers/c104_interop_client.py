@@ -21,9 +21,16 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--t1", type=int, default=15, help="c104's message_timeout (t1), s")
+    parser.add_argument("--t2", type=int, default=10, help="c104's confirm_interval (t2), s")
+    parser.add_argument("--t3", type=int, default=20, help="c104's keep_alive_interval (t3), s")
+    parser.add_argument("--stay", type=float, default=0.0,
+                        help="stay connected this long after the exchanges (for the client suite's clauses)")
     args = parser.parse_args()
     client = c104.Client(tick_rate_ms=50, command_timeout_ms=int(args.timeout * 1000))
     conn = client.add_connection(ip=args.host, port=args.port, init=c104.Init.ALL)
+    params = conn.protocol_parameters
+    params.message_timeout, params.confirm_interval, params.keep_alive_interval = args.t1, args.t2, args.t3
     station = conn.add_station(common_address=1)
     single = station.add_point(io_address=1001, type=c104.Type.M_SP_NA_1)
     floating = station.add_point(io_address=3202, type=c104.Type.M_ME_NC_1)
@@ -61,9 +68,10 @@ def main() -> int:
         result["return_information"] = fed_back.wait(args.timeout)
         result["clock_sync"] = conn.clock_sync(common_address=1)
         result["counter_interrogation"] = conn.counter_interrogation(common_address=1)
+        print(json.dumps(result), flush=True)
+        threading.Event().wait(args.stay)
     finally:
         client.stop()
-    print(json.dumps(result))
     return 0
 
 

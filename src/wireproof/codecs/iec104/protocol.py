@@ -81,6 +81,42 @@ DESCRIPTOR = ProtocolDescriptor(
                       "spontaneous clauses are inconclusive (default: the reference server's own change "
                       "when it is the target)"),
             )),
+        SuiteEntry(
+            name="iec104-client", package="wireproof.conformance.iec104_client", protocol="iec104",
+            description="an IEC 60870-5-104 controlling station (TS 60870-5-604 topics): wireproof plays the "
+                        "controlled station and judges STARTDT, numbering, acknowledgement, test frames, "
+                        "t1/t3, request forms, select/execute, negative confirms",
+            device_role="client",
+            # The reference client (wireproof.harness.simulators.iec104_client), its timers short so the
+            # timer clauses run in seconds (the suite takes them as t1 4, t2 2, t3 4 then).
+            default_command="{python} -m wireproof simulate iec104-client --target {url} --clock-sync "
+                            "--counter-interrogate --command C_SC_NA_1:5001:1:select --duration 6 "
+                            "--t1 4 --t2 2 --t3 4 --timeout 3",
+            params=(
+                Param(name="common_address", kind="int", default=1, minimum=0, maximum=65534,
+                      help="the common address wireproof's station answers as (default 1)"),
+                Param(name="connect_timeout", kind="float", default=20.0, minimum=0.1, maximum=600,
+                      metavar="S", help="how long to wait for the client to connect, each clause "
+                                        "(default 20)"),
+                Param(name="response_timeout", kind="float", default=5.0, minimum=0.05, maximum=120,
+                      metavar="S", help="how long the client gets to start and to answer (default 5)"),
+                Param(name="t1", kind="float", default=15.0, minimum=0.1, maximum=255, metavar="S",
+                      help="the client's t1 (default 15; 104 clause 9)"),
+                Param(name="t2", kind="float", default=10.0, minimum=0.1, maximum=255, metavar="S",
+                      help="the client's t2 (default 10)"),
+                Param(name="t3", kind="float", default=20.0, minimum=0.1, maximum=172800, metavar="S",
+                      help="the client's t3 (default 20)"),
+                Param(name="k", kind="int", default=12, minimum=1, maximum=32767,
+                      help="the client's k (default 12)"),
+                Param(name="w", kind="int", default=8, minimum=1, maximum=32767,
+                      help="the client's w (default 8)"),
+                Param(name="tolerance", kind="float", default=1.0, minimum=0.0, maximum=60, metavar="S",
+                      help="how far a timer may be off (default 1)"),
+                Param(name="time_tolerance", kind="float", default=5.0, minimum=0.001, maximum=86400,
+                      metavar="S", help="how far a clock synchronisation may be from the real time "
+                                        "(default 5)"),
+            ),
+        ),
         # suite entries
     ),
     simulators=(

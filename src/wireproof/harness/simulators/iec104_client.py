@@ -324,17 +324,28 @@ def run(args: argparse.Namespace) -> int:
         link.apci.start(time.monotonic())
         if not link.pump(lambda: link.started, time.monotonic() + args.t1 + 1):
             out.errors.append("STARTDT was not confirmed")
+        refused_select: Asdu | None = None
         for action in actions:
             if link.closed or not link.started:
                 break
+            if refused_select is not None and _same_command(refused_select, action.asdu):
+                # 101 7.4.7: a select confirmed negatively is not followed by its execute
+                out.actions.append({"action": action.name, "outcome": "skipped",
+                                    "detail": "its select was refused", "objects": 0})
+                say(f"{action.name}: skipped (its select was refused)")
+                refused_select = None
+                continue
+            refused_select = None
             _exchange(link, action, args, out, say)
+            if _is_select(action.asdu) and out.actions[-1]["outcome"] != "confirmed":
+                refused_select = action.asdu
         if not link.closed and args.duration > 0:
             link.pump(lambda: False, time.monotonic() + args.duration)
         if not link.closed and link.started:
             link.apci.stop(time.monotonic())
             if not link.pump(lambda: link.stopped, time.monotonic() + args.t1 + 1):
                 out.errors.append("STOPDT was not confirmed")
-        if out.errors or any(a["outcome"] != "confirmed" for a in out.actions):
+        if out.errors or any(a["outcome"] not in ("confirmed",) for a in out.actions):
             code = FAILED
     if args.json:
         points = {f"{ca}/{ioa}": {"type": _name(p.type_id), "cause": p.cause,
@@ -362,6 +373,15 @@ def _exchange(link: _Link, action: Action, args: argparse.Namespace, out: Outcom
     detail = f": {record['detail']}" if record["detail"] else ""
     objects = f", {record['objects']} objects" if record["objects"] else ""
     say(f"{action.name}: {record['outcome']}{objects}{detail}")
+
+
+def _is_select(asdu: Asdu) -> bool:
+    return asdu.type_id in COMMANDS and bool(asdu.objects) and bool(asdu.objects[0].elements.get("select"))
+
+
+def _same_command(select: Asdu, asdu: Asdu) -> bool:
+    return (asdu.type_id == select.type_id and bool(asdu.objects)
+            and asdu.objects[0].address == select.objects[0].address)
 
 
 def _plain(value: Any) -> Any:
