@@ -271,6 +271,11 @@ class _Link:
             self.events(self.apci.close(str(err), "104 5.1"))
             return
         while not self.closed:
+            head = self.framer.peek(2)
+            if len(head) == 2 and head[0] == 0x68 and not 4 <= head[1] <= 253:
+                # a bad length closes at once (104 5.1), without waiting for the octets it claims
+                self.events(self.apci.close(f"iec104: APDU length {head[1]} is outside 4..253", "104 5.1"))
+                return
             try:
                 raw = self.framer.next_frame()
             except DecodeError as err:  # a bad start or length: the connection is closed (104 5.1)
