@@ -102,6 +102,17 @@ def test_single_point_octets_and_quality() -> None:
     assert (obj.address, obj.value, obj.quality) == (1001, True, Quality.IV)
 
 
+def test_decoded_values_have_their_types() -> None:
+    # bools stay bools (compiled too: True == 1, so equality alone would not see an int)
+    sco = decode_asdu(bytes.fromhex("2d010600010089130081"))
+    assert type(sco.objects[0].value) is bool and type(sco.objects[0].elements["select"]) is bool
+    siq = decode_asdu(bytes.fromhex("0101030001000100000181"[:-2]))
+    assert type(siq.objects[0].value) is bool
+    assert type(decode_asdu(bytes.fromhex("2e010600010089130082")).objects[0].value) is int
+    it = decode_asdu(bytes.fromhex("0f0125000100a10f00640000008f"))
+    assert [type(it.objects[0].elements[k]) for k in ("carry", "adjusted", "invalid")] == [bool, bool, bool]
+
+
 def test_float_and_time() -> None:
     octets = bytes.fromhex("6819" "00000000" "24010300" "0100" "b80b00" "0000c03f" "00" "e803" "1e" "0c"
                            "a1" "0b" "18")

@@ -259,12 +259,15 @@ def _sep_enc(e: dict[str, Any]) -> bytes:
     return _OCTET[_int_range("event", e["event"], 0, 3) | _quality_octet(e["quality"], 0xF8)]
 
 
-def _cmd_dec(mask: int) -> Decoder:
-    def dec(d: bytes, o: int) -> tuple[Any, ...]:
-        b = d[o]
-        value: Any = bool(b & 1) if mask == 1 else b & 3
-        return value, (b >> 2) & 0x1F, bool(b & 0x80)
-    return dec
+def _sco_dec(d: bytes, o: int) -> tuple[Any, ...]:
+    # (no `bool(...) if ... else int`: compiled, mypyc joins the two to an int and True arrives as 1)
+    b = d[o]
+    return bool(b & 1), (b >> 2) & 0x1F, bool(b & 0x80)
+
+
+def _dco_dec(d: bytes, o: int) -> tuple[Any, ...]:
+    b = d[o]
+    return b & 3, (b >> 2) & 0x1F, bool(b & 0x80)
 
 
 def _cmd_enc(mask: int) -> Encoder:
@@ -335,8 +338,8 @@ SCD: Final = Field(4, ("status", "change"), _scd_dec, _scd_enc)
 TIME: Final = Field(7, ("time",), _cp56_dec, _cp56_enc)
 TIME24: Final = Field(3, ("time",), _cp24_dec, _cp24_enc)
 SEP: Final = Field(1, ("event", "quality"), _sep_dec, _sep_enc)
-SCO: Final = Field(1, ("value", "qualifier", "select"), _cmd_dec(1), _cmd_enc(1))
-DCO: Final = Field(1, ("value", "qualifier", "select"), _cmd_dec(3), _cmd_enc(3))
+SCO: Final = Field(1, ("value", "qualifier", "select"), _sco_dec, _cmd_enc(1))
+DCO: Final = Field(1, ("value", "qualifier", "select"), _dco_dec, _cmd_enc(3))
 QOS: Final = Field(1, ("qualifier", "select"), _qos_dec, _qos_enc)
 COI: Final = Field(1, ("coi", "parameters_changed"), _coi_dec, _coi_enc)
 
