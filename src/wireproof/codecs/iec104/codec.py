@@ -166,7 +166,7 @@ def _decode_segments(data: bytes, at: int, number: int, sequence: bool, sizes: F
 def encode_asdu(asdu: Asdu, *, sizes: FieldSizes = IEC104_SIZES, protocol: str = PROTOCOL) -> bytes:
     """The octets of ``asdu``; EncodeError naming the field that does not fit."""
     bad = _bad
-    type_id = _check(protocol, "type_id", asdu.type_id, 255, 1)
+    type_id = _check(protocol, "type_id", asdu.type_id, 255)  # 0 is undefined (101 7.2.1.1), kept as raw
     cause = _check(protocol, "cause", asdu.cause, 63)
     out = bytearray((type_id, 0, cause | asdu.negative << 6 | asdu.test << 7))
     if sizes.cause == 2:
