@@ -1,4 +1,4 @@
-"""The IEC 104 traffic of ``wireproof bench replay --protocol iec104``: what its capture holds, a replay finds.
+"""The IEC 104 traffic of ``wireproof bench replay --protocol iec104``: what its capture holds, replays find.
 
 The replay is the real one (``wireproof replay FILE --json``'s document); the
 capture is cut at many frame counts (inside the STARTDT, the interrogation, a
