@@ -37,6 +37,7 @@ DESCRIPTOR = ProtocolDescriptor(
             name="iec104", ports=(2404,), transports=("tcp",),
             analyzer="wireproof.codecs.iec104.analyzer:Iec104Analyzer",
             heuristic="wireproof.codecs.iec104.analyzer:looks_like_iec104",
+            traffic="wireproof.harness.bench.iec104_traffic:TRAFFIC",
             description="IEC 104 APDUs over TCP (104 clause 5; port 2404, clause 10): numbering, "
                         "acknowledgement, k, t1-t3, STARTDT/STOPDT, negative confirms"),
         # analyzer entries
