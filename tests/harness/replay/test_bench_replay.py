@@ -308,7 +308,7 @@ def test_a_third_party_protocol_is_benchmarked(toy: None, tshark: str, monkeypat
 
 def test_the_default_protocol_is_the_first_with_traffic(toy: None) -> None:
     # registry order (by protocol name): the first is the default
-    assert with_traffic() == ["dnp3", "modbus-tcp", "toy"]
+    assert with_traffic() == ["dnp3", "iec104", "modbus-tcp", "toy"]
     assert load_traffic() is load_traffic("dnp3")
     assert load_traffic("modbus") is TRAFFIC  # the protocol's name too
     assert isinstance(load_traffic("toy"), ToyTraffic)
@@ -332,7 +332,7 @@ def test_protocol_without_traffic_is_a_usage_error(toy: None, protocol_registry:
         AnalyzerEntry(name="portonly", ports=(20000,)),)))
     with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()) as out:
         assert main(["bench", "replay", "--protocol", name, "--quick"]) == 2
-    assert why in err.getvalue() and "protocols with traffic: dnp3, modbus-tcp, toy" in err.getvalue()
+    assert why in err.getvalue() and "protocols with traffic: dnp3, iec104, modbus-tcp, toy" in err.getvalue()
     assert out.getvalue() == ""
 
 

@@ -47,7 +47,14 @@ from typing import Any, Final
 from wireproof.codecs._analysis import FlowContext, Severity, Sink, make_finding
 from wireproof.codecs._core import NEED_DATA
 from wireproof.codecs.iec104.codec import decode_apdu
-from wireproof.codecs.iec104.constants import MAX_APDU_LENGTH, MIN_APDU_LENGTH, SEQ_MODULO, START, UFunction
+from wireproof.codecs.iec104.constants import (
+    MAX_APDU_LENGTH,
+    MIN_APDU_LENGTH,
+    SEQ_MODULO,
+    START,
+    Cause,
+    UFunction,
+)
 from wireproof.codecs.iec104.framers import ApduFramer
 from wireproof.codecs.iec104.messages import Asdu, IFrame, SFrame, UFrame
 from wireproof.errors import DecodeError
@@ -65,6 +72,7 @@ _MAX_SERIES: Final = 4096
 _NEGATIVE: Final = {44: "unknown type identification", 45: "unknown cause of transmission",
                     46: "unknown common address", 47: "unknown information object address"}
 _U_NAMES: Final = {f: f.name for f in UFunction}
+_CAUSE_NAMES: Final[dict[int, str]] = {int(c): c.name for c in Cause}
 _VALUE_TYPES: Final = frozenset({1, 3, 5, 7, 9, 11, 13, 15, 21, 30, 31, 32, 33, 34, 35, 36, 37})
 
 
@@ -331,12 +339,14 @@ class Iec104Analyzer:
     def _asdu(self, from_client: bool, asdu: Asdu, raw: bytes, frame: int, ts: float) -> None:
         cause = int(asdu.cause)
         if asdu.negative:
-            why = _NEGATIVE.get(cause, f"cause {cause}")
+            name = _CAUSE_NAMES.get(cause, "")
+            why = _NEGATIVE.get(cause, f"cause {cause}" + (f" {name}" if name else ""))
+            what = "negative confirmation" if cause not in (6, 8) else "activation with the P/N bit set"
             self.sink.statistic(PROTOCOL, "negative confirmations", why)
             self._report(frame=frame, ts=ts, rule="iec104.negative-confirm", clause="101 7.2.3",
                          severity="warning", from_client=from_client, data=raw, at=8,
-                         message=f"negative confirmation of type {int(asdu.type_id)} ({why}), common "
-                                 f"address {asdu.common_address}")
+                         message=f"{what} of type {int(asdu.type_id)} ({why}), common address "
+                                 f"{asdu.common_address}")
         if not asdu.known:
             self._report(frame=frame, ts=ts, rule="iec104.unknown-type", clause="101 7.2.1.1",
                          severity="warning", from_client=from_client, data=raw, at=6,
