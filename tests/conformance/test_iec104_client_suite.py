@@ -68,6 +68,12 @@ C104_NOT_APPLICABLE = {
 # interrogation() returns on ACT_CON, and whether the script's second interrogation goes out before the
 # first one's (held back) ACT_TERM depends on when Init.ALL's completes; both verdicts have been seen.
 C104_EITHER = {"IEC104-C-015"}
+# The application clauses judge the requests of the client's whole session, taken to be over after 4 s
+# without an APDU. The interop script's pace varies (c104 sometimes needs unmuting after 3 s; it waits up
+# to --timeout for a return information the scripted station does not send): under a loaded CI machine a
+# request may come after the session was judged over, and the clause says "not applicable" (seen once for
+# C-017 and C-018). A pass or that: never a fail.
+C104_PACED = {"IEC104-C-013", "IEC104-C-014", "IEC104-C-016", "IEC104-C-017", "IEC104-C-018", "IEC104-C-019"}
 
 
 @pytest.mark.peer
@@ -78,6 +84,7 @@ def test_c104_client(tmp_path: Path) -> None:
                              "--param", "t3=4")
     got = verdicts(report)
     assert set(got) == ALL
-    assert {c for c, v in got.items() if v == "not_applicable"} == C104_NOT_APPLICABLE, out
+    assert {c for c, v in got.items() if v == "not_applicable"} >= C104_NOT_APPLICABLE, out
+    assert {c for c, v in got.items() if v == "not_applicable"} <= C104_NOT_APPLICABLE | C104_PACED, out
     assert {c for c, v in got.items() if v not in ("pass", "not_applicable")} <= C104_EITHER, out
     assert got["IEC104-C-015"] in ("pass", "fail")

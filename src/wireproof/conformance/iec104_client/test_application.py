@@ -31,7 +31,9 @@ def _requests(station: Station, type_id: int) -> list[Asdu]:
 def _session(station: Station, timing: Timing) -> None:
     """Serve the whole session the client runs (until it is quiet, closes, or stops data transfer)."""
     started(station, timing)
-    station.serve_quiet(QUIET + 1.0, timing.response + 30)
+    # a client may pause between its requests (waiting for a confirmation or its own timer): the session
+    # is over after 4 s without an APDU
+    station.serve_quiet(QUIET + 3.0, timing.response + 40)
 
 
 @pytest.mark.conformance(
