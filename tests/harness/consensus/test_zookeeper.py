@@ -93,7 +93,7 @@ def test_synced_reads_under_follower_kills_are_linearizable(ensemble: ZooKeeperE
     ensemble.sync_reads = True
     try:
         result = run_workload(ensemble, clients=[leader, *followers, *followers], keys=("p", "q"),
-                              max_ops=400, duration=3.0, op_timeout=2.0, seed=7,
+                              max_ops=4000, duration=3.0, op_timeout=2.0, seed=7,  # 3 s: time for kills
                               save=tmp_path / "zookeeper.jsonl",
                               nemesis=kill_restart_nemesis(members=followers[:1], interval=0.6,
                                                            sig=signal.SIGKILL, seed=7))
